@@ -1,0 +1,139 @@
+//! One actix actor per component kind (encoder, ingest, manager, origin, edge, viewer
+//! cohort). Each translates kernel inputs into calls on the pure logic in `control/`
+//! and that logic's outputs into messages; none holds a timeout or policy of its own.
+
+pub mod cohort;
+pub mod encoder;
+pub mod ingest;
+pub mod manager;
+pub mod origin;
+pub mod world;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::metrics::Recorder;
+use crate::sim::{NodeId, TraceMsg};
+
+/// The recorder every actor of one run writes to (same thread: actix runs on one).
+pub type SharedRecorder = Rc<RefCell<Recorder>>;
+
+/// A packaged segment, as it travels from ingest to origin to edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentInfo {
+    pub index: u64,
+    pub first_frame: u64,
+    /// Frames the segment holds.
+    pub frames: u32,
+    /// Frames of its nominal range that the packager never received.
+    pub missing: u32,
+    /// The ingest node that packaged it.
+    pub pipeline: NodeId,
+}
+
+/// Every message of the streaming world.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// Encoder: capture the next chunk of frames.
+    CaptureTick,
+    /// Encoder → ingest: frames `first .. first + count`.
+    Frames {
+        first: u64,
+        count: u32,
+    },
+    /// Encoder → ingest: open a publishing session.
+    Connect,
+    /// Ingest → encoder: session open.
+    Accepted,
+    /// Ingest → encoder: no such session (the connection broke).
+    Reset,
+    /// Encoder: backoff elapsed, try again.
+    RetryConnect,
+    /// Encoder: connection attempt `attempt` got no answer in time.
+    ConnectTimeout {
+        attempt: u64,
+    },
+    /// Manager → server: health probe, and its answer.
+    Probe {
+        id: u64,
+    },
+    ProbeAck {
+        id: u64,
+    },
+    /// Manager: the control logic's deadline.
+    ControlTimer,
+    /// Ingest → origin → edge → viewers: a new segment.
+    Segment(SegmentInfo),
+    /// Cohort: viewer joins, viewer's player deadline, viewer's download finished.
+    ViewerJoin {
+        viewer: u32,
+    },
+    ViewerTimer {
+        viewer: u32,
+    },
+    SegmentLoaded {
+        viewer: u32,
+        index: u64,
+    },
+}
+
+fn mix(words: &[u64]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for &word in words {
+        hash ^= word;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+impl TraceMsg for Msg {
+    fn kind(&self) -> &'static str {
+        match self {
+            Msg::CaptureTick => "capture",
+            Msg::Frames { .. } => "frames",
+            Msg::Connect => "connect",
+            Msg::Accepted => "accepted",
+            Msg::Reset => "reset",
+            Msg::RetryConnect => "retry-connect",
+            Msg::ConnectTimeout { .. } => "connect-timeout",
+            Msg::Probe { .. } => "probe",
+            Msg::ProbeAck { .. } => "probe-ack",
+            Msg::ControlTimer => "control-timer",
+            Msg::Segment(_) => "segment",
+            Msg::ViewerJoin { .. } => "viewer-join",
+            Msg::ViewerTimer { .. } => "viewer-timer",
+            Msg::SegmentLoaded { .. } => "segment-loaded",
+        }
+    }
+
+    fn digest(&self) -> u64 {
+        match *self {
+            Msg::Frames { first, count } => mix(&[first, u64::from(count)]),
+            Msg::ConnectTimeout { attempt } => mix(&[attempt]),
+            Msg::Probe { id } | Msg::ProbeAck { id } => mix(&[id]),
+            Msg::Segment(s) => mix(&[
+                s.index,
+                s.first_frame,
+                u64::from(s.frames),
+                u64::from(s.missing),
+                u64::from(s.pipeline),
+            ]),
+            Msg::ViewerJoin { viewer } | Msg::ViewerTimer { viewer } => mix(&[u64::from(viewer)]),
+            Msg::SegmentLoaded { viewer, index } => mix(&[u64::from(viewer), index]),
+            Msg::CaptureTick | Msg::Connect | Msg::Accepted | Msg::Reset | Msg::RetryConnect | Msg::ControlTimer => 0,
+        }
+    }
+}
+
+/// Link classes: which network settings a node's traffic uses.
+pub mod class {
+    pub const ENCODER: u16 = 1;
+    pub const INGEST: u16 = 2;
+    pub const MANAGER: u16 = 3;
+    pub const ORIGIN: u16 = 4;
+    pub const EDGE: u16 = 5;
+    pub const VIEWERS: u16 = 6;
+}
+
+/// Small control messages (probes, session handshakes, playlist updates), in bytes.
+pub const CONTROL_MESSAGE_BYTES: u64 = 200;

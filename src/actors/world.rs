@@ -1,0 +1,227 @@
+//! The world builder: turns a validated scenario into nodes, links, the ingest address
+//! and the fault schedule on a kernel. Node ids follow a fixed order (encoders, ingest
+//! servers, manager, origin, edges, viewer cohorts), so names and ids are stable.
+
+use std::collections::BTreeSet;
+
+use crate::control::balance::{Algorithm, Balancer};
+use crate::control::failover::{ActivePassive, Failback};
+use crate::control::health::{HealthChecker, HealthConfig};
+use crate::control::player::PlayerConfig;
+use crate::control::reconnect::Backoff;
+use crate::metrics::{FaultRecord, StreamShape};
+use crate::scenario::{LinkCfg, Scenario};
+use crate::sim::{rng_for, Dest, Kernel, KernelAction, LinkSpec, NodeId, Partition};
+use crate::time::{SimDuration, SimTime};
+
+use super::class;
+use super::cohort::{Cohort, CohortConfig};
+use super::encoder::{Encoder, EncoderConfig};
+use super::ingest::{Ingest, IngestConfig};
+use super::manager::Manager;
+use super::origin::{Edge, Origin};
+use super::{Msg, SharedRecorder};
+
+fn link(cfg: &LinkCfg) -> LinkSpec {
+    LinkSpec {
+        latency: cfg.latency.0,
+        jitter: cfg.jitter.0,
+        loss: cfg.loss,
+        bandwidth_bps: (cfg.bandwidth_mbps * 1e6).round() as u64,
+    }
+}
+
+/// Frames in `span` at `fps` (validated to be whole).
+fn frames_in(span: SimDuration, fps: u32) -> u64 {
+    span.as_nanos() * u64::from(fps) / 1_000_000_000
+}
+
+/// Stream facts the recorder needs, from the scenario.
+pub fn stream_shape(s: &Scenario) -> StreamShape {
+    StreamShape {
+        fps: s.encoders.fps,
+        frames_per_segment: frames_in(s.cdn.segment.0, s.encoders.fps),
+        segment: s.cdn.segment.0,
+        end: SimTime::ZERO + s.scenario.duration.0,
+        viewers: s.viewers.count as usize,
+    }
+}
+
+/// The faults of the scenario, as the recorder lists them.
+pub fn fault_records(s: &Scenario) -> Vec<FaultRecord> {
+    s.faults
+        .iter()
+        .enumerate()
+        .map(|(i, f)| FaultRecord {
+            id: s.fault_id(i),
+            kind: f.kind.clone(),
+            target: f.target.clone(),
+            onset: SimTime::ZERO + f.at.0,
+            end: f.duration.map(|d| SimTime::ZERO + f.at.0 + d.0),
+        })
+        .collect()
+}
+
+/// The network every run of `s` uses: link classes and their settings.
+pub fn network(s: &Scenario, seed: u64) -> crate::sim::Network {
+    let n = &s.network;
+    let mut net = crate::sim::Network::new(seed, link(&n.control));
+    net.set_class_link(class::ENCODER, class::INGEST, link(&n.encoder_ingest), true);
+    net.set_class_link(class::MANAGER, class::INGEST, link(&n.control), true);
+    net.set_class_link(class::INGEST, class::ORIGIN, link(&n.ingest_origin), true);
+    net.set_class_link(class::ORIGIN, class::EDGE, link(&n.origin_edge), true);
+    net.set_class_link(class::EDGE, class::VIEWERS, link(&n.edge_viewer), true);
+    net
+}
+
+/// Spawns every node of `s` on `kernel` and schedules its faults.
+pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &SharedRecorder) {
+    let fps = s.encoders.fps;
+    let frame_bytes = (s.encoders.bitrate_kbps * 1000 / 8 / u64::from(fps)).max(1);
+    let servers = s.ingest.servers;
+    let edges = s.cdn.edges;
+
+    // Fixed id layout; asserted as nodes are spawned.
+    let encoder_id: NodeId = kernel.next_id();
+    let ingest_ids: Vec<NodeId> = (0..servers).map(|i| encoder_id + 1 + i).collect();
+    let manager_id = encoder_id + 1 + servers;
+    let origin_id = manager_id + 1;
+    let edge_ids: Vec<NodeId> = (0..edges).map(|i| origin_id + 1 + i).collect();
+    let cohort_ids: Vec<NodeId> = (0..edges).map(|i| origin_id + 1 + edges + i).collect();
+
+    let mut names = vec![String::from("kernel"); encoder_id as usize];
+    names.push("encoder-1".into());
+    names.extend((0..servers).map(Scenario::ingest_name));
+    names.push("manager-1".into());
+    names.push("origin-1".into());
+    names.extend((0..edges).map(Scenario::edge_name));
+    names.extend((0..edges).map(|i| format!("viewers-{}", i + 1)));
+
+    let ingest_vip = kernel.network_mut().add_vip(class::INGEST, Some(ingest_ids[0]));
+
+    let r = &s.encoders.reconnect;
+    let encoder = Encoder::new(
+        EncoderConfig {
+            fps,
+            chunk_frames: s.encoders.chunk_frames,
+            frame_bytes,
+            connect_timeout: s.encoders.connect_timeout.0,
+            backoff: Backoff {
+                first_delay: r.first_delay.0,
+                multiplier: r.multiplier,
+                max_delay: r.max_delay.0,
+                max_attempts: r.max_attempts,
+            },
+        },
+        Dest::Vip(ingest_vip),
+        recorder.clone(),
+    );
+    assert_eq!(kernel.spawn("encoder-1", class::ENCODER, encoder), encoder_id);
+
+    let ingest_config = IngestConfig {
+        gop_frames: frames_in(s.encoders.gop.0, fps),
+        frames_per_segment: frames_in(s.cdn.segment.0, fps),
+        frame_bytes,
+    };
+    for &id in &ingest_ids {
+        let ingest = Ingest::new(ingest_config.clone(), origin_id, recorder.clone());
+        assert_eq!(kernel.spawn(&names[id as usize], class::INGEST, ingest), id);
+    }
+
+    let h = &s.ingest.health;
+    let health_config = HealthConfig {
+        interval: h.interval.0,
+        timeout: h.timeout.0,
+        fall: h.fall,
+        rise: h.rise,
+    };
+    // Spread the first checks over one interval, as HAProxy spreads its checks.
+    let first_checks: Vec<SimTime> = (0..servers)
+        .map(|i| SimTime::from_nanos(h.interval.0.as_nanos() * u64::from(i) / u64::from(servers)))
+        .collect();
+    let failback = match s.ingest.failback.as_str() {
+        "prefer-primary" => Failback::PreferPrimary {
+            hold: s.ingest.failback_hold.0,
+        },
+        _ => Failback::None,
+    };
+    let manager = Manager::new(
+        ingest_ids.clone(),
+        ingest_ids.iter().map(|&id| names[id as usize].clone()).collect(),
+        ingest_vip,
+        s.ingest.switch_delay.0,
+        HealthChecker::new(health_config, &first_checks),
+        ActivePassive::new(servers as usize, failback),
+        recorder.clone(),
+    );
+    assert_eq!(kernel.spawn("manager-1", class::MANAGER, manager), manager_id);
+
+    let origin = Origin::new(edge_ids.clone(), names.clone(), frame_bytes, recorder.clone());
+    assert_eq!(kernel.spawn("origin-1", class::ORIGIN, origin), origin_id);
+    for (i, &id) in edge_ids.iter().enumerate() {
+        let edge = Edge::new(cohort_ids[i], recorder.clone());
+        assert_eq!(kernel.spawn(&names[id as usize], class::EDGE, edge), id);
+    }
+
+    // Viewers are placed on edges by the software balancer as they are created.
+    let algorithm = Algorithm::by_name(&s.cdn.algorithm).unwrap_or(Algorithm::RoundRobin);
+    let mut balancer = Balancer::new(algorithm, edges as usize);
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); edges as usize];
+    for viewer in 0..s.viewers.count {
+        let edge = balancer.pick().expect("all edges start healthy");
+        members[edge].push(viewer);
+    }
+    let player = PlayerConfig::preset(&s.viewers.player).unwrap_or(PlayerConfig::HLS_JS);
+    for (i, &id) in cohort_ids.iter().enumerate() {
+        let name = &names[id as usize];
+        let cohort = Cohort::new(
+            CohortConfig {
+                edge_name: names[edge_ids[i] as usize].clone(),
+                viewers: std::mem::take(&mut members[i]),
+                player,
+                target_duration: s.cdn.segment.0,
+                playlist_window: s.cdn.playlist_window as usize,
+                fps,
+                frame_bytes,
+                join_at: s.viewers.join_at.0,
+                join_over: s.viewers.join_over.0,
+                last_mile_latency: s.network.edge_viewer.latency.0,
+                last_mile_jitter: s.network.edge_viewer.jitter.0,
+                downlink_bps: (s.viewers.downlink_mbps * 1e6).round().max(1.0) as u64,
+            },
+            rng_for(seed, name),
+            recorder.clone(),
+        );
+        assert_eq!(kernel.spawn(name, class::VIEWERS, cohort), id);
+    }
+
+    for (n, fault) in s.faults.iter().enumerate() {
+        let Some(target) = names.iter().position(|name| *name == fault.target) else {
+            continue;
+        };
+        let target = target as NodeId;
+        let at = SimTime::ZERO + fault.at.0;
+        let until = fault.duration.map(|d| at + d.0);
+        match fault.kind.as_str() {
+            "node.crash" => {
+                kernel.schedule_action(at, KernelAction::Crash(target));
+                if let Some(until) = until {
+                    kernel.schedule_action(until, KernelAction::Restart(target));
+                }
+            }
+            "net.partition" => {
+                let id = n as u64;
+                let partition = Partition {
+                    side_a: BTreeSet::from([target]),
+                    side_b: BTreeSet::new(),
+                    one_way: false,
+                };
+                kernel.schedule_action(at, KernelAction::Partition { id, partition });
+                if let Some(until) = until {
+                    kernel.schedule_action(until, KernelAction::Heal { id });
+                }
+            }
+            other => unreachable!("validation admits only known fault kinds, not {other}"),
+        }
+    }
+}

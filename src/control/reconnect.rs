@@ -1,0 +1,81 @@
+//! Reconnect backoff for publishers (encoders): first retry after `first_delay`, each
+//! next delay × `multiplier`, up to `max_delay`, at most `max_attempts` tries.
+//!
+//! Defaults follow OBS Studio: first retry after 2 s, then ×1.5, 25 tries
+//! (obs-studio `rtmp-stream.c`, `OBSBasic.cpp`).
+
+use crate::time::SimDuration;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backoff {
+    pub first_delay: SimDuration,
+    pub multiplier: f64,
+    pub max_delay: SimDuration,
+    pub max_attempts: u32,
+}
+
+impl Backoff {
+    /// OBS Studio's reconnect behaviour.
+    pub const OBS: Backoff = Backoff {
+        first_delay: SimDuration::from_secs(2),
+        multiplier: 1.5,
+        max_delay: SimDuration::from_secs(900),
+        max_attempts: 25,
+    };
+
+    /// The wait before attempt number `attempt` (1-based), or `None` once tries run out.
+    pub fn delay(&self, attempt: u32) -> Option<SimDuration> {
+        if attempt == 0 || attempt > self.max_attempts {
+            return None;
+        }
+        let factor = self.multiplier.powi(attempt as i32 - 1);
+        Some(self.first_delay.mul_f64(factor).min(self.max_delay))
+    }
+}
+
+/// Connection state of a publisher that retries with a [`Backoff`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reconnector {
+    backoff: Backoff,
+    failed_attempts: u32,
+}
+
+impl Reconnector {
+    pub fn new(backoff: Backoff) -> Self {
+        Reconnector {
+            backoff,
+            failed_attempts: 0,
+        }
+    }
+
+    /// The session was established: the next failure starts from the first delay.
+    pub fn connected(&mut self) {
+        self.failed_attempts = 0;
+    }
+
+    /// The session broke or an attempt failed: how long to wait before the next attempt,
+    /// or `None` when the publisher gives up.
+    pub fn failed(&mut self) -> Option<SimDuration> {
+        self.failed_attempts += 1;
+        self.backoff.delay(self.failed_attempts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn obs_delays_grow_by_half_and_stop_after_25() {
+        let mut r = Reconnector::new(Backoff::OBS);
+        assert_eq!(r.failed(), Some(SimDuration::from_secs(2)));
+        assert_eq!(r.failed(), Some(SimDuration::from_secs(3)));
+        assert_eq!(r.failed(), Some(SimDuration::from_millis(4_500)));
+        for _ in 3..25 {
+            assert!(r.failed().is_some());
+        }
+        assert_eq!(r.failed(), None);
+        r.connected();
+        assert_eq!(r.failed(), Some(SimDuration::from_secs(2)));
+    }
+}

@@ -1,0 +1,186 @@
+//! Running one scenario: build the world on a fresh actix System, run the kernel to the
+//! end, settle the metrics; and the determinism self-check that runs it twice.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Instant;
+
+use crate::actors::{world, Msg};
+use crate::metrics::summary::{ledger, RunFacts};
+use crate::metrics::{summarize, FailoverRow, Recorder, Summary, TimelineRow};
+use crate::scenario::{Expect, Scenario};
+use crate::sim::trace::{first_divergence, Divergence};
+use crate::sim::{run_in_system, Dispatch, Kernel, SimError, TraceRecord};
+use crate::time::SimTime;
+
+/// Everything one run produced.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    pub summary: Summary,
+    pub timeline: Vec<TimelineRow>,
+    pub failovers: Vec<FailoverRow>,
+    /// The full event log, when asked for.
+    pub records: Option<Vec<TraceRecord>>,
+    /// Node names by id, to describe events.
+    pub node_names: Vec<String>,
+}
+
+/// The dispatch mode the scenario asks for (`scenario.dispatch`).
+pub fn scenario_dispatch(s: &Scenario) -> Dispatch {
+    match s.scenario.dispatch.as_str() {
+        "strict" => Dispatch::Strict,
+        _ => Dispatch::Window {
+            lookahead: world::network(s, 0).min_latency(),
+        },
+    }
+}
+
+/// Runs `s` with `seed`. `dispatch` overrides the scenario's mode (results are equal).
+pub fn run_scenario(
+    s: &Scenario,
+    seed: u64,
+    dispatch: Option<Dispatch>,
+    keep_records: bool,
+) -> Result<RunOutput, SimError> {
+    let dispatch = dispatch.unwrap_or_else(|| scenario_dispatch(s));
+    let started = Instant::now();
+    let (stats, recorder, node_names) = run_in_system(|| async {
+        let recorder = Rc::new(RefCell::new(Recorder::new(
+            world::stream_shape(s),
+            world::fault_records(s),
+        )));
+        let end = SimTime::ZERO + s.scenario.duration.0;
+        let mut kernel: Kernel<Msg> = Kernel::new(world::network(s, seed), end, dispatch, keep_records);
+        world::build(&mut kernel, s, seed, &recorder);
+        let names: Vec<String> = (0..kernel.next_id())
+            .map(|id| kernel.network().name(id).to_string())
+            .collect();
+        let stats = kernel.run().await?;
+        let recorder = recorder.borrow().clone();
+        Ok::<_, SimError>((stats, recorder, names))
+    })?;
+    let wall_s = started.elapsed().as_secs_f64();
+    let settled = ledger(&recorder);
+    assert!(settled.balances(), "frame conservation violated: {settled:?}");
+    let facts = RunFacts {
+        scenario: s.scenario.name.clone(),
+        seed,
+        wall_s,
+        events: stats.events,
+        trace_digest: stats.trace_digest.clone(),
+        messages_lost: stats.messages_lost,
+    };
+    let (summary, timeline, failovers) = summarize(&recorder, &facts);
+    Ok(RunOutput {
+        summary,
+        timeline,
+        failovers,
+        records: stats.records,
+        node_names,
+    })
+}
+
+/// The verdict on one `[[expect]]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub expect: Expect,
+    pub measured: Option<f64>,
+    pub passed: bool,
+}
+
+/// Checks every expectation of `s` against `summary`. A metric with no value fails.
+pub fn evaluate(s: &Scenario, summary: &Summary) -> Vec<Verdict> {
+    s.expects
+        .iter()
+        .map(|expect| {
+            let measured = summary.metric(&expect.metric);
+            let passed = measured.is_some_and(|m| match expect.op.as_str() {
+                "lt" => m < expect.value,
+                "le" => m <= expect.value,
+                "gt" => m > expect.value,
+                "ge" => m >= expect.value,
+                "eq" => m == expect.value,
+                _ => false,
+            });
+            Verdict {
+                expect: expect.clone(),
+                measured,
+                passed,
+            }
+        })
+        .collect()
+}
+
+/// What differed between two runs of the same scenario and seed.
+#[derive(Clone, Debug)]
+pub struct DeterminismReport {
+    pub digests: (String, String),
+    pub divergence: Option<Divergence>,
+    /// Output files that differ (wall-clock time excluded).
+    pub differing_outputs: Vec<&'static str>,
+    pub node_names: Vec<String>,
+}
+
+impl DeterminismReport {
+    pub fn deterministic(&self) -> bool {
+        self.digests.0 == self.digests.1 && self.divergence.is_none() && self.differing_outputs.is_empty()
+    }
+
+    /// A sentence naming the first diverging event.
+    pub fn describe_divergence(&self) -> Option<String> {
+        let d = self.divergence.as_ref()?;
+        let name = |id: u32| {
+            self.node_names
+                .get(id as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("node {id}"))
+        };
+        let describe = |r: &Option<TraceRecord>| match r {
+            Some(r) => format!(
+                "t={} {} from {} to {} (seq {})",
+                r.time,
+                r.kind,
+                name(r.src),
+                name(r.dst),
+                r.seq
+            ),
+            None => "no event (the log ended)".to_string(),
+        };
+        Some(format!(
+            "first diverging event is #{}: run 1 had {}; run 2 had {}",
+            d.index,
+            describe(&d.first),
+            describe(&d.second)
+        ))
+    }
+}
+
+/// Runs `s` twice with the same seed and compares event logs and outputs.
+pub fn check_determinism(s: &Scenario, seed: u64) -> Result<DeterminismReport, SimError> {
+    let first = run_scenario(s, seed, None, true)?;
+    let second = run_scenario(s, seed, None, true)?;
+    let mut differing = Vec::new();
+    let mut a = first.summary.clone();
+    let mut b = second.summary.clone();
+    a.wall_s = 0.0;
+    b.wall_s = 0.0;
+    if a != b {
+        differing.push(crate::report::SUMMARY_FILE);
+    }
+    if first.timeline != second.timeline {
+        differing.push(crate::report::TIMELINE_FILE);
+    }
+    if first.failovers != second.failovers {
+        differing.push(crate::report::FAILOVERS_FILE);
+    }
+    let divergence = match (&first.records, &second.records) {
+        (Some(x), Some(y)) => first_divergence(x, y),
+        _ => None,
+    };
+    Ok(DeterminismReport {
+        digests: (first.summary.trace_digest, second.summary.trace_digest),
+        divergence,
+        differing_outputs: differing,
+        node_names: first.node_names,
+    })
+}

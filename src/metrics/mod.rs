@@ -1,0 +1,215 @@
+//! Measurement in virtual time: the frame ledger (every frame produced is played,
+//! dropped at a named stage, or still in flight), failover episodes, per-viewer
+//! quality of experience, and the per-second timeline.
+//!
+//! Actors write into one [`Recorder`] while the run goes on. Every update is either made
+//! by a single actor (so it arrives in that actor's deterministic order) or commutative
+//! (sums, minima, per-slot writes), so the result does not depend on how actors were
+//! scheduled within a dispatch window. Nothing here writes files: see `report/`.
+
+pub mod quantile;
+pub mod summary;
+
+use std::collections::BTreeMap;
+
+use crate::time::{SimDuration, SimTime};
+
+pub use summary::{summarize, FailoverRow, Summary, TimelineRow};
+
+/// A segment as the origin published it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentRecord {
+    pub first_frame: u64,
+    /// Frames the segment actually holds.
+    pub frames: u32,
+    /// Frames of the segment's nominal range that never reached the packager.
+    pub missing: u32,
+    /// The ingest pipeline (node name) that packaged it.
+    pub pipeline: String,
+    pub published_at: SimTime,
+    pub first_edge_at: Option<SimTime>,
+    pub first_play_at: Option<SimTime>,
+}
+
+/// An injected fault, as the scenario scheduled it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultRecord {
+    pub id: String,
+    pub kind: String,
+    pub target: String,
+    pub onset: SimTime,
+    pub end: Option<SimTime>,
+}
+
+/// One failover: fault onset → detected → switched → first frame on the new path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Episode {
+    pub fault: Option<String>,
+    pub from: String,
+    pub to: String,
+    pub onset: SimTime,
+    pub detected: SimTime,
+    pub switched: SimTime,
+    pub first_frame: Option<SimTime>,
+}
+
+/// What a viewer's player lived through.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ViewerRecord {
+    pub edge: String,
+    pub joined_at: Option<SimTime>,
+    pub startup: Option<SimDuration>,
+    pub stalls: u32,
+    pub stall_time: SimDuration,
+    pub play_time: SimDuration,
+    pub segments_played: u64,
+    pub segments_skipped: u64,
+    pub first_index: Option<u64>,
+    pub frontier: Option<u64>,
+}
+
+/// A viewer's state, for the per-second counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViewerState {
+    Starting = 0,
+    Playing = 1,
+    Stalled = 2,
+}
+
+/// Static facts the recorder needs to interpret what it is told.
+#[derive(Clone, Debug)]
+pub struct StreamShape {
+    pub fps: u32,
+    pub frames_per_segment: u64,
+    pub segment: SimDuration,
+    pub end: SimTime,
+    pub viewers: usize,
+}
+
+/// Everything measured during one run.
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    pub shape: StreamShape,
+    pub frames_produced: u64,
+    produced_per_s: Vec<u64>,
+    pub segments: BTreeMap<u64, SegmentRecord>,
+    /// First frame index the live packager will still publish (see [`Recorder::set_ingest_floor`]).
+    pub ingest_floor: Option<u64>,
+    state_deltas: Vec<[i64; 3]>,
+    pub viewers: Vec<ViewerRecord>,
+    pub faults: Vec<FaultRecord>,
+    pub episodes: Vec<Episode>,
+    pub detections: Vec<(String, SimTime)>,
+}
+
+fn bin_of(time: SimTime) -> usize {
+    (time.as_nanos() / 1_000_000_000) as usize
+}
+
+impl Recorder {
+    pub fn new(shape: StreamShape, faults: Vec<FaultRecord>) -> Self {
+        let bins = shape.end.as_nanos().div_ceil(1_000_000_000) as usize;
+        Recorder {
+            produced_per_s: vec![0; bins],
+            state_deltas: vec![[0; 3]; bins],
+            viewers: vec![ViewerRecord::default(); shape.viewers],
+            shape,
+            frames_produced: 0,
+            segments: BTreeMap::new(),
+            ingest_floor: None,
+            faults,
+            episodes: Vec::new(),
+            detections: Vec::new(),
+        }
+    }
+
+    pub fn bins(&self) -> usize {
+        self.produced_per_s.len()
+    }
+
+    /// The frame with this index was captured at `at`.
+    pub fn frame_produced(&mut self, at: SimTime) {
+        self.frames_produced += 1;
+        self.produced_per_s[bin_of(at)] += 1;
+    }
+
+    pub fn frames_produced_in(&self, bin: usize) -> u64 {
+        self.produced_per_s[bin]
+    }
+
+    /// The origin accepted segment `index` from `pipeline`.
+    pub fn segment_published(&mut self, index: u64, record: SegmentRecord) {
+        let pipeline = record.pipeline.clone();
+        let at = record.published_at;
+        self.segments.entry(index).or_insert(record);
+        for episode in &mut self.episodes {
+            if episode.first_frame.is_none() && episode.to == pipeline && episode.switched <= at {
+                episode.first_frame = Some(at);
+            }
+        }
+    }
+
+    pub fn segment_at_edge(&mut self, index: u64, at: SimTime) {
+        if let Some(segment) = self.segments.get_mut(&index) {
+            segment.first_edge_at = Some(segment.first_edge_at.map_or(at, |t| t.min(at)));
+        }
+    }
+
+    pub fn segment_played(&mut self, index: u64, at: SimTime) {
+        if let Some(segment) = self.segments.get_mut(&index) {
+            segment.first_play_at = Some(segment.first_play_at.map_or(at, |t| t.min(at)));
+        }
+    }
+
+    /// At the end of the run: frames from `floor` on will still be packaged by the live
+    /// ingest; unpublished frames before it are lost at ingest. Several live packagers
+    /// keep the smallest floor.
+    pub fn set_ingest_floor(&mut self, floor: u64) {
+        self.ingest_floor = Some(self.ingest_floor.map_or(floor, |f| f.min(floor)));
+    }
+
+    pub fn viewer_transition(&mut self, at: SimTime, from: Option<ViewerState>, to: ViewerState) {
+        let bin = bin_of(at).min(self.state_deltas.len().saturating_sub(1));
+        if let Some(from) = from {
+            self.state_deltas[bin][from as usize] -= 1;
+        }
+        self.state_deltas[bin][to as usize] += 1;
+    }
+
+    /// Viewers in each state at the end of every second.
+    pub fn viewer_counts(&self) -> Vec<[i64; 3]> {
+        let mut running = [0i64; 3];
+        self.state_deltas
+            .iter()
+            .map(|delta| {
+                for (total, d) in running.iter_mut().zip(delta) {
+                    *total += d;
+                }
+                running
+            })
+            .collect()
+    }
+
+    pub fn detected(&mut self, node: &str, at: SimTime) {
+        self.detections.push((node.to_string(), at));
+    }
+
+    /// The failover policy moved the stream from `from` to `to`, acting on a detection at
+    /// `detected`. The fault is the latest one on `from` that began before the detection.
+    pub fn switched(&mut self, from: &str, to: &str, detected: SimTime, at: SimTime) {
+        let fault = self
+            .faults
+            .iter()
+            .filter(|f| f.target == from && f.onset <= detected)
+            .max_by_key(|f| f.onset);
+        self.episodes.push(Episode {
+            fault: fault.map(|f| f.id.clone()),
+            from: from.to_string(),
+            to: to.to_string(),
+            onset: fault.map_or(detected, |f| f.onset),
+            detected,
+            switched: at,
+            first_frame: None,
+        });
+    }
+}

@@ -1,0 +1,426 @@
+//! Turns a finished run's [`Recorder`] into the summary, the timeline and the failover
+//! table: the frame ledger, latency quantiles, stall totals and availability.
+
+use serde::Serialize;
+
+use super::quantile::nearest_rank;
+use super::Recorder;
+use crate::time::{SimDuration, SimTime};
+
+/// Facts about the run that the recorder does not hold.
+#[derive(Clone, Debug)]
+pub struct RunFacts {
+    pub scenario: String,
+    pub seed: u64,
+    pub wall_s: f64,
+    pub events: u64,
+    pub trace_digest: String,
+    pub messages_lost: u64,
+}
+
+/// Frames lost, by the stage that lost them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FramesDropped {
+    /// No live ingest took them (dead or unreachable ingest, reconnecting encoder,
+    /// frames before the first keyframe of a new session).
+    pub ingest: u64,
+    /// Published at the origin but never reached an edge in time.
+    pub distribution: u64,
+    /// Reached the edge but every viewer passed over them (a jump to the live edge).
+    pub player: u64,
+    pub total: u64,
+}
+
+/// Failover latency (fault onset → first frame on the new path) over episodes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LatencyStats {
+    pub count: u64,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// `summary.json`. Keys are a stable interface: add, never rename or remove.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub scenario: String,
+    pub seed: u64,
+    pub sim_duration_s: f64,
+    pub wall_s: f64,
+    pub events: u64,
+    pub trace_digest: String,
+    pub frames_produced: u64,
+    pub frames_played: u64,
+    pub frames_dropped: FramesDropped,
+    pub frames_in_flight: u64,
+    pub frames_unwatched: u64,
+    pub failover_latency_ms: LatencyStats,
+    pub failovers: u64,
+    pub stall_s_total: f64,
+    pub stall_count: u64,
+    pub rebuffer_ratio: f64,
+    pub availability: f64,
+    pub viewers: u64,
+    pub viewers_started: u64,
+    pub startup_ms_p50: Option<f64>,
+    pub startup_ms_max: Option<f64>,
+    pub messages_lost: u64,
+}
+
+/// One row of `timeline.csv`: one simulated second.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TimelineRow {
+    pub time_s: u64,
+    pub frames_produced: u64,
+    pub frames_ingested: u64,
+    pub frames_delivered: u64,
+    pub frames_played: u64,
+    pub viewers_starting: i64,
+    pub viewers_playing: i64,
+    pub viewers_stalled: i64,
+}
+
+/// One row of `failovers.csv`: times in milliseconds since the run started.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FailoverRow {
+    pub episode: u64,
+    pub fault: String,
+    pub from: String,
+    pub to: String,
+    pub onset_ms: f64,
+    pub detected_ms: f64,
+    pub switched_ms: f64,
+    pub first_frame_ms: Option<f64>,
+    pub time_to_detect_ms: f64,
+    pub failover_latency_ms: Option<f64>,
+}
+
+/// The frame ledger: produced = played + dropped.total + in flight + unwatched.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ledger {
+    pub produced: u64,
+    pub played: u64,
+    pub dropped: FramesDropped,
+    pub in_flight: u64,
+    pub unwatched: u64,
+}
+
+impl Ledger {
+    pub fn balances(&self) -> bool {
+        self.produced == self.played + self.dropped.total + self.in_flight + self.unwatched
+    }
+}
+
+fn display_time(first: SimTime, frame: u64, fps: u32) -> SimTime {
+    first + SimDuration::from_nanos(frame * 1_000_000_000 / u64::from(fps))
+}
+
+/// Settles the fate of every produced frame at the end of the run.
+pub fn ledger(rec: &Recorder) -> Ledger {
+    let end = rec.shape.end;
+    let started: Vec<_> = rec.viewers.iter().filter(|v| v.first_index.is_some()).collect();
+    let min_first = started.iter().filter_map(|v| v.first_index).min();
+    let min_frontier = started.iter().map(|v| v.frontier.unwrap_or(u64::MAX)).min();
+    let mut ledger = Ledger {
+        produced: rec.frames_produced,
+        ..Ledger::default()
+    };
+    let mut published = 0u64;
+    for (&index, segment) in &rec.segments {
+        let frames = u64::from(segment.frames);
+        published += frames;
+        if let Some(first_play) = segment.first_play_at {
+            let shown = (0..frames)
+                .take_while(|&i| display_time(first_play, i, rec.shape.fps) < end)
+                .count() as u64;
+            ledger.played += shown;
+            ledger.in_flight += frames - shown;
+        } else if min_first.is_some_and(|first| index < first) {
+            ledger.unwatched += frames;
+        } else if min_frontier.is_some_and(|frontier| index < frontier) {
+            if segment.first_edge_at.is_none() {
+                ledger.dropped.distribution += frames;
+            } else {
+                ledger.dropped.player += frames;
+            }
+        } else {
+            ledger.in_flight += frames;
+        }
+    }
+    let unpublished = ledger.produced - published;
+    let ingest_in_flight = rec
+        .ingest_floor
+        .map_or(0, |floor| ledger.produced.saturating_sub(floor))
+        .min(unpublished);
+    ledger.in_flight += ingest_in_flight;
+    ledger.dropped.ingest = unpublished - ingest_in_flight;
+    ledger.dropped.total = ledger.dropped.ingest + ledger.dropped.distribution + ledger.dropped.player;
+    ledger
+}
+
+/// Share of the time since the first segment during which the live edge at the origin
+/// was fresh: it is stale once no new segment has arrived for 1.5 target durations.
+pub fn availability(rec: &Recorder) -> f64 {
+    let mut publishes: Vec<SimTime> = rec.segments.values().map(|s| s.published_at).collect();
+    publishes.sort_unstable();
+    let Some(&first) = publishes.first() else {
+        return 0.0;
+    };
+    let end = rec.shape.end;
+    if end <= first {
+        return 1.0;
+    }
+    let stale_after = rec.shape.segment.mul_f64(1.5);
+    let mut unavailable = SimDuration::ZERO;
+    let boundaries = publishes.iter().skip(1).copied().chain(std::iter::once(end));
+    for (previous, next) in publishes.iter().zip(boundaries) {
+        unavailable += next.saturating_since(*previous + stale_after);
+    }
+    1.0 - unavailable.as_secs_f64() / (end - first).as_secs_f64()
+}
+
+fn ms(t: SimTime) -> f64 {
+    t.as_millis_f64()
+}
+
+pub fn failover_rows(rec: &Recorder) -> Vec<FailoverRow> {
+    rec.episodes
+        .iter()
+        .enumerate()
+        .map(|(i, e)| FailoverRow {
+            episode: i as u64 + 1,
+            fault: e.fault.clone().unwrap_or_default(),
+            from: e.from.clone(),
+            to: e.to.clone(),
+            onset_ms: ms(e.onset),
+            detected_ms: ms(e.detected),
+            switched_ms: ms(e.switched),
+            first_frame_ms: e.first_frame.map(ms),
+            time_to_detect_ms: (e.detected - e.onset).as_millis_f64(),
+            failover_latency_ms: e.first_frame.map(|f| (f - e.onset).as_millis_f64()),
+        })
+        .collect()
+}
+
+pub fn timeline(rec: &Recorder) -> Vec<TimelineRow> {
+    let bins = rec.bins();
+    let mut ingested = vec![0u64; bins];
+    let mut delivered = vec![0u64; bins];
+    let mut played = vec![0u64; bins];
+    let bin = |t: SimTime| (t.as_nanos() / 1_000_000_000) as usize;
+    for segment in rec.segments.values() {
+        let frames = u64::from(segment.frames);
+        if let Some(slot) = ingested.get_mut(bin(segment.published_at)) {
+            *slot += frames;
+        }
+        if let Some(slot) = segment.first_edge_at.and_then(|t| delivered.get_mut(bin(t))) {
+            *slot += frames;
+        }
+        if let Some(first_play) = segment.first_play_at {
+            for i in 0..frames {
+                match played.get_mut(bin(display_time(first_play, i, rec.shape.fps))) {
+                    Some(slot) => *slot += 1,
+                    None => break,
+                }
+            }
+        }
+    }
+    rec.viewer_counts()
+        .into_iter()
+        .enumerate()
+        .map(|(s, counts)| TimelineRow {
+            time_s: s as u64,
+            frames_produced: rec.frames_produced_in(s),
+            frames_ingested: ingested[s],
+            frames_delivered: delivered[s],
+            frames_played: played[s],
+            viewers_starting: counts[0],
+            viewers_playing: counts[1],
+            viewers_stalled: counts[2],
+        })
+        .collect()
+}
+
+/// Everything a run reports.
+pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>, Vec<FailoverRow>) {
+    let ledger = ledger(rec);
+    let rows = failover_rows(rec);
+    let mut latencies: Vec<f64> = rows.iter().filter_map(|r| r.failover_latency_ms).collect();
+    latencies.sort_by(f64::total_cmp);
+    let stall_time: SimDuration = rec.viewers.iter().fold(SimDuration::ZERO, |a, v| a + v.stall_time);
+    let play_time: SimDuration = rec.viewers.iter().fold(SimDuration::ZERO, |a, v| a + v.play_time);
+    let watched = (stall_time + play_time).as_secs_f64();
+    let mut startups: Vec<f64> = rec
+        .viewers
+        .iter()
+        .filter_map(|v| v.startup.map(|s| s.as_millis_f64()))
+        .collect();
+    startups.sort_by(f64::total_cmp);
+    let summary = Summary {
+        schema_version: 1,
+        scenario: facts.scenario.clone(),
+        seed: facts.seed,
+        sim_duration_s: rec.shape.end.as_secs_f64(),
+        wall_s: facts.wall_s,
+        events: facts.events,
+        trace_digest: facts.trace_digest.clone(),
+        frames_produced: ledger.produced,
+        frames_played: ledger.played,
+        frames_dropped: ledger.dropped.clone(),
+        frames_in_flight: ledger.in_flight,
+        frames_unwatched: ledger.unwatched,
+        failover_latency_ms: LatencyStats {
+            count: latencies.len() as u64,
+            p50: nearest_rank(&latencies, 0.50),
+            p95: nearest_rank(&latencies, 0.95),
+            p99: nearest_rank(&latencies, 0.99),
+            max: latencies.last().copied(),
+        },
+        failovers: rows.len() as u64,
+        stall_s_total: stall_time.as_secs_f64(),
+        stall_count: rec.viewers.iter().map(|v| u64::from(v.stalls)).sum(),
+        rebuffer_ratio: if watched > 0.0 {
+            stall_time.as_secs_f64() / watched
+        } else {
+            0.0
+        },
+        availability: availability(rec),
+        viewers: rec.viewers.len() as u64,
+        viewers_started: rec.viewers.iter().filter(|v| v.startup.is_some()).count() as u64,
+        startup_ms_p50: nearest_rank(&startups, 0.5),
+        startup_ms_max: startups.last().copied(),
+        messages_lost: facts.messages_lost,
+    };
+    (summary, timeline(rec), rows)
+}
+
+/// Every numeric `summary.json` key, as the dotted paths `[[expect]]` may name.
+pub const METRICS: &[&str] = &[
+    "sim_duration_s",
+    "events",
+    "frames_produced",
+    "frames_played",
+    "frames_dropped.ingest",
+    "frames_dropped.distribution",
+    "frames_dropped.player",
+    "frames_dropped.total",
+    "frames_in_flight",
+    "frames_unwatched",
+    "failover_latency_ms.count",
+    "failover_latency_ms.p50",
+    "failover_latency_ms.p95",
+    "failover_latency_ms.p99",
+    "failover_latency_ms.max",
+    "failovers",
+    "stall_s_total",
+    "stall_count",
+    "rebuffer_ratio",
+    "availability",
+    "viewers",
+    "viewers_started",
+    "startup_ms_p50",
+    "startup_ms_max",
+    "messages_lost",
+];
+
+impl Summary {
+    /// The value of a dotted metric path; `None` when it has no value (e.g. no failover).
+    pub fn metric(&self, path: &str) -> Option<f64> {
+        let json = serde_json::to_value(self).expect("a summary always serialises");
+        path.split('.').try_fold(&json, |value, key| value.get(key))?.as_f64()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{SegmentRecord, StreamShape, ViewerRecord};
+
+    fn recorder(end_s: u64) -> Recorder {
+        Recorder::new(
+            StreamShape {
+                fps: 30,
+                frames_per_segment: 60,
+                segment: SimDuration::from_secs(2),
+                end: SimTime::from_secs(end_s),
+                viewers: 1,
+            },
+            Vec::new(),
+        )
+    }
+
+    fn segment(index: u64, published_s: u64, edge: bool, play: Option<u64>) -> SegmentRecord {
+        SegmentRecord {
+            first_frame: index * 60,
+            frames: 60,
+            missing: 0,
+            pipeline: "ingest-1".into(),
+            published_at: SimTime::from_secs(published_s),
+            first_edge_at: edge.then(|| SimTime::from_secs(published_s)),
+            first_play_at: play.map(SimTime::from_secs),
+        }
+    }
+
+    #[test]
+    fn ledger_attributes_every_frame_to_one_stage() {
+        let mut rec = recorder(20);
+        for _ in 0..600 {
+            rec.frame_produced(SimTime::ZERO);
+        }
+        // Segments 0..=3 published; 4 and 5 lost at ingest; 6 never reached an edge;
+        // 7 reached an edge but the viewer jumped over it; 8 played; 9 still buffered.
+        for i in 0..4 {
+            rec.segments.insert(i, segment(i, 2 * i + 2, true, Some(2 * i + 3)));
+        }
+        rec.segments.insert(6, segment(6, 14, false, None));
+        rec.segments.insert(7, segment(7, 15, true, None));
+        // Played from 19 s: 30 frames shown before the end at 20 s, 30 still to show.
+        rec.segments.insert(8, segment(8, 16, true, Some(19)));
+        rec.segments.insert(9, segment(9, 18, true, None));
+        rec.viewers[0] = ViewerRecord {
+            first_index: Some(0),
+            frontier: Some(9),
+            ..ViewerRecord::default()
+        };
+        let l = ledger(&rec);
+        assert_eq!(l.played, 4 * 60 + 30);
+        assert_eq!(l.dropped.ingest, 120);
+        assert_eq!(l.dropped.distribution, 60);
+        assert_eq!(l.dropped.player, 60);
+        assert_eq!(l.in_flight, 30 + 60);
+        assert!(l.balances(), "{l:?}");
+    }
+
+    #[test]
+    fn availability_counts_stale_time_only() {
+        let mut rec = recorder(20);
+        // Segments every 2 s from 2 s, except a gap between 6 s and 14 s.
+        for (i, t) in [2, 4, 6, 14, 16, 18].into_iter().enumerate() {
+            rec.segments.insert(i as u64, segment(i as u64, t, true, None));
+        }
+        // Stale from 6 + 3 = 9 s to 14 s, and fresh at the end (18 + 3 > 20).
+        let expected = 1.0 - 5.0 / 18.0;
+        assert!((availability(&rec) - expected).abs() < 1e-12);
+    }
+
+    #[test]
+    fn every_listed_metric_is_a_summary_key() {
+        let rec = recorder(10);
+        let facts = RunFacts {
+            scenario: "t".into(),
+            seed: 1,
+            wall_s: 0.0,
+            events: 0,
+            trace_digest: String::new(),
+            messages_lost: 0,
+        };
+        let (summary, _, _) = summarize(&rec, &facts);
+        let json = serde_json::to_value(&summary).unwrap();
+        for path in METRICS {
+            let value = path.split('.').try_fold(&json, |v, k| v.get(k));
+            assert!(value.is_some_and(|v| v.is_number() || v.is_null()), "{path}");
+        }
+    }
+}

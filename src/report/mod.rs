@@ -1,0 +1,108 @@
+//! Output files of a run: `summary.json`, `timeline.csv` and `failovers.csv`, written
+//! into a temporary folder that replaces the final one in a single rename, so a reader
+//! never sees a half-written run and a failed write leaves no partial output.
+
+pub mod text;
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::metrics::{FailoverRow, Summary, TimelineRow};
+
+pub const SUMMARY_FILE: &str = "summary.json";
+pub const TIMELINE_FILE: &str = "timeline.csv";
+pub const FAILOVERS_FILE: &str = "failovers.csv";
+
+fn sibling(dir: &Path, tag: &str) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
+    dir.with_file_name(format!(".{name}.{tag}-{}", std::process::id()))
+}
+
+fn csv_bytes<T: Serialize>(rows: &[T], header: &[&str]) -> io::Result<Vec<u8>> {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(rows.is_empty())
+        .from_writer(Vec::new());
+    if rows.is_empty() {
+        // An empty table still names its columns.
+        writer.write_record(header)?;
+    }
+    for row in rows {
+        writer.serialize(row)?;
+    }
+    writer.into_inner().map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// The column names of `failovers.csv`, also written when there was no failover.
+pub const FAILOVER_COLUMNS: &[&str] = &[
+    "episode",
+    "fault",
+    "from",
+    "to",
+    "onset_ms",
+    "detected_ms",
+    "switched_ms",
+    "first_frame_ms",
+    "time_to_detect_ms",
+    "failover_latency_ms",
+];
+
+/// The column names of `timeline.csv`.
+pub const TIMELINE_COLUMNS: &[&str] = &[
+    "time_s",
+    "frames_produced",
+    "frames_ingested",
+    "frames_delivered",
+    "frames_played",
+    "viewers_starting",
+    "viewers_playing",
+    "viewers_stalled",
+];
+
+/// The bytes of `summary.json`: pretty JSON, keys in a fixed order, newline-terminated.
+pub fn summary_json(summary: &Summary) -> String {
+    let mut text = serde_json::to_string_pretty(summary).expect("a summary always serialises");
+    text.push('\n');
+    text
+}
+
+/// Writes a run's files to `dir`, replacing what was there, atomically.
+pub fn write_run(dir: &Path, summary: &Summary, timeline: &[TimelineRow], failovers: &[FailoverRow]) -> io::Result<()> {
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
+    }
+    let staging = sibling(dir, "tmp");
+    let result = (|| {
+        if staging.exists() {
+            fs::remove_dir_all(&staging)?;
+        }
+        fs::create_dir(&staging)?;
+        let files: [(&str, Vec<u8>); 3] = [
+            (SUMMARY_FILE, summary_json(summary).into_bytes()),
+            (TIMELINE_FILE, csv_bytes(timeline, TIMELINE_COLUMNS)?),
+            (FAILOVERS_FILE, csv_bytes(failovers, FAILOVER_COLUMNS)?),
+        ];
+        for (name, bytes) in files {
+            let mut file = fs::File::create(staging.join(name))?;
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+        }
+        let retired = sibling(dir, "old");
+        if dir.exists() {
+            fs::rename(dir, &retired)?;
+        }
+        fs::rename(&staging, dir)?;
+        if retired.exists() {
+            fs::remove_dir_all(&retired)?;
+        }
+        Ok(())
+    })();
+    if result.is_err() && staging.exists() {
+        let _ = fs::remove_dir_all(&staging);
+    }
+    result
+}

@@ -1,0 +1,65 @@
+//! The short human summary `failcast run` prints.
+
+use std::fmt::Write;
+
+use crate::metrics::{FailoverRow, Summary};
+
+fn secs(ms: Option<f64>) -> String {
+    ms.map_or_else(|| "-".to_string(), |v| format!("{:.2} s", v / 1000.0))
+}
+
+/// A few lines: what ran, what viewers lost, and where the failovers spent their time.
+pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
+    let mut out = String::new();
+    let d = &s.frames_dropped;
+    let _ = writeln!(
+        out,
+        "seed {} · {} · {:.0} s simulated in {:.2} s wall · {} events · trace {}",
+        s.seed, s.scenario, s.sim_duration_s, s.wall_s, s.events, s.trace_digest
+    );
+    let _ = writeln!(
+        out,
+        "frames    {} produced, {} played, {} dropped (ingest {}, distribution {}, player {}), {} in flight",
+        s.frames_produced, s.frames_played, d.total, d.ingest, d.distribution, d.player, s.frames_in_flight
+    );
+    let f = &s.failover_latency_ms;
+    let _ = writeln!(
+        out,
+        "failover  {} episode(s); latency p50 {}, p99 {}, max {}",
+        s.failovers,
+        secs(f.p50),
+        secs(f.p99),
+        secs(f.max)
+    );
+    for row in failovers {
+        let _ = writeln!(
+            out,
+            "          #{} {} → {} ({}): onset {:.3} s, detected +{:.2} s, switched +{:.2} s, first frame {}",
+            row.episode,
+            row.from,
+            row.to,
+            if row.fault.is_empty() {
+                "no injected fault"
+            } else {
+                &row.fault
+            },
+            row.onset_ms / 1000.0,
+            (row.detected_ms - row.onset_ms) / 1000.0,
+            (row.switched_ms - row.onset_ms) / 1000.0,
+            row.failover_latency_ms
+                .map_or("never".to_string(), |l| format!("+{:.2} s", l / 1000.0)),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "viewers   {} ({} started, startup p50 {}); {} stalls, {:.1} s stalled in all; rebuffering {:.3}%",
+        s.viewers,
+        s.viewers_started,
+        secs(s.startup_ms_p50),
+        s.stall_count,
+        s.stall_s_total,
+        s.rebuffer_ratio * 100.0
+    );
+    let _ = write!(out, "stream    availability {:.4}%", s.availability * 100.0);
+    out
+}

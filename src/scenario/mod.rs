@@ -1,0 +1,360 @@
+//! Scenario files: the TOML schema with its defaults, loading with `--set` overrides,
+//! and validation that reports every problem with file, line, column and a fix.
+//!
+//! Defaults come from ../shared/MODEL.md (OBS reconnect, hls.js, HLS authoring spec);
+//! every one can be overridden in the file or with `--set`.
+
+pub mod diag;
+mod overrides;
+mod validate;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use diag::{Diagnostic, Diagnostics};
+
+use crate::time::SimDuration;
+
+/// A duration written with its unit in a scenario (`"500ms"`, `"2s"`, `"30m"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Dur(pub SimDuration);
+
+impl TryFrom<String> for Dur {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        SimDuration::parse(&text).map(Dur)
+    }
+}
+
+impl From<Dur> for String {
+    fn from(d: Dur) -> String {
+        d.0.to_string()
+    }
+}
+
+fn dur(text: &str) -> Dur {
+    Dur(SimDuration::parse(text).expect("valid default"))
+}
+
+/// A whole scenario file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub scenario: Meta,
+    #[serde(default)]
+    pub encoders: Encoders,
+    #[serde(default)]
+    pub ingest: Ingest,
+    #[serde(default)]
+    pub cdn: Cdn,
+    #[serde(default)]
+    pub viewers: Viewers,
+    #[serde(default)]
+    pub network: NetworkLinks,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<Fault>,
+    #[serde(default, rename = "expect")]
+    pub expects: Vec<Expect>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub duration: Dur,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// `window` (default) or `strict`: results are identical, window is faster.
+    #[serde(default = "default_dispatch")]
+    pub dispatch: String,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_dispatch() -> String {
+    "window".into()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Encoders {
+    pub count: u32,
+    pub fps: u32,
+    /// Keyframe (IDR) interval; Apple's HLS authoring spec recommends 2 s.
+    pub gop: Dur,
+    pub bitrate_kbps: u64,
+    /// Frames sent to ingest per message (1 = per frame).
+    pub chunk_frames: u32,
+    pub connect_timeout: Dur,
+    pub reconnect: ReconnectCfg,
+}
+
+impl Default for Encoders {
+    fn default() -> Self {
+        Encoders {
+            count: 1,
+            fps: 30,
+            gop: dur("2s"),
+            bitrate_kbps: 4_000,
+            chunk_frames: 1,
+            connect_timeout: dur("3s"),
+            reconnect: ReconnectCfg::default(),
+        }
+    }
+}
+
+/// Publisher reconnect backoff; defaults are OBS Studio's (2 s, ×1.5, 25 tries).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconnectCfg {
+    pub first_delay: Dur,
+    pub multiplier: f64,
+    pub max_delay: Dur,
+    pub max_attempts: u32,
+}
+
+impl Default for ReconnectCfg {
+    fn default() -> Self {
+        ReconnectCfg {
+            first_delay: dur("2s"),
+            multiplier: 1.5,
+            max_delay: dur("15m"),
+            max_attempts: 25,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ingest {
+    pub redundancy: String,
+    pub servers: u32,
+    pub health: HealthCfg,
+    /// Time to move the ingest address to the promoted server (gratuitous ARP).
+    pub switch_delay: Dur,
+    /// `none` or `prefer-primary`.
+    pub failback: String,
+    /// With `prefer-primary`: how long the primary must be healthy before failback.
+    pub failback_hold: Dur,
+}
+
+impl Default for Ingest {
+    fn default() -> Self {
+        Ingest {
+            redundancy: "active-passive".into(),
+            servers: 2,
+            health: HealthCfg::default(),
+            switch_delay: dur("100ms"),
+            failback: "none".into(),
+            failback_hold: dur("30s"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthCfg {
+    pub interval: Dur,
+    pub timeout: Dur,
+    pub fall: u32,
+    pub rise: u32,
+}
+
+impl Default for HealthCfg {
+    fn default() -> Self {
+        HealthCfg {
+            interval: dur("1s"),
+            timeout: dur("500ms"),
+            fall: 3,
+            rise: 2,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cdn {
+    pub origins: u32,
+    pub edges: u32,
+    /// Segment (target) duration: a whole number of GOPs.
+    pub segment: Dur,
+    pub balancing: String,
+    pub algorithm: String,
+    /// Segments listed in the live playlist.
+    pub playlist_window: u32,
+}
+
+impl Default for Cdn {
+    fn default() -> Self {
+        Cdn {
+            origins: 1,
+            edges: 4,
+            segment: dur("2s"),
+            balancing: "software".into(),
+            algorithm: "round-robin".into(),
+            playlist_window: 10,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Viewers {
+    pub count: u32,
+    pub player: String,
+    /// When the first viewers arrive (a 24/7 stream is already running when people join).
+    pub join_at: Dur,
+    /// Viewers join uniformly at random within this span after `join_at`.
+    pub join_over: Dur,
+    pub downlink_mbps: f64,
+}
+
+impl Default for Viewers {
+    fn default() -> Self {
+        Viewers {
+            count: 1000,
+            player: "hls.js".into(),
+            join_at: dur("10s"),
+            join_over: dur("5s"),
+            downlink_mbps: 20.0,
+        }
+    }
+}
+
+/// One kind of link: latency is the minimum one-way delay, jitter the mean extra delay.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkCfg {
+    pub latency: Dur,
+    pub jitter: Dur,
+    pub loss: f64,
+    /// `0` means unlimited.
+    pub bandwidth_mbps: f64,
+}
+
+impl LinkCfg {
+    fn new(latency: &str, jitter: &str, bandwidth_mbps: f64) -> Self {
+        LinkCfg {
+            latency: dur(latency),
+            jitter: dur(jitter),
+            loss: 0.0,
+            bandwidth_mbps,
+        }
+    }
+}
+
+impl Default for LinkCfg {
+    fn default() -> Self {
+        LinkCfg::new("1ms", "0ms", 0.0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkLinks {
+    pub encoder_ingest: LinkCfg,
+    /// Between the manager and the servers it checks.
+    pub control: LinkCfg,
+    pub ingest_origin: LinkCfg,
+    pub origin_edge: LinkCfg,
+    /// The viewers' last mile (segment downloads).
+    pub edge_viewer: LinkCfg,
+}
+
+impl Default for NetworkLinks {
+    fn default() -> Self {
+        NetworkLinks {
+            encoder_ingest: LinkCfg::new("20ms", "2ms", 0.0),
+            control: LinkCfg::new("1ms", "100us", 0.0),
+            ingest_origin: LinkCfg::new("5ms", "500us", 1000.0),
+            origin_edge: LinkCfg::new("15ms", "2ms", 1000.0),
+            edge_viewer: LinkCfg::new("20ms", "5ms", 0.0),
+        }
+    }
+}
+
+/// A fault on the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub at: Dur,
+    pub kind: String,
+    pub target: String,
+    #[serde(default)]
+    pub duration: Option<Dur>,
+}
+
+/// An assertion on the run's summary, checked after the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// A dotted `summary.json` key, e.g. `failover_latency_ms.p99`.
+    pub metric: String,
+    /// `lt`, `le`, `gt`, `ge` or `eq`.
+    pub op: String,
+    pub value: f64,
+}
+
+/// Fault kinds this version understands.
+pub const FAULT_KINDS: &[&str] = &["node.crash", "net.partition"];
+
+impl Scenario {
+    pub fn ingest_name(i: u32) -> String {
+        format!("ingest-{}", i + 1)
+    }
+    pub fn edge_name(i: u32) -> String {
+        format!("edge-{}", i + 1)
+    }
+
+    /// Stable ids of every node faults and metrics can refer to.
+    pub fn node_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = (0..self.encoders.count).map(|i| format!("encoder-{}", i + 1)).collect();
+        names.extend((0..self.ingest.servers).map(Self::ingest_name));
+        names.push("manager-1".into());
+        names.extend((0..self.cdn.origins).map(|i| format!("origin-{}", i + 1)));
+        names.extend((0..self.cdn.edges).map(Self::edge_name));
+        names
+    }
+
+    /// The fault's id, or `fault-N` (1-based, in file order).
+    pub fn fault_id(&self, index: usize) -> String {
+        self.faults[index]
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("fault-{}", index + 1))
+    }
+}
+
+/// Reads, overrides and validates a scenario file.
+pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, Diagnostics> {
+    let file = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostics(vec![Diagnostic::at(
+            &file,
+            "",
+            None,
+            format!("cannot read scenario: {e}"),
+        )
+        .with_help("check the path; bundled scenarios are in scenarios/")])
+    })?;
+    load_str(&file, &source, overrides)
+}
+
+/// As [`load`], from text; `file` names it in diagnostics.
+pub fn load_str(file: &str, source: &str, overrides: &[String]) -> Result<Scenario, Diagnostics> {
+    let base: Scenario =
+        toml::from_str(source).map_err(|e| Diagnostics(vec![validate::from_toml(file, source, &e)]))?;
+    if overrides.is_empty() {
+        return validate::validate(file, source, base);
+    }
+    let edited = overrides::apply(file, source, &base, overrides)?;
+    let scenario: Scenario = toml::from_str(&edited.text).map_err(|e| Diagnostics(vec![edited.explain(file, &e)]))?;
+    validate::validate(file, &edited.text, scenario)
+}

@@ -1,0 +1,436 @@
+//! Semantic checks of a parsed scenario. Every problem is collected (not just the
+//! first), each pointing at the offending key with a fix.
+
+use std::ops::Range;
+
+use toml_edit::ImDocument;
+
+use super::diag::{did_you_mean, Diagnostic, Diagnostics};
+use super::{Scenario, FAULT_KINDS};
+use crate::control::balance::Algorithm;
+use crate::control::health::HealthConfig;
+use crate::control::player::PlayerConfig;
+use crate::metrics::summary::METRICS;
+use crate::time::SimDuration;
+
+/// Rough resident bytes per simulated viewer (player state, stats, timers).
+const BYTES_PER_VIEWER_ESTIMATE: u64 = 1_024;
+/// Refuse scenarios whose estimated memory exceeds this.
+const MEMORY_LIMIT_BYTES: u64 = 16 * 1024 * 1024 * 1024;
+
+/// A diagnostic for a TOML syntax or type error, with a did-you-mean for unknown keys.
+pub(super) fn from_toml(file: &str, source: &str, error: &toml::de::Error) -> Diagnostic {
+    let message = error.message().trim().to_string();
+    let mut d = Diagnostic::at(file, source, error.span(), message.clone());
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (unknown, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        d = match did_you_mean(unknown, candidates.iter().copied()) {
+            Some(near) => d.with_help(format!("did you mean `{near}`?")),
+            None => d.with_help(format!("remove `{unknown}` or use one of the keys listed")),
+        };
+    } else if message.contains("missing field") {
+        d = d.with_help("add the missing key; see scenarios/quickstart.toml for a complete example");
+    } else if message.contains("has no unit") || message.contains("unknown unit") {
+        d = d.with_help("durations are strings with a unit: \"500ms\", \"2s\", \"10m\", \"1h\"");
+    }
+    d
+}
+
+struct Checker<'a> {
+    file: &'a str,
+    source: &'a str,
+    doc: Option<ImDocument<&'a str>>,
+    errors: Vec<Diagnostic>,
+}
+
+impl<'a> Checker<'a> {
+    /// Byte span of the value at a dotted path such as `fault[1].target`; falls back to
+    /// the nearest enclosing table that the file spells out.
+    fn span_of(&self, path: &str) -> Option<Range<usize>> {
+        let doc = self.doc.as_ref()?;
+        let mut item = doc.as_item();
+        let mut best = None;
+        for segment in path.split('.') {
+            let (key, index) = match segment.split_once('[') {
+                Some((key, rest)) => (key, rest.trim_end_matches(']').parse::<usize>().ok()),
+                None => (segment, None),
+            };
+            let Some(child) = item.get(key) else { break };
+            item = child;
+            if let Some(index) = index {
+                match item.as_array_of_tables().and_then(|a| a.get(index)) {
+                    Some(table) => {
+                        best = table.span().or(best);
+                        item = match doc.as_item().get(key).and_then(|i| i.get(index)) {
+                            Some(i) => i,
+                            None => break,
+                        };
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            best = item.span().or(best);
+        }
+        best
+    }
+
+    fn error(&mut self, path: &str, message: impl Into<String>, help: impl Into<String>) {
+        let span = self.span_of(path);
+        self.errors
+            .push(Diagnostic::at(self.file, self.source, span, message).with_help(help));
+    }
+
+    fn one_of(&mut self, path: &str, value: &str, allowed: &[&str], planned: &[&str]) {
+        if allowed.contains(&value) {
+            return;
+        }
+        if planned.contains(&value) {
+            self.error(
+                path,
+                format!("`{path} = \"{value}\"` is not available in this version"),
+                format!("use one of: {}", allowed.join(", ")),
+            );
+            return;
+        }
+        let help = match did_you_mean(value, allowed.iter().copied()) {
+            Some(near) => format!("did you mean `{near}`? (one of: {})", allowed.join(", ")),
+            None => format!("use one of: {}", allowed.join(", ")),
+        };
+        self.error(path, format!("unknown value `{value}` for `{path}`"), help);
+    }
+}
+
+fn frames_in(span: SimDuration, fps: u32) -> Option<u64> {
+    let product = u128::from(span.as_nanos()) * u128::from(fps);
+    (product % 1_000_000_000 == 0).then_some((product / 1_000_000_000) as u64)
+}
+
+pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario, Diagnostics> {
+    let mut c = Checker {
+        file,
+        source,
+        doc: ImDocument::parse(source).ok(),
+        errors: Vec::new(),
+    };
+    let name_ok = !s.scenario.name.is_empty()
+        && s.scenario
+            .name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+        && !s.scenario.name.starts_with('.');
+    if !name_ok {
+        c.error(
+            "scenario.name",
+            format!("scenario.name `{}` cannot be used as a folder name", s.scenario.name),
+            "use letters, digits, `-`, `_` and `.` only, e.g. \"quickstart\"",
+        );
+    }
+    let duration = s.scenario.duration.0;
+    if duration.is_zero() {
+        c.error(
+            "scenario.duration",
+            "scenario.duration must be greater than zero",
+            "e.g. duration = \"30m\"",
+        );
+    }
+    c.one_of("scenario.dispatch", &s.scenario.dispatch, &["window", "strict"], &[]);
+
+    let e = &s.encoders;
+    if e.count != 1 {
+        c.error(
+            "encoders.count",
+            format!(
+                "encoders.count = {} is not supported: this version simulates one stream",
+                e.count
+            ),
+            "set encoders.count = 1",
+        );
+    }
+    if !(1..=240).contains(&e.fps) {
+        c.error(
+            "encoders.fps",
+            format!("encoders.fps = {} is out of range", e.fps),
+            "use 1 to 240 frames per second",
+        );
+    }
+    let fps = e.fps.clamp(1, 240);
+    let gop_frames = frames_in(e.gop.0, fps).filter(|&f| f > 0);
+    if gop_frames.is_none() {
+        c.error(
+            "encoders.gop",
+            format!(
+                "encoders.gop = \"{}\" is not a whole number of frames at {fps} fps",
+                e.gop.0
+            ),
+            "use a GOP such as \"2s\" (Apple's HLS authoring spec recommends 2 s)",
+        );
+    }
+    if let Some(gop_frames) = gop_frames {
+        if e.chunk_frames == 0 || gop_frames % u64::from(e.chunk_frames) != 0 {
+            c.error(
+                "encoders.chunk_frames",
+                format!(
+                    "encoders.chunk_frames = {} does not divide the GOP of {gop_frames} frames",
+                    e.chunk_frames
+                ),
+                "use 1, or a divisor of the GOP length in frames",
+            );
+        }
+        match frames_in(s.cdn.segment.0, fps) {
+            Some(seg) if seg > 0 && seg % gop_frames == 0 => {}
+            _ => c.error(
+                "cdn.segment",
+                format!(
+                    "cdn.segment = \"{}\" is not a whole number of GOPs (\"{}\")",
+                    s.cdn.segment.0, e.gop.0
+                ),
+                "every segment starts with a keyframe: make the segment a multiple of encoders.gop",
+            ),
+        }
+    }
+    if e.bitrate_kbps == 0 {
+        c.error(
+            "encoders.bitrate_kbps",
+            "encoders.bitrate_kbps must be at least 1",
+            "e.g. bitrate_kbps = 4000",
+        );
+    }
+    let r = &e.reconnect;
+    if r.first_delay.0.is_zero() || r.multiplier.is_nan() || r.multiplier < 1.0 || r.max_attempts == 0 || r.max_delay < r.first_delay {
+        c.error(
+            "encoders.reconnect",
+            "encoders.reconnect needs first_delay > 0, multiplier ≥ 1, max_attempts ≥ 1 and max_delay ≥ first_delay",
+            "OBS Studio uses first_delay = \"2s\", multiplier = 1.5, max_attempts = 25",
+        );
+    }
+    if e.connect_timeout.0.is_zero() {
+        c.error(
+            "encoders.connect_timeout",
+            "encoders.connect_timeout must be greater than zero",
+            "e.g. \"3s\"",
+        );
+    }
+
+    let i = &s.ingest;
+    c.one_of(
+        "ingest.redundancy",
+        &i.redundancy,
+        &["active-passive"],
+        &["active-active", "dns"],
+    );
+    if i.servers < 2 {
+        c.error(
+            "ingest.servers",
+            format!(
+                "ingest.redundancy = \"{}\" needs at least 2 servers, not {}",
+                i.redundancy, i.servers
+            ),
+            "set ingest.servers = 2 or more",
+        );
+    }
+    let health = HealthConfig {
+        interval: i.health.interval.0,
+        timeout: i.health.timeout.0,
+        fall: i.health.fall,
+        rise: i.health.rise,
+    };
+    if let Err(message) = health.validate() {
+        c.error(
+            "ingest.health",
+            format!("ingest.{message}"),
+            "HAProxy's defaults are interval 2s, fall 3, rise 2",
+        );
+    }
+    c.one_of("ingest.failback", &i.failback, &["none", "prefer-primary"], &[]);
+
+    let min_latency = [
+        &s.network.encoder_ingest,
+        &s.network.control,
+        &s.network.ingest_origin,
+        &s.network.origin_edge,
+        &s.network.edge_viewer,
+    ]
+    .iter()
+    .map(|l| l.latency.0)
+    .min()
+    .unwrap_or(SimDuration::ZERO);
+    if i.switch_delay.0 < min_latency {
+        c.error(
+            "ingest.switch_delay",
+            format!(
+                "ingest.switch_delay = \"{}\" is shorter than the smallest link latency ({min_latency})",
+                i.switch_delay.0
+            ),
+            "the switch travels over the network: make it at least the smallest network latency",
+        );
+    }
+
+    let cdn = &s.cdn;
+    if cdn.origins != 1 {
+        c.error(
+            "cdn.origins",
+            format!(
+                "cdn.origins = {} is not supported: this version has one origin",
+                cdn.origins
+            ),
+            "set cdn.origins = 1",
+        );
+    }
+    if cdn.edges == 0 {
+        c.error(
+            "cdn.edges",
+            "cdn.edges must be at least 1",
+            "viewers need an edge to watch from",
+        );
+    }
+    c.one_of(
+        "cdn.balancing",
+        &cdn.balancing,
+        &["software"],
+        &["round-robin-dns", "hardware"],
+    );
+    c.one_of(
+        "cdn.algorithm",
+        &cdn.algorithm,
+        Algorithm::NAMES,
+        &["weighted", "consistent-hash", "power-of-two"],
+    );
+    if cdn.playlist_window < 3 {
+        c.error(
+            "cdn.playlist_window",
+            "cdn.playlist_window must list at least 3 segments",
+            "RFC 8216 §6.2.2: keep at least three target durations; 10 is common",
+        );
+    }
+
+    let v = &s.viewers;
+    if v.count == 0 {
+        c.error(
+            "viewers.count",
+            "viewers.count must be at least 1",
+            "set a positive number of viewers",
+        );
+    }
+    let estimate = u64::from(v.count) * BYTES_PER_VIEWER_ESTIMATE;
+    if estimate > MEMORY_LIMIT_BYTES {
+        c.error(
+            "viewers.count",
+            format!(
+                "viewers.count = {} needs about {} GiB, more than this machine should give one run",
+                v.count,
+                estimate >> 30
+            ),
+            format!("use at most {} viewers", MEMORY_LIMIT_BYTES / BYTES_PER_VIEWER_ESTIMATE),
+        );
+    }
+    c.one_of("viewers.player", &v.player, PlayerConfig::PRESETS, &["shaka"]);
+    if v.downlink_mbps.is_nan() || v.downlink_mbps <= 0.0 {
+        c.error(
+            "viewers.downlink_mbps",
+            "viewers.downlink_mbps must be greater than zero",
+            "e.g. downlink_mbps = 20",
+        );
+    }
+    if v.join_at.0 + v.join_over.0 > duration {
+        c.error(
+            "viewers.join_at",
+            format!(
+                "viewers join until {} but the run ends at {duration}",
+                v.join_at.0 + v.join_over.0
+            ),
+            "make viewers.join_at + viewers.join_over at most scenario.duration",
+        );
+    }
+
+    for (name, link) in [
+        ("encoder_ingest", &s.network.encoder_ingest),
+        ("control", &s.network.control),
+        ("ingest_origin", &s.network.ingest_origin),
+        ("origin_edge", &s.network.origin_edge),
+        ("edge_viewer", &s.network.edge_viewer),
+    ] {
+        if link.latency.0.is_zero() {
+            c.error(
+                &format!("network.{name}.latency"),
+                format!("network.{name}.latency must be greater than zero"),
+                "every link has some propagation delay; the kernel's lookahead is the smallest one",
+            );
+        }
+        if !(0.0..=1.0).contains(&link.loss) {
+            c.error(
+                &format!("network.{name}.loss"),
+                format!("network.{name}.loss = {} is not a probability", link.loss),
+                "use a value between 0 and 1",
+            );
+        }
+        if link.bandwidth_mbps.is_nan() || link.bandwidth_mbps < 0.0 {
+            c.error(
+                &format!("network.{name}.bandwidth_mbps"),
+                "bandwidth cannot be negative",
+                "use 0 for unlimited",
+            );
+        }
+    }
+
+    let nodes = s.node_names();
+    for (n, fault) in s.faults.iter().enumerate() {
+        let at = format!("fault[{n}]");
+        if !FAULT_KINDS.contains(&fault.kind.as_str()) {
+            c.one_of(&format!("{at}.kind"), &fault.kind, FAULT_KINDS, &[]);
+        }
+        if !nodes.contains(&fault.target) {
+            let help = match did_you_mean(&fault.target, nodes.iter().map(String::as_str)) {
+                Some(near) => format!("did you mean `{near}`? Nodes: {}", nodes.join(", ")),
+                None => format!("nodes in this scenario: {}", nodes.join(", ")),
+            };
+            c.error(
+                &format!("{at}.target"),
+                format!("fault target `{}` is not a node of this scenario", fault.target),
+                help,
+            );
+        }
+        if fault.at.0 >= duration {
+            c.error(
+                &format!("{at}.at"),
+                format!(
+                    "fault at \"{}\" is outside the run (scenario.duration = \"{}\")",
+                    fault.at.0, duration
+                ),
+                "move the fault before the end of the run or lengthen the run",
+            );
+        }
+        if fault.duration.is_some_and(|d| d.0.is_zero()) {
+            c.error(
+                &format!("{at}.duration"),
+                "a fault's duration must be greater than zero",
+                "omit duration for a fault that never ends",
+            );
+        }
+    }
+    for (n, expect) in s.expects.iter().enumerate() {
+        if !METRICS.contains(&expect.metric.as_str()) {
+            let help = match did_you_mean(&expect.metric, METRICS.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("metrics: {}", METRICS.join(", ")),
+            };
+            c.error(
+                &format!("expect[{n}].metric"),
+                format!("unknown metric `{}`", expect.metric),
+                help,
+            );
+        }
+        c.one_of(
+            &format!("expect[{n}].op"),
+            &expect.op,
+            &["lt", "le", "gt", "ge", "eq"],
+            &["between"],
+        );
+    }
+    if c.errors.is_empty() {
+        Ok(s)
+    } else {
+        Err(Diagnostics(c.errors))
+    }
+}

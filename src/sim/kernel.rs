@@ -1,0 +1,733 @@
+//! The simulation kernel: a virtual clock and a kernel-owned event queue that dispatches
+//! to actix actors in a total order `(time, source id, source sequence)`.
+//!
+//! Calling contract, as for any sans-IO driver: the kernel alone advances time. Each
+//! actor is a [`Node`] wrapping a [`Behavior`]; it receives [`Input`]s stamped with the
+//! virtual `now` and answers only through its [`Ctx`]: network sends, timers, and kernel
+//! actions (faults, VIP moves). Nothing in the model reads a wall clock or a tokio timer.
+//!
+//! Two dispatch modes give byte-identical results:
+//! - strict: one event at a time, each handled before the next is popped;
+//! - window: every event in `[t, t + lookahead)` is sent at once, each actor handling
+//!   its own in order (timers it sets for itself inside the window are merged locally).
+//!   This is safe because no message between two actors takes less than the lookahead.
+
+use std::cell::{Cell, RefCell};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use actix::{Actor, Context, Handler, Message, Recipient};
+use smallvec::SmallVec;
+
+use super::net::{Dest, Network, NodeId, Partition};
+use super::trace::{TraceDigest, TraceMsg, TraceRecord};
+use crate::time::{SimDuration, SimTime};
+
+/// The source id of events the kernel itself creates (start, crash, restart, finish).
+pub const KERNEL: NodeId = 0;
+
+thread_local! {
+    static NOW: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The virtual time of the event being handled on this thread (for log lines).
+pub fn current_time() -> SimTime {
+    SimTime::from_nanos(NOW.with(Cell::get))
+}
+
+fn set_current_time(now: SimTime) {
+    NOW.with(|cell| cell.set(now.as_nanos()));
+}
+
+/// What an actor is asked to handle.
+#[derive(Debug)]
+pub enum Input<M> {
+    /// The run begins (time zero).
+    Start,
+    /// A message from another node (or from itself through [`Ctx::schedule`]).
+    Msg { from: NodeId, msg: M },
+    /// A timer the node set for itself.
+    Timer(M),
+    /// The node's process dies now; no further input arrives until [`Input::Restart`].
+    Crash,
+    /// The node comes back with empty volatile state.
+    Restart,
+    /// The run ends now: report final state.
+    Finish,
+}
+
+impl<M: TraceMsg> Input<M> {
+    fn kind(&self) -> &'static str {
+        match self {
+            Input::Start => "start",
+            Input::Msg { msg, .. } | Input::Timer(msg) => msg.kind(),
+            Input::Crash => "crash",
+            Input::Restart => "restart",
+            Input::Finish => "finish",
+        }
+    }
+    fn payload_digest(&self) -> u64 {
+        match self {
+            Input::Msg { msg, .. } | Input::Timer(msg) => msg.digest(),
+            _ => 0,
+        }
+    }
+}
+
+/// A queued event. Ordered by `(time, src, seq)`, smallest first in the heap.
+#[derive(Debug)]
+pub struct Pending<M> {
+    time: SimTime,
+    src: NodeId,
+    seq: u64,
+    dst: Dest,
+    incarnation: u32,
+    input: Input<M>,
+}
+
+impl<M> Pending<M> {
+    fn key(&self) -> (SimTime, NodeId, u64) {
+        (self.time, self.src, self.seq)
+    }
+}
+impl<M> PartialEq for Pending<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl<M> Eq for Pending<M> {}
+impl<M> PartialOrd for Pending<M> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<M> Ord for Pending<M> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key().cmp(&self.key())
+    }
+}
+
+/// Changes to the world that only the kernel may make. They act as barriers: no
+/// dispatch window spans one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KernelAction {
+    Crash(NodeId),
+    Restart(NodeId),
+    Partition { id: u64, partition: Partition },
+    Heal { id: u64 },
+    MoveVip { vip: u32, to: Option<NodeId> },
+    Finish,
+}
+
+#[derive(Debug)]
+struct KernelEvent {
+    time: SimTime,
+    src: NodeId,
+    seq: u64,
+    action: KernelAction,
+}
+impl KernelEvent {
+    fn key(&self) -> (SimTime, NodeId, u64) {
+        (self.time, self.src, self.seq)
+    }
+}
+impl PartialEq for KernelEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for KernelEvent {}
+impl PartialOrd for KernelEvent {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for KernelEvent {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key().cmp(&self.key())
+    }
+}
+
+/// What an actor emitted while handling an input.
+enum Emission<M> {
+    Net {
+        src: NodeId,
+        seq: u64,
+        sent_at: SimTime,
+        dst: Dest,
+        bytes: u64,
+        msg: M,
+    },
+    Direct(Pending<M>),
+    Kernel(KernelEvent),
+}
+
+struct Shared<M> {
+    outbox: RefCell<Vec<Emission<M>>>,
+    handled: RefCell<Vec<TraceRecord>>,
+    pending: Cell<usize>,
+    waker: Cell<Option<Waker>>,
+    panic: RefCell<Option<(NodeId, SimTime, String)>>,
+}
+
+/// The behaviour of one component kind; the kernel wraps it in an actix actor.
+pub trait Behavior: Unpin + 'static {
+    type Msg: Send + Unpin + TraceMsg + 'static;
+    fn handle(&mut self, input: Input<Self::Msg>, ctx: &mut Ctx<'_, Self::Msg>);
+}
+
+/// The handle an actor answers through. Everything it emits is stamped with `now`.
+pub struct Ctx<'a, M> {
+    now: SimTime,
+    me: NodeId,
+    window_end: SimTime,
+    incarnation: u32,
+    seq: &'a mut u64,
+    local: &'a mut BinaryHeap<Pending<M>>,
+    out: &'a mut Vec<Emission<M>>,
+}
+
+impl<M> Ctx<'_, M> {
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    pub fn me(&self) -> NodeId {
+        self.me
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        let seq = *self.seq;
+        *self.seq += 1;
+        seq
+    }
+
+    /// Sends `msg` of `bytes` over the simulated network.
+    pub fn send(&mut self, dst: impl Into<Dest>, msg: M, bytes: u64) {
+        let seq = self.next_seq();
+        self.out.push(Emission::Net {
+            src: self.me,
+            seq,
+            sent_at: self.now,
+            dst: dst.into(),
+            bytes,
+            msg,
+        });
+    }
+
+    /// Delivers `msg` to this node at `at` (not before now). Timers die with a crash.
+    pub fn timer_at(&mut self, at: SimTime, msg: M) {
+        assert!(at >= self.now, "timer set in the past: {at} < {}", self.now);
+        let pending = Pending {
+            time: at,
+            src: self.me,
+            seq: self.next_seq(),
+            dst: Dest::Node(self.me),
+            incarnation: self.incarnation,
+            input: Input::Timer(msg),
+        };
+        if at < self.window_end {
+            self.local.push(pending);
+        } else {
+            self.out.push(Emission::Direct(pending));
+        }
+    }
+
+    /// Delivers `msg` to `dst` after exactly `delay`, bypassing the network model.
+    /// To another node the delay must be at least the kernel's lookahead.
+    pub fn schedule(&mut self, dst: NodeId, delay: SimDuration, msg: M) {
+        let pending = Pending {
+            time: self.now + delay,
+            src: self.me,
+            seq: self.next_seq(),
+            dst: Dest::Node(dst),
+            incarnation: 0,
+            input: Input::Msg { from: self.me, msg },
+        };
+        if dst == self.me && pending.time < self.window_end {
+            self.local.push(pending);
+        } else {
+            self.out.push(Emission::Direct(pending));
+        }
+    }
+
+    /// Asks the kernel to change the world after `delay` (at least the lookahead).
+    pub fn kernel_action(&mut self, delay: SimDuration, action: KernelAction) {
+        let event = KernelEvent {
+            time: self.now + delay,
+            src: self.me,
+            seq: self.next_seq(),
+            action,
+        };
+        self.out.push(Emission::Kernel(event));
+    }
+}
+
+/// The batch of events one actor handles in one dispatch window.
+pub struct Batch<M> {
+    window_end: SimTime,
+    incarnation: u32,
+    events: EventBatch<M>,
+}
+
+/// Most batches hold a single event: keep it inline rather than on the heap.
+type EventBatch<M> = SmallVec<[Pending<M>; 2]>;
+
+impl<M: Send + 'static> Message for Batch<M> {
+    type Result = ();
+}
+
+/// The actix actor that wraps a [`Behavior`].
+pub struct Node<B: Behavior> {
+    id: NodeId,
+    behavior: B,
+    seq: u64,
+    local: BinaryHeap<Pending<B::Msg>>,
+    shared: Rc<Shared<B::Msg>>,
+}
+
+impl<B: Behavior> Actor for Node<B> {
+    type Context = Context<Self>;
+}
+
+impl<B: Behavior> Node<B> {
+    fn deliver(&mut self, event: Pending<B::Msg>, window_end: SimTime, incarnation: u32) -> bool {
+        set_current_time(event.time);
+        self.shared.handled.borrow_mut().push(TraceRecord {
+            time: event.time,
+            src: event.src,
+            seq: event.seq,
+            dst: self.id,
+            kind: event.input.kind(),
+            payload: event.input.payload_digest(),
+        });
+        let mut outbox = self.shared.outbox.borrow_mut();
+        let mut ctx = Ctx {
+            now: event.time,
+            me: self.id,
+            window_end,
+            incarnation,
+            seq: &mut self.seq,
+            local: &mut self.local,
+            out: &mut outbox,
+        };
+        let behavior = &mut self.behavior;
+        let input = event.input;
+        match catch_unwind(AssertUnwindSafe(|| behavior.handle(input, &mut ctx))) {
+            Ok(()) => true,
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "non-string panic".to_string());
+                *self.shared.panic.borrow_mut() = Some((self.id, event.time, message));
+                false
+            }
+        }
+    }
+}
+
+impl<B: Behavior> Handler<Batch<B::Msg>> for Node<B> {
+    type Result = ();
+
+    fn handle(&mut self, batch: Batch<B::Msg>, _ctx: &mut Context<Self>) {
+        let Batch {
+            window_end,
+            incarnation,
+            events,
+        } = batch;
+        let mut events = events.into_iter().peekable();
+        loop {
+            // Merge the kernel's batch (already in key order) with local timers.
+            let take_local = match (events.peek(), self.local.peek()) {
+                (Some(kernel), Some(local)) => local.key() < kernel.key(),
+                (None, Some(_)) => true,
+                (_, None) => false,
+            };
+            let next = if take_local { self.local.pop() } else { events.next() };
+            let Some(event) = next else { break };
+            if !self.deliver(event, window_end, incarnation) {
+                self.local.clear();
+                break;
+            }
+        }
+        let left = self.shared.pending.get() - 1;
+        self.shared.pending.set(left);
+        if left == 0 {
+            if let Some(waker) = self.shared.waker.take() {
+                waker.wake();
+            }
+        }
+    }
+}
+
+struct AllHandled<'a, M>(&'a Shared<M>);
+
+impl<M> Future for AllHandled<'_, M> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+        if self.0.pending.get() == 0 {
+            Poll::Ready(())
+        } else {
+            self.0.waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        }
+    }
+}
+
+/// How the kernel hands events to actors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    /// One event at a time.
+    Strict,
+    /// All events within `lookahead` of the earliest at once.
+    Window { lookahead: SimDuration },
+}
+
+/// Why a run stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("node {node} ({name}) panicked at t={time}: {message}")]
+    ActorPanic {
+        node: NodeId,
+        name: String,
+        time: SimTime,
+        message: String,
+    },
+}
+
+/// Counters from a finished run.
+#[derive(Debug, Clone)]
+pub struct RunStats {
+    pub end: SimTime,
+    pub events: u64,
+    pub messages_lost: u64,
+    pub trace_digest: String,
+    pub records: Option<Vec<TraceRecord>>,
+}
+
+/// The kernel: owns time, the queue, the network and the actors' addresses.
+pub struct Kernel<M: Send + Unpin + TraceMsg + 'static> {
+    heap: BinaryHeap<Pending<M>>,
+    kernel_events: BinaryHeap<KernelEvent>,
+    recipients: Vec<Option<Recipient<Batch<M>>>>,
+    alive: Vec<bool>,
+    incarnation: Vec<u32>,
+    net: Network,
+    shared: Rc<Shared<M>>,
+    digest: TraceDigest,
+    seq: u64,
+    dispatch: Dispatch,
+    batches: Vec<EventBatch<M>>,
+    touched: Vec<NodeId>,
+    end: SimTime,
+    dropped_to_dead: u64,
+}
+
+impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
+    /// A kernel that runs until `end`. Must be created inside a running actix System.
+    pub fn new(net: Network, end: SimTime, dispatch: Dispatch, keep_records: bool) -> Self {
+        let mut kernel = Kernel {
+            heap: BinaryHeap::new(),
+            kernel_events: BinaryHeap::new(),
+            recipients: vec![None],
+            alive: vec![false],
+            incarnation: vec![0],
+            net,
+            shared: Rc::new(Shared {
+                outbox: RefCell::new(Vec::new()),
+                handled: RefCell::new(Vec::new()),
+                pending: Cell::new(0),
+                waker: Cell::new(None),
+                panic: RefCell::new(None),
+            }),
+            digest: TraceDigest::new(keep_records),
+            seq: 0,
+            dispatch,
+            batches: vec![EventBatch::new()],
+            touched: Vec::new(),
+            end,
+            dropped_to_dead: 0,
+        };
+        kernel.schedule_action(end, KernelAction::Finish);
+        kernel
+    }
+
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    pub fn network_mut(&mut self) -> &mut Network {
+        &mut self.net
+    }
+
+    /// The id the next spawned node will get.
+    pub fn next_id(&self) -> NodeId {
+        self.recipients.len() as NodeId
+    }
+
+    /// Starts `behavior` as an actix actor named `name` in link class `class`.
+    pub fn spawn<B: Behavior<Msg = M>>(&mut self, name: &str, class: u16, behavior: B) -> NodeId {
+        let id = self.next_id();
+        self.net.add_node(id, name, class);
+        let node = Node {
+            id,
+            behavior,
+            seq: 0,
+            local: BinaryHeap::new(),
+            shared: self.shared.clone(),
+        };
+        let addr = node.start();
+        self.recipients.push(Some(addr.recipient()));
+        self.alive.push(true);
+        self.incarnation.push(0);
+        self.batches.push(EventBatch::new());
+        self.push_kernel_input(SimTime::ZERO, id, Input::Start);
+        id
+    }
+
+    fn next_kernel_seq(&mut self) -> u64 {
+        let seq = self.seq;
+        self.seq += 1;
+        seq
+    }
+
+    fn push_kernel_input(&mut self, time: SimTime, dst: NodeId, input: Input<M>) {
+        let seq = self.next_kernel_seq();
+        self.heap.push(Pending {
+            time,
+            src: KERNEL,
+            seq,
+            dst: Dest::Node(dst),
+            incarnation: self.incarnation[dst as usize],
+            input,
+        });
+    }
+
+    /// Schedules a change to the world (a fault, a repair) at `at`.
+    pub fn schedule_action(&mut self, at: SimTime, action: KernelAction) {
+        let seq = self.next_kernel_seq();
+        self.kernel_events.push(KernelEvent {
+            time: at,
+            src: KERNEL,
+            seq,
+            action,
+        });
+    }
+
+    /// Runs until the end time, then delivers [`Input::Finish`] to every live node.
+    pub async fn run(mut self) -> Result<RunStats, SimError> {
+        loop {
+            let next_kernel = self.kernel_events.peek().map(|e| e.time);
+            let next_event = self.heap.peek().map(|e| e.time);
+            match (next_kernel, next_event) {
+                (Some(k), e) if e.is_none_or(|e| k <= e) => {
+                    let event = self.kernel_events.pop().expect("peeked");
+                    if self.apply(event).await? {
+                        break;
+                    }
+                }
+                (_, Some(t0)) => self.dispatch_window(t0, next_kernel).await?,
+                (_, None) => break,
+            }
+        }
+        Ok(RunStats {
+            end: self.end,
+            events: self.digest.events(),
+            messages_lost: self.net.lost() + self.dropped_to_dead,
+            trace_digest: self.digest.hex(),
+            records: self.digest.records().map(<[TraceRecord]>::to_vec),
+        })
+    }
+
+    /// Applies a kernel action; returns true when the run is over.
+    async fn apply(&mut self, event: KernelEvent) -> Result<bool, SimError> {
+        set_current_time(event.time);
+        match event.action {
+            KernelAction::Crash(node) => {
+                if self.alive[node as usize] {
+                    tracing::debug!(node = self.net.name(node), "crash");
+                    self.push_kernel_input(event.time, node, Input::Crash);
+                    self.alive[node as usize] = false;
+                }
+            }
+            KernelAction::Restart(node) => {
+                if !self.alive[node as usize] {
+                    tracing::debug!(node = self.net.name(node), "restart");
+                    self.alive[node as usize] = true;
+                    self.incarnation[node as usize] += 1;
+                    self.push_kernel_input(event.time, node, Input::Restart);
+                }
+            }
+            KernelAction::Partition { id, partition } => self.net.partition(id, partition),
+            KernelAction::Heal { id } => self.net.heal(id),
+            KernelAction::MoveVip { vip, to } => self.net.move_vip(vip, to),
+            KernelAction::Finish => {
+                let nodes: Vec<NodeId> = (1..self.next_id()).filter(|&n| self.alive[n as usize]).collect();
+                for node in nodes {
+                    let seq = self.next_kernel_seq();
+                    self.route(Pending {
+                        time: event.time,
+                        src: KERNEL,
+                        seq,
+                        dst: Dest::Node(node),
+                        incarnation: self.incarnation[node as usize],
+                        input: Input::Finish,
+                    });
+                }
+                self.flush(event.time).await?;
+                // Whatever the nodes emit at the end is past the horizon.
+                self.shared.outbox.borrow_mut().clear();
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn dispatch_window(&mut self, t0: SimTime, next_kernel: Option<SimTime>) -> Result<(), SimError> {
+        let window_end = match self.dispatch {
+            Dispatch::Strict => {
+                let event = self.heap.pop().expect("peeked");
+                self.route(event);
+                t0
+            }
+            Dispatch::Window { lookahead } => {
+                let window_end = (t0 + lookahead).min(next_kernel.unwrap_or(SimTime::MAX));
+                while self.heap.peek().is_some_and(|e| e.time < window_end) {
+                    let event = self.heap.pop().expect("peeked");
+                    self.route(event);
+                }
+                window_end
+            }
+        };
+        self.flush(window_end).await?;
+        self.drain_outbox(window_end);
+        Ok(())
+    }
+
+    /// Resolves an event's destination and adds it to that node's batch, or drops it.
+    fn route(&mut self, event: Pending<M>) {
+        let node = match event.dst {
+            Dest::Node(n) => Some(n),
+            Dest::Vip(v) => self.net.vip_holder(v),
+        };
+        let Some(node) = node else {
+            self.dropped_to_dead += 1;
+            return;
+        };
+        let idx = node as usize;
+        let deliverable = match &event.input {
+            Input::Crash | Input::Restart => true,
+            Input::Timer(_) => self.alive[idx] && event.incarnation == self.incarnation[idx],
+            Input::Msg { from, .. } => self.alive[idx] && (*from == node || !self.net.blocked(*from, node)),
+            Input::Start | Input::Finish => self.alive[idx],
+        };
+        if !deliverable {
+            if matches!(event.input, Input::Msg { .. }) {
+                self.dropped_to_dead += 1;
+            }
+            return;
+        }
+        if self.batches[idx].is_empty() {
+            self.touched.push(node);
+        }
+        self.batches[idx].push(event);
+    }
+
+    /// Sends every node its batch and waits until all are handled.
+    async fn flush(&mut self, window_end: SimTime) -> Result<(), SimError> {
+        self.shared.pending.set(self.touched.len());
+        for node in self.touched.drain(..) {
+            let events = std::mem::take(&mut self.batches[node as usize]);
+            let recipient = self.recipients[node as usize].as_ref().expect("spawned");
+            recipient.do_send(Batch {
+                window_end,
+                incarnation: self.incarnation[node as usize],
+                events,
+            });
+        }
+        AllHandled(&self.shared).await;
+        if let Some((node, time, message)) = self.shared.panic.borrow_mut().take() {
+            return Err(SimError::ActorPanic {
+                node,
+                name: self.net.name(node).to_string(),
+                time,
+                message,
+            });
+        }
+        let mut handled = self.shared.handled.borrow_mut();
+        self.digest.fold_batch(&mut handled);
+        handled.clear();
+        Ok(())
+    }
+
+    fn drain_outbox(&mut self, window_end: SimTime) {
+        let mut outbox = std::mem::take(&mut *self.shared.outbox.borrow_mut());
+        for emission in outbox.drain(..) {
+            match emission {
+                Emission::Net {
+                    src,
+                    seq,
+                    sent_at,
+                    dst,
+                    bytes,
+                    msg,
+                } => {
+                    if let Some(arrival) = self.net.transmit(sent_at, src, dst, bytes) {
+                        self.check_lookahead(arrival, window_end, src);
+                        self.heap.push(Pending {
+                            time: arrival,
+                            src,
+                            seq,
+                            dst,
+                            incarnation: 0,
+                            input: Input::Msg { from: src, msg },
+                        });
+                    }
+                }
+                Emission::Direct(pending) => {
+                    self.check_lookahead(pending.time, window_end, pending.src);
+                    self.heap.push(pending);
+                }
+                Emission::Kernel(event) => {
+                    self.check_lookahead(event.time, window_end, event.src);
+                    self.kernel_events.push(event);
+                }
+            }
+        }
+        // Hand the (now empty) allocation back for the next window.
+        *self.shared.outbox.borrow_mut() = outbox;
+    }
+
+    fn check_lookahead(&self, time: SimTime, window_end: SimTime, src: NodeId) {
+        assert!(
+            time >= window_end,
+            "lookahead violated: {} emitted an event for {time}, inside the dispatch window ending {window_end}; \
+             raise the smallest link latency or lower the lookahead",
+            self.net.name(src)
+        );
+    }
+}
+
+/// Runs `body` on a fresh actix System: a current-thread tokio runtime with a paused
+/// clock, so that nothing can advance on wall time even by accident.
+pub fn run_in_system<F, Fut, T>(body: F) -> T
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = T>,
+{
+    let system = actix::System::with_tokio_rt(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a current-thread tokio runtime")
+    });
+    system.block_on(body())
+}

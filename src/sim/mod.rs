@@ -1,0 +1,15 @@
+//! The simulated world's machinery: virtual clock and event queue ([`kernel`]), network
+//! ([`net`]), seeded randomness ([`seed`]) and the event log ([`trace`]).
+//! Policy decisions live in `control/`, never here.
+
+pub mod kernel;
+pub mod net;
+pub mod seed;
+pub mod trace;
+
+pub use kernel::{
+    current_time, run_in_system, Behavior, Ctx, Dispatch, Input, Kernel, KernelAction, RunStats, SimError, KERNEL,
+};
+pub use net::{Dest, LinkSpec, Network, NodeId, Partition};
+pub use seed::{rng_for, SimRng};
+pub use trace::{TraceDigest, TraceMsg, TraceRecord};

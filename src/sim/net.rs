@@ -1,0 +1,341 @@
+//! The simulated network: per-link latency with jitter, loss and bandwidth; partitions
+//! that are applied and healed; floating addresses (VIPs) that move between nodes.
+//!
+//! Links behave like TCP streams: a link never reorders (arrival times are monotone per
+//! link) and serialises messages at its bandwidth. Each link draws from its own seeded
+//! stream, keyed by the two endpoints' stable names, so traffic on one link never shifts
+//! the draws of another.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand::Rng;
+
+use super::seed::{rng_for, SimRng};
+use crate::time::{SimDuration, SimTime};
+
+/// A node's index in the kernel; `0` is the kernel itself.
+pub type NodeId = u32;
+
+/// Where a message is addressed: a node, or a floating address held by some node.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Hash)]
+pub enum Dest {
+    Node(NodeId),
+    Vip(u32),
+}
+
+impl From<NodeId> for Dest {
+    fn from(node: NodeId) -> Dest {
+        Dest::Node(node)
+    }
+}
+
+/// Properties of one direction of a link.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinkSpec {
+    /// Minimum one-way delay (propagation).
+    pub latency: SimDuration,
+    /// Mean of the extra, exponentially distributed queueing delay (capped at 10×).
+    pub jitter: SimDuration,
+    /// Probability that a message is lost, in [0, 1].
+    pub loss: f64,
+    /// Serialisation rate; `0` means unlimited.
+    pub bandwidth_bps: u64,
+}
+
+impl Default for LinkSpec {
+    fn default() -> Self {
+        LinkSpec {
+            latency: SimDuration::from_millis(1),
+            jitter: SimDuration::ZERO,
+            loss: 0.0,
+            bandwidth_bps: 0,
+        }
+    }
+}
+
+struct LinkState {
+    spec: LinkSpec,
+    rng: SimRng,
+    busy_until: SimTime,
+    last_arrival: SimTime,
+}
+
+/// A cut between two groups of nodes. An empty `side_b` means "every other node".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partition {
+    pub side_a: BTreeSet<NodeId>,
+    pub side_b: BTreeSet<NodeId>,
+    /// Only traffic from `side_a` to `side_b` is cut.
+    pub one_way: bool,
+}
+
+impl Partition {
+    fn in_b(&self, node: NodeId) -> bool {
+        if self.side_b.is_empty() {
+            !self.side_a.contains(&node)
+        } else {
+            self.side_b.contains(&node)
+        }
+    }
+
+    fn cuts(&self, from: NodeId, to: NodeId) -> bool {
+        let forward = self.side_a.contains(&from) && self.in_b(to);
+        let backward = self.side_a.contains(&to) && self.in_b(from);
+        forward || (!self.one_way && backward)
+    }
+}
+
+/// The network every message crosses.
+pub struct Network {
+    seed: u64,
+    names: Vec<String>,
+    classes: Vec<u16>,
+    class_specs: BTreeMap<(u16, u16), LinkSpec>,
+    default_spec: LinkSpec,
+    links: BTreeMap<(NodeId, Dest), LinkState>,
+    vips: Vec<Option<NodeId>>,
+    vip_classes: Vec<u16>,
+    partitions: BTreeMap<u64, Partition>,
+    lost: u64,
+}
+
+impl Network {
+    pub fn new(seed: u64, default_spec: LinkSpec) -> Self {
+        Network {
+            seed,
+            names: vec!["kernel".to_string()],
+            classes: vec![0],
+            class_specs: BTreeMap::new(),
+            default_spec,
+            links: BTreeMap::new(),
+            vips: Vec::new(),
+            vip_classes: Vec::new(),
+            partitions: BTreeMap::new(),
+            lost: 0,
+        }
+    }
+
+    /// Registers node `id` (ids are handed out in order) with its stable name and link class.
+    pub(crate) fn add_node(&mut self, id: NodeId, name: &str, class: u16) {
+        assert_eq!(id as usize, self.names.len(), "nodes are registered in id order");
+        self.names.push(name.to_string());
+        self.classes.push(class);
+    }
+
+    pub fn name(&self, node: NodeId) -> &str {
+        &self.names[node as usize]
+    }
+
+    /// Links from class `from` to class `to` use `spec` (both directions if `symmetric`).
+    pub fn set_class_link(&mut self, from: u16, to: u16, spec: LinkSpec, symmetric: bool) {
+        self.class_specs.insert((from, to), spec);
+        if symmetric {
+            self.class_specs.insert((to, from), spec);
+        }
+    }
+
+    /// Creates a floating address of link class `class`, held by `holder`.
+    pub fn add_vip(&mut self, class: u16, holder: Option<NodeId>) -> u32 {
+        self.vips.push(holder);
+        self.vip_classes.push(class);
+        (self.vips.len() - 1) as u32
+    }
+
+    pub fn vip_holder(&self, vip: u32) -> Option<NodeId> {
+        self.vips[vip as usize]
+    }
+
+    pub(crate) fn move_vip(&mut self, vip: u32, to: Option<NodeId>) {
+        self.vips[vip as usize] = to;
+    }
+
+    pub(crate) fn partition(&mut self, id: u64, partition: Partition) {
+        self.partitions.insert(id, partition);
+    }
+
+    pub(crate) fn heal(&mut self, id: u64) {
+        self.partitions.remove(&id);
+    }
+
+    /// True if a partition currently cuts traffic from `from` to `to`.
+    pub fn blocked(&self, from: NodeId, to: NodeId) -> bool {
+        self.partitions.values().any(|p| p.cuts(from, to))
+    }
+
+    /// The smallest one-way latency of any configured link: the kernel's safe lookahead.
+    pub fn min_latency(&self) -> SimDuration {
+        self.class_specs
+            .values()
+            .map(|s| s.latency)
+            .chain(std::iter::once(self.default_spec.latency))
+            .min()
+            .unwrap_or(SimDuration::ZERO)
+    }
+
+    /// Messages lost to link loss or partitions so far.
+    pub fn lost(&self) -> u64 {
+        self.lost
+    }
+
+    fn spec_for(&self, src: NodeId, dst: Dest) -> LinkSpec {
+        let to_class = match dst {
+            Dest::Node(n) => self.classes[n as usize],
+            Dest::Vip(v) => self.vip_classes[v as usize],
+        };
+        let from_class = self.classes[src as usize];
+        self.class_specs
+            .get(&(from_class, to_class))
+            .copied()
+            .unwrap_or(self.default_spec)
+    }
+
+    /// Sends `bytes` from `src` to `dst` at `now`; returns the arrival time, or `None` if lost.
+    pub fn transmit(&mut self, now: SimTime, src: NodeId, dst: Dest, bytes: u64) -> Option<SimTime> {
+        let resolved = match dst {
+            Dest::Node(n) => Some(n),
+            Dest::Vip(v) => self.vip_holder(v),
+        };
+        if resolved.is_some_and(|to| self.blocked(src, to)) {
+            self.lost += 1;
+            return None;
+        }
+        if !self.links.contains_key(&(src, dst)) {
+            let spec = self.spec_for(src, dst);
+            let dst_name = match dst {
+                Dest::Node(n) => self.names[n as usize].clone(),
+                Dest::Vip(v) => format!("vip-{v}"),
+            };
+            let rng = rng_for(self.seed, &format!("link:{}->{}", self.names[src as usize], dst_name));
+            self.links.insert(
+                (src, dst),
+                LinkState {
+                    spec,
+                    rng,
+                    busy_until: SimTime::ZERO,
+                    last_arrival: SimTime::ZERO,
+                },
+            );
+        }
+        let link = self.links.get_mut(&(src, dst)).expect("inserted above");
+        let spec = link.spec;
+        if spec.loss > 0.0 && link.rng.gen::<f64>() < spec.loss {
+            self.lost += 1;
+            return None;
+        }
+        let departure = if spec.bandwidth_bps > 0 {
+            let start = link.busy_until.max(now);
+            let serialisation_ns = (u128::from(bytes) * 8 * 1_000_000_000 / u128::from(spec.bandwidth_bps)) as u64;
+            link.busy_until = start + SimDuration::from_nanos(serialisation_ns);
+            link.busy_until
+        } else {
+            now
+        };
+        let mut delay = spec.latency;
+        if !spec.jitter.is_zero() {
+            let u: f64 = link.rng.gen();
+            let extra = (-(1.0 - u).ln()).min(10.0);
+            delay += spec.jitter.mul_f64(extra);
+        }
+        let arrival = (departure + delay).max(link.last_arrival);
+        link.last_arrival = arrival;
+        Some(arrival)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net_with(spec: LinkSpec) -> Network {
+        let mut net = Network::new(7, spec);
+        net.add_node(1, "a", 1);
+        net.add_node(2, "b", 1);
+        net.add_node(3, "c", 2);
+        net
+    }
+
+    #[test]
+    fn fixed_latency_and_bandwidth_are_exact() {
+        let spec = LinkSpec {
+            latency: SimDuration::from_millis(10),
+            bandwidth_bps: 8_000_000, // 1 byte per microsecond
+            ..LinkSpec::default()
+        };
+        let mut net = net_with(spec);
+        let t = SimTime::from_secs(1);
+        // 1000 bytes take 1 ms to serialise, then 10 ms to propagate.
+        assert_eq!(
+            net.transmit(t, 1, Dest::Node(2), 1000),
+            Some(SimTime::from_millis(1011))
+        );
+        // The next message queues behind the first.
+        assert_eq!(
+            net.transmit(t, 1, Dest::Node(2), 1000),
+            Some(SimTime::from_millis(1012))
+        );
+    }
+
+    #[test]
+    fn jitter_never_reorders_a_link_and_stays_above_latency() {
+        let spec = LinkSpec {
+            latency: SimDuration::from_millis(5),
+            jitter: SimDuration::from_millis(3),
+            ..LinkSpec::default()
+        };
+        let mut net = net_with(spec);
+        let mut last = SimTime::ZERO;
+        for i in 0..1000u64 {
+            let now = SimTime::from_micros_for_test(i * 100);
+            let arrival = net.transmit(now, 1, Dest::Node(2), 100).unwrap();
+            assert!(arrival >= now + SimDuration::from_millis(5));
+            assert!(arrival >= last);
+            last = arrival;
+        }
+    }
+
+    #[test]
+    fn partitions_cut_and_heal() {
+        let mut net = net_with(LinkSpec::default());
+        net.partition(
+            1,
+            Partition {
+                side_a: [1].into(),
+                side_b: BTreeSet::new(),
+                one_way: false,
+            },
+        );
+        assert!(net.blocked(1, 2) && net.blocked(3, 1));
+        assert!(!net.blocked(2, 3));
+        assert_eq!(net.transmit(SimTime::ZERO, 2, Dest::Node(1), 10), None);
+        net.heal(1);
+        assert!(!net.blocked(1, 2));
+        net.partition(
+            2,
+            Partition {
+                side_a: [1].into(),
+                side_b: [2].into(),
+                one_way: true,
+            },
+        );
+        assert!(net.blocked(1, 2) && !net.blocked(2, 1) && !net.blocked(1, 3));
+    }
+
+    #[test]
+    fn loss_rate_matches_probability() {
+        let spec = LinkSpec {
+            loss: 0.25,
+            ..LinkSpec::default()
+        };
+        let mut net = net_with(spec);
+        let delivered = (0..10_000)
+            .filter(|_| net.transmit(SimTime::ZERO, 1, Dest::Node(3), 1).is_some())
+            .count();
+        assert!((7_300..7_700).contains(&delivered), "{delivered}");
+    }
+
+    impl SimTime {
+        fn from_micros_for_test(us: u64) -> SimTime {
+            SimTime::from_nanos(us * 1000)
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Virtual time: integer nanoseconds since the start of a run, shared by every layer.
+//!
+//! Model code never reads a wall clock; it is handed a [`SimTime`] by the kernel.
+//! Integer nanoseconds keep arithmetic exact and platform-independent.
+
+use std::fmt;
+use std::ops::{Add, AddAssign, Mul, Sub};
+
+/// A point in virtual time, in nanoseconds since the run started.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]
+pub struct SimTime(u64);
+
+/// A span of virtual time, in nanoseconds.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]
+pub struct SimDuration(u64);
+
+pub const NANOS_PER_MS: u64 = 1_000_000;
+pub const NANOS_PER_S: u64 = 1_000_000_000;
+
+impl SimTime {
+    pub const ZERO: SimTime = SimTime(0);
+    pub const MAX: SimTime = SimTime(u64::MAX);
+
+    pub const fn from_nanos(ns: u64) -> Self {
+        SimTime(ns)
+    }
+    pub const fn from_millis(ms: u64) -> Self {
+        SimTime(ms * NANOS_PER_MS)
+    }
+    pub const fn from_secs(s: u64) -> Self {
+        SimTime(s * NANOS_PER_S)
+    }
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / NANOS_PER_S as f64
+    }
+    pub fn as_millis_f64(self) -> f64 {
+        self.0 as f64 / NANOS_PER_MS as f64
+    }
+    /// Time elapsed since `earlier`, or zero if `earlier` is later.
+    pub fn saturating_since(self, earlier: SimTime) -> SimDuration {
+        SimDuration(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl SimDuration {
+    pub const ZERO: SimDuration = SimDuration(0);
+
+    pub const fn from_nanos(ns: u64) -> Self {
+        SimDuration(ns)
+    }
+    pub const fn from_micros(us: u64) -> Self {
+        SimDuration(us * 1_000)
+    }
+    pub const fn from_millis(ms: u64) -> Self {
+        SimDuration(ms * NANOS_PER_MS)
+    }
+    pub const fn from_secs(s: u64) -> Self {
+        SimDuration(s * NANOS_PER_S)
+    }
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / NANOS_PER_S as f64
+    }
+    pub fn as_millis_f64(self) -> f64 {
+        self.0 as f64 / NANOS_PER_MS as f64
+    }
+    pub fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+    /// Multiplies by a real factor, rounding to the nearest nanosecond.
+    pub fn mul_f64(self, factor: f64) -> SimDuration {
+        SimDuration((self.0 as f64 * factor).round().max(0.0) as u64)
+    }
+
+    /// Parses a duration such as `500ms`, `2s`, `1.5s`, `10m`, `1h`, `1d`, `250us`, `40ns`.
+    pub fn parse(text: &str) -> Result<SimDuration, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("`{text}` has no unit; write e.g. `500ms`, `2s`, `10m`, `1h`"))?;
+        let (number, unit) = text.split_at(split);
+        if number.is_empty() {
+            return Err(format!("`{text}` does not start with a number; write e.g. `2s`"));
+        }
+        let scale: u64 = match unit.trim() {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => NANOS_PER_MS,
+            "s" => NANOS_PER_S,
+            "m" | "min" => 60 * NANOS_PER_S,
+            "h" => 3_600 * NANOS_PER_S,
+            "d" => 86_400 * NANOS_PER_S,
+            other => {
+                return Err(format!(
+                    "`{text}` has unknown unit `{other}`; use ns, us, ms, s, m, h or d"
+                ))
+            }
+        };
+        let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+        if whole.is_empty() && frac.is_empty() || frac.contains('.') {
+            return Err(format!("`{text}` is not a number followed by a unit"));
+        }
+        let whole_part: u64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| format!("`{text}` is too large"))?
+        };
+        let mut total = whole_part
+            .checked_mul(scale)
+            .ok_or_else(|| format!("`{text}` is too large"))?;
+        // Fractions are exact in decimal: walk the digits instead of going through f64.
+        let mut place = scale;
+        for digit in frac.chars() {
+            place /= 10;
+            let d = digit.to_digit(10).expect("checked digits") as u64;
+            if place == 0 && d != 0 {
+                return Err(format!("`{text}` is finer than one nanosecond"));
+            }
+            total += d * place;
+        }
+        Ok(SimDuration(total))
+    }
+}
+
+impl Add<SimDuration> for SimTime {
+    type Output = SimTime;
+    fn add(self, rhs: SimDuration) -> SimTime {
+        SimTime(self.0.saturating_add(rhs.0))
+    }
+}
+impl AddAssign<SimDuration> for SimTime {
+    fn add_assign(&mut self, rhs: SimDuration) {
+        self.0 = self.0.saturating_add(rhs.0);
+    }
+}
+impl Sub<SimTime> for SimTime {
+    type Output = SimDuration;
+    fn sub(self, rhs: SimTime) -> SimDuration {
+        SimDuration(self.0.checked_sub(rhs.0).expect("virtual time never goes backwards"))
+    }
+}
+impl Add for SimDuration {
+    type Output = SimDuration;
+    fn add(self, rhs: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_add(rhs.0))
+    }
+}
+impl AddAssign for SimDuration {
+    fn add_assign(&mut self, rhs: SimDuration) {
+        self.0 = self.0.saturating_add(rhs.0);
+    }
+}
+impl Sub for SimDuration {
+    type Output = SimDuration;
+    fn sub(self, rhs: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_sub(rhs.0))
+    }
+}
+impl Mul<u64> for SimDuration {
+    type Output = SimDuration;
+    fn mul(self, rhs: u64) -> SimDuration {
+        SimDuration(self.0.saturating_mul(rhs))
+    }
+}
+
+impl fmt::Display for SimTime {
+    /// `123.456789s`: seconds with microsecond precision, fixed width for log alignment.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0 / NANOS_PER_S;
+        let micros = (self.0 % NANOS_PER_S) / 1_000;
+        write!(f, "{secs:>6}.{micros:06}s")
+    }
+}
+
+impl fmt::Display for SimDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.0;
+        if ns.is_multiple_of(NANOS_PER_S) {
+            write!(f, "{}s", ns / NANOS_PER_S)
+        } else if ns.is_multiple_of(NANOS_PER_MS) {
+            write!(f, "{}ms", ns / NANOS_PER_MS)
+        } else if ns.is_multiple_of(1_000) {
+            write!(f, "{}us", ns / 1_000)
+        } else {
+            write!(f, "{ns}ns")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units_and_fractions_exactly() {
+        assert_eq!(SimDuration::parse("500ms").unwrap(), SimDuration::from_millis(500));
+        assert_eq!(SimDuration::parse("1.5s").unwrap(), SimDuration::from_millis(1500));
+        assert_eq!(SimDuration::parse("30m").unwrap(), SimDuration::from_secs(1800));
+        assert_eq!(SimDuration::parse("1d").unwrap(), SimDuration::from_secs(86_400));
+        assert_eq!(SimDuration::parse("0.1ms").unwrap(), SimDuration::from_micros(100));
+        assert_eq!(SimDuration::parse("7ns").unwrap(), SimDuration::from_nanos(7));
+    }
+
+    #[test]
+    fn rejects_malformed_durations_with_a_hint() {
+        assert!(SimDuration::parse("10").unwrap_err().contains("no unit"));
+        assert!(SimDuration::parse("10 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(SimDuration::parse("ms").unwrap_err().contains("number"));
+        assert!(SimDuration::parse("1.5ns").unwrap_err().contains("finer"));
+    }
+
+    #[test]
+    fn displays_in_the_coarsest_exact_unit() {
+        assert_eq!(SimDuration::from_millis(2000).to_string(), "2s");
+        assert_eq!(SimDuration::from_millis(500).to_string(), "500ms");
+        assert_eq!(SimTime::from_millis(1500).to_string(), "     1.500000s");
+    }
+}
