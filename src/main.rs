@@ -14,6 +14,14 @@ use cli::{exit, Cli, Command, RunArgs};
 use failcast::experiment::{self, bench};
 use failcast::{report, scenario};
 
+/// Prints a line to stdout; a closed pipe (`failcast run … | head`) is not an error.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// Log lines carry virtual time, never wall time.
 struct VirtualTime;
 
@@ -52,7 +60,7 @@ fn validate(paths: &[PathBuf], set: &[String]) -> i32 {
     let mut code = exit::OK;
     for path in paths {
         match scenario::load(path, set) {
-            Ok(s) => println!("ok: {} ({})", path.display(), s.scenario.name),
+            Ok(s) => say!("ok: {} ({})", path.display(), s.scenario.name),
             Err(diagnostics) => {
                 eprintln!("{diagnostics}");
                 code = exit::INVALID;
@@ -74,9 +82,10 @@ fn run(args: RunArgs) -> i32 {
     if args.check_determinism {
         return match experiment::check_determinism(&s, seed) {
             Ok(report) if report.deterministic() => {
-                println!(
+                say!(
                     "seed {seed} · {} · deterministic: both runs gave trace {}",
-                    s.scenario.name, report.digests.0
+                    s.scenario.name,
+                    report.digests.0
                 );
                 exit::OK
             }
@@ -116,8 +125,8 @@ fn run(args: RunArgs) -> i32 {
         eprintln!("error: cannot write {}: {error}", out.display());
         return exit::INTERNAL;
     }
-    println!("{}", report::text::run_summary(&output.summary, &output.failovers));
-    println!(
+    say!("{}", report::text::run_summary(&output.summary, &output.failovers));
+    say!(
         "wrote     {}/{{summary.json, timeline.csv, failovers.csv}}",
         out.display()
     );
@@ -126,9 +135,11 @@ fn run(args: RunArgs) -> i32 {
     for v in &verdicts {
         let measured = v.measured.map_or("no value".to_string(), |m| m.to_string());
         let mark = if v.passed { "pass" } else { "FAIL" };
-        println!(
+        say!(
             "expect    {mark}: {} {} {} (measured {measured})",
-            v.expect.metric, v.expect.op, v.expect.value
+            v.expect.metric,
+            v.expect.op,
+            v.expect.value
         );
         if !v.passed {
             code = exit::FAILED;
@@ -141,33 +152,33 @@ fn bench_command(json: bool, repeats: u32) -> i32 {
     use failcast::time::SimDuration;
     let report = bench::run_bench(repeats, SimDuration::from_secs(20), SimDuration::from_secs(4));
     if json {
-        println!("{}", serde_json::to_string(&report).expect("bench report serialises"));
+        say!("{}", serde_json::to_string(&report).expect("bench report serialises"));
         return exit::OK;
     }
     if cfg!(debug_assertions) {
-        println!("note: this is a debug build; measure with `cargo run --release -- bench`");
+        say!("note: this is a debug build; measure with `cargo run --release -- bench`");
     }
     let m = |v: f64| format!("{:.2} M", v / 1e6);
-    println!(
+    say!(
         "failcast bench: events/s, kernel + actix actors vs bare binary-heap floor (medians of {})",
         report.repeats
     );
-    println!("{:>8}  {:>14}  {:>14}  {:>6}", "actors", "kernel", "floor", "ratio");
-    println!(
+    say!("{:>8}  {:>14}  {:>14}  {:>6}", "actors", "kernel", "floor", "ratio");
+    say!(
         "{:>8}  {:>14}  {:>14}  {:>6.2}",
         "1,000",
         m(report.events_per_s_1k),
         m(report.floor_events_per_s_1k),
         report.ratio_1k
     );
-    println!(
+    say!(
         "{:>8}  {:>14}  {:>14}  {:>6.2}",
         "10,000",
         m(report.events_per_s_10k),
         m(report.floor_events_per_s_10k),
         report.ratio_10k
     );
-    println!(
+    say!(
         "strict (one event at a time) dispatch at 1,000 actors: {}",
         m(report.strict_events_per_s_1k)
     );

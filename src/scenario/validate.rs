@@ -198,7 +198,12 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
         );
     }
     let r = &e.reconnect;
-    if r.first_delay.0.is_zero() || r.multiplier.is_nan() || r.multiplier < 1.0 || r.max_attempts == 0 || r.max_delay < r.first_delay {
+    if r.first_delay.0.is_zero()
+        || r.multiplier.is_nan()
+        || r.multiplier < 1.0
+        || r.max_attempts == 0
+        || r.max_delay < r.first_delay
+    {
         c.error(
             "encoders.reconnect",
             "encoders.reconnect needs first_delay > 0, multiplier ≥ 1, max_attempts ≥ 1 and max_delay ≥ first_delay",

@@ -79,10 +79,15 @@ impl<M: TraceMsg> Input<M> {
     }
 }
 
-/// A queued event. Ordered by `(time, src, seq)`, smallest first in the heap.
+/// A queued event, ordered by `(time, micro, src, seq)`, smallest first in the heap.
+///
+/// `micro` is the superdense-time microstep: an event emitted for the same instant as
+/// the event that caused it gets the cause's microstep + 1, so every effect sorts after
+/// its cause and strict dispatch order equals key order.
 #[derive(Debug)]
 pub struct Pending<M> {
     time: SimTime,
+    micro: u32,
     src: NodeId,
     seq: u64,
     dst: Dest,
@@ -91,8 +96,8 @@ pub struct Pending<M> {
 }
 
 impl<M> Pending<M> {
-    fn key(&self) -> (SimTime, NodeId, u64) {
-        (self.time, self.src, self.seq)
+    fn key(&self) -> (SimTime, u32, NodeId, u64) {
+        (self.time, self.micro, self.src, self.seq)
     }
 }
 impl<M> PartialEq for Pending<M> {
@@ -184,6 +189,7 @@ pub trait Behavior: Unpin + 'static {
 /// The handle an actor answers through. Everything it emits is stamped with `now`.
 pub struct Ctx<'a, M> {
     now: SimTime,
+    micro: u32,
     me: NodeId,
     window_end: SimTime,
     incarnation: u32,
@@ -207,6 +213,15 @@ impl<M> Ctx<'_, M> {
         seq
     }
 
+    /// The microstep of an event emitted for time `at`.
+    fn micro_at(&self, at: SimTime) -> u32 {
+        if at == self.now {
+            self.micro + 1
+        } else {
+            0
+        }
+    }
+
     /// Sends `msg` of `bytes` over the simulated network.
     pub fn send(&mut self, dst: impl Into<Dest>, msg: M, bytes: u64) {
         let seq = self.next_seq();
@@ -225,6 +240,7 @@ impl<M> Ctx<'_, M> {
         assert!(at >= self.now, "timer set in the past: {at} < {}", self.now);
         let pending = Pending {
             time: at,
+            micro: self.micro_at(at),
             src: self.me,
             seq: self.next_seq(),
             dst: Dest::Node(self.me),
@@ -243,6 +259,7 @@ impl<M> Ctx<'_, M> {
     pub fn schedule(&mut self, dst: NodeId, delay: SimDuration, msg: M) {
         let pending = Pending {
             time: self.now + delay,
+            micro: self.micro_at(self.now + delay),
             src: self.me,
             seq: self.next_seq(),
             dst: Dest::Node(dst),
@@ -300,6 +317,7 @@ impl<B: Behavior> Node<B> {
         set_current_time(event.time);
         self.shared.handled.borrow_mut().push(TraceRecord {
             time: event.time,
+            micro: event.micro,
             src: event.src,
             seq: event.seq,
             dst: self.id,
@@ -309,6 +327,7 @@ impl<B: Behavior> Node<B> {
         let mut outbox = self.shared.outbox.borrow_mut();
         let mut ctx = Ctx {
             now: event.time,
+            micro: event.micro,
             me: self.id,
             window_end,
             incarnation,
@@ -502,6 +521,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         let seq = self.next_kernel_seq();
         self.heap.push(Pending {
             time,
+            micro: 0,
             src: KERNEL,
             seq,
             dst: Dest::Node(dst),
@@ -574,6 +594,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                     let seq = self.next_kernel_seq();
                     self.route(Pending {
                         time: event.time,
+                        micro: 0,
                         src: KERNEL,
                         seq,
                         dst: Dest::Node(node),
@@ -683,6 +704,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                         self.check_lookahead(arrival, window_end, src);
                         self.heap.push(Pending {
                             time: arrival,
+                            micro: 0,
                             src,
                             seq,
                             dst,

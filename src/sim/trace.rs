@@ -22,6 +22,8 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct TraceRecord {
     pub time: SimTime,
+    /// Superdense-time microstep (see the kernel's event ordering).
+    pub micro: u32,
     pub src: u32,
     pub seq: u64,
     pub dst: u32,
@@ -31,8 +33,8 @@ pub struct TraceRecord {
 }
 
 impl TraceRecord {
-    fn key(&self) -> (SimTime, u32, u64) {
-        (self.time, self.src, self.seq)
+    fn key(&self) -> (SimTime, u32, u32, u64) {
+        (self.time, self.micro, self.src, self.seq)
     }
 }
 
@@ -45,7 +47,8 @@ pub trait TraceMsg {
 }
 
 /// Running digest of the event log: FNV-1a applied to 64-bit words
-/// `(time_ns, src, seq, dst, fnv1a64(kind), payload)` of each event in delivery order.
+/// `(time_ns, micro, src, seq, dst, fnv1a64(kind), payload)` of each event, in the
+/// canonical `(time, micro, src, seq)` order.
 #[derive(Clone, Debug)]
 pub struct TraceDigest {
     hash: u64,
@@ -67,13 +70,14 @@ impl TraceDigest {
         self.hash = self.hash.wrapping_mul(FNV_PRIME);
     }
 
-    /// Folds a batch of delivered events, in the canonical `(time, src, seq)` order.
+    /// Folds a batch of delivered events, in the canonical `(time, micro, src, seq)` order.
     pub fn fold_batch(&mut self, batch: &mut [TraceRecord]) {
         if batch.len() > 1 {
             batch.sort_unstable_by_key(TraceRecord::key);
         }
         for record in batch.iter() {
             self.mix(record.time.as_nanos());
+            self.mix(u64::from(record.micro));
             self.mix(u64::from(record.src));
             self.mix(record.seq);
             self.mix(u64::from(record.dst));
@@ -153,6 +157,7 @@ mod tests {
     fn record(t: u64, src: u32, seq: u64) -> TraceRecord {
         TraceRecord {
             time: SimTime::from_nanos(t),
+            micro: 0,
             src,
             seq,
             dst: 1,

@@ -1,0 +1,28 @@
+//! Helpers shared by the integration tests: loading bundled scenarios with overrides.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use failcast::scenario::{self, Scenario};
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// A bundled scenario with `--set` style overrides.
+pub fn scenario(file: &str, overrides: &[&str]) -> Scenario {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    scenario::load(&repo_path(file), &overrides).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The quickstart, shortened so that a debug build runs it in about a second.
+pub fn short_quickstart(extra: &[&str]) -> Scenario {
+    let mut overrides = vec!["scenario.duration=12m", "viewers.count=200"];
+    overrides.extend_from_slice(extra);
+    scenario("scenarios/quickstart.toml", &overrides)
+}
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_failcast"))
+}
