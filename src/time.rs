@@ -180,7 +180,11 @@ impl fmt::Display for SimTime {
 impl fmt::Display for SimDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ns = self.0;
-        if ns.is_multiple_of(NANOS_PER_S) {
+        if ns > 0 && ns.is_multiple_of(3_600 * NANOS_PER_S) {
+            write!(f, "{}h", ns / (3_600 * NANOS_PER_S))
+        } else if ns > 0 && ns.is_multiple_of(60 * NANOS_PER_S) {
+            write!(f, "{}m", ns / (60 * NANOS_PER_S))
+        } else if ns.is_multiple_of(NANOS_PER_S) {
             write!(f, "{}s", ns / NANOS_PER_S)
         } else if ns.is_multiple_of(NANOS_PER_MS) {
             write!(f, "{}ms", ns / NANOS_PER_MS)
@@ -217,6 +221,9 @@ mod tests {
     #[test]
     fn displays_in_the_coarsest_exact_unit() {
         assert_eq!(SimDuration::from_millis(2000).to_string(), "2s");
+        assert_eq!(SimDuration::from_secs(120).to_string(), "2m");
+        assert_eq!(SimDuration::from_secs(7_200).to_string(), "2h");
+        assert_eq!(SimDuration::from_secs(90).to_string(), "90s");
         assert_eq!(SimDuration::from_millis(500).to_string(), "500ms");
         assert_eq!(SimTime::from_millis(1500).to_string(), "     1.500000s");
     }

@@ -1,0 +1,168 @@
+//! The first vertical slice, end to end: a primary ingest crash under active-passive
+//! redundancy, measured exactly in virtual time.
+
+mod common;
+
+use failcast::experiment::run_scenario;
+use failcast::metrics::Summary;
+
+fn balances(s: &Summary) -> bool {
+    s.frames_produced == s.frames_played + s.frames_dropped.total + s.frames_in_flight + s.frames_unwatched
+}
+
+#[test]
+fn detection_is_interval_times_fall_plus_timeout_exactly() {
+    // Checks of ingest-1 go out at whole seconds; the crash at 600 s kills the probe
+    // sent at 600 s: down at 600 + (3 − 1) × 1 s + 500 ms.
+    let out = run_scenario(&common::short_quickstart(&[]), 1, None, false).unwrap();
+    let episode = &out.failovers[0];
+    assert_eq!(episode.onset_ms, 600_000.0);
+    assert_eq!(episode.detected_ms, 602_500.0);
+    // The switch takes effect after ingest.switch_delay (100 ms).
+    assert_eq!(episode.switched_ms, 602_600.0);
+
+    // HAProxy-like settings (inter 2 s, fall 3, timeout 2 s) and a crash 1 s after the
+    // last good check at 600 s: detection − last good check = interval × fall + timeout.
+    let haproxy = common::short_quickstart(&[
+        "ingest.health.interval=2s",
+        "ingest.health.timeout=2s",
+        "ingest.health.fall=3",
+    ]);
+    let mut haproxy = haproxy;
+    haproxy.faults[0].at = failcast::scenario::Dur(failcast::time::SimDuration::from_secs(601));
+    let out = run_scenario(&haproxy, 1, None, false).unwrap();
+    assert_eq!(out.failovers[0].detected_ms - 600_000.0, 2_000.0 * 3.0 + 2_000.0);
+}
+
+#[test]
+fn quickstart_failover_is_detect_switch_reconnect_and_keyframe() {
+    let out = run_scenario(&common::short_quickstart(&[]), 1, None, false).unwrap();
+    let s = &out.summary;
+    assert_eq!(out.failovers.len(), 1);
+    let e = &out.failovers[0];
+    assert_eq!(
+        (e.from.as_str(), e.to.as_str(), e.fault.as_str()),
+        ("ingest-1", "ingest-2", "primary-crash")
+    );
+    let latency = e.failover_latency_ms.expect("the standby delivers");
+    // Detection 2.5 s + switch 0.1 s + reconnect backoff 2 s + handshake, then up to a
+    // GOP (2 s) for the next keyframe and a segment (2 s) to package it.
+    assert!((6_600.0..=10_700.0).contains(&latency), "latency {latency} ms");
+    // Frames are lost where they were lost: at ingest, never at distribution or player.
+    assert!(s.frames_dropped.ingest > 0);
+    assert_eq!(s.frames_dropped.distribution, 0);
+    assert_eq!(s.frames_dropped.player, 0);
+    // Everything from the crash to the new session's first keyframe: whole segments.
+    assert_eq!(s.frames_dropped.ingest % 60, 0);
+    assert!(balances(s));
+    // The outage outlasts a 3-segment buffer: every viewer stalled.
+    assert!(s.stall_count >= s.viewers);
+    assert!(s.availability < 1.0 && s.availability > 0.99);
+}
+
+#[test]
+fn no_fault_means_no_loss_no_stall_and_full_availability() {
+    let mut scenario = common::short_quickstart(&[]);
+    scenario.faults.clear();
+    scenario.expects.clear();
+    let out = run_scenario(&scenario, 4, None, false).unwrap();
+    let s = &out.summary;
+    assert_eq!(s.frames_dropped.total, 0);
+    assert_eq!(s.failovers, 0);
+    assert_eq!(s.stall_count, 0);
+    assert_eq!(s.availability, 1.0);
+    assert_eq!(s.viewers_started, s.viewers);
+    assert!(balances(s));
+}
+
+#[test]
+fn frames_are_conserved_under_every_supported_fault() {
+    let variants: [&[&str]; 3] = [
+        &[],
+        // A crash that never ends.
+        &["viewers.count=30"],
+        // The same node cut off by a partition instead.
+        &["viewers.count=30"],
+    ];
+    for (i, overrides) in variants.iter().enumerate() {
+        let mut scenario = common::short_quickstart(overrides);
+        match i {
+            1 => scenario.faults[0].duration = None,
+            2 => scenario.faults[0].kind = "net.partition".into(),
+            _ => {}
+        }
+        for seed in [1, 2, 3] {
+            let out = run_scenario(&scenario, seed, None, false).unwrap();
+            assert!(balances(&out.summary), "variant {i} seed {seed}: {:?}", out.summary);
+        }
+    }
+}
+
+#[test]
+fn losing_both_ingest_servers_loses_everything_after_the_crash() {
+    let mut scenario = common::short_quickstart(&["viewers.count=20"]);
+    let mut second = scenario.faults[0].clone();
+    second.id = Some("standby-crash".into());
+    second.target = "ingest-2".into();
+    scenario.faults[0].duration = None;
+    second.duration = None;
+    scenario.faults.push(second);
+    let out = run_scenario(&scenario, 1, None, false).unwrap();
+    let s = &out.summary;
+    // ingest-1 is detected down at 602.5 s, while ingest-2 (probed half a second later)
+    // still looks healthy: the policy promotes a dead standby, and nothing recovers.
+    assert_eq!(s.failovers, 1);
+    assert_eq!(out.failovers[0].detected_ms, 602_500.0);
+    assert_eq!(out.failovers[0].failover_latency_ms, None);
+    assert_eq!(s.failover_latency_ms.count, 0);
+    // Nothing produced after 600 s is ever published.
+    assert!(s.frames_dropped.ingest >= (720 - 600) * 30);
+    assert!(balances(s));
+}
+
+/// Pinned regression seed: a change to any of these values is a change to the model
+/// and must be explained in its commit.
+#[test]
+fn pinned_regression_seed() {
+    let out = run_scenario(&common::short_quickstart(&[]), 1, None, false).unwrap();
+    let s = &out.summary;
+    let pinned = (
+        s.trace_digest.as_str(),
+        s.events,
+        s.frames_produced,
+        s.frames_played,
+        s.frames_dropped.ingest,
+        s.frames_in_flight,
+        s.frames_unwatched,
+        s.failover_latency_ms.max,
+        s.stall_count,
+    );
+    assert_eq!(pinned, PINNED);
+    assert_eq!(
+        s.stall_s_total.to_bits(),
+        PINNED_STALL_S.to_bits(),
+        "{}",
+        s.stall_s_total
+    );
+    assert_eq!(
+        s.availability.to_bits(),
+        PINNED_AVAILABILITY.to_bits(),
+        "{}",
+        s.availability
+    );
+}
+
+type Pinned = (&'static str, u64, u64, u64, u64, u64, u64, Option<f64>, u64);
+const PINNED: Pinned = (
+    "5defba542dbe3aaf",
+    262_666,
+    21_599,
+    21_223,
+    240,
+    76,
+    60,
+    Some(8_044.072_693),
+    905,
+);
+const PINNED_STALL_S: f64 = 729.39590654;
+const PINNED_AVAILABILITY: f64 = 0.9902502031776989;

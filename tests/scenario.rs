@@ -1,0 +1,178 @@
+//! Scenario loading: every class of bad input gets a located, fixable error; `--set`
+//! overrides any value by its dotted path; the binary exits 2 and writes nothing.
+
+mod common;
+
+use std::process::Command;
+
+use failcast::scenario::{load_str, Diagnostics};
+
+const MINIMAL: &str = "[scenario]\nname = \"t\"\nduration = \"1m\"\n";
+
+fn errors(source: &str, overrides: &[&str]) -> Diagnostics {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    load_str("t.toml", source, &overrides).expect_err("the scenario must be refused")
+}
+
+#[test]
+fn minimal_scenario_takes_documented_defaults() {
+    let s = load_str("t.toml", MINIMAL, &[]).unwrap();
+    assert_eq!(s.scenario.seed, 1);
+    assert_eq!(s.ingest.redundancy, "active-passive");
+    assert_eq!(s.ingest.health.fall, 3);
+    assert_eq!(s.viewers.player, "hls.js");
+    assert_eq!(s.encoders.reconnect.multiplier, 1.5);
+}
+
+#[test]
+fn syntax_error_is_located() {
+    let d = errors("[scenario\nname = \"t\"\n", &[]);
+    assert_eq!(
+        (d.0[0].file.as_str(), d.0[0].line, d.0[0].column),
+        ("t.toml", Some(1), Some(10))
+    );
+}
+
+#[test]
+fn unknown_key_suggests_the_right_one_with_exact_text() {
+    let d = errors(&format!("{MINIMAL}[viewers]\ncoutn = 5\n"), &[]);
+    assert_eq!(
+        d.to_string(),
+        "error: unknown field `coutn`, expected one of `count`, `player`, `join_at`, `join_over`, `downlink_mbps`\n  \
+         --> t.toml:5:1\n  |\n5 | coutn = 5\n  | ^\n  = help: did you mean `count`?\n\n1 error in scenario"
+    );
+}
+
+#[test]
+fn wrong_types_and_malformed_durations_are_located() {
+    let d = errors(&format!("{MINIMAL}[viewers]\ncount = \"many\"\n"), &[]);
+    assert!(d.0[0].message.contains("invalid type"), "{d}");
+    assert_eq!(d.0[0].line, Some(5));
+    let d = errors("[scenario]\nname = \"t\"\nduration = \"30 parsecs\"\n", &[]);
+    assert!(d.0[0].message.contains("unknown unit"), "{d}");
+    assert_eq!((d.0[0].line, d.0[0].column), (Some(3), Some(12)));
+    assert!(d.0[0].help.as_deref().unwrap().contains("\"500ms\""));
+}
+
+#[test]
+fn impossible_topology_has_exact_text() {
+    let d = errors(&format!("{MINIMAL}[ingest]\nservers = 1\n"), &[]);
+    assert_eq!(
+        d.to_string(),
+        "error: ingest.redundancy = \"active-passive\" needs at least 2 servers, not 1\n  --> t.toml:5:11\n  |\n\
+         5 | servers = 1\n  |           ^\n  = help: set ingest.servers = 2 or more\n\n1 error in scenario"
+    );
+}
+
+#[test]
+fn several_errors_are_reported_at_once() {
+    let source = format!(
+        "{MINIMAL}[ingest]\nservers = 1\n[[fault]]\nat = \"2m\"\nkind = \"node.crsh\"\ntarget = \"ingest-3\"\n"
+    );
+    let d = errors(&source, &[]);
+    let messages: Vec<&str> = d.0.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(d.0.len(), 4, "{d}");
+    assert!(messages[0].contains("needs at least 2 servers"));
+    assert!(messages[1].contains("unknown value `node.crsh`"));
+    assert_eq!(
+        d.0[1].help.as_deref(),
+        Some("did you mean `node.crash`? (one of: node.crash, net.partition)")
+    );
+    assert!(messages[2].contains("fault target `ingest-3` is not a node"));
+    assert!(messages[3].contains("outside the run"));
+    assert_eq!(d.0[2].line, Some(9));
+    assert_eq!(d.0[3].line, Some(7));
+}
+
+#[test]
+fn probabilities_and_rates_are_range_checked() {
+    let d = errors(&format!("{MINIMAL}[network.edge_viewer]\nloss = 1.5\n"), &[]);
+    assert!(d.0[0].message.contains("is not a probability"), "{d}");
+    assert_eq!(d.0[0].line, Some(5));
+    let d = errors(&format!("{MINIMAL}[viewers]\ncount = 100000000\n"), &[]);
+    assert!(d.0[0].message.contains("GiB"), "{d}");
+}
+
+#[test]
+fn overrides_change_values_by_dotted_path() {
+    let s = load_str(
+        "t.toml",
+        MINIMAL,
+        &[
+            "viewers.count=50".into(),
+            "scenario.duration=5m".into(),
+            "ingest.health.interval=2s".into(),
+            "viewers.player=exoplayer".into(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.viewers.count, 50);
+    assert_eq!(s.scenario.duration.0.as_secs_f64(), 300.0);
+    assert_eq!(s.ingest.health.interval.0.as_secs_f64(), 2.0);
+    assert_eq!(s.viewers.player, "exoplayer");
+}
+
+#[test]
+fn unknown_override_path_and_bad_override_value_are_blamed_on_set() {
+    let d = errors(MINIMAL, &["viewers.coutn=5"]);
+    assert_eq!(d.0[0].file, "--set");
+    assert_eq!(d.0[0].message, "unknown scenario key `viewers.coutn`");
+    assert_eq!(d.0[0].help.as_deref(), Some("did you mean `viewers.count`?"));
+    let d = errors(MINIMAL, &["viewers.count=lots"]);
+    assert_eq!(d.0[0].file, "--set");
+    assert_eq!(d.0[0].source_line.as_deref(), Some("--set viewers.count=lots"));
+    let d = errors(MINIMAL, &["viewers.count"]);
+    assert!(d.0[0].message.contains("has no `=`"));
+}
+
+#[test]
+fn binary_refuses_bad_input_with_exit_code_2_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, format!("{MINIMAL}[ingest]\nservers = 1\n")).unwrap();
+    let out = dir.path().join("out");
+    let output = Command::new(common::binary())
+        .arg("run")
+        .arg(&bad)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad.toml:5:11"), "{stderr}");
+    assert!(!out.exists(), "no output folder for a refused scenario");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().count() == 1,
+        "nothing else written"
+    );
+
+    let output = Command::new(common::binary())
+        .args(["validate", "scenarios/quickstart.toml"])
+        .current_dir(common::repo_path(""))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn binary_exits_1_when_an_expectation_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("strict.toml");
+    let source = std::fs::read_to_string(common::repo_path("scenarios/quickstart.toml"))
+        .unwrap()
+        .replace("value = 15000", "value = 1000");
+    std::fs::write(&file, source).unwrap();
+    let output = Command::new(common::binary())
+        .arg("run")
+        .arg(&file)
+        .args(["--set", "scenario.duration=11m", "--set", "viewers.count=20", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("FAIL: failover_latency_ms.p99 lt 1000"), "{stdout}");
+    // The run's files are still written: a failed expectation is a result, not an error.
+    assert!(dir.path().join("out/summary.json").exists());
+}
