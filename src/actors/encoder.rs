@@ -68,7 +68,7 @@ impl Encoder {
     fn connection_failed(&mut self, ctx: &mut Ctx<'_, Msg>) {
         match self.reconnector.failed() {
             Some(delay) => {
-                tracing::debug!(?delay, "encoder session lost; reconnecting after backoff");
+                tracing::debug!(%delay, "encoder session lost; reconnecting after backoff");
                 self.session = Session::WaitingToRetry;
                 ctx.timer_at(ctx.now() + delay, Msg::RetryConnect);
             }
