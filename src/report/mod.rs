@@ -24,11 +24,9 @@ fn sibling(dir: &Path, tag: &str) -> PathBuf {
 }
 
 fn csv_bytes<T: Serialize>(rows: &[T], header: &[&str]) -> io::Result<Vec<u8>> {
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(rows.is_empty())
-        .from_writer(Vec::new());
+    let mut writer = csv::Writer::from_writer(Vec::new());
     if rows.is_empty() {
-        // An empty table still names its columns.
+        // An empty table still names its columns (serde writes them with the first row).
         writer.write_record(header)?;
     }
     for row in rows {

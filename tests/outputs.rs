@@ -1,0 +1,79 @@
+//! The run folder is an interface: file names, CSV columns and summary keys are stable.
+
+mod common;
+
+use failcast::experiment::run_scenario;
+use failcast::report::{write_run, FAILOVER_COLUMNS, TIMELINE_COLUMNS};
+
+fn first_line(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn run_folder_has_documented_files_columns_and_keys() {
+    let out = run_scenario(&common::short_quickstart(&["viewers.count=20"]), 1, None, false).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("results/quickstart/seed-1");
+    write_run(&run, &out.summary, &out.timeline, &out.failovers).unwrap();
+
+    assert_eq!(first_line(&run.join("timeline.csv")), TIMELINE_COLUMNS.join(","));
+    assert_eq!(first_line(&run.join("failovers.csv")), FAILOVER_COLUMNS.join(","));
+    let timeline = std::fs::read_to_string(run.join("timeline.csv")).unwrap();
+    assert_eq!(
+        timeline.lines().count(),
+        1 + 720,
+        "a header and one row per simulated second"
+    );
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    for key in [
+        "scenario",
+        "seed",
+        "sim_duration_s",
+        "wall_s",
+        "events",
+        "trace_digest",
+        "frames_produced",
+        "frames_played",
+        "frames_dropped",
+        "failover_latency_ms",
+        "stall_s_total",
+        "rebuffer_ratio",
+        "availability",
+    ] {
+        assert!(summary.get(key).is_some(), "summary.json lacks `{key}`");
+    }
+    for key in ["ingest", "distribution", "player", "total"] {
+        assert!(summary["frames_dropped"][key].is_u64(), "frames_dropped.{key}");
+    }
+    for key in ["count", "p50", "p95", "p99", "max"] {
+        assert!(
+            summary["failover_latency_ms"].get(key).is_some(),
+            "failover_latency_ms.{key}"
+        );
+    }
+    assert_eq!(summary["trace_digest"].as_str().unwrap().len(), 16);
+
+    // Only the run folder exists: no staging or retired folders are left behind.
+    let siblings: Vec<_> = std::fs::read_dir(run.parent().unwrap()).unwrap().collect();
+    assert_eq!(siblings.len(), 1);
+}
+
+#[test]
+fn rewriting_a_run_replaces_it_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("seed-1");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("stale.txt"), "from an older run").unwrap();
+    let out = run_scenario(&common::short_quickstart(&["viewers.count=10"]), 2, None, false).unwrap();
+    write_run(&run, &out.summary, &out.timeline, &[]).unwrap();
+    assert!(!run.join("stale.txt").exists());
+    // An empty failover table still has its header.
+    assert_eq!(first_line(&run.join("failovers.csv")), FAILOVER_COLUMNS.join(","));
+}
