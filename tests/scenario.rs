@@ -176,3 +176,62 @@ fn binary_exits_1_when_an_expectation_fails() {
     // The run's files are still written: a failed expectation is a result, not an error.
     assert!(dir.path().join("out/summary.json").exists());
 }
+
+#[test]
+fn the_readme_scenario_reference_is_a_valid_scenario() {
+    let readme = std::fs::read_to_string(common::repo_path("README.md")).unwrap();
+    let section = readme
+        .split("## Scenarios")
+        .nth(1)
+        .expect("README has a Scenarios section");
+    let block = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the Scenarios section shows a TOML example");
+    let s = load_str("README.md", block, &[]).unwrap_or_else(|e| panic!("{e}"));
+    // The reference spells out the defaults: it must equal a minimal file plus its fault and expectation.
+    let minimal = load_str("t.toml", "[scenario]\nname = \"quickstart\"\nduration = \"30m\"\n", &[]).unwrap();
+    assert_eq!(s.encoders, minimal.encoders);
+    assert_eq!(s.ingest, minimal.ingest);
+    assert_eq!(s.cdn, minimal.cdn);
+    assert_eq!(s.viewers, minimal.viewers);
+    assert_eq!(s.network, minimal.network);
+}
+
+#[test]
+fn overrides_reach_fault_and_expectation_entries() {
+    let source = format!(
+        "{MINIMAL}[[fault]]\nat = \"20s\"\nkind = \"node.crash\"\ntarget = \"ingest-1\"\n\
+         [[expect]]\nmetric = \"failovers\"\nop = \"eq\"\nvalue = 1\n"
+    );
+    let set = |args: &[&str]| -> Vec<String> { args.iter().map(|s| s.to_string()).collect() };
+    let s = load_str(
+        "t.toml",
+        &source,
+        &set(&[
+            "fault[0].at=30s",
+            "fault[0].duration=10s",
+            "fault[0].target=ingest-2",
+            "expect[0].value=2",
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.faults[0].at.0.as_secs_f64(), 30.0);
+    assert_eq!(s.faults[0].duration.unwrap().0.as_secs_f64(), 10.0);
+    assert_eq!(s.faults[0].target, "ingest-2");
+    assert_eq!(s.expects[0].value, 2.0);
+    let d = errors(&source, &["fault[1].at=30s"]);
+    assert_eq!(d.0[0].message, "unknown scenario key `fault[1].at`");
+    assert_eq!(d.0[0].help.as_deref(), Some("did you mean `fault[0].at`?"));
+}
+
+#[test]
+fn absurd_sizes_are_refused_before_allocating() {
+    let d = errors(MINIMAL, &["scenario.duration=5000000h"]);
+    assert!(d.0[0].message.contains("scenario.duration"), "{d}");
+    let d = errors(MINIMAL, &["ingest.health.interval=1ns", "ingest.health.timeout=1ns"]);
+    assert!(d.0[0].message.contains("shorter than 10ms"), "{d}");
+    let d = errors(MINIMAL, &["cdn.edges=1000000"]);
+    assert!(d.0[0].message.contains("cdn.edges"), "{d}");
+}

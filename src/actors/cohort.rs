@@ -82,7 +82,7 @@ impl Cohort {
         let mut time = self.config.last_mile_latency * 2 + SimDuration::from_nanos(transfer_ns);
         if !self.config.last_mile_jitter.is_zero() {
             let u: f64 = self.rng.gen();
-            time += self.config.last_mile_jitter.mul_f64((-(1.0 - u).ln()).min(10.0));
+            time += self.config.last_mile_jitter.mul_f64((-libm::log(1.0 - u)).min(10.0));
         }
         time
     }

@@ -1,6 +1,8 @@
-//! The encoder actor: captures frames at a fixed rate once its first session is up,
-//! pushes them to the ingest address, and reconnects with the publisher backoff from
-//! `control::reconnect` when the session breaks.
+//! The encoder actor: captures frames at a fixed rate once its first connection is up,
+//! pushes them to the ingest address on that connection, and reconnects with the
+//! publisher backoff from `control::reconnect` when the connection breaks. Frame
+//! indices follow the stream clock, so keyframes stay aligned across reconnects and
+//! restarts; frames captured while disconnected are lost at ingest.
 
 use crate::control::reconnect::{Backoff, Reconnector};
 use crate::sim::{Behavior, Ctx, Dest, Input};
@@ -19,7 +21,7 @@ pub struct EncoderConfig {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Session {
-    Connecting { attempt: u64 },
+    Connecting,
     Connected,
     WaitingToRetry,
     GaveUp,
@@ -29,12 +31,14 @@ pub struct Encoder {
     config: EncoderConfig,
     ingest: Dest,
     recorder: SharedRecorder,
-    /// When frame 0 was captured: the stream starts with the first session.
+    /// When frame 0 was captured: the stream starts with the first connection.
     stream_start: Option<SimTime>,
+    capturing: bool,
     next_frame: u64,
     session: Session,
     reconnector: Reconnector,
-    attempts: u64,
+    /// The current connection's id (one per attempt).
+    conn: u64,
 }
 
 impl Encoder {
@@ -45,10 +49,11 @@ impl Encoder {
             ingest,
             recorder,
             stream_start: None,
+            capturing: false,
             next_frame: 0,
             session: Session::WaitingToRetry,
             reconnector,
-            attempts: 0,
+            conn: 0,
         }
     }
 
@@ -58,17 +63,17 @@ impl Encoder {
     }
 
     fn connect(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        self.attempts += 1;
-        self.session = Session::Connecting { attempt: self.attempts };
-        ctx.send(self.ingest, Msg::Connect, CONTROL_MESSAGE_BYTES);
+        self.conn += 1;
+        self.session = Session::Connecting;
+        ctx.send(self.ingest, Msg::Connect { conn: self.conn }, CONTROL_MESSAGE_BYTES);
         let deadline = ctx.now() + self.config.connect_timeout;
-        ctx.timer_at(deadline, Msg::ConnectTimeout { attempt: self.attempts });
+        ctx.timer_at(deadline, Msg::ConnectTimeout { attempt: self.conn });
     }
 
     fn connection_failed(&mut self, ctx: &mut Ctx<'_, Msg>) {
         match self.reconnector.failed() {
             Some(delay) => {
-                tracing::debug!(%delay, "encoder session lost; reconnecting after backoff");
+                tracing::debug!(%delay, "encoder connection lost; reconnecting after backoff");
                 self.session = Session::WaitingToRetry;
                 ctx.timer_at(ctx.now() + delay, Msg::RetryConnect);
             }
@@ -77,6 +82,19 @@ impl Encoder {
                 self.session = Session::GaveUp;
             }
         }
+    }
+
+    /// Starts (or, after a restart, resumes) capture at the next frame on the stream clock.
+    fn start_capture(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let now = ctx.now();
+        let start = *self.stream_start.get_or_insert(now);
+        let chunk = u64::from(self.config.chunk_frames);
+        let elapsed_ns = u128::from((now - start).as_nanos());
+        let due = (elapsed_ns * u128::from(self.config.fps)).div_ceil(1_000_000_000) as u64;
+        self.next_frame = self.next_frame.max(due.div_ceil(chunk) * chunk);
+        self.capturing = true;
+        let first_chunk_ready = self.capture_time(self.next_frame + chunk - 1);
+        ctx.timer_at(first_chunk_ready, Msg::CaptureTick);
     }
 
     fn capture(&mut self, ctx: &mut Ctx<'_, Msg>) {
@@ -89,11 +107,12 @@ impl Encoder {
             }
         }
         if self.session == Session::Connected {
-            ctx.send(
-                self.ingest,
-                Msg::Frames { first, count },
-                u64::from(count) * self.config.frame_bytes,
-            );
+            let frames = Msg::Frames {
+                conn: self.conn,
+                first,
+                count,
+            };
+            ctx.send(self.ingest, frames, u64::from(count) * self.config.frame_bytes);
         }
         self.next_frame += u64::from(count);
         let next_chunk_ready = self.capture_time(self.next_frame + u64::from(count) - 1);
@@ -106,22 +125,35 @@ impl Behavior for Encoder {
 
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
         match input {
-            Input::Start | Input::Restart => self.connect(ctx),
-            Input::Timer(Msg::CaptureTick) => self.capture(ctx),
+            Input::Start | Input::Restart => {
+                self.reconnector.connected();
+                self.connect(ctx);
+            }
+            Input::Crash => {
+                self.capturing = false;
+                self.session = Session::WaitingToRetry;
+            }
+            Input::Timer(Msg::CaptureTick) if self.capturing => self.capture(ctx),
             Input::Timer(Msg::RetryConnect) if self.session == Session::WaitingToRetry => self.connect(ctx),
-            Input::Timer(Msg::ConnectTimeout { attempt }) if self.session == (Session::Connecting { attempt }) => {
+            Input::Timer(Msg::ConnectTimeout { attempt })
+                if self.session == Session::Connecting && attempt == self.conn =>
+            {
                 self.connection_failed(ctx)
             }
-            Input::Msg { msg: Msg::Accepted, .. } if matches!(self.session, Session::Connecting { .. }) => {
+            Input::Msg {
+                msg: Msg::Accepted { conn },
+                ..
+            } if self.session == Session::Connecting && conn == self.conn => {
                 self.session = Session::Connected;
                 self.reconnector.connected();
-                if self.stream_start.is_none() {
-                    self.stream_start = Some(ctx.now());
-                    let first_chunk_ready = self.capture_time(u64::from(self.config.chunk_frames) - 1);
-                    ctx.timer_at(first_chunk_ready, Msg::CaptureTick);
+                if !self.capturing {
+                    self.start_capture(ctx);
                 }
             }
-            Input::Msg { msg: Msg::Reset, .. } if self.session == Session::Connected => self.connection_failed(ctx),
+            Input::Msg {
+                msg: Msg::Reset { conn },
+                ..
+            } if self.session == Session::Connected && conn == self.conn => self.connection_failed(ctx),
             _ => {}
         }
     }

@@ -1,8 +1,11 @@
-//! The ingest actor: accepts one publishing session, waits for a keyframe, cuts the
-//! frame stream into segments on keyframe-aligned boundaries and publishes each to the
-//! origin. Answers health probes. A crash loses the session and the open segment.
+//! The ingest actor: accepts one publisher connection at a time, waits for a keyframe,
+//! cuts the frame stream into keyframe-aligned segments and publishes each to the
+//! origin. Answers health probes. Frames on any other connection are answered with a
+//! reset; a publisher silent for `idle_timeout` is dropped (SRS and SRT use 5 s). A
+//! crash loses the connection and the open segment.
 
 use crate::sim::{Behavior, Ctx, Input, NodeId};
+use crate::time::{SimDuration, SimTime};
 
 use super::{Msg, SegmentInfo, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
@@ -11,6 +14,7 @@ pub struct IngestConfig {
     pub gop_frames: u64,
     pub frames_per_segment: u64,
     pub frame_bytes: u64,
+    pub idle_timeout: SimDuration,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -20,20 +24,29 @@ struct OpenSegment {
     received: u32,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Session {
+    publisher: NodeId,
+    conn: u64,
+    last_heard: SimTime,
+}
+
 pub struct Ingest {
     config: IngestConfig,
+    name: String,
     origin: NodeId,
     recorder: SharedRecorder,
-    session: Option<NodeId>,
+    session: Option<Session>,
     waiting_for_keyframe: bool,
     open: Option<OpenSegment>,
     last_received: Option<u64>,
 }
 
 impl Ingest {
-    pub fn new(config: IngestConfig, origin: NodeId, recorder: SharedRecorder) -> Self {
+    pub fn new(config: IngestConfig, name: String, origin: NodeId, recorder: SharedRecorder) -> Self {
         Ingest {
             config,
+            name,
             origin,
             recorder,
             session: None,
@@ -58,6 +71,9 @@ impl Ingest {
             missing: (self.config.frames_per_segment as u32).saturating_sub(segment.received),
             pipeline: ctx.me(),
         };
+        self.recorder
+            .borrow_mut()
+            .segment_packaged(segment.index, segment.received, ctx.now());
         let bytes = u64::from(segment.received) * self.config.frame_bytes;
         ctx.send(self.origin, Msg::Segment(info), bytes);
     }
@@ -71,6 +87,7 @@ impl Ingest {
                     continue;
                 }
                 self.waiting_for_keyframe = false;
+                self.recorder.borrow_mut().pipeline_first_frame(&self.name, ctx.now());
             }
             let index = frame / per_segment;
             if self.open.is_some_and(|open| open.index != index) {
@@ -108,24 +125,41 @@ impl Behavior for Ingest {
     type Msg = Msg;
 
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
+        let now = ctx.now();
         match input {
             Input::Start | Input::Restart => self.reset(),
             Input::Msg { from, msg } => match msg {
                 Msg::Probe { id } => ctx.send(from, Msg::ProbeAck { id }, CONTROL_MESSAGE_BYTES),
-                Msg::Connect => {
+                Msg::Connect { conn } => {
                     self.reset();
-                    self.session = Some(from);
-                    ctx.send(from, Msg::Accepted, CONTROL_MESSAGE_BYTES);
+                    self.session = Some(Session {
+                        publisher: from,
+                        conn,
+                        last_heard: now,
+                    });
+                    ctx.send(from, Msg::Accepted { conn }, CONTROL_MESSAGE_BYTES);
+                    ctx.timer_at(now + self.config.idle_timeout, Msg::IdleCheck { conn });
                 }
-                Msg::Frames { first, count } => {
-                    if self.session == Some(from) {
+                Msg::Frames { conn, first, count } => match &mut self.session {
+                    Some(session) if session.publisher == from && session.conn == conn => {
+                        session.last_heard = now;
                         self.receive(ctx, first, count);
-                    } else {
-                        ctx.send(from, Msg::Reset, CONTROL_MESSAGE_BYTES);
                     }
-                }
+                    _ => ctx.send(from, Msg::Reset { conn }, CONTROL_MESSAGE_BYTES),
+                },
                 _ => {}
             },
+            Input::Timer(Msg::IdleCheck { conn }) => {
+                if let Some(session) = self.session.filter(|s| s.conn == conn) {
+                    let idle_until = session.last_heard + self.config.idle_timeout;
+                    if idle_until <= now {
+                        tracing::debug!(ingest = %self.name, "publisher idle; dropping its connection");
+                        self.reset();
+                    } else {
+                        ctx.timer_at(idle_until, Msg::IdleCheck { conn });
+                    }
+                }
+            }
             Input::Finish => {
                 if self.session.is_some() {
                     self.recorder.borrow_mut().set_ingest_floor(self.floor());

@@ -1,19 +1,31 @@
 //! The stream manager actor: probes the ingest servers with `control::health`, feeds
 //! health changes to `control::failover`, and carries out each switch by moving the
 //! ingest address (a floating IP) to the promoted server.
+//!
+//! A crash loses the checker's volatile state; on restart the manager probes afresh
+//! from `now`. The failover policy's choice of active pipeline is treated as persisted
+//! (a real manager keeps it in its store), so it survives the restart.
 
-use crate::control::failover::ActivePassive;
-use crate::control::health::{Health, HealthChecker};
+use crate::control::failover::{ActivePassive, SwitchReason};
+use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId};
 use crate::time::{SimDuration, SimTime};
 
 use super::{Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
+/// What the manager watches and how it switches.
+pub struct ManagerConfig {
+    pub targets: Vec<NodeId>,
+    pub names: Vec<String>,
+    pub vip: u32,
+    pub switch_delay: SimDuration,
+    pub health: HealthConfig,
+    /// Each target's probe phase within the interval (drawn from the seed).
+    pub phases: Vec<SimDuration>,
+}
+
 pub struct Manager {
-    targets: Vec<NodeId>,
-    names: Vec<String>,
-    vip: u32,
-    switch_delay: SimDuration,
+    config: ManagerConfig,
     health: HealthChecker,
     policy: ActivePassive,
     detected_at: Vec<Option<SimTime>>,
@@ -21,24 +33,27 @@ pub struct Manager {
     recorder: SharedRecorder,
 }
 
+/// A checker whose first probes go out at the first instants ≥ `now` on each target's phase.
+fn checker_from(config: &ManagerConfig, now: SimTime) -> HealthChecker {
+    let interval = config.health.interval.as_nanos();
+    let first_checks: Vec<SimTime> = config
+        .phases
+        .iter()
+        .map(|phase| {
+            let phase = phase.as_nanos() % interval;
+            let base = now.as_nanos().saturating_sub(phase).div_ceil(interval) * interval;
+            SimTime::from_nanos(base + phase)
+        })
+        .collect();
+    HealthChecker::new(config.health, &first_checks)
+}
+
 impl Manager {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        targets: Vec<NodeId>,
-        names: Vec<String>,
-        vip: u32,
-        switch_delay: SimDuration,
-        health: HealthChecker,
-        policy: ActivePassive,
-        recorder: SharedRecorder,
-    ) -> Self {
-        let n = targets.len();
+    pub fn new(config: ManagerConfig, policy: ActivePassive, recorder: SharedRecorder) -> Self {
+        let n = config.targets.len();
         Manager {
-            targets,
-            names,
-            vip,
-            switch_delay,
-            health,
+            health: checker_from(&config, SimTime::ZERO),
+            config,
             policy,
             detected_at: vec![None; n],
             timer: None,
@@ -48,35 +63,38 @@ impl Manager {
 
     /// Carries out whatever the control logic now wants, and re-arms the timer.
     fn pump(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let names = &self.config.names;
         while let Some(probe) = self.health.poll_probe() {
-            ctx.send(
-                self.targets[probe.target],
-                Msg::Probe { id: probe.probe_id },
-                CONTROL_MESSAGE_BYTES,
-            );
+            let probe_msg = Msg::Probe { id: probe.probe_id };
+            ctx.send(self.config.targets[probe.target], probe_msg, CONTROL_MESSAGE_BYTES);
         }
         while let Some(event) = self.health.poll_event() {
-            tracing::debug!(target_node = %self.names[event.target], health = ?event.health, "health changed");
-            if event.health == Health::Down {
-                self.detected_at[event.target] = Some(event.at);
-                self.recorder.borrow_mut().detected(&self.names[event.target], event.at);
+            tracing::debug!(target_node = %names[event.target], health = ?event.health, "health changed");
+            match event.health {
+                Health::Down => {
+                    self.detected_at[event.target] = Some(event.at);
+                    self.recorder.borrow_mut().detected(&names[event.target], event.at);
+                }
+                Health::Up => self.detected_at[event.target] = None,
             }
             self.policy.handle_health(ctx.now(), event.target, event.health);
         }
         while let Some(switch) = self.policy.poll_switch() {
-            let effective = ctx.now() + self.switch_delay;
-            tracing::info!(from = %self.names[switch.from], to = %self.names[switch.to], "ingest failover");
+            let effective = ctx.now() + self.config.switch_delay;
+            let (from, to) = (&names[switch.from], &names[switch.to]);
+            tracing::info!(%from, %to, reason = ?switch.reason, "ingest switch");
             ctx.kernel_action(
-                self.switch_delay,
+                self.config.switch_delay,
                 KernelAction::MoveVip {
-                    vip: self.vip,
-                    to: Some(self.targets[switch.to]),
+                    vip: self.config.vip,
+                    to: Some(self.config.targets[switch.to]),
                 },
             );
+            let failback = switch.reason == SwitchReason::Failback;
             let detected = self.detected_at[switch.from].unwrap_or(ctx.now());
             self.recorder
                 .borrow_mut()
-                .switched(&self.names[switch.from], &self.names[switch.to], detected, effective);
+                .switched(from, to, failback, detected, effective);
         }
         let next = [self.health.poll_timeout(), self.policy.poll_timeout()]
             .into_iter()
@@ -97,6 +115,11 @@ impl Behavior for Manager {
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
         match input {
             Input::Start => {}
+            Input::Restart => {
+                self.health = checker_from(&self.config, ctx.now());
+                self.detected_at.fill(None);
+                self.timer = None;
+            }
             Input::Timer(Msg::ControlTimer) => {
                 if self.timer.is_some_and(|t| t <= ctx.now()) {
                     self.timer = None;
@@ -108,7 +131,7 @@ impl Behavior for Manager {
                 from,
                 msg: Msg::ProbeAck { id },
             } => {
-                if let Some(target) = self.targets.iter().position(|&t| t == from) {
+                if let Some(target) = self.config.targets.iter().position(|&t| t == from) {
                     self.health.handle_response(ctx.now(), target, id);
                 }
             }

@@ -36,17 +36,28 @@ pub struct SegmentInfo {
 pub enum Msg {
     /// Encoder: capture the next chunk of frames.
     CaptureTick,
-    /// Encoder → ingest: frames `first .. first + count`.
+    /// Encoder → ingest: frames `first .. first + count` on connection `conn`.
     Frames {
+        conn: u64,
         first: u64,
         count: u32,
     },
-    /// Encoder → ingest: open a publishing session.
-    Connect,
-    /// Ingest → encoder: session open.
-    Accepted,
-    /// Ingest → encoder: no such session (the connection broke).
-    Reset,
+    /// Encoder → ingest: open publishing connection `conn`.
+    Connect {
+        conn: u64,
+    },
+    /// Ingest → encoder: connection `conn` is open.
+    Accepted {
+        conn: u64,
+    },
+    /// Ingest → encoder: no such connection (it broke, or went to another server).
+    Reset {
+        conn: u64,
+    },
+    /// Ingest: has publisher connection `conn` gone quiet?
+    IdleCheck {
+        conn: u64,
+    },
     /// Encoder: backoff elapsed, try again.
     RetryConnect,
     /// Encoder: connection attempt `attempt` got no answer in time.
@@ -91,9 +102,10 @@ impl TraceMsg for Msg {
         match self {
             Msg::CaptureTick => "capture",
             Msg::Frames { .. } => "frames",
-            Msg::Connect => "connect",
-            Msg::Accepted => "accepted",
-            Msg::Reset => "reset",
+            Msg::Connect { .. } => "connect",
+            Msg::Accepted { .. } => "accepted",
+            Msg::Reset { .. } => "reset",
+            Msg::IdleCheck { .. } => "idle-check",
             Msg::RetryConnect => "retry-connect",
             Msg::ConnectTimeout { .. } => "connect-timeout",
             Msg::Probe { .. } => "probe",
@@ -108,8 +120,12 @@ impl TraceMsg for Msg {
 
     fn digest(&self) -> u64 {
         match *self {
-            Msg::Frames { first, count } => mix(&[first, u64::from(count)]),
-            Msg::ConnectTimeout { attempt } => mix(&[attempt]),
+            Msg::Frames { conn, first, count } => mix(&[conn, first, u64::from(count)]),
+            Msg::ConnectTimeout { attempt: conn }
+            | Msg::Connect { conn }
+            | Msg::Accepted { conn }
+            | Msg::Reset { conn }
+            | Msg::IdleCheck { conn } => mix(&[conn]),
             Msg::Probe { id } | Msg::ProbeAck { id } => mix(&[id]),
             Msg::Segment(s) => mix(&[
                 s.index,
@@ -120,7 +136,7 @@ impl TraceMsg for Msg {
             ]),
             Msg::ViewerJoin { viewer } | Msg::ViewerTimer { viewer } => mix(&[u64::from(viewer)]),
             Msg::SegmentLoaded { viewer, index } => mix(&[u64::from(viewer), index]),
-            Msg::CaptureTick | Msg::Connect | Msg::Accepted | Msg::Reset | Msg::RetryConnect | Msg::ControlTimer => 0,
+            Msg::CaptureTick | Msg::RetryConnect | Msg::ControlTimer => 0,
         }
     }
 }

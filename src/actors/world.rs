@@ -4,9 +4,11 @@
 
 use std::collections::BTreeSet;
 
+use rand::Rng;
+
 use crate::control::balance::{Algorithm, Balancer};
 use crate::control::failover::{ActivePassive, Failback};
-use crate::control::health::{HealthChecker, HealthConfig};
+use crate::control::health::HealthConfig;
 use crate::control::player::PlayerConfig;
 use crate::control::reconnect::Backoff;
 use crate::metrics::{FaultRecord, StreamShape};
@@ -18,9 +20,13 @@ use super::class;
 use super::cohort::{Cohort, CohortConfig};
 use super::encoder::{Encoder, EncoderConfig};
 use super::ingest::{Ingest, IngestConfig};
-use super::manager::Manager;
+use super::manager::{Manager, ManagerConfig};
 use super::origin::{Edge, Origin};
 use super::{Msg, SharedRecorder};
+
+/// The seeded stream the manager's probe phases are drawn from (one draw per ingest
+/// server, in order); public so tests can compute probe instants exactly.
+pub const HEALTH_PHASE_STREAM: &str = "manager-1/health-phase";
 
 fn link(cfg: &LinkCfg) -> LinkSpec {
     LinkSpec {
@@ -38,12 +44,21 @@ fn frames_in(span: SimDuration, fps: u32) -> u64 {
 
 /// Stream facts the recorder needs, from the scenario.
 pub fn stream_shape(s: &Scenario) -> StreamShape {
+    let link = &s.network.ingest_origin;
+    let segment_bits = s.encoders.bitrate_kbps as f64 * 1000.0 * s.cdn.segment.0.as_secs_f64();
+    let serialisation = if link.bandwidth_mbps > 0.0 {
+        SimDuration::from_nanos((segment_bits / (link.bandwidth_mbps * 1e6) * 1e9).ceil() as u64)
+    } else {
+        SimDuration::ZERO
+    };
     StreamShape {
         fps: s.encoders.fps,
         frames_per_segment: frames_in(s.cdn.segment.0, s.encoders.fps),
         segment: s.cdn.segment.0,
         end: SimTime::ZERO + s.scenario.duration.0,
         viewers: s.viewers.count as usize,
+        // Jitter is capped at 10× its mean by the network model; allow one segment of queueing.
+        max_ingest_to_origin: link.latency.0 + link.jitter.0 * 10 + serialisation * 2,
     }
 }
 
@@ -122,9 +137,11 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         gop_frames: frames_in(s.encoders.gop.0, fps),
         frames_per_segment: frames_in(s.cdn.segment.0, fps),
         frame_bytes,
+        idle_timeout: s.ingest.idle_timeout.0,
     };
     for &id in &ingest_ids {
-        let ingest = Ingest::new(ingest_config.clone(), origin_id, recorder.clone());
+        let name = names[id as usize].clone();
+        let ingest = Ingest::new(ingest_config.clone(), name, origin_id, recorder.clone());
         assert_eq!(kernel.spawn(&names[id as usize], class::INGEST, ingest), id);
     }
 
@@ -135,9 +152,11 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         fall: h.fall,
         rise: h.rise,
     };
-    // Spread the first checks over one interval, as HAProxy spreads its checks.
-    let first_checks: Vec<SimTime> = (0..servers)
-        .map(|i| SimTime::from_nanos(h.interval.0.as_nanos() * u64::from(i) / u64::from(servers)))
+    // Each target's checks start at a phase drawn from the seed: faults do not land on
+    // probe instants by coincidence of round numbers (HAProxy also spreads its checks).
+    let mut phase_rng = rng_for(seed, HEALTH_PHASE_STREAM);
+    let phases: Vec<SimDuration> = (0..servers)
+        .map(|_| SimDuration::from_nanos(phase_rng.gen_range(0..h.interval.0.as_nanos())))
         .collect();
     let failback = match s.ingest.failback.as_str() {
         "prefer-primary" => Failback::PreferPrimary {
@@ -146,11 +165,14 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         _ => Failback::None,
     };
     let manager = Manager::new(
-        ingest_ids.clone(),
-        ingest_ids.iter().map(|&id| names[id as usize].clone()).collect(),
-        ingest_vip,
-        s.ingest.switch_delay.0,
-        HealthChecker::new(health_config, &first_checks),
+        ManagerConfig {
+            targets: ingest_ids.clone(),
+            names: ingest_ids.iter().map(|&id| names[id as usize].clone()).collect(),
+            vip: ingest_vip,
+            switch_delay: s.ingest.switch_delay.0,
+            health: health_config,
+            phases,
+        },
         ActivePassive::new(servers as usize, failback),
         recorder.clone(),
     );

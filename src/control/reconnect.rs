@@ -28,7 +28,8 @@ impl Backoff {
         if attempt == 0 || attempt > self.max_attempts {
             return None;
         }
-        let factor = self.multiplier.powi(attempt as i32 - 1);
+        // libm's pow is the same on every platform, so are the delays.
+        let factor = libm::pow(self.multiplier, f64::from(attempt - 1));
         Some(self.first_delay.mul_f64(factor).min(self.max_delay))
     }
 }

@@ -41,9 +41,12 @@ pub struct FaultRecord {
     pub end: Option<SimTime>,
 }
 
-/// One failover: fault onset → detected → switched → first frame on the new path.
+/// One switch between pipelines: fault onset → detected → switched → first frame on the
+/// new path (its ingest took the first keyframe) → first segment from it at the origin.
+/// A failback (return to a recovered primary) has no fault: its onset is the decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Episode {
+    pub failback: bool,
     pub fault: Option<String>,
     pub from: String,
     pub to: String,
@@ -51,6 +54,7 @@ pub struct Episode {
     pub detected: SimTime,
     pub switched: SimTime,
     pub first_frame: Option<SimTime>,
+    pub first_segment: Option<SimTime>,
 }
 
 /// What a viewer's player lived through.
@@ -84,6 +88,9 @@ pub struct StreamShape {
     pub segment: SimDuration,
     pub end: SimTime,
     pub viewers: usize,
+    /// The longest a segment can take from packager to origin (latency, capped jitter,
+    /// serialisation): a segment packaged later than this before the end may still arrive.
+    pub max_ingest_to_origin: SimDuration,
 }
 
 /// Everything measured during one run.
@@ -93,6 +100,8 @@ pub struct Recorder {
     pub frames_produced: u64,
     produced_per_s: Vec<u64>,
     pub segments: BTreeMap<u64, SegmentRecord>,
+    /// Segments the packagers cut: index → (frames, when), whether or not they reached the origin.
+    pub packaged: BTreeMap<u64, (u32, SimTime)>,
     /// First frame index the live packager will still publish (see [`Recorder::set_ingest_floor`]).
     pub ingest_floor: Option<u64>,
     state_deltas: Vec<[i64; 3]>,
@@ -116,6 +125,7 @@ impl Recorder {
             shape,
             frames_produced: 0,
             segments: BTreeMap::new(),
+            packaged: BTreeMap::new(),
             ingest_floor: None,
             faults,
             episodes: Vec::new(),
@@ -137,11 +147,29 @@ impl Recorder {
         self.produced_per_s[bin]
     }
 
+    /// A packager cut segment `index` with `frames` frames at `at`. Two packagers
+    /// cutting the same index keep the earliest (a commutative choice).
+    pub fn segment_packaged(&mut self, index: u64, frames: u32, at: SimTime) {
+        let entry = self.packaged.entry(index).or_insert((frames, at));
+        if (at, frames) < (entry.1, entry.0) {
+            *entry = (frames, at);
+        }
+    }
+
     /// The origin accepted segment `index` from `pipeline`.
     pub fn segment_published(&mut self, index: u64, record: SegmentRecord) {
         let pipeline = record.pipeline.clone();
         let at = record.published_at;
         self.segments.entry(index).or_insert(record);
+        for episode in &mut self.episodes {
+            if episode.first_segment.is_none() && episode.to == pipeline && episode.switched <= at {
+                episode.first_segment = Some(at);
+            }
+        }
+    }
+
+    /// Ingest `pipeline` took the first keyframe of a new publisher connection at `at`.
+    pub fn pipeline_first_frame(&mut self, pipeline: &str, at: SimTime) {
         for episode in &mut self.episodes {
             if episode.first_frame.is_none() && episode.to == pipeline && episode.switched <= at {
                 episode.first_frame = Some(at);
@@ -194,15 +222,26 @@ impl Recorder {
         self.detections.push((node.to_string(), at));
     }
 
-    /// The failover policy moved the stream from `from` to `to`, acting on a detection at
-    /// `detected`. The fault is the latest one on `from` that began before the detection.
-    pub fn switched(&mut self, from: &str, to: &str, detected: SimTime, at: SimTime) {
-        let fault = self
-            .faults
-            .iter()
-            .filter(|f| f.target == from && f.onset <= detected)
-            .max_by_key(|f| f.onset);
+    /// The policy moved the stream from `from` to `to` (taking effect at `at`), acting on
+    /// a detection at `detected`. The fault blamed is the latest one on `from` that began
+    /// by the detection; failing that, the latest fault still active at the detection
+    /// (a fault elsewhere, such as in the manager or the network, can cause a failover).
+    pub fn switched(&mut self, from: &str, to: &str, failback: bool, detected: SimTime, at: SimTime) {
+        let active_at = |f: &&FaultRecord| f.onset <= detected && f.end.is_none_or(|end| end >= detected);
+        let fault = if failback {
+            None
+        } else {
+            let began = |f: &&FaultRecord| f.onset <= detected;
+            let on_source = self
+                .faults
+                .iter()
+                .filter(|f| f.target == from)
+                .filter(began)
+                .max_by_key(|f| f.onset);
+            on_source.or_else(|| self.faults.iter().filter(active_at).max_by_key(|f| f.onset))
+        };
         self.episodes.push(Episode {
+            failback,
             fault: fault.map(|f| f.id.clone()),
             from: from.to_string(),
             to: to.to_string(),
@@ -210,6 +249,7 @@ impl Recorder {
             detected,
             switched: at,
             first_frame: None,
+            first_segment: None,
         });
     }
 }

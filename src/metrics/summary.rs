@@ -24,7 +24,7 @@ pub struct FramesDropped {
     /// No live ingest took them (dead or unreachable ingest, reconnecting encoder,
     /// frames before the first keyframe of a new session).
     pub ingest: u64,
-    /// Published at the origin but never reached an edge in time.
+    /// Packaged but never reached the origin, or published but never reached an edge.
     pub distribution: u64,
     /// Reached the edge but every viewer passed over them (a jump to the live edge).
     pub player: u64,
@@ -58,6 +58,7 @@ pub struct Summary {
     pub frames_unwatched: u64,
     pub failover_latency_ms: LatencyStats,
     pub failovers: u64,
+    pub failbacks: u64,
     pub stall_s_total: f64,
     pub stall_count: u64,
     pub rebuffer_ratio: f64,
@@ -86,6 +87,8 @@ pub struct TimelineRow {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FailoverRow {
     pub episode: u64,
+    /// `failover` or `failback`.
+    pub kind: String,
     pub fault: String,
     pub from: String,
     pub to: String,
@@ -93,6 +96,7 @@ pub struct FailoverRow {
     pub detected_ms: f64,
     pub switched_ms: f64,
     pub first_frame_ms: Option<f64>,
+    pub first_segment_ms: Option<f64>,
     pub time_to_detect_ms: f64,
     pub failover_latency_ms: Option<f64>,
 }
@@ -128,6 +132,20 @@ pub fn ledger(rec: &Recorder) -> Ledger {
         ..Ledger::default()
     };
     let mut published = 0u64;
+    // Cut by a packager but never published: lost between ingest and origin, unless it
+    // may still arrive.
+    let mut packaged_unpublished = 0u64;
+    for (index, &(frames, at)) in &rec.packaged {
+        if rec.segments.contains_key(index) {
+            continue;
+        }
+        packaged_unpublished += u64::from(frames);
+        if at + rec.shape.max_ingest_to_origin >= end {
+            ledger.in_flight += u64::from(frames);
+        } else {
+            ledger.dropped.distribution += u64::from(frames);
+        }
+    }
     for (&index, segment) in &rec.segments {
         let frames = u64::from(segment.frames);
         published += frames;
@@ -149,13 +167,13 @@ pub fn ledger(rec: &Recorder) -> Ledger {
             ledger.in_flight += frames;
         }
     }
-    let unpublished = ledger.produced - published;
+    let unpackaged = ledger.produced - published - packaged_unpublished;
     let ingest_in_flight = rec
         .ingest_floor
         .map_or(0, |floor| ledger.produced.saturating_sub(floor))
-        .min(unpublished);
+        .min(unpackaged);
     ledger.in_flight += ingest_in_flight;
-    ledger.dropped.ingest = unpublished - ingest_in_flight;
+    ledger.dropped.ingest = unpackaged - ingest_in_flight;
     ledger.dropped.total = ledger.dropped.ingest + ledger.dropped.distribution + ledger.dropped.player;
     ledger
 }
@@ -191,6 +209,7 @@ pub fn failover_rows(rec: &Recorder) -> Vec<FailoverRow> {
         .enumerate()
         .map(|(i, e)| FailoverRow {
             episode: i as u64 + 1,
+            kind: if e.failback { "failback" } else { "failover" }.to_string(),
             fault: e.fault.clone().unwrap_or_default(),
             from: e.from.clone(),
             to: e.to.clone(),
@@ -198,6 +217,7 @@ pub fn failover_rows(rec: &Recorder) -> Vec<FailoverRow> {
             detected_ms: ms(e.detected),
             switched_ms: ms(e.switched),
             first_frame_ms: e.first_frame.map(ms),
+            first_segment_ms: e.first_segment.map(ms),
             time_to_detect_ms: (e.detected - e.onset).as_millis_f64(),
             failover_latency_ms: e.first_frame.map(|f| (f - e.onset).as_millis_f64()),
         })
@@ -247,7 +267,12 @@ pub fn timeline(rec: &Recorder) -> Vec<TimelineRow> {
 pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>, Vec<FailoverRow>) {
     let ledger = ledger(rec);
     let rows = failover_rows(rec);
-    let mut latencies: Vec<f64> = rows.iter().filter_map(|r| r.failover_latency_ms).collect();
+    let is_failover = |r: &&FailoverRow| r.kind == "failover";
+    let mut latencies: Vec<f64> = rows
+        .iter()
+        .filter(is_failover)
+        .filter_map(|r| r.failover_latency_ms)
+        .collect();
     latencies.sort_by(f64::total_cmp);
     let stall_time: SimDuration = rec.viewers.iter().fold(SimDuration::ZERO, |a, v| a + v.stall_time);
     let play_time: SimDuration = rec.viewers.iter().fold(SimDuration::ZERO, |a, v| a + v.play_time);
@@ -278,7 +303,8 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
             p99: nearest_rank(&latencies, 0.99),
             max: latencies.last().copied(),
         },
-        failovers: rows.len() as u64,
+        failovers: rows.iter().filter(is_failover).count() as u64,
+        failbacks: rows.iter().filter(|r| r.kind == "failback").count() as u64,
         stall_s_total: stall_time.as_secs_f64(),
         stall_count: rec.viewers.iter().map(|v| u64::from(v.stalls)).sum(),
         rebuffer_ratio: if watched > 0.0 {
@@ -314,6 +340,7 @@ pub const METRICS: &[&str] = &[
     "failover_latency_ms.p99",
     "failover_latency_ms.max",
     "failovers",
+    "failbacks",
     "stall_s_total",
     "stall_count",
     "rebuffer_ratio",
@@ -346,6 +373,7 @@ mod tests {
                 segment: SimDuration::from_secs(2),
                 end: SimTime::from_secs(end_s),
                 viewers: 1,
+                max_ingest_to_origin: SimDuration::from_millis(10),
             },
             Vec::new(),
         )
@@ -369,11 +397,13 @@ mod tests {
         for _ in 0..600 {
             rec.frame_produced(SimTime::ZERO);
         }
-        // Segments 0..=3 published; 4 and 5 lost at ingest; 6 never reached an edge;
+        // Segments 0..=3 published; 4 lost at ingest; 5 lost on the way to the origin; 6 never reached an edge;
         // 7 reached an edge but the viewer jumped over it; 8 played; 9 still buffered.
         for i in 0..4 {
             rec.segments.insert(i, segment(i, 2 * i + 2, true, Some(2 * i + 3)));
         }
+        // Segment 5 was packaged at 12 s but never reached the origin.
+        rec.segment_packaged(5, 60, SimTime::from_secs(12));
         rec.segments.insert(6, segment(6, 14, false, None));
         rec.segments.insert(7, segment(7, 15, true, None));
         // Played from 19 s: 30 frames shown before the end at 20 s, 30 still to show.
@@ -386,8 +416,8 @@ mod tests {
         };
         let l = ledger(&rec);
         assert_eq!(l.played, 4 * 60 + 30);
-        assert_eq!(l.dropped.ingest, 120);
-        assert_eq!(l.dropped.distribution, 60);
+        assert_eq!(l.dropped.ingest, 60);
+        assert_eq!(l.dropped.distribution, 120);
         assert_eq!(l.dropped.player, 60);
         assert_eq!(l.in_flight, 30 + 60);
         assert!(l.balances(), "{l:?}");

@@ -38,6 +38,7 @@ fn csv_bytes<T: Serialize>(rows: &[T], header: &[&str]) -> io::Result<Vec<u8>> {
 /// The column names of `failovers.csv`, also written when there was no failover.
 pub const FAILOVER_COLUMNS: &[&str] = &[
     "episode",
+    "kind",
     "fault",
     "from",
     "to",
@@ -45,6 +46,7 @@ pub const FAILOVER_COLUMNS: &[&str] = &[
     "detected_ms",
     "switched_ms",
     "first_frame_ms",
+    "first_segment_ms",
     "time_to_detect_ms",
     "failover_latency_ms",
 ];

@@ -25,8 +25,9 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
     let f = &s.failover_latency_ms;
     let _ = writeln!(
         out,
-        "failover  {} episode(s); latency p50 {}, p99 {}, max {}",
+        "failover  {} failover(s), {} failback(s); latency p50 {}, p99 {}, max {}",
         s.failovers,
+        s.failbacks,
         secs(f.p50),
         secs(f.p99),
         secs(f.max)
@@ -34,8 +35,9 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
     for row in failovers {
         let _ = writeln!(
             out,
-            "          #{} {} → {} ({}): onset {:.3} s, detected +{:.2} s, switched +{:.2} s, first frame {}",
+            "          #{} {} {} → {} ({}): onset {:.3} s, detected +{:.2} s, switched +{:.2} s, first frame {}, first segment {}",
             row.episode,
+            row.kind,
             row.from,
             row.to,
             if row.fault.is_empty() {
@@ -48,6 +50,8 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
             (row.switched_ms - row.onset_ms) / 1000.0,
             row.failover_latency_ms
                 .map_or("never".to_string(), |l| format!("+{:.2} s", l / 1000.0)),
+            row.first_segment_ms
+                .map_or("never".to_string(), |t| format!("+{:.2} s", (t - row.onset_ms) / 1000.0)),
         );
     }
     let _ = writeln!(

@@ -137,6 +137,9 @@ pub struct Ingest {
     pub health: HealthCfg,
     /// Time to move the ingest address to the promoted server (gratuitous ARP).
     pub switch_delay: Dur,
+    /// A publisher connection silent this long is dropped (SRS publisher timeout and
+    /// SRT peer idle timeout: 5 s).
+    pub idle_timeout: Dur,
     /// `none` or `prefer-primary`.
     pub failback: String,
     /// With `prefer-primary`: how long the primary must be healthy before failback.
@@ -150,6 +153,7 @@ impl Default for Ingest {
             servers: 2,
             health: HealthCfg::default(),
             switch_delay: dur("100ms"),
+            idle_timeout: dur("5s"),
             failback: "none".into(),
             failback_hold: dur("30s"),
         }

@@ -24,8 +24,23 @@ fn leaf_paths(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Va
                 leaf_paths(&path, child, out);
             }
         }
-        // Arrays of tables (faults, expectations) are edited in the file, not with --set.
-        toml::Value::Array(_) => {}
+        // Arrays of tables (faults, expectations): entries by index, `fault[0].at`.
+        toml::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let path = format!("{prefix}[{i}]");
+                if let toml::Value::Table(table) = item {
+                    // Optional keys a file may leave out can still be set.
+                    if prefix == "fault" {
+                        for key in ["id", "duration"] {
+                            if !table.contains_key(key) {
+                                out.push((format!("{path}.{key}"), toml::Value::String(String::new())));
+                            }
+                        }
+                    }
+                }
+                leaf_paths(&path, item, out);
+            }
+        }
         leaf => out.push((prefix.to_string(), leaf.clone())),
     }
 }
@@ -34,6 +49,32 @@ fn set_error(arg: &str, message: String) -> Diagnostic {
     let mut d = Diagnostic::at("--set", "", None, message);
     d.source_line = Some(format!("--set {arg}"));
     d
+}
+
+/// Splits `fault[2]` into `("fault", Some(2))`.
+fn indexed(segment: &str) -> (&str, Option<usize>) {
+    match segment.split_once('[') {
+        Some((key, rest)) => (key, rest.strip_suffix(']').and_then(|i| i.parse().ok())),
+        None => (segment, None),
+    }
+}
+
+/// The item at a dotted path, creating tables as needed; an index may only appear on the
+/// first segment (the arrays of tables `fault` and `expect`).
+fn item_at<'d>(doc: &'d mut DocumentMut, segments: &[String]) -> Option<&'d mut Item> {
+    let (first, index) = indexed(segments.first()?);
+    let mut item: &mut Item = match index {
+        Some(i) => {
+            let table = doc.get_mut(first)?.as_array_of_tables_mut()?.get_mut(i)?;
+            table.entry(segments.get(1)?).or_insert(Item::None)
+        }
+        None => &mut doc[first],
+    };
+    let rest = if index.is_some() { 2 } else { 1 };
+    for segment in &segments[rest..] {
+        item = &mut item[segment.as_str()];
+    }
+    Some(item)
 }
 
 pub(super) fn apply(file: &str, source: &str, base: &Scenario, overrides: &[String]) -> Result<Edited, Diagnostics> {
@@ -78,11 +119,13 @@ pub(super) fn apply(file: &str, source: &str, base: &Scenario, overrides: &[Stri
             },
         };
         let segments: Vec<String> = key.split('.').map(str::to_string).collect();
-        let mut item: &mut Item = doc.as_item_mut();
-        for segment in &segments {
-            item = &mut item[segment.as_str()];
+        match item_at(&mut doc, &segments) {
+            Some(item) => *item = Item::Value(value),
+            None => {
+                errors.push(set_error(arg, format!("cannot set `{key}` in this file")));
+                continue;
+            }
         }
-        *item = Item::Value(value);
         applied.push((segments, arg.clone()));
     }
     if !errors.is_empty() {
@@ -103,7 +146,12 @@ impl Edited {
                 let mut item = doc.as_item();
                 let mut found = true;
                 for segment in segments {
-                    match item.get(segment.as_str()) {
+                    let (key, index) = indexed(segment);
+                    let child = item.get(key).and_then(|c| match index {
+                        Some(i) => c.get(i),
+                        None => Some(c),
+                    });
+                    match child {
                         Some(child) => item = child,
                         None => {
                             found = false;

@@ -17,6 +17,12 @@ use crate::time::SimDuration;
 const BYTES_PER_VIEWER_ESTIMATE: u64 = 1_024;
 /// Refuse scenarios whose estimated memory exceeds this.
 const MEMORY_LIMIT_BYTES: u64 = 16 * 1024 * 1024 * 1024;
+/// Longest run (the timeline keeps a row per simulated second).
+const MAX_DURATION: SimDuration = SimDuration::from_secs(30 * 86_400);
+const MAX_EDGES: u32 = 10_000;
+const MAX_INGEST_SERVERS: u32 = 64;
+/// Shortest health-check interval: faster probing is not a real deployment.
+const MIN_HEALTH_INTERVAL: SimDuration = SimDuration::from_millis(10);
 
 /// A diagnostic for a TOML syntax or type error, with a did-you-mean for unknown keys.
 pub(super) fn from_toml(file: &str, source: &str, error: &toml::de::Error) -> Diagnostic {
@@ -128,11 +134,11 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
         );
     }
     let duration = s.scenario.duration.0;
-    if duration.is_zero() {
+    if duration.is_zero() || duration > MAX_DURATION {
         c.error(
             "scenario.duration",
-            "scenario.duration must be greater than zero",
-            "e.g. duration = \"30m\"",
+            format!("scenario.duration = \"{duration}\" must be greater than zero and at most {MAX_DURATION}"),
+            "e.g. duration = \"30m\"; split longer studies into several runs",
         );
     }
     c.one_of("scenario.dispatch", &s.scenario.dispatch, &["window", "strict"], &[]);
@@ -225,6 +231,23 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
         &["active-passive"],
         &["active-active", "dns"],
     );
+    if i.servers > MAX_INGEST_SERVERS {
+        c.error(
+            "ingest.servers",
+            format!("ingest.servers = {} is more than {MAX_INGEST_SERVERS}", i.servers),
+            "use fewer ingest servers",
+        );
+    }
+    if i.health.interval.0 < MIN_HEALTH_INTERVAL {
+        c.error(
+            "ingest.health.interval",
+            format!(
+                "ingest.health.interval = \"{}\" is shorter than {MIN_HEALTH_INTERVAL}",
+                i.health.interval.0
+            ),
+            "real checkers probe every 1–30 s (HAProxy 2 s, Route 53 30 s)",
+        );
+    }
     if i.servers < 2 {
         c.error(
             "ingest.servers",
@@ -249,6 +272,13 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
         );
     }
     c.one_of("ingest.failback", &i.failback, &["none", "prefer-primary"], &[]);
+    if i.idle_timeout.0.is_zero() {
+        c.error(
+            "ingest.idle_timeout",
+            "ingest.idle_timeout must be greater than zero",
+            "SRS and SRT drop a silent publisher after \"5s\"",
+        );
+    }
 
     let min_latency = [
         &s.network.encoder_ingest,
@@ -283,11 +313,11 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
             "set cdn.origins = 1",
         );
     }
-    if cdn.edges == 0 {
+    if cdn.edges == 0 || cdn.edges > MAX_EDGES {
         c.error(
             "cdn.edges",
-            "cdn.edges must be at least 1",
-            "viewers need an edge to watch from",
+            format!("cdn.edges = {} is outside 1..={MAX_EDGES}", cdn.edges),
+            "viewers need at least one edge to watch from",
         );
     }
     c.one_of(
@@ -302,6 +332,13 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
         Algorithm::NAMES,
         &["weighted", "consistent-hash", "power-of-two"],
     );
+    if cdn.playlist_window > 10_000 {
+        c.error(
+            "cdn.playlist_window",
+            "cdn.playlist_window is more than 10000 segments",
+            "10 is common",
+        );
+    }
     if cdn.playlist_window < 3 {
         c.error(
             "cdn.playlist_window",

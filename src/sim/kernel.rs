@@ -498,6 +498,12 @@ pub struct Kernel<M: Send + Unpin + TraceMsg + 'static> {
 impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
     /// A kernel that runs until `end`. Must be created inside a running actix System.
     pub fn new(net: Network, end: SimTime, dispatch: Dispatch, keep_records: bool) -> Self {
+        if let Dispatch::Window { lookahead } = dispatch {
+            assert!(
+                !lookahead.is_zero(),
+                "a dispatch window needs a lookahead greater than zero"
+            );
+        }
         let mut kernel = Kernel {
             queue: EventQueue::new(),
             kernel_events: BinaryHeap::new(),

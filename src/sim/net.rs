@@ -233,7 +233,8 @@ impl Network {
         let mut delay = spec.latency;
         if !spec.jitter.is_zero() {
             let u: f64 = link.rng.gen();
-            let extra = (-(1.0 - u).ln()).min(10.0);
+            // libm, not the platform's ln: the same draw gives the same delay everywhere.
+            let extra = (-libm::log(1.0 - u)).min(10.0);
             delay += spec.jitter.mul_f64(extra);
         }
         let arrival = (departure + delay).max(link.last_arrival);
