@@ -3,15 +3,12 @@
 
 mod common;
 
+use common::balances;
+
 use failcast::actors::world::HEALTH_PHASE_STREAM;
 use failcast::experiment::run_scenario;
-use failcast::metrics::Summary;
 use failcast::sim::rng_for;
 use rand::Rng;
-
-fn balances(s: &Summary) -> bool {
-    s.frames_produced == s.frames_played + s.frames_dropped.total + s.frames_in_flight + s.frames_unwatched
-}
 
 /// ingest-1's probe instants (ms) under `seed`: the manager draws each server's phase
 /// from a published seed stream, ingest-1 first.

@@ -4,14 +4,11 @@
 
 mod common;
 
+use common::balances;
+
 use failcast::experiment::run_scenario;
-use failcast::metrics::Summary;
 use failcast::scenario::{Dur, Fault, Scenario};
 use failcast::time::SimDuration;
-
-fn balances(s: &Summary) -> bool {
-    s.frames_produced == s.frames_played + s.frames_dropped.total + s.frames_in_flight + s.frames_unwatched
-}
 
 fn crash(target: &str, at_s: u64, for_s: Option<u64>) -> Fault {
     Fault {

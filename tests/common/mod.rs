@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use failcast::metrics::Summary;
 use failcast::scenario::{self, Scenario};
 
 pub fn repo_path(relative: &str) -> PathBuf {
@@ -25,4 +26,9 @@ pub fn short_quickstart(extra: &[&str]) -> Scenario {
 
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_failcast"))
+}
+
+/// The frame ledger: every produced frame is played, dropped, in flight or unwatched.
+pub fn balances(s: &Summary) -> bool {
+    s.frames_produced == s.frames_played + s.frames_dropped.total + s.frames_in_flight + s.frames_unwatched
 }
