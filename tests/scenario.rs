@@ -235,3 +235,29 @@ fn absurd_sizes_are_refused_before_allocating() {
     let d = errors(MINIMAL, &["cdn.edges=1000000"]);
     assert!(d.0[0].message.contains("cdn.edges"), "{d}");
 }
+
+#[test]
+fn every_bundled_scenario_validates_runs_and_meets_its_expectations() {
+    let mut files: Vec<_> = std::fs::read_dir(common::repo_path("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2);
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.starts_with('#'),
+            "{} must open with a comment on the question it answers",
+            file.display()
+        );
+        let overrides = vec!["scenario.duration=11m".to_string(), "viewers.count=30".to_string()];
+        let scenario = failcast::scenario::load(&file, &overrides).unwrap_or_else(|e| panic!("{e}"));
+        let out = failcast::experiment::run_scenario(&scenario, scenario.scenario.seed, None, false).unwrap();
+        assert!(common::balances(&out.summary), "{}", file.display());
+        for verdict in failcast::experiment::evaluate(&scenario, &out.summary) {
+            assert!(verdict.passed, "{}: {:?}", file.display(), verdict);
+        }
+    }
+}

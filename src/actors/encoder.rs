@@ -1,8 +1,9 @@
-//! The encoder actor: captures frames at a fixed rate once its first connection is up,
-//! pushes them to the ingest address on that connection, and reconnects with the
-//! publisher backoff from `control::reconnect` when the connection breaks. Frame
-//! indices follow the stream clock, so keyframes stay aligned across reconnects and
-//! restarts; frames captured while disconnected are lost at ingest.
+//! The encoder actor: captures frames at a fixed rate once its first connection is up
+//! and pushes them over every uplink: one to the ingest address (active-passive) or one
+//! per ingest server (active-active, dual push). Each uplink reconnects on its own with
+//! the publisher backoff from `control::reconnect` when its connection breaks. Frame
+//! indices follow the stream clock, so keyframes stay aligned across reconnects,
+//! restarts and pipelines; frames captured while an uplink is down never reach it.
 
 use crate::control::reconnect::{Backoff, Reconnector};
 use crate::sim::{Behavior, Ctx, Dest, Input};
@@ -27,33 +28,45 @@ enum Session {
     GaveUp,
 }
 
+/// One publishing connection to one destination.
+struct Uplink {
+    dest: Dest,
+    session: Session,
+    reconnector: Reconnector,
+    /// The current connection's id; unique across uplinks.
+    conn: u64,
+}
+
 pub struct Encoder {
     config: EncoderConfig,
-    ingest: Dest,
+    uplinks: Vec<Uplink>,
     recorder: SharedRecorder,
     /// When frame 0 was captured: the stream starts with the first connection.
     stream_start: Option<SimTime>,
     capturing: bool,
     next_frame: u64,
-    session: Session,
-    reconnector: Reconnector,
-    /// The current connection's id (one per attempt).
-    conn: u64,
+    next_conn: u64,
 }
 
 impl Encoder {
-    pub fn new(config: EncoderConfig, ingest: Dest, recorder: SharedRecorder) -> Self {
-        let reconnector = Reconnector::new(config.backoff);
+    pub fn new(config: EncoderConfig, destinations: Vec<Dest>, recorder: SharedRecorder) -> Self {
+        let uplinks = destinations
+            .into_iter()
+            .map(|dest| Uplink {
+                dest,
+                session: Session::WaitingToRetry,
+                reconnector: Reconnector::new(config.backoff),
+                conn: 0,
+            })
+            .collect();
         Encoder {
             config,
-            ingest,
+            uplinks,
             recorder,
             stream_start: None,
             capturing: false,
             next_frame: 0,
-            session: Session::WaitingToRetry,
-            reconnector,
-            conn: 0,
+            next_conn: 0,
         }
     }
 
@@ -62,26 +75,34 @@ impl Encoder {
         start + SimDuration::from_nanos(frame * 1_000_000_000 / u64::from(self.config.fps))
     }
 
-    fn connect(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        self.conn += 1;
-        self.session = Session::Connecting;
-        ctx.send(self.ingest, Msg::Connect { conn: self.conn }, CONTROL_MESSAGE_BYTES);
+    fn connect(&mut self, uplink: usize, ctx: &mut Ctx<'_, Msg>) {
+        self.next_conn += 1;
+        let link = &mut self.uplinks[uplink];
+        link.conn = self.next_conn;
+        link.session = Session::Connecting;
+        ctx.send(link.dest, Msg::Connect { conn: link.conn }, CONTROL_MESSAGE_BYTES);
         let deadline = ctx.now() + self.config.connect_timeout;
-        ctx.timer_at(deadline, Msg::ConnectTimeout { attempt: self.conn });
+        ctx.timer_at(deadline, Msg::ConnectTimeout { attempt: link.conn });
     }
 
-    fn connection_failed(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        match self.reconnector.failed() {
+    fn connection_failed(&mut self, uplink: usize, ctx: &mut Ctx<'_, Msg>) {
+        let link = &mut self.uplinks[uplink];
+        match link.reconnector.failed() {
             Some(delay) => {
-                tracing::debug!(%delay, "encoder connection lost; reconnecting after backoff");
-                self.session = Session::WaitingToRetry;
-                ctx.timer_at(ctx.now() + delay, Msg::RetryConnect);
+                tracing::debug!(uplink, %delay, "encoder connection lost; reconnecting after backoff");
+                link.session = Session::WaitingToRetry;
+                let retry = Msg::RetryConnect { uplink: uplink as u32 };
+                ctx.timer_at(ctx.now() + delay, retry);
             }
             None => {
-                tracing::warn!("encoder gave up reconnecting");
-                self.session = Session::GaveUp;
+                tracing::warn!(uplink, "encoder gave up reconnecting");
+                link.session = Session::GaveUp;
             }
         }
+    }
+
+    fn uplink_of(&self, conn: u64) -> Option<usize> {
+        self.uplinks.iter().position(|u| u.conn == conn)
     }
 
     /// Starts (or, after a restart, resumes) capture at the next frame on the stream clock.
@@ -106,13 +127,14 @@ impl Encoder {
                 recorder.frame_produced(self.capture_time(frame));
             }
         }
-        if self.session == Session::Connected {
+        let bytes = u64::from(count) * self.config.frame_bytes;
+        for link in self.uplinks.iter().filter(|u| u.session == Session::Connected) {
             let frames = Msg::Frames {
-                conn: self.conn,
+                conn: link.conn,
                 first,
                 count,
             };
-            ctx.send(self.ingest, frames, u64::from(count) * self.config.frame_bytes);
+            ctx.send(link.dest, frames, bytes);
         }
         self.next_frame += u64::from(count);
         let next_chunk_ready = self.capture_time(self.next_frame + u64::from(count) - 1);
@@ -126,34 +148,56 @@ impl Behavior for Encoder {
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
         match input {
             Input::Start | Input::Restart => {
-                self.reconnector.connected();
-                self.connect(ctx);
+                for uplink in 0..self.uplinks.len() {
+                    self.uplinks[uplink].reconnector.connected();
+                    self.connect(uplink, ctx);
+                }
             }
             Input::Crash => {
                 self.capturing = false;
-                self.session = Session::WaitingToRetry;
+                for link in &mut self.uplinks {
+                    link.session = Session::WaitingToRetry;
+                }
             }
             Input::Timer(Msg::CaptureTick) if self.capturing => self.capture(ctx),
-            Input::Timer(Msg::RetryConnect) if self.session == Session::WaitingToRetry => self.connect(ctx),
-            Input::Timer(Msg::ConnectTimeout { attempt })
-                if self.session == Session::Connecting && attempt == self.conn =>
-            {
-                self.connection_failed(ctx)
+            Input::Timer(Msg::RetryConnect { uplink }) => {
+                let uplink = uplink as usize;
+                if self.uplinks[uplink].session == Session::WaitingToRetry {
+                    self.connect(uplink, ctx);
+                }
+            }
+            Input::Timer(Msg::ConnectTimeout { attempt }) => {
+                if let Some(uplink) = self.uplink_of(attempt) {
+                    if self.uplinks[uplink].session == Session::Connecting {
+                        self.connection_failed(uplink, ctx);
+                    }
+                }
             }
             Input::Msg {
                 msg: Msg::Accepted { conn },
                 ..
-            } if self.session == Session::Connecting && conn == self.conn => {
-                self.session = Session::Connected;
-                self.reconnector.connected();
-                if !self.capturing {
-                    self.start_capture(ctx);
+            } => {
+                if let Some(uplink) = self.uplink_of(conn) {
+                    let link = &mut self.uplinks[uplink];
+                    if link.session == Session::Connecting {
+                        link.session = Session::Connected;
+                        link.reconnector.connected();
+                        if !self.capturing {
+                            self.start_capture(ctx);
+                        }
+                    }
                 }
             }
             Input::Msg {
                 msg: Msg::Reset { conn },
                 ..
-            } if self.session == Session::Connected && conn == self.conn => self.connection_failed(ctx),
+            } => {
+                if let Some(uplink) = self.uplink_of(conn) {
+                    if self.uplinks[uplink].session == Session::Connected {
+                        self.connection_failed(uplink, ctx);
+                    }
+                }
+            }
             _ => {}
         }
     }

@@ -2,6 +2,9 @@
 //! health changes to `control::failover`, and carries out each switch by moving the
 //! ingest address (a floating IP) to the promoted server.
 //!
+//! With active-active ingest there is no policy: the manager only watches (detections
+//! are recorded) and the origin chooses among the live pipelines.
+//!
 //! A crash loses the checker's volatile state; on restart the manager probes afresh
 //! from `now`. The failover policy's choice of active pipeline is treated as persisted
 //! (a real manager keeps it in its store), so it survives the restart.
@@ -27,7 +30,7 @@ pub struct ManagerConfig {
 pub struct Manager {
     config: ManagerConfig,
     health: HealthChecker,
-    policy: ActivePassive,
+    policy: Option<ActivePassive>,
     detected_at: Vec<Option<SimTime>>,
     timer: Option<SimTime>,
     recorder: SharedRecorder,
@@ -49,7 +52,7 @@ fn checker_from(config: &ManagerConfig, now: SimTime) -> HealthChecker {
 }
 
 impl Manager {
-    pub fn new(config: ManagerConfig, policy: ActivePassive, recorder: SharedRecorder) -> Self {
+    pub fn new(config: ManagerConfig, policy: Option<ActivePassive>, recorder: SharedRecorder) -> Self {
         let n = config.targets.len();
         Manager {
             health: checker_from(&config, SimTime::ZERO),
@@ -77,9 +80,11 @@ impl Manager {
                 }
                 Health::Up => self.detected_at[event.target] = None,
             }
-            self.policy.handle_health(ctx.now(), event.target, event.health);
+            if let Some(policy) = &mut self.policy {
+                policy.handle_health(ctx.now(), event.target, event.health);
+            }
         }
-        while let Some(switch) = self.policy.poll_switch() {
+        while let Some(switch) = self.policy.as_mut().and_then(ActivePassive::poll_switch) {
             let effective = ctx.now() + self.config.switch_delay;
             let (from, to) = (&names[switch.from], &names[switch.to]);
             tracing::info!(%from, %to, reason = ?switch.reason, "ingest switch");
@@ -96,10 +101,8 @@ impl Manager {
                 .borrow_mut()
                 .switched(from, to, failback, detected, effective);
         }
-        let next = [self.health.poll_timeout(), self.policy.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min();
+        let policy_timeout = self.policy.as_ref().and_then(ActivePassive::poll_timeout);
+        let next = [self.health.poll_timeout(), policy_timeout].into_iter().flatten().min();
         if let Some(next) = next {
             if self.timer != Some(next) {
                 ctx.timer_at(next.max(ctx.now()), Msg::ControlTimer);
@@ -124,7 +127,9 @@ impl Behavior for Manager {
                 if self.timer.is_some_and(|t| t <= ctx.now()) {
                     self.timer = None;
                     self.health.handle_timeout(ctx.now());
-                    self.policy.handle_timeout(ctx.now());
+                    if let Some(policy) = &mut self.policy {
+                        policy.handle_timeout(ctx.now());
+                    }
                 }
             }
             Input::Msg {

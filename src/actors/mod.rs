@@ -58,8 +58,12 @@ pub enum Msg {
     IdleCheck {
         conn: u64,
     },
-    /// Encoder: backoff elapsed, try again.
-    RetryConnect,
+    /// Encoder: backoff elapsed, try uplink `uplink` again.
+    RetryConnect {
+        uplink: u32,
+    },
+    /// Origin: the input selector's deadline.
+    SelectorTimer,
     /// Encoder: connection attempt `attempt` got no answer in time.
     ConnectTimeout {
         attempt: u64,
@@ -106,7 +110,8 @@ impl TraceMsg for Msg {
             Msg::Accepted { .. } => "accepted",
             Msg::Reset { .. } => "reset",
             Msg::IdleCheck { .. } => "idle-check",
-            Msg::RetryConnect => "retry-connect",
+            Msg::RetryConnect { .. } => "retry-connect",
+            Msg::SelectorTimer => "selector-timer",
             Msg::ConnectTimeout { .. } => "connect-timeout",
             Msg::Probe { .. } => "probe",
             Msg::ProbeAck { .. } => "probe-ack",
@@ -136,7 +141,8 @@ impl TraceMsg for Msg {
             ]),
             Msg::ViewerJoin { viewer } | Msg::ViewerTimer { viewer } => mix(&[u64::from(viewer)]),
             Msg::SegmentLoaded { viewer, index } => mix(&[u64::from(viewer), index]),
-            Msg::CaptureTick | Msg::RetryConnect | Msg::ControlTimer => 0,
+            Msg::RetryConnect { uplink } => mix(&[u64::from(uplink)]),
+            Msg::CaptureTick | Msg::ControlTimer | Msg::SelectorTimer => 0,
         }
     }
 }

@@ -1,44 +1,63 @@
-//! The origin and edge actors. The origin accepts each segment once (the first copy
-//! wins), records which pipeline it came from, and pushes it to every edge; an edge
-//! records its arrival and announces it to the viewers it serves.
+//! The origin and edge actors. The origin publishes each segment index once and pushes
+//! it to every edge. With one live pipeline (active-passive) the first copy wins; with
+//! several (active-active) `control::failover::InputSelector` chooses among the copies
+//! and switches inputs when the active one stops delivering. An edge records each
+//! segment's arrival and announces it to the viewers it serves.
 
+use std::collections::BTreeMap;
+
+use crate::control::failover::InputSelector;
 use crate::metrics::SegmentRecord;
 use crate::sim::{Behavior, Ctx, Input, NodeId};
+use crate::time::SimTime;
 
-use super::{Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{Msg, SegmentInfo, SharedRecorder, CONTROL_MESSAGE_BYTES};
+
+/// How the origin chooses among ingest pipelines.
+pub enum Inputs {
+    /// Any copy, first come first served (one live pipeline at a time).
+    FirstCopy,
+    /// Active-active: the selector decides; `pipelines[i]` is input `i`.
+    Selector {
+        selector: InputSelector,
+        pipelines: Vec<NodeId>,
+    },
+}
 
 pub struct Origin {
     edges: Vec<NodeId>,
     /// Node names, indexed by node id, to name pipelines in records.
     names: Vec<String>,
     frame_bytes: u64,
+    inputs: Inputs,
     last_index: Option<u64>,
+    /// Copies waiting for the selector: (index, input) → segment.
+    held: BTreeMap<(u64, usize), SegmentInfo>,
+    timer: Option<SimTime>,
     recorder: SharedRecorder,
 }
 
 impl Origin {
-    pub fn new(edges: Vec<NodeId>, names: Vec<String>, frame_bytes: u64, recorder: SharedRecorder) -> Self {
+    pub fn new(
+        edges: Vec<NodeId>,
+        names: Vec<String>,
+        frame_bytes: u64,
+        inputs: Inputs,
+        recorder: SharedRecorder,
+    ) -> Self {
         Origin {
             edges,
             names,
             frame_bytes,
+            inputs,
             last_index: None,
+            held: BTreeMap::new(),
+            timer: None,
             recorder,
         }
     }
-}
 
-impl Behavior for Origin {
-    type Msg = Msg;
-
-    fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
-        let Input::Msg {
-            msg: Msg::Segment(info),
-            ..
-        } = input
-        else {
-            return;
-        };
+    fn publish(&mut self, ctx: &mut Ctx<'_, Msg>, info: SegmentInfo) {
         // A live playlist only grows: late or duplicate copies are dropped.
         if self.last_index.is_some_and(|last| info.index <= last) {
             return;
@@ -59,6 +78,76 @@ impl Behavior for Origin {
         let bytes = u64::from(info.frames) * self.frame_bytes;
         for &edge in &self.edges {
             ctx.send(edge, Msg::Segment(info), bytes);
+        }
+    }
+
+    /// Carries out the selector's decisions and re-arms its timer.
+    fn pump(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let Inputs::Selector { selector, pipelines } = &mut self.inputs else {
+            return;
+        };
+        let mut switches = Vec::new();
+        while let Some(switch) = selector.poll_switch() {
+            switches.push((pipelines[switch.from], pipelines[switch.to]));
+        }
+        let mut ready = Vec::new();
+        while let Some(publish) = selector.poll_publish() {
+            ready.push((publish.index, publish.pipeline));
+        }
+        let next = selector.poll_timeout();
+        for (from, to) in switches {
+            let (from, to) = (&self.names[from as usize], &self.names[to as usize]);
+            tracing::info!(%from, %to, "origin input switch");
+            self.recorder.borrow_mut().input_switched(from, to, ctx.now());
+        }
+        for key in ready {
+            if let Some(info) = self.held.remove(&key) {
+                self.publish(ctx, info);
+            }
+        }
+        if let Some(last) = self.last_index {
+            self.held.retain(|&(index, _), _| index > last);
+        }
+        if let Some(next) = next {
+            if self.timer != Some(next) {
+                ctx.timer_at(next.max(ctx.now()), Msg::SelectorTimer);
+                self.timer = Some(next);
+            }
+        }
+    }
+}
+
+impl Behavior for Origin {
+    type Msg = Msg;
+
+    fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
+        let now = ctx.now();
+        match input {
+            Input::Msg {
+                msg: Msg::Segment(info),
+                ..
+            } => match &mut self.inputs {
+                Inputs::FirstCopy => self.publish(ctx, info),
+                Inputs::Selector { selector, pipelines } => {
+                    if let Some(input) = pipelines.iter().position(|&p| p == info.pipeline) {
+                        self.held.insert((info.index, input), info);
+                        selector.handle_segment(now, input, info.index);
+                        self.pump(ctx);
+                    }
+                }
+            },
+            Input::Timer(Msg::SelectorTimer) if self.timer.is_some_and(|t| t <= now) => {
+                self.timer = None;
+                if let Inputs::Selector { selector, .. } = &mut self.inputs {
+                    selector.handle_timeout(now);
+                }
+                self.pump(ctx);
+            }
+            Input::Restart => {
+                self.held.clear();
+                self.timer = None;
+            }
+            _ => {}
         }
     }
 }

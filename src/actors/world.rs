@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use rand::Rng;
 
 use crate::control::balance::{Algorithm, Balancer};
-use crate::control::failover::{ActivePassive, Failback};
+use crate::control::failover::{ActivePassive, Failback, InputSelector};
 use crate::control::health::HealthConfig;
 use crate::control::player::PlayerConfig;
 use crate::control::reconnect::Backoff;
@@ -21,7 +21,7 @@ use super::cohort::{Cohort, CohortConfig};
 use super::encoder::{Encoder, EncoderConfig};
 use super::ingest::{Ingest, IngestConfig};
 use super::manager::{Manager, ManagerConfig};
-use super::origin::{Edge, Origin};
+use super::origin::{Edge, Inputs, Origin};
 use super::{Msg, SharedRecorder};
 
 /// The seeded stream the manager's probe phases are drawn from (one draw per ingest
@@ -112,7 +112,14 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     names.extend((0..edges).map(Scenario::edge_name));
     names.extend((0..edges).map(|i| format!("viewers-{}", i + 1)));
 
+    let active_active = s.ingest.redundancy == "active-active";
     let ingest_vip = kernel.network_mut().add_vip(class::INGEST, Some(ingest_ids[0]));
+    // Active-passive pushes to the floating address; active-active to every server.
+    let uplinks: Vec<Dest> = if active_active {
+        ingest_ids.iter().map(|&id| Dest::Node(id)).collect()
+    } else {
+        vec![Dest::Vip(ingest_vip)]
+    };
 
     let r = &s.encoders.reconnect;
     let encoder = Encoder::new(
@@ -128,7 +135,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                 max_attempts: r.max_attempts,
             },
         },
-        Dest::Vip(ingest_vip),
+        uplinks,
         recorder.clone(),
     );
     assert_eq!(kernel.spawn("encoder-1", class::ENCODER, encoder), encoder_id);
@@ -173,12 +180,20 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
             health: health_config,
             phases,
         },
-        ActivePassive::new(servers as usize, failback),
+        (!active_active).then(|| ActivePassive::new(servers as usize, failback)),
         recorder.clone(),
     );
     assert_eq!(kernel.spawn("manager-1", class::MANAGER, manager), manager_id);
 
-    let origin = Origin::new(edge_ids.clone(), names.clone(), frame_bytes, recorder.clone());
+    let inputs = if active_active {
+        Inputs::Selector {
+            selector: InputSelector::new(s.ingest.input_loss.0),
+            pipelines: ingest_ids.clone(),
+        }
+    } else {
+        Inputs::FirstCopy
+    };
+    let origin = Origin::new(edge_ids.clone(), names.clone(), frame_bytes, inputs, recorder.clone());
     assert_eq!(kernel.spawn("origin-1", class::ORIGIN, origin), origin_id);
     for (i, &id) in edge_ids.iter().enumerate() {
         let edge = Edge::new(cohort_ids[i], recorder.clone());

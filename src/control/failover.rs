@@ -10,8 +10,12 @@
 //! Calling contract: report health with [`ActivePassive::handle_health`]; call
 //! [`ActivePassive::handle_timeout`] when `now` reaches [`ActivePassive::poll_timeout`];
 //! execute every [`Switch`] from [`ActivePassive::poll_switch`].
+//!
+//! Active-active: every pipeline ingests and packages the same keyframe-aligned
+//! segments and the origin chooses among them with an [`InputSelector`] (AWS Elemental
+//! MediaLive standard channels: "two pipelines, both live; downstream chooses").
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::health::Health;
 use crate::time::{SimDuration, SimTime};
@@ -114,6 +118,133 @@ impl ActivePassive {
     }
 }
 
+/// A segment copy to publish now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Publish {
+    pub index: u64,
+    pub pipeline: usize,
+}
+
+/// Input redundancy at the origin: publishes each segment from the active input; a copy
+/// from another input is held, and if the active input has not delivered that segment
+/// within `input_loss`, the selector switches to the other input and publishes its copy
+/// (MediaLive automatic input failover: input-loss threshold 1000 ms typical, 100 ms
+/// minimum). Held copies also fill a segment the active input skipped. The playlist
+/// only grows: each index is published at most once, in increasing order.
+///
+/// Calling contract: report every arriving copy with [`InputSelector::handle_segment`];
+/// call [`InputSelector::handle_timeout`] when `now` reaches
+/// [`InputSelector::poll_timeout`]; publish what [`InputSelector::poll_publish`] returns,
+/// in that order; read switches from [`InputSelector::poll_switch`].
+#[derive(Clone, Debug)]
+pub struct InputSelector {
+    active: usize,
+    input_loss: SimDuration,
+    last_published: Option<u64>,
+    /// Copies from inactive inputs: index → (pipeline, arrived at).
+    held: BTreeMap<u64, (usize, SimTime)>,
+    publishes: VecDeque<Publish>,
+    switches: VecDeque<Switch>,
+}
+
+impl InputSelector {
+    pub fn new(input_loss: SimDuration) -> Self {
+        InputSelector {
+            active: 0,
+            input_loss,
+            last_published: None,
+            held: BTreeMap::new(),
+            publishes: VecDeque::new(),
+            switches: VecDeque::new(),
+        }
+    }
+
+    pub fn active(&self) -> usize {
+        self.active
+    }
+
+    fn is_new(&self, index: u64) -> bool {
+        self.last_published.is_none_or(|last| index > last)
+    }
+
+    fn publish(&mut self, index: u64, pipeline: usize) {
+        self.last_published = Some(index);
+        self.publishes.push_back(Publish { index, pipeline });
+    }
+
+    /// Publishes held copies below `index` (segments the active input skipped), then drops
+    /// whatever is no longer needed.
+    fn fill_before(&mut self, index: u64) {
+        let earlier: Vec<(u64, usize)> = self.held.range(..index).map(|(&i, &(p, _))| (i, p)).collect();
+        for (i, pipeline) in earlier {
+            self.held.remove(&i);
+            if self.is_new(i) {
+                self.publish(i, pipeline);
+            }
+        }
+    }
+
+    /// A copy of segment `index` from `pipeline` arrived.
+    pub fn handle_segment(&mut self, now: SimTime, pipeline: usize, index: u64) {
+        if !self.is_new(index) {
+            return;
+        }
+        if pipeline == self.active {
+            self.fill_before(index);
+            self.held.remove(&index);
+            self.publish(index, pipeline);
+        } else {
+            self.held.entry(index).or_insert((pipeline, now));
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        self.held.values().map(|&(_, at)| at + self.input_loss).min()
+    }
+
+    /// The active input missed its deadline for a held segment: switch to the input that
+    /// delivered it.
+    pub fn handle_timeout(&mut self, now: SimTime) {
+        while let Some((index, pipeline)) = self
+            .held
+            .iter()
+            .find(|(_, &(_, at))| at + self.input_loss <= now)
+            .map(|(&index, &(pipeline, _))| (index, pipeline))
+        {
+            self.switches.push_back(Switch {
+                from: self.active,
+                to: pipeline,
+                at: now,
+                reason: SwitchReason::ActiveDown,
+            });
+            self.active = pipeline;
+            self.fill_before(index);
+            self.held.remove(&index);
+            self.publish(index, pipeline);
+            // Later copies from the new active input go out now too.
+            let ready: Vec<u64> = self
+                .held
+                .iter()
+                .filter(|(_, &(p, _))| p == pipeline)
+                .map(|(&i, _)| i)
+                .collect();
+            for i in ready {
+                self.fill_before(i);
+                self.held.remove(&i);
+                self.publish(i, pipeline);
+            }
+        }
+    }
+
+    pub fn poll_publish(&mut self) -> Option<Publish> {
+        self.publishes.pop_front()
+    }
+
+    pub fn poll_switch(&mut self) -> Option<Switch> {
+        self.switches.pop_front()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +323,88 @@ mod tests {
                     prop_assert_eq!(health[active], Health::Up);
                 }
             }
+        }
+    }
+
+    fn ms(v: u64) -> SimTime {
+        SimTime::from_millis(v)
+    }
+
+    fn drain(selector: &mut InputSelector) -> Vec<(u64, usize)> {
+        std::iter::from_fn(|| selector.poll_publish())
+            .map(|p| (p.index, p.pipeline))
+            .collect()
+    }
+
+    #[test]
+    fn publishes_the_active_copy_and_ignores_the_other() {
+        let mut sel = InputSelector::new(SimDuration::from_secs(1));
+        sel.handle_segment(ms(2_010), 1, 0);
+        sel.handle_segment(ms(2_020), 0, 0);
+        sel.handle_segment(ms(4_020), 0, 1);
+        sel.handle_segment(ms(4_030), 1, 1);
+        assert_eq!(drain(&mut sel), vec![(0, 0), (1, 0)]);
+        assert_eq!(sel.poll_timeout(), None);
+        assert_eq!(sel.poll_switch(), None);
+    }
+
+    #[test]
+    fn switches_after_the_input_loss_threshold() {
+        let mut sel = InputSelector::new(SimDuration::from_secs(1));
+        sel.handle_segment(ms(2_000), 0, 0);
+        // Pipeline 0 dies: only pipeline 1's copies of 1 and 2 arrive.
+        sel.handle_segment(ms(4_010), 1, 1);
+        assert_eq!(sel.poll_timeout(), Some(ms(5_010)));
+        sel.handle_timeout(ms(5_009));
+        assert_eq!(drain(&mut sel), vec![(0, 0)]);
+        sel.handle_timeout(ms(5_010));
+        assert_eq!(
+            sel.poll_switch(),
+            Some(Switch {
+                from: 0,
+                to: 1,
+                at: ms(5_010),
+                reason: SwitchReason::ActiveDown
+            })
+        );
+        sel.handle_segment(ms(6_010), 1, 2);
+        assert_eq!(drain(&mut sel), vec![(1, 1), (2, 1)]);
+    }
+
+    #[test]
+    fn a_held_copy_fills_a_segment_the_active_input_skipped() {
+        let mut sel = InputSelector::new(SimDuration::from_secs(1));
+        sel.handle_segment(ms(2_000), 0, 0);
+        sel.handle_segment(ms(4_010), 1, 1);
+        sel.handle_segment(ms(6_000), 0, 2);
+        assert_eq!(drain(&mut sel), vec![(0, 0), (1, 1), (2, 0)]);
+        assert_eq!(sel.active(), 0);
+    }
+
+    proptest! {
+        /// Whatever arrives, in whatever order, the playlist only grows and every
+        /// segment any input delivered is published once the deadlines have passed.
+        #[test]
+        fn publishes_each_index_once_in_order(arrivals in proptest::collection::vec((0u64..20, 0usize..2, 0u64..5_000), 1..80)) {
+            let mut sel = InputSelector::new(SimDuration::from_millis(700));
+            let mut sorted = arrivals.clone();
+            sorted.sort_by_key(|&(index, _, jitter)| index * 2_000 + jitter);
+            let mut published = Vec::new();
+            for &(index, pipeline, jitter) in &sorted {
+                let now = ms(index * 2_000 + jitter);
+                while let Some(deadline) = sel.poll_timeout().filter(|&d| d <= now) {
+                    sel.handle_timeout(deadline);
+                }
+                sel.handle_segment(now, pipeline, index);
+                published.extend(drain(&mut sel));
+            }
+            sel.handle_timeout(ms(1_000_000));
+            published.extend(drain(&mut sel));
+            let indices: Vec<u64> = published.iter().map(|p| p.0).collect();
+            prop_assert!(indices.windows(2).all(|w| w[0] < w[1]), "{indices:?}");
+            // The newest index that arrived is always published.
+            let newest = sorted.iter().map(|a| a.0).max().unwrap();
+            prop_assert_eq!(indices.last().copied(), Some(newest));
         }
     }
 }

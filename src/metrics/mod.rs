@@ -222,6 +222,15 @@ impl Recorder {
         self.detections.push((node.to_string(), at));
     }
 
+    /// The origin's input selector switched from `from` to `to` at `at` (active-active):
+    /// detection, switch and first frame on the new path coincide, because the new path
+    /// was live all along and its frames become available the moment they are taken.
+    pub fn input_switched(&mut self, from: &str, to: &str, at: SimTime) {
+        self.switched(from, to, false, at, at);
+        let episode = self.episodes.last_mut().expect("just pushed");
+        episode.first_frame = Some(at);
+    }
+
     /// The policy moved the stream from `from` to `to` (taking effect at `at`), acting on
     /// a detection at `detected`. The fault blamed is the latest one on `from` that began
     /// by the detection; failing that, the latest fault still active at the detection

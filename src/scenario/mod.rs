@@ -137,6 +137,10 @@ pub struct Ingest {
     pub health: HealthCfg,
     /// Time to move the ingest address to the promoted server (gratuitous ARP).
     pub switch_delay: Dur,
+    /// Active-active: how long the origin waits for the active pipeline's copy of a
+    /// segment before switching to another (MediaLive input-loss threshold: 1000 ms
+    /// typical, 100 ms minimum).
+    pub input_loss: Dur,
     /// A publisher connection silent this long is dropped (SRS publisher timeout and
     /// SRT peer idle timeout: 5 s).
     pub idle_timeout: Dur,
@@ -153,6 +157,7 @@ impl Default for Ingest {
             servers: 2,
             health: HealthCfg::default(),
             switch_delay: dur("100ms"),
+            input_loss: dur("1s"),
             idle_timeout: dur("5s"),
             failback: "none".into(),
             failback_hold: dur("30s"),

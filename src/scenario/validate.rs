@@ -228,9 +228,19 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
     c.one_of(
         "ingest.redundancy",
         &i.redundancy,
-        &["active-passive"],
-        &["active-active", "dns"],
+        &["active-passive", "active-active"],
+        &["dns"],
     );
+    if i.input_loss.0 < SimDuration::from_millis(100) {
+        c.error(
+            "ingest.input_loss",
+            format!(
+                "ingest.input_loss = \"{}\" is below MediaLive's 100 ms minimum",
+                i.input_loss.0
+            ),
+            "MediaLive's typical input-loss threshold is \"1s\"",
+        );
+    }
     if i.servers > MAX_INGEST_SERVERS {
         c.error(
             "ingest.servers",
