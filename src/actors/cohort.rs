@@ -14,7 +14,7 @@ use crate::metrics::{ViewerRecord, ViewerState};
 use crate::sim::{Behavior, Ctx, Input, SimRng};
 use crate::time::{SimDuration, SimTime};
 
-use super::{Msg, SharedRecorder};
+use super::{Deadline, Msg, SharedRecorder};
 
 #[derive(Clone, Debug)]
 pub struct CohortConfig {
@@ -35,7 +35,7 @@ pub struct CohortConfig {
 
 struct Viewer {
     player: Player,
-    timer: Option<SimTime>,
+    timer: Deadline,
     downloading: Option<PlaylistEntry>,
     state: Option<ViewerState>,
     since: SimTime,
@@ -57,7 +57,7 @@ impl Cohort {
             .iter()
             .map(|_| Viewer {
                 player: Player::new(config.player, config.target_duration),
-                timer: None,
+                timer: Deadline::default(),
                 downloading: None,
                 state: None,
                 since: SimTime::ZERO,
@@ -149,12 +149,8 @@ impl Cohort {
             }
         }
         let viewer = &mut self.viewers[slot];
-        if let Some(deadline) = viewer.player.poll_timeout() {
-            if viewer.timer != Some(deadline) {
-                viewer.timer = Some(deadline);
-                ctx.timer_at(deadline.max(now), Msg::ViewerTimer { viewer: viewer_id });
-            }
-        }
+        let next = viewer.player.poll_timeout();
+        viewer.timer.arm(next, ctx, Msg::ViewerTimer { viewer: viewer_id });
     }
 
     fn slot_of(&self, viewer: u32) -> usize {
@@ -224,8 +220,7 @@ impl Behavior for Cohort {
             }
             Input::Timer(Msg::ViewerTimer { viewer }) => {
                 let slot = self.slot_of(viewer);
-                if self.viewers[slot].timer == Some(now) {
-                    self.viewers[slot].timer = None;
+                if self.viewers[slot].timer.fire(now) {
                     self.viewers[slot].player.handle_timeout(now);
                     self.drive(slot, ctx);
                 }

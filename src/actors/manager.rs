@@ -14,7 +14,7 @@ use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId};
 use crate::time::{SimDuration, SimTime};
 
-use super::{Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 /// What the manager watches and how it switches.
 pub struct ManagerConfig {
@@ -32,7 +32,7 @@ pub struct Manager {
     health: HealthChecker,
     policy: Option<ActivePassive>,
     detected_at: Vec<Option<SimTime>>,
-    timer: Option<SimTime>,
+    timer: Deadline,
     recorder: SharedRecorder,
 }
 
@@ -59,7 +59,7 @@ impl Manager {
             config,
             policy,
             detected_at: vec![None; n],
-            timer: None,
+            timer: Deadline::default(),
             recorder,
         }
     }
@@ -103,12 +103,7 @@ impl Manager {
         }
         let policy_timeout = self.policy.as_ref().and_then(ActivePassive::poll_timeout);
         let next = [self.health.poll_timeout(), policy_timeout].into_iter().flatten().min();
-        if let Some(next) = next {
-            if self.timer != Some(next) {
-                ctx.timer_at(next.max(ctx.now()), Msg::ControlTimer);
-                self.timer = Some(next);
-            }
-        }
+        self.timer.arm(next, ctx, Msg::ControlTimer);
     }
 }
 
@@ -121,11 +116,10 @@ impl Behavior for Manager {
             Input::Restart => {
                 self.health = checker_from(&self.config, ctx.now());
                 self.detected_at.fill(None);
-                self.timer = None;
+                self.timer.clear();
             }
             Input::Timer(Msg::ControlTimer) => {
-                if self.timer.is_some_and(|t| t <= ctx.now()) {
-                    self.timer = None;
+                if self.timer.fire(ctx.now()) {
                     self.health.handle_timeout(ctx.now());
                     if let Some(policy) = &mut self.policy {
                         policy.handle_timeout(ctx.now());

@@ -13,10 +13,43 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::metrics::Recorder;
-use crate::sim::{NodeId, TraceMsg};
+use crate::sim::{Ctx, NodeId, TraceMsg};
+use crate::time::SimTime;
 
 /// The recorder every actor of one run writes to (same thread: actix runs on one).
 pub type SharedRecorder = Rc<RefCell<Recorder>>;
+
+/// The one pending timer of a state machine driven through its `poll_timeout`: re-armed
+/// only when the deadline moves, and recognised when it fires (older timers are stale).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Deadline(Option<SimTime>);
+
+impl Deadline {
+    /// Sets a timer carrying `msg` for `next` (never before now), unless one is already
+    /// set for that instant.
+    pub fn arm(&mut self, next: Option<SimTime>, ctx: &mut Ctx<'_, Msg>, msg: Msg) {
+        if let Some(next) = next {
+            let at = next.max(ctx.now());
+            if self.0 != Some(at) {
+                self.0 = Some(at);
+                ctx.timer_at(at, msg);
+            }
+        }
+    }
+
+    /// Whether a timer firing at `now` is the armed one; if so it is used up.
+    pub fn fire(&mut self, now: SimTime) -> bool {
+        let armed = self.0 == Some(now);
+        if armed {
+            self.0 = None;
+        }
+        armed
+    }
+
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+}
 
 /// A packaged segment, as it travels from ingest to origin to edge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 use crate::control::failover::InputSelector;
 use crate::metrics::SegmentRecord;
 use crate::sim::{Behavior, Ctx, Input, NodeId};
-use crate::time::SimTime;
 
-use super::{Msg, SegmentInfo, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{Deadline, Msg, SegmentInfo, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 /// How the origin chooses among ingest pipelines.
 pub enum Inputs {
@@ -33,7 +32,7 @@ pub struct Origin {
     last_index: Option<u64>,
     /// Copies waiting for the selector: (index, input) → segment.
     held: BTreeMap<(u64, usize), SegmentInfo>,
-    timer: Option<SimTime>,
+    timer: Deadline,
     recorder: SharedRecorder,
 }
 
@@ -52,7 +51,7 @@ impl Origin {
             inputs,
             last_index: None,
             held: BTreeMap::new(),
-            timer: None,
+            timer: Deadline::default(),
             recorder,
         }
     }
@@ -108,12 +107,7 @@ impl Origin {
         if let Some(last) = self.last_index {
             self.held.retain(|&(index, _), _| index > last);
         }
-        if let Some(next) = next {
-            if self.timer != Some(next) {
-                ctx.timer_at(next.max(ctx.now()), Msg::SelectorTimer);
-                self.timer = Some(next);
-            }
-        }
+        self.timer.arm(next, ctx, Msg::SelectorTimer);
     }
 }
 
@@ -136,8 +130,7 @@ impl Behavior for Origin {
                     }
                 }
             },
-            Input::Timer(Msg::SelectorTimer) if self.timer.is_some_and(|t| t <= now) => {
-                self.timer = None;
+            Input::Timer(Msg::SelectorTimer) if self.timer.fire(now) => {
                 if let Inputs::Selector { selector, .. } = &mut self.inputs {
                     selector.handle_timeout(now);
                 }
@@ -145,7 +138,7 @@ impl Behavior for Origin {
             }
             Input::Restart => {
                 self.held.clear();
-                self.timer = None;
+                self.timer.clear();
             }
             _ => {}
         }
