@@ -89,3 +89,96 @@ fn active_active_is_deterministic_across_dispatch_modes() {
     assert_eq!(a.failovers, b.failovers);
     assert_eq!(a.records, b.records);
 }
+
+#[test]
+fn failover_latency_orders_active_active_then_active_passive_then_dns() {
+    let modes = [
+        "scenarios/active-active.toml",
+        "scenarios/quickstart.toml",
+        "scenarios/dns-failover.toml",
+    ];
+    for seed in [1, 2, 3] {
+        let latencies: Vec<f64> = modes
+            .iter()
+            .map(|file| {
+                let settings = ["dns.violator_share=0", "scenario.duration=15m"];
+                let out = run_scenario(&short(file, &settings), seed, None, false).unwrap();
+                assert!(balances(&out.summary), "{file}");
+                out.summary.failover_latency_ms.max.expect("every mode recovers")
+            })
+            .collect();
+        assert!(
+            latencies[0] < latencies[1] && latencies[1] < latencies[2],
+            "seed {seed}: active-active, active-passive, dns = {latencies:?} ms"
+        );
+    }
+}
+
+#[test]
+fn dns_detection_is_route53_interval_times_threshold() {
+    use failcast::sim::rng_for;
+    use rand::Rng;
+    let scenario = short(
+        "scenarios/dns-failover.toml",
+        &["dns.violator_share=0", "scenario.duration=15m"],
+    );
+    for seed in [1, 2] {
+        let out = run_scenario(&scenario, seed, None, false).unwrap();
+        let e = &out.failovers[0];
+        // dns-1 probes ingest-1 at phase + k × 30 s; the first probe at or after the crash
+        // fails, and the third miss is declared at its 4 s timeout.
+        let phase_ms = rng_for(seed, "dns-1/health-phase").gen_range(0..30_000_000_000u64) as f64 / 1e6;
+        let first_unanswered = phase_ms + ((600_000.0 - phase_ms) / 30_000.0).ceil() * 30_000.0;
+        assert_eq!(
+            e.detected_ms,
+            first_unanswered + 2.0 * 30_000.0 + 4_000.0,
+            "seed {seed}"
+        );
+        // The record flips at detection; the encoder can only follow afterwards.
+        assert_eq!(e.switched_ms, e.detected_ms);
+        assert!(e.first_frame_ms.unwrap() > e.switched_ms);
+    }
+}
+
+#[test]
+fn a_ttl_violating_resolver_adds_its_stretch_to_the_outage() {
+    let honest = short(
+        "scenarios/dns-failover.toml",
+        &["dns.violator_share=0", "scenario.duration=20m"],
+    );
+    let violator = short(
+        "scenarios/dns-failover.toml",
+        &["dns.violator_share=1", "dns.stretched_ttl=5m", "scenario.duration=20m"],
+    );
+    let mut honest = honest;
+    let mut violator = violator;
+    // A crash that does not end: only DNS can move the encoder.
+    honest.faults[0].duration = None;
+    violator.faults[0].duration = None;
+    let h = run_scenario(&honest, 1, None, false).unwrap();
+    let v = run_scenario(&violator, 1, None, false).unwrap();
+    let (h_ms, v_ms) = (
+        h.summary.failover_latency_ms.max.unwrap(),
+        v.summary.failover_latency_ms.max.unwrap(),
+    );
+    // The violator resolved again just after the crash (its stretched answer from the
+    // start had expired) and keeps that stale answer for 5 minutes; the encoder then
+    // moves at its next backoff retry (OBS's delays have grown to over a minute).
+    assert!(v_ms > 300_000.0 && v_ms < 420_000.0, "violator {v_ms} ms");
+    assert!(h_ms < 130_000.0, "honest {h_ms} ms");
+    assert!(v.summary.frames_dropped.ingest > h.summary.frames_dropped.ingest);
+}
+
+#[test]
+fn dns_failover_is_deterministic_across_dispatch_modes() {
+    let scenario = short("scenarios/dns-failover.toml", &["viewers.count=20"]);
+    let window = Dispatch::Window {
+        lookahead: SimDuration::from_millis(1),
+    };
+    let mut a = run_scenario(&scenario, 5, Some(Dispatch::Strict), true).unwrap();
+    let mut b = run_scenario(&scenario, 5, Some(window), true).unwrap();
+    a.summary.wall_s = 0.0;
+    b.summary.wall_s = 0.0;
+    assert_eq!(a.summary, b.summary);
+    assert_eq!(a.records, b.records);
+}

@@ -252,7 +252,7 @@ fn every_bundled_scenario_validates_runs_and_meets_its_expectations() {
             "{} must open with a comment on the question it answers",
             file.display()
         );
-        let overrides = vec!["scenario.duration=11m".to_string(), "viewers.count=30".to_string()];
+        let overrides = vec!["scenario.duration=16m".to_string(), "viewers.count=30".to_string()];
         let scenario = failcast::scenario::load(&file, &overrides).unwrap_or_else(|e| panic!("{e}"));
         let out = failcast::experiment::run_scenario(&scenario, scenario.scenario.seed, None, false).unwrap();
         assert!(common::balances(&out.summary), "{}", file.display());

@@ -5,8 +5,9 @@
 //! indices follow the stream clock, so keyframes stay aligned across reconnects,
 //! restarts and pipelines; frames captured while an uplink is down never reach it.
 
+use crate::control::dns::{Answer, ResolverCache};
 use crate::control::reconnect::{Backoff, Reconnector};
-use crate::sim::{Behavior, Ctx, Dest, Input};
+use crate::sim::{Behavior, Ctx, Dest, Input, NodeId};
 use crate::time::{SimDuration, SimTime};
 
 use super::{Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
@@ -17,11 +18,28 @@ pub struct EncoderConfig {
     pub chunk_frames: u32,
     pub frame_bytes: u64,
     pub connect_timeout: SimDuration,
+    /// A connection with no acknowledgement for this long is broken (SRT peer idle
+    /// timeout: 5 s): the encoder reconnects.
+    pub ack_timeout: SimDuration,
     pub backoff: Backoff,
+}
+
+/// Where an uplink connects.
+pub enum UplinkTarget {
+    /// A fixed address (a server, or the floating ingest address).
+    Fixed(Dest),
+    /// A name resolved through `dns` with a resolver cache, before every connection
+    /// (an established connection never re-resolves until it breaks).
+    Resolve {
+        dns: NodeId,
+        cache: ResolverCache,
+        query_timeout: SimDuration,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Session {
+    Resolving,
     Connecting,
     Connected,
     WaitingToRetry,
@@ -30,11 +48,15 @@ enum Session {
 
 /// One publishing connection to one destination.
 struct Uplink {
-    dest: Dest,
+    target: UplinkTarget,
     session: Session,
     reconnector: Reconnector,
     /// The current connection's id; unique across uplinks.
     conn: u64,
+    /// When the server last acknowledged (or accepted) this connection.
+    last_ack: SimTime,
+    /// Where the current connection goes.
+    dest: Option<Dest>,
 }
 
 pub struct Encoder {
@@ -49,14 +71,16 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    pub fn new(config: EncoderConfig, destinations: Vec<Dest>, recorder: SharedRecorder) -> Self {
-        let uplinks = destinations
+    pub fn new(config: EncoderConfig, targets: Vec<UplinkTarget>, recorder: SharedRecorder) -> Self {
+        let uplinks = targets
             .into_iter()
-            .map(|dest| Uplink {
-                dest,
+            .map(|target| Uplink {
+                target,
                 session: Session::WaitingToRetry,
                 reconnector: Reconnector::new(config.backoff),
                 conn: 0,
+                last_ack: SimTime::ZERO,
+                dest: None,
             })
             .collect();
         Encoder {
@@ -77,10 +101,33 @@ impl Encoder {
 
     fn connect(&mut self, uplink: usize, ctx: &mut Ctx<'_, Msg>) {
         self.next_conn += 1;
+        let now = ctx.now();
         let link = &mut self.uplinks[uplink];
         link.conn = self.next_conn;
+        let dest = match &link.target {
+            UplinkTarget::Fixed(dest) => *dest,
+            UplinkTarget::Resolve {
+                dns,
+                cache,
+                query_timeout,
+            } => match cache.lookup(now) {
+                Some(node) => Dest::Node(node as NodeId),
+                None => {
+                    link.session = Session::Resolving;
+                    ctx.send(*dns, Msg::DnsQuery { id: link.conn }, CONTROL_MESSAGE_BYTES);
+                    ctx.timer_at(now + *query_timeout, Msg::DnsTimeout { id: link.conn });
+                    return;
+                }
+            },
+        };
+        self.open(uplink, dest, ctx);
+    }
+
+    fn open(&mut self, uplink: usize, dest: Dest, ctx: &mut Ctx<'_, Msg>) {
+        let link = &mut self.uplinks[uplink];
         link.session = Session::Connecting;
-        ctx.send(link.dest, Msg::Connect { conn: link.conn }, CONTROL_MESSAGE_BYTES);
+        link.dest = Some(dest);
+        ctx.send(dest, Msg::Connect { conn: link.conn }, CONTROL_MESSAGE_BYTES);
         let deadline = ctx.now() + self.config.connect_timeout;
         ctx.timer_at(deadline, Msg::ConnectTimeout { attempt: link.conn });
     }
@@ -134,7 +181,7 @@ impl Encoder {
                 first,
                 count,
             };
-            ctx.send(link.dest, frames, bytes);
+            ctx.send(link.dest.expect("connected uplinks have a destination"), frames, bytes);
         }
         self.next_frame += u64::from(count);
         let next_chunk_ready = self.capture_time(self.next_frame + u64::from(count) - 1);
@@ -182,8 +229,61 @@ impl Behavior for Encoder {
                     if link.session == Session::Connecting {
                         link.session = Session::Connected;
                         link.reconnector.connected();
+                        link.last_ack = ctx.now();
+                        let check = ctx.now() + self.config.ack_timeout;
+                        ctx.timer_at(check, Msg::AckCheck { conn });
                         if !self.capturing {
                             self.start_capture(ctx);
+                        }
+                    }
+                }
+            }
+            Input::Msg {
+                msg: Msg::DnsAnswer { id, target, ttl_ns },
+                ..
+            } => {
+                if let Some(uplink) = self.uplink_of(id) {
+                    let now = ctx.now();
+                    let link = &mut self.uplinks[uplink];
+                    if let (Session::Resolving, UplinkTarget::Resolve { cache, .. }) = (link.session, &mut link.target)
+                    {
+                        let ttl = SimDuration::from_nanos(ttl_ns);
+                        cache.store(
+                            now,
+                            Answer {
+                                target: target as usize,
+                                ttl,
+                            },
+                        );
+                        self.open(uplink, Dest::Node(target), ctx);
+                    }
+                }
+            }
+            Input::Timer(Msg::DnsTimeout { id }) => {
+                if let Some(uplink) = self.uplink_of(id) {
+                    if self.uplinks[uplink].session == Session::Resolving {
+                        self.connection_failed(uplink, ctx);
+                    }
+                }
+            }
+            Input::Msg {
+                msg: Msg::Ack { conn, .. },
+                ..
+            } => {
+                if let Some(uplink) = self.uplink_of(conn) {
+                    self.uplinks[uplink].last_ack = ctx.now();
+                }
+            }
+            Input::Timer(Msg::AckCheck { conn }) => {
+                if let Some(uplink) = self.uplink_of(conn) {
+                    let link = &self.uplinks[uplink];
+                    if link.session == Session::Connected {
+                        let silent_until = link.last_ack + self.config.ack_timeout;
+                        if silent_until <= ctx.now() {
+                            tracing::debug!(uplink, "no acknowledgement; the connection is broken");
+                            self.connection_failed(uplink, ctx);
+                        } else {
+                            ctx.timer_at(silent_until, Msg::AckCheck { conn });
                         }
                     }
                 }

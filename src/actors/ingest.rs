@@ -15,6 +15,8 @@ pub struct IngestConfig {
     pub frames_per_segment: u64,
     pub frame_bytes: u64,
     pub idle_timeout: SimDuration,
+    /// Acknowledge every this many frames (RTMP window acknowledgements; here 1 s of media).
+    pub ack_every_frames: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -144,6 +146,11 @@ impl Behavior for Ingest {
                     Some(session) if session.publisher == from && session.conn == conn => {
                         session.last_heard = now;
                         self.receive(ctx, first, count);
+                        let last = first + u64::from(count) - 1;
+                        let every = self.config.ack_every_frames;
+                        if last / every != first.saturating_sub(1) / every || first == 0 {
+                            ctx.send(from, Msg::Ack { conn, frame: last }, CONTROL_MESSAGE_BYTES);
+                        }
                     }
                     _ => ctx.send(from, Msg::Reset { conn }, CONTROL_MESSAGE_BYTES),
                 },

@@ -14,7 +14,7 @@ use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId};
 use crate::time::{SimDuration, SimTime};
 
-use super::{Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{checker_from, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 /// What the manager watches and how it switches.
 pub struct ManagerConfig {
@@ -36,26 +36,11 @@ pub struct Manager {
     recorder: SharedRecorder,
 }
 
-/// A checker whose first probes go out at the first instants ≥ `now` on each target's phase.
-fn checker_from(config: &ManagerConfig, now: SimTime) -> HealthChecker {
-    let interval = config.health.interval.as_nanos();
-    let first_checks: Vec<SimTime> = config
-        .phases
-        .iter()
-        .map(|phase| {
-            let phase = phase.as_nanos() % interval;
-            let base = now.as_nanos().saturating_sub(phase).div_ceil(interval) * interval;
-            SimTime::from_nanos(base + phase)
-        })
-        .collect();
-    HealthChecker::new(config.health, &first_checks)
-}
-
 impl Manager {
     pub fn new(config: ManagerConfig, policy: Option<ActivePassive>, recorder: SharedRecorder) -> Self {
         let n = config.targets.len();
         Manager {
-            health: checker_from(&config, SimTime::ZERO),
+            health: checker_from(config.health, &config.phases, SimTime::ZERO),
             config,
             policy,
             detected_at: vec![None; n],
@@ -114,7 +99,7 @@ impl Behavior for Manager {
         match input {
             Input::Start => {}
             Input::Restart => {
-                self.health = checker_from(&self.config, ctx.now());
+                self.health = checker_from(self.config.health, &self.config.phases, ctx.now());
                 self.detected_at.fill(None);
                 self.timer.clear();
             }

@@ -3,6 +3,7 @@
 //! and that logic's outputs into messages; none holds a timeout or policy of its own.
 
 pub mod cohort;
+pub mod dns;
 pub mod encoder;
 pub mod ingest;
 pub mod manager;
@@ -12,12 +13,28 @@ pub mod world;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::control::health::{HealthChecker, HealthConfig};
 use crate::metrics::Recorder;
 use crate::sim::{Ctx, NodeId, TraceMsg};
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 
 /// The recorder every actor of one run writes to (same thread: actix runs on one).
 pub type SharedRecorder = Rc<RefCell<Recorder>>;
+
+/// A health checker whose first probes go out at the first instants ≥ `now` on each
+/// target's phase (used at start and after a restart, which loses the checker's state).
+pub fn checker_from(health: HealthConfig, phases: &[SimDuration], now: SimTime) -> HealthChecker {
+    let interval = health.interval.as_nanos();
+    let first_checks: Vec<SimTime> = phases
+        .iter()
+        .map(|phase| {
+            let phase = phase.as_nanos() % interval;
+            let base = now.as_nanos().saturating_sub(phase).div_ceil(interval) * interval;
+            SimTime::from_nanos(base + phase)
+        })
+        .collect();
+    HealthChecker::new(health, &first_checks)
+}
 
 /// The one pending timer of a state machine driven through its `poll_timeout`: re-armed
 /// only when the deadline moves, and recognised when it fires (older timers are stale).
@@ -91,6 +108,28 @@ pub enum Msg {
     IdleCheck {
         conn: u64,
     },
+    /// Ingest → encoder: frames up to `frame` arrived on connection `conn`.
+    Ack {
+        conn: u64,
+        frame: u64,
+    },
+    /// Encoder: has connection `conn` stopped being acknowledged?
+    AckCheck {
+        conn: u64,
+    },
+    /// Encoder → DNS: resolve the ingest name (query `id`), and the answer.
+    DnsQuery {
+        id: u64,
+    },
+    DnsAnswer {
+        id: u64,
+        target: NodeId,
+        ttl_ns: u64,
+    },
+    /// Encoder: query `id` got no answer in time.
+    DnsTimeout {
+        id: u64,
+    },
     /// Encoder: backoff elapsed, try uplink `uplink` again.
     RetryConnect {
         uplink: u32,
@@ -143,6 +182,11 @@ impl TraceMsg for Msg {
             Msg::Accepted { .. } => "accepted",
             Msg::Reset { .. } => "reset",
             Msg::IdleCheck { .. } => "idle-check",
+            Msg::Ack { .. } => "ack",
+            Msg::DnsQuery { .. } => "dns-query",
+            Msg::DnsAnswer { .. } => "dns-answer",
+            Msg::DnsTimeout { .. } => "dns-timeout",
+            Msg::AckCheck { .. } => "ack-check",
             Msg::RetryConnect { .. } => "retry-connect",
             Msg::SelectorTimer => "selector-timer",
             Msg::ConnectTimeout { .. } => "connect-timeout",
@@ -163,7 +207,12 @@ impl TraceMsg for Msg {
             | Msg::Connect { conn }
             | Msg::Accepted { conn }
             | Msg::Reset { conn }
-            | Msg::IdleCheck { conn } => mix(&[conn]),
+            | Msg::IdleCheck { conn }
+            | Msg::AckCheck { conn }
+            | Msg::DnsQuery { id: conn }
+            | Msg::DnsTimeout { id: conn } => mix(&[conn]),
+            Msg::DnsAnswer { id, target, ttl_ns } => mix(&[id, u64::from(target), ttl_ns]),
+            Msg::Ack { conn, frame } => mix(&[conn, frame]),
             Msg::Probe { id } | Msg::ProbeAck { id } => mix(&[id]),
             Msg::Segment(s) => mix(&[
                 s.index,
@@ -188,6 +237,7 @@ pub mod class {
     pub const ORIGIN: u16 = 4;
     pub const EDGE: u16 = 5;
     pub const VIEWERS: u16 = 6;
+    pub const DNS: u16 = 7;
 }
 
 /// Small control messages (probes, session handshakes, playlist updates), in bytes.

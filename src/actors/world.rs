@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use rand::Rng;
 
 use crate::control::balance::{Algorithm, Balancer};
+use crate::control::dns::{FailoverRecord, ResolverCache};
 use crate::control::failover::{ActivePassive, Failback, InputSelector};
 use crate::control::health::HealthConfig;
 use crate::control::player::PlayerConfig;
@@ -18,7 +19,8 @@ use crate::time::{SimDuration, SimTime};
 
 use super::class;
 use super::cohort::{Cohort, CohortConfig};
-use super::encoder::{Encoder, EncoderConfig};
+use super::dns::Dns;
+use super::encoder::{Encoder, EncoderConfig, UplinkTarget};
 use super::ingest::{Ingest, IngestConfig};
 use super::manager::{Manager, ManagerConfig};
 use super::origin::{Edge, Inputs, Origin};
@@ -113,12 +115,26 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     names.extend((0..edges).map(|i| format!("viewers-{}", i + 1)));
 
     let active_active = s.ingest.redundancy == "active-active";
+    let dns_failover = s.ingest.redundancy == "dns";
+    let dns_id = cohort_ids.last().map_or(origin_id + 1, |&id| id + 1);
     let ingest_vip = kernel.network_mut().add_vip(class::INGEST, Some(ingest_ids[0]));
-    // Active-passive pushes to the floating address; active-active to every server.
-    let uplinks: Vec<Dest> = if active_active {
-        ingest_ids.iter().map(|&id| Dest::Node(id)).collect()
+    // Active-passive pushes to the floating address; active-active to every server;
+    // DNS failover to whatever the name resolves to.
+    let uplinks: Vec<UplinkTarget> = if active_active {
+        ingest_ids
+            .iter()
+            .map(|&id| UplinkTarget::Fixed(Dest::Node(id)))
+            .collect()
+    } else if dns_failover {
+        let mut resolver_rng = rng_for(seed, "encoder-1/resolver");
+        let violator = resolver_rng.gen_bool(s.dns.violator_share.clamp(0.0, 1.0));
+        vec![UplinkTarget::Resolve {
+            dns: dns_id,
+            cache: ResolverCache::new(violator.then_some(s.dns.stretched_ttl.0)),
+            query_timeout: s.dns.query_timeout.0,
+        }]
     } else {
-        vec![Dest::Vip(ingest_vip)]
+        vec![UplinkTarget::Fixed(Dest::Vip(ingest_vip))]
     };
 
     let r = &s.encoders.reconnect;
@@ -128,6 +144,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
             chunk_frames: s.encoders.chunk_frames,
             frame_bytes,
             connect_timeout: s.encoders.connect_timeout.0,
+            ack_timeout: s.encoders.ack_timeout.0,
             backoff: Backoff {
                 first_delay: r.first_delay.0,
                 multiplier: r.multiplier,
@@ -145,6 +162,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         frames_per_segment: frames_in(s.cdn.segment.0, fps),
         frame_bytes,
         idle_timeout: s.ingest.idle_timeout.0,
+        ack_every_frames: u64::from(fps),
     };
     for &id in &ingest_ids {
         let name = names[id as usize].clone();
@@ -180,7 +198,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
             health: health_config,
             phases,
         },
-        (!active_active).then(|| ActivePassive::new(servers as usize, failback)),
+        (s.ingest.redundancy == "active-passive").then(|| ActivePassive::new(servers as usize, failback)),
         recorder.clone(),
     );
     assert_eq!(kernel.spawn("manager-1", class::MANAGER, manager), manager_id);
@@ -230,6 +248,30 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
             recorder.clone(),
         );
         assert_eq!(kernel.spawn(name, class::VIEWERS, cohort), id);
+    }
+
+    if dns_failover {
+        names.push("dns-1".into());
+        let d = &s.dns.health;
+        let dns_health = HealthConfig {
+            interval: d.interval.0,
+            timeout: d.timeout.0,
+            fall: d.fall,
+            rise: d.rise,
+        };
+        let mut phase_rng = rng_for(seed, "dns-1/health-phase");
+        let phases: Vec<SimDuration> = (0..servers)
+            .map(|_| SimDuration::from_nanos(phase_rng.gen_range(0..d.interval.0.as_nanos())))
+            .collect();
+        let dns = Dns::new(
+            ingest_ids.clone(),
+            ingest_ids.iter().map(|&id| names[id as usize].clone()).collect(),
+            dns_health,
+            phases,
+            FailoverRecord::new(servers as usize, s.dns.ttl.0),
+            recorder.clone(),
+        );
+        assert_eq!(kernel.spawn("dns-1", class::DNS, dns), dns_id);
     }
 
     for (n, fault) in s.faults.iter().enumerate() {

@@ -6,6 +6,7 @@
 //! embed these modules unchanged; failcast's actors only wrap them.
 
 pub mod balance;
+pub mod dns;
 pub mod failover;
 pub mod health;
 pub mod player;

@@ -52,6 +52,8 @@ pub struct Scenario {
     #[serde(default)]
     pub viewers: Viewers,
     #[serde(default)]
+    pub dns: DnsCfg,
+    #[serde(default)]
     pub network: NetworkLinks,
     #[serde(default, rename = "fault")]
     pub faults: Vec<Fault>,
@@ -91,6 +93,8 @@ pub struct Encoders {
     /// Frames sent to ingest per message (1 = per frame).
     pub chunk_frames: u32,
     pub connect_timeout: Dur,
+    /// A connection unacknowledged this long is broken (SRT peer idle timeout: 5 s).
+    pub ack_timeout: Dur,
     pub reconnect: ReconnectCfg,
 }
 
@@ -103,6 +107,7 @@ impl Default for Encoders {
             bitrate_kbps: 4_000,
             chunk_frames: 1,
             connect_timeout: dur("3s"),
+            ack_timeout: dur("5s"),
             reconnect: ReconnectCfg::default(),
         }
     }
@@ -181,6 +186,41 @@ impl Default for HealthCfg {
             timeout: dur("500ms"),
             fall: 3,
             rise: 2,
+        }
+    }
+}
+
+/// DNS-based ingest failover (`ingest.redundancy = "dns"`), Route 53 style.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsCfg {
+    /// Record TTL; Route 53 recommends at most 60 s.
+    pub ttl: Dur,
+    /// Route 53 health checks: every 30 s, failure threshold 3 both ways, 4 s to answer.
+    pub health: HealthCfg,
+    /// Share of resolvers that stretch TTLs (≈8.7%, "TTL Violation of DNS Resolvers in
+    /// the Wild", PAM 2023); the encoder's resolver is one with this probability.
+    pub violator_share: f64,
+    /// How long a violating resolver keeps an answer at least (an assumption: the
+    /// measured amount of stretching is not in MODEL.md).
+    pub stretched_ttl: Dur,
+    /// A query unanswered this long fails the connection attempt (resolv.conf: 5 s).
+    pub query_timeout: Dur,
+}
+
+impl Default for DnsCfg {
+    fn default() -> Self {
+        DnsCfg {
+            ttl: dur("60s"),
+            health: HealthCfg {
+                interval: dur("30s"),
+                timeout: dur("4s"),
+                fall: 3,
+                rise: 3,
+            },
+            violator_share: 0.087,
+            stretched_ttl: dur("10m"),
+            query_timeout: dur("5s"),
         }
     }
 }
@@ -329,6 +369,9 @@ impl Scenario {
         names.push("manager-1".into());
         names.extend((0..self.cdn.origins).map(|i| format!("origin-{}", i + 1)));
         names.extend((0..self.cdn.edges).map(Self::edge_name));
+        if self.ingest.redundancy == "dns" {
+            names.push("dns-1".into());
+        }
         names
     }
 

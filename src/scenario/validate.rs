@@ -216,6 +216,13 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
             "OBS Studio uses first_delay = \"2s\", multiplier = 1.5, max_attempts = 25",
         );
     }
+    if e.ack_timeout.0 < SimDuration::from_secs(1) {
+        c.error(
+            "encoders.ack_timeout",
+            "encoders.ack_timeout must be at least 1s (the ingest acknowledges every second of media)",
+            "SRT's peer idle timeout is \"5s\"",
+        );
+    }
     if e.connect_timeout.0.is_zero() {
         c.error(
             "encoders.connect_timeout",
@@ -228,9 +235,46 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
     c.one_of(
         "ingest.redundancy",
         &i.redundancy,
-        &["active-passive", "active-active"],
-        &["dns"],
+        &["active-passive", "active-active", "dns"],
+        &[],
     );
+    if i.redundancy == "dns" {
+        let d = &s.dns;
+        let dns_health = HealthConfig {
+            interval: d.health.interval.0,
+            timeout: d.health.timeout.0,
+            fall: d.health.fall,
+            rise: d.health.rise,
+        };
+        if let Err(message) = dns_health.validate() {
+            c.error(
+                "dns.health",
+                format!("dns.{message}"),
+                "Route 53 checks every 30 s with threshold 3",
+            );
+        }
+        if d.ttl.0.is_zero() {
+            c.error(
+                "dns.ttl",
+                "dns.ttl must be greater than zero",
+                "Route 53 recommends at most \"60s\"",
+            );
+        }
+        if !(0.0..=1.0).contains(&d.violator_share) {
+            c.error(
+                "dns.violator_share",
+                format!("dns.violator_share = {} is not a probability", d.violator_share),
+                "about 0.087 of resolvers stretch TTLs (PAM 2023)",
+            );
+        }
+        if d.query_timeout.0.is_zero() {
+            c.error(
+                "dns.query_timeout",
+                "dns.query_timeout must be greater than zero",
+                "resolv.conf uses \"5s\"",
+            );
+        }
+    }
     if i.input_loss.0 < SimDuration::from_millis(100) {
         c.error(
             "ingest.input_loss",

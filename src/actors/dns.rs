@@ -1,0 +1,122 @@
+//! The authoritative DNS actor (`dns-1`): health-checks the ingest servers like Route 53
+//! health checkers (`control::health`), keeps a `control::dns::FailoverRecord` for the
+//! ingest name, and answers queries with the current target and TTL. A flip of the
+//! record is the switch of a DNS failover episode; publishers only follow it when they
+//! next resolve, after their connection broke and their resolver's cache expired.
+
+use crate::control::dns::FailoverRecord;
+use crate::control::health::{Health, HealthChecker, HealthConfig};
+use crate::sim::{Behavior, Ctx, Input, NodeId};
+use crate::time::{SimDuration, SimTime};
+
+use super::{checker_from, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
+
+pub struct Dns {
+    targets: Vec<NodeId>,
+    names: Vec<String>,
+    health_config: HealthConfig,
+    phases: Vec<SimDuration>,
+    health: HealthChecker,
+    record: FailoverRecord,
+    detected_at: Vec<Option<SimTime>>,
+    timer: Deadline,
+    recorder: SharedRecorder,
+}
+
+impl Dns {
+    pub fn new(
+        targets: Vec<NodeId>,
+        names: Vec<String>,
+        health_config: HealthConfig,
+        phases: Vec<SimDuration>,
+        record: FailoverRecord,
+        recorder: SharedRecorder,
+    ) -> Self {
+        let n = targets.len();
+        Dns {
+            targets,
+            names,
+            health: checker_from(health_config, &phases, SimTime::ZERO),
+            health_config,
+            phases,
+            record,
+            detected_at: vec![None; n],
+            timer: Deadline::default(),
+            recorder,
+        }
+    }
+
+    fn pump(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        while let Some(probe) = self.health.poll_probe() {
+            let probe_msg = Msg::Probe { id: probe.probe_id };
+            ctx.send(self.targets[probe.target], probe_msg, CONTROL_MESSAGE_BYTES);
+        }
+        while let Some(event) = self.health.poll_event() {
+            let before = self.record.answer().target;
+            let healthy = event.health == Health::Up;
+            if !healthy {
+                self.detected_at[event.target] = Some(event.at);
+                self.recorder.borrow_mut().detected(&self.names[event.target], event.at);
+            }
+            if self.record.set_health(event.target, healthy) {
+                let after = self.record.answer().target;
+                let (from, to) = (&self.names[before], &self.names[after]);
+                tracing::info!(%from, %to, "DNS record flipped");
+                let failback = after == 0;
+                let detected = if failback {
+                    ctx.now()
+                } else {
+                    self.detected_at[before].unwrap_or(ctx.now())
+                };
+                self.recorder
+                    .borrow_mut()
+                    .switched(from, to, failback, detected, ctx.now());
+            }
+        }
+        self.timer.arm(self.health.poll_timeout(), ctx, Msg::ControlTimer);
+    }
+}
+
+impl Behavior for Dns {
+    type Msg = Msg;
+
+    fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
+        match input {
+            Input::Start => {}
+            // The record is configuration and survives; the checkers start afresh.
+            Input::Restart => {
+                self.health = checker_from(self.health_config, &self.phases, ctx.now());
+                self.detected_at.fill(None);
+                self.timer.clear();
+            }
+            Input::Timer(Msg::ControlTimer) => {
+                if self.timer.fire(ctx.now()) {
+                    self.health.handle_timeout(ctx.now());
+                }
+            }
+            Input::Msg {
+                from,
+                msg: Msg::ProbeAck { id },
+            } => {
+                if let Some(target) = self.targets.iter().position(|&t| t == from) {
+                    self.health.handle_response(ctx.now(), target, id);
+                }
+            }
+            Input::Msg {
+                from,
+                msg: Msg::DnsQuery { id },
+            } => {
+                let answer = self.record.answer();
+                let reply = Msg::DnsAnswer {
+                    id,
+                    target: self.targets[answer.target],
+                    ttl_ns: answer.ttl.as_nanos(),
+                };
+                ctx.send(from, reply, CONTROL_MESSAGE_BYTES);
+                return;
+            }
+            _ => return,
+        }
+        self.pump(ctx);
+    }
+}

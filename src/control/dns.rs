@@ -1,0 +1,142 @@
+//! DNS for failover: an authoritative failover record (Route 53 failover routing) that
+//! answers with the first healthy target in preference order, and a resolver cache that
+//! keeps an answer for its TTL, or longer if the resolver is one of the TTL violators.
+//!
+//! Published behaviour (../shared/MODEL.md): Route 53 health checks every 30 s (fast:
+//! 10 s) with failure threshold 3, record TTL ≤ 60 s recommended (Route 53 developer
+//! guide); when every target is unhealthy Route 53 answers as if all were healthy, i.e.
+//! with the primary. About 8.7% of resolvers stretch TTLs ("TTL Violation of DNS
+//! Resolvers in the Wild", PAM 2023). Long-lived connections never re-resolve until
+//! they break: that is the caller's business (resolve only when connecting).
+
+use crate::time::{SimDuration, SimTime};
+
+/// One answer: which target, and for how long it may be cached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub target: usize,
+    pub ttl: SimDuration,
+}
+
+/// A failover record over targets in preference order (0 = primary).
+#[derive(Clone, Debug)]
+pub struct FailoverRecord {
+    healthy: Vec<bool>,
+    ttl: SimDuration,
+}
+
+impl FailoverRecord {
+    pub fn new(targets: usize, ttl: SimDuration) -> Self {
+        assert!(targets >= 1, "a record needs a target");
+        FailoverRecord {
+            healthy: vec![true; targets],
+            ttl,
+        }
+    }
+
+    /// Records a health change; returns true if the answer changed.
+    pub fn set_health(&mut self, target: usize, healthy: bool) -> bool {
+        let before = self.answer().target;
+        self.healthy[target] = healthy;
+        self.answer().target != before
+    }
+
+    /// The first healthy target; the primary when none is (as Route 53 does).
+    pub fn answer(&self) -> Answer {
+        let target = self.healthy.iter().position(|&h| h).unwrap_or(0);
+        Answer { target, ttl: self.ttl }
+    }
+}
+
+/// A recursive resolver's cache for one name.
+#[derive(Clone, Debug)]
+pub struct ResolverCache {
+    /// For a TTL violator: the time it keeps answers at least (whatever their TTL).
+    stretched_ttl: Option<SimDuration>,
+    entry: Option<(Answer, SimTime)>,
+}
+
+impl ResolverCache {
+    /// An honest resolver (`None`) or a violator that keeps answers at least `stretched_ttl`.
+    pub fn new(stretched_ttl: Option<SimDuration>) -> Self {
+        ResolverCache {
+            stretched_ttl,
+            entry: None,
+        }
+    }
+
+    pub fn is_violator(&self) -> bool {
+        self.stretched_ttl.is_some()
+    }
+
+    /// The cached target, if the answer has not expired at `now`.
+    pub fn lookup(&self, now: SimTime) -> Option<usize> {
+        self.entry
+            .filter(|&(_, expires)| now < expires)
+            .map(|(answer, _)| answer.target)
+    }
+
+    /// When the cached answer expires, if there is one.
+    pub fn expires_at(&self) -> Option<SimTime> {
+        self.entry.map(|(_, expires)| expires)
+    }
+
+    /// Caches `answer`, received at `now`.
+    pub fn store(&mut self, now: SimTime, answer: Answer) {
+        let keep = match self.stretched_ttl {
+            Some(stretched) => answer.ttl.max(stretched),
+            None => answer.ttl,
+        };
+        self.entry = Some((answer, now + keep));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TTL: SimDuration = SimDuration::from_secs(60);
+
+    #[test]
+    fn failover_record_answers_first_healthy_then_primary_when_all_down() {
+        let mut record = FailoverRecord::new(2, TTL);
+        assert_eq!(record.answer(), Answer { target: 0, ttl: TTL });
+        assert!(record.set_health(0, false));
+        assert_eq!(record.answer().target, 1);
+        assert!(!record.set_health(0, false));
+        // Both down: Route 53 answers as if all were healthy.
+        assert!(record.set_health(1, false));
+        assert_eq!(record.answer().target, 0);
+    }
+
+    #[test]
+    fn honest_cache_expires_at_ttl() {
+        let mut cache = ResolverCache::new(None);
+        assert_eq!(cache.lookup(SimTime::ZERO), None);
+        cache.store(SimTime::from_secs(10), Answer { target: 0, ttl: TTL });
+        assert_eq!(cache.lookup(SimTime::from_secs(69)), Some(0));
+        assert_eq!(cache.lookup(SimTime::from_secs(70)), None);
+        assert_eq!(cache.expires_at(), Some(SimTime::from_secs(70)));
+    }
+
+    #[test]
+    fn violator_keeps_answers_longer() {
+        let mut cache = ResolverCache::new(Some(SimDuration::from_secs(600)));
+        cache.store(SimTime::ZERO, Answer { target: 0, ttl: TTL });
+        assert_eq!(cache.lookup(SimTime::from_secs(599)), Some(0));
+        assert_eq!(cache.lookup(SimTime::from_secs(600)), None);
+    }
+
+    proptest! {
+        /// A cached answer is served exactly during [stored, stored + max(ttl, stretch)).
+        #[test]
+        fn cache_lifetime_is_exact(stored in 0u64..1_000, ttl in 1u64..600, stretch in proptest::option::of(1u64..3_600), after in 0u64..5_000) {
+            let mut cache = ResolverCache::new(stretch.map(SimDuration::from_secs));
+            cache.store(SimTime::from_secs(stored), Answer { target: 1, ttl: SimDuration::from_secs(ttl) });
+            let keep = stretch.map_or(ttl, |s| s.max(ttl));
+            let hit = cache.lookup(SimTime::from_secs(stored + after)).is_some();
+            prop_assert_eq!(hit, after < keep);
+        }
+    }
+}
