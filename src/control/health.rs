@@ -320,6 +320,39 @@ mod tests {
         assert_eq!(events.len(), 1);
     }
 
+    #[test]
+    fn route53_defaults_detect_in_ninety_seconds() {
+        // Route 53: interval 30 s, failure threshold 3. A target that stops answering
+        // right after a successful check is declared unhealthy three intervals later
+        // (plus the last check's timeout).
+        let config = HealthConfig {
+            interval: SimDuration::from_secs(30),
+            timeout: SimDuration::from_secs(4),
+            fall: 3,
+            rise: 3,
+        };
+        let mut checker = HealthChecker::new(config, &[SimTime::ZERO]);
+        let dies = SimTime::from_secs(1);
+        let mut now = SimTime::ZERO;
+        let mut down = None;
+        while down.is_none() {
+            now = checker.poll_timeout().unwrap();
+            checker.handle_timeout(now);
+            while let Some(probe) = checker.poll_probe() {
+                if now < dies {
+                    checker.handle_response(now + SimDuration::from_millis(20), 0, probe.probe_id);
+                }
+            }
+            if let Some(event) = checker.poll_event() {
+                assert_eq!(event.health, Health::Down);
+                down = Some(event.at);
+            }
+        }
+        // Checks at 30, 60 and 90 s fail: down at 90 s + 4 s timeout.
+        assert_eq!(down, Some(SimTime::from_secs(94)));
+        assert_eq!(config.interval * u64::from(config.fall), SimDuration::from_secs(90));
+    }
+
     proptest! {
         /// detection = first unanswered probe + (fall − 1) × interval + timeout, exactly.
         #[test]

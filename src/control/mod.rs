@@ -11,3 +11,4 @@ pub mod failover;
 pub mod health;
 pub mod player;
 pub mod reconnect;
+pub mod vrrp;
