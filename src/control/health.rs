@@ -333,10 +333,9 @@ mod tests {
         };
         let mut checker = HealthChecker::new(config, &[SimTime::ZERO]);
         let dies = SimTime::from_secs(1);
-        let mut now = SimTime::ZERO;
         let mut down = None;
         while down.is_none() {
-            now = checker.poll_timeout().unwrap();
+            let now = checker.poll_timeout().unwrap();
             checker.handle_timeout(now);
             while let Some(probe) = checker.poll_probe() {
                 if now < dies {
