@@ -121,13 +121,13 @@ fn run(args: RunArgs) -> i32 {
             .join(&s.scenario.name)
             .join(format!("seed-{seed}"))
     });
-    if let Err(error) = report::write_run(&out, &output.summary, &output.timeline, &output.failovers) {
+    if let Err(error) = report::write_run(&out, &output) {
         eprintln!("error: cannot write {}: {error}", out.display());
         return exit::INTERNAL;
     }
     say!("{}", report::text::run_summary(&output.summary, &output.failovers));
     say!(
-        "wrote     {}/{{summary.json, timeline.csv, failovers.csv}}",
+        "wrote     {}/{{summary.json, timeline.csv, failovers.csv, alerts.csv}}",
         out.display()
     );
     let verdicts = experiment::evaluate(&s, &output.summary);

@@ -3,7 +3,7 @@
 mod common;
 
 use failcast::experiment::run_scenario;
-use failcast::report::{write_run, FAILOVER_COLUMNS, TIMELINE_COLUMNS};
+use failcast::report::{write_run, ALERT_COLUMNS, FAILOVER_COLUMNS, TIMELINE_COLUMNS};
 
 fn first_line(path: &std::path::Path) -> String {
     std::fs::read_to_string(path)
@@ -19,10 +19,11 @@ fn run_folder_has_documented_files_columns_and_keys() {
     let out = run_scenario(&common::short_quickstart(&["viewers.count=20"]), 1, None, false).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("results/quickstart/seed-1");
-    write_run(&run, &out.summary, &out.timeline, &out.failovers).unwrap();
+    write_run(&run, &out).unwrap();
 
     assert_eq!(first_line(&run.join("timeline.csv")), TIMELINE_COLUMNS.join(","));
     assert_eq!(first_line(&run.join("failovers.csv")), FAILOVER_COLUMNS.join(","));
+    assert_eq!(first_line(&run.join("alerts.csv")), ALERT_COLUMNS.join(","));
     let timeline = std::fs::read_to_string(run.join("timeline.csv")).unwrap();
     assert_eq!(
         timeline.lines().count(),
@@ -71,8 +72,9 @@ fn rewriting_a_run_replaces_it_whole() {
     let run = dir.path().join("seed-1");
     std::fs::create_dir_all(&run).unwrap();
     std::fs::write(run.join("stale.txt"), "from an older run").unwrap();
-    let out = run_scenario(&common::short_quickstart(&["viewers.count=10"]), 2, None, false).unwrap();
-    write_run(&run, &out.summary, &out.timeline, &[]).unwrap();
+    let mut out = run_scenario(&common::short_quickstart(&["viewers.count=10"]), 2, None, false).unwrap();
+    out.failovers.clear();
+    write_run(&run, &out).unwrap();
     assert!(!run.join("stale.txt").exists());
     // An empty failover table still has its header.
     assert_eq!(first_line(&run.join("failovers.csv")), FAILOVER_COLUMNS.join(","));

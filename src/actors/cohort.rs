@@ -232,6 +232,27 @@ impl Behavior for Cohort {
                     self.drive(slot, ctx);
                 }
             }
+            Input::Msg {
+                from,
+                msg: Msg::Scrape { round },
+            } => {
+                let stalled = self
+                    .viewers
+                    .iter()
+                    .filter(|v| v.state == Some(ViewerState::Stalled))
+                    .count();
+                let playing = self
+                    .viewers
+                    .iter()
+                    .filter(|v| v.state == Some(ViewerState::Playing))
+                    .count();
+                let reply = Msg::ScrapeReply {
+                    round,
+                    a: stalled as u64,
+                    b: (stalled + playing) as u64,
+                };
+                ctx.send(from, reply, super::CONTROL_MESSAGE_BYTES);
+            }
             Input::Finish => self.finish(now),
             _ => {}
         }

@@ -132,6 +132,7 @@ impl Behavior for Ingest {
             Input::Start | Input::Restart => self.reset(),
             Input::Msg { from, msg } => match msg {
                 Msg::Probe { id } => ctx.send(from, Msg::ProbeAck { id }, CONTROL_MESSAGE_BYTES),
+                Msg::Scrape { round } => ctx.send(from, Msg::ScrapeReply { round, a: 0, b: 0 }, CONTROL_MESSAGE_BYTES),
                 Msg::Connect { conn } => {
                     self.reset();
                     self.session = Some(Session {

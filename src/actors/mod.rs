@@ -7,6 +7,7 @@ pub mod dns;
 pub mod encoder;
 pub mod ingest;
 pub mod manager;
+pub mod monitor;
 pub mod origin;
 pub mod world;
 
@@ -130,6 +131,18 @@ pub enum Msg {
     DnsTimeout {
         id: u64,
     },
+    /// Monitor: time to evaluate rules and scrape again.
+    ScrapeTick,
+    /// Monitor → node: report your metrics for scrape `round`; and the answer, whose
+    /// two values depend on the node (see the monitor actor).
+    Scrape {
+        round: u64,
+    },
+    ScrapeReply {
+        round: u64,
+        a: u64,
+        b: u64,
+    },
     /// Encoder: backoff elapsed, try uplink `uplink` again.
     RetryConnect {
         uplink: u32,
@@ -184,6 +197,9 @@ impl TraceMsg for Msg {
             Msg::IdleCheck { .. } => "idle-check",
             Msg::Ack { .. } => "ack",
             Msg::DnsQuery { .. } => "dns-query",
+            Msg::ScrapeTick => "scrape-tick",
+            Msg::Scrape { .. } => "scrape",
+            Msg::ScrapeReply { .. } => "scrape-reply",
             Msg::DnsAnswer { .. } => "dns-answer",
             Msg::DnsTimeout { .. } => "dns-timeout",
             Msg::AckCheck { .. } => "ack-check",
@@ -212,6 +228,8 @@ impl TraceMsg for Msg {
             | Msg::DnsQuery { id: conn }
             | Msg::DnsTimeout { id: conn } => mix(&[conn]),
             Msg::DnsAnswer { id, target, ttl_ns } => mix(&[id, u64::from(target), ttl_ns]),
+            Msg::Scrape { round } => mix(&[round]),
+            Msg::ScrapeReply { round, a, b } => mix(&[round, a, b]),
             Msg::Ack { conn, frame } => mix(&[conn, frame]),
             Msg::Probe { id } | Msg::ProbeAck { id } => mix(&[id]),
             Msg::Segment(s) => mix(&[
@@ -224,7 +242,7 @@ impl TraceMsg for Msg {
             Msg::ViewerJoin { viewer } | Msg::ViewerTimer { viewer } => mix(&[u64::from(viewer)]),
             Msg::SegmentLoaded { viewer, index } => mix(&[u64::from(viewer), index]),
             Msg::RetryConnect { uplink } => mix(&[u64::from(uplink)]),
-            Msg::CaptureTick | Msg::ControlTimer | Msg::SelectorTimer => 0,
+            Msg::CaptureTick | Msg::ControlTimer | Msg::SelectorTimer | Msg::ScrapeTick => 0,
         }
     }
 }
@@ -238,6 +256,7 @@ pub mod class {
     pub const EDGE: u16 = 5;
     pub const VIEWERS: u16 = 6;
     pub const DNS: u16 = 7;
+    pub const MONITOR: u16 = 8;
 }
 
 /// Small control messages (probes, session handshakes, playlist updates), in bytes.

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use crate::control::failover::InputSelector;
 use crate::metrics::SegmentRecord;
 use crate::sim::{Behavior, Ctx, Input, NodeId};
+use crate::time::SimTime;
 
 use super::{Deadline, Msg, SegmentInfo, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
@@ -30,6 +31,7 @@ pub struct Origin {
     frame_bytes: u64,
     inputs: Inputs,
     last_index: Option<u64>,
+    last_published_at: Option<SimTime>,
     /// Copies waiting for the selector: (index, input) → segment.
     held: BTreeMap<(u64, usize), SegmentInfo>,
     timer: Deadline,
@@ -50,6 +52,7 @@ impl Origin {
             frame_bytes,
             inputs,
             last_index: None,
+            last_published_at: None,
             held: BTreeMap::new(),
             timer: Deadline::default(),
             recorder,
@@ -62,6 +65,7 @@ impl Origin {
             return;
         }
         self.last_index = Some(info.index);
+        self.last_published_at = Some(ctx.now());
         self.recorder.borrow_mut().segment_published(
             info.index,
             SegmentRecord {
@@ -135,6 +139,18 @@ impl Behavior for Origin {
                     selector.handle_timeout(now);
                 }
                 self.pump(ctx);
+            }
+            Input::Msg {
+                from,
+                msg: Msg::Scrape { round },
+            } => {
+                let stale = now.saturating_since(self.last_published_at.unwrap_or(SimTime::ZERO));
+                let reply = Msg::ScrapeReply {
+                    round,
+                    a: stale.as_nanos(),
+                    b: 0,
+                };
+                ctx.send(from, reply, CONTROL_MESSAGE_BYTES);
             }
             Input::Restart => {
                 self.held.clear();

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use rand::Rng;
 
+use crate::control::alert::{AlertEngine, Comparison, Rule};
 use crate::control::balance::{Algorithm, Balancer};
 use crate::control::dns::{FailoverRecord, ResolverCache};
 use crate::control::failover::{ActivePassive, Failback, InputSelector};
@@ -23,6 +24,7 @@ use super::dns::Dns;
 use super::encoder::{Encoder, EncoderConfig, UplinkTarget};
 use super::ingest::{Ingest, IngestConfig};
 use super::manager::{Manager, ManagerConfig};
+use super::monitor::{Monitor, MonitorMetric};
 use super::origin::{Edge, Inputs, Origin};
 use super::{Msg, SharedRecorder};
 
@@ -273,6 +275,39 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         );
         assert_eq!(kernel.spawn("dns-1", class::DNS, dns), dns_id);
     }
+
+    let monitor_id = kernel.next_id();
+    names.push("monitor-1".into());
+    let rules: Vec<Rule> = s
+        .alerts
+        .iter()
+        .map(|a| Rule {
+            name: a.name.clone(),
+            comparison: if a.op == "lt" {
+                Comparison::Below
+            } else {
+                Comparison::Above
+            },
+            threshold: a.threshold,
+            hold: a.hold.0,
+            clear_hold: a.clear_for.0,
+        })
+        .collect();
+    let metrics: Vec<MonitorMetric> = s
+        .alerts
+        .iter()
+        .map(|a| MonitorMetric::by_name(&a.metric).expect("validated"))
+        .collect();
+    let monitor = Monitor::new(
+        origin_id,
+        cohort_ids.clone(),
+        ingest_ids.clone(),
+        s.monitor.scrape_interval.0,
+        AlertEngine::new(rules, s.monitor.notify_delay.0),
+        metrics,
+        recorder.clone(),
+    );
+    assert_eq!(kernel.spawn("monitor-1", class::MONITOR, monitor), monitor_id);
 
     for (n, fault) in s.faults.iter().enumerate() {
         let Some(target) = names.iter().position(|name| *name == fault.target) else {

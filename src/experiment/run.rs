@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::actors::{world, Msg};
 use crate::metrics::summary::{ledger, RunFacts};
-use crate::metrics::{summarize, FailoverRow, Recorder, Summary, TimelineRow};
+use crate::metrics::{alert_rows, summarize, AlertRow, FailoverRow, Recorder, Summary, TimelineRow};
 use crate::scenario::{Expect, Scenario};
 use crate::sim::trace::{first_divergence, Divergence};
 use crate::sim::{run_in_system, Dispatch, Kernel, SimError, TraceRecord};
@@ -19,6 +19,7 @@ pub struct RunOutput {
     pub summary: Summary,
     pub timeline: Vec<TimelineRow>,
     pub failovers: Vec<FailoverRow>,
+    pub alerts: Vec<AlertRow>,
     /// The full event log, when asked for.
     pub records: Option<Vec<TraceRecord>>,
     /// Node names by id, to describe events.
@@ -75,6 +76,7 @@ pub fn run_scenario(
         summary,
         timeline,
         failovers,
+        alerts: alert_rows(&recorder),
         records: stats.records,
         node_names,
     })
@@ -172,6 +174,9 @@ pub fn check_determinism(s: &Scenario, seed: u64) -> Result<DeterminismReport, S
     }
     if first.failovers != second.failovers {
         differing.push(crate::report::FAILOVERS_FILE);
+    }
+    if first.alerts != second.alerts {
+        differing.push(crate::report::ALERTS_FILE);
     }
     let divergence = match (&first.records, &second.records) {
         (Some(x), Some(y)) => first_divergence(x, y),

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use crate::time::{SimDuration, SimTime};
 
-pub use summary::{summarize, FailoverRow, Summary, TimelineRow};
+pub use summary::{alert_rows, summarize, AlertRow, FailoverRow, Summary, TimelineRow};
 
 /// A segment as the origin published it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +55,16 @@ pub struct Episode {
     pub switched: SimTime,
     pub first_frame: Option<SimTime>,
     pub first_segment: Option<SimTime>,
+}
+
+/// One alert: its condition held from `since`, it fired, was notified, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertRecord {
+    pub rule: String,
+    pub since: SimTime,
+    pub fired: SimTime,
+    pub notified: Option<SimTime>,
+    pub resolved: Option<SimTime>,
 }
 
 /// What a viewer's player lived through.
@@ -109,6 +119,7 @@ pub struct Recorder {
     pub faults: Vec<FaultRecord>,
     pub episodes: Vec<Episode>,
     pub detections: Vec<(String, SimTime)>,
+    pub alerts: Vec<AlertRecord>,
 }
 
 fn bin_of(time: SimTime) -> usize {
@@ -130,6 +141,7 @@ impl Recorder {
             faults,
             episodes: Vec::new(),
             detections: Vec::new(),
+            alerts: Vec::new(),
         }
     }
 
@@ -216,6 +228,34 @@ impl Recorder {
                 running
             })
             .collect()
+    }
+
+    /// Alerts come from the one monitor, in its order.
+    pub fn alert_fired(&mut self, rule: &str, since: SimTime, at: SimTime) {
+        self.alerts.push(AlertRecord {
+            rule: rule.to_string(),
+            since,
+            fired: at,
+            notified: None,
+            resolved: None,
+        });
+    }
+
+    pub fn alert_notified(&mut self, rule: &str, at: SimTime) {
+        if let Some(alert) = self.alerts.iter_mut().find(|a| a.rule == rule && a.notified.is_none()) {
+            alert.notified = Some(at);
+        }
+    }
+
+    pub fn alert_resolved(&mut self, rule: &str, at: SimTime) {
+        if let Some(alert) = self
+            .alerts
+            .iter_mut()
+            .rev()
+            .find(|a| a.rule == rule && a.resolved.is_none())
+        {
+            alert.resolved = Some(at);
+        }
     }
 
     pub fn detected(&mut self, node: &str, at: SimTime) {

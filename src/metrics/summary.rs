@@ -59,6 +59,7 @@ pub struct Summary {
     pub failover_latency_ms: LatencyStats,
     pub failovers: u64,
     pub failbacks: u64,
+    pub alerts_fired: u64,
     pub stall_s_total: f64,
     pub stall_count: u64,
     pub rebuffer_ratio: f64,
@@ -99,6 +100,32 @@ pub struct FailoverRow {
     pub first_segment_ms: Option<f64>,
     pub time_to_detect_ms: f64,
     pub failover_latency_ms: Option<f64>,
+}
+
+/// One row of `alerts.csv`: times in milliseconds since the run started.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlertRow {
+    pub alert: u64,
+    pub rule: String,
+    pub condition_since_ms: f64,
+    pub fired_ms: f64,
+    pub notified_ms: Option<f64>,
+    pub resolved_ms: Option<f64>,
+}
+
+pub fn alert_rows(rec: &Recorder) -> Vec<AlertRow> {
+    rec.alerts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| AlertRow {
+            alert: i as u64 + 1,
+            rule: a.rule.clone(),
+            condition_since_ms: ms(a.since),
+            fired_ms: ms(a.fired),
+            notified_ms: a.notified.map(ms),
+            resolved_ms: a.resolved.map(ms),
+        })
+        .collect()
 }
 
 /// The frame ledger: produced = played + dropped.total + in flight + unwatched.
@@ -305,6 +332,7 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         },
         failovers: rows.iter().filter(is_failover).count() as u64,
         failbacks: rows.iter().filter(|r| r.kind == "failback").count() as u64,
+        alerts_fired: rec.alerts.len() as u64,
         stall_s_total: stall_time.as_secs_f64(),
         stall_count: rec.viewers.iter().map(|v| u64::from(v.stalls)).sum(),
         rebuffer_ratio: if watched > 0.0 {
@@ -341,6 +369,7 @@ pub const METRICS: &[&str] = &[
     "failover_latency_ms.max",
     "failovers",
     "failbacks",
+    "alerts_fired",
     "stall_s_total",
     "stall_count",
     "rebuffer_ratio",

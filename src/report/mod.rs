@@ -1,4 +1,5 @@
-//! Output files of a run: `summary.json`, `timeline.csv` and `failovers.csv`, written
+//! Output files of a run: `summary.json`, `timeline.csv`, `failovers.csv` and
+//! `alerts.csv`, written
 //! into a temporary folder that replaces the final one in a single rename, so a reader
 //! never sees a half-written run and a failed write leaves no partial output.
 
@@ -10,11 +11,22 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::metrics::{FailoverRow, Summary, TimelineRow};
+use crate::experiment::RunOutput;
 
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const TIMELINE_FILE: &str = "timeline.csv";
 pub const FAILOVERS_FILE: &str = "failovers.csv";
+pub const ALERTS_FILE: &str = "alerts.csv";
+
+/// The column names of `alerts.csv`.
+pub const ALERT_COLUMNS: &[&str] = &[
+    "alert",
+    "rule",
+    "condition_since_ms",
+    "fired_ms",
+    "notified_ms",
+    "resolved_ms",
+];
 
 fn sibling(dir: &Path, tag: &str) -> PathBuf {
     let name = dir
@@ -64,14 +76,14 @@ pub const TIMELINE_COLUMNS: &[&str] = &[
 ];
 
 /// The bytes of `summary.json`: pretty JSON, keys in a fixed order, newline-terminated.
-pub fn summary_json(summary: &Summary) -> String {
+pub fn summary_json(summary: &crate::metrics::Summary) -> String {
     let mut text = serde_json::to_string_pretty(summary).expect("a summary always serialises");
     text.push('\n');
     text
 }
 
 /// Writes a run's files to `dir`, replacing what was there, atomically.
-pub fn write_run(dir: &Path, summary: &Summary, timeline: &[TimelineRow], failovers: &[FailoverRow]) -> io::Result<()> {
+pub fn write_run(dir: &Path, run: &RunOutput) -> io::Result<()> {
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)?;
     }
@@ -81,10 +93,11 @@ pub fn write_run(dir: &Path, summary: &Summary, timeline: &[TimelineRow], failov
             fs::remove_dir_all(&staging)?;
         }
         fs::create_dir(&staging)?;
-        let files: [(&str, Vec<u8>); 3] = [
-            (SUMMARY_FILE, summary_json(summary).into_bytes()),
-            (TIMELINE_FILE, csv_bytes(timeline, TIMELINE_COLUMNS)?),
-            (FAILOVERS_FILE, csv_bytes(failovers, FAILOVER_COLUMNS)?),
+        let files: [(&str, Vec<u8>); 4] = [
+            (SUMMARY_FILE, summary_json(&run.summary).into_bytes()),
+            (TIMELINE_FILE, csv_bytes(&run.timeline, TIMELINE_COLUMNS)?),
+            (FAILOVERS_FILE, csv_bytes(&run.failovers, FAILOVER_COLUMNS)?),
+            (ALERTS_FILE, csv_bytes(&run.alerts, ALERT_COLUMNS)?),
         ];
         for (name, bytes) in files {
             let mut file = fs::File::create(staging.join(name))?;

@@ -59,6 +59,67 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     #[serde(default, rename = "expect")]
     pub expects: Vec<Expect>,
+    #[serde(default)]
+    pub monitor: MonitorCfg,
+    /// Alerting rules; when none are given, the defaults of [`default_alerts`].
+    #[serde(default = "default_alerts", rename = "alert")]
+    pub alerts: Vec<AlertCfg>,
+}
+
+/// The monitor: how often it scrapes and how long notifications take.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorCfg {
+    /// Prometheus scrape and rule-evaluation interval (15 s is the common setting).
+    pub scrape_interval: Dur,
+    /// Alertmanager `group_wait`: 30 s by default.
+    pub notify_delay: Dur,
+}
+
+impl Default for MonitorCfg {
+    fn default() -> Self {
+        MonitorCfg {
+            scrape_interval: dur("15s"),
+            notify_delay: dur("30s"),
+        }
+    }
+}
+
+/// One alerting rule: `metric op threshold` held `for`, cleared after `clear_for`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertCfg {
+    pub name: String,
+    /// `stream_stale_s`, `viewers_stalled_ratio` or `ingest_down`.
+    pub metric: String,
+    /// `gt` or `lt`.
+    pub op: String,
+    pub threshold: f64,
+    #[serde(rename = "for", default = "zero")]
+    pub hold: Dur,
+    #[serde(default = "zero")]
+    pub clear_for: Dur,
+}
+
+fn zero() -> Dur {
+    dur("0s")
+}
+
+/// The rules a monitor watches unless the scenario lists its own.
+pub fn default_alerts() -> Vec<AlertCfg> {
+    let rule = |name: &str, metric: &str, threshold: f64, hold: &str| AlertCfg {
+        name: name.into(),
+        metric: metric.into(),
+        op: "gt".into(),
+        threshold,
+        hold: dur(hold),
+        clear_for: dur("30s"),
+    };
+    vec![
+        rule("stream-stale", "stream_stale_s", 10.0, "15s"),
+        rule("viewers-stalling", "viewers_stalled_ratio", 0.05, "30s"),
+        rule("ingest-down", "ingest_down", 0.0, "30s"),
+    ]
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -372,6 +433,7 @@ impl Scenario {
         if self.ingest.redundancy == "dns" {
             names.push("dns-1".into());
         }
+        names.push("monitor-1".into());
         names
     }
 

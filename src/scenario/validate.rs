@@ -7,6 +7,7 @@ use toml_edit::ImDocument;
 
 use super::diag::{did_you_mean, Diagnostic, Diagnostics};
 use super::{Scenario, FAULT_KINDS};
+use crate::actors::monitor::MonitorMetric;
 use crate::control::balance::Algorithm;
 use crate::control::health::HealthConfig;
 use crate::control::player::PlayerConfig;
@@ -504,6 +505,27 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
                 "omit duration for a fault that never ends",
             );
         }
+    }
+    if s.monitor.scrape_interval.0 < SimDuration::from_secs(1) {
+        c.error(
+            "monitor.scrape_interval",
+            "monitor.scrape_interval must be at least 1s",
+            "Prometheus setups scrape every 15 s to 1 m",
+        );
+    }
+    for (n, alert) in s.alerts.iter().enumerate() {
+        if MonitorMetric::by_name(&alert.metric).is_none() {
+            let help = match did_you_mean(&alert.metric, MonitorMetric::NAMES.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("metrics: {}", MonitorMetric::NAMES.join(", ")),
+            };
+            c.error(
+                &format!("alert[{n}].metric"),
+                format!("unknown monitor metric `{}`", alert.metric),
+                help,
+            );
+        }
+        c.one_of(&format!("alert[{n}].op"), &alert.op, &["gt", "lt"], &[]);
     }
     for (n, expect) in s.expects.iter().enumerate() {
         if !METRICS.contains(&expect.metric.as_str()) {

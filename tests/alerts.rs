@@ -1,0 +1,89 @@
+//! Monitoring: alert times follow from the scrape interval, the rule's `for` and the
+//! notification delay, exactly.
+
+mod common;
+
+use failcast::experiment::run_scenario;
+
+#[test]
+fn ingest_down_alert_times_are_exact() {
+    // Scrapes every 15 s from 15 s. ingest-1 dies at 600 s: the scrape sent at 600 s is
+    // unanswered, seen at the 615 s evaluation; `for = 30s` fires at 645 s; Alertmanager
+    // notifies 30 s later. It restarts at 900 s, answers the 900 s scrape, and the alert
+    // resolves after `clear_for = 30s` at 945 s.
+    let scenario = common::scenario(
+        "scenarios/quickstart.toml",
+        &["scenario.duration=17m", "viewers.count=20"],
+    );
+    let out = run_scenario(&scenario, 1, None, false).unwrap();
+    let rows: Vec<(&str, f64, f64, Option<f64>, Option<f64>)> = out
+        .alerts
+        .iter()
+        .map(|a| {
+            (
+                a.rule.as_str(),
+                a.condition_since_ms,
+                a.fired_ms,
+                a.notified_ms,
+                a.resolved_ms,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![("ingest-down", 615_000.0, 645_000.0, Some(675_000.0), Some(945_000.0))]
+    );
+    assert_eq!(out.summary.alerts_fired, 1);
+}
+
+#[test]
+fn a_long_outage_fires_stale_and_stalling_alerts_a_short_one_does_not() {
+    let long = common::scenario(
+        "scenarios/dns-failover.toml",
+        &["scenario.duration=15m", "viewers.count=20", "dns.violator_share=0"],
+    );
+    let out = run_scenario(&long, 1, None, false).unwrap();
+    let rules: Vec<&str> = out.alerts.iter().map(|a| a.rule.as_str()).collect();
+    assert!(
+        rules.contains(&"stream-stale") && rules.contains(&"viewers-stalling"),
+        "{rules:?}"
+    );
+    // Every alert fired no earlier than its condition plus its hold.
+    for alert in &out.alerts {
+        assert!(alert.fired_ms >= alert.condition_since_ms);
+        assert_eq!(alert.notified_ms, Some(alert.fired_ms + 30_000.0));
+    }
+
+    // Active-active hides the crash from viewers: only the ingest alert fires.
+    let short = common::scenario(
+        "scenarios/active-active.toml",
+        &["scenario.duration=12m", "viewers.count=20"],
+    );
+    let out = run_scenario(&short, 1, None, false).unwrap();
+    let rules: Vec<&str> = out.alerts.iter().map(|a| a.rule.as_str()).collect();
+    assert_eq!(rules, ["ingest-down"]);
+}
+
+#[test]
+fn custom_rules_replace_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("custom.toml");
+    let mut text = std::fs::read_to_string(common::repo_path("scenarios/quickstart.toml")).unwrap();
+    text.push_str(
+        "\n[monitor]\nscrape_interval = \"2s\"\nnotify_delay = \"0s\"\n\n[[alert]]\nname = \"any-stall\"\n\
+         metric = \"viewers_stalled_ratio\"\nop = \"gt\"\nthreshold = 0.5\n",
+    );
+    std::fs::write(&file, text).unwrap();
+    let overrides = vec!["scenario.duration=12m".to_string(), "viewers.count=20".to_string()];
+    let scenario = failcast::scenario::load(&file, &overrides).unwrap();
+    assert_eq!(scenario.alerts.len(), 1);
+    let out = run_scenario(&scenario, 1, None, false).unwrap();
+    // Every viewer is stalled from ~605.5 s to ~608 s: the 606 s scrape sees it, and the
+    // 608 s evaluation fires (no `for`, no notification delay). A 5 s scrape would
+    // straddle this stall and miss it.
+    assert!(out.alerts.iter().all(|a| a.rule == "any-stall"));
+    assert!(!out.alerts.is_empty());
+    let first = &out.alerts[0];
+    assert!((600_000.0..615_000.0).contains(&first.fired_ms), "{first:?}");
+    assert_eq!(first.notified_ms, Some(first.fired_ms));
+}
