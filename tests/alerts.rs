@@ -16,7 +16,8 @@ fn ingest_down_alert_times_are_exact() {
         &["scenario.duration=17m", "viewers.count=20"],
     );
     let out = run_scenario(&scenario, 1, None, false).unwrap();
-    let rows: Vec<(&str, f64, f64, Option<f64>, Option<f64>)> = out
+    type Row<'a> = (&'a str, f64, f64, Option<f64>, Option<f64>);
+    let rows: Vec<Row> = out
         .alerts
         .iter()
         .map(|a| {
