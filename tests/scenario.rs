@@ -261,3 +261,27 @@ fn every_bundled_scenario_validates_runs_and_meets_its_expectations() {
         }
     }
 }
+
+#[test]
+fn overrides_set_arrays_of_values() {
+    let s = load_str(
+        "t.toml",
+        MINIMAL,
+        &["cdn.algorithm=weighted".into(), "cdn.weights=[3, 1, 1, 1]".into()],
+    )
+    .unwrap();
+    assert_eq!(s.cdn.weights, vec![3, 1, 1, 1]);
+    let d = errors(MINIMAL, &["cdn.weights=[1, 2]"]);
+    assert!(d.0[0].message.contains("2 weights for 4 edges"), "{d}");
+}
+
+#[test]
+fn every_balancing_algorithm_runs_and_conserves_frames() {
+    for algorithm in failcast::control::balance::Algorithm::NAMES {
+        let setting = format!("cdn.algorithm={algorithm}");
+        let s = common::short_quickstart(&[setting.as_str(), "viewers.count=40"]);
+        let out = failcast::experiment::run_scenario(&s, 1, None, false).unwrap();
+        assert!(common::balances(&out.summary), "{algorithm}");
+        assert_eq!(out.summary.viewers_started, 40, "{algorithm}");
+    }
+}

@@ -221,11 +221,19 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     }
 
     // Viewers are placed on edges by the software balancer as they are created.
-    let algorithm = Algorithm::by_name(&s.cdn.algorithm).unwrap_or(Algorithm::RoundRobin);
-    let mut balancer = Balancer::new(algorithm, edges as usize);
+    let algorithm = Algorithm::by_name(&s.cdn.algorithm, s.cdn.hash_balance_factor).unwrap_or(Algorithm::RoundRobin);
+    let weights = if s.cdn.weights.is_empty() {
+        vec![1; edges as usize]
+    } else {
+        s.cdn.weights.clone()
+    };
+    let mut balancer = Balancer::weighted(algorithm, weights);
+    let mut balancer_rng = rng_for(seed, "balancer");
     let mut members: Vec<Vec<u32>> = vec![Vec::new(); edges as usize];
     for viewer in 0..s.viewers.count {
-        let edge = balancer.pick().expect("all edges start healthy");
+        let edge = balancer
+            .pick(u64::from(viewer), &mut balancer_rng)
+            .expect("all edges start healthy");
         members[edge].push(viewer);
     }
     let player = PlayerConfig::preset(&s.viewers.player).unwrap_or(PlayerConfig::HLS_JS);

@@ -294,7 +294,13 @@ pub struct Cdn {
     /// Segment (target) duration: a whole number of GOPs.
     pub segment: Dur,
     pub balancing: String,
+    /// `round-robin`, `least-connections`, `weighted`, `consistent-hash`, `power-of-two`.
     pub algorithm: String,
+    /// Per-edge weights for `weighted` (empty: equal).
+    pub weights: Vec<u64>,
+    /// `consistent-hash`: no edge takes more than this × the average load (HAProxy's
+    /// `hash-balance-factor`, 125 = 1.25).
+    pub hash_balance_factor: f64,
     /// Segments listed in the live playlist.
     pub playlist_window: u32,
 }
@@ -307,6 +313,8 @@ impl Default for Cdn {
             segment: dur("2s"),
             balancing: "software".into(),
             algorithm: "round-robin".into(),
+            weights: Vec::new(),
+            hash_balance_factor: 1.25,
             playlist_window: 10,
         }
     }

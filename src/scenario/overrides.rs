@@ -12,6 +12,9 @@ pub(super) struct Edited {
     overrides: Vec<(Vec<String>, String)>,
 }
 
+/// The scenario's arrays of tables; every other array is a plain value.
+const ARRAYS_OF_TABLES: &[&str] = &["fault", "expect", "alert"];
+
 fn leaf_paths(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Value)>) {
     match value {
         toml::Value::Table(table) => {
@@ -24,8 +27,8 @@ fn leaf_paths(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Va
                 leaf_paths(&path, child, out);
             }
         }
-        // Arrays of tables (faults, expectations): entries by index, `fault[0].at`.
-        toml::Value::Array(items) => {
+        // Arrays of tables (faults, expectations, alerts): entries by index, `fault[0].at`.
+        toml::Value::Array(items) if ARRAYS_OF_TABLES.contains(&prefix) => {
             for (i, item) in items.iter().enumerate() {
                 let path = format!("{prefix}[{i}]");
                 if let toml::Value::Table(table) = item {

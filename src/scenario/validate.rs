@@ -381,12 +381,25 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
         &["software"],
         &["round-robin-dns", "hardware"],
     );
-    c.one_of(
-        "cdn.algorithm",
-        &cdn.algorithm,
-        Algorithm::NAMES,
-        &["weighted", "consistent-hash", "power-of-two"],
-    );
+    c.one_of("cdn.algorithm", &cdn.algorithm, Algorithm::NAMES, &[]);
+    if !cdn.weights.is_empty() && (cdn.weights.len() != cdn.edges as usize || cdn.weights.iter().all(|&w| w == 0)) {
+        c.error(
+            "cdn.weights",
+            format!(
+                "cdn.weights lists {} weights for {} edges",
+                cdn.weights.len(),
+                cdn.edges
+            ),
+            "give one weight per edge (not all zero), or leave it out for equal weights",
+        );
+    }
+    if cdn.hash_balance_factor.is_nan() || cdn.hash_balance_factor < 1.0 {
+        c.error(
+            "cdn.hash_balance_factor",
+            format!("cdn.hash_balance_factor = {} is below 1", cdn.hash_balance_factor),
+            "HAProxy's hash-balance-factor 125 is 1.25; 1 means perfectly even",
+        );
+    }
     if cdn.playlist_window > 10_000 {
         c.error(
             "cdn.playlist_window",
