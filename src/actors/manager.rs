@@ -5,12 +5,17 @@
 //! With active-active ingest there is no policy: the manager only watches (detections
 //! are recorded) and the origin chooses among the live pipelines.
 //!
+//! With redundant managers each holds a `control::lease::LeaseClient`: only the leader
+//! records detections and carries out switches; a standby keeps its health view and
+//! policy warm, and on becoming leader re-asserts the ingest address its policy wants.
+//!
 //! A crash loses the checker's volatile state; on restart the manager probes afresh
 //! from `now`. The failover policy's choice of active pipeline is treated as persisted
 //! (a real manager keeps it in its store), so it survives the restart.
 
 use crate::control::failover::{ActivePassive, SwitchReason};
 use crate::control::health::{Health, HealthChecker, HealthConfig};
+use crate::control::lease::{LeaseClient, LeaseConfig};
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId};
 use crate::time::{SimDuration, SimTime};
 
@@ -18,6 +23,11 @@ use super::{checker_from, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 /// What the manager watches and how it switches.
 pub struct ManagerConfig {
+    /// This manager's name (`manager-1`, …).
+    pub name: String,
+    /// With redundant managers: the lease timing, the store to ask, and when to ask
+    /// first (staggered, so the election at start has a deterministic winner).
+    pub lease: Option<(LeaseConfig, NodeId, SimTime)>,
     pub targets: Vec<NodeId>,
     pub names: Vec<String>,
     pub vip: u32,
@@ -29,6 +39,7 @@ pub struct ManagerConfig {
 
 pub struct Manager {
     config: ManagerConfig,
+    lease: Option<LeaseClient>,
     health: HealthChecker,
     policy: Option<ActivePassive>,
     detected_at: Vec<Option<SimTime>>,
@@ -40,6 +51,7 @@ impl Manager {
     pub fn new(config: ManagerConfig, policy: Option<ActivePassive>, recorder: SharedRecorder) -> Self {
         let n = config.targets.len();
         Manager {
+            lease: config.lease.map(|(lease, _, first)| LeaseClient::new(lease, first)),
             health: checker_from(config.health, &config.phases, SimTime::ZERO),
             config,
             policy,
@@ -49,8 +61,39 @@ impl Manager {
         }
     }
 
+    /// Without a lease the manager is always the leader.
+    fn is_leader(&self, now: SimTime) -> bool {
+        self.lease.as_ref().is_none_or(|lease| lease.is_leader(now))
+    }
+
+    /// Lease requests and leadership changes. A new leader re-asserts the ingest
+    /// address its policy wants: the previous leader may have died mid-switch.
+    fn pump_lease(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let Some(lease) = &mut self.lease else { return };
+        let store = self.config.lease.expect("a lease client has a store").1;
+        while let Some(id) = lease.poll_request(ctx.now()) {
+            ctx.send(store, Msg::LeaseRequest { id }, CONTROL_MESSAGE_BYTES);
+        }
+        while let Some((leader, at)) = lease.poll_change() {
+            tracing::info!(manager = %self.config.name, leader, "leadership changed");
+            self.recorder.borrow_mut().leadership(&self.config.name, leader, at);
+            if leader {
+                if let Some(policy) = &self.policy {
+                    let target = self.config.targets[policy.active()];
+                    let action = KernelAction::MoveVip {
+                        vip: self.config.vip,
+                        to: Some(target),
+                    };
+                    ctx.kernel_action(self.config.switch_delay, action);
+                }
+            }
+        }
+    }
+
     /// Carries out whatever the control logic now wants, and re-arms the timer.
     fn pump(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        self.pump_lease(ctx);
+        let leader = self.is_leader(ctx.now());
         let names = &self.config.names;
         while let Some(probe) = self.health.poll_probe() {
             let probe_msg = Msg::Probe { id: probe.probe_id };
@@ -61,7 +104,9 @@ impl Manager {
             match event.health {
                 Health::Down => {
                     self.detected_at[event.target] = Some(event.at);
-                    self.recorder.borrow_mut().detected(&names[event.target], event.at);
+                    if leader {
+                        self.recorder.borrow_mut().detected(&names[event.target], event.at);
+                    }
                 }
                 Health::Up => self.detected_at[event.target] = None,
             }
@@ -70,6 +115,10 @@ impl Manager {
             }
         }
         while let Some(switch) = self.policy.as_mut().and_then(ActivePassive::poll_switch) {
+            // A standby keeps its policy warm but acts only as leader.
+            if !leader {
+                continue;
+            }
             let effective = ctx.now() + self.config.switch_delay;
             let (from, to) = (&names[switch.from], &names[switch.to]);
             tracing::info!(%from, %to, reason = ?switch.reason, "ingest switch");
@@ -87,7 +136,11 @@ impl Manager {
                 .switched(from, to, failback, detected, effective);
         }
         let policy_timeout = self.policy.as_ref().and_then(ActivePassive::poll_timeout);
-        let next = [self.health.poll_timeout(), policy_timeout].into_iter().flatten().min();
+        let lease_timeout = self.lease.as_ref().map(LeaseClient::poll_timeout);
+        let next = [self.health.poll_timeout(), policy_timeout, lease_timeout]
+            .into_iter()
+            .flatten()
+            .min();
         self.timer.arm(next, ctx, Msg::ControlTimer);
     }
 }
@@ -98,17 +151,40 @@ impl Behavior for Manager {
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
         match input {
             Input::Start => {}
+            Input::Crash => {
+                if self.is_leader(ctx.now()) {
+                    self.recorder
+                        .borrow_mut()
+                        .leadership(&self.config.name, false, ctx.now());
+                }
+                return;
+            }
             Input::Restart => {
+                self.lease = self
+                    .config
+                    .lease
+                    .map(|(lease, _, _)| LeaseClient::new(lease, ctx.now()));
                 self.health = checker_from(self.config.health, &self.config.phases, ctx.now());
                 self.detected_at.fill(None);
                 self.timer.clear();
             }
             Input::Timer(Msg::ControlTimer) => {
                 if self.timer.fire(ctx.now()) {
+                    if let Some(lease) = &mut self.lease {
+                        lease.handle_timeout(ctx.now());
+                    }
                     self.health.handle_timeout(ctx.now());
                     if let Some(policy) = &mut self.policy {
                         policy.handle_timeout(ctx.now());
                     }
+                }
+            }
+            Input::Msg {
+                msg: Msg::LeaseGrant { id },
+                ..
+            } => {
+                if let Some(lease) = &mut self.lease {
+                    lease.handle_grant(ctx.now(), id);
                 }
             }
             Input::Msg {

@@ -6,6 +6,7 @@ pub mod cohort;
 pub mod dns;
 pub mod encoder;
 pub mod ingest;
+pub mod lease;
 pub mod manager;
 pub mod monitor;
 pub mod origin;
@@ -131,6 +132,13 @@ pub enum Msg {
     DnsTimeout {
         id: u64,
     },
+    /// Manager → lease store: acquire or renew (request `id`); store → manager: granted.
+    LeaseRequest {
+        id: u64,
+    },
+    LeaseGrant {
+        id: u64,
+    },
     /// Monitor: time to evaluate rules and scrape again.
     ScrapeTick,
     /// Monitor → node: report your metrics for scrape `round`; and the answer, whose
@@ -198,6 +206,8 @@ impl TraceMsg for Msg {
             Msg::Ack { .. } => "ack",
             Msg::DnsQuery { .. } => "dns-query",
             Msg::ScrapeTick => "scrape-tick",
+            Msg::LeaseRequest { .. } => "lease-request",
+            Msg::LeaseGrant { .. } => "lease-grant",
             Msg::Scrape { .. } => "scrape",
             Msg::ScrapeReply { .. } => "scrape-reply",
             Msg::DnsAnswer { .. } => "dns-answer",
@@ -229,6 +239,7 @@ impl TraceMsg for Msg {
             | Msg::DnsTimeout { id: conn } => mix(&[conn]),
             Msg::DnsAnswer { id, target, ttl_ns } => mix(&[id, u64::from(target), ttl_ns]),
             Msg::Scrape { round } => mix(&[round]),
+            Msg::LeaseRequest { id } | Msg::LeaseGrant { id } => mix(&[id]),
             Msg::ScrapeReply { round, a, b } => mix(&[round, a, b]),
             Msg::Ack { conn, frame } => mix(&[conn, frame]),
             Msg::Probe { id } | Msg::ProbeAck { id } => mix(&[id]),
@@ -257,6 +268,7 @@ pub mod class {
     pub const VIEWERS: u16 = 6;
     pub const DNS: u16 = 7;
     pub const MONITOR: u16 = 8;
+    pub const LEASE: u16 = 9;
 }
 
 /// Small control messages (probes, session handshakes, playlist updates), in bytes.

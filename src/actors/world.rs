@@ -11,6 +11,7 @@ use crate::control::balance::{Algorithm, Balancer};
 use crate::control::dns::{FailoverRecord, ResolverCache};
 use crate::control::failover::{ActivePassive, Failback, InputSelector};
 use crate::control::health::HealthConfig;
+use crate::control::lease::{LeaseConfig, LeaseStore};
 use crate::control::player::PlayerConfig;
 use crate::control::reconnect::Backoff;
 use crate::metrics::{FaultRecord, StreamShape};
@@ -23,6 +24,7 @@ use super::cohort::{Cohort, CohortConfig};
 use super::dns::Dns;
 use super::encoder::{Encoder, EncoderConfig, UplinkTarget};
 use super::ingest::{Ingest, IngestConfig};
+use super::lease::LeaseStoreNode;
 use super::manager::{Manager, ManagerConfig};
 use super::monitor::{Monitor, MonitorMetric};
 use super::origin::{Edge, Inputs, Origin};
@@ -191,18 +193,39 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         },
         _ => Failback::None,
     };
-    let manager = Manager::new(
-        ManagerConfig {
-            targets: ingest_ids.clone(),
-            names: ingest_ids.iter().map(|&id| names[id as usize].clone()).collect(),
-            vip: ingest_vip,
-            switch_delay: s.ingest.switch_delay.0,
-            health: health_config,
-            phases,
-        },
-        (s.ingest.redundancy == "active-passive").then(|| ActivePassive::new(servers as usize, failback)),
-        recorder.clone(),
-    );
+    // Nodes after the cohorts: dns-1 (DNS failover), monitor-1, then manager-2 and
+    // lease-1 (a manager pair): appended so that every other node keeps its id.
+    let monitor_id = cohort_ids.last().map_or(origin_id + 1, |&id| id + 1) + u32::from(s.ingest.redundancy == "dns");
+    let manager_pair = s.managers.count > 1;
+    let (manager2_id, lease_id) = (monitor_id + 1, monitor_id + 2);
+    let lease_config = LeaseConfig {
+        duration: s.managers.lease.0,
+        renew_deadline: s.managers.renew_deadline.0,
+        retry_period: s.managers.retry_period.0,
+    };
+    let manager_config = |index: u32, phases: Vec<SimDuration>| ManagerConfig {
+        name: format!("manager-{}", index + 1),
+        lease: manager_pair.then_some((
+            lease_config,
+            lease_id,
+            SimTime::ZERO + SimDuration::from_nanos(lease_config.retry_period.as_nanos() / 2 * u64::from(index)),
+        )),
+        targets: ingest_ids.clone(),
+        names: ingest_ids.iter().map(|&id| names[id as usize].clone()).collect(),
+        vip: ingest_vip,
+        switch_delay: s.ingest.switch_delay.0,
+        health: health_config,
+        phases,
+    };
+    let policy = || (s.ingest.redundancy == "active-passive").then(|| ActivePassive::new(servers as usize, failback));
+    let manager_2 = manager_pair.then(|| {
+        let mut rng = rng_for(seed, "manager-2/health-phase");
+        let phases = (0..servers)
+            .map(|_| SimDuration::from_nanos(rng.gen_range(0..h.interval.0.as_nanos())))
+            .collect();
+        Manager::new(manager_config(1, phases), policy(), recorder.clone())
+    });
+    let manager = Manager::new(manager_config(0, phases), policy(), recorder.clone());
     assert_eq!(kernel.spawn("manager-1", class::MANAGER, manager), manager_id);
 
     let inputs = if active_active {
@@ -284,7 +307,6 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         assert_eq!(kernel.spawn("dns-1", class::DNS, dns), dns_id);
     }
 
-    let monitor_id = kernel.next_id();
     names.push("monitor-1".into());
     let rules: Vec<Rule> = s
         .alerts
@@ -316,6 +338,13 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         recorder.clone(),
     );
     assert_eq!(kernel.spawn("monitor-1", class::MONITOR, monitor), monitor_id);
+    if let Some(manager_2) = manager_2 {
+        names.push("manager-2".into());
+        names.push("lease-1".into());
+        assert_eq!(kernel.spawn("manager-2", class::MANAGER, manager_2), manager2_id);
+        let store = LeaseStoreNode::new(vec![manager_id, manager2_id], LeaseStore::new(lease_config.duration));
+        assert_eq!(kernel.spawn("lease-1", class::LEASE, store), lease_id);
+    }
 
     for (n, fault) in s.faults.iter().enumerate() {
         let Some(target) = names.iter().position(|name| *name == fault.target) else {

@@ -10,6 +10,7 @@ pub mod balance;
 pub mod dns;
 pub mod failover;
 pub mod health;
+pub mod lease;
 pub mod player;
 pub mod reconnect;
 pub mod vrrp;

@@ -120,6 +120,8 @@ pub struct Recorder {
     pub episodes: Vec<Episode>,
     pub detections: Vec<(String, SimTime)>,
     pub alerts: Vec<AlertRecord>,
+    /// Manager leadership changes: (manager, leader?, when).
+    pub leadership: Vec<(String, bool, SimTime)>,
 }
 
 fn bin_of(time: SimTime) -> usize {
@@ -142,6 +144,7 @@ impl Recorder {
             episodes: Vec::new(),
             detections: Vec::new(),
             alerts: Vec::new(),
+            leadership: Vec::new(),
         }
     }
 
@@ -228,6 +231,39 @@ impl Recorder {
                 running
             })
             .collect()
+    }
+
+    /// Manager `manager` became leader (`true`) or stopped being one at `at`. Managers
+    /// write in their own windows; the order is settled by sorting when read.
+    pub fn leadership(&mut self, manager: &str, leader: bool, at: SimTime) {
+        self.leadership.push((manager.to_string(), leader, at));
+    }
+
+    /// Total time during which more than one manager believed it was the leader (a
+    /// split brain), up to `end`.
+    pub fn split_brain(&self) -> SimDuration {
+        let mut changes = self.leadership.clone();
+        // Step-downs before take-overs at the same instant: a hand-over is not a split.
+        changes.sort_by(|a, b| (a.2, a.1, &a.0).cmp(&(b.2, b.1, &b.0)));
+        let mut leaders: BTreeMap<String, bool> = BTreeMap::new();
+        let mut total = SimDuration::ZERO;
+        let mut since: Option<SimTime> = None;
+        for (manager, leader, at) in changes {
+            leaders.insert(manager, leader);
+            let count = leaders.values().filter(|&&l| l).count();
+            match (since, count > 1) {
+                (None, true) => since = Some(at),
+                (Some(start), false) => {
+                    total += at - start;
+                    since = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(start) = since {
+            total += self.shape.end.saturating_since(start);
+        }
+        total
     }
 
     /// Alerts come from the one monitor, in its order.

@@ -64,6 +64,13 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
         s.stall_s_total,
         s.rebuffer_ratio * 100.0
     );
+    if s.split_brain_s > 0.0 {
+        let _ = writeln!(
+            out,
+            "FINDING   split brain: more than one manager led for {:.3} s in all",
+            s.split_brain_s
+        );
+    }
     let _ = write!(out, "stream    availability {:.4}%", s.availability * 100.0);
     out
 }

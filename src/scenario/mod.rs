@@ -52,6 +52,8 @@ pub struct Scenario {
     #[serde(default)]
     pub viewers: Viewers,
     #[serde(default)]
+    pub managers: Managers,
+    #[serde(default)]
     pub dns: DnsCfg,
     #[serde(default)]
     pub network: NetworkLinks,
@@ -251,6 +253,28 @@ impl Default for HealthCfg {
     }
 }
 
+/// Stream managers: one, or an active/standby pair elected by lease (timing from
+/// Kubernetes client-go leader election).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Managers {
+    pub count: u32,
+    pub lease: Dur,
+    pub renew_deadline: Dur,
+    pub retry_period: Dur,
+}
+
+impl Default for Managers {
+    fn default() -> Self {
+        Managers {
+            count: 1,
+            lease: dur("15s"),
+            renew_deadline: dur("10s"),
+            retry_period: dur("2s"),
+        }
+    }
+}
+
 /// DNS-based ingest failover (`ingest.redundancy = "dns"`), Route 53 style.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -435,13 +459,16 @@ impl Scenario {
     pub fn node_names(&self) -> Vec<String> {
         let mut names: Vec<String> = (0..self.encoders.count).map(|i| format!("encoder-{}", i + 1)).collect();
         names.extend((0..self.ingest.servers).map(Self::ingest_name));
-        names.push("manager-1".into());
+        names.extend((0..self.managers.count).map(|i| format!("manager-{}", i + 1)));
         names.extend((0..self.cdn.origins).map(|i| format!("origin-{}", i + 1)));
         names.extend((0..self.cdn.edges).map(Self::edge_name));
         if self.ingest.redundancy == "dns" {
             names.push("dns-1".into());
         }
         names.push("monitor-1".into());
+        if self.managers.count > 1 {
+            names.push("lease-1".into());
+        }
         names
     }
 

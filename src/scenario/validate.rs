@@ -10,6 +10,7 @@ use super::{Scenario, FAULT_KINDS};
 use crate::actors::monitor::MonitorMetric;
 use crate::control::balance::Algorithm;
 use crate::control::health::HealthConfig;
+use crate::control::lease::LeaseConfig;
 use crate::control::player::PlayerConfig;
 use crate::metrics::summary::METRICS;
 use crate::time::SimDuration;
@@ -357,6 +358,25 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
         );
     }
 
+    if !(1..=2).contains(&s.managers.count) {
+        c.error(
+            "managers.count",
+            format!("managers.count = {} is not supported", s.managers.count),
+            "use 1, or 2 for an active/standby pair elected by lease",
+        );
+    }
+    let lease = LeaseConfig {
+        duration: s.managers.lease.0,
+        renew_deadline: s.managers.renew_deadline.0,
+        retry_period: s.managers.retry_period.0,
+    };
+    if let Err(message) = lease.validate() {
+        c.error(
+            "managers.lease",
+            message,
+            "client-go uses lease 15s, renew_deadline 10s, retry_period 2s",
+        );
+    }
     let cdn = &s.cdn;
     if cdn.origins != 1 {
         c.error(
