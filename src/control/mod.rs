@@ -11,6 +11,7 @@ pub mod dns;
 pub mod failover;
 pub mod health;
 pub mod lease;
+pub mod passive;
 pub mod player;
 pub mod reconnect;
 pub mod vrrp;
