@@ -88,3 +88,29 @@ fn custom_rules_replace_the_defaults() {
     assert!((600_000.0..615_000.0).contains(&first.fired_ms), "{first:?}");
     assert_eq!(first.notified_ms, Some(first.fired_ms));
 }
+
+#[test]
+fn a_restarted_monitor_neither_invents_alerts_nor_misdates_notifications() {
+    let mut scenario = common::scenario(
+        "scenarios/quickstart.toml",
+        &["scenario.duration=17m", "viewers.count=20"],
+    );
+    // Down from 90.001 s to 100.001 s: the 90 s round's answers are lost. And again
+    // from 670 s to 680 s, across the ingest-down notification due at 675 s.
+    for (at_ms, id) in [(90_001u64, "monitor-blip"), (670_000, "monitor-crash")] {
+        scenario.faults.push(failcast::scenario::Fault {
+            id: Some(id.into()),
+            at: failcast::scenario::Dur(failcast::time::SimDuration::from_millis(at_ms)),
+            kind: "node.crash".into(),
+            target: "monitor-1".into(),
+            duration: Some(failcast::scenario::Dur(failcast::time::SimDuration::from_secs(10))),
+        });
+    }
+    let out = run_scenario(&scenario, 1, None, false).unwrap();
+    let rules: Vec<&str> = out.alerts.iter().map(|a| a.rule.as_str()).collect();
+    assert_eq!(rules, ["ingest-down"], "no alert from the lost round");
+    let alert = &out.alerts[0];
+    // The notification could only leave after the restart, and says so.
+    assert!(alert.notified_ms.unwrap() >= 680_000.0, "{alert:?}");
+    assert!(alert.notified_ms.unwrap() >= alert.fired_ms + 30_000.0);
+}

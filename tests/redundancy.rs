@@ -182,3 +182,29 @@ fn dns_failover_is_deterministic_across_dispatch_modes() {
     assert_eq!(a.summary, b.summary);
     assert_eq!(a.records, b.records);
 }
+
+#[test]
+fn dns_answering_the_primary_because_all_are_down_is_not_a_failback() {
+    let mut scenario = short(
+        "scenarios/dns-failover.toml",
+        &["dns.violator_share=0", "scenario.duration=20m"],
+    );
+    let mut second = scenario.faults[0].clone();
+    second.id = Some("standby-crash".into());
+    second.target = "ingest-2".into();
+    second.at = failcast::scenario::Dur(SimDuration::from_secs(720));
+    scenario.faults.push(second);
+    scenario.expects.clear();
+    let out = run_scenario(&scenario, 1, None, false).unwrap();
+    // ingest-2 dies while ingest-1 is still down: the record returns to the primary,
+    // which is down too. That is a failover episode of its own (blamed on the standby's
+    // crash), not a failback.
+    assert_eq!(out.summary.failbacks, 0, "{:?}", out.failovers);
+    let second = &out.failovers[1];
+    assert_eq!(
+        (second.kind.as_str(), second.from.as_str(), second.to.as_str()),
+        ("failover", "ingest-2", "ingest-1")
+    );
+    assert_eq!(second.fault, "standby-crash");
+    assert!(balances(&out.summary));
+}

@@ -285,3 +285,16 @@ fn every_balancing_algorithm_runs_and_conserves_frames() {
         assert_eq!(out.summary.viewers_started, 40, "{algorithm}");
     }
 }
+
+#[test]
+fn ack_timeout_must_outlive_a_chunk() {
+    let d = errors(
+        MINIMAL,
+        &["encoders.gop=10s", "cdn.segment=10s", "encoders.chunk_frames=300"],
+    );
+    assert!(d.0[0].message.contains("encoders.ack_timeout"), "{d}");
+    assert_eq!(
+        d.0[0].help.as_deref(),
+        Some("make it at least 11s (SRT's peer idle timeout is \"5s\")")
+    );
+}

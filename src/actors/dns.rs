@@ -62,7 +62,9 @@ impl Dns {
                 let after = self.record.answer().target;
                 let (from, to) = (&self.names[before], &self.names[after]);
                 tracing::info!(%from, %to, "DNS record flipped");
-                let failback = after == 0;
+                // Back to a healthy primary is a failback; "back" to the primary because
+                // every target is down (Route 53 answers as if all were healthy) is not.
+                let failback = after == 0 && self.record.is_healthy(0);
                 let detected = if failback {
                     ctx.now()
                 } else {

@@ -44,6 +44,8 @@ pub struct Monitor {
     stalled: Vec<(u64, u64)>,
     ingest_answered: Vec<u64>,
     notify: Deadline,
+    /// Evaluations to skip: after a restart the previous round's answers were lost.
+    skip_evaluations: u32,
     recorder: SharedRecorder,
 }
 
@@ -70,6 +72,7 @@ impl Monitor {
             stalled: vec![(0, 0); n_cohorts],
             ingest_answered: vec![0; n_ingests],
             notify: Deadline::default(),
+            skip_evaluations: 0,
             recorder,
         }
     }
@@ -107,7 +110,9 @@ impl Monitor {
     fn scrape(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();
         // Rules see what the previous round returned (no answer counts as down).
-        if self.round > 0 {
+        if self.skip_evaluations > 0 {
+            self.skip_evaluations -= 1;
+        } else if self.round > 0 {
             for rule in 0..self.metrics.len() {
                 let value = self.value(self.metrics[rule]);
                 self.engine.handle_sample(now, rule, value);
@@ -130,7 +135,14 @@ impl Behavior for Monitor {
 
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
         match input {
-            Input::Start | Input::Restart => {
+            Input::Start => {
+                ctx.timer_at(ctx.now() + self.scrape_interval, Msg::ScrapeTick);
+            }
+            // The scrape and notification timers died with the crash; the round whose
+            // answers were lost is not evaluated.
+            Input::Restart => {
+                self.notify.clear();
+                self.skip_evaluations = 1;
                 ctx.timer_at(ctx.now() + self.scrape_interval, Msg::ScrapeTick);
             }
             Input::Timer(Msg::ScrapeTick) => self.scrape(ctx),

@@ -154,6 +154,9 @@ impl Behavior for Origin {
             }
             Input::Restart => {
                 self.held.clear();
+                if let Inputs::Selector { selector, .. } = &mut self.inputs {
+                    selector.forget_held();
+                }
                 self.timer.clear();
             }
             _ => {}

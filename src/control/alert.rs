@@ -127,14 +127,15 @@ impl AlertEngine {
         self.outbox.front().map(|&(at, _)| at)
     }
 
-    /// Sends the notifications that are due.
+    /// Sends the notifications that are due; they are stamped with when they leave
+    /// (later than scheduled if the notifier was down).
     pub fn handle_timeout(&mut self, now: SimTime) {
         while let Some(&(at, rule)) = self.outbox.front() {
             if at > now {
                 break;
             }
             self.outbox.pop_front();
-            self.events.push_back(AlertEvent::Notified { rule, at });
+            self.events.push_back(AlertEvent::Notified { rule, at: now });
         }
     }
 
@@ -203,6 +204,16 @@ mod tests {
     }
 
     #[test]
+    fn a_late_notifier_stamps_when_it_sends() {
+        let mut engine = AlertEngine::new(vec![rule(0, 0)], SimDuration::from_secs(30));
+        engine.handle_sample(t(10), 0, 20.0);
+        // Due at 40 s, but the notifier only runs again at 55 s.
+        engine.handle_timeout(t(55));
+        let notified: Vec<AlertEvent> = events(&mut engine).into_iter().skip(1).collect();
+        assert_eq!(notified, vec![AlertEvent::Notified { rule: 0, at: t(55) }]);
+    }
+
+    #[test]
     fn below_rules_fire_on_low_values() {
         let mut low = rule(0, 0);
         low.comparison = Comparison::Below;
@@ -224,7 +235,9 @@ mod tests {
                 }
                 engine.handle_sample(now, 0, if bad { 20.0 } else { 0.0 });
             }
-            engine.handle_timeout(t(100_000));
+            while let Some(due) = engine.poll_timeout() {
+                engine.handle_timeout(due);
+            }
             let mut firing = false;
             let mut fired_at = Vec::new();
             for event in events(&mut engine) {

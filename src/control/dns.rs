@@ -41,6 +41,10 @@ impl FailoverRecord {
         self.answer().target != before
     }
 
+    pub fn is_healthy(&self, target: usize) -> bool {
+        self.healthy[target]
+    }
+
     /// The first healthy target; the primary when none is (as Route 53 does).
     pub fn answer(&self) -> Answer {
         let target = self.healthy.iter().position(|&h| h).unwrap_or(0);

@@ -236,6 +236,13 @@ impl InputSelector {
         }
     }
 
+    /// Forgets held copies (the origin that held their bodies restarted); what was
+    /// published stays published.
+    pub fn forget_held(&mut self) {
+        self.held.clear();
+        self.publishes.clear();
+    }
+
     pub fn poll_publish(&mut self) -> Option<Publish> {
         self.publishes.pop_front()
     }

@@ -68,10 +68,15 @@ impl Vrrp {
         self.role
     }
 
-    /// An advertisement from a router of `priority` arrived.
+    /// An advertisement from a router of `priority` arrived. Preemption is on (the RFC
+    /// default): a backup ignores adverts of lower priority than its own, so it takes
+    /// over from a lower-priority master; priority 0 (the master is leaving) makes it
+    /// take over after Skew_Time.
     pub fn handle_advert(&mut self, now: SimTime, priority: u8) {
         match self.role {
-            Role::Backup => self.deadline = now + self.master_down_interval(),
+            Role::Backup if priority == 0 => self.deadline = now + self.skew_time(),
+            Role::Backup if priority >= self.priority => self.deadline = now + self.master_down_interval(),
+            Role::Backup => {}
             // A higher-priority master takes over (preemption); equal priority keeps us.
             Role::Master if priority > self.priority => {
                 self.role = Role::Backup;
@@ -176,6 +181,25 @@ mod tests {
     #[test]
     fn a_live_master_is_never_replaced() {
         assert_eq!(takeover(SimDuration::from_millis(50), SimTime::from_secs(1_000)), None);
+    }
+
+    #[test]
+    fn a_higher_priority_backup_preempts_a_lower_priority_master() {
+        let interval = Vrrp::DEFAULT_ADVERT_INTERVAL;
+        let mut backup = Vrrp::new(200, interval, Role::Backup, SimTime::ZERO);
+        // Adverts from a priority-100 master are ignored: the backup takes over at its
+        // first Master_Down_Interval.
+        for s in 0..3 {
+            backup.handle_advert(SimTime::from_secs(s), 100);
+        }
+        backup.handle_timeout(backup.poll_timeout());
+        assert_eq!(backup.role(), Role::Master);
+        let down = backup.master_down_interval();
+        assert_eq!(backup.poll_role(), Some((Role::Master, SimTime::ZERO + down)));
+        // A master leaving (priority 0) hands over after Skew_Time.
+        let mut other = Vrrp::new(100, interval, Role::Backup, SimTime::ZERO);
+        other.handle_advert(SimTime::from_secs(1), 0);
+        assert_eq!(other.poll_timeout(), SimTime::from_secs(1) + other.skew_time());
     }
 
     #[test]

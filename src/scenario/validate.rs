@@ -218,11 +218,19 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
             "OBS Studio uses first_delay = \"2s\", multiplier = 1.5, max_attempts = 25",
         );
     }
-    if e.ack_timeout.0 < SimDuration::from_secs(1) {
+    // The ingest acknowledges every second of media, but no more often than the
+    // encoder sends: a healthy connection must outlive one chunk and a round trip.
+    let chunk = SimDuration::from_nanos(u64::from(e.chunk_frames) * 1_000_000_000 / u64::from(fps));
+    let min_ack_timeout = chunk.max(SimDuration::from_secs(1)) + SimDuration::from_secs(1);
+    if e.ack_timeout.0 < min_ack_timeout {
         c.error(
             "encoders.ack_timeout",
-            "encoders.ack_timeout must be at least 1s (the ingest acknowledges every second of media)",
-            "SRT's peer idle timeout is \"5s\"",
+            format!(
+                "encoders.ack_timeout = \"{}\" is too short: acknowledgements come every {} of media",
+                e.ack_timeout.0,
+                chunk.max(SimDuration::from_secs(1))
+            ),
+            format!("make it at least {min_ack_timeout} (SRT's peer idle timeout is \"5s\")"),
         );
     }
     if e.connect_timeout.0.is_zero() {
