@@ -28,8 +28,10 @@ fn detection_time_is_exact_in_virtual_time() {
     let episode = &out.failovers[0];
     assert_eq!(episode.onset_ms, 600_000.0);
     assert_eq!(episode.detected_ms, first_unanswered + 2.0 * 1_000.0 + 500.0);
-    // The switch takes effect after ingest.switch_delay (100 ms).
-    assert_eq!(episode.switched_ms, episode.detected_ms + 100.0);
+    // The promotion crosses the control link (1 ms + jitter capped at 10 × 100 µs) and
+    // the address moves ingest.switch_delay (100 ms) later.
+    let switch_ms = episode.switched_ms - episode.detected_ms;
+    assert!((101.0..=102.0).contains(&switch_ms), "{switch_ms}");
 
     // HAProxy's defaults (inter 2 s, fall 3, timeout 2 s), another seed: detection −
     // last answered probe = interval × fall + timeout.
@@ -129,24 +131,17 @@ fn losing_both_ingest_servers_loses_everything_after_the_crash() {
     scenario.faults[0].duration = None;
     second.duration = None;
     scenario.faults.push(second);
-    let mut seen = [false, false];
-    for seed in 1..=6 {
+    for seed in 1..=4 {
         let out = run_scenario(&scenario, seed, None, false).unwrap();
         let s = &out.summary;
-        // If ingest-1's probes come first in each second, it is declared down while
-        // ingest-2 still looks healthy: the policy promotes a dead standby, and nothing
-        // recovers. Otherwise ingest-2 is already down and there is nowhere to go.
-        let mut rng = rng_for(seed, HEALTH_PHASE_STREAM);
-        let (phase_1, phase_2): (u64, u64) = (rng.gen_range(0..1_000_000_000), rng.gen_range(0..1_000_000_000));
-        let promotes_dead_standby = phase_1 < phase_2;
-        seen[usize::from(promotes_dead_standby)] = true;
-        assert_eq!(s.failovers, u64::from(promotes_dead_standby), "seed {seed}");
+        // Whether the manager sees ingest-1 or ingest-2 fail first, the address never
+        // moves: a dead standby cannot take it.
+        assert_eq!(s.failovers, 0, "seed {seed}");
         assert_eq!(s.failover_latency_ms.count, 0);
         // Nothing produced after 600 s is ever published.
         assert!(s.frames_dropped.ingest >= (720 - 600) * 30);
         assert!(balances(s));
     }
-    assert_eq!(seen, [true, true], "both orders occur among these seeds");
 }
 
 /// Pinned regression seed: a change to any of these values is a change to the model
@@ -183,8 +178,8 @@ fn pinned_regression_seed() {
 
 type Pinned = (&'static str, u64, u64, u64, u64, u64, u64, Option<f64>, u64);
 const PINNED: Pinned = (
-    "2521fd2978b4157d",
-    265_090,
+    "3a3ad7d425d4ee1c",
+    265_809,
     21_599,
     21_223,
     240,

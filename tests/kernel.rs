@@ -52,6 +52,7 @@ impl Behavior for Probe {
             Input::Crash => "crash".into(),
             Input::Restart => "restart".into(),
             Input::Finish => "finish".into(),
+            Input::Vip { held, .. } => format!("vip held={held}"),
         };
         self.log.borrow_mut().push((ctx.now(), self.name.to_string(), what));
         match input {
@@ -236,5 +237,32 @@ impl MicrosMs for SimTime {
     /// Microseconds, for readability in timelines given in ms (1_500 = 1.5 ms).
     fn from_micros_ms(us: u64) -> SimTime {
         SimTime::from_nanos(us * 1_000)
+    }
+}
+
+struct Spinner;
+impl Behavior for Spinner {
+    type Msg = Note;
+    fn handle(&mut self, _input: Input<Note>, ctx: &mut Ctx<'_, Note>) {
+        // A bug that never lets time advance.
+        ctx.timer_at(ctx.now(), Note::Tick(0));
+    }
+}
+
+#[test]
+fn a_livelock_is_reported_not_hung() {
+    for dispatch in [Dispatch::Strict, window()] {
+        let result = run_in_system(|| async move {
+            let mut kernel: Kernel<Note> = Kernel::new(
+                Network::new(1, LinkSpec::default()),
+                SimTime::from_secs(1),
+                dispatch,
+                false,
+            );
+            kernel.spawn("spinner", 0, Spinner);
+            kernel.run().await
+        });
+        let error = result.expect_err("a livelock must stop the run").to_string();
+        assert!(error.contains("livelock") && error.contains("spinner"), "{error}");
     }
 }

@@ -68,3 +68,39 @@ fn split_brain_is_the_exact_overlap_of_leaderships() {
     rec.leadership("manager-2", true, t(90));
     assert_eq!(rec.split_brain(), SimDuration::from_secs(5 + 10));
 }
+
+#[test]
+fn an_ingest_crash_during_the_hand_over_waits_for_the_new_leader_and_is_recorded() {
+    // manager-1 dies at 540 s; ingest-1 at 542 s. manager-2's policy sees the failure
+    // while still standby and hands the switch over when it takes the lease (~553 s).
+    let out = run_scenario(&pair(&["fault[1].at=542s", "scenario.duration=15m"]), 1, None, false).unwrap();
+    assert_eq!(out.summary.failovers, 1);
+    let e = &out.failovers[0];
+    assert_eq!(e.fault, "primary-crash");
+    let latency = e.failover_latency_ms.unwrap();
+    assert!((10_000.0..20_000.0).contains(&latency), "{latency}");
+    assert!(e.switched_ms >= 553_000.0, "{}", e.switched_ms);
+}
+
+#[test]
+fn a_partitioned_leader_cannot_move_the_address() {
+    // manager-1 is cut off from everything at 540 s: it still leads for up to 10 s and
+    // sees both ingest servers fail, but its promotion cannot reach them. Only the
+    // real crash at 840 s fails over.
+    let out = run_scenario(
+        &pair(&[
+            "fault[0].kind=net.partition",
+            "fault[0].duration=60s",
+            "fault[1].at=14m",
+            "scenario.duration=15m",
+        ]),
+        4,
+        None,
+        false,
+    )
+    .unwrap();
+    let faults: Vec<&str> = out.failovers.iter().map(|e| e.fault.as_str()).collect();
+    assert_eq!(faults, ["primary-crash"]);
+    assert_eq!(out.summary.frames_dropped.ingest, 240);
+    assert_eq!(out.summary.split_brain_s, 0.0);
+}

@@ -4,7 +4,7 @@
 //! reset; a publisher silent for `idle_timeout` is dropped (SRS and SRT use 5 s). A
 //! crash loses the connection and the open segment.
 
-use crate::sim::{Behavior, Ctx, Input, NodeId};
+use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId};
 use crate::time::{SimDuration, SimTime};
 
 use super::{Msg, SegmentInfo, SharedRecorder, CONTROL_MESSAGE_BYTES};
@@ -17,6 +17,11 @@ pub struct IngestConfig {
     pub idle_timeout: SimDuration,
     /// Acknowledge every this many frames (RTMP window acknowledgements; here 1 s of media).
     pub ack_every_frames: u64,
+    /// The floating ingest address (active-passive), and how long taking it takes.
+    pub vip: u32,
+    pub switch_delay: SimDuration,
+    /// Names of the ingest servers by node id, to name the server that lost the address.
+    pub pipelines: Vec<(NodeId, String)>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -42,15 +47,21 @@ pub struct Ingest {
     waiting_for_keyframe: bool,
     open: Option<OpenSegment>,
     last_received: Option<u64>,
+    /// Whether this server holds the floating address (network state: survives a crash).
+    holds_vip: bool,
+    /// A promotion under way: (detected, failback).
+    promotion: Option<(SimTime, bool)>,
 }
 
 impl Ingest {
-    pub fn new(config: IngestConfig, name: String, origin: NodeId, recorder: SharedRecorder) -> Self {
+    pub fn new(config: IngestConfig, name: String, origin: NodeId, holds_vip: bool, recorder: SharedRecorder) -> Self {
         Ingest {
             config,
             name,
             origin,
             recorder,
+            holds_vip,
+            promotion: None,
             session: None,
             waiting_for_keyframe: true,
             open: None,
@@ -129,9 +140,42 @@ impl Behavior for Ingest {
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();
         match input {
-            Input::Start | Input::Restart => self.reset(),
+            Input::Start => self.reset(),
+            Input::Restart => {
+                self.reset();
+                self.promotion = None;
+            }
+            Input::Vip { vip, held, other } if vip == self.config.vip => {
+                self.holds_vip = held;
+                if let (true, Some((detected, failback))) = (held, self.promotion.take()) {
+                    let from = self
+                        .config
+                        .pipelines
+                        .iter()
+                        .find(|(id, _)| Some(*id) == other)
+                        .map_or("none", |(_, name)| name.as_str());
+                    self.recorder
+                        .borrow_mut()
+                        .switched(from, &self.name, failback, detected, now);
+                }
+            }
             Input::Msg { from, msg } => match msg {
                 Msg::Probe { id } => ctx.send(from, Msg::ProbeAck { id }, CONTROL_MESSAGE_BYTES),
+                // Taking the address is idempotent: a reconciling manager asks again and
+                // again, and only a real move makes a failover episode.
+                Msg::Promote { detected_ns, failback } if !self.holds_vip && self.promotion.is_none() => {
+                    let detected = if detected_ns == 0 {
+                        now
+                    } else {
+                        SimTime::from_nanos(detected_ns)
+                    };
+                    self.promotion = Some((detected, failback));
+                    let action = KernelAction::MoveVip {
+                        vip: self.config.vip,
+                        to: Some(ctx.me()),
+                    };
+                    ctx.kernel_action(self.config.switch_delay, action);
+                }
                 Msg::Scrape { round } => ctx.send(from, Msg::ScrapeReply { round, a: 0, b: 0 }, CONTROL_MESSAGE_BYTES),
                 Msg::Connect { conn } => {
                     self.reset();
@@ -173,7 +217,7 @@ impl Behavior for Ingest {
                     self.recorder.borrow_mut().set_ingest_floor(self.floor());
                 }
             }
-            Input::Timer(_) | Input::Crash => {}
+            Input::Timer(_) | Input::Crash | Input::Vip { .. } => {}
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The stream manager actor: probes the ingest servers with `control::health`, feeds
-//! health changes to `control::failover`, and carries out each switch by moving the
-//! ingest address (a floating IP) to the promoted server.
+//! health changes to `control::failover`, and carries out each switch by asking the
+//! promoted server to take the ingest address (a floating IP); the leader re-sends its
+//! desired state every 2 s, so a promotion lost on the way is carried out later.
 //!
 //! With active-active ingest there is no policy: the manager only watches (detections
 //! are recorded) and the origin chooses among the live pipelines.
@@ -16,7 +17,7 @@
 use crate::control::failover::{ActivePassive, SwitchReason};
 use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::control::lease::{LeaseClient, LeaseConfig};
-use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId};
+use crate::sim::{Behavior, Ctx, Input, NodeId};
 use crate::time::{SimDuration, SimTime};
 
 use super::{checker_from, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
@@ -30,15 +31,20 @@ pub struct ManagerConfig {
     pub lease: Option<(LeaseConfig, NodeId, SimTime)>,
     pub targets: Vec<NodeId>,
     pub names: Vec<String>,
-    pub vip: u32,
-    pub switch_delay: SimDuration,
     pub health: HealthConfig,
     /// Each target's probe phase within the interval (drawn from the seed).
     pub phases: Vec<SimDuration>,
 }
 
+/// How often the leader re-sends its desired state (the active ingest server), so that a
+/// promotion lost to a partition or a hand-over is carried out once it can be.
+const RECONCILE_PERIOD: SimDuration = SimDuration::from_secs(2);
+
 pub struct Manager {
     config: ManagerConfig,
+    /// A switch the policy made while this manager was not leader: (detected, failback).
+    unsent_switch: Option<(SimTime, bool)>,
+    next_reconcile: SimTime,
     lease: Option<LeaseClient>,
     health: HealthChecker,
     policy: Option<ActivePassive>,
@@ -51,6 +57,8 @@ impl Manager {
     pub fn new(config: ManagerConfig, policy: Option<ActivePassive>, recorder: SharedRecorder) -> Self {
         let n = config.targets.len();
         Manager {
+            unsent_switch: None,
+            next_reconcile: SimTime::ZERO + RECONCILE_PERIOD,
             lease: config.lease.map(|(lease, _, first)| LeaseClient::new(lease, first)),
             health: checker_from(config.health, &config.phases, SimTime::ZERO),
             config,
@@ -78,13 +86,13 @@ impl Manager {
             tracing::info!(manager = %self.config.name, leader, "leadership changed");
             self.recorder.borrow_mut().leadership(&self.config.name, leader, at);
             if leader {
-                if let Some(policy) = &self.policy {
+                if let (Some(policy), Some((detected, failback))) = (&self.policy, self.unsent_switch.take()) {
                     let target = self.config.targets[policy.active()];
-                    let action = KernelAction::MoveVip {
-                        vip: self.config.vip,
-                        to: Some(target),
+                    let promote = Msg::Promote {
+                        detected_ns: detected.as_nanos(),
+                        failback,
                     };
-                    ctx.kernel_action(self.config.switch_delay, action);
+                    ctx.send(target, promote, CONTROL_MESSAGE_BYTES);
                 }
             }
         }
@@ -115,29 +123,37 @@ impl Manager {
             }
         }
         while let Some(switch) = self.policy.as_mut().and_then(ActivePassive::poll_switch) {
-            // A standby keeps its policy warm but acts only as leader.
-            if !leader {
-                continue;
-            }
-            let effective = ctx.now() + self.config.switch_delay;
-            let (from, to) = (&names[switch.from], &names[switch.to]);
-            tracing::info!(%from, %to, reason = ?switch.reason, "ingest switch");
-            ctx.kernel_action(
-                self.config.switch_delay,
-                KernelAction::MoveVip {
-                    vip: self.config.vip,
-                    to: Some(self.config.targets[switch.to]),
-                },
-            );
             let failback = switch.reason == SwitchReason::Failback;
             let detected = self.detected_at[switch.from].unwrap_or(ctx.now());
-            self.recorder
-                .borrow_mut()
-                .switched(from, to, failback, detected, effective);
+            // A standby keeps its policy warm and hands the switch over if it leads.
+            if !leader {
+                self.unsent_switch = Some((detected, failback));
+                continue;
+            }
+            let (from, to) = (&names[switch.from], &names[switch.to]);
+            tracing::info!(%from, %to, reason = ?switch.reason, "ingest switch");
+            // The promoted server takes the address itself: a manager cut off from it
+            // cannot move it. The server records the episode once it holds the address.
+            let promote = Msg::Promote {
+                detected_ns: detected.as_nanos(),
+                failback,
+            };
+            ctx.send(self.config.targets[switch.to], promote, CONTROL_MESSAGE_BYTES);
+        }
+        if ctx.now() >= self.next_reconcile {
+            if let (true, Some(policy)) = (leader, &self.policy) {
+                let promote = Msg::Promote {
+                    detected_ns: 0,
+                    failback: false,
+                };
+                ctx.send(self.config.targets[policy.active()], promote, CONTROL_MESSAGE_BYTES);
+            }
+            self.next_reconcile = ctx.now() + RECONCILE_PERIOD;
         }
         let policy_timeout = self.policy.as_ref().and_then(ActivePassive::poll_timeout);
         let lease_timeout = self.lease.as_ref().map(LeaseClient::poll_timeout);
-        let next = [self.health.poll_timeout(), policy_timeout, lease_timeout]
+        let reconcile = self.policy.is_some().then_some(self.next_reconcile);
+        let next = [self.health.poll_timeout(), policy_timeout, lease_timeout, reconcile]
             .into_iter()
             .flatten()
             .min();
@@ -167,6 +183,8 @@ impl Behavior for Manager {
                 self.health = checker_from(self.config.health, &self.config.phases, ctx.now());
                 self.detected_at.fill(None);
                 self.timer.clear();
+                self.unsent_switch = None;
+                self.next_reconcile = ctx.now();
             }
             Input::Timer(Msg::ControlTimer) => {
                 if self.timer.fire(ctx.now()) {

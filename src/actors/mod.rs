@@ -132,6 +132,12 @@ pub enum Msg {
     DnsTimeout {
         id: u64,
     },
+    /// Manager → ingest: take the ingest address. `detected_ns` is when the failure that
+    /// caused it was detected (0 when there was none); `failback` if it is one.
+    Promote {
+        detected_ns: u64,
+        failback: bool,
+    },
     /// Manager → lease store: acquire or renew (request `id`); store → manager: granted.
     LeaseRequest {
         id: u64,
@@ -207,6 +213,7 @@ impl TraceMsg for Msg {
             Msg::DnsQuery { .. } => "dns-query",
             Msg::ScrapeTick => "scrape-tick",
             Msg::LeaseRequest { .. } => "lease-request",
+            Msg::Promote { .. } => "promote",
             Msg::LeaseGrant { .. } => "lease-grant",
             Msg::Scrape { .. } => "scrape",
             Msg::ScrapeReply { .. } => "scrape-reply",
@@ -240,6 +247,7 @@ impl TraceMsg for Msg {
             Msg::DnsAnswer { id, target, ttl_ns } => mix(&[id, u64::from(target), ttl_ns]),
             Msg::Scrape { round } => mix(&[round]),
             Msg::LeaseRequest { id } | Msg::LeaseGrant { id } => mix(&[id]),
+            Msg::Promote { detected_ns, failback } => mix(&[detected_ns, u64::from(failback)]),
             Msg::ScrapeReply { round, a, b } => mix(&[round, a, b]),
             Msg::Ack { conn, frame } => mix(&[conn, frame]),
             Msg::Probe { id } | Msg::ProbeAck { id } => mix(&[id]),

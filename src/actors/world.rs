@@ -167,10 +167,14 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         frame_bytes,
         idle_timeout: s.ingest.idle_timeout.0,
         ack_every_frames: u64::from(fps),
+        vip: ingest_vip,
+        switch_delay: s.ingest.switch_delay.0,
+        pipelines: ingest_ids.iter().map(|&id| (id, names[id as usize].clone())).collect(),
     };
     for &id in &ingest_ids {
         let name = names[id as usize].clone();
-        let ingest = Ingest::new(ingest_config.clone(), name, origin_id, recorder.clone());
+        let holds_vip = id == ingest_ids[0];
+        let ingest = Ingest::new(ingest_config.clone(), name, origin_id, holds_vip, recorder.clone());
         assert_eq!(kernel.spawn(&names[id as usize], class::INGEST, ingest), id);
     }
 
@@ -212,8 +216,6 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         )),
         targets: ingest_ids.clone(),
         names: ingest_ids.iter().map(|&id| names[id as usize].clone()).collect(),
-        vip: ingest_vip,
-        switch_delay: s.ingest.switch_delay.0,
         health: health_config,
         phases,
     };

@@ -28,6 +28,9 @@ use super::net::{Dest, Network, NodeId, Partition};
 use super::trace::{TraceDigest, TraceMsg, TraceRecord};
 use crate::time::{SimDuration, SimTime};
 
+/// The longest chain of events at one instant before the kernel calls it a livelock.
+pub const MAX_MICROSTEPS: u32 = 100_000;
+
 /// The source id of events the kernel itself creates (start, crash, restart, finish).
 pub const KERNEL: NodeId = 0;
 
@@ -59,6 +62,13 @@ pub enum Input<M> {
     Restart,
     /// The run ends now: report final state.
     Finish,
+    /// This node gained (`held`) or lost floating address `vip`; `other` is the node
+    /// that lost it or gained it (what a gratuitous ARP tells the network).
+    Vip {
+        vip: u32,
+        held: bool,
+        other: Option<NodeId>,
+    },
 }
 
 impl<M: TraceMsg> Input<M> {
@@ -69,11 +79,15 @@ impl<M: TraceMsg> Input<M> {
             Input::Crash => "crash",
             Input::Restart => "restart",
             Input::Finish => "finish",
+            Input::Vip { .. } => "vip",
         }
     }
     fn payload_digest(&self) -> u64 {
         match self {
             Input::Msg { msg, .. } | Input::Timer(msg) => msg.digest(),
+            Input::Vip { vip, held, other } => {
+                u64::from(*vip) << 33 | u64::from(*held) << 32 | u64::from(other.unwrap_or(u32::MAX))
+            }
             _ => 0,
         }
     }
@@ -259,9 +273,17 @@ impl<M> Ctx<'_, M> {
         seq
     }
 
-    /// The microstep of an event emitted for time `at`.
+    /// The microstep of an event emitted for time `at`. A chain of same-instant events
+    /// longer than [`MAX_MICROSTEPS`] is a livelock in the model: it would stop time
+    /// forever, so it is reported (as a panic, caught by the kernel) instead.
     fn micro_at(&self, at: SimTime) -> u32 {
         if at == self.now {
+            assert!(
+                self.micro < MAX_MICROSTEPS,
+                "livelock: node {} keeps scheduling events at {} without letting time advance",
+                self.me,
+                self.now
+            );
             self.micro + 1
         } else {
             0
@@ -639,7 +661,28 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             }
             KernelAction::Partition { id, partition } => self.net.partition(id, partition),
             KernelAction::Heal { id } => self.net.heal(id),
-            KernelAction::MoveVip { vip, to } => self.net.move_vip(vip, to),
+            KernelAction::MoveVip { vip, to } => {
+                let from = self.net.vip_holder(vip);
+                if from != to {
+                    self.net.move_vip(vip, to);
+                    if let Some(old) = from {
+                        let lost = Input::Vip {
+                            vip,
+                            held: false,
+                            other: to,
+                        };
+                        self.push_kernel_input(event.time, old, lost);
+                    }
+                    if let Some(new) = to {
+                        let gained = Input::Vip {
+                            vip,
+                            held: true,
+                            other: from,
+                        };
+                        self.push_kernel_input(event.time, new, gained);
+                    }
+                }
+            }
             KernelAction::Finish => {
                 let nodes: Vec<NodeId> = (1..self.next_id()).filter(|&n| self.alive[n as usize]).collect();
                 for node in nodes {
@@ -696,7 +739,8 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         };
         let idx = node as usize;
         let deliverable = match &event.input {
-            Input::Crash | Input::Restart => true,
+            // Address ownership is network state: a crashed node learns of it too.
+            Input::Crash | Input::Restart | Input::Vip { .. } => true,
             Input::Timer(_) => self.alive[idx] && event.incarnation == self.incarnation[idx],
             Input::Msg { from, .. } => self.alive[idx] && (*from == node || !self.net.blocked(*from, node)),
             Input::Start | Input::Finish => self.alive[idx],
