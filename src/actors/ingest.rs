@@ -152,7 +152,7 @@ impl Behavior for Ingest {
                         .config
                         .pipelines
                         .iter()
-                        .find(|(id, _)| Some(*id) == other)
+                        .find(|(id, _)| *id == other)
                         .map_or("none", |(_, name)| name.as_str());
                     self.recorder
                         .borrow_mut()

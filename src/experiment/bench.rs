@@ -178,3 +178,16 @@ pub fn run_bench(repeats: u32, span_1k: SimDuration, span_10k: SimDuration) -> B
         repeats: repeats.max(1),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every queued event is as large as the largest kernel input: keep them small,
+    /// the 10k-actor figure moves with it.
+    #[test]
+    fn queued_events_stay_small() {
+        let size = std::mem::size_of::<crate::sim::Input<Ping>>();
+        assert!(size <= 16, "Input<Ping> is {size} bytes");
+    }
+}

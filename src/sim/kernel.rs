@@ -63,12 +63,9 @@ pub enum Input<M> {
     /// The run ends now: report final state.
     Finish,
     /// This node gained (`held`) or lost floating address `vip`; `other` is the node
-    /// that lost it or gained it (what a gratuitous ARP tells the network).
-    Vip {
-        vip: u32,
-        held: bool,
-        other: Option<NodeId>,
-    },
+    /// that lost it or gained it, [`KERNEL`] for none (what a gratuitous ARP tells the
+    /// network). Kept small: every queued event is as large as the largest input.
+    Vip { vip: u32, held: bool, other: NodeId },
 }
 
 impl<M: TraceMsg> Input<M> {
@@ -85,9 +82,7 @@ impl<M: TraceMsg> Input<M> {
     fn payload_digest(&self) -> u64 {
         match self {
             Input::Msg { msg, .. } | Input::Timer(msg) => msg.digest(),
-            Input::Vip { vip, held, other } => {
-                u64::from(*vip) << 33 | u64::from(*held) << 32 | u64::from(other.unwrap_or(u32::MAX))
-            }
+            Input::Vip { vip, held, other } => u64::from(*vip) << 33 | u64::from(*held) << 32 | u64::from(*other),
             _ => 0,
         }
     }
@@ -669,7 +664,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                         let lost = Input::Vip {
                             vip,
                             held: false,
-                            other: to,
+                            other: to.unwrap_or(KERNEL),
                         };
                         self.push_kernel_input(event.time, old, lost);
                     }
@@ -677,7 +672,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                         let gained = Input::Vip {
                             vip,
                             held: true,
-                            other: from,
+                            other: from.unwrap_or(KERNEL),
                         };
                         self.push_kernel_input(event.time, new, gained);
                     }
