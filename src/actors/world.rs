@@ -10,7 +10,6 @@ use crate::control::alert::{AlertEngine, Comparison, Rule};
 use crate::control::balance::{Algorithm, Balancer};
 use crate::control::dns::{FailoverRecord, ResolverCache};
 use crate::control::failover::{ActivePassive, Failback, InputSelector};
-use crate::control::health::HealthConfig;
 use crate::control::lease::{LeaseConfig, LeaseStore};
 use crate::control::player::PlayerConfig;
 use crate::control::reconnect::Backoff;
@@ -41,6 +40,15 @@ fn link(cfg: &LinkCfg) -> LinkSpec {
         loss: cfg.loss,
         bandwidth_bps: (cfg.bandwidth_mbps * 1e6).round() as u64,
     }
+}
+
+/// Each of `targets` probe phases within `interval`, drawn in order from the seed
+/// stream `stream`, so that faults at round times do not land on probe instants.
+fn probe_phases(seed: u64, stream: &str, targets: u32, interval: SimDuration) -> Vec<SimDuration> {
+    let mut rng = rng_for(seed, stream);
+    (0..targets)
+        .map(|_| SimDuration::from_nanos(rng.gen_range(0..interval.as_nanos())))
+        .collect()
 }
 
 /// Frames in `span` at `fps` (validated to be whole).
@@ -179,18 +187,10 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     }
 
     let h = &s.ingest.health;
-    let health_config = HealthConfig {
-        interval: h.interval.0,
-        timeout: h.timeout.0,
-        fall: h.fall,
-        rise: h.rise,
-    };
+    let health_config = h.to_config();
     // Each target's checks start at a phase drawn from the seed: faults do not land on
     // probe instants by coincidence of round numbers (HAProxy also spreads its checks).
-    let mut phase_rng = rng_for(seed, HEALTH_PHASE_STREAM);
-    let phases: Vec<SimDuration> = (0..servers)
-        .map(|_| SimDuration::from_nanos(phase_rng.gen_range(0..h.interval.0.as_nanos())))
-        .collect();
+    let phases = probe_phases(seed, HEALTH_PHASE_STREAM, servers, h.interval.0);
     let failback = match s.ingest.failback.as_str() {
         "prefer-primary" => Failback::PreferPrimary {
             hold: s.ingest.failback_hold.0,
@@ -221,10 +221,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     };
     let policy = || (s.ingest.redundancy == "active-passive").then(|| ActivePassive::new(servers as usize, failback));
     let manager_2 = manager_pair.then(|| {
-        let mut rng = rng_for(seed, "manager-2/health-phase");
-        let phases = (0..servers)
-            .map(|_| SimDuration::from_nanos(rng.gen_range(0..h.interval.0.as_nanos())))
-            .collect();
+        let phases = probe_phases(seed, "manager-2/health-phase", servers, h.interval.0);
         Manager::new(manager_config(1, phases), policy(), recorder.clone())
     });
     let manager = Manager::new(manager_config(0, phases), policy(), recorder.clone());
@@ -287,17 +284,8 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
 
     if dns_failover {
         names.push("dns-1".into());
-        let d = &s.dns.health;
-        let dns_health = HealthConfig {
-            interval: d.interval.0,
-            timeout: d.timeout.0,
-            fall: d.fall,
-            rise: d.rise,
-        };
-        let mut phase_rng = rng_for(seed, "dns-1/health-phase");
-        let phases: Vec<SimDuration> = (0..servers)
-            .map(|_| SimDuration::from_nanos(phase_rng.gen_range(0..d.interval.0.as_nanos())))
-            .collect();
+        let dns_health = s.dns.health.to_config();
+        let phases = probe_phases(seed, "dns-1/health-phase", servers, dns_health.interval);
         let dns = Dns::new(
             ingest_ids.clone(),
             ingest_ids.iter().map(|&id| names[id as usize].clone()).collect(),

@@ -242,6 +242,18 @@ pub struct HealthCfg {
     pub rise: u32,
 }
 
+impl HealthCfg {
+    /// The control-logic settings these scenario values stand for.
+    pub fn to_config(&self) -> crate::control::health::HealthConfig {
+        crate::control::health::HealthConfig {
+            interval: self.interval.0,
+            timeout: self.timeout.0,
+            fall: self.fall,
+            rise: self.rise,
+        }
+    }
+}
+
 impl Default for HealthCfg {
     fn default() -> Self {
         HealthCfg {

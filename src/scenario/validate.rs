@@ -9,7 +9,6 @@ use super::diag::{did_you_mean, Diagnostic, Diagnostics};
 use super::{Scenario, FAULT_KINDS};
 use crate::actors::monitor::MonitorMetric;
 use crate::control::balance::Algorithm;
-use crate::control::health::HealthConfig;
 use crate::control::lease::LeaseConfig;
 use crate::control::player::PlayerConfig;
 use crate::metrics::summary::METRICS;
@@ -250,13 +249,7 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
     );
     if i.redundancy == "dns" {
         let d = &s.dns;
-        let dns_health = HealthConfig {
-            interval: d.health.interval.0,
-            timeout: d.health.timeout.0,
-            fall: d.health.fall,
-            rise: d.health.rise,
-        };
-        if let Err(message) = dns_health.validate() {
+        if let Err(message) = d.health.to_config().validate() {
             c.error(
                 "dns.health",
                 format!("dns.{message}"),
@@ -322,13 +315,7 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
             "set ingest.servers = 2 or more",
         );
     }
-    let health = HealthConfig {
-        interval: i.health.interval.0,
-        timeout: i.health.timeout.0,
-        fall: i.health.fall,
-        rise: i.health.rise,
-    };
-    if let Err(message) = health.validate() {
+    if let Err(message) = i.health.to_config().validate() {
         c.error(
             "ingest.health",
             format!("ingest.{message}"),
