@@ -104,3 +104,66 @@ fn a_partitioned_leader_cannot_move_the_address() {
     assert_eq!(out.summary.frames_dropped.ingest, 240);
     assert_eq!(out.summary.split_brain_s, 0.0);
 }
+
+fn fault(id: &str, at_ms: u64, kind: &str, target: &str, for_ms: Option<u64>) -> Fault {
+    Fault {
+        id: Some(id.into()),
+        at: Dur(SimDuration::from_millis(at_ms)),
+        kind: kind.into(),
+        target: target.into(),
+        duration: for_ms.map(|ms| Dur(SimDuration::from_millis(ms))),
+    }
+}
+
+#[test]
+fn a_failback_redone_by_reconciliation_is_still_a_failback() {
+    // With prefer-primary the failback is decided at ~931.3 s; ingest-1 is cut off for a
+    // second then, so the promotion is lost and the reconciliation carries it out.
+    let mut s = common::scenario(
+        "scenarios/quickstart.toml",
+        &[
+            "scenario.duration=17m",
+            "viewers.count=20",
+            "ingest.failback=prefer-primary",
+        ],
+    );
+    s.faults
+        .push(fault("blip", 931_300, "net.partition", "ingest-1", Some(1_000)));
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    let kinds: Vec<&str> = out.failovers.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["failover", "failback"]);
+    assert_eq!(out.summary.failover_latency_ms.count, 1);
+}
+
+#[test]
+fn a_new_leader_adopts_the_serving_server_instead_of_its_stale_view() {
+    // manager-2 is down while manager-1 fails ingest-1 over; when manager-1 dies at
+    // 20 min, manager-2 leads with a stale view (ingest-1 active) and must not move the
+    // address back.
+    let mut s = pair(&["scenario.duration=25m"]);
+    s.faults = vec![
+        fault("m2-crash", 540_000, "node.crash", "manager-2", Some(420_000)),
+        fault("primary-crash", 600_000, "node.crash", "ingest-1", Some(300_000)),
+        fault("m1-crash", 1_200_000, "node.crash", "manager-1", None),
+    ];
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    assert_eq!(out.summary.failovers, 1, "{:?}", out.failovers);
+    assert_eq!(out.summary.frames_dropped.ingest, 240);
+}
+
+#[test]
+fn a_promotion_cut_short_by_a_crash_is_redone_and_recorded() {
+    // ingest-2 blips for 20 ms just after being asked to take the address: the move
+    // dies with the process, and the next reconciliation asks again.
+    let mut s = common::scenario(
+        "scenarios/quickstart.toml",
+        &["scenario.duration=12m", "viewers.count=20"],
+    );
+    s.faults
+        .push(fault("blip", 602_850, "node.crash", "ingest-2", Some(20)));
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    assert_eq!(out.summary.failovers, 1);
+    let e = &out.failovers[0];
+    assert!(e.switched_ms - e.detected_ms > 1_000.0, "{e:?}");
+    assert!(balances(&out.summary));
+}

@@ -98,7 +98,7 @@ impl Behavior for Dns {
             }
             Input::Msg {
                 from,
-                msg: Msg::ProbeAck { id },
+                msg: Msg::ProbeAck { id, .. },
             } => {
                 if let Some(target) = self.targets.iter().position(|&t| t == from) {
                     self.health.handle_response(ctx.now(), target, id);

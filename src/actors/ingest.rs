@@ -160,7 +160,13 @@ impl Behavior for Ingest {
                 }
             }
             Input::Msg { from, msg } => match msg {
-                Msg::Probe { id } => ctx.send(from, Msg::ProbeAck { id }, CONTROL_MESSAGE_BYTES),
+                Msg::Probe { id } => {
+                    let ack = Msg::ProbeAck {
+                        id,
+                        holds_vip: self.holds_vip,
+                    };
+                    ctx.send(from, ack, CONTROL_MESSAGE_BYTES);
+                }
                 // Taking the address is idempotent: a reconciling manager asks again and
                 // again, and only a real move makes a failover episode.
                 Msg::Promote { detected_ns, failback } if !self.holds_vip && self.promotion.is_none() => {
@@ -217,7 +223,10 @@ impl Behavior for Ingest {
                     self.recorder.borrow_mut().set_ingest_floor(self.floor());
                 }
             }
-            Input::Timer(_) | Input::Crash | Input::Vip { .. } => {}
+            // A promotion under way dies with the process; its address move is cancelled
+            // by the kernel, and the manager's reconciliation asks again after a restart.
+            Input::Crash => self.promotion = None,
+            Input::Timer(_) | Input::Vip { .. } => {}
         }
     }
 }

@@ -44,6 +44,11 @@ pub struct Manager {
     config: ManagerConfig,
     /// A switch the policy made while this manager was not leader: (detected, failback).
     unsent_switch: Option<(SimTime, bool)>,
+    /// The last switch this leader asked for: (detected, failback), re-sent on every
+    /// reconciliation so a promotion lost on the way is recorded for what it was.
+    last_switch: (u64, bool),
+    /// The server that last said it holds the ingest address (from probe answers).
+    observed_holder: Option<usize>,
     next_reconcile: SimTime,
     lease: Option<LeaseClient>,
     health: HealthChecker,
@@ -58,6 +63,8 @@ impl Manager {
         let n = config.targets.len();
         Manager {
             unsent_switch: None,
+            last_switch: (0, false),
+            observed_holder: None,
             next_reconcile: SimTime::ZERO + RECONCILE_PERIOD,
             lease: config.lease.map(|(lease, _, first)| LeaseClient::new(lease, first)),
             health: checker_from(config.health, &config.phases, SimTime::ZERO),
@@ -86,13 +93,21 @@ impl Manager {
             tracing::info!(manager = %self.config.name, leader, "leadership changed");
             self.recorder.borrow_mut().leadership(&self.config.name, leader, at);
             if leader {
-                if let (Some(policy), Some((detected, failback))) = (&self.policy, self.unsent_switch.take()) {
-                    let target = self.config.targets[policy.active()];
-                    let promote = Msg::Promote {
-                        detected_ns: detected.as_nanos(),
-                        failback,
-                    };
-                    ctx.send(target, promote, CONTROL_MESSAGE_BYTES);
+                let Some(policy) = &mut self.policy else { continue };
+                // A healthy server already holding the address wins over this manager's
+                // own (possibly stale) view: adopt it rather than move the address.
+                let holder = self.observed_holder.filter(|&h| self.health.health(h) == Health::Up);
+                match (holder, self.unsent_switch.take()) {
+                    (Some(holder), _) if holder != policy.active() => policy.adopt(holder),
+                    (_, Some((detected, failback))) => {
+                        self.last_switch = (detected.as_nanos(), failback);
+                        let promote = Msg::Promote {
+                            detected_ns: detected.as_nanos(),
+                            failback,
+                        };
+                        ctx.send(self.config.targets[policy.active()], promote, CONTROL_MESSAGE_BYTES);
+                    }
+                    _ => {}
                 }
             }
         }
@@ -134,6 +149,7 @@ impl Manager {
             tracing::info!(%from, %to, reason = ?switch.reason, "ingest switch");
             // The promoted server takes the address itself: a manager cut off from it
             // cannot move it. The server records the episode once it holds the address.
+            self.last_switch = (detected.as_nanos(), failback);
             let promote = Msg::Promote {
                 detected_ns: detected.as_nanos(),
                 failback,
@@ -142,10 +158,8 @@ impl Manager {
         }
         if ctx.now() >= self.next_reconcile {
             if let (true, Some(policy)) = (leader, &self.policy) {
-                let promote = Msg::Promote {
-                    detected_ns: 0,
-                    failback: false,
-                };
+                let (detected_ns, failback) = self.last_switch;
+                let promote = Msg::Promote { detected_ns, failback };
                 ctx.send(self.config.targets[policy.active()], promote, CONTROL_MESSAGE_BYTES);
             }
             self.next_reconcile = ctx.now() + RECONCILE_PERIOD;
@@ -184,6 +198,7 @@ impl Behavior for Manager {
                 self.detected_at.fill(None);
                 self.timer.clear();
                 self.unsent_switch = None;
+                self.observed_holder = None;
                 self.next_reconcile = ctx.now();
             }
             Input::Timer(Msg::ControlTimer) => {
@@ -207,10 +222,15 @@ impl Behavior for Manager {
             }
             Input::Msg {
                 from,
-                msg: Msg::ProbeAck { id },
+                msg: Msg::ProbeAck { id, holds_vip },
             } => {
                 if let Some(target) = self.config.targets.iter().position(|&t| t == from) {
                     self.health.handle_response(ctx.now(), target, id);
+                    if holds_vip {
+                        self.observed_holder = Some(target);
+                    } else if self.observed_holder == Some(target) {
+                        self.observed_holder = None;
+                    }
                 }
             }
             _ => return,

@@ -171,8 +171,10 @@ pub enum Msg {
     Probe {
         id: u64,
     },
+    /// The answer; `holds_vip` tells whether the server holds the ingest address.
     ProbeAck {
         id: u64,
+        holds_vip: bool,
     },
     /// Manager: the control logic's deadline.
     ControlTimer,
@@ -250,7 +252,8 @@ impl TraceMsg for Msg {
             Msg::Promote { detected_ns, failback } => mix(&[detected_ns, u64::from(failback)]),
             Msg::ScrapeReply { round, a, b } => mix(&[round, a, b]),
             Msg::Ack { conn, frame } => mix(&[conn, frame]),
-            Msg::Probe { id } | Msg::ProbeAck { id } => mix(&[id]),
+            Msg::Probe { id } => mix(&[id]),
+            Msg::ProbeAck { id, holds_vip } => mix(&[id, u64::from(holds_vip)]),
             Msg::Segment(s) => mix(&[
                 s.index,
                 s.first_frame,

@@ -71,6 +71,13 @@ impl ActivePassive {
         self.active
     }
 
+    /// Takes `pipeline` as the active one without a switch: what a manager does when it
+    /// takes over and finds another pipeline already serving (its own view was stale).
+    pub fn adopt(&mut self, pipeline: usize) {
+        self.active = pipeline;
+        self.switches.clear();
+    }
+
     pub fn handle_health(&mut self, now: SimTime, pipeline: usize, health: Health) {
         self.health[pipeline] = health;
         self.up_since[pipeline] = (health == Health::Up).then_some(now);

@@ -189,6 +189,9 @@ struct KernelEvent {
     time: SimTime,
     src: NodeId,
     seq: u64,
+    /// The emitting node's incarnation: an action a node asked for dies with it, as its
+    /// timers do.
+    incarnation: u32,
     action: KernelAction,
 }
 impl KernelEvent {
@@ -342,6 +345,7 @@ impl<M> Ctx<'_, M> {
             time: self.now + delay,
             src: self.me,
             seq: self.next_seq(),
+            incarnation: self.incarnation,
             action,
         };
         self.out.push(Emission::Kernel(event));
@@ -606,6 +610,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             time: at,
             src: KERNEL,
             seq,
+            incarnation: 0,
             action,
         });
     }
@@ -638,6 +643,10 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
     /// Applies a kernel action; returns true when the run is over.
     async fn apply(&mut self, event: KernelEvent) -> Result<bool, SimError> {
         set_current_time(event.time);
+        let src = event.src as usize;
+        if event.src != KERNEL && (!self.alive[src] || self.incarnation[src] != event.incarnation) {
+            return Ok(false);
+        }
         match event.action {
             KernelAction::Crash(node) => {
                 if self.alive[node as usize] {
