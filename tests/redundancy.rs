@@ -4,7 +4,6 @@ mod common;
 
 use common::balances;
 use failcast::experiment::run_scenario;
-use failcast::sim::Dispatch;
 use failcast::time::SimDuration;
 
 fn short(file: &str, extra: &[&str]) -> failcast::scenario::Scenario {
@@ -78,16 +77,7 @@ fn losing_both_pipelines_is_accounted_and_recovers_when_one_returns() {
 #[test]
 fn active_active_is_deterministic_across_dispatch_modes() {
     let scenario = short("scenarios/active-active.toml", &["viewers.count=30"]);
-    let window = Dispatch::Window {
-        lookahead: SimDuration::from_millis(1),
-    };
-    let mut a = run_scenario(&scenario, 9, Some(Dispatch::Strict), true).unwrap();
-    let mut b = run_scenario(&scenario, 9, Some(window), true).unwrap();
-    a.summary.wall_s = 0.0;
-    b.summary.wall_s = 0.0;
-    assert_eq!(a.summary, b.summary);
-    assert_eq!(a.failovers, b.failovers);
-    assert_eq!(a.records, b.records);
+    common::assert_dispatch_modes_agree(&scenario, 9);
 }
 
 #[test]
@@ -172,15 +162,7 @@ fn a_ttl_violating_resolver_adds_its_stretch_to_the_outage() {
 #[test]
 fn dns_failover_is_deterministic_across_dispatch_modes() {
     let scenario = short("scenarios/dns-failover.toml", &["viewers.count=20"]);
-    let window = Dispatch::Window {
-        lookahead: SimDuration::from_millis(1),
-    };
-    let mut a = run_scenario(&scenario, 5, Some(Dispatch::Strict), true).unwrap();
-    let mut b = run_scenario(&scenario, 5, Some(window), true).unwrap();
-    a.summary.wall_s = 0.0;
-    b.summary.wall_s = 0.0;
-    assert_eq!(a.summary, b.summary);
-    assert_eq!(a.records, b.records);
+    common::assert_dispatch_modes_agree(&scenario, 5);
 }
 
 #[test]

@@ -191,15 +191,21 @@ impl InputSelector {
         }
     }
 
+    /// Publishes `index` from the active input, after any held copies that fill gaps
+    /// below it.
+    fn publish_active(&mut self, index: u64, pipeline: usize) {
+        self.fill_before(index);
+        self.held.remove(&index);
+        self.publish(index, pipeline);
+    }
+
     /// A copy of segment `index` from `pipeline` arrived.
     pub fn handle_segment(&mut self, now: SimTime, pipeline: usize, index: u64) {
         if !self.is_new(index) {
             return;
         }
         if pipeline == self.active {
-            self.fill_before(index);
-            self.held.remove(&index);
-            self.publish(index, pipeline);
+            self.publish_active(index, pipeline);
         } else {
             self.held.entry(index).or_insert((pipeline, now));
         }
@@ -225,9 +231,7 @@ impl InputSelector {
                 reason: SwitchReason::ActiveDown,
             });
             self.active = pipeline;
-            self.fill_before(index);
-            self.held.remove(&index);
-            self.publish(index, pipeline);
+            self.publish_active(index, pipeline);
             // Later copies from the new active input go out now too.
             let ready: Vec<u64> = self
                 .held
@@ -236,9 +240,7 @@ impl InputSelector {
                 .map(|(&i, _)| i)
                 .collect();
             for i in ready {
-                self.fill_before(i);
-                self.held.remove(&i);
-                self.publish(i, pipeline);
+                self.publish_active(i, pipeline);
             }
         }
     }

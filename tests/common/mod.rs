@@ -32,3 +32,20 @@ pub fn binary() -> PathBuf {
 pub fn balances(s: &Summary) -> bool {
     s.frames_produced == s.frames_played + s.frames_dropped.total + s.frames_in_flight + s.frames_unwatched
 }
+
+/// Runs `scenario` with `seed` in strict and in window dispatch and asserts the results
+/// (wall time aside) and the full event logs are identical.
+pub fn assert_dispatch_modes_agree(scenario: &Scenario, seed: u64) {
+    use failcast::experiment::run_scenario;
+    use failcast::sim::Dispatch;
+    let window = Dispatch::Window {
+        lookahead: failcast::time::SimDuration::from_millis(1),
+    };
+    let mut a = run_scenario(scenario, seed, Some(Dispatch::Strict), true).unwrap();
+    let mut b = run_scenario(scenario, seed, Some(window), true).unwrap();
+    a.summary.wall_s = 0.0;
+    b.summary.wall_s = 0.0;
+    assert_eq!(a.summary, b.summary);
+    assert_eq!(a.failovers, b.failovers);
+    assert_eq!(a.records, b.records);
+}
