@@ -178,15 +178,15 @@ fn pinned_regression_seed() {
 
 type Pinned = (&'static str, u64, u64, u64, u64, u64, u64, Option<f64>, u64);
 const PINNED: Pinned = (
-    "6a23db879eb5af47",
-    265_809,
+    "05a0c24a97e60bd0",
+    544_064,
     21_599,
-    21_223,
+    21_164,
     240,
-    76,
+    135,
     60,
     Some(6_063.848_774),
-    905,
+    5_860,
 );
-const PINNED_STALL_S: f64 = 729.39590654;
+const PINNED_STALL_S: f64 = 1032.115665755;
 const PINNED_AVAILABILITY: f64 = 0.9902502031776989;

@@ -298,3 +298,20 @@ fn ack_timeout_must_outlive_a_chunk() {
         Some("make it at least 11s (SRT's peer idle timeout is \"5s\")")
     );
 }
+
+#[test]
+fn backup_edges_must_be_other_edges_and_players_must_be_known() {
+    let d = errors(MINIMAL, &["cdn.backup_edges=4"]);
+    assert_eq!(
+        d.0[0].message,
+        "cdn.backup_edges = 4 needs more than 4 edges (at most 7 backups)"
+    );
+    let d = errors(MINIMAL, &["viewers.player=\"vlc\""]);
+    assert!(d.0[0].message.contains("vlc"), "{d}");
+    assert!(load_str(
+        "t.toml",
+        MINIMAL,
+        &["cdn.backup_edges=3".into(), "viewers.player=shaka".into()]
+    )
+    .is_ok());
+}

@@ -1,42 +1,43 @@
-//! The viewer cohort actor: every viewer watching through one edge. Each viewer runs
-//! its own `control::player::Player`; the cohort is the players' I/O: it answers
-//! playlist loads from the edge's announcements (which reach it after the edge→viewer
-//! latency, standing in for the request's half round trip) and times segment downloads
-//! over the viewer's last mile (round trip + jitter + size ÷ downlink). Per-viewer
-//! metrics stay exact; only the actor is shared.
-
-use std::collections::VecDeque;
+//! The viewer cohort actor: every viewer whose primary edge is one edge. Each viewer
+//! runs its own `control::player::Player`; the cohort is the players' I/O: it sends
+//! their playlist and segment requests to the edge their current route names, hands
+//! them the answers, and times each segment's transfer over the viewer's own downlink
+//! after its first byte. Per-viewer metrics stay exact; only the actor is shared.
 
 use rand::Rng;
 
-use crate::control::player::{Player, PlayerAction, PlayerConfig, PlayerEvent, PlaylistEntry};
+use crate::control::player::{FetchError, Player, PlayerAction, PlayerConfig, PlayerEvent, PlaylistEntry};
 use crate::metrics::{ViewerRecord, ViewerState};
-use crate::sim::{Behavior, Ctx, Input, SimRng};
+use crate::sim::{Behavior, Ctx, Input, NodeId, SimRng};
 use crate::time::{SimDuration, SimTime};
 
-use super::{Deadline, Msg, SharedRecorder};
+use super::{Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 #[derive(Clone, Debug)]
 pub struct CohortConfig {
-    pub edge_name: String,
+    /// Every edge, in ring order; a viewer's route `r` is edge `primary + r` (mod count).
+    pub edges: Vec<NodeId>,
+    pub edge_names: Vec<String>,
+    /// The viewers' primary edge (an index into `edges`).
+    pub primary: usize,
+    /// Routes per viewer: the primary edge and `routes − 1` backups.
+    pub routes: u8,
     /// Global ids of the viewers in this cohort.
     pub viewers: Vec<u32>,
     pub player: PlayerConfig,
     pub target_duration: SimDuration,
-    pub playlist_window: usize,
     pub fps: u32,
     pub frame_bytes: u64,
     pub join_at: SimDuration,
     pub join_over: SimDuration,
-    pub last_mile_latency: SimDuration,
-    pub last_mile_jitter: SimDuration,
     pub downlink_bps: u64,
 }
 
 struct Viewer {
     player: Player,
     timer: Deadline,
-    downloading: Option<PlaylistEntry>,
+    /// The segment arriving over the downlink, and the request it answers.
+    downloading: Option<(u32, PlaylistEntry)>,
     state: Option<ViewerState>,
     since: SimTime,
     record: ViewerRecord,
@@ -45,7 +46,6 @@ struct Viewer {
 pub struct Cohort {
     config: CohortConfig,
     viewers: Vec<Viewer>,
-    playlist: VecDeque<PlaylistEntry>,
     rng: SimRng,
     recorder: SharedRecorder,
 }
@@ -56,13 +56,13 @@ impl Cohort {
             .viewers
             .iter()
             .map(|_| Viewer {
-                player: Player::new(config.player, config.target_duration),
+                player: Player::new(config.player, config.target_duration, config.routes),
                 timer: Deadline::default(),
                 downloading: None,
                 state: None,
                 since: SimTime::ZERO,
                 record: ViewerRecord {
-                    edge: config.edge_name.clone(),
+                    edge: config.edge_names[config.primary].clone(),
                     ..ViewerRecord::default()
                 },
             })
@@ -70,21 +70,26 @@ impl Cohort {
         Cohort {
             config,
             viewers,
-            playlist: VecDeque::new(),
             rng,
             recorder,
         }
     }
 
-    fn download_time(&mut self, frames: u64) -> SimDuration {
-        let bytes = frames * self.config.frame_bytes;
-        let transfer_ns = (u128::from(bytes) * 8 * 1_000_000_000 / u128::from(self.config.downlink_bps)) as u64;
-        let mut time = self.config.last_mile_latency * 2 + SimDuration::from_nanos(transfer_ns);
-        if !self.config.last_mile_jitter.is_zero() {
-            let u: f64 = self.rng.gen();
-            time += self.config.last_mile_jitter.mul_f64((-libm::log(1.0 - u)).min(10.0));
+    /// Time for `frames` of media to cross the viewer's downlink after the first byte.
+    fn transfer_time(&self, frames: u64) -> SimDuration {
+        let bits = u128::from(frames * self.config.frame_bytes) * 8;
+        SimDuration::from_nanos((bits * 1_000_000_000 / u128::from(self.config.downlink_bps)) as u64)
+    }
+
+    fn edge_of(&self, route: u8) -> NodeId {
+        self.config.edges[(self.config.primary + usize::from(route)) % self.config.edges.len()]
+    }
+
+    fn segment_entry(&self, index: u64, frames: u32) -> PlaylistEntry {
+        PlaylistEntry {
+            index,
+            duration: SimDuration::from_nanos(u64::from(frames) * 1_000_000_000 / u64::from(self.config.fps)),
         }
-        time
     }
 
     fn set_state(&mut self, slot: usize, at: SimTime, to: ViewerState) {
@@ -102,33 +107,22 @@ impl Cohort {
 
     /// Performs the player's requests and books what it reports, then re-arms its timer.
     fn drive(&mut self, slot: usize, ctx: &mut Ctx<'_, Msg>) {
-        let now = ctx.now();
         let viewer_id = self.config.viewers[slot];
         while let Some(action) = self.viewers[slot].player.poll_action() {
-            match action {
-                PlayerAction::LoadPlaylist => {
-                    let entries = self.playlist.make_contiguous();
-                    self.viewers[slot].player.handle_playlist(now, entries);
+            let (edge, msg) = match action {
+                PlayerAction::LoadPlaylist { req, route } => {
+                    (self.edge_of(route), Msg::PlaylistRequest { viewer: viewer_id, req })
                 }
-                PlayerAction::LoadSegment { index } => {
-                    let found = self.playlist.iter().find(|e| e.index == index).copied();
-                    match found {
-                        Some(entry) => {
-                            let frames = entry.duration.as_nanos() * u64::from(self.config.fps) / 1_000_000_000;
-                            let done = now + self.download_time(frames);
-                            self.viewers[slot].downloading = Some(entry);
-                            ctx.timer_at(
-                                done,
-                                Msg::SegmentLoaded {
-                                    viewer: viewer_id,
-                                    index,
-                                },
-                            );
-                        }
-                        None => self.viewers[slot].player.handle_segment_gone(now, index),
-                    }
-                }
-            }
+                PlayerAction::LoadSegment { req, route, index } => (
+                    self.edge_of(route),
+                    Msg::SegmentRequest {
+                        viewer: viewer_id,
+                        req,
+                        index,
+                    },
+                ),
+            };
+            ctx.send(edge, msg, CONTROL_MESSAGE_BYTES);
         }
         while let Some(event) = self.viewers[slot].player.poll_event() {
             match event {
@@ -146,6 +140,12 @@ impl Cohort {
                 }
                 PlayerEvent::Resumed { at, .. } => self.set_state(slot, at, ViewerState::Playing),
                 PlayerEvent::Skipped { from, to, .. } => self.viewers[slot].record.segments_skipped += to - from,
+                PlayerEvent::RequestFailed { .. } => self.viewers[slot].record.request_errors += 1,
+                PlayerEvent::RouteSwitched { at, .. } => {
+                    let record = &mut self.viewers[slot].record;
+                    record.route_switches += 1;
+                    record.first_switch_at.get_or_insert(at);
+                }
             }
         }
         let viewer = &mut self.viewers[slot];
@@ -197,20 +197,6 @@ impl Behavior for Cohort {
                     ctx.timer_at(at, Msg::ViewerJoin { viewer });
                 }
             }
-            Input::Msg {
-                msg: Msg::Segment(info),
-                ..
-            } => {
-                let duration =
-                    SimDuration::from_nanos(u64::from(info.frames) * 1_000_000_000 / u64::from(self.config.fps));
-                self.playlist.push_back(PlaylistEntry {
-                    index: info.index,
-                    duration,
-                });
-                while self.playlist.len() > self.config.playlist_window {
-                    self.playlist.pop_front();
-                }
-            }
             Input::Timer(Msg::ViewerJoin { viewer }) => {
                 let slot = self.slot_of(viewer);
                 self.viewers[slot].record.joined_at = Some(now);
@@ -221,14 +207,53 @@ impl Behavior for Cohort {
             Input::Timer(Msg::ViewerTimer { viewer }) => {
                 let slot = self.slot_of(viewer);
                 if self.viewers[slot].timer.fire(now) {
-                    self.viewers[slot].player.handle_timeout(now);
+                    self.viewers[slot].player.handle_timeout(now, &mut self.rng);
                     self.drive(slot, ctx);
                 }
             }
-            Input::Timer(Msg::SegmentLoaded { viewer, index }) => {
+            Input::Msg {
+                msg: Msg::PlaylistReply { viewer, req, playlist },
+                ..
+            } => {
                 let slot = self.slot_of(viewer);
-                if let Some(entry) = self.viewers[slot].downloading.take_if(|e| e.index == index) {
-                    self.viewers[slot].player.handle_segment_loaded(now, entry);
+                self.viewers[slot].player.handle_playlist(now, req, &playlist);
+                self.drive(slot, ctx);
+            }
+            Input::Msg {
+                msg:
+                    Msg::SegmentReply {
+                        viewer,
+                        req,
+                        index,
+                        frames,
+                    },
+                ..
+            } => {
+                let slot = self.slot_of(viewer);
+                let entry = self.segment_entry(index, frames);
+                let done = now + self.transfer_time(u64::from(frames));
+                self.viewers[slot].player.handle_first_byte(now, req);
+                self.viewers[slot].downloading = Some((req, entry));
+                ctx.timer_at(done, Msg::SegmentLoaded { viewer, req, index });
+                self.drive(slot, ctx);
+            }
+            Input::Msg {
+                msg: Msg::FetchFailed { viewer, req, status },
+                ..
+            } => {
+                let slot = self.slot_of(viewer);
+                let error = if (400..500).contains(&status) {
+                    FetchError::NotFound
+                } else {
+                    FetchError::ServerError
+                };
+                self.viewers[slot].player.handle_error(now, req, error, &mut self.rng);
+                self.drive(slot, ctx);
+            }
+            Input::Timer(Msg::SegmentLoaded { viewer, req, .. }) => {
+                let slot = self.slot_of(viewer);
+                if let Some((_, entry)) = self.viewers[slot].downloading.take_if(|(r, _)| *r == req) {
+                    self.viewers[slot].player.handle_segment_loaded(now, req, entry);
                     self.drive(slot, ctx);
                 }
             }

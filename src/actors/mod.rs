@@ -4,6 +4,7 @@
 
 pub mod cohort;
 pub mod dns;
+pub mod edge;
 pub mod encoder;
 pub mod ingest;
 pub mod lease;
@@ -14,8 +15,10 @@ pub mod world;
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::control::health::{HealthChecker, HealthConfig};
+use crate::control::player::PlaylistEntry;
 use crate::metrics::Recorder;
 use crate::sim::{Ctx, NodeId, TraceMsg};
 use crate::time::{SimDuration, SimTime};
@@ -187,9 +190,42 @@ pub enum Msg {
     ViewerTimer {
         viewer: u32,
     },
+    /// Cohort: the answer to viewer `viewer`'s request `req` (segment `index`) has
+    /// fully arrived over its last mile.
     SegmentLoaded {
         viewer: u32,
+        req: u32,
         index: u64,
+    },
+    /// Viewer (cohort) → edge: request `req` for the media playlist, or for a segment.
+    PlaylistRequest {
+        viewer: u32,
+        req: u32,
+    },
+    SegmentRequest {
+        viewer: u32,
+        req: u32,
+        index: u64,
+    },
+    /// Edge → viewer: the playlist as the edge lists it now (shared, not copied).
+    PlaylistReply {
+        viewer: u32,
+        req: u32,
+        playlist: Arc<[PlaylistEntry]>,
+    },
+    /// Edge → viewer: the first byte of segment `index` (`frames` long); the rest
+    /// follows at the viewer's downlink rate.
+    SegmentReply {
+        viewer: u32,
+        req: u32,
+        index: u64,
+        frames: u32,
+    },
+    /// Edge → viewer: request `req` failed with HTTP status `status`.
+    FetchFailed {
+        viewer: u32,
+        req: u32,
+        status: u16,
     },
 }
 
@@ -232,6 +268,11 @@ impl TraceMsg for Msg {
             Msg::ViewerJoin { .. } => "viewer-join",
             Msg::ViewerTimer { .. } => "viewer-timer",
             Msg::SegmentLoaded { .. } => "segment-loaded",
+            Msg::PlaylistRequest { .. } => "playlist-request",
+            Msg::SegmentRequest { .. } => "segment-request",
+            Msg::PlaylistReply { .. } => "playlist-reply",
+            Msg::SegmentReply { .. } => "segment-reply",
+            Msg::FetchFailed { .. } => "fetch-failed",
         }
     }
 
@@ -262,7 +303,28 @@ impl TraceMsg for Msg {
                 u64::from(s.pipeline),
             ]),
             Msg::ViewerJoin { viewer } | Msg::ViewerTimer { viewer } => mix(&[u64::from(viewer)]),
-            Msg::SegmentLoaded { viewer, index } => mix(&[u64::from(viewer), index]),
+            Msg::SegmentLoaded { viewer, req, index } | Msg::SegmentRequest { viewer, req, index } => {
+                mix(&[u64::from(viewer), u64::from(req), index])
+            }
+            Msg::PlaylistRequest { viewer, req } => mix(&[u64::from(viewer), u64::from(req)]),
+            Msg::PlaylistReply {
+                viewer,
+                req,
+                ref playlist,
+            } => mix(&[
+                u64::from(viewer),
+                u64::from(req),
+                playlist.len() as u64,
+                playlist.first().map_or(u64::MAX, |e| e.index),
+                playlist.last().map_or(u64::MAX, |e| e.index),
+            ]),
+            Msg::SegmentReply {
+                viewer,
+                req,
+                index,
+                frames,
+            } => mix(&[u64::from(viewer), u64::from(req), index, u64::from(frames)]),
+            Msg::FetchFailed { viewer, req, status } => mix(&[u64::from(viewer), u64::from(req), u64::from(status)]),
             Msg::RetryConnect { uplink } => mix(&[u64::from(uplink)]),
             Msg::CaptureTick | Msg::ControlTimer | Msg::SelectorTimer | Msg::ScrapeTick => 0,
         }

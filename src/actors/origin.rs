@@ -1,8 +1,7 @@
-//! The origin and edge actors. The origin publishes each segment index once and pushes
+//! The origin actor. The origin publishes each segment index once and pushes
 //! it to every edge. With one live pipeline (active-passive) the first copy wins; with
 //! several (active-active) `control::failover::InputSelector` chooses among the copies
-//! and switches inputs when the active one stops delivering. An edge records each
-//! segment's arrival and announces it to the viewers it serves.
+//! and switches inputs when the active one stops delivering.
 
 use std::collections::BTreeMap;
 
@@ -160,32 +159,6 @@ impl Behavior for Origin {
                 self.timer.clear();
             }
             _ => {}
-        }
-    }
-}
-
-pub struct Edge {
-    cohort: NodeId,
-    recorder: SharedRecorder,
-}
-
-impl Edge {
-    pub fn new(cohort: NodeId, recorder: SharedRecorder) -> Self {
-        Edge { cohort, recorder }
-    }
-}
-
-impl Behavior for Edge {
-    type Msg = Msg;
-
-    fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
-        if let Input::Msg {
-            msg: Msg::Segment(info),
-            ..
-        } = input
-        {
-            self.recorder.borrow_mut().segment_at_edge(info.index, ctx.now());
-            ctx.send(self.cohort, Msg::Segment(info), CONTROL_MESSAGE_BYTES);
         }
     }
 }

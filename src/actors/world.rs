@@ -21,12 +21,13 @@ use crate::time::{SimDuration, SimTime};
 use super::class;
 use super::cohort::{Cohort, CohortConfig};
 use super::dns::Dns;
+use super::edge::{Edge, EdgeConfig};
 use super::encoder::{Encoder, EncoderConfig, UplinkTarget};
 use super::ingest::{Ingest, IngestConfig};
 use super::lease::LeaseStoreNode;
 use super::manager::{Manager, ManagerConfig};
 use super::monitor::{Monitor, MonitorMetric};
-use super::origin::{Edge, Inputs, Origin};
+use super::origin::{Inputs, Origin};
 use super::{Msg, SharedRecorder};
 
 /// The seeded stream the manager's probe phases are drawn from (one draw per ingest
@@ -237,8 +238,12 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     };
     let origin = Origin::new(edge_ids.clone(), names.clone(), frame_bytes, inputs, recorder.clone());
     assert_eq!(kernel.spawn("origin-1", class::ORIGIN, origin), origin_id);
-    for (i, &id) in edge_ids.iter().enumerate() {
-        let edge = Edge::new(cohort_ids[i], recorder.clone());
+    let edge_config = EdgeConfig {
+        playlist_window: s.cdn.playlist_window as usize,
+        fps,
+    };
+    for &id in &edge_ids {
+        let edge = Edge::new(edge_config, recorder.clone());
         assert_eq!(kernel.spawn(&names[id as usize], class::EDGE, edge), id);
     }
 
@@ -263,17 +268,17 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         let name = &names[id as usize];
         let cohort = Cohort::new(
             CohortConfig {
-                edge_name: names[edge_ids[i] as usize].clone(),
+                edges: edge_ids.clone(),
+                edge_names: edge_ids.iter().map(|&id| names[id as usize].clone()).collect(),
+                primary: i,
+                routes: 1 + s.cdn.backup_edges as u8,
                 viewers: std::mem::take(&mut members[i]),
                 player,
                 target_duration: s.cdn.segment.0,
-                playlist_window: s.cdn.playlist_window as usize,
                 fps,
                 frame_bytes,
                 join_at: s.viewers.join_at.0,
                 join_over: s.viewers.join_over.0,
-                last_mile_latency: s.network.edge_viewer.latency.0,
-                last_mile_jitter: s.network.edge_viewer.jitter.0,
                 downlink_bps: (s.viewers.downlink_mbps * 1e6).round().max(1.0) as u64,
             },
             rng_for(seed, name),

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::actors::{world, Msg};
 use crate::metrics::summary::{ledger, RunFacts};
-use crate::metrics::{alert_rows, summarize, AlertRow, FailoverRow, Recorder, Summary, TimelineRow};
+use crate::metrics::{alert_rows, summarize, AlertRow, FailoverRow, Recorder, Summary, TimelineRow, ViewerRecord};
 use crate::scenario::{Expect, Scenario};
 use crate::sim::trace::{first_divergence, Divergence};
 use crate::sim::{run_in_system, Dispatch, Kernel, SimError, TraceRecord};
@@ -24,6 +24,8 @@ pub struct RunOutput {
     pub records: Option<Vec<TraceRecord>>,
     /// Node names by id, to describe events.
     pub node_names: Vec<String>,
+    /// What each viewer experienced, by viewer id.
+    pub viewers: Vec<ViewerRecord>,
 }
 
 /// The dispatch mode the scenario asks for (`scenario.dispatch`).
@@ -79,6 +81,7 @@ pub fn run_scenario(
         alerts: alert_rows(&recorder),
         records: stats.records,
         node_names,
+        viewers: recorder.viewers,
     })
 }
 

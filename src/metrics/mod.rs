@@ -80,6 +80,11 @@ pub struct ViewerRecord {
     pub segments_skipped: u64,
     pub first_index: Option<u64>,
     pub frontier: Option<u64>,
+    /// Requests that failed (timed out or answered with an error).
+    pub request_errors: u32,
+    /// Moves from one route (edge) to another, and when the first one happened.
+    pub route_switches: u32,
+    pub first_switch_at: Option<SimTime>,
 }
 
 /// A viewer's state, for the per-second counts.

@@ -70,6 +70,8 @@ pub struct Summary {
     pub viewers_started: u64,
     pub startup_ms_p50: Option<f64>,
     pub startup_ms_max: Option<f64>,
+    pub viewer_request_errors: u64,
+    pub viewer_route_switches: u64,
     pub messages_lost: u64,
 }
 
@@ -349,6 +351,8 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         viewers_started: rec.viewers.iter().filter(|v| v.startup.is_some()).count() as u64,
         startup_ms_p50: nearest_rank(&startups, 0.5),
         startup_ms_max: startups.last().copied(),
+        viewer_request_errors: rec.viewers.iter().map(|v| u64::from(v.request_errors)).sum(),
+        viewer_route_switches: rec.viewers.iter().map(|v| u64::from(v.route_switches)).sum(),
         messages_lost: facts.messages_lost,
     };
     (summary, timeline(rec), rows)
@@ -384,6 +388,8 @@ pub const METRICS: &[&str] = &[
     "viewers_started",
     "startup_ms_p50",
     "startup_ms_max",
+    "viewer_request_errors",
+    "viewer_route_switches",
     "messages_lost",
 ];
 

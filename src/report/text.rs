@@ -64,6 +64,13 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
         s.stall_s_total,
         s.rebuffer_ratio * 100.0
     );
+    if s.viewer_request_errors > 0 || s.viewer_route_switches > 0 {
+        let _ = writeln!(
+            out,
+            "requests  {} failed (timed out or answered with an error); {} moves to a backup edge",
+            s.viewer_request_errors, s.viewer_route_switches
+        );
+    }
     if s.split_brain_s > 0.0 {
         let _ = writeln!(
             out,

@@ -339,6 +339,9 @@ pub struct Cdn {
     pub hash_balance_factor: f64,
     /// Segments listed in the live playlist.
     pub playlist_window: u32,
+    /// Backup edges each viewer's player may move to (redundant stream URLs or
+    /// pathways): route 0 is the viewer's edge, route k the k-th next edge.
+    pub backup_edges: u32,
 }
 
 impl Default for Cdn {
@@ -352,6 +355,7 @@ impl Default for Cdn {
             weights: Vec::new(),
             hash_balance_factor: 1.25,
             playlist_window: 10,
+            backup_edges: 0,
         }
     }
 }

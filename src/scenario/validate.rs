@@ -430,6 +430,17 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
         );
     }
 
+    if cdn.backup_edges >= cdn.edges.max(1) || cdn.backup_edges > 7 {
+        c.error(
+            "cdn.backup_edges",
+            format!(
+                "cdn.backup_edges = {} needs more than {} edges (at most 7 backups)",
+                cdn.backup_edges, cdn.edges
+            ),
+            "each viewer's backups are other edges: use fewer backups than edges",
+        );
+    }
+
     let v = &s.viewers;
     if v.count == 0 {
         c.error(

@@ -1,0 +1,114 @@
+//! The edge actor: a CDN edge server that holds the segments the origin pushes to it
+//! and answers viewers' playlist and segment requests over HTTP semantics (200, or 404
+//! for what it does not hold). A crashed edge answers nothing, so players time out;
+//! a restarted one has lost its cache and lists only what arrives after.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::control::player::PlaylistEntry;
+use crate::sim::{Behavior, Ctx, Input};
+use crate::time::SimDuration;
+
+use super::{Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
+
+#[derive(Clone, Copy, Debug)]
+pub struct EdgeConfig {
+    /// Segments listed in the live playlist.
+    pub playlist_window: usize,
+    pub fps: u32,
+}
+
+pub struct Edge {
+    config: EdgeConfig,
+    /// Segments held, oldest first: the playlist window and as many again, since a
+    /// segment must stay available for the playlist's duration after it leaves the
+    /// playlist (RFC 8216 §6.2.2), so players a little behind can still fetch it.
+    held: VecDeque<(PlaylistEntry, u32)>,
+    /// The playlist as served, rebuilt once per new segment and shared by every answer.
+    playlist: Arc<[PlaylistEntry]>,
+    recorder: SharedRecorder,
+}
+
+impl Edge {
+    pub fn new(config: EdgeConfig, recorder: SharedRecorder) -> Self {
+        Edge {
+            config,
+            held: VecDeque::new(),
+            playlist: Arc::from(Vec::new()),
+            recorder,
+        }
+    }
+
+    fn store(&mut self, index: u64, frames: u32) {
+        // A live playlist only grows: a late or repeated copy is not listed again.
+        if self.held.back().is_some_and(|(last, _)| index <= last.index) {
+            return;
+        }
+        let duration = SimDuration::from_nanos(u64::from(frames) * 1_000_000_000 / u64::from(self.config.fps));
+        self.held.push_back((PlaylistEntry { index, duration }, frames));
+        while self.held.len() > 2 * self.config.playlist_window {
+            self.held.pop_front();
+        }
+        let listed = self.held.len().min(self.config.playlist_window);
+        let first = self.held.len() - listed;
+        self.playlist = self.held.range(first..).map(|&(entry, _)| entry).collect();
+    }
+}
+
+impl Behavior for Edge {
+    type Msg = Msg;
+
+    fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
+        match input {
+            Input::Msg {
+                msg: Msg::Segment(info),
+                ..
+            } => {
+                self.recorder.borrow_mut().segment_at_edge(info.index, ctx.now());
+                self.store(info.index, info.frames);
+            }
+            Input::Msg {
+                from,
+                msg: Msg::PlaylistRequest { viewer, req },
+            } => {
+                let playlist = Arc::clone(&self.playlist);
+                ctx.send(
+                    from,
+                    Msg::PlaylistReply { viewer, req, playlist },
+                    CONTROL_MESSAGE_BYTES,
+                );
+            }
+            Input::Msg {
+                from,
+                msg: Msg::SegmentRequest { viewer, req, index },
+            } => {
+                let found = self
+                    .held
+                    .binary_search_by_key(&index, |(entry, _)| entry.index)
+                    .ok()
+                    .map(|at| self.held[at].1);
+                let reply = match found {
+                    Some(frames) => Msg::SegmentReply {
+                        viewer,
+                        req,
+                        index,
+                        frames,
+                    },
+                    None => Msg::FetchFailed {
+                        viewer,
+                        req,
+                        status: 404,
+                    },
+                };
+                ctx.send(from, reply, CONTROL_MESSAGE_BYTES);
+            }
+            Input::Restart => {
+                // The cache lived in memory.
+                self.held.clear();
+                self.playlist = Arc::from(Vec::new());
+            }
+            _ => {}
+        }
+    }
+}

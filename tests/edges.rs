@@ -1,0 +1,114 @@
+//! Edge failures as players see them: requests to a dead edge time out, players retry
+//! by their preset's rules and move to their backup edge at the instant those rules
+//! imply; an edge that restarts with an empty cache sends players to the live edge.
+
+mod common;
+
+use failcast::experiment::{run_scenario, RunOutput};
+use failcast::metrics::ViewerRecord;
+use failcast::time::{SimDuration, SimTime};
+
+const CRASH_S: u64 = 300;
+const OUTAGE_S: u64 = 120;
+
+fn crash(player: &str, backup_edges: u32) -> RunOutput {
+    let player = format!("viewers.player={player}");
+    let backups = format!("cdn.backup_edges={backup_edges}");
+    let s = common::scenario(
+        "scenarios/edge-failover.toml",
+        &["scenario.duration=8m", "viewers.count=200", &player, &backups],
+    );
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    assert!(common::balances(&out.summary));
+    out
+}
+
+fn on_edge<'a>(out: &'a RunOutput, edge: &'a str) -> impl Iterator<Item = &'a ViewerRecord> + 'a {
+    out.viewers.iter().filter(move |v| v.edge == edge)
+}
+
+/// Viewers of the other edges never notice.
+fn others_unaffected(out: &RunOutput) {
+    for v in out.viewers.iter().filter(|v| v.edge != "edge-1") {
+        assert_eq!((v.stalls, v.request_errors, v.route_switches), (0, 0, 0), "{v:?}");
+    }
+}
+
+/// Every viewer of edge-1 moves exactly once, within `[crash + give_up, crash + 2 s +
+/// give_up]`: its first unanswered request left between the crash (less one network
+/// latency) and one playlist reload interval (2 s) after it.
+fn switches_within(out: &RunOutput, give_up: SimDuration) {
+    let crash = SimTime::from_secs(CRASH_S);
+    let slack = SimDuration::from_millis(100);
+    let earliest = crash + (give_up - slack);
+    let latest = crash + give_up + SimDuration::from_secs(2) + slack;
+    let mut count = 0;
+    for v in on_edge(out, "edge-1") {
+        count += 1;
+        assert_eq!(v.route_switches, 1, "{v:?}");
+        let at = v.first_switch_at.expect("switched");
+        assert!(
+            earliest <= at && at <= latest,
+            "switch at {at}, expected {earliest}..{latest}"
+        );
+    }
+    assert_eq!(count, 50);
+    others_unaffected(out);
+}
+
+fn stalled_s(out: &RunOutput) -> f64 {
+    on_edge(out, "edge-1").map(|v| v.stall_time.as_secs_f64()).sum::<f64>() / 50.0
+}
+
+#[test]
+fn hls_js_gives_up_on_a_silent_edge_after_three_playlist_timeouts() {
+    // playlistLoadPolicy: 10 s to first byte, 2 immediate retries.
+    let out = crash("hls.js", 1);
+    switches_within(&out, SimDuration::from_secs(30));
+    // By then its next segment has left the backup's 10-segment (20 s) playlist: it
+    // jumps back to 3 segments behind live, skipping about what it stalled for.
+    for v in on_edge(&out, "edge-1") {
+        let skipped_s = v.segments_skipped as f64 * 2.0;
+        assert!((skipped_s - v.stall_time.as_secs_f64()).abs() <= 2.0, "{v:?}");
+    }
+    // Other edges' viewers played those frames: no frame was lost to every viewer.
+    assert_eq!(out.summary.frames_dropped.player, 0);
+}
+
+#[test]
+fn shaka_moves_at_its_first_timeout() {
+    let out = crash("shaka", 1);
+    switches_within(&out, SimDuration::from_secs(10));
+}
+
+#[test]
+fn exoplayer_moves_after_four_timeouts_and_its_backoff() {
+    // 4 attempts × 8 s, with 0 + 1 + 2 s between them.
+    let out = crash("exoplayer", 1);
+    switches_within(&out, SimDuration::from_secs(35));
+}
+
+#[test]
+fn stalls_order_by_how_fast_players_give_up_and_no_backup_is_worst() {
+    let shaka = stalled_s(&crash("shaka", 1));
+    let hls = stalled_s(&crash("hls.js", 1));
+    let exo = stalled_s(&crash("exoplayer", 1));
+    assert!(
+        shaka < hls && hls < exo,
+        "shaka {shaka:.1} s, hls.js {hls:.1} s, exoplayer {exo:.1} s"
+    );
+    // Each stalls for about its give-up time less the 6 s (3 segments) it had buffered.
+    assert!((hls - 25.0).abs() < 2.5, "hls.js {hls:.1} s");
+
+    let alone = crash("hls.js", 0);
+    others_unaffected(&alone);
+    // Without a backup the viewers wait out the outage, less their buffer.
+    let stalled = stalled_s(&alone);
+    assert!(stalled > (OUTAGE_S - 6) as f64, "{stalled:.1} s");
+    // The edge comes back with an empty cache: its playlist starts again at the live
+    // edge, so the players jump forward over the segments they missed.
+    for v in on_edge(&alone, "edge-1") {
+        assert!(v.segments_skipped >= (OUTAGE_S - 6) / 2, "{v:?}");
+        assert_eq!(v.route_switches, 0);
+    }
+}
