@@ -2,10 +2,16 @@
 //! runs its own `control::player::Player`; the cohort is the players' I/O: it sends
 //! their playlist and segment requests to the edge their current route names, hands
 //! them the answers, and times each segment's transfer over the viewer's own downlink
-//! after its first byte. Per-viewer metrics stay exact; only the actor is shared.
+//! after its first byte. With DNS-based balancing it also plays each viewer's network
+//! stack: it resolves the CDN name through the viewer's resolver cache when it opens a
+//! connection, and keeps the connection until a request on it times out. Per-viewer
+//! metrics stay exact; only the actor is shared.
+
+use std::collections::BTreeMap;
 
 use rand::Rng;
 
+use crate::control::dns::{Answer, ResolverCache};
 use crate::control::player::{FetchError, Player, PlayerAction, PlayerConfig, PlayerEvent, PlaylistEntry};
 use crate::metrics::{ViewerRecord, ViewerState};
 use crate::sim::{Behavior, Ctx, Input, NodeId, SimRng};
@@ -31,6 +37,36 @@ pub struct CohortConfig {
     pub join_at: SimDuration,
     pub join_over: SimDuration,
     pub downlink_bps: u64,
+    /// How viewers find their edge.
+    pub edge_choice: EdgeChoice,
+}
+
+/// How viewers find their edge.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EdgeChoice {
+    /// Placed by the balancer: route `r` is edge `primary + r`.
+    Assigned,
+    /// Through DNS: a viewer resolves the CDN name (through its resolver's cache) each
+    /// time it opens a connection, and keeps the connection until a request times out.
+    Resolved {
+        dns: NodeId,
+        /// Share of viewers whose resolver keeps answers at least `stretched_ttl`.
+        violator_share: f64,
+        stretched_ttl: SimDuration,
+    },
+}
+
+/// A viewer's name resolution and connection, when edges are found through DNS.
+struct Connection {
+    cache: ResolverCache,
+    /// The edge (index) the open connection goes to.
+    open: Option<usize>,
+    /// The DNS query in flight.
+    query: Option<u64>,
+    /// Requests waiting for the query's answer (the newest of each kind).
+    waiting: Vec<Msg>,
+    /// The edge the last connection went to.
+    last_edge: Option<usize>,
 }
 
 struct Viewer {
@@ -41,21 +77,42 @@ struct Viewer {
     state: Option<ViewerState>,
     since: SimTime,
     record: ViewerRecord,
+    connection: Option<Box<Connection>>,
 }
 
 pub struct Cohort {
     config: CohortConfig,
     viewers: Vec<Viewer>,
+    /// DNS queries in flight: query id → viewer slot.
+    queries: BTreeMap<u64, usize>,
+    next_query: u64,
     rng: SimRng,
     recorder: SharedRecorder,
 }
 
 impl Cohort {
-    pub fn new(config: CohortConfig, rng: SimRng, recorder: SharedRecorder) -> Self {
-        let viewers = config
+    pub fn new(config: CohortConfig, mut rng: SimRng, recorder: SharedRecorder) -> Self {
+        let mut viewers: Vec<Viewer> = config
             .viewers
             .iter()
             .map(|_| Viewer {
+                connection: match config.edge_choice {
+                    EdgeChoice::Assigned => None,
+                    EdgeChoice::Resolved {
+                        violator_share,
+                        stretched_ttl,
+                        ..
+                    } => {
+                        let violator = rng.gen_bool(violator_share.clamp(0.0, 1.0));
+                        Some(Box::new(Connection {
+                            cache: ResolverCache::new(violator.then_some(stretched_ttl)),
+                            open: None,
+                            query: None,
+                            waiting: Vec::new(),
+                            last_edge: None,
+                        }))
+                    }
+                },
                 player: Player::new(config.player, config.target_duration, config.routes),
                 timer: Deadline::default(),
                 downloading: None,
@@ -67,11 +124,99 @@ impl Cohort {
                 },
             })
             .collect();
+        for viewer in &mut viewers {
+            viewer.record.ttl_violator = viewer.connection.as_ref().is_some_and(|c| c.cache.is_violator());
+        }
         Cohort {
             config,
             viewers,
+            queries: BTreeMap::new(),
+            next_query: 0,
             rng,
             recorder,
+        }
+    }
+
+    /// Sends a viewer's request: to its route's edge, or over its connection, opening
+    /// one (and resolving the name if its resolver has no fresh answer) when needed.
+    fn send_request(&mut self, slot: usize, route: u8, msg: Msg, ctx: &mut Ctx<'_, Msg>) {
+        let EdgeChoice::Resolved { dns, .. } = self.config.edge_choice else {
+            ctx.send(self.edge_of(route), msg, CONTROL_MESSAGE_BYTES);
+            return;
+        };
+        let now = ctx.now();
+        let conn = self.viewers[slot]
+            .connection
+            .as_mut()
+            .expect("resolving viewers have one");
+        if conn.open.is_none() {
+            if let Some(edge) = conn.cache.lookup(now) {
+                self.connect(slot, edge, now);
+            }
+        }
+        let conn = self.viewers[slot]
+            .connection
+            .as_mut()
+            .expect("resolving viewers have one");
+        if let Some(edge) = conn.open {
+            ctx.send(self.config.edges[edge], msg, CONTROL_MESSAGE_BYTES);
+            return;
+        }
+        // The player gave up on any older request of the same kind.
+        conn.waiting
+            .retain(|w| std::mem::discriminant(w) != std::mem::discriminant(&msg));
+        conn.waiting.push(msg);
+        if conn.query.is_none() {
+            let id = self.next_query;
+            self.next_query += 1;
+            conn.query = Some(id);
+            self.queries.insert(id, slot);
+            ctx.send(dns, Msg::DnsQuery { id }, CONTROL_MESSAGE_BYTES);
+        }
+    }
+
+    /// Opens viewer `slot`'s connection to edge `edge`; a different edge than last time
+    /// is a switch.
+    fn connect(&mut self, slot: usize, edge: usize, now: SimTime) {
+        let viewer = &mut self.viewers[slot];
+        let conn = viewer.connection.as_mut().expect("resolving viewers have one");
+        match conn.last_edge {
+            None => viewer.record.edge = self.config.edge_names[edge].clone(),
+            Some(last) if last != edge => {
+                viewer.record.route_switches += 1;
+                viewer.record.first_switch_at.get_or_insert(now);
+            }
+            Some(_) => {}
+        }
+        conn.open = Some(edge);
+        conn.last_edge = Some(edge);
+    }
+
+    /// A DNS answer for query `id`: cache it, connect, and send what was waiting.
+    fn resolved(&mut self, id: u64, target: NodeId, ttl: SimDuration, ctx: &mut Ctx<'_, Msg>) {
+        let Some(slot) = self.queries.remove(&id) else {
+            return;
+        };
+        let now = ctx.now();
+        let Some(edge) = self.config.edges.iter().position(|&e| e == target) else {
+            return;
+        };
+        let conn = self.viewers[slot]
+            .connection
+            .as_mut()
+            .expect("resolving viewers have one");
+        if conn.query != Some(id) {
+            return;
+        }
+        conn.query = None;
+        conn.cache.store(now, Answer { target: edge, ttl });
+        self.connect(slot, edge, now);
+        let conn = self.viewers[slot]
+            .connection
+            .as_mut()
+            .expect("resolving viewers have one");
+        for msg in std::mem::take(&mut conn.waiting) {
+            ctx.send(self.config.edges[edge], msg, CONTROL_MESSAGE_BYTES);
         }
     }
 
@@ -108,22 +253,6 @@ impl Cohort {
     /// Performs the player's requests and books what it reports, then re-arms its timer.
     fn drive(&mut self, slot: usize, ctx: &mut Ctx<'_, Msg>) {
         let viewer_id = self.config.viewers[slot];
-        while let Some(action) = self.viewers[slot].player.poll_action() {
-            let (edge, msg) = match action {
-                PlayerAction::LoadPlaylist { req, route } => {
-                    (self.edge_of(route), Msg::PlaylistRequest { viewer: viewer_id, req })
-                }
-                PlayerAction::LoadSegment { req, route, index } => (
-                    self.edge_of(route),
-                    Msg::SegmentRequest {
-                        viewer: viewer_id,
-                        req,
-                        index,
-                    },
-                ),
-            };
-            ctx.send(edge, msg, CONTROL_MESSAGE_BYTES);
-        }
         while let Some(event) = self.viewers[slot].player.poll_event() {
             match event {
                 PlayerEvent::Started { at, startup } => {
@@ -140,13 +269,38 @@ impl Cohort {
                 }
                 PlayerEvent::Resumed { at, .. } => self.set_state(slot, at, ViewerState::Playing),
                 PlayerEvent::Skipped { from, to, .. } => self.viewers[slot].record.segments_skipped += to - from,
-                PlayerEvent::RequestFailed { .. } => self.viewers[slot].record.request_errors += 1,
+                PlayerEvent::RequestFailed { error, .. } => {
+                    let viewer = &mut self.viewers[slot];
+                    viewer.record.request_errors += 1;
+                    // A request that timed out breaks its connection (or DNS query): the
+                    // next request opens a new one. An error answer came over a working one.
+                    if let (FetchError::Timeout, Some(conn)) = (error, viewer.connection.as_mut()) {
+                        conn.open = None;
+                        if let Some(id) = conn.query.take() {
+                            self.queries.remove(&id);
+                        }
+                    }
+                }
                 PlayerEvent::RouteSwitched { at, .. } => {
                     let record = &mut self.viewers[slot].record;
                     record.route_switches += 1;
                     record.first_switch_at.get_or_insert(at);
                 }
             }
+        }
+        while let Some(action) = self.viewers[slot].player.poll_action() {
+            let (route, msg) = match action {
+                PlayerAction::LoadPlaylist { req, route } => (route, Msg::PlaylistRequest { viewer: viewer_id, req }),
+                PlayerAction::LoadSegment { req, route, index } => (
+                    route,
+                    Msg::SegmentRequest {
+                        viewer: viewer_id,
+                        req,
+                        index,
+                    },
+                ),
+            };
+            self.send_request(slot, route, msg, ctx);
         }
         let viewer = &mut self.viewers[slot];
         let next = viewer.player.poll_timeout();
@@ -250,6 +404,10 @@ impl Behavior for Cohort {
                 self.viewers[slot].player.handle_error(now, req, error, &mut self.rng);
                 self.drive(slot, ctx);
             }
+            Input::Msg {
+                msg: Msg::DnsAnswer { id, target, ttl_ns },
+                ..
+            } => self.resolved(id, target, SimDuration::from_nanos(ttl_ns), ctx),
             Input::Timer(Msg::SegmentLoaded { viewer, req, .. }) => {
                 let slot = self.slot_of(viewer);
                 if let Some((_, entry)) = self.viewers[slot].downloading.take_if(|(r, _)| *r == req) {

@@ -1,15 +1,22 @@
-//! The authoritative DNS actor (`dns-1`): health-checks the ingest servers like Route 53
-//! health checkers (`control::health`), keeps a `control::dns::FailoverRecord` for the
-//! ingest name, and answers queries with the current target and TTL. A flip of the
-//! record is the switch of a DNS failover episode; publishers only follow it when they
-//! next resolve, after their connection broke and their resolver's cache expired.
+//! The authoritative DNS actor: health-checks its targets like Route 53 health checkers
+//! (`control::health`) and answers queries with the current target and TTL. `dns-1`
+//! keeps a `control::dns::FailoverRecord` for the ingest name: a flip of the record is
+//! the switch of a DNS failover episode; publishers only follow it when they next
+//! resolve, after their connection broke and their resolver's cache expired. `cdn-dns`
+//! keeps a `control::dns::RoundRobinRecord` over the edges for viewers.
 
-use crate::control::dns::FailoverRecord;
+use crate::control::dns::{FailoverRecord, RoundRobinRecord};
 use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::sim::{Behavior, Ctx, Input, NodeId};
 use crate::time::{SimDuration, SimTime};
 
 use super::{checker_from, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
+
+/// What the name answers with.
+pub enum Record {
+    Failover(FailoverRecord),
+    RoundRobin(RoundRobinRecord),
+}
 
 pub struct Dns {
     targets: Vec<NodeId>,
@@ -17,7 +24,7 @@ pub struct Dns {
     health_config: HealthConfig,
     phases: Vec<SimDuration>,
     health: HealthChecker,
-    record: FailoverRecord,
+    record: Record,
     detected_at: Vec<Option<SimTime>>,
     timer: Deadline,
     recorder: SharedRecorder,
@@ -29,7 +36,7 @@ impl Dns {
         names: Vec<String>,
         health_config: HealthConfig,
         phases: Vec<SimDuration>,
-        record: FailoverRecord,
+        record: Record,
         recorder: SharedRecorder,
     ) -> Self {
         let n = targets.len();
@@ -52,19 +59,28 @@ impl Dns {
             ctx.send(self.targets[probe.target], probe_msg, CONTROL_MESSAGE_BYTES);
         }
         while let Some(event) = self.health.poll_event() {
-            let before = self.record.answer().target;
             let healthy = event.health == Health::Up;
+            let record = match &mut self.record {
+                Record::Failover(record) => record,
+                Record::RoundRobin(record) => {
+                    let target = &self.names[event.target];
+                    tracing::info!(%target, healthy, "round-robin member health");
+                    record.set_health(event.target, healthy);
+                    continue;
+                }
+            };
+            let before = record.answer().target;
             if !healthy {
                 self.detected_at[event.target] = Some(event.at);
                 self.recorder.borrow_mut().detected(&self.names[event.target], event.at);
             }
-            if self.record.set_health(event.target, healthy) {
-                let after = self.record.answer().target;
+            if record.set_health(event.target, healthy) {
+                let after = record.answer().target;
                 let (from, to) = (&self.names[before], &self.names[after]);
                 tracing::info!(%from, %to, "DNS record flipped");
                 // Back to a healthy primary is a failback; "back" to the primary because
                 // every target is down (Route 53 answers as if all were healthy) is not.
-                let failback = after == 0 && self.record.is_healthy(0);
+                let failback = after == 0 && record.is_healthy(0);
                 let detected = if failback {
                     ctx.now()
                 } else {
@@ -108,7 +124,10 @@ impl Behavior for Dns {
                 from,
                 msg: Msg::DnsQuery { id },
             } => {
-                let answer = self.record.answer();
+                let answer = match &mut self.record {
+                    Record::Failover(record) => record.answer(),
+                    Record::RoundRobin(record) => record.answer(),
+                };
                 let reply = Msg::DnsAnswer {
                     id,
                     target: self.targets[answer.target],

@@ -103,6 +103,11 @@ impl Behavior for Edge {
                 };
                 ctx.send(from, reply, CONTROL_MESSAGE_BYTES);
             }
+            // Health checks (of a health-checked DNS record or a load balancer).
+            Input::Msg {
+                from,
+                msg: Msg::Probe { id },
+            } => ctx.send(from, Msg::ProbeAck { id, holds_vip: false }, CONTROL_MESSAGE_BYTES),
             Input::Restart => {
                 // The cache lived in memory.
                 self.held.clear();

@@ -8,7 +8,7 @@ use rand::Rng;
 
 use crate::control::alert::{AlertEngine, Comparison, Rule};
 use crate::control::balance::{Algorithm, Balancer};
-use crate::control::dns::{FailoverRecord, ResolverCache};
+use crate::control::dns::{FailoverRecord, ResolverCache, RoundRobinRecord};
 use crate::control::failover::{ActivePassive, Failback, InputSelector};
 use crate::control::lease::{LeaseConfig, LeaseStore};
 use crate::control::player::PlayerConfig;
@@ -19,8 +19,8 @@ use crate::sim::{rng_for, Dest, Kernel, KernelAction, LinkSpec, NodeId, Partitio
 use crate::time::{SimDuration, SimTime};
 
 use super::class;
-use super::cohort::{Cohort, CohortConfig};
-use super::dns::Dns;
+use super::cohort::{Cohort, CohortConfig, EdgeChoice};
+use super::dns::{Dns, Record};
 use super::edge::{Edge, EdgeConfig};
 use super::encoder::{Encoder, EncoderConfig, UplinkTarget};
 use super::ingest::{Ingest, IngestConfig};
@@ -101,6 +101,8 @@ pub fn network(s: &Scenario, seed: u64) -> crate::sim::Network {
     net.set_class_link(class::INGEST, class::ORIGIN, link(&n.ingest_origin), true);
     net.set_class_link(class::ORIGIN, class::EDGE, link(&n.origin_edge), true);
     net.set_class_link(class::EDGE, class::VIEWERS, link(&n.edge_viewer), true);
+    // Viewers' resolvers are as far away as their edges.
+    net.set_class_link(class::VIEWERS, class::DNS, link(&n.edge_viewer), true);
     net
 }
 
@@ -128,6 +130,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     names.extend((0..edges).map(|i| format!("viewers-{}", i + 1)));
 
     let active_active = s.ingest.redundancy == "active-active";
+    let round_robin_dns = s.cdn.balancing == "round-robin-dns";
     let dns_failover = s.ingest.redundancy == "dns";
     let dns_id = cohort_ids.last().map_or(origin_id + 1, |&id| id + 1);
     let ingest_vip = kernel.network_mut().add_vip(class::INGEST, Some(ingest_ids[0]));
@@ -264,6 +267,17 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         members[edge].push(viewer);
     }
     let player = PlayerConfig::preset(&s.viewers.player).unwrap_or(PlayerConfig::HLS_JS);
+    // Appended after every other node (cdn-dns last), so that it shifts no id.
+    let cdn_dns_id = monitor_id + 1 + if manager_pair { 2 } else { 0 };
+    let edge_choice = if round_robin_dns {
+        EdgeChoice::Resolved {
+            dns: cdn_dns_id,
+            violator_share: s.dns.violator_share,
+            stretched_ttl: s.dns.stretched_ttl.0,
+        }
+    } else {
+        EdgeChoice::Assigned
+    };
     for (i, &id) in cohort_ids.iter().enumerate() {
         let name = &names[id as usize];
         let cohort = Cohort::new(
@@ -280,6 +294,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                 join_at: s.viewers.join_at.0,
                 join_over: s.viewers.join_over.0,
                 downlink_bps: (s.viewers.downlink_mbps * 1e6).round().max(1.0) as u64,
+                edge_choice: edge_choice.clone(),
             },
             rng_for(seed, name),
             recorder.clone(),
@@ -296,7 +311,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
             ingest_ids.iter().map(|&id| names[id as usize].clone()).collect(),
             dns_health,
             phases,
-            FailoverRecord::new(servers as usize, s.dns.ttl.0),
+            Record::Failover(FailoverRecord::new(servers as usize, s.dns.ttl.0)),
             recorder.clone(),
         );
         assert_eq!(kernel.spawn("dns-1", class::DNS, dns), dns_id);
@@ -339,6 +354,21 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         assert_eq!(kernel.spawn("manager-2", class::MANAGER, manager_2), manager2_id);
         let store = LeaseStoreNode::new(vec![manager_id, manager2_id], LeaseStore::new(lease_config.duration));
         assert_eq!(kernel.spawn("lease-1", class::LEASE, store), lease_id);
+    }
+
+    if round_robin_dns {
+        names.push("cdn-dns".into());
+        let health = s.dns.health.to_config();
+        let phases = probe_phases(seed, "cdn-dns/health-phase", edges, health.interval);
+        let dns = Dns::new(
+            edge_ids.clone(),
+            edge_ids.iter().map(|&id| names[id as usize].clone()).collect(),
+            health,
+            phases,
+            Record::RoundRobin(RoundRobinRecord::new(edges as usize, s.dns.ttl.0, s.dns.health_checked)),
+            recorder.clone(),
+        );
+        assert_eq!(kernel.spawn("cdn-dns", class::DNS, dns), cdn_dns_id);
     }
 
     for (n, fault) in s.faults.iter().enumerate() {

@@ -1,6 +1,9 @@
-//! DNS for failover: an authoritative failover record (Route 53 failover routing) that
-//! answers with the first healthy target in preference order, and a resolver cache that
-//! keeps an answer for its TTL, or longer if the resolver is one of the TTL violators.
+//! DNS for failover and load balancing: an authoritative failover record (Route 53
+//! failover routing) that answers with the first healthy target in preference order; a
+//! round-robin record that rotates through its members, skipping unhealthy ones only
+//! when it is health-checked (Route 53 multivalue answers with health checks; a plain
+//! zone serves every member); and a resolver cache that keeps an answer for its TTL, or
+//! longer if the resolver is one of the TTL violators.
 //!
 //! Published behaviour (../shared/MODEL.md): Route 53 health checks every 30 s (fast:
 //! 10 s) with failure threshold 3, record TTL ≤ 60 s recommended (Route 53 developer
@@ -48,6 +51,53 @@ impl FailoverRecord {
     /// The first healthy target; the primary when none is (as Route 53 does).
     pub fn answer(&self) -> Answer {
         let target = self.healthy.iter().position(|&h| h).unwrap_or(0);
+        Answer { target, ttl: self.ttl }
+    }
+}
+
+/// A round-robin record: each query is answered with the next member in turn (one
+/// address per answer, as CDN mapping DNS does), so clients spread evenly.
+#[derive(Clone, Debug)]
+pub struct RoundRobinRecord {
+    healthy: Vec<bool>,
+    /// Whether health checks may remove members; without them a dead member stays.
+    health_checked: bool,
+    next: usize,
+    ttl: SimDuration,
+}
+
+impl RoundRobinRecord {
+    pub fn new(members: usize, ttl: SimDuration, health_checked: bool) -> Self {
+        assert!(members >= 1, "a record needs a member");
+        RoundRobinRecord {
+            healthy: vec![true; members],
+            health_checked,
+            next: 0,
+            ttl,
+        }
+    }
+
+    /// Records a health change (ignored by a record that is not health-checked).
+    pub fn set_health(&mut self, member: usize, healthy: bool) {
+        if self.health_checked {
+            self.healthy[member] = healthy;
+        }
+    }
+
+    /// Whether `member` is served at all.
+    pub fn serves(&self, member: usize) -> bool {
+        self.healthy[member] || self.healthy.iter().all(|&h| !h)
+    }
+
+    /// The next member in turn that is served; every member when none is healthy
+    /// (answering nothing would help nobody, so Route 53 answers as if all were).
+    pub fn answer(&mut self) -> Answer {
+        let n = self.healthy.len();
+        let target = (0..n)
+            .map(|step| (self.next + step) % n)
+            .find(|&m| self.serves(m))
+            .expect("some member is always served");
+        self.next = (target + 1) % n;
         Answer { target, ttl: self.ttl }
     }
 }
@@ -132,7 +182,43 @@ mod tests {
         assert_eq!(cache.lookup(SimTime::from_secs(600)), None);
     }
 
+    #[test]
+    fn round_robin_rotates_and_skips_unhealthy_members_only_when_checked() {
+        let mut checked = RoundRobinRecord::new(3, TTL, true);
+        let targets: Vec<usize> = (0..4).map(|_| checked.answer().target).collect();
+        assert_eq!(targets, vec![0, 1, 2, 0]);
+        checked.set_health(1, false);
+        let targets: Vec<usize> = (0..4).map(|_| checked.answer().target).collect();
+        assert_eq!(targets, vec![2, 0, 2, 0]);
+        let mut plain = RoundRobinRecord::new(3, TTL, false);
+        plain.set_health(1, false);
+        let targets: Vec<usize> = (0..3).map(|_| plain.answer().target).collect();
+        assert_eq!(targets, vec![0, 1, 2]);
+    }
+
     proptest! {
+        /// Over any run of queries a health-checked record answers only healthy members
+        /// (any member when none is), and spreads answers evenly: over k full rounds
+        /// each served member is answered exactly k times.
+        #[test]
+        fn round_robin_is_fair_and_healthy(members in 1usize..8, down in proptest::collection::vec(any::<bool>(), 8), rounds in 1usize..20) {
+            let mut record = RoundRobinRecord::new(members, TTL, true);
+            for (m, &d) in down.iter().take(members).enumerate() {
+                record.set_health(m, !d);
+            }
+            let served: Vec<usize> = (0..members).filter(|&m| record.serves(m)).collect();
+            prop_assert!(!served.is_empty());
+            let mut counts = vec![0usize; members];
+            for _ in 0..rounds * served.len() {
+                let target = record.answer().target;
+                prop_assert!(served.contains(&target));
+                counts[target] += 1;
+            }
+            for &m in &served {
+                prop_assert_eq!(counts[m], rounds);
+            }
+        }
+
         /// A cached answer is served exactly during [stored, stored + max(ttl, stretch)).
         #[test]
         fn cache_lifetime_is_exact(stored in 0u64..1_000, ttl in 1u64..600, stretch in proptest::option::of(1u64..3_600), after in 0u64..5_000) {

@@ -85,6 +85,8 @@ pub struct ViewerRecord {
     /// Moves from one route (edge) to another, and when the first one happened.
     pub route_switches: u32,
     pub first_switch_at: Option<SimTime>,
+    /// The viewer's resolver stretches TTLs (DNS-based balancing only).
+    pub ttl_violator: bool,
 }
 
 /// A viewer's state, for the per-second counts.

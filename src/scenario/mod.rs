@@ -303,6 +303,9 @@ pub struct DnsCfg {
     pub stretched_ttl: Dur,
     /// A query unanswered this long fails the connection attempt (resolv.conf: 5 s).
     pub query_timeout: Dur,
+    /// `cdn.balancing = "round-robin-dns"`: whether health checks remove dead edges
+    /// from the answers (Route 53 multivalue answers); a plain zone serves them all.
+    pub health_checked: bool,
 }
 
 impl Default for DnsCfg {
@@ -318,6 +321,7 @@ impl Default for DnsCfg {
             violator_share: 0.087,
             stretched_ttl: dur("10m"),
             query_timeout: dur("5s"),
+            health_checked: true,
         }
     }
 }
@@ -484,6 +488,9 @@ impl Scenario {
         names.push("monitor-1".into());
         if self.managers.count > 1 {
             names.push("lease-1".into());
+        }
+        if self.cdn.balancing == "round-robin-dns" {
+            names.push("cdn-dns".into());
         }
         names
     }

@@ -393,9 +393,19 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
     c.one_of(
         "cdn.balancing",
         &cdn.balancing,
-        &["software"],
-        &["round-robin-dns", "hardware"],
+        &["software", "round-robin-dns"],
+        &["hardware"],
     );
+    if cdn.backup_edges > 0 && cdn.balancing != "software" {
+        c.error(
+            "cdn.backup_edges",
+            format!(
+                "cdn.backup_edges applies to software balancing, not `{}`",
+                cdn.balancing
+            ),
+            "with DNS or a load balancer, viewers reach another edge through it: remove backup_edges",
+        );
+    }
     c.one_of("cdn.algorithm", &cdn.algorithm, Algorithm::NAMES, &[]);
     if !cdn.weights.is_empty() && (cdn.weights.len() != cdn.edges as usize || cdn.weights.iter().all(|&w| w == 0)) {
         c.error(
