@@ -75,3 +75,92 @@ fn without_health_checks_the_dead_edge_stays_in_the_rotation() {
     );
     assert!(unchecked.summary.viewer_request_errors > checked.summary.viewer_request_errors);
 }
+
+fn hardware(extra: &[&str]) -> RunOutput {
+    let mut overrides = vec!["viewers.count=200", "scenario.duration=7m"];
+    overrides.extend_from_slice(extra);
+    let s = common::scenario("scenarios/hardware-lb.toml", &overrides);
+    let out = run_scenario(&s, 1, None, true).unwrap();
+    assert!(common::balances(&out.summary));
+    out
+}
+
+/// When `node` gained a virtual address, from the event log.
+fn address_gained(out: &RunOutput, node: &str) -> Vec<SimTime> {
+    let id = out.node_names.iter().position(|n| n == node).unwrap() as u32;
+    let records = out.records.as_ref().expect("kept");
+    records
+        .iter()
+        .filter(|r| r.dst == id && r.kind == "vip" && r.payload & (1 << 32) != 0)
+        .map(|r| r.time)
+        .collect()
+}
+
+#[test]
+fn vrrp_standby_takes_over_after_three_missed_adverts_and_skew() {
+    let out = hardware(&[]);
+    // lb-1 advertised every second until it died at 300 s: lb-2 takes the address
+    // Master_Down_Interval (3 s + (256 − 100)/256 s) after the last advert it heard,
+    // plus the 100 ms gratuitous ARP.
+    let taken = address_gained(&out, "lb-2");
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    let down = SimDuration::from_nanos(3_609_375_000) + SimDuration::from_millis(100);
+    let (earliest, latest) = (SimTime::from_secs(299) + down, SimTime::from_secs(300) + down);
+    assert!(
+        earliest <= taken[0] && taken[0] <= latest + SimDuration::from_millis(20),
+        "{}",
+        taken[0]
+    );
+    // Back at 360 s as a backup, lb-1 hears lb-2's lower priority, and preempts after
+    // its own Master_Down_Interval (3 s + 56/256 s) + 100 ms: exactly.
+    let back = address_gained(&out, "lb-1");
+    assert_eq!(
+        back,
+        vec![SimTime::from_secs(360) + SimDuration::from_nanos(3_218_750_000) + SimDuration::from_millis(100)]
+    );
+    // Viewers lose the requests sent during the takeover: one 10 s timeout each at
+    // most, less their 6 s of buffer.
+    for v in &out.viewers {
+        assert!(v.request_errors <= 1, "{v:?}");
+        assert!(v.stall_time <= SimDuration::from_secs(10), "{v:?}");
+    }
+    assert!(out.summary.stall_count > 0);
+}
+
+#[test]
+fn a_single_device_is_a_single_point_of_failure() {
+    let out = hardware(&["lb.devices=1"]);
+    assert!(!out.node_names.iter().any(|n| n == "lb-2"));
+    // Nothing answers for the minute lb-1 is down: every viewer stalls for about the
+    // outage less its buffer.
+    for v in &out.viewers {
+        assert!(v.stall_time >= SimDuration::from_secs(54), "{v:?}");
+    }
+}
+
+#[test]
+fn the_device_health_checks_edges_and_moves_their_viewers() {
+    let out = hardware(&["fault[0].target=edge-1"]);
+    // HAProxy checks (every 2 s, 1 s timeout, 3 failures) mark edge-1 down within
+    // 7 s; a viewer's first request to it times out after 10 s, and its retry is
+    // balanced onto a live edge.
+    let crash = SimTime::from_secs(300);
+    let moved: Vec<_> = out.viewers.iter().filter(|v| v.edge == "edge-1").collect();
+    assert_eq!(moved.len(), 50);
+    for v in moved {
+        let at = v.first_switch_at.expect("moved off the dead edge");
+        assert!(at >= crash + SimDuration::from_millis(9_900), "{at}");
+        assert!(at <= crash + SimDuration::from_millis(12_200), "{at}");
+        // Its buffer held at least 4 s (3 segments behind live, less one in playing).
+        assert!(v.stall_time <= SimDuration::from_millis(12_200 - 4_000), "{v:?}");
+    }
+}
+
+#[test]
+fn a_full_connection_table_refuses_viewers() {
+    // (The crash comes too late to matter: the standby would start a fresh table.)
+    let out = hardware(&["lb.max_connections=120", "fault[0].at=419s"]);
+    // The device answers 503 beyond 120 connections: the rest never start.
+    assert_eq!(out.summary.viewers_started, 120);
+    assert!(out.summary.viewer_request_errors >= 80);
+}

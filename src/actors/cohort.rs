@@ -14,7 +14,7 @@ use rand::Rng;
 use crate::control::dns::{Answer, ResolverCache};
 use crate::control::player::{FetchError, Player, PlayerAction, PlayerConfig, PlayerEvent, PlaylistEntry};
 use crate::metrics::{ViewerRecord, ViewerState};
-use crate::sim::{Behavior, Ctx, Input, NodeId, SimRng};
+use crate::sim::{Behavior, Ctx, Dest, Input, NodeId, SimRng};
 use crate::time::{SimDuration, SimTime};
 
 use super::{Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
@@ -54,6 +54,9 @@ pub enum EdgeChoice {
         violator_share: f64,
         stretched_ttl: SimDuration,
     },
+    /// Through a load balancer's virtual address; the edge that answers is whichever
+    /// the balancer chose.
+    Balanced { vip: u32 },
 }
 
 /// A viewer's name resolution and connection, when edges are found through DNS.
@@ -67,6 +70,18 @@ struct Connection {
     waiting: Vec<Msg>,
     /// The edge the last connection went to.
     last_edge: Option<usize>,
+}
+
+impl Connection {
+    fn boxed(stretched_ttl: Option<SimDuration>) -> Box<Connection> {
+        Box::new(Connection {
+            cache: ResolverCache::new(stretched_ttl),
+            open: None,
+            query: None,
+            waiting: Vec::new(),
+            last_edge: None,
+        })
+    }
 }
 
 struct Viewer {
@@ -98,19 +113,14 @@ impl Cohort {
             .map(|_| Viewer {
                 connection: match config.edge_choice {
                     EdgeChoice::Assigned => None,
+                    EdgeChoice::Balanced { .. } => Some(Connection::boxed(None)),
                     EdgeChoice::Resolved {
                         violator_share,
                         stretched_ttl,
                         ..
                     } => {
                         let violator = rng.gen_bool(violator_share.clamp(0.0, 1.0));
-                        Some(Box::new(Connection {
-                            cache: ResolverCache::new(violator.then_some(stretched_ttl)),
-                            open: None,
-                            query: None,
-                            waiting: Vec::new(),
-                            last_edge: None,
-                        }))
+                        Some(Connection::boxed(violator.then_some(stretched_ttl)))
                     }
                 },
                 player: Player::new(config.player, config.target_duration, config.routes),
@@ -140,9 +150,10 @@ impl Cohort {
     /// Sends a viewer's request: to its route's edge, or over its connection, opening
     /// one (and resolving the name if its resolver has no fresh answer) when needed.
     fn send_request(&mut self, slot: usize, route: u8, msg: Msg, ctx: &mut Ctx<'_, Msg>) {
-        let EdgeChoice::Resolved { dns, .. } = self.config.edge_choice else {
-            ctx.send(self.edge_of(route), msg, CONTROL_MESSAGE_BYTES);
-            return;
+        let dns = match self.config.edge_choice {
+            EdgeChoice::Assigned => return ctx.send(self.edge_of(route), msg, CONTROL_MESSAGE_BYTES),
+            EdgeChoice::Balanced { vip } => return ctx.send(Dest::Vip(vip), msg, CONTROL_MESSAGE_BYTES),
+            EdgeChoice::Resolved { dns, .. } => dns,
         };
         let now = ctx.now();
         let conn = self.viewers[slot]
@@ -190,6 +201,16 @@ impl Cohort {
         }
         conn.open = Some(edge);
         conn.last_edge = Some(edge);
+    }
+
+    /// Behind a load balancer, the edge that answered tells where the connection goes.
+    fn answered_by(&mut self, slot: usize, from: NodeId, now: SimTime) {
+        if !matches!(self.config.edge_choice, EdgeChoice::Balanced { .. }) {
+            return;
+        }
+        if let Some(edge) = self.config.edges.iter().position(|&e| e == from) {
+            self.connect(slot, edge, now);
+        }
     }
 
     /// A DNS answer for query `id`: cache it, connect, and send what was waiting.
@@ -290,10 +311,18 @@ impl Cohort {
         }
         while let Some(action) = self.viewers[slot].player.poll_action() {
             let (route, msg) = match action {
-                PlayerAction::LoadPlaylist { req, route } => (route, Msg::PlaylistRequest { viewer: viewer_id, req }),
+                PlayerAction::LoadPlaylist { req, route } => (
+                    route,
+                    Msg::PlaylistRequest {
+                        client: ctx.me(),
+                        viewer: viewer_id,
+                        req,
+                    },
+                ),
                 PlayerAction::LoadSegment { req, route, index } => (
                     route,
                     Msg::SegmentRequest {
+                        client: ctx.me(),
                         viewer: viewer_id,
                         req,
                         index,
@@ -366,10 +395,11 @@ impl Behavior for Cohort {
                 }
             }
             Input::Msg {
+                from,
                 msg: Msg::PlaylistReply { viewer, req, playlist },
-                ..
             } => {
                 let slot = self.slot_of(viewer);
+                self.answered_by(slot, from, now);
                 self.viewers[slot].player.handle_playlist(now, req, &playlist);
                 self.drive(slot, ctx);
             }
@@ -381,9 +411,10 @@ impl Behavior for Cohort {
                         index,
                         frames,
                     },
-                ..
+                from,
             } => {
                 let slot = self.slot_of(viewer);
+                self.answered_by(slot, from, now);
                 let entry = self.segment_entry(index, frames);
                 let done = now + self.transfer_time(u64::from(frames));
                 self.viewers[slot].player.handle_first_byte(now, req);

@@ -69,19 +69,25 @@ impl Behavior for Edge {
                 self.store(info.index, info.frames);
             }
             Input::Msg {
-                from,
-                msg: Msg::PlaylistRequest { viewer, req },
+                msg: Msg::PlaylistRequest { client, viewer, req },
+                ..
             } => {
                 let playlist = Arc::clone(&self.playlist);
                 ctx.send(
-                    from,
+                    client,
                     Msg::PlaylistReply { viewer, req, playlist },
                     CONTROL_MESSAGE_BYTES,
                 );
             }
             Input::Msg {
-                from,
-                msg: Msg::SegmentRequest { viewer, req, index },
+                msg:
+                    Msg::SegmentRequest {
+                        client,
+                        viewer,
+                        req,
+                        index,
+                    },
+                ..
             } => {
                 let found = self
                     .held
@@ -101,7 +107,7 @@ impl Behavior for Edge {
                         status: 404,
                     },
                 };
-                ctx.send(from, reply, CONTROL_MESSAGE_BYTES);
+                ctx.send(client, reply, CONTROL_MESSAGE_BYTES);
             }
             // Health checks (of a health-checked DNS record or a load balancer).
             Input::Msg {

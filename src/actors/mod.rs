@@ -7,6 +7,7 @@ pub mod dns;
 pub mod edge;
 pub mod encoder;
 pub mod ingest;
+pub mod lb;
 pub mod lease;
 pub mod manager;
 pub mod monitor;
@@ -197,16 +198,26 @@ pub enum Msg {
         req: u32,
         index: u64,
     },
-    /// Viewer (cohort) → edge: request `req` for the media playlist, or for a segment.
+    /// Viewer (cohort `client`) → edge: request `req` for the media playlist, or for a
+    /// segment. A load balancer forwards it unchanged; the edge answers `client`
+    /// directly (direct server return).
     PlaylistRequest {
+        client: NodeId,
         viewer: u32,
         req: u32,
     },
     SegmentRequest {
+        client: NodeId,
         viewer: u32,
         req: u32,
         index: u64,
     },
+    /// Load balancer → its peer: VRRP advertisement.
+    VrrpAdvert {
+        priority: u8,
+    },
+    /// Load balancer: the VRRP deadline.
+    VrrpTimer,
     /// Edge → viewer: the playlist as the edge lists it now (shared, not copied).
     PlaylistReply {
         viewer: u32,
@@ -269,6 +280,8 @@ impl TraceMsg for Msg {
             Msg::ViewerTimer { .. } => "viewer-timer",
             Msg::SegmentLoaded { .. } => "segment-loaded",
             Msg::PlaylistRequest { .. } => "playlist-request",
+            Msg::VrrpAdvert { .. } => "vrrp-advert",
+            Msg::VrrpTimer => "vrrp-timer",
             Msg::SegmentRequest { .. } => "segment-request",
             Msg::PlaylistReply { .. } => "playlist-reply",
             Msg::SegmentReply { .. } => "segment-reply",
@@ -303,10 +316,17 @@ impl TraceMsg for Msg {
                 u64::from(s.pipeline),
             ]),
             Msg::ViewerJoin { viewer } | Msg::ViewerTimer { viewer } => mix(&[u64::from(viewer)]),
-            Msg::SegmentLoaded { viewer, req, index } | Msg::SegmentRequest { viewer, req, index } => {
-                mix(&[u64::from(viewer), u64::from(req), index])
+            Msg::SegmentLoaded { viewer, req, index } => mix(&[u64::from(viewer), u64::from(req), index]),
+            Msg::SegmentRequest {
+                client,
+                viewer,
+                req,
+                index,
+            } => mix(&[u64::from(client), u64::from(viewer), u64::from(req), index]),
+            Msg::PlaylistRequest { client, viewer, req } => {
+                mix(&[u64::from(client), u64::from(viewer), u64::from(req)])
             }
-            Msg::PlaylistRequest { viewer, req } => mix(&[u64::from(viewer), u64::from(req)]),
+            Msg::VrrpAdvert { priority } => mix(&[u64::from(priority)]),
             Msg::PlaylistReply {
                 viewer,
                 req,
@@ -326,7 +346,7 @@ impl TraceMsg for Msg {
             } => mix(&[u64::from(viewer), u64::from(req), index, u64::from(frames)]),
             Msg::FetchFailed { viewer, req, status } => mix(&[u64::from(viewer), u64::from(req), u64::from(status)]),
             Msg::RetryConnect { uplink } => mix(&[u64::from(uplink)]),
-            Msg::CaptureTick | Msg::ControlTimer | Msg::SelectorTimer | Msg::ScrapeTick => 0,
+            Msg::CaptureTick | Msg::ControlTimer | Msg::SelectorTimer | Msg::ScrapeTick | Msg::VrrpTimer => 0,
         }
     }
 }
@@ -342,6 +362,7 @@ pub mod class {
     pub const DNS: u16 = 7;
     pub const MONITOR: u16 = 8;
     pub const LEASE: u16 = 9;
+    pub const LB: u16 = 10;
 }
 
 /// Small control messages (probes, session handshakes, playlist updates), in bytes.

@@ -13,6 +13,7 @@ use crate::control::failover::{ActivePassive, Failback, InputSelector};
 use crate::control::lease::{LeaseConfig, LeaseStore};
 use crate::control::player::PlayerConfig;
 use crate::control::reconnect::Backoff;
+use crate::control::vrrp::Role;
 use crate::metrics::{FaultRecord, StreamShape};
 use crate::scenario::{LinkCfg, Scenario};
 use crate::sim::{rng_for, Dest, Kernel, KernelAction, LinkSpec, NodeId, Partition};
@@ -24,6 +25,7 @@ use super::dns::{Dns, Record};
 use super::edge::{Edge, EdgeConfig};
 use super::encoder::{Encoder, EncoderConfig, UplinkTarget};
 use super::ingest::{Ingest, IngestConfig};
+use super::lb::{LbConfig, LoadBalancer};
 use super::lease::LeaseStoreNode;
 use super::manager::{Manager, ManagerConfig};
 use super::monitor::{Monitor, MonitorMetric};
@@ -101,8 +103,9 @@ pub fn network(s: &Scenario, seed: u64) -> crate::sim::Network {
     net.set_class_link(class::INGEST, class::ORIGIN, link(&n.ingest_origin), true);
     net.set_class_link(class::ORIGIN, class::EDGE, link(&n.origin_edge), true);
     net.set_class_link(class::EDGE, class::VIEWERS, link(&n.edge_viewer), true);
-    // Viewers' resolvers are as far away as their edges.
+    // Viewers' resolvers and load balancers are as far away as their edges.
     net.set_class_link(class::VIEWERS, class::DNS, link(&n.edge_viewer), true);
+    net.set_class_link(class::VIEWERS, class::LB, link(&n.edge_viewer), true);
     net
 }
 
@@ -257,7 +260,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     } else {
         s.cdn.weights.clone()
     };
-    let mut balancer = Balancer::weighted(algorithm, weights);
+    let mut balancer = Balancer::weighted(algorithm, weights.clone());
     let mut balancer_rng = rng_for(seed, "balancer");
     let mut members: Vec<Vec<u32>> = vec![Vec::new(); edges as usize];
     for viewer in 0..s.viewers.count {
@@ -269,11 +272,21 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     let player = PlayerConfig::preset(&s.viewers.player).unwrap_or(PlayerConfig::HLS_JS);
     // Appended after every other node (cdn-dns last), so that it shifts no id.
     let cdn_dns_id = monitor_id + 1 + if manager_pair { 2 } else { 0 };
+    // Load balancer devices take the same place (they never coexist with cdn-dns).
+    let lb_ids: Vec<NodeId> = if s.cdn.balancing == "hardware" {
+        (0..s.lb.devices).map(|i| cdn_dns_id + i).collect()
+    } else {
+        Vec::new()
+    };
     let edge_choice = if round_robin_dns {
         EdgeChoice::Resolved {
             dns: cdn_dns_id,
             violator_share: s.dns.violator_share,
             stretched_ttl: s.dns.stretched_ttl.0,
+        }
+    } else if let Some(&master) = lb_ids.first() {
+        EdgeChoice::Balanced {
+            vip: kernel.network_mut().add_vip(class::LB, Some(master)),
         }
     } else {
         EdgeChoice::Assigned
@@ -369,6 +382,36 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
             recorder.clone(),
         );
         assert_eq!(kernel.spawn("cdn-dns", class::DNS, dns), cdn_dns_id);
+    }
+
+    if let EdgeChoice::Balanced { vip } = edge_choice {
+        let health = s.lb.health.to_config();
+        for (i, &id) in lb_ids.iter().enumerate() {
+            let name = format!("lb-{}", i + 1);
+            names.push(name.clone());
+            let peer = lb_ids.iter().copied().find(|&other| other != id);
+            let phases = probe_phases(seed, &format!("{name}/health-phase"), edges, health.interval);
+            let device = LoadBalancer::new(
+                LbConfig {
+                    name: name.clone(),
+                    vip,
+                    edges: edge_ids.clone(),
+                    peer,
+                    // The first device is the preferred master and preempts when back.
+                    priority: if i == 0 { 200 } else { 100 },
+                    initial_role: if i == 0 { Role::Master } else { Role::Backup },
+                    advert_interval: s.lb.advert_interval.0,
+                    takeover_delay: s.lb.takeover_delay.0,
+                    health,
+                    phases,
+                    algorithm,
+                    weights: weights.clone(),
+                    max_connections: s.lb.max_connections,
+                },
+                rng_for(seed, &name),
+            );
+            assert_eq!(kernel.spawn(&name, class::LB, device), id);
+        }
     }
 
     for (n, fault) in s.faults.iter().enumerate() {

@@ -67,7 +67,7 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
     if s.viewer_request_errors > 0 || s.viewer_route_switches > 0 {
         let _ = writeln!(
             out,
-            "requests  {} failed (timed out or answered with an error); {} moves to a backup edge",
+            "requests  {} failed (timed out or answered with an error); {} moves to another edge",
             s.viewer_request_errors, s.viewer_route_switches
         );
     }

@@ -56,6 +56,8 @@ pub struct Scenario {
     #[serde(default)]
     pub dns: DnsCfg,
     #[serde(default)]
+    pub lb: LbCfg,
+    #[serde(default)]
     pub network: NetworkLinks,
     #[serde(default, rename = "fault")]
     pub faults: Vec<Fault>,
@@ -229,6 +231,39 @@ impl Default for Ingest {
             idle_timeout: dur("5s"),
             failback: "none".into(),
             failback_hold: dur("30s"),
+        }
+    }
+}
+
+/// The hardware load balancer in front of the edges (`cdn.balancing = "hardware"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LbCfg {
+    /// 1, or 2 for an active-standby pair sharing the address by VRRP.
+    pub devices: u32,
+    /// VRRP advertisement interval (keepalived: 1 s).
+    pub advert_interval: Dur,
+    /// From taking over to traffic arriving (gratuitous ARP).
+    pub takeover_delay: Dur,
+    /// The device's checks of the edges (HAProxy: inter 2 s, fall 3, rise 2).
+    pub health: HealthCfg,
+    /// Connections one device can track; beyond that it answers 503.
+    pub max_connections: u64,
+}
+
+impl Default for LbCfg {
+    fn default() -> Self {
+        LbCfg {
+            devices: 2,
+            advert_interval: dur("1s"),
+            takeover_delay: dur("100ms"),
+            health: HealthCfg {
+                interval: dur("2s"),
+                timeout: dur("1s"),
+                fall: 3,
+                rise: 2,
+            },
+            max_connections: 1_000_000,
         }
     }
 }
@@ -491,6 +526,9 @@ impl Scenario {
         }
         if self.cdn.balancing == "round-robin-dns" {
             names.push("cdn-dns".into());
+        }
+        if self.cdn.balancing == "hardware" {
+            names.extend((0..self.lb.devices).map(|i| format!("lb-{}", i + 1)));
         }
         names
     }

@@ -393,9 +393,40 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
     c.one_of(
         "cdn.balancing",
         &cdn.balancing,
-        &["software", "round-robin-dns"],
-        &["hardware"],
+        &["software", "round-robin-dns", "hardware"],
+        &[],
     );
+    if cdn.balancing == "hardware" {
+        let lb = &s.lb;
+        if !(1..=2).contains(&lb.devices) {
+            c.error(
+                "lb.devices",
+                format!("lb.devices = {} is not 1 or 2", lb.devices),
+                "use 2 for an active-standby pair (VRRP), 1 for a single device",
+            );
+        }
+        if lb.advert_interval.0 < MIN_HEALTH_INTERVAL {
+            c.error(
+                "lb.advert_interval",
+                format!("lb.advert_interval is shorter than {MIN_HEALTH_INTERVAL}"),
+                "keepalived advertises every 1s",
+            );
+        }
+        if let Err(message) = lb.health.to_config().validate() {
+            c.error(
+                "lb.health",
+                format!("lb.{message}"),
+                "HAProxy: inter 2s, fall 3, rise 2",
+            );
+        }
+        if lb.max_connections == 0 {
+            c.error(
+                "lb.max_connections",
+                "lb.max_connections must be at least 1",
+                "a device tracks up to millions of connections; 1000000 is the default",
+            );
+        }
+    }
     if cdn.backup_edges > 0 && cdn.balancing != "software" {
         c.error(
             "cdn.backup_edges",

@@ -1,0 +1,217 @@
+//! The hardware load balancer actor (`lb-1`, and `lb-2` as its standby): a device that
+//! holds the CDN's virtual address, health-checks the edges (`control::health`, HAProxy
+//! defaults), assigns each new viewer connection to an edge with `control::balance`,
+//! and forwards requests on it; edges answer viewers directly (direct server return).
+//! A pair runs `control::vrrp`: the master advertises, the backup takes the address
+//! after Master_Down_Interval of silence, and a higher-priority device preempts when it
+//! is back. The connection table lives in the device: when the address moves, open
+//! connections start afresh on the other device. A full table answers 503.
+
+use std::collections::BTreeMap;
+
+use crate::control::balance::{Algorithm, Balancer};
+use crate::control::health::{Health, HealthChecker, HealthConfig};
+use crate::control::vrrp::{Role, Vrrp};
+use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId, SimRng};
+use crate::time::{SimDuration, SimTime};
+
+use super::{checker_from, Deadline, Msg, CONTROL_MESSAGE_BYTES};
+
+#[derive(Clone, Debug)]
+pub struct LbConfig {
+    pub name: String,
+    /// The CDN's virtual address.
+    pub vip: u32,
+    pub edges: Vec<NodeId>,
+    /// The other device of the pair, if any.
+    pub peer: Option<NodeId>,
+    pub priority: u8,
+    pub initial_role: Role,
+    pub advert_interval: SimDuration,
+    /// From deciding to take the address to traffic arriving (gratuitous ARP).
+    pub takeover_delay: SimDuration,
+    pub health: HealthConfig,
+    pub phases: Vec<SimDuration>,
+    pub algorithm: Algorithm,
+    pub weights: Vec<u64>,
+    /// Concurrent connections the device can track.
+    pub max_connections: u64,
+}
+
+pub struct LoadBalancer {
+    config: LbConfig,
+    vrrp: Vrrp,
+    health: HealthChecker,
+    balancer: Balancer,
+    healthy: Vec<bool>,
+    /// (client node, viewer) → edge index.
+    connections: BTreeMap<(NodeId, u32), usize>,
+    vrrp_timer: Deadline,
+    health_timer: Deadline,
+    rng: SimRng,
+}
+
+impl LoadBalancer {
+    pub fn new(config: LbConfig, rng: SimRng) -> Self {
+        let n = config.edges.len();
+        LoadBalancer {
+            vrrp: Vrrp::new(
+                config.priority,
+                config.advert_interval,
+                config.initial_role,
+                SimTime::ZERO,
+            ),
+            health: checker_from(config.health, &config.phases, SimTime::ZERO),
+            balancer: Balancer::weighted(config.algorithm, config.weights.clone()),
+            healthy: vec![true; n],
+            connections: BTreeMap::new(),
+            vrrp_timer: Deadline::default(),
+            health_timer: Deadline::default(),
+            rng,
+            config,
+        }
+    }
+
+    /// A device that comes back has lost its tables and starts as a backup.
+    fn reset(&mut self, now: SimTime) {
+        let c = &self.config;
+        self.vrrp = Vrrp::new(c.priority, c.advert_interval, Role::Backup, now);
+        self.health = checker_from(c.health, &c.phases, now);
+        self.balancer = Balancer::weighted(c.algorithm, c.weights.clone());
+        self.healthy.fill(true);
+        self.connections.clear();
+        self.vrrp_timer.clear();
+        self.health_timer.clear();
+    }
+
+    fn pump_vrrp(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        while self.vrrp.poll_advert() {
+            if let Some(peer) = self.config.peer {
+                let advert = Msg::VrrpAdvert {
+                    priority: self.config.priority,
+                };
+                ctx.send(peer, advert, CONTROL_MESSAGE_BYTES);
+            }
+        }
+        while let Some((role, at)) = self.vrrp.poll_role() {
+            tracing::info!(lb = %self.config.name, ?role, %at, "VRRP role");
+            if role == Role::Master {
+                let action = KernelAction::MoveVip {
+                    vip: self.config.vip,
+                    to: Some(ctx.me()),
+                };
+                ctx.kernel_action(self.config.takeover_delay, action);
+            }
+        }
+        self.vrrp_timer.arm(Some(self.vrrp.poll_timeout()), ctx, Msg::VrrpTimer);
+    }
+
+    fn pump_health(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        while let Some(probe) = self.health.poll_probe() {
+            let msg = Msg::Probe { id: probe.probe_id };
+            ctx.send(self.config.edges[probe.target], msg, CONTROL_MESSAGE_BYTES);
+        }
+        while let Some(event) = self.health.poll_event() {
+            let up = event.health == Health::Up;
+            self.healthy[event.target] = up;
+            self.balancer.set_healthy(event.target, up);
+            if !up {
+                // Connections to a dead edge are reset; their next request picks anew.
+                let balancer = &mut self.balancer;
+                self.connections.retain(|_, edge| {
+                    let keep = *edge != event.target;
+                    if !keep {
+                        balancer.release(*edge);
+                    }
+                    keep
+                });
+            }
+        }
+        self.health_timer
+            .arm(self.health.poll_timeout(), ctx, Msg::ControlTimer);
+    }
+
+    /// Forwards a viewer's request on its connection, opening one if needed.
+    fn forward(&mut self, client: NodeId, viewer: u32, req: u32, msg: Msg, ctx: &mut Ctx<'_, Msg>) {
+        let key = (client, viewer);
+        let edge = match self.connections.get(&key) {
+            Some(&edge) => Some(edge),
+            None if self.connections.len() as u64 >= self.config.max_connections => None,
+            None => {
+                let picked = self.balancer.pick(u64::from(viewer), &mut self.rng);
+                if let Some(edge) = picked {
+                    self.connections.insert(key, edge);
+                }
+                picked
+            }
+        };
+        match edge {
+            Some(edge) => ctx.send(self.config.edges[edge], msg, CONTROL_MESSAGE_BYTES),
+            None => {
+                let refused = Msg::FetchFailed {
+                    viewer,
+                    req,
+                    status: 503,
+                };
+                ctx.send(client, refused, CONTROL_MESSAGE_BYTES);
+            }
+        }
+    }
+}
+
+impl Behavior for LoadBalancer {
+    type Msg = Msg;
+
+    fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
+        let now = ctx.now();
+        match input {
+            Input::Start => {
+                self.pump_vrrp(ctx);
+                self.pump_health(ctx);
+            }
+            Input::Restart => {
+                self.reset(now);
+                self.pump_vrrp(ctx);
+                self.pump_health(ctx);
+            }
+            Input::Timer(Msg::VrrpTimer) if self.vrrp_timer.fire(now) => {
+                self.vrrp.handle_timeout(now);
+                self.pump_vrrp(ctx);
+            }
+            Input::Timer(Msg::ControlTimer) if self.health_timer.fire(now) => {
+                self.health.handle_timeout(now);
+                self.pump_health(ctx);
+            }
+            Input::Msg {
+                msg: Msg::VrrpAdvert { priority },
+                ..
+            } => {
+                self.vrrp.handle_advert(now, priority);
+                self.pump_vrrp(ctx);
+            }
+            Input::Msg {
+                from,
+                msg: Msg::ProbeAck { id, .. },
+            } => {
+                if let Some(target) = self.config.edges.iter().position(|&e| e == from) {
+                    self.health.handle_response(now, target, id);
+                    self.pump_health(ctx);
+                }
+            }
+            Input::Msg { msg, .. } => match msg {
+                Msg::PlaylistRequest { client, viewer, req }
+                | Msg::SegmentRequest {
+                    client, viewer, req, ..
+                } => self.forward(client, viewer, req, msg, ctx),
+                _ => {}
+            },
+            // The address moved away: flows now reach the other device.
+            Input::Vip { held: false, .. } => {
+                for (_, edge) in std::mem::take(&mut self.connections) {
+                    self.balancer.release(edge);
+                }
+            }
+            _ => {}
+        }
+    }
+}
