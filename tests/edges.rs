@@ -112,3 +112,48 @@ fn stalls_order_by_how_fast_players_give_up_and_no_backup_is_worst() {
         assert_eq!(v.route_switches, 0);
     }
 }
+
+fn overload(player: &str) -> RunOutput {
+    let player = format!("viewers.player={player}");
+    let s = common::scenario(
+        "scenarios/edge-failover.toml",
+        &[
+            "scenario.duration=8m",
+            "viewers.count=200",
+            &player,
+            "fault[0].kind=\"cdn.overload\"",
+            "fault[0].capacity_mbps=20",
+        ],
+    );
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    assert!(common::balances(&out.summary));
+    out
+}
+
+#[test]
+fn an_overloaded_edge_sheds_load_and_players_react_by_their_rules() {
+    // 50 viewers at 4 Mbit/s need 200 Mbit/s; at 20 Mbit/s the edge answers most
+    // segment requests with 503. hls.js retries a 5xx on the same edge (1, 2, 4 s …)
+    // and stalls; Shaka moves on its first retry, ExoPlayer at the first 503.
+    let hls = overload("hls.js");
+    assert!(on_edge(&hls, "edge-1").map(|v| v.stalls).sum::<u32>() > 0);
+    for player in ["shaka", "exoplayer"] {
+        let out = overload(player);
+        for v in on_edge(&out, "edge-1") {
+            assert_eq!(v.stalls, 0, "{player}: {v:?}");
+        }
+        assert!(
+            on_edge(&out, "edge-1").filter(|v| v.route_switches > 0).count() > 10,
+            "{player}"
+        );
+        others_unaffected_by_errors(&out);
+    }
+    others_unaffected_by_errors(&hls);
+}
+
+/// Viewers of the other edges are never refused.
+fn others_unaffected_by_errors(out: &RunOutput) {
+    for v in out.viewers.iter().filter(|v| v.edge != "edge-1") {
+        assert_eq!(v.request_errors, 0, "{v:?}");
+    }
+}

@@ -76,7 +76,7 @@ fn several_errors_are_reported_at_once() {
     assert!(messages[1].contains("unknown value `node.crsh`"));
     assert_eq!(
         d.0[1].help.as_deref(),
-        Some("did you mean `node.crash`? (one of: node.crash, net.partition)")
+        Some("did you mean `node.crash`? (one of: node.crash, net.partition, cdn.overload)")
     );
     assert!(messages[2].contains("fault target `ingest-3` is not a node"));
     assert!(messages[3].contains("outside the run"));
@@ -314,4 +314,24 @@ fn backup_edges_must_be_other_edges_and_players_must_be_known() {
         &["cdn.backup_edges=3".into(), "viewers.player=shaka".into()]
     )
     .is_ok());
+}
+
+#[test]
+fn overload_faults_need_a_capacity_and_an_edge() {
+    let source = format!("{MINIMAL}[[fault]]\nat = \"10s\"\nkind = \"cdn.overload\"\ntarget = \"origin-1\"\n");
+    let d = errors(&source, &[]);
+    let messages: Vec<&str> = d.0.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        vec![
+            "a cdn.overload fault needs `capacity_mbps`",
+            "cdn.overload targets an edge, not `origin-1`"
+        ]
+    );
+    let d = errors(MINIMAL, &["cdn.edge_capacity_mbps=-1"]);
+    assert!(d.0[0].message.contains("cdn.edge_capacity_mbps = -1"), "{d}");
+    let crash =
+        format!("{MINIMAL}[[fault]]\nat = \"10s\"\nkind = \"node.crash\"\ntarget = \"edge-1\"\ncapacity_mbps = 5\n");
+    let d = errors(&crash, &[]);
+    assert!(d.0[0].message.contains("applies to cdn.overload faults"), "{d}");
 }

@@ -1,14 +1,16 @@
 //! The edge actor: a CDN edge server that holds the segments the origin pushes to it
 //! and answers viewers' playlist and segment requests over HTTP semantics (200, or 404
-//! for what it does not hold). A crashed edge answers nothing, so players time out;
-//! a restarted one has lost its cache and lists only what arrives after.
+//! for what it does not hold, or 503 when its egress is at capacity:
+//! `control::admission`). A crashed edge answers nothing, so players time out; a
+//! restarted one has lost its cache and lists only what arrives after.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::control::admission::TokenBucket;
 use crate::control::player::PlaylistEntry;
 use crate::sim::{Behavior, Ctx, Input};
-use crate::time::SimDuration;
+use crate::time::{SimDuration, SimTime};
 
 use super::{Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
@@ -17,6 +19,9 @@ pub struct EdgeConfig {
     /// Segments listed in the live playlist.
     pub playlist_window: usize,
     pub fps: u32,
+    pub frame_bytes: u64,
+    /// Egress capacity (0: unlimited); segment requests beyond it get 503.
+    pub capacity_bps: u64,
 }
 
 pub struct Edge {
@@ -27,6 +32,7 @@ pub struct Edge {
     held: VecDeque<(PlaylistEntry, u32)>,
     /// The playlist as served, rebuilt once per new segment and shared by every answer.
     playlist: Arc<[PlaylistEntry]>,
+    egress: Option<TokenBucket>,
     recorder: SharedRecorder,
 }
 
@@ -36,6 +42,7 @@ impl Edge {
             config,
             held: VecDeque::new(),
             playlist: Arc::from(Vec::new()),
+            egress: (config.capacity_bps > 0).then(|| TokenBucket::new(config.capacity_bps, SimTime::ZERO)),
             recorder,
         }
     }
@@ -94,7 +101,17 @@ impl Behavior for Edge {
                     .binary_search_by_key(&index, |(entry, _)| entry.index)
                     .ok()
                     .map(|at| self.held[at].1);
+                let now = ctx.now();
+                let bits = |frames: u32| u64::from(frames) * self.config.frame_bytes * 8;
                 let reply = match found {
+                    // At capacity: shed the request quickly rather than slow everyone.
+                    Some(frames) if self.egress.as_mut().is_some_and(|b| !b.try_take(now, bits(frames))) => {
+                        Msg::FetchFailed {
+                            viewer,
+                            req,
+                            status: 503,
+                        }
+                    }
                     Some(frames) => Msg::SegmentReply {
                         viewer,
                         req,
@@ -114,6 +131,20 @@ impl Behavior for Edge {
                 from,
                 msg: Msg::Probe { id },
             } => ctx.send(from, Msg::ProbeAck { id, holds_vip: false }, CONTROL_MESSAGE_BYTES),
+            Input::Msg {
+                msg: Msg::SetCapacity { bps },
+                ..
+            } => {
+                let now = ctx.now();
+                self.egress = match (self.egress.take(), bps) {
+                    (_, 0) => None,
+                    (Some(mut bucket), bps) => {
+                        bucket.set_rate(now, bps);
+                        Some(bucket)
+                    }
+                    (None, bps) => Some(TokenBucket::new(bps, now)),
+                };
+            }
             Input::Restart => {
                 // The cache lived in memory.
                 self.held.clear();

@@ -218,6 +218,11 @@ pub enum Msg {
     },
     /// Load balancer: the VRRP deadline.
     VrrpTimer,
+    /// Kernel → edge: the egress capacity is now `bps` (0: unlimited); a
+    /// `cdn.overload` fault and its end.
+    SetCapacity {
+        bps: u64,
+    },
     /// Edge → viewer: the playlist as the edge lists it now (shared, not copied).
     PlaylistReply {
         viewer: u32,
@@ -282,6 +287,7 @@ impl TraceMsg for Msg {
             Msg::PlaylistRequest { .. } => "playlist-request",
             Msg::VrrpAdvert { .. } => "vrrp-advert",
             Msg::VrrpTimer => "vrrp-timer",
+            Msg::SetCapacity { .. } => "set-capacity",
             Msg::SegmentRequest { .. } => "segment-request",
             Msg::PlaylistReply { .. } => "playlist-reply",
             Msg::SegmentReply { .. } => "segment-reply",
@@ -327,6 +333,7 @@ impl TraceMsg for Msg {
                 mix(&[u64::from(client), u64::from(viewer), u64::from(req)])
             }
             Msg::VrrpAdvert { priority } => mix(&[u64::from(priority)]),
+            Msg::SetCapacity { bps } => mix(&[bps]),
             Msg::PlaylistReply {
                 viewer,
                 req,

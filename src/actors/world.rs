@@ -244,9 +244,12 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     };
     let origin = Origin::new(edge_ids.clone(), names.clone(), frame_bytes, inputs, recorder.clone());
     assert_eq!(kernel.spawn("origin-1", class::ORIGIN, origin), origin_id);
+    let capacity_bps = |mbps: f64| (mbps * 1e6).round() as u64;
     let edge_config = EdgeConfig {
         playlist_window: s.cdn.playlist_window as usize,
         fps,
+        frame_bytes,
+        capacity_bps: capacity_bps(s.cdn.edge_capacity_mbps),
     };
     for &id in &edge_ids {
         let edge = Edge::new(edge_config, recorder.clone());
@@ -438,6 +441,14 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                 kernel.schedule_action(at, KernelAction::Partition { id, partition });
                 if let Some(until) = until {
                     kernel.schedule_action(until, KernelAction::Heal { id });
+                }
+            }
+            "cdn.overload" => {
+                let during = capacity_bps(fault.capacity_mbps.expect("validated"));
+                kernel.schedule_message(at, target, Msg::SetCapacity { bps: during });
+                if let Some(until) = until {
+                    let normal = capacity_bps(s.cdn.edge_capacity_mbps);
+                    kernel.schedule_message(until, target, Msg::SetCapacity { bps: normal });
                 }
             }
             other => unreachable!("validation admits only known fault kinds, not {other}"),

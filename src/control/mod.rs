@@ -5,6 +5,7 @@
 //! comes in as `now`, outputs leave through `poll_*` methods. A production service could
 //! embed these modules unchanged; failcast's actors only wrap them.
 
+pub mod admission;
 pub mod alert;
 pub mod balance;
 pub mod dns;

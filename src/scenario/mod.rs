@@ -378,6 +378,9 @@ pub struct Cdn {
     pub hash_balance_factor: f64,
     /// Segments listed in the live playlist.
     pub playlist_window: u32,
+    /// Each edge's egress capacity; beyond it the edge answers segment requests with
+    /// 503 (0: unlimited).
+    pub edge_capacity_mbps: f64,
     /// Backup edges each viewer's player may move to (redundant stream URLs or
     /// pathways): route 0 is the viewer's edge, route k the k-th next edge.
     pub backup_edges: u32,
@@ -395,6 +398,7 @@ impl Default for Cdn {
             hash_balance_factor: 1.25,
             playlist_window: 10,
             backup_edges: 0,
+            edge_capacity_mbps: 0.0,
         }
     }
 }
@@ -486,6 +490,9 @@ pub struct Fault {
     pub target: String,
     #[serde(default)]
     pub duration: Option<Dur>,
+    /// `cdn.overload`: the edge's egress capacity while the fault lasts.
+    #[serde(default)]
+    pub capacity_mbps: Option<f64>,
 }
 
 /// An assertion on the run's summary, checked after the run.
@@ -500,7 +507,7 @@ pub struct Expect {
 }
 
 /// Fault kinds this version understands.
-pub const FAULT_KINDS: &[&str] = &["node.crash", "net.partition"];
+pub const FAULT_KINDS: &[&str] = &["node.crash", "net.partition", "cdn.overload"];
 
 impl Scenario {
     pub fn ingest_name(i: u32) -> String {

@@ -34,9 +34,14 @@ fn leaf_paths(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Va
                 if let toml::Value::Table(table) = item {
                     // Optional keys a file may leave out can still be set.
                     if prefix == "fault" {
-                        for key in ["id", "duration"] {
+                        let optional = [
+                            ("id", toml::Value::String(String::new())),
+                            ("duration", toml::Value::String(String::new())),
+                            ("capacity_mbps", toml::Value::Float(0.0)),
+                        ];
+                        for (key, placeholder) in optional {
                             if !table.contains_key(key) {
-                                out.push((format!("{path}.{key}"), toml::Value::String(String::new())));
+                                out.push((format!("{path}.{key}"), placeholder));
                             }
                         }
                     }

@@ -471,6 +471,13 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
         );
     }
 
+    if !(cdn.edge_capacity_mbps.is_finite() && cdn.edge_capacity_mbps >= 0.0) {
+        c.error(
+            "cdn.edge_capacity_mbps",
+            format!("cdn.edge_capacity_mbps = {} is not a capacity", cdn.edge_capacity_mbps),
+            "give Mbit/s per edge, or 0 for unlimited",
+        );
+    }
     if cdn.backup_edges >= cdn.edges.max(1) || cdn.backup_edges > 7 {
         c.error(
             "cdn.backup_edges",
@@ -576,6 +583,32 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
                     fault.at.0, duration
                 ),
                 "move the fault before the end of the run or lengthen the run",
+            );
+        }
+        let overload = fault.kind == "cdn.overload";
+        match fault.capacity_mbps {
+            None if overload => c.error(
+                &format!("{at}.kind"),
+                "a cdn.overload fault needs `capacity_mbps`",
+                "add e.g. `capacity_mbps = 50`: the edge's egress capacity during the fault",
+            ),
+            Some(_) if !overload => c.error(
+                &format!("{at}.capacity_mbps"),
+                format!("`capacity_mbps` applies to cdn.overload faults, not {}", fault.kind),
+                "remove it, or make the fault's kind cdn.overload",
+            ),
+            Some(mbps) if !(mbps.is_finite() && mbps > 0.0) => c.error(
+                &format!("{at}.capacity_mbps"),
+                format!("capacity_mbps = {mbps} is not a positive number"),
+                "give the edge's capacity during the fault in Mbit/s, e.g. 50",
+            ),
+            _ => {}
+        }
+        if overload && !fault.target.starts_with("edge-") {
+            c.error(
+                &format!("{at}.target"),
+                format!("cdn.overload targets an edge, not `{}`", fault.target),
+                "name an edge, e.g. `edge-1`",
             );
         }
         if fault.duration.is_some_and(|d| d.0.is_zero()) {

@@ -603,6 +603,13 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         });
     }
 
+    /// Delivers `msg` to `dst` at `at`, from the kernel (how faults that a component
+    /// must act on, such as a capacity drop, reach it). A node that is down at `at`
+    /// never gets it.
+    pub fn schedule_message(&mut self, at: SimTime, dst: NodeId, msg: M) {
+        self.push_kernel_input(at, dst, Input::Msg { from: KERNEL, msg });
+    }
+
     /// Schedules a change to the world (a fault, a repair) at `at`.
     pub fn schedule_action(&mut self, at: SimTime, action: KernelAction) {
         let seq = self.next_kernel_seq();
