@@ -138,6 +138,13 @@ impl AddAssign<SimDuration> for SimTime {
         self.0 = self.0.saturating_add(rhs.0);
     }
 }
+impl Sub<SimDuration> for SimTime {
+    type Output = SimTime;
+    /// The instant `rhs` earlier; never before time zero.
+    fn sub(self, rhs: SimDuration) -> SimTime {
+        SimTime(self.0.saturating_sub(rhs.0))
+    }
+}
 impl Sub<SimTime> for SimTime {
     type Output = SimDuration;
     fn sub(self, rhs: SimTime) -> SimDuration {

@@ -164,3 +164,64 @@ fn a_full_connection_table_refuses_viewers() {
     assert_eq!(out.summary.viewers_started, 120);
     assert!(out.summary.viewer_request_errors >= 80);
 }
+
+#[test]
+fn nginx_passive_checks_notice_a_dead_edge_only_at_the_proxy_timeout() {
+    // nginx open source: no probes; a request the edge does not answer within 60 s
+    // (proxy timeout) marks it failed for 10 s (max_fails 1, fail_timeout 10 s).
+    let out = hardware(&[
+        "fault[0].target=edge-1",
+        "fault[0].duration=3m",
+        "lb.active_checks=false",
+        "lb.passive=\"nginx\"",
+    ]);
+    let crash = SimTime::from_secs(300);
+    let first_timeout = crash + SimDuration::from_secs(60);
+    let on_dead: Vec<_> = out.viewers.iter().filter(|v| v.edge == "edge-1").collect();
+    assert_eq!(on_dead.len(), 50);
+    for v in on_dead {
+        let at = v.first_switch_at.expect("moved off the dead edge");
+        // hls.js gives up on its own requests after 10 s and retries, but the proxy
+        // keeps sending them to edge-1 until its first request there times out. Then
+        // edge-1 sits out 10 s, and a viewer moves with its next request: at most a
+        // playlist retry delay (8 s) and a reload interval (2 s) later.
+        assert!(at >= first_timeout - SimDuration::from_millis(100), "{at}");
+        assert!(at <= first_timeout + SimDuration::from_secs(20), "{at}");
+        assert!(v.stall_time >= SimDuration::from_secs(50), "{v:?}");
+    }
+    // With HAProxy-style probes as well, the same crash costs a few seconds.
+    let probed = hardware(&["fault[0].target=edge-1", "fault[0].duration=3m", "lb.passive=\"nginx\""]);
+    assert!(probed.summary.stall_s_total * 4.0 < out.summary.stall_s_total);
+}
+
+#[test]
+fn envoy_ejects_an_overloaded_edge_and_its_viewers_stop_stalling() {
+    let overload = [
+        "fault[0].kind=\"cdn.overload\"",
+        "fault[0].target=edge-1",
+        "fault[0].capacity_mbps=20",
+    ];
+    // Without passive checks the device keeps edge-1 (it answers probes) and hls.js
+    // keeps retrying its 503s there.
+    let blind = hardware(&overload);
+    let stalled = |out: &RunOutput| {
+        out.viewers
+            .iter()
+            .filter(|v| v.edge == "edge-1")
+            .map(|v| v.stall_time.as_secs_f64())
+            .sum::<f64>()
+    };
+    assert!(stalled(&blind) > 100.0, "{}", stalled(&blind));
+    // Envoy ejects it after 5 consecutive 5xx; its viewers' connections move.
+    let mut with_envoy = overload.to_vec();
+    with_envoy.push("lb.passive=\"envoy\"");
+    let out = hardware(&with_envoy);
+    assert_eq!(stalled(&out), 0.0);
+    assert!(
+        out.viewers
+            .iter()
+            .filter(|v| v.edge == "edge-1" && v.route_switches > 0)
+            .count()
+            >= 40
+    );
+}

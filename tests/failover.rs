@@ -178,7 +178,7 @@ fn pinned_regression_seed() {
 
 type Pinned = (&'static str, u64, u64, u64, u64, u64, u64, Option<f64>, u64);
 const PINNED: Pinned = (
-    "acdcbe65578e07f1",
+    "6f5e5a7ce903fe90",
     544_064,
     21_599,
     21_164,

@@ -395,26 +395,33 @@ impl Behavior for Cohort {
                 }
             }
             Input::Msg {
-                from,
-                msg: Msg::PlaylistReply { viewer, req, playlist },
+                msg:
+                    Msg::PlaylistReply {
+                        edge,
+                        viewer,
+                        req,
+                        playlist,
+                    },
+                ..
             } => {
                 let slot = self.slot_of(viewer);
-                self.answered_by(slot, from, now);
+                self.answered_by(slot, edge, now);
                 self.viewers[slot].player.handle_playlist(now, req, &playlist);
                 self.drive(slot, ctx);
             }
             Input::Msg {
                 msg:
                     Msg::SegmentReply {
+                        edge,
                         viewer,
                         req,
                         index,
                         frames,
                     },
-                from,
+                ..
             } => {
                 let slot = self.slot_of(viewer);
-                self.answered_by(slot, from, now);
+                self.answered_by(slot, edge, now);
                 let entry = self.segment_entry(index, frames);
                 let done = now + self.transfer_time(u64::from(frames));
                 self.viewers[slot].player.handle_first_byte(now, req);

@@ -82,7 +82,12 @@ impl Behavior for Edge {
                 let playlist = Arc::clone(&self.playlist);
                 ctx.send(
                     client,
-                    Msg::PlaylistReply { viewer, req, playlist },
+                    Msg::PlaylistReply {
+                        edge: ctx.me(),
+                        viewer,
+                        req,
+                        playlist,
+                    },
                     CONTROL_MESSAGE_BYTES,
                 );
             }
@@ -113,6 +118,7 @@ impl Behavior for Edge {
                         }
                     }
                     Some(frames) => Msg::SegmentReply {
+                        edge: ctx.me(),
                         viewer,
                         req,
                         index,

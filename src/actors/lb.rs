@@ -6,11 +6,16 @@
 //! after Master_Down_Interval of silence, and a higher-priority device preempts when it
 //! is back. The connection table lives in the device: when the address moves, open
 //! connections start afresh on the other device. A full table answers 503.
+//!
+//! With passive checks (`control::passive`: nginx or Envoy) the device is a full
+//! proxy instead: answers come back through it, it times out requests an edge does not
+//! answer (504), and it stops sending to edges its passive checks have taken out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::control::balance::{Algorithm, Balancer};
 use crate::control::health::{Health, HealthChecker, HealthConfig};
+use crate::control::passive::{Outcome, Passive};
 use crate::control::vrrp::{Role, Vrrp};
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId, SimRng};
 use crate::time::{SimDuration, SimTime};
@@ -36,6 +41,20 @@ pub struct LbConfig {
     pub weights: Vec<u64>,
     /// Concurrent connections the device can track.
     pub max_connections: u64,
+    /// Whether the device probes the edges (nginx open source does not).
+    pub active_checks: bool,
+    /// Passive checks; with them the device proxies answers.
+    pub passive: Option<Passive>,
+    /// A proxied request with no answer by then fails (nginx: 60 s).
+    pub proxy_timeout: SimDuration,
+}
+
+/// A request the device proxies: who asked, and which edge has it.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    client: NodeId,
+    edge: usize,
+    deadline: SimTime,
 }
 
 pub struct LoadBalancer {
@@ -48,6 +67,11 @@ pub struct LoadBalancer {
     connections: BTreeMap<(NodeId, u32), usize>,
     vrrp_timer: Deadline,
     health_timer: Deadline,
+    passive: Option<Passive>,
+    /// Proxied requests by (viewer, request id), and their deadlines in order.
+    pending: BTreeMap<(u32, u32), Pending>,
+    deadlines: BTreeSet<(SimTime, u32, u32)>,
+    proxy_timer: Deadline,
     rng: SimRng,
 }
 
@@ -67,6 +91,10 @@ impl LoadBalancer {
             connections: BTreeMap::new(),
             vrrp_timer: Deadline::default(),
             health_timer: Deadline::default(),
+            passive: config.passive.clone(),
+            pending: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            proxy_timer: Deadline::default(),
             rng,
             config,
         }
@@ -82,6 +110,44 @@ impl LoadBalancer {
         self.connections.clear();
         self.vrrp_timer.clear();
         self.health_timer.clear();
+        self.passive = c.passive.clone();
+        self.pending.clear();
+        self.deadlines.clear();
+        self.proxy_timer.clear();
+    }
+
+    /// Whether edge `edge` takes requests: up by the active checks, and not taken out
+    /// by the passive ones.
+    fn usable(&self, now: SimTime, edge: usize) -> bool {
+        self.healthy[edge] && self.passive.as_ref().is_none_or(|p| p.available(now, edge))
+    }
+
+    fn arm_proxy_timer(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let first_deadline = self.deadlines.first().map(|&(at, _, _)| at);
+        let sweep = self.passive.as_ref().and_then(Passive::poll_timeout);
+        let next = [first_deadline, sweep].into_iter().flatten().min();
+        self.proxy_timer.arm(next, ctx, Msg::SelectorTimer);
+    }
+
+    /// Fails every proxied request past its deadline (504 to the viewer).
+    fn expire(&mut self, now: SimTime, ctx: &mut Ctx<'_, Msg>) {
+        while let Some(&(at, viewer, req)) = self.deadlines.first().filter(|d| d.0 <= now) {
+            self.deadlines.remove(&(at, viewer, req));
+            if let Some(pending) = self.pending.remove(&(viewer, req)) {
+                if let Some(passive) = &mut self.passive {
+                    passive.handle(now, pending.edge, Outcome::Failure);
+                }
+                let timed_out = Msg::FetchFailed {
+                    viewer,
+                    req,
+                    status: 504,
+                };
+                ctx.send(pending.client, timed_out, CONTROL_MESSAGE_BYTES);
+            }
+        }
+        if let Some(passive) = &mut self.passive {
+            passive.handle_timeout(now);
+        }
     }
 
     fn pump_vrrp(&mut self, ctx: &mut Ctx<'_, Msg>) {
@@ -107,6 +173,9 @@ impl LoadBalancer {
     }
 
     fn pump_health(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        if !self.config.active_checks {
+            return;
+        }
         while let Some(probe) = self.health.poll_probe() {
             let msg = Msg::Probe { id: probe.probe_id };
             ctx.send(self.config.edges[probe.target], msg, CONTROL_MESSAGE_BYTES);
@@ -133,11 +202,21 @@ impl LoadBalancer {
 
     /// Forwards a viewer's request on its connection, opening one if needed.
     fn forward(&mut self, client: NodeId, viewer: u32, req: u32, msg: Msg, ctx: &mut Ctx<'_, Msg>) {
+        let now = ctx.now();
         let key = (client, viewer);
+        // A connection to an edge the checks took out is reset; the request picks anew.
+        if let Some(&edge) = self.connections.get(&key).filter(|&&edge| !self.usable(now, edge)) {
+            self.connections.remove(&key);
+            self.balancer.release(edge);
+        }
         let edge = match self.connections.get(&key) {
             Some(&edge) => Some(edge),
             None if self.connections.len() as u64 >= self.config.max_connections => None,
             None => {
+                for edge in 0..self.healthy.len() {
+                    let usable = self.usable(now, edge);
+                    self.balancer.set_healthy(edge, usable);
+                }
                 let picked = self.balancer.pick(u64::from(viewer), &mut self.rng);
                 if let Some(edge) = picked {
                     self.connections.insert(key, edge);
@@ -146,6 +225,28 @@ impl LoadBalancer {
             }
         };
         match edge {
+            Some(edge) if self.passive.is_some() => {
+                // Proxy: the edge answers the device, which answers the viewer.
+                let deadline = now + self.config.proxy_timeout;
+                self.pending.insert((viewer, req), Pending { client, edge, deadline });
+                self.deadlines.insert((deadline, viewer, req));
+                let proxied = match msg {
+                    Msg::PlaylistRequest { viewer, req, .. } => Msg::PlaylistRequest {
+                        client: ctx.me(),
+                        viewer,
+                        req,
+                    },
+                    Msg::SegmentRequest { viewer, req, index, .. } => Msg::SegmentRequest {
+                        client: ctx.me(),
+                        viewer,
+                        req,
+                        index,
+                    },
+                    other => other,
+                };
+                ctx.send(self.config.edges[edge], proxied, CONTROL_MESSAGE_BYTES);
+                self.arm_proxy_timer(ctx);
+            }
             Some(edge) => ctx.send(self.config.edges[edge], msg, CONTROL_MESSAGE_BYTES),
             None => {
                 let refused = Msg::FetchFailed {
@@ -198,11 +299,33 @@ impl Behavior for LoadBalancer {
                     self.pump_health(ctx);
                 }
             }
+            Input::Timer(Msg::SelectorTimer) if self.proxy_timer.fire(now) => {
+                self.expire(now, ctx);
+                self.arm_proxy_timer(ctx);
+            }
             Input::Msg { msg, .. } => match msg {
                 Msg::PlaylistRequest { client, viewer, req }
                 | Msg::SegmentRequest {
                     client, viewer, req, ..
                 } => self.forward(client, viewer, req, msg, ctx),
+                // A proxied answer: book it and pass it on.
+                Msg::PlaylistReply { viewer, req, .. }
+                | Msg::SegmentReply { viewer, req, .. }
+                | Msg::FetchFailed { viewer, req, .. } => {
+                    let Some(pending) = self.pending.remove(&(viewer, req)) else {
+                        return;
+                    };
+                    self.deadlines.remove(&(pending.deadline, viewer, req));
+                    let outcome = match msg {
+                        Msg::FetchFailed { status, .. } if status >= 500 => Outcome::ServerError,
+                        _ => Outcome::Ok,
+                    };
+                    if let Some(passive) = &mut self.passive {
+                        passive.handle(now, pending.edge, outcome);
+                    }
+                    self.arm_proxy_timer(ctx);
+                    ctx.send(pending.client, msg, CONTROL_MESSAGE_BYTES);
+                }
                 _ => {}
             },
             // The address moved away: flows now reach the other device.

@@ -224,7 +224,9 @@ pub enum Msg {
         bps: u64,
     },
     /// Edge → viewer: the playlist as the edge lists it now (shared, not copied).
+    /// `edge` names the server that answered (a proxy passes it on).
     PlaylistReply {
+        edge: NodeId,
         viewer: u32,
         req: u32,
         playlist: Arc<[PlaylistEntry]>,
@@ -232,6 +234,7 @@ pub enum Msg {
     /// Edge → viewer: the first byte of segment `index` (`frames` long); the rest
     /// follows at the viewer's downlink rate.
     SegmentReply {
+        edge: NodeId,
         viewer: u32,
         req: u32,
         index: u64,
@@ -335,10 +338,12 @@ impl TraceMsg for Msg {
             Msg::VrrpAdvert { priority } => mix(&[u64::from(priority)]),
             Msg::SetCapacity { bps } => mix(&[bps]),
             Msg::PlaylistReply {
+                edge,
                 viewer,
                 req,
                 ref playlist,
             } => mix(&[
+                u64::from(edge),
                 u64::from(viewer),
                 u64::from(req),
                 playlist.len() as u64,
@@ -346,11 +351,18 @@ impl TraceMsg for Msg {
                 playlist.last().map_or(u64::MAX, |e| e.index),
             ]),
             Msg::SegmentReply {
+                edge,
                 viewer,
                 req,
                 index,
                 frames,
-            } => mix(&[u64::from(viewer), u64::from(req), index, u64::from(frames)]),
+            } => mix(&[
+                u64::from(edge),
+                u64::from(viewer),
+                u64::from(req),
+                index,
+                u64::from(frames),
+            ]),
             Msg::FetchFailed { viewer, req, status } => mix(&[u64::from(viewer), u64::from(req), u64::from(status)]),
             Msg::RetryConnect { uplink } => mix(&[u64::from(uplink)]),
             Msg::CaptureTick | Msg::ControlTimer | Msg::SelectorTimer | Msg::ScrapeTick | Msg::VrrpTimer => 0,

@@ -11,6 +11,7 @@ use crate::control::balance::{Algorithm, Balancer};
 use crate::control::dns::{FailoverRecord, ResolverCache, RoundRobinRecord};
 use crate::control::failover::{ActivePassive, Failback, InputSelector};
 use crate::control::lease::{LeaseConfig, LeaseStore};
+use crate::control::passive::{NginxPassive, OutlierConfig, OutlierDetector, Passive};
 use crate::control::player::PlayerConfig;
 use crate::control::reconnect::Backoff;
 use crate::control::vrrp::Role;
@@ -410,6 +411,17 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                     algorithm,
                     weights: weights.clone(),
                     max_connections: s.lb.max_connections,
+                    active_checks: s.lb.active_checks,
+                    passive: match s.lb.passive.as_str() {
+                        "nginx" => Some(Passive::Nginx(NginxPassive::nginx_defaults(edges as usize))),
+                        "envoy" => Some(Passive::Envoy(OutlierDetector::new(
+                            OutlierConfig::ENVOY,
+                            edges as usize,
+                            SimTime::ZERO,
+                        ))),
+                        _ => None,
+                    },
+                    proxy_timeout: s.lb.proxy_timeout.0,
                 },
                 rng_for(seed, &name),
             );

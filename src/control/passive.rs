@@ -160,6 +160,56 @@ impl OutlierDetector {
     }
 }
 
+/// How an attempt on an upstream ended, as a proxy sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// A 5xx answer.
+    ServerError,
+    /// No answer in time, or the connection failed.
+    Failure,
+}
+
+/// A proxy's passive checking, by flavour.
+#[derive(Clone, Debug)]
+pub enum Passive {
+    /// nginx counts what `proxy_next_upstream` treats as unsuccessful, by default
+    /// `error timeout`: failures, not 5xx answers.
+    Nginx(NginxPassive),
+    /// Envoy counts 5xx answers, and local failures (timeouts, resets) as 5xx.
+    Envoy(OutlierDetector),
+}
+
+impl Passive {
+    pub fn handle(&mut self, now: SimTime, host: usize, outcome: Outcome) {
+        match self {
+            Passive::Nginx(p) => p.handle_result(now, host, outcome != Outcome::Failure),
+            Passive::Envoy(d) => d.handle_response(now, host, outcome != Outcome::Ok),
+        }
+    }
+
+    /// Whether `host` may take requests at `now`.
+    pub fn available(&self, now: SimTime, host: usize) -> bool {
+        match self {
+            Passive::Nginx(p) => p.is_available(now, host),
+            Passive::Envoy(d) => !d.is_ejected(host),
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        match self {
+            Passive::Nginx(_) => None,
+            Passive::Envoy(d) => Some(d.poll_timeout()),
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: SimTime) {
+        if let Passive::Envoy(d) = self {
+            d.handle_timeout(now);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +282,21 @@ mod tests {
             }
         }
         assert!(d.is_ejected(1) && !d.is_ejected(2));
+    }
+
+    #[test]
+    fn nginx_ignores_5xx_answers_and_envoy_counts_timeouts() {
+        let mut nginx = Passive::Nginx(NginxPassive::nginx_defaults(1));
+        nginx.handle(t(1), 0, Outcome::ServerError);
+        assert!(nginx.available(t(1), 0));
+        nginx.handle(t(2), 0, Outcome::Failure);
+        assert!(!nginx.available(t(2), 0));
+        let mut envoy = Passive::Envoy(OutlierDetector::new(OutlierConfig::ENVOY, 2, SimTime::ZERO));
+        for i in 0..5 {
+            envoy.handle(t(i), 1, Outcome::Failure);
+        }
+        assert!(!envoy.available(t(5), 1));
+        assert_eq!(envoy.poll_timeout(), Some(t(10)));
     }
 
     proptest! {

@@ -249,6 +249,14 @@ pub struct LbCfg {
     pub health: HealthCfg,
     /// Connections one device can track; beyond that it answers 503.
     pub max_connections: u64,
+    /// Whether the devices probe the edges (`health`); nginx open source does not.
+    pub active_checks: bool,
+    /// Passive checks on real traffic: `none`, `nginx` (max_fails 1, fail_timeout
+    /// 10 s; counts timeouts) or `envoy` (5 consecutive 5xx or timeouts; ejection
+    /// 30 s × count, at most 10% of edges). With them the devices proxy answers.
+    pub passive: String,
+    /// A proxied request with no answer by then fails with 504 (nginx: 60 s).
+    pub proxy_timeout: Dur,
 }
 
 impl Default for LbCfg {
@@ -264,6 +272,9 @@ impl Default for LbCfg {
                 rise: 2,
             },
             max_connections: 1_000_000,
+            active_checks: true,
+            passive: "none".into(),
+            proxy_timeout: dur("60s"),
         }
     }
 }

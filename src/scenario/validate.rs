@@ -419,6 +419,21 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
                 "HAProxy: inter 2s, fall 3, rise 2",
             );
         }
+        c.one_of("lb.passive", &lb.passive, &["none", "nginx", "envoy"], &[]);
+        if lb.proxy_timeout.0.is_zero() {
+            c.error(
+                "lb.proxy_timeout",
+                "lb.proxy_timeout must be greater than zero",
+                "nginx waits 60s (proxy_connect_timeout / proxy_read_timeout)",
+            );
+        }
+        if !lb.active_checks && lb.passive == "none" {
+            c.error(
+                "lb.active_checks",
+                "with neither active nor passive checks the devices never notice a dead edge",
+                "keep active_checks = true, or set lb.passive = \"nginx\" or \"envoy\"",
+            );
+        }
         if lb.max_connections == 0 {
             c.error(
                 "lb.max_connections",
