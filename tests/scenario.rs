@@ -76,7 +76,7 @@ fn several_errors_are_reported_at_once() {
     assert!(messages[1].contains("unknown value `node.crsh`"));
     assert_eq!(
         d.0[1].help.as_deref(),
-        Some("did you mean `node.crash`? (one of: node.crash, net.partition, cdn.overload)")
+        Some("did you mean `node.crash`? (one of: node.crash, net.partition, cdn.overload, encoder.black, encoder.silent, encoder.stall)")
     );
     assert!(messages[2].contains("fault target `ingest-3` is not a node"));
     assert!(messages[3].contains("outside the run"));

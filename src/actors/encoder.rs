@@ -10,7 +10,7 @@ use crate::control::reconnect::{Backoff, Reconnector};
 use crate::sim::{Behavior, Ctx, Dest, Input, NodeId};
 use crate::time::{SimDuration, SimTime};
 
-use super::{Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{content, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 #[derive(Clone, Debug)]
 pub struct EncoderConfig {
@@ -68,6 +68,8 @@ pub struct Encoder {
     capturing: bool,
     next_frame: u64,
     next_conn: u64,
+    /// Content faults in effect (`super::content` bits).
+    content: u8,
 }
 
 impl Encoder {
@@ -91,6 +93,7 @@ impl Encoder {
             capturing: false,
             next_frame: 0,
             next_conn: 0,
+            content: 0,
         }
     }
 
@@ -175,11 +178,18 @@ impl Encoder {
             }
         }
         let bytes = u64::from(count) * self.config.frame_bytes;
-        for link in self.uplinks.iter().filter(|u| u.session == Session::Connected) {
+        // A stalled encoder captures (the frames are lost) but sends nothing.
+        let stalled = self.content & content::STALL != 0;
+        for link in self
+            .uplinks
+            .iter()
+            .filter(|u| u.session == Session::Connected && !stalled)
+        {
             let frames = Msg::Frames {
                 conn: link.conn,
                 first,
                 count,
+                content: self.content & (content::BLACK | content::SILENT),
             };
             ctx.send(link.dest.expect("connected uplinks have a destination"), frames, bytes);
         }
@@ -276,7 +286,13 @@ impl Behavior for Encoder {
             }
             Input::Timer(Msg::AckCheck { conn }) => {
                 if let Some(uplink) = self.uplink_of(conn) {
-                    let link = &self.uplinks[uplink];
+                    let stalled = self.content & content::STALL != 0;
+                    let link = &mut self.uplinks[uplink];
+                    if stalled {
+                        // Nothing is outstanding while nothing is sent: the encoder
+                        // believes its connection is fine.
+                        link.last_ack = ctx.now();
+                    }
                     if link.session == Session::Connected {
                         let silent_until = link.last_ack + self.config.ack_timeout;
                         if silent_until <= ctx.now() {
@@ -286,6 +302,16 @@ impl Behavior for Encoder {
                             ctx.timer_at(silent_until, Msg::AckCheck { conn });
                         }
                     }
+                }
+            }
+            Input::Msg {
+                msg: Msg::SetContent { bits, on },
+                ..
+            } => {
+                if on {
+                    self.content |= bits;
+                } else {
+                    self.content &= !bits;
                 }
             }
             Input::Msg {

@@ -2,12 +2,16 @@
 //! cuts the frame stream into keyframe-aligned segments and publishes each to the
 //! origin. Answers health probes. Frames on any other connection are answered with a
 //! reset; a publisher silent for `idle_timeout` is dropped (SRS and SRT use 5 s). A
-//! crash loses the connection and the open segment.
+//! crash loses the connection and the open segment. A content check
+//! (`control::content`) judges what arrives: input lost, black or silent for longer
+//! than its threshold is a content failure, recorded and reported to the monitor,
+//! though the server answers its probes all along.
 
+use crate::control::content::{ContentCheck, ContentConfig};
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId};
 use crate::time::{SimDuration, SimTime};
 
-use super::{Msg, SegmentInfo, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{content, Msg, SegmentInfo, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 #[derive(Clone, Debug)]
 pub struct IngestConfig {
@@ -22,6 +26,7 @@ pub struct IngestConfig {
     pub switch_delay: SimDuration,
     /// Names of the ingest servers by node id, to name the server that lost the address.
     pub pipelines: Vec<(NodeId, String)>,
+    pub content: ContentConfig,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -51,12 +56,14 @@ pub struct Ingest {
     holds_vip: bool,
     /// A promotion under way: (detected, failback).
     promotion: Option<(SimTime, bool)>,
+    content: ContentCheck,
+    /// When the content failure last recorded began.
+    content_reported: Option<SimTime>,
 }
 
 impl Ingest {
     pub fn new(config: IngestConfig, name: String, origin: NodeId, holds_vip: bool, recorder: SharedRecorder) -> Self {
         Ingest {
-            config,
             name,
             origin,
             recorder,
@@ -66,7 +73,24 @@ impl Ingest {
             waiting_for_keyframe: true,
             open: None,
             last_received: None,
+            content: ContentCheck::new(config.content),
+            content_reported: None,
+            config,
         }
+    }
+
+    /// Whether the content has failed at `now`; records each failure once, at the
+    /// instant it crossed its threshold.
+    fn content_failed(&mut self, now: SimTime) -> bool {
+        let Some((fault, at)) = self.content.failure(now) else {
+            return false;
+        };
+        if self.content_reported != Some(at) {
+            self.content_reported = Some(at);
+            tracing::info!(ingest = %self.name, fault = fault.name(), %at, "content check failed");
+            self.recorder.borrow_mut().content_failed(&self.name, fault.name(), at);
+        }
+        true
     }
 
     fn reset(&mut self) {
@@ -144,9 +168,14 @@ impl Behavior for Ingest {
             Input::Restart => {
                 self.reset();
                 self.promotion = None;
+                self.content.reset();
             }
             Input::Vip { vip, held, other } if vip == self.config.vip => {
                 self.holds_vip = held;
+                if !held {
+                    // No input is expected here any more.
+                    self.content.reset();
+                }
                 if let (true, Some((detected, failback))) = (held, self.promotion.take()) {
                     let from = self
                         .config
@@ -161,6 +190,7 @@ impl Behavior for Ingest {
             }
             Input::Msg { from, msg } => match msg {
                 Msg::Probe { id } => {
+                    self.content_failed(now);
                     let ack = Msg::ProbeAck {
                         id,
                         holds_vip: self.holds_vip,
@@ -182,7 +212,10 @@ impl Behavior for Ingest {
                     };
                     ctx.kernel_action(self.config.switch_delay, action);
                 }
-                Msg::Scrape { round } => ctx.send(from, Msg::ScrapeReply { round, a: 0, b: 0 }, CONTROL_MESSAGE_BYTES),
+                Msg::Scrape { round } => {
+                    let bad = u64::from(self.content_failed(now));
+                    ctx.send(from, Msg::ScrapeReply { round, a: 0, b: bad }, CONTROL_MESSAGE_BYTES);
+                }
                 Msg::Connect { conn } => {
                     self.reset();
                     self.session = Some(Session {
@@ -193,9 +226,17 @@ impl Behavior for Ingest {
                     ctx.send(from, Msg::Accepted { conn }, CONTROL_MESSAGE_BYTES);
                     ctx.timer_at(now + self.config.idle_timeout, Msg::IdleCheck { conn });
                 }
-                Msg::Frames { conn, first, count } => match &mut self.session {
+                Msg::Frames {
+                    conn,
+                    first,
+                    count,
+                    content: carried,
+                } => match &mut self.session {
                     Some(session) if session.publisher == from && session.conn == conn => {
                         session.last_heard = now;
+                        let (black, silent) = (carried & content::BLACK != 0, carried & content::SILENT != 0);
+                        self.content.handle_frames(now, black, silent);
+                        self.content_failed(now);
                         self.receive(ctx, first, count);
                         let last = first + u64::from(count) - 1;
                         let every = self.config.ack_every_frames;

@@ -97,6 +97,13 @@ pub enum Msg {
         conn: u64,
         first: u64,
         count: u32,
+        /// What the frames carry: [`content::BLACK`], [`content::SILENT`] bits.
+        content: u8,
+    },
+    /// Kernel → encoder: a content fault (`content` bits) starts (`on`) or ends.
+    SetContent {
+        bits: u8,
+        on: bool,
     },
     /// Encoder → ingest: open publishing connection `conn`.
     Connect {
@@ -262,6 +269,7 @@ impl TraceMsg for Msg {
         match self {
             Msg::CaptureTick => "capture",
             Msg::Frames { .. } => "frames",
+            Msg::SetContent { .. } => "set-content",
             Msg::Connect { .. } => "connect",
             Msg::Accepted { .. } => "accepted",
             Msg::Reset { .. } => "reset",
@@ -300,7 +308,21 @@ impl TraceMsg for Msg {
 
     fn digest(&self) -> u64 {
         match *self {
-            Msg::Frames { conn, first, count } => mix(&[conn, first, u64::from(count)]),
+            // Normal content adds nothing, so that runs without content faults keep
+            // their digests.
+            Msg::Frames {
+                conn,
+                first,
+                count,
+                content: 0,
+            } => mix(&[conn, first, u64::from(count)]),
+            Msg::Frames {
+                conn,
+                first,
+                count,
+                content,
+            } => mix(&[conn, first, u64::from(count), u64::from(content)]),
+            Msg::SetContent { bits, on } => mix(&[u64::from(bits), u64::from(on)]),
             Msg::ConnectTimeout { attempt: conn }
             | Msg::Connect { conn }
             | Msg::Accepted { conn }
@@ -368,6 +390,16 @@ impl TraceMsg for Msg {
             Msg::CaptureTick | Msg::ControlTimer | Msg::SelectorTimer | Msg::ScrapeTick | Msg::VrrpTimer => 0,
         }
     }
+}
+
+/// Content faults of an encoder's output, as bits.
+pub mod content {
+    /// Video is black.
+    pub const BLACK: u8 = 1;
+    /// Audio is silent.
+    pub const SILENT: u8 = 2;
+    /// The encoder keeps its connection but sends nothing (never carried by frames).
+    pub const STALL: u8 = 4;
 }
 
 /// Link classes: which network settings a node's traffic uses.

@@ -3,7 +3,9 @@
 //! last scrape returned, and records alerts with their times. Metrics:
 //! - `stream_stale_s`: seconds since the origin last published a segment;
 //! - `viewers_stalled_ratio`: stalled ÷ watching viewers, over all cohorts;
-//! - `ingest_down`: ingest servers that did not answer the previous scrape (`up == 0`).
+//! - `ingest_down`: ingest servers that did not answer the previous scrape (`up == 0`);
+//! - `input_content_bad`: ingest servers whose content check had failed (input lost,
+//!   black or silent beyond its threshold) when they answered.
 
 use crate::control::alert::{AlertEngine, AlertEvent};
 use crate::sim::{Behavior, Ctx, Input, NodeId};
@@ -17,6 +19,7 @@ pub enum MonitorMetric {
     StreamStale,
     ViewersStalledRatio,
     IngestDown,
+    InputContentBad,
 }
 
 impl MonitorMetric {
@@ -25,11 +28,17 @@ impl MonitorMetric {
             "stream_stale_s" => Some(MonitorMetric::StreamStale),
             "viewers_stalled_ratio" => Some(MonitorMetric::ViewersStalledRatio),
             "ingest_down" => Some(MonitorMetric::IngestDown),
+            "input_content_bad" => Some(MonitorMetric::InputContentBad),
             _ => None,
         }
     }
 
-    pub const NAMES: &'static [&'static str] = &["stream_stale_s", "viewers_stalled_ratio", "ingest_down"];
+    pub const NAMES: &'static [&'static str] = &[
+        "stream_stale_s",
+        "viewers_stalled_ratio",
+        "ingest_down",
+        "input_content_bad",
+    ];
 }
 
 pub struct Monitor {
@@ -43,6 +52,8 @@ pub struct Monitor {
     stale_ns: u64,
     stalled: Vec<(u64, u64)>,
     ingest_answered: Vec<u64>,
+    /// Per ingest server: whether its last answer reported a content failure.
+    ingest_content_bad: Vec<bool>,
     notify: Deadline,
     /// Evaluations to skip: after a restart the previous round's answers were lost.
     skip_evaluations: u32,
@@ -71,6 +82,7 @@ impl Monitor {
             stale_ns: 0,
             stalled: vec![(0, 0); n_cohorts],
             ingest_answered: vec![0; n_ingests],
+            ingest_content_bad: vec![false; n_ingests],
             notify: Deadline::default(),
             skip_evaluations: 0,
             recorder,
@@ -89,6 +101,7 @@ impl Monitor {
                 }
             }
             MonitorMetric::IngestDown => self.ingest_answered.iter().filter(|&&r| r < self.round).count() as f64,
+            MonitorMetric::InputContentBad => self.ingest_content_bad.iter().filter(|&&bad| bad).count() as f64,
         }
     }
 
@@ -161,6 +174,7 @@ impl Behavior for Monitor {
                     self.stalled[i] = (a, b);
                 } else if let Some(i) = self.ingests.iter().position(|&n| n == from) {
                     self.ingest_answered[i] = self.ingest_answered[i].max(round);
+                    self.ingest_content_bad[i] = b != 0;
                 }
                 return;
             }

@@ -8,6 +8,7 @@ use rand::Rng;
 
 use crate::control::alert::{AlertEngine, Comparison, Rule};
 use crate::control::balance::{Algorithm, Balancer};
+use crate::control::content::ContentConfig;
 use crate::control::dns::{FailoverRecord, ResolverCache, RoundRobinRecord};
 use crate::control::failover::{ActivePassive, Failback, InputSelector};
 use crate::control::lease::{LeaseConfig, LeaseStore};
@@ -31,7 +32,7 @@ use super::lease::LeaseStoreNode;
 use super::manager::{Manager, ManagerConfig};
 use super::monitor::{Monitor, MonitorMetric};
 use super::origin::{Inputs, Origin};
-use super::{Msg, SharedRecorder};
+use super::{content, Msg, SharedRecorder};
 
 /// The seeded stream the manager's probe phases are drawn from (one draw per ingest
 /// server, in order); public so tests can compute probe instants exactly.
@@ -186,6 +187,11 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         vip: ingest_vip,
         switch_delay: s.ingest.switch_delay.0,
         pipelines: ingest_ids.iter().map(|&id| (id, names[id as usize].clone())).collect(),
+        content: ContentConfig {
+            loss_after: s.ingest.input_loss.0,
+            black_after: s.ingest.black_after.0,
+            silence_after: s.ingest.silence_after.0,
+        },
     };
     for &id in &ingest_ids {
         let name = names[id as usize].clone();
@@ -453,6 +459,17 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                 kernel.schedule_action(at, KernelAction::Partition { id, partition });
                 if let Some(until) = until {
                     kernel.schedule_action(until, KernelAction::Heal { id });
+                }
+            }
+            "encoder.black" | "encoder.silent" | "encoder.stall" => {
+                let bits = match fault.kind.as_str() {
+                    "encoder.black" => content::BLACK,
+                    "encoder.silent" => content::SILENT,
+                    _ => content::STALL,
+                };
+                kernel.schedule_message(at, target, Msg::SetContent { bits, on: true });
+                if let Some(until) = until {
+                    kernel.schedule_message(until, target, Msg::SetContent { bits, on: false });
                 }
             }
             "cdn.overload" => {

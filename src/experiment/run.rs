@@ -26,6 +26,8 @@ pub struct RunOutput {
     pub node_names: Vec<String>,
     /// What each viewer experienced, by viewer id.
     pub viewers: Vec<ViewerRecord>,
+    /// Content check failures: (ingest, what failed, when it crossed its threshold).
+    pub content_failures: Vec<(String, &'static str, SimTime)>,
 }
 
 /// The dispatch mode the scenario asks for (`scenario.dispatch`).
@@ -81,6 +83,7 @@ pub fn run_scenario(
         alerts: alert_rows(&recorder),
         records: stats.records,
         node_names,
+        content_failures: recorder.content_failures,
         viewers: recorder.viewers,
     })
 }

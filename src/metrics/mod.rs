@@ -127,6 +127,8 @@ pub struct Recorder {
     pub episodes: Vec<Episode>,
     pub detections: Vec<(String, SimTime)>,
     pub alerts: Vec<AlertRecord>,
+    /// Content check failures: (ingest, what failed, when it crossed its threshold).
+    pub content_failures: Vec<(String, &'static str, SimTime)>,
     /// Manager leadership changes: (manager, leader?, when).
     pub leadership: Vec<(String, bool, SimTime)>,
 }
@@ -150,6 +152,7 @@ impl Recorder {
             faults,
             episodes: Vec::new(),
             detections: Vec::new(),
+            content_failures: Vec::new(),
             alerts: Vec::new(),
             leadership: Vec::new(),
         }
@@ -271,6 +274,11 @@ impl Recorder {
             total += self.shape.end.saturating_since(start);
         }
         total
+    }
+
+    /// An ingest's content check failed (`what`: input-loss, black, silence) at `at`.
+    pub fn content_failed(&mut self, ingest: &str, what: &'static str, at: SimTime) {
+        self.content_failures.push((ingest.to_string(), what, at));
     }
 
     /// Alerts come from the one monitor, in its order.

@@ -72,6 +72,7 @@ pub struct Summary {
     pub startup_ms_max: Option<f64>,
     pub viewer_request_errors: u64,
     pub viewer_route_switches: u64,
+    pub content_failures: u64,
     pub messages_lost: u64,
 }
 
@@ -353,6 +354,7 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         startup_ms_max: startups.last().copied(),
         viewer_request_errors: rec.viewers.iter().map(|v| u64::from(v.request_errors)).sum(),
         viewer_route_switches: rec.viewers.iter().map(|v| u64::from(v.route_switches)).sum(),
+        content_failures: rec.content_failures.len() as u64,
         messages_lost: facts.messages_lost,
     };
     (summary, timeline(rec), rows)
@@ -390,6 +392,7 @@ pub const METRICS: &[&str] = &[
     "startup_ms_max",
     "viewer_request_errors",
     "viewer_route_switches",
+    "content_failures",
     "messages_lost",
 ];
 

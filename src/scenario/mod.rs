@@ -123,6 +123,7 @@ pub fn default_alerts() -> Vec<AlertCfg> {
         rule("stream-stale", "stream_stale_s", 10.0, "15s"),
         rule("viewers-stalling", "viewers_stalled_ratio", 0.05, "30s"),
         rule("ingest-down", "ingest_down", 0.0, "30s"),
+        rule("input-content", "input_content_bad", 0.0, "15s"),
     ]
 }
 
@@ -211,6 +212,11 @@ pub struct Ingest {
     /// segment before switching to another (MediaLive input-loss threshold: 1000 ms
     /// typical, 100 ms minimum).
     pub input_loss: Dur,
+    /// Content checks at every ingest server (MediaLive: 1 s each): black video or
+    /// silent audio for this long is a content failure; so is `input_loss` without
+    /// frames.
+    pub black_after: Dur,
+    pub silence_after: Dur,
     /// A publisher connection silent this long is dropped (SRS publisher timeout and
     /// SRT peer idle timeout: 5 s).
     pub idle_timeout: Dur,
@@ -228,6 +234,8 @@ impl Default for Ingest {
             health: HealthCfg::default(),
             switch_delay: dur("100ms"),
             input_loss: dur("1s"),
+            black_after: dur("1s"),
+            silence_after: dur("1s"),
             idle_timeout: dur("5s"),
             failback: "none".into(),
             failback_hold: dur("30s"),
@@ -518,7 +526,14 @@ pub struct Expect {
 }
 
 /// Fault kinds this version understands.
-pub const FAULT_KINDS: &[&str] = &["node.crash", "net.partition", "cdn.overload"];
+pub const FAULT_KINDS: &[&str] = &[
+    "node.crash",
+    "net.partition",
+    "cdn.overload",
+    "encoder.black",
+    "encoder.silent",
+    "encoder.stall",
+];
 
 impl Scenario {
     pub fn ingest_name(i: u32) -> String {

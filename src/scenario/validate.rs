@@ -619,6 +619,13 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
             ),
             _ => {}
         }
+        if fault.kind.starts_with("encoder.") && !fault.target.starts_with("encoder-") {
+            c.error(
+                &format!("{at}.target"),
+                format!("{} targets an encoder, not `{}`", fault.kind, fault.target),
+                "name an encoder, e.g. `encoder-1`",
+            );
+        }
         if overload && !fault.target.starts_with("edge-") {
             c.error(
                 &format!("{at}.target"),
