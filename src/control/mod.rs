@@ -14,6 +14,7 @@ pub mod failover;
 pub mod health;
 pub mod lease;
 pub mod passive;
+pub mod placement;
 pub mod player;
 pub mod reconnect;
 pub mod vrrp;
