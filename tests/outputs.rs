@@ -3,7 +3,7 @@
 mod common;
 
 use failcast::experiment::run_scenario;
-use failcast::report::{write_run, ALERT_COLUMNS, FAILOVER_COLUMNS, TIMELINE_COLUMNS};
+use failcast::report::{write_run, ALERT_COLUMNS, FAILOVER_COLUMNS, NODE_COLUMNS, TIMELINE_COLUMNS, VIEWER_COLUMNS};
 
 fn first_line(path: &std::path::Path) -> String {
     std::fs::read_to_string(path)
@@ -24,6 +24,16 @@ fn run_folder_has_documented_files_columns_and_keys() {
     assert_eq!(first_line(&run.join("timeline.csv")), TIMELINE_COLUMNS.join(","));
     assert_eq!(first_line(&run.join("failovers.csv")), FAILOVER_COLUMNS.join(","));
     assert_eq!(first_line(&run.join("alerts.csv")), ALERT_COLUMNS.join(","));
+    assert_eq!(first_line(&run.join("viewers.csv")), VIEWER_COLUMNS.join(","));
+    assert_eq!(first_line(&run.join("nodes.csv")), NODE_COLUMNS.join(","));
+    let viewers = std::fs::read_to_string(run.join("viewers.csv")).unwrap();
+    assert_eq!(viewers.lines().count(), 1 + 20, "a header and one row per viewer");
+    let nodes = std::fs::read_to_string(run.join("nodes.csv")).unwrap();
+    assert_eq!(
+        nodes.lines().count(),
+        1 + 72 * 4,
+        "a header and a row per edge per 10 s"
+    );
     let timeline = std::fs::read_to_string(run.join("timeline.csv")).unwrap();
     assert_eq!(
         timeline.lines().count(),

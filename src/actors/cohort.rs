@@ -280,16 +280,41 @@ impl Cohort {
                     self.viewers[slot].record.startup = Some(startup);
                     self.set_state(slot, at, ViewerState::Playing);
                 }
-                PlayerEvent::SegmentStarted { index, at, .. } => {
-                    self.viewers[slot].record.segments_played += 1;
-                    self.recorder.borrow_mut().segment_played(index, at);
+                PlayerEvent::SegmentStarted { index, at, duration } => {
+                    let mut recorder = self.recorder.borrow_mut();
+                    recorder.segment_played(index, at);
+                    let captured = recorder
+                        .segments
+                        .get(&index)
+                        .and_then(|segment| recorder.capture_time(segment.first_frame));
+                    drop(recorder);
+                    let record = &mut self.viewers[slot].record;
+                    record.segments_played += 1;
+                    record.frames_played += duration.as_nanos() * u64::from(self.config.fps) / 1_000_000_000;
+                    if let Some(captured) = captured {
+                        let latency = at.saturating_since(captured);
+                        record.latency_total += latency;
+                        record.latency_max = record.latency_max.max(latency);
+                    }
                 }
                 PlayerEvent::Stalled { at } => {
                     self.viewers[slot].record.stalls += 1;
                     self.set_state(slot, at, ViewerState::Stalled);
                 }
                 PlayerEvent::Resumed { at, .. } => self.set_state(slot, at, ViewerState::Playing),
-                PlayerEvent::Skipped { from, to, .. } => self.viewers[slot].record.segments_skipped += to - from,
+                PlayerEvent::Skipped { from, to, .. } => {
+                    // Segments never published were lost upstream, not by this viewer.
+                    let frames: u64 = self
+                        .recorder
+                        .borrow()
+                        .segments
+                        .range(from..to)
+                        .map(|(_, segment)| u64::from(segment.frames))
+                        .sum();
+                    let record = &mut self.viewers[slot].record;
+                    record.segments_skipped += to - from;
+                    record.frames_skipped += frames;
+                }
                 PlayerEvent::RequestFailed { error, .. } => {
                     let viewer = &mut self.viewers[slot];
                     viewer.record.request_errors += 1;

@@ -22,6 +22,8 @@ pub struct EdgeConfig {
     pub frame_bytes: u64,
     /// Egress capacity (0: unlimited); segment requests beyond it get 503.
     pub capacity_bps: u64,
+    /// This edge's index among the edges (for load records).
+    pub index: usize,
 }
 
 pub struct Edge {
@@ -80,6 +82,10 @@ impl Behavior for Edge {
                 ..
             } => {
                 let playlist = Arc::clone(&self.playlist);
+                let bytes = CONTROL_MESSAGE_BYTES + 60 * playlist.len() as u64;
+                self.recorder
+                    .borrow_mut()
+                    .edge_request(self.config.index, ctx.now(), bytes, false);
                 ctx.send(
                     client,
                     Msg::PlaylistReply {
@@ -130,6 +136,14 @@ impl Behavior for Edge {
                         status: 404,
                     },
                 };
+                let (bytes, refused) = match reply {
+                    Msg::SegmentReply { frames, .. } => (bits(frames) / 8, false),
+                    Msg::FetchFailed { status, .. } => (CONTROL_MESSAGE_BYTES, status == 503),
+                    _ => (0, false),
+                };
+                self.recorder
+                    .borrow_mut()
+                    .edge_request(self.config.index, now, bytes, refused);
                 ctx.send(client, reply, CONTROL_MESSAGE_BYTES);
             }
             // Health checks (of a health-checked DNS record or a load balancer).

@@ -257,9 +257,13 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         fps,
         frame_bytes,
         capacity_bps: capacity_bps(s.cdn.edge_capacity_mbps),
+        index: 0,
     };
-    for &id in &edge_ids {
-        let edge = Edge::new(edge_config, recorder.clone());
+    recorder
+        .borrow_mut()
+        .set_edges(edge_ids.iter().map(|&id| names[id as usize].clone()).collect());
+    for (index, &id) in edge_ids.iter().enumerate() {
+        let edge = Edge::new(EdgeConfig { index, ..edge_config }, recorder.clone());
         assert_eq!(kernel.spawn(&names[id as usize], class::EDGE, edge), id);
     }
 

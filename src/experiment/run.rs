@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use crate::actors::{world, Msg};
 use crate::metrics::summary::{ledger, RunFacts};
-use crate::metrics::{alert_rows, summarize, AlertRow, FailoverRow, Recorder, Summary, TimelineRow, ViewerRecord};
+use crate::metrics::{
+    alert_rows, node_rows, summarize, AlertRow, FailoverRow, NodeRow, Recorder, Summary, TimelineRow, ViewerRecord,
+};
 use crate::scenario::{Expect, Scenario};
 use crate::sim::trace::{first_divergence, Divergence};
 use crate::sim::{run_in_system, Dispatch, Kernel, SimError, TraceRecord};
@@ -28,6 +30,10 @@ pub struct RunOutput {
     pub viewers: Vec<ViewerRecord>,
     /// Content check failures: (ingest, what failed, when it crossed its threshold).
     pub content_failures: Vec<(String, &'static str, SimTime)>,
+    /// Load per edge over time (`nodes.csv`).
+    pub nodes: Vec<NodeRow>,
+    /// Every published segment: (index, frames).
+    pub published: Vec<(u64, u32)>,
 }
 
 /// The dispatch mode the scenario asks for (`scenario.dispatch`).
@@ -83,6 +89,8 @@ pub fn run_scenario(
         alerts: alert_rows(&recorder),
         records: stats.records,
         node_names,
+        nodes: node_rows(&recorder),
+        published: recorder.segments.iter().map(|(&i, s)| (i, s.frames)).collect(),
         content_failures: recorder.content_failures,
         viewers: recorder.viewers,
     })

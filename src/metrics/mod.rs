@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 
 use crate::time::{SimDuration, SimTime};
 
-pub use summary::{alert_rows, summarize, AlertRow, FailoverRow, Summary, TimelineRow};
+pub use summary::{
+    alert_rows, node_rows, summarize, viewer_rows, AlertRow, FailoverRow, NodeRow, Summary, TimelineRow, ViewerRow,
+};
 
 /// A segment as the origin published it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +89,34 @@ pub struct ViewerRecord {
     pub first_switch_at: Option<SimTime>,
     /// The viewer's resolver stretches TTLs (DNS-based balancing only).
     pub ttl_violator: bool,
+    /// Frames of the segments it played, and of the published segments it passed over.
+    pub frames_played: u64,
+    pub frames_skipped: u64,
+    /// Live latency (capture of a segment's first frame → it starts playing), summed
+    /// over the segments played, and its largest value.
+    pub latency_total: SimDuration,
+    pub latency_max: SimDuration,
 }
+
+impl ViewerRecord {
+    /// Mean live latency over the segments it played.
+    pub fn latency_mean(&self) -> Option<SimDuration> {
+        (self.segments_played > 0)
+            .then(|| SimDuration::from_nanos(self.latency_total.as_nanos() / self.segments_played))
+    }
+}
+
+/// Requests an edge answered within one [`NODE_BIN_S`]-second bin.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeLoad {
+    pub requests: u64,
+    /// Answered 503 (at capacity).
+    pub refused: u64,
+    pub egress_bytes: u64,
+}
+
+/// The width of `nodes.csv` bins, in seconds.
+pub const NODE_BIN_S: u64 = 10;
 
 /// A viewer's state, for the per-second counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +160,13 @@ pub struct Recorder {
     pub content_failures: Vec<(String, &'static str, SimTime)>,
     /// Manager leadership changes: (manager, leader?, when).
     pub leadership: Vec<(String, bool, SimTime)>,
+    /// When frame 0 was captured.
+    pub stream_start: Option<SimTime>,
+    /// Edge names, and per edge the load in each [`NODE_BIN_S`] bin.
+    pub edge_names: Vec<String>,
+    pub edge_load: Vec<Vec<NodeLoad>>,
+    /// Requests reaching any edge, per second.
+    pub edge_requests_per_s: Vec<u64>,
 }
 
 fn bin_of(time: SimTime) -> usize {
@@ -155,7 +191,37 @@ impl Recorder {
             content_failures: Vec::new(),
             alerts: Vec::new(),
             leadership: Vec::new(),
+            stream_start: None,
+            edge_names: Vec::new(),
+            edge_load: Vec::new(),
+            edge_requests_per_s: vec![0; bins],
         }
+    }
+
+    /// Names the edges whose load is recorded (indices as in [`Recorder::edge_request`]).
+    pub fn set_edges(&mut self, names: Vec<String>) {
+        let bins = self.shape.end.as_nanos().div_ceil(NODE_BIN_S * 1_000_000_000) as usize;
+        self.edge_load = vec![vec![NodeLoad::default(); bins]; names.len()];
+        self.edge_names = names;
+    }
+
+    /// Edge `edge` answered a request at `at` with `bytes` (or refused it).
+    pub fn edge_request(&mut self, edge: usize, at: SimTime, bytes: u64, refused: bool) {
+        if let Some(slot) = self.edge_requests_per_s.get_mut(bin_of(at)) {
+            *slot += 1;
+        }
+        let bin = (at.as_nanos() / (NODE_BIN_S * 1_000_000_000)) as usize;
+        if let Some(load) = self.edge_load.get_mut(edge).and_then(|bins| bins.get_mut(bin)) {
+            load.requests += 1;
+            load.refused += u64::from(refused);
+            load.egress_bytes += bytes;
+        }
+    }
+
+    /// When frame `frame` was captured (once the stream has started).
+    pub fn capture_time(&self, frame: u64) -> Option<SimTime> {
+        let start = self.stream_start?;
+        Some(start + SimDuration::from_nanos(frame * 1_000_000_000 / u64::from(self.shape.fps)))
     }
 
     pub fn bins(&self) -> usize {
@@ -164,6 +230,7 @@ impl Recorder {
 
     /// The frame with this index was captured at `at`.
     pub fn frame_produced(&mut self, at: SimTime) {
+        self.stream_start.get_or_insert(at);
         self.frames_produced += 1;
         self.produced_per_s[bin_of(at)] += 1;
     }

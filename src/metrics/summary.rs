@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::quantile::nearest_rank;
-use super::Recorder;
+use super::{Recorder, ViewerRecord, NODE_BIN_S};
 use crate::time::{SimDuration, SimTime};
 
 /// Facts about the run that the recorder does not hold.
@@ -73,7 +73,146 @@ pub struct Summary {
     pub viewer_request_errors: u64,
     pub viewer_route_switches: u64,
     pub content_failures: u64,
+    pub viewer_frames_played: u64,
+    pub viewer_frames_skipped: u64,
+    pub live_latency_s_p50: Option<f64>,
+    pub live_latency_s_p95: Option<f64>,
+    pub edge_requests_per_s_peak: u64,
     pub messages_lost: u64,
+}
+
+/// One row of `viewers.csv`: one viewer (or, past [`VIEWER_ROWS_LIMIT`] viewers, one
+/// quantile of each column over all viewers; `viewer` then names the quantile).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ViewerRow {
+    pub viewer: String,
+    pub edge: String,
+    pub joined_s: Option<f64>,
+    pub startup_ms: Option<f64>,
+    pub stalls: f64,
+    pub stall_s: f64,
+    pub play_s: f64,
+    pub rebuffer_ratio: f64,
+    pub frames_played: f64,
+    pub frames_skipped: f64,
+    pub live_latency_s_mean: Option<f64>,
+    pub live_latency_s_max: Option<f64>,
+    pub request_errors: f64,
+    pub edge_switches: f64,
+    pub ttl_violator: bool,
+}
+
+/// Above this many viewers `viewers.csv` holds quantile rows instead of one per viewer.
+pub const VIEWER_ROWS_LIMIT: usize = 100_000;
+
+/// The quantiles written when viewers exceed [`VIEWER_ROWS_LIMIT`].
+pub const VIEWER_QUANTILES: &[f64] = &[0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0];
+
+fn viewer_row(id: usize, v: &ViewerRecord) -> ViewerRow {
+    let watched = (v.play_time + v.stall_time).as_secs_f64();
+    ViewerRow {
+        viewer: id.to_string(),
+        edge: v.edge.clone(),
+        joined_s: v.joined_at.map(SimTime::as_secs_f64),
+        startup_ms: v.startup.map(SimDuration::as_millis_f64),
+        stalls: f64::from(v.stalls),
+        stall_s: v.stall_time.as_secs_f64(),
+        play_s: v.play_time.as_secs_f64(),
+        rebuffer_ratio: if watched > 0.0 {
+            v.stall_time.as_secs_f64() / watched
+        } else {
+            0.0
+        },
+        frames_played: v.frames_played as f64,
+        frames_skipped: v.frames_skipped as f64,
+        live_latency_s_mean: v.latency_mean().map(SimDuration::as_secs_f64),
+        live_latency_s_max: (v.segments_played > 0).then(|| v.latency_max.as_secs_f64()),
+        request_errors: f64::from(v.request_errors),
+        edge_switches: f64::from(v.route_switches),
+        ttl_violator: v.ttl_violator,
+    }
+}
+
+/// The rows of `viewers.csv`.
+pub fn viewer_rows(viewers: &[ViewerRecord]) -> Vec<ViewerRow> {
+    let rows: Vec<ViewerRow> = viewers.iter().enumerate().map(|(id, v)| viewer_row(id, v)).collect();
+    if rows.len() <= VIEWER_ROWS_LIMIT {
+        return rows;
+    }
+    let column = |get: &dyn Fn(&ViewerRow) -> Option<f64>| {
+        let mut values: Vec<f64> = rows.iter().filter_map(get).collect();
+        values.sort_by(f64::total_cmp);
+        values
+    };
+    let columns: Vec<Vec<f64>> = [
+        &(|r: &ViewerRow| r.joined_s) as &dyn Fn(&ViewerRow) -> Option<f64>,
+        &|r| r.startup_ms,
+        &|r| Some(r.stalls),
+        &|r| Some(r.stall_s),
+        &|r| Some(r.play_s),
+        &|r| Some(r.rebuffer_ratio),
+        &|r| Some(r.frames_played),
+        &|r| Some(r.frames_skipped),
+        &|r| r.live_latency_s_mean,
+        &|r| r.live_latency_s_max,
+        &|r| Some(r.request_errors),
+        &|r| Some(r.edge_switches),
+    ]
+    .iter()
+    .map(|get| column(*get))
+    .collect();
+    VIEWER_QUANTILES
+        .iter()
+        .map(|&q| {
+            let at = |c: usize| nearest_rank(&columns[c], q);
+            ViewerRow {
+                viewer: format!("p{}", q * 100.0),
+                edge: "all".into(),
+                joined_s: at(0),
+                startup_ms: at(1),
+                stalls: at(2).unwrap_or(0.0),
+                stall_s: at(3).unwrap_or(0.0),
+                play_s: at(4).unwrap_or(0.0),
+                rebuffer_ratio: at(5).unwrap_or(0.0),
+                frames_played: at(6).unwrap_or(0.0),
+                frames_skipped: at(7).unwrap_or(0.0),
+                live_latency_s_mean: at(8),
+                live_latency_s_max: at(9),
+                request_errors: at(10).unwrap_or(0.0),
+                edge_switches: at(11).unwrap_or(0.0),
+                ttl_violator: false,
+            }
+        })
+        .collect()
+}
+
+/// One row of `nodes.csv`: one edge over one bin of [`NODE_BIN_S`] seconds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NodeRow {
+    pub time_s: u64,
+    pub node: String,
+    pub requests: u64,
+    pub refused: u64,
+    pub egress_mbps: f64,
+}
+
+/// The rows of `nodes.csv`, by time then node.
+pub fn node_rows(rec: &Recorder) -> Vec<NodeRow> {
+    let bins = rec.edge_load.first().map_or(0, Vec::len);
+    (0..bins)
+        .flat_map(|bin| {
+            rec.edge_names.iter().zip(&rec.edge_load).map(move |(name, load)| {
+                let l = load[bin];
+                NodeRow {
+                    time_s: bin as u64 * NODE_BIN_S,
+                    node: name.clone(),
+                    requests: l.requests,
+                    refused: l.refused,
+                    egress_mbps: l.egress_bytes as f64 * 8.0 / 1e6 / NODE_BIN_S as f64,
+                }
+            })
+        })
+        .collect()
 }
 
 /// One row of `timeline.csv`: one simulated second.
@@ -315,6 +454,12 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         .filter_map(|v| v.startup.map(|s| s.as_millis_f64()))
         .collect();
     startups.sort_by(f64::total_cmp);
+    let mut latencies_s: Vec<f64> = rec
+        .viewers
+        .iter()
+        .filter_map(|v| v.latency_mean().map(SimDuration::as_secs_f64))
+        .collect();
+    latencies_s.sort_by(f64::total_cmp);
     let summary = Summary {
         schema_version: 1,
         scenario: facts.scenario.clone(),
@@ -355,6 +500,11 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         viewer_request_errors: rec.viewers.iter().map(|v| u64::from(v.request_errors)).sum(),
         viewer_route_switches: rec.viewers.iter().map(|v| u64::from(v.route_switches)).sum(),
         content_failures: rec.content_failures.len() as u64,
+        viewer_frames_played: rec.viewers.iter().map(|v| v.frames_played).sum(),
+        viewer_frames_skipped: rec.viewers.iter().map(|v| v.frames_skipped).sum(),
+        live_latency_s_p50: nearest_rank(&latencies_s, 0.5),
+        live_latency_s_p95: nearest_rank(&latencies_s, 0.95),
+        edge_requests_per_s_peak: rec.edge_requests_per_s.iter().copied().max().unwrap_or(0),
         messages_lost: facts.messages_lost,
     };
     (summary, timeline(rec), rows)
@@ -393,6 +543,11 @@ pub const METRICS: &[&str] = &[
     "viewer_request_errors",
     "viewer_route_switches",
     "content_failures",
+    "viewer_frames_played",
+    "viewer_frames_skipped",
+    "live_latency_s_p50",
+    "live_latency_s_p95",
+    "edge_requests_per_s_peak",
     "messages_lost",
 ];
 
@@ -407,6 +562,21 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn past_the_limit_viewers_csv_holds_quantile_rows() {
+        let viewers: Vec<ViewerRecord> = (0..=VIEWER_ROWS_LIMIT as u32)
+            .map(|i| ViewerRecord {
+                stalls: i % 101,
+                ..ViewerRecord::default()
+            })
+            .collect();
+        let rows = viewer_rows(&viewers);
+        let names: Vec<&str> = rows.iter().map(|r| r.viewer.as_str()).collect();
+        assert_eq!(names, ["p0", "p1", "p5", "p25", "p50", "p75", "p95", "p99", "p100"]);
+        assert_eq!((rows[0].stalls, rows[4].stalls, rows[8].stalls), (0.0, 50.0, 100.0));
+        assert!(viewer_rows(&viewers[..10]).iter().all(|r| r.edge.is_empty()));
+    }
     use crate::metrics::{SegmentRecord, StreamShape, ViewerRecord};
 
     fn recorder(end_s: u64) -> Recorder {

@@ -1,5 +1,5 @@
-//! Output files of a run: `summary.json`, `timeline.csv`, `failovers.csv` and
-//! `alerts.csv`, written
+//! Output files of a run: `summary.json`, `timeline.csv`, `failovers.csv`,
+//! `alerts.csv`, `viewers.csv` and `nodes.csv`, written
 //! into a temporary folder that replaces the final one in a single rename, so a reader
 //! never sees a half-written run and a failed write leaves no partial output.
 
@@ -12,11 +12,36 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::experiment::RunOutput;
+use crate::metrics::viewer_rows;
 
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const TIMELINE_FILE: &str = "timeline.csv";
 pub const FAILOVERS_FILE: &str = "failovers.csv";
 pub const ALERTS_FILE: &str = "alerts.csv";
+pub const VIEWERS_FILE: &str = "viewers.csv";
+pub const NODES_FILE: &str = "nodes.csv";
+
+/// The column names of `viewers.csv`.
+pub const VIEWER_COLUMNS: &[&str] = &[
+    "viewer",
+    "edge",
+    "joined_s",
+    "startup_ms",
+    "stalls",
+    "stall_s",
+    "play_s",
+    "rebuffer_ratio",
+    "frames_played",
+    "frames_skipped",
+    "live_latency_s_mean",
+    "live_latency_s_max",
+    "request_errors",
+    "edge_switches",
+    "ttl_violator",
+];
+
+/// The column names of `nodes.csv`.
+pub const NODE_COLUMNS: &[&str] = &["time_s", "node", "requests", "refused", "egress_mbps"];
 
 /// The column names of `alerts.csv`.
 pub const ALERT_COLUMNS: &[&str] = &[
@@ -93,11 +118,13 @@ pub fn write_run(dir: &Path, run: &RunOutput) -> io::Result<()> {
             fs::remove_dir_all(&staging)?;
         }
         fs::create_dir(&staging)?;
-        let files: [(&str, Vec<u8>); 4] = [
+        let files: [(&str, Vec<u8>); 6] = [
             (SUMMARY_FILE, summary_json(&run.summary).into_bytes()),
             (TIMELINE_FILE, csv_bytes(&run.timeline, TIMELINE_COLUMNS)?),
             (FAILOVERS_FILE, csv_bytes(&run.failovers, FAILOVER_COLUMNS)?),
             (ALERTS_FILE, csv_bytes(&run.alerts, ALERT_COLUMNS)?),
+            (VIEWERS_FILE, csv_bytes(&viewer_rows(&run.viewers), VIEWER_COLUMNS)?),
+            (NODES_FILE, csv_bytes(&run.nodes, NODE_COLUMNS)?),
         ];
         for (name, bytes) in files {
             let mut file = fs::File::create(staging.join(name))?;
