@@ -89,3 +89,35 @@ fn rewriting_a_run_replaces_it_whole() {
     // An empty failover table still has its header.
     assert_eq!(first_line(&run.join("failovers.csv")), FAILOVER_COLUMNS.join(","));
 }
+
+#[test]
+fn plots_are_written_as_svg_and_png_and_are_deterministic() {
+    let out = run_scenario(&common::short_quickstart(&["viewers.count=20"]), 1, None, false).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    write_run(&a, &out).unwrap();
+    write_run(&b, &out).unwrap();
+    for name in failcast::report::plots::PLOTS {
+        let svg = std::fs::read_to_string(a.join("plots").join(format!("{name}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{name}");
+        let png = std::fs::read(a.join("plots").join(format!("{name}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{name}");
+        // IHDR: width and height, big-endian, right after the signature and chunk header.
+        let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+        let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+        assert_eq!((width, height), (1000, 520), "{name}");
+        for ext in ["svg", "png"] {
+            let file = format!("{name}.{ext}");
+            assert_eq!(
+                std::fs::read(a.join("plots").join(&file)).unwrap(),
+                std::fs::read(b.join("plots").join(&file)).unwrap(),
+                "{file} differs between two writes"
+            );
+        }
+    }
+    // Axis labels carry units.
+    let timeline = std::fs::read_to_string(a.join("plots/timeline.svg")).unwrap();
+    assert!(timeline.contains("time (s)") && timeline.contains("viewers"));
+    let latency = std::fs::read_to_string(a.join("plots/failover_latency.svg")).unwrap();
+    assert!(latency.contains("#1 ingest-1 → ingest-2"), "the episode is labelled");
+}

@@ -301,7 +301,10 @@ impl Cohort {
                     self.viewers[slot].record.stalls += 1;
                     self.set_state(slot, at, ViewerState::Stalled);
                 }
-                PlayerEvent::Resumed { at, .. } => self.set_state(slot, at, ViewerState::Playing),
+                PlayerEvent::Resumed { at, stalled } => {
+                    self.recorder.borrow_mut().stall_durations.push(stalled);
+                    self.set_state(slot, at, ViewerState::Playing);
+                }
                 PlayerEvent::Skipped { from, to, .. } => {
                     // Segments never published were lost upstream, not by this viewer.
                     let frames: u64 = self

@@ -10,6 +10,7 @@ use crate::metrics::summary::{ledger, RunFacts};
 use crate::metrics::{
     alert_rows, node_rows, summarize, AlertRow, FailoverRow, NodeRow, Recorder, Summary, TimelineRow, ViewerRecord,
 };
+use crate::report::plots::{FaultWindow, PlotInput};
 use crate::scenario::{Expect, Scenario};
 use crate::sim::trace::{first_divergence, Divergence};
 use crate::sim::{run_in_system, Dispatch, Kernel, SimError, TraceRecord};
@@ -34,6 +35,25 @@ pub struct RunOutput {
     pub nodes: Vec<NodeRow>,
     /// Every published segment: (index, frames).
     pub published: Vec<(u64, u32)>,
+    /// The scenario's fault windows, for plots and the report.
+    pub faults: Vec<FaultWindow>,
+    /// Durations of the stalls viewers recovered from, in seconds.
+    pub stalls_s: Vec<f64>,
+}
+
+impl RunOutput {
+    /// What the plots are drawn from.
+    pub fn plot_input(&self) -> PlotInput<'_> {
+        let d = &self.summary.frames_dropped;
+        PlotInput {
+            timeline: &self.timeline,
+            failovers: &self.failovers,
+            faults: &self.faults,
+            dropped: [d.ingest, d.distribution, d.player],
+            nodes: &self.nodes,
+            stalls_s: &self.stalls_s,
+        }
+    }
 }
 
 /// The dispatch mode the scenario asks for (`scenario.dispatch`).
@@ -91,6 +111,16 @@ pub fn run_scenario(
         node_names,
         nodes: node_rows(&recorder),
         published: recorder.segments.iter().map(|(&i, s)| (i, s.frames)).collect(),
+        faults: recorder
+            .faults
+            .iter()
+            .map(|f| FaultWindow {
+                id: f.id.clone(),
+                start_s: f.onset.as_secs_f64(),
+                end_s: f.end.map(SimTime::as_secs_f64),
+            })
+            .collect(),
+        stalls_s: recorder.stall_durations.iter().map(|d| d.as_secs_f64()).collect(),
         content_failures: recorder.content_failures,
         viewers: recorder.viewers,
     })

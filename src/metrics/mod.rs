@@ -167,6 +167,8 @@ pub struct Recorder {
     pub edge_load: Vec<Vec<NodeLoad>>,
     /// Requests reaching any edge, per second.
     pub edge_requests_per_s: Vec<u64>,
+    /// Durations of the stalls viewers recovered from, in order of recovery.
+    pub stall_durations: Vec<SimDuration>,
 }
 
 fn bin_of(time: SimTime) -> usize {
@@ -195,6 +197,7 @@ impl Recorder {
             edge_names: Vec::new(),
             edge_load: Vec::new(),
             edge_requests_per_s: vec![0; bins],
+            stall_durations: Vec::new(),
         }
     }
 

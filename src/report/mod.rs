@@ -3,6 +3,7 @@
 //! into a temporary folder that replaces the final one in a single rename, so a reader
 //! never sees a half-written run and a failed write leaves no partial output.
 
+pub mod plots;
 pub mod text;
 
 use std::fs;
@@ -20,6 +21,7 @@ pub const FAILOVERS_FILE: &str = "failovers.csv";
 pub const ALERTS_FILE: &str = "alerts.csv";
 pub const VIEWERS_FILE: &str = "viewers.csv";
 pub const NODES_FILE: &str = "nodes.csv";
+pub const PLOTS_DIR: &str = "plots";
 
 /// The column names of `viewers.csv`.
 pub const VIEWER_COLUMNS: &[&str] = &[
@@ -131,6 +133,7 @@ pub fn write_run(dir: &Path, run: &RunOutput) -> io::Result<()> {
             file.write_all(&bytes)?;
             file.sync_all()?;
         }
+        plots::write_all(&staging.join(PLOTS_DIR), &run.plot_input()).map_err(io::Error::other)?;
         let retired = sibling(dir, "old");
         if dir.exists() {
             fs::rename(dir, &retired)?;

@@ -1,0 +1,432 @@
+//! Plots of a run, as SVG and PNG in `plots/`: the viewer timeline with fault windows
+//! shaded, the failover latency decomposition per episode, the CDF of stall durations,
+//! dropped frames by stage, and the load on each edge over time. Drawn with plotters;
+//! text uses the bundled DejaVu Sans (`assets/fonts`), so no system font or library is
+//! needed.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::metrics::{FailoverRow, NodeRow, TimelineRow};
+
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+const SIZE: (u32, u32) = (1000, 520);
+
+/// The plots' names, without extension (each is written as `.svg` and `.png`).
+pub const PLOTS: &[&str] = &[
+    "timeline",
+    "failover_latency",
+    "stall_cdf",
+    "dropped_frames",
+    "edge_load",
+];
+
+/// A fault's window on the time axis (seconds): id, start, end (`None`: to the end).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultWindow {
+    pub id: String,
+    pub start_s: f64,
+    pub end_s: Option<f64>,
+}
+
+/// What the plots are drawn from.
+pub struct PlotInput<'a> {
+    pub timeline: &'a [TimelineRow],
+    pub failovers: &'a [FailoverRow],
+    pub faults: &'a [FaultWindow],
+    /// Frames dropped at ingest, in distribution, at the player.
+    pub dropped: [u64; 3],
+    pub nodes: &'a [NodeRow],
+    /// Durations of the stalls viewers recovered from, in seconds.
+    pub stalls_s: &'a [f64],
+}
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            plotters::style::register_font("sans-serif", style, FONT)
+                .unwrap_or_else(|_| panic!("the bundled font is a valid TrueType font"));
+        }
+    });
+}
+
+/// A tick label: whole numbers without decimals, small fractions with one.
+fn tick(value: f64) -> String {
+    if value.fract() == 0.0 || value.abs() >= 10.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+const FAULT_SHADE: RGBColor = RGBColor(250, 210, 200);
+const PLAYING: RGBColor = RGBColor(46, 125, 50);
+const STALLED: RGBColor = RGBColor(198, 40, 40);
+const STARTING: RGBColor = RGBColor(120, 120, 120);
+const DETECT: RGBColor = RGBColor(239, 108, 0);
+const SWITCH: RGBColor = RGBColor(25, 118, 210);
+const RECOVER: RGBColor = RGBColor(123, 31, 162);
+
+fn end_s(input: &PlotInput) -> f64 {
+    input.timeline.len().max(1) as f64
+}
+
+fn shade_faults<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    faults: &[FaultWindow],
+    end: f64,
+    top: f64,
+) -> DrawResult<DB> {
+    for (i, fault) in faults.iter().enumerate() {
+        let until = fault.end_s.unwrap_or(end).min(end);
+        let series = chart.draw_series(std::iter::once(Rectangle::new(
+            [(fault.start_s, 0.0), (until.max(fault.start_s + end / 500.0), top)],
+            FAULT_SHADE.mix(0.6).filled(),
+        )))?;
+        if i == 0 {
+            series
+                .label("fault window")
+                .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], FAULT_SHADE.filled()));
+        }
+    }
+    Ok(())
+}
+
+fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let (upper, lower) = root.split_vertically(300);
+    let end = end_s(input);
+    let viewers_top = input
+        .timeline
+        .iter()
+        .map(|r| (r.viewers_playing + r.viewers_stalled + r.viewers_starting) as f64)
+        .fold(1.0, f64::max)
+        * 1.1;
+    let mut chart = ChartBuilder::on(&upper)
+        .caption("Viewers over time", ("sans-serif", 22))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..end, 0.0..viewers_top)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|x: &f64| tick(*x))
+        .y_label_formatter(&|y: &f64| tick(*y))
+        .x_desc("time (s)")
+        .y_desc("viewers")
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    shade_faults(&mut chart, input.faults, end, viewers_top)?;
+    let line = |get: fn(&TimelineRow) -> i64| {
+        input
+            .timeline
+            .iter()
+            .map(move |r| (r.time_s as f64, get(r) as f64))
+            .collect::<Vec<_>>()
+    };
+    chart
+        .draw_series(LineSeries::new(line(|r| r.viewers_playing), PLAYING.stroke_width(2)))?
+        .label("playing")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], PLAYING.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(line(|r| r.viewers_stalled), STALLED.stroke_width(2)))?
+        .label("stalled")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], STALLED.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(line(|r| r.viewers_starting), STARTING.stroke_width(1)))?
+        .label("starting")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], STARTING.stroke_width(1)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 13))
+        .draw()?;
+
+    let frames_top = input
+        .timeline
+        .iter()
+        .map(|r| r.frames_delivered.max(r.frames_played) as f64)
+        .fold(1.0, f64::max)
+        * 1.1;
+    let mut chart = ChartBuilder::on(&lower)
+        .caption("Frames per second", ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..end, 0.0..frames_top)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|x: &f64| tick(*x))
+        .y_label_formatter(&|y: &f64| tick(*y))
+        .x_desc("time (s)")
+        .y_desc("frames/s")
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    shade_faults(&mut chart, input.faults, end, frames_top)?;
+    chart
+        .draw_series(LineSeries::new(
+            input
+                .timeline
+                .iter()
+                .map(|r| (r.time_s as f64, r.frames_produced as f64)),
+            BLACK.mix(0.4).stroke_width(1),
+        ))?
+        .label("produced")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], BLACK.mix(0.4).stroke_width(1)));
+    chart
+        .draw_series(LineSeries::new(
+            input.timeline.iter().map(|r| (r.time_s as f64, r.frames_played as f64)),
+            PLAYING.stroke_width(2),
+        ))?
+        .label("played (first shown)")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], PLAYING.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::MiddleRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 13))
+        .draw()?;
+    Ok(())
+}
+
+fn failover_latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let episodes: Vec<&FailoverRow> = input.failovers.iter().collect();
+    let parts: Vec<[f64; 3]> = episodes
+        .iter()
+        .map(|e| {
+            let detect = (e.detected_ms - e.onset_ms) / 1000.0;
+            let switch = (e.switched_ms - e.detected_ms) / 1000.0;
+            let recover = e.first_frame_ms.map_or(0.0, |f| (f - e.switched_ms) / 1000.0);
+            [detect.max(0.0), switch.max(0.0), recover.max(0.0)]
+        })
+        .collect();
+    let top = parts.iter().map(|p| p.iter().sum::<f64>()).fold(1.0, f64::max) * 1.15;
+    let n = episodes.len().max(1);
+    let mut chart = ChartBuilder::on(root)
+        .caption("Failover latency by phase (onset → first frame)", ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..top)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|x: &f64| tick(*x))
+        .y_label_formatter(&|y: &f64| tick(*y))
+        .disable_x_mesh()
+        .x_labels(n)
+        .x_label_formatter(&|x: &f64| {
+            let i = x.round().max(0.0) as usize;
+            episodes
+                .get(i)
+                .map_or(String::new(), |e| format!("#{} {} → {}", e.episode, e.from, e.to))
+        })
+        .x_desc("episode")
+        .y_desc("seconds")
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    if episodes.is_empty() {
+        root.draw(&Text::new(
+            "no failover in this run",
+            (SIZE.0 as i32 / 2 - 90, SIZE.1 as i32 / 2),
+            ("sans-serif", 18).into_font(),
+        ))?;
+        return Ok(());
+    }
+    let colours = [DETECT, SWITCH, RECOVER];
+    let names = ["detect", "switch", "first frame"];
+    for phase in 0..3 {
+        let bars = parts.iter().enumerate().map(|(i, p)| {
+            let below: f64 = p[..phase].iter().sum();
+            let x = i as f64;
+            Rectangle::new(
+                [(x - 0.25, below), (x + 0.25, below + p[phase])],
+                colours[phase].filled(),
+            )
+        });
+        chart
+            .draw_series(bars)?
+            .label(names[phase])
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], colours[phase].filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 13))
+        .draw()?;
+    Ok(())
+}
+
+fn stall_cdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let mut stalls: Vec<f64> = input.stalls_s.to_vec();
+    stalls.sort_by(f64::total_cmp);
+    let top = stalls.last().copied().unwrap_or(1.0).max(0.1) * 1.05;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!("Stall durations (CDF over {} stalls)", stalls.len()),
+            ("sans-serif", 22),
+        )
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..top, 0.0..1.0)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|x: &f64| tick(*x))
+        .y_label_formatter(&|y: &f64| tick(*y))
+        .x_desc("stall duration (s)")
+        .y_desc("share of stalls ≤ x")
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    let n = stalls.len() as f64;
+    let mut steps = Vec::with_capacity(stalls.len() * 2 + 1);
+    steps.push((0.0, 0.0));
+    for (i, &s) in stalls.iter().enumerate() {
+        steps.push((s, i as f64 / n));
+        steps.push((s, (i + 1) as f64 / n));
+    }
+    chart.draw_series(LineSeries::new(steps, STALLED.stroke_width(2)))?;
+    Ok(())
+}
+
+fn dropped_frames<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let top = input.dropped.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.15;
+    let stages = ["ingest", "distribution", "player"];
+    let mut chart = ChartBuilder::on(root)
+        .caption("Frames dropped, by where they were lost", ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.5..2.5, 0.0..top)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|x: &f64| tick(*x))
+        .y_label_formatter(&|y: &f64| tick(*y))
+        .disable_x_mesh()
+        .x_labels(3)
+        .x_label_formatter(&|x: &f64| {
+            stages
+                .get(x.round().max(0.0) as usize)
+                .map_or(String::new(), |s| s.to_string())
+        })
+        .x_desc("stage")
+        .y_desc("frames")
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    chart.draw_series(input.dropped.iter().enumerate().map(|(i, &count)| {
+        Rectangle::new(
+            [(i as f64 - 0.25, 0.0), (i as f64 + 0.25, count as f64)],
+            STALLED.filled(),
+        )
+    }))?;
+    chart.draw_series(input.dropped.iter().enumerate().map(|(i, &count)| {
+        Text::new(
+            count.to_string(),
+            (i as f64 - 0.05, count as f64 + top * 0.05),
+            ("sans-serif", 14),
+        )
+    }))?;
+    Ok(())
+}
+
+fn edge_load<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let end = end_s(input);
+    let top = input.nodes.iter().map(|n| n.egress_mbps).fold(1.0, f64::max) * 1.1;
+    let mut chart = ChartBuilder::on(root)
+        .caption("Egress per edge (10 s bins)", ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..end, 0.0..top)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|x: &f64| tick(*x))
+        .y_label_formatter(&|y: &f64| tick(*y))
+        .x_desc("time (s)")
+        .y_desc("egress (Mbit/s)")
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    shade_faults(&mut chart, input.faults, end, top)?;
+    let mut names: Vec<&str> = input.nodes.iter().map(|n| n.node.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    for (i, name) in names.iter().enumerate() {
+        let colour = Palette99::pick(i).to_rgba();
+        let points: Vec<(f64, f64)> = input
+            .nodes
+            .iter()
+            .filter(|n| n.node == *name)
+            .map(|n| (n.time_s as f64, n.egress_mbps))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 13))
+        .draw()?;
+    Ok(())
+}
+
+/// Draws plot `name` on `root`.
+fn draw<DB: DrawingBackend>(name: &str, root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
+    match name {
+        "timeline" => timeline(root, input),
+        "failover_latency" => failover_latency(root, input),
+        "stall_cdf" => stall_cdf(root, input),
+        "dropped_frames" => dropped_frames(root, input),
+        "edge_load" => edge_load(root, input),
+        other => unreachable!("no plot named {other}"),
+    }
+}
+
+/// Plot `name` as an SVG document.
+pub fn svg(name: &str, input: &PlotInput) -> Result<String, String> {
+    register_font();
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+        draw(name, &root, input).map_err(|e| format!("plot {name}: {e}"))?;
+        root.present().map_err(|e| format!("plot {name}: {e}"))?;
+    }
+    Ok(text)
+}
+
+/// Writes every plot to `dir` as `NAME.svg` and `NAME.png`.
+pub fn write_all(dir: &Path, input: &PlotInput) -> Result<(), String> {
+    register_font();
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for name in PLOTS {
+        std::fs::write(dir.join(format!("{name}.svg")), svg(name, input)?)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let png = dir.join(format!("{name}.png"));
+        let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
+        draw(name, &root, input).map_err(|e| format!("plot {name}: {e}"))?;
+        root.present().map_err(|e| format!("plot {name}: {e}"))?;
+    }
+    Ok(())
+}
