@@ -127,7 +127,7 @@ fn run(args: RunArgs) -> i32 {
     }
     say!("{}", report::text::run_summary(&output.summary, &output.failovers));
     say!(
-        "wrote     {}/{{summary.json, timeline.csv, failovers.csv, alerts.csv, viewers.csv, nodes.csv}}",
+        "wrote     {}/{{summary.json, timeline.csv, failovers.csv, alerts.csv, viewers.csv, nodes.csv, plots/, report.html}}",
         out.display()
     );
     let verdicts = experiment::evaluate(&s, &output.summary);

@@ -39,6 +39,9 @@ pub struct RunOutput {
     pub faults: Vec<FaultWindow>,
     /// Durations of the stalls viewers recovered from, in seconds.
     pub stalls_s: Vec<f64>,
+    /// The scenario's description, and the verdicts on its `[[expect]]`s.
+    pub description: String,
+    pub verdicts: Vec<Verdict>,
 }
 
 impl RunOutput {
@@ -102,6 +105,7 @@ pub fn run_scenario(
         messages_lost: stats.messages_lost,
     };
     let (summary, timeline, failovers) = summarize(&recorder, &facts);
+    let verdicts = evaluate(s, &summary);
     Ok(RunOutput {
         summary,
         timeline,
@@ -116,11 +120,15 @@ pub fn run_scenario(
             .iter()
             .map(|f| FaultWindow {
                 id: f.id.clone(),
+                kind: f.kind.clone(),
+                target: f.target.clone(),
                 start_s: f.onset.as_secs_f64(),
                 end_s: f.end.map(SimTime::as_secs_f64),
             })
             .collect(),
         stalls_s: recorder.stall_durations.iter().map(|d| d.as_secs_f64()).collect(),
+        description: s.scenario.description.clone(),
+        verdicts,
         content_failures: recorder.content_failures,
         viewers: recorder.viewers,
     })

@@ -1,8 +1,9 @@
 //! Output files of a run: `summary.json`, `timeline.csv`, `failovers.csv`,
-//! `alerts.csv`, `viewers.csv` and `nodes.csv`, written
+//! `alerts.csv`, `viewers.csv`, `nodes.csv`, `plots/` and `report.html`, written
 //! into a temporary folder that replaces the final one in a single rename, so a reader
 //! never sees a half-written run and a failed write leaves no partial output.
 
+pub mod html;
 pub mod plots;
 pub mod text;
 
@@ -22,6 +23,7 @@ pub const ALERTS_FILE: &str = "alerts.csv";
 pub const VIEWERS_FILE: &str = "viewers.csv";
 pub const NODES_FILE: &str = "nodes.csv";
 pub const PLOTS_DIR: &str = "plots";
+pub const REPORT_FILE: &str = "report.html";
 
 /// The column names of `viewers.csv`.
 pub const VIEWER_COLUMNS: &[&str] = &[
@@ -134,6 +136,7 @@ pub fn write_run(dir: &Path, run: &RunOutput) -> io::Result<()> {
             file.sync_all()?;
         }
         plots::write_all(&staging.join(PLOTS_DIR), &run.plot_input()).map_err(io::Error::other)?;
+        fs::write(staging.join(REPORT_FILE), html::report(run).map_err(io::Error::other)?)?;
         let retired = sibling(dir, "old");
         if dir.exists() {
             fs::rename(dir, &retired)?;

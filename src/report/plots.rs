@@ -29,6 +29,8 @@ pub const PLOTS: &[&str] = &[
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultWindow {
     pub id: String,
+    pub kind: String,
+    pub target: String,
     pub start_s: f64,
     pub end_s: Option<f64>,
 }
