@@ -31,7 +31,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run one scenario and write summary.json, timeline.csv and failovers.csv.
+    /// Run one scenario and write its run folder (summary, CSVs, plots, report.html).
     Run(RunArgs),
     /// Check scenario files without running them.
     Validate {
@@ -41,6 +41,11 @@ pub enum Command {
         /// Override a value by its dotted path, e.g. --set viewers.count=50.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+    },
+    /// Redraw plots/ and report.html of a run folder from its CSVs and summary.json.
+    Report {
+        /// A run folder written by `failcast run`.
+        dir: PathBuf,
     },
     /// Measure the simulation kernel against a bare binary-heap loop.
     Bench {

@@ -52,6 +52,17 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Validate { scenarios, set } => validate(&scenarios, &set),
         Command::Bench { json, repeats } => bench_command(json, repeats),
+        Command::Report { dir } => match report::rebuild(&dir) {
+            Ok(()) => {
+                say!("wrote     {}/{{plots/, report.html}}", dir.display());
+                exit::OK
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                eprintln!("  = help: give a folder written by `failcast run` (it needs summary.json and the CSVs)");
+                exit::INVALID
+            }
+        },
     };
     ExitCode::from(code as u8)
 }
@@ -127,7 +138,7 @@ fn run(args: RunArgs) -> i32 {
     }
     say!("{}", report::text::run_summary(&output.summary, &output.failovers));
     say!(
-        "wrote     {}/{{summary.json, timeline.csv, failovers.csv, alerts.csv, viewers.csv, nodes.csv, plots/, report.html}}",
+        "wrote     {}/{{summary.json, report.html, plots/, *.csv}}",
         out.display()
     );
     let verdicts = experiment::evaluate(&s, &output.summary);

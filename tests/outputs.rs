@@ -121,3 +121,62 @@ fn plots_are_written_as_svg_and_png_and_are_deterministic() {
     let latency = std::fs::read_to_string(a.join("plots/failover_latency.svg")).unwrap();
     assert!(latency.contains("#1 ingest-1 → ingest-2"), "the episode is labelled");
 }
+
+#[test]
+fn report_command_redraws_plots_and_page_identically_from_the_files() {
+    let out = run_scenario(&common::short_quickstart(&["viewers.count=20"]), 1, None, false).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    write_run(&run, &out).unwrap();
+    let original_page = std::fs::read(run.join("report.html")).unwrap();
+    let original_plot = std::fs::read(run.join("plots/timeline.png")).unwrap();
+    std::fs::remove_dir_all(run.join("plots")).unwrap();
+    std::fs::remove_file(run.join("report.html")).unwrap();
+    let status = std::process::Command::new(common::binary())
+        .arg("report")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert_eq!(std::fs::read(run.join("report.html")).unwrap(), original_page);
+    assert_eq!(std::fs::read(run.join("plots/timeline.png")).unwrap(), original_plot);
+    // Nothing but the folder's own files is left behind.
+    let mut names: Vec<String> = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "alerts.csv",
+            "expectations.csv",
+            "failovers.csv",
+            "faults.csv",
+            "nodes.csv",
+            "plots",
+            "report.html",
+            "stalls.csv",
+            "summary.json",
+            "timeline.csv",
+            "viewers.csv"
+        ]
+    );
+
+    // A folder that is not a run: exit 2, a clear error, nothing written.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let refused = std::process::Command::new(common::binary())
+        .arg("report")
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("summary.json"));
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+}

@@ -302,7 +302,8 @@ impl Cohort {
                     self.set_state(slot, at, ViewerState::Stalled);
                 }
                 PlayerEvent::Resumed { at, stalled } => {
-                    self.recorder.borrow_mut().stall_durations.push(stalled);
+                    let viewer = self.config.viewers[slot];
+                    self.recorder.borrow_mut().stall_durations.push((viewer, at, stalled));
                     self.set_state(slot, at, ViewerState::Playing);
                 }
                 PlayerEvent::Skipped { from, to, .. } => {

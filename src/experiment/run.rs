@@ -10,7 +10,8 @@ use crate::metrics::summary::{ledger, RunFacts};
 use crate::metrics::{
     alert_rows, node_rows, summarize, AlertRow, FailoverRow, NodeRow, Recorder, Summary, TimelineRow, ViewerRecord,
 };
-use crate::report::plots::{FaultWindow, PlotInput};
+use crate::report::plots::FaultWindow;
+use crate::report::tables::StallRow;
 use crate::scenario::{Expect, Scenario};
 use crate::sim::trace::{first_divergence, Divergence};
 use crate::sim::{run_in_system, Dispatch, Kernel, SimError, TraceRecord};
@@ -37,26 +38,10 @@ pub struct RunOutput {
     pub published: Vec<(u64, u32)>,
     /// The scenario's fault windows, for plots and the report.
     pub faults: Vec<FaultWindow>,
-    /// Durations of the stalls viewers recovered from, in seconds.
-    pub stalls_s: Vec<f64>,
-    /// The scenario's description, and the verdicts on its `[[expect]]`s.
-    pub description: String,
+    /// Stalls viewers recovered from.
+    pub stalls: Vec<StallRow>,
+    /// The verdicts on the scenario's `[[expect]]`s.
     pub verdicts: Vec<Verdict>,
-}
-
-impl RunOutput {
-    /// What the plots are drawn from.
-    pub fn plot_input(&self) -> PlotInput<'_> {
-        let d = &self.summary.frames_dropped;
-        PlotInput {
-            timeline: &self.timeline,
-            failovers: &self.failovers,
-            faults: &self.faults,
-            dropped: [d.ingest, d.distribution, d.player],
-            nodes: &self.nodes,
-            stalls_s: &self.stalls_s,
-        }
-    }
 }
 
 /// The dispatch mode the scenario asks for (`scenario.dispatch`).
@@ -98,6 +83,7 @@ pub fn run_scenario(
     assert!(settled.balances(), "frame conservation violated: {settled:?}");
     let facts = RunFacts {
         scenario: s.scenario.name.clone(),
+        description: s.scenario.description.clone(),
         seed,
         wall_s,
         events: stats.events,
@@ -126,8 +112,15 @@ pub fn run_scenario(
                 end_s: f.end.map(SimTime::as_secs_f64),
             })
             .collect(),
-        stalls_s: recorder.stall_durations.iter().map(|d| d.as_secs_f64()).collect(),
-        description: s.scenario.description.clone(),
+        stalls: recorder
+            .stall_durations
+            .iter()
+            .map(|&(viewer, at, stalled)| StallRow {
+                viewer,
+                resumed_s: at.as_secs_f64(),
+                duration_s: stalled.as_secs_f64(),
+            })
+            .collect(),
         verdicts,
         content_failures: recorder.content_failures,
         viewers: recorder.viewers,

@@ -167,8 +167,9 @@ pub struct Recorder {
     pub edge_load: Vec<Vec<NodeLoad>>,
     /// Requests reaching any edge, per second.
     pub edge_requests_per_s: Vec<u64>,
-    /// Durations of the stalls viewers recovered from, in order of recovery.
-    pub stall_durations: Vec<SimDuration>,
+    /// Stalls viewers recovered from: (viewer, when playback resumed, how long it
+    /// stalled), in order of recovery.
+    pub stall_durations: Vec<(u32, SimTime, SimDuration)>,
 }
 
 fn bin_of(time: SimTime) -> usize {

@@ -1,7 +1,7 @@
 //! Turns a finished run's [`Recorder`] into the summary, the timeline and the failover
 //! table: the frame ledger, latency quantiles, stall totals and availability.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::quantile::nearest_rank;
 use super::{Recorder, ViewerRecord, NODE_BIN_S};
@@ -11,6 +11,7 @@ use crate::time::{SimDuration, SimTime};
 #[derive(Clone, Debug)]
 pub struct RunFacts {
     pub scenario: String,
+    pub description: String,
     pub seed: u64,
     pub wall_s: f64,
     pub events: u64,
@@ -19,7 +20,7 @@ pub struct RunFacts {
 }
 
 /// Frames lost, by the stage that lost them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FramesDropped {
     /// No live ingest took them (dead or unreachable ingest, reconnecting encoder,
     /// frames before the first keyframe of a new session).
@@ -32,7 +33,7 @@ pub struct FramesDropped {
 }
 
 /// Failover latency (fault onset → first frame on the new path) over episodes.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencyStats {
     pub count: u64,
     pub p50: Option<f64>,
@@ -42,10 +43,13 @@ pub struct LatencyStats {
 }
 
 /// `summary.json`. Keys are a stable interface: add, never rename or remove.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub schema_version: u32,
     pub scenario: String,
+    /// The scenario's `description`.
+    #[serde(default)]
+    pub description: String,
     pub seed: u64,
     pub sim_duration_s: f64,
     pub wall_s: f64,
@@ -187,7 +191,7 @@ pub fn viewer_rows(viewers: &[ViewerRecord]) -> Vec<ViewerRow> {
 }
 
 /// One row of `nodes.csv`: one edge over one bin of [`NODE_BIN_S`] seconds.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeRow {
     pub time_s: u64,
     pub node: String,
@@ -216,7 +220,7 @@ pub fn node_rows(rec: &Recorder) -> Vec<NodeRow> {
 }
 
 /// One row of `timeline.csv`: one simulated second.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineRow {
     pub time_s: u64,
     pub frames_produced: u64,
@@ -229,7 +233,7 @@ pub struct TimelineRow {
 }
 
 /// One row of `failovers.csv`: times in milliseconds since the run started.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FailoverRow {
     pub episode: u64,
     /// `failover` or `failback`.
@@ -247,7 +251,7 @@ pub struct FailoverRow {
 }
 
 /// One row of `alerts.csv`: times in milliseconds since the run started.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertRow {
     pub alert: u64,
     pub rule: String,
@@ -463,6 +467,7 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
     let summary = Summary {
         schema_version: 1,
         scenario: facts.scenario.clone(),
+        description: facts.description.clone(),
         seed: facts.seed,
         sim_duration_s: rec.shape.end.as_secs_f64(),
         wall_s: facts.wall_s,
@@ -654,6 +659,7 @@ mod tests {
         let rec = recorder(10);
         let facts = RunFacts {
             scenario: "t".into(),
+            description: String::new(),
             seed: 1,
             wall_s: 0.0,
             events: 0,

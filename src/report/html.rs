@@ -6,8 +6,8 @@
 
 use std::fmt::Write;
 
-use crate::experiment::RunOutput;
 use crate::report::plots;
+use crate::report::tables::RunTables;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -43,7 +43,7 @@ figure { margin: 0 0 1.5em; } figure svg { max-width: 100%; height: auto; }
 ";
 
 /// The page for `run`.
-pub fn report(run: &RunOutput) -> Result<String, String> {
+pub fn report(run: &RunTables) -> Result<String, String> {
     let s = &run.summary;
     let mut page = String::new();
     let w = &mut page;
@@ -57,8 +57,8 @@ pub fn report(run: &RunOutput) -> Result<String, String> {
         dur = s.sim_duration_s,
         digest = escape(&s.trace_digest),
     );
-    if !run.description.is_empty() {
-        let _ = writeln!(w, "<p>{}</p>", escape(&run.description));
+    if !s.description.is_empty() {
+        let _ = writeln!(w, "<p>{}</p>", escape(&s.description));
     }
 
     let cards = [
@@ -119,9 +119,9 @@ pub fn report(run: &RunOutput) -> Result<String, String> {
             let _ = writeln!(
                 w,
                 "<tr><td class=\"{class}\">{word}</td><td>{}</td><td>{} {}</td><td>{}</td></tr>",
-                escape(&v.expect.metric),
-                escape(&v.expect.op),
-                v.expect.value,
+                escape(&v.metric),
+                escape(&v.op),
+                v.value,
                 v.measured.map_or("no value".into(), |m| m.to_string()),
             );
         }

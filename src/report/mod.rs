@@ -5,6 +5,7 @@
 
 pub mod html;
 pub mod plots;
+pub mod tables;
 pub mod text;
 
 use std::fs;
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 use crate::experiment::RunOutput;
 use crate::metrics::viewer_rows;
+use tables::RunTables;
 
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const TIMELINE_FILE: &str = "timeline.csv";
@@ -24,6 +26,14 @@ pub const VIEWERS_FILE: &str = "viewers.csv";
 pub const NODES_FILE: &str = "nodes.csv";
 pub const PLOTS_DIR: &str = "plots";
 pub const REPORT_FILE: &str = "report.html";
+pub const FAULTS_FILE: &str = "faults.csv";
+pub const STALLS_FILE: &str = "stalls.csv";
+pub const EXPECTATIONS_FILE: &str = "expectations.csv";
+
+/// The column names of `faults.csv`, `stalls.csv` and `expectations.csv`.
+pub const FAULT_COLUMNS: &[&str] = &["id", "kind", "target", "start_s", "end_s"];
+pub const STALL_COLUMNS: &[&str] = &["viewer", "resumed_s", "duration_s"];
+pub const EXPECTATION_COLUMNS: &[&str] = &["metric", "op", "value", "measured", "passed"];
 
 /// The column names of `viewers.csv`.
 pub const VIEWER_COLUMNS: &[&str] = &[
@@ -111,6 +121,35 @@ pub fn summary_json(summary: &crate::metrics::Summary) -> String {
     text
 }
 
+/// Redraws `plots/` and `report.html` of the run folder `dir` from its other files,
+/// without re-running. Each is replaced in one rename: a reader sees the old or the new.
+pub fn rebuild(dir: &Path) -> Result<(), String> {
+    let tables = RunTables::load(dir)?;
+    let page = html::report(&tables)?;
+    let fail = |e: io::Error| format!("{}: {e}", dir.display());
+    let staging = sibling(&dir.join(PLOTS_DIR), "tmp");
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(fail)?;
+    }
+    if let Err(error) = plots::write_all(&staging, &tables.plot_input()) {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(error);
+    }
+    let plots_dir = dir.join(PLOTS_DIR);
+    let retired = sibling(&plots_dir, "old");
+    if plots_dir.exists() {
+        fs::rename(&plots_dir, &retired).map_err(fail)?;
+    }
+    fs::rename(&staging, &plots_dir).map_err(fail)?;
+    if retired.exists() {
+        fs::remove_dir_all(&retired).map_err(fail)?;
+    }
+    let report_tmp = sibling(&dir.join(REPORT_FILE), "tmp");
+    fs::write(&report_tmp, page).map_err(fail)?;
+    fs::rename(&report_tmp, dir.join(REPORT_FILE)).map_err(fail)?;
+    Ok(())
+}
+
 /// Writes a run's files to `dir`, replacing what was there, atomically.
 pub fn write_run(dir: &Path, run: &RunOutput) -> io::Result<()> {
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -122,21 +161,28 @@ pub fn write_run(dir: &Path, run: &RunOutput) -> io::Result<()> {
             fs::remove_dir_all(&staging)?;
         }
         fs::create_dir(&staging)?;
-        let files: [(&str, Vec<u8>); 6] = [
+        let tables = RunTables::of(run);
+        let files: [(&str, Vec<u8>); 9] = [
             (SUMMARY_FILE, summary_json(&run.summary).into_bytes()),
             (TIMELINE_FILE, csv_bytes(&run.timeline, TIMELINE_COLUMNS)?),
             (FAILOVERS_FILE, csv_bytes(&run.failovers, FAILOVER_COLUMNS)?),
             (ALERTS_FILE, csv_bytes(&run.alerts, ALERT_COLUMNS)?),
             (VIEWERS_FILE, csv_bytes(&viewer_rows(&run.viewers), VIEWER_COLUMNS)?),
             (NODES_FILE, csv_bytes(&run.nodes, NODE_COLUMNS)?),
+            (FAULTS_FILE, csv_bytes(&tables.faults, FAULT_COLUMNS)?),
+            (STALLS_FILE, csv_bytes(&tables.stalls, STALL_COLUMNS)?),
+            (EXPECTATIONS_FILE, csv_bytes(&tables.verdicts, EXPECTATION_COLUMNS)?),
         ];
         for (name, bytes) in files {
             let mut file = fs::File::create(staging.join(name))?;
             file.write_all(&bytes)?;
             file.sync_all()?;
         }
-        plots::write_all(&staging.join(PLOTS_DIR), &run.plot_input()).map_err(io::Error::other)?;
-        fs::write(staging.join(REPORT_FILE), html::report(run).map_err(io::Error::other)?)?;
+        plots::write_all(&staging.join(PLOTS_DIR), &tables.plot_input()).map_err(io::Error::other)?;
+        fs::write(
+            staging.join(REPORT_FILE),
+            html::report(&tables).map_err(io::Error::other)?,
+        )?;
         let retired = sibling(dir, "old");
         if dir.exists() {
             fs::rename(dir, &retired)?;

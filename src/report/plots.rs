@@ -26,7 +26,7 @@ pub const PLOTS: &[&str] = &[
 ];
 
 /// A fault's window on the time axis (seconds): id, start, end (`None`: to the end).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FaultWindow {
     pub id: String,
     pub kind: String,
@@ -44,7 +44,7 @@ pub struct PlotInput<'a> {
     pub dropped: [u64; 3],
     pub nodes: &'a [NodeRow],
     /// Durations of the stalls viewers recovered from, in seconds.
-    pub stalls_s: &'a [f64],
+    pub stalls_s: Vec<f64>,
 }
 
 fn register_font() {
@@ -277,7 +277,7 @@ fn failover_latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &P
 
 fn stall_cdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
     root.fill(&WHITE)?;
-    let mut stalls: Vec<f64> = input.stalls_s.to_vec();
+    let mut stalls: Vec<f64> = input.stalls_s.clone();
     stalls.sort_by(f64::total_cmp);
     let top = stalls.last().copied().unwrap_or(1.0).max(0.1) * 1.05;
     let mut chart = ChartBuilder::on(root)

@@ -1,0 +1,116 @@
+//! The tables of a run folder as one value: what the plots and `report.html` are drawn
+//! from, built from a finished run or read back from a folder's files (`failcast
+//! report DIR` redraws without re-running).
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::experiment::RunOutput;
+use crate::metrics::{AlertRow, FailoverRow, NodeRow, Summary, TimelineRow};
+
+use super::plots::{FaultWindow, PlotInput};
+use super::{
+    ALERTS_FILE, EXPECTATIONS_FILE, FAILOVERS_FILE, FAULTS_FILE, NODES_FILE, STALLS_FILE, SUMMARY_FILE, TIMELINE_FILE,
+};
+
+/// One row of `stalls.csv`: a stall a viewer recovered from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StallRow {
+    pub viewer: u32,
+    /// When playback resumed.
+    pub resumed_s: f64,
+    pub duration_s: f64,
+}
+
+/// One row of `expectations.csv`: an `[[expect]]` and its verdict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerdictRow {
+    pub metric: String,
+    pub op: String,
+    pub value: f64,
+    pub measured: Option<f64>,
+    pub passed: bool,
+}
+
+/// Everything the plots and the report show.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunTables {
+    pub summary: Summary,
+    pub timeline: Vec<TimelineRow>,
+    pub failovers: Vec<FailoverRow>,
+    pub alerts: Vec<AlertRow>,
+    pub nodes: Vec<NodeRow>,
+    pub faults: Vec<FaultWindow>,
+    pub stalls: Vec<StallRow>,
+    pub verdicts: Vec<VerdictRow>,
+}
+
+fn read_csv<T: DeserializeOwned>(dir: &Path, name: &str) -> Result<Vec<T>, String> {
+    let path = dir.join(name);
+    let mut reader = csv::Reader::from_path(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    reader
+        .deserialize()
+        .enumerate()
+        .map(|(row, record)| record.map_err(|e| format!("{}: row {}: {e}", path.display(), row + 1)))
+        .collect()
+}
+
+impl RunTables {
+    /// The tables of a finished run.
+    pub fn of(run: &RunOutput) -> RunTables {
+        RunTables {
+            summary: run.summary.clone(),
+            timeline: run.timeline.clone(),
+            failovers: run.failovers.clone(),
+            alerts: run.alerts.clone(),
+            nodes: run.nodes.clone(),
+            faults: run.faults.clone(),
+            stalls: run.stalls.clone(),
+            verdicts: run
+                .verdicts
+                .iter()
+                .map(|v| VerdictRow {
+                    metric: v.expect.metric.clone(),
+                    op: v.expect.op.clone(),
+                    value: v.expect.value,
+                    measured: v.measured,
+                    passed: v.passed,
+                })
+                .collect(),
+        }
+    }
+
+    /// Reads a run folder's files back.
+    pub fn load(dir: &Path) -> Result<RunTables, String> {
+        let summary_path = dir.join(SUMMARY_FILE);
+        let summary_text =
+            std::fs::read_to_string(&summary_path).map_err(|e| format!("{}: {e}", summary_path.display()))?;
+        let summary: Summary =
+            serde_json::from_str(&summary_text).map_err(|e| format!("{}: {e}", summary_path.display()))?;
+        Ok(RunTables {
+            summary,
+            timeline: read_csv(dir, TIMELINE_FILE)?,
+            failovers: read_csv(dir, FAILOVERS_FILE)?,
+            alerts: read_csv(dir, ALERTS_FILE)?,
+            nodes: read_csv(dir, NODES_FILE)?,
+            faults: read_csv(dir, FAULTS_FILE)?,
+            stalls: read_csv(dir, STALLS_FILE)?,
+            verdicts: read_csv(dir, EXPECTATIONS_FILE)?,
+        })
+    }
+
+    /// What the plots are drawn from.
+    pub fn plot_input(&self) -> PlotInput<'_> {
+        let d = &self.summary.frames_dropped;
+        PlotInput {
+            timeline: &self.timeline,
+            failovers: &self.failovers,
+            faults: &self.faults,
+            dropped: [d.ingest, d.distribution, d.player],
+            nodes: &self.nodes,
+            stalls_s: self.stalls.iter().map(|s| s.duration_s).collect(),
+        }
+    }
+}
