@@ -43,6 +43,14 @@ fn black_and_silent_feeds_pass_liveness_but_fail_the_content_check() {
         // Scrapes every 15 s see it from the 615 s round; the rule's 15 s hold fires
         // it on the 645 s evaluation.
         assert_eq!(alert_fired_s(&out, "input-content"), Some(645.0), "{kind}");
+        // faults.csv: detected by the content check, told after the 30 s notify delay.
+        let fault = &out.faults[0];
+        assert_eq!(fault.time_to_detect_s, Some((at - FAULT).as_secs_f64()), "{kind}");
+        assert_eq!(fault.time_to_alert_s, Some(75.0), "{kind}");
+        assert_eq!(
+            (out.summary.alert_precision, out.summary.alert_recall),
+            (Some(1.0), Some(1.0))
+        );
     }
 }
 

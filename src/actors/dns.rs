@@ -65,6 +65,9 @@ impl Dns {
                 Record::RoundRobin(record) => {
                     let target = &self.names[event.target];
                     tracing::info!(%target, healthy, "round-robin member health");
+                    if !healthy {
+                        self.recorder.borrow_mut().detected(target, event.at);
+                    }
                     record.set_health(event.target, healthy);
                     continue;
                 }

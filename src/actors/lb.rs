@@ -20,7 +20,7 @@ use crate::control::vrrp::{Role, Vrrp};
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId, SimRng};
 use crate::time::{SimDuration, SimTime};
 
-use super::{checker_from, Deadline, Msg, CONTROL_MESSAGE_BYTES};
+use super::{checker_from, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 #[derive(Clone, Debug)]
 pub struct LbConfig {
@@ -28,8 +28,9 @@ pub struct LbConfig {
     /// The CDN's virtual address.
     pub vip: u32,
     pub edges: Vec<NodeId>,
-    /// The other device of the pair, if any.
-    pub peer: Option<NodeId>,
+    pub edge_names: Vec<String>,
+    /// The other device of the pair, if any, and its name.
+    pub peer: Option<(NodeId, String)>,
     pub priority: u8,
     pub initial_role: Role,
     pub advert_interval: SimDuration,
@@ -73,10 +74,13 @@ pub struct LoadBalancer {
     deadlines: BTreeSet<(SimTime, u32, u32)>,
     proxy_timer: Deadline,
     rng: SimRng,
+    recorder: SharedRecorder,
+    /// When the peer was last heard advertising.
+    peer_heard_at: Option<SimTime>,
 }
 
 impl LoadBalancer {
-    pub fn new(config: LbConfig, rng: SimRng) -> Self {
+    pub fn new(config: LbConfig, rng: SimRng, recorder: SharedRecorder) -> Self {
         let n = config.edges.len();
         LoadBalancer {
             vrrp: Vrrp::new(
@@ -96,6 +100,8 @@ impl LoadBalancer {
             deadlines: BTreeSet::new(),
             proxy_timer: Deadline::default(),
             rng,
+            recorder,
+            peer_heard_at: None,
             config,
         }
     }
@@ -105,6 +111,7 @@ impl LoadBalancer {
         let c = &self.config;
         self.vrrp = Vrrp::new(c.priority, c.advert_interval, Role::Backup, now);
         self.health = checker_from(c.health, &c.phases, now);
+        self.peer_heard_at = None;
         self.balancer = Balancer::weighted(c.algorithm, c.weights.clone());
         self.healthy.fill(true);
         self.connections.clear();
@@ -152,7 +159,7 @@ impl LoadBalancer {
 
     fn pump_vrrp(&mut self, ctx: &mut Ctx<'_, Msg>) {
         while self.vrrp.poll_advert() {
-            if let Some(peer) = self.config.peer {
+            if let Some((peer, _)) = self.config.peer {
                 let advert = Msg::VrrpAdvert {
                     priority: self.config.priority,
                 };
@@ -162,6 +169,14 @@ impl LoadBalancer {
         while let Some((role, at)) = self.vrrp.poll_role() {
             tracing::info!(lb = %self.config.name, ?role, %at, "VRRP role");
             if role == Role::Master {
+                // Taking over from a silent peer is this device's verdict that the peer
+                // is down; preempting a peer it still hears is not.
+                let silent = self
+                    .peer_heard_at
+                    .is_none_or(|heard| at.saturating_since(heard) >= self.vrrp.master_down_interval());
+                if let (Some((_, peer)), true) = (&self.config.peer, silent && at > SimTime::ZERO) {
+                    self.recorder.borrow_mut().detected(peer, at);
+                }
                 let action = KernelAction::MoveVip {
                     vip: self.config.vip,
                     to: Some(ctx.me()),
@@ -182,6 +197,11 @@ impl LoadBalancer {
         }
         while let Some(event) = self.health.poll_event() {
             let up = event.health == Health::Up;
+            if !up {
+                self.recorder
+                    .borrow_mut()
+                    .detected(&self.config.edge_names[event.target], event.at);
+            }
             self.healthy[event.target] = up;
             self.balancer.set_healthy(event.target, up);
             if !up {
@@ -287,6 +307,7 @@ impl Behavior for LoadBalancer {
                 msg: Msg::VrrpAdvert { priority },
                 ..
             } => {
+                self.peer_heard_at = Some(now);
                 self.vrrp.handle_advert(now, priority);
                 self.pump_vrrp(ctx);
             }

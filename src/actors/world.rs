@@ -403,13 +403,17 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         for (i, &id) in lb_ids.iter().enumerate() {
             let name = format!("lb-{}", i + 1);
             names.push(name.clone());
-            let peer = lb_ids.iter().copied().find(|&other| other != id);
+            let peer = lb_ids
+                .iter()
+                .position(|&other| other != id)
+                .map(|j| (lb_ids[j], format!("lb-{}", j + 1)));
             let phases = probe_phases(seed, &format!("{name}/health-phase"), edges, health.interval);
             let device = LoadBalancer::new(
                 LbConfig {
                     name: name.clone(),
                     vip,
                     edges: edge_ids.clone(),
+                    edge_names: edge_ids.iter().map(|&e| names[e as usize].clone()).collect(),
                     peer,
                     // The first device is the preferred master and preempts when back.
                     priority: if i == 0 { 200 } else { 100 },
@@ -434,6 +438,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                     proxy_timeout: s.lb.proxy_timeout.0,
                 },
                 rng_for(seed, &name),
+                recorder.clone(),
             );
             assert_eq!(kernel.spawn(&name, class::LB, device), id);
         }

@@ -8,9 +8,9 @@ use std::time::Instant;
 use crate::actors::{world, Msg};
 use crate::metrics::summary::{ledger, RunFacts};
 use crate::metrics::{
-    alert_rows, node_rows, summarize, AlertRow, FailoverRow, NodeRow, Recorder, Summary, TimelineRow, ViewerRecord,
+    alert_rows, fault_rows, node_rows, summarize, AlertRow, FailoverRow, FaultRow, NodeRow, Recorder, Summary,
+    TimelineRow, ViewerRecord,
 };
-use crate::report::plots::FaultWindow;
 use crate::report::tables::StallRow;
 use crate::scenario::{Expect, Scenario};
 use crate::sim::trace::{first_divergence, Divergence};
@@ -37,7 +37,7 @@ pub struct RunOutput {
     /// Every published segment: (index, frames).
     pub published: Vec<(u64, u32)>,
     /// The scenario's fault windows, for plots and the report.
-    pub faults: Vec<FaultWindow>,
+    pub faults: Vec<FaultRow>,
     /// Stalls viewers recovered from.
     pub stalls: Vec<StallRow>,
     /// The verdicts on the scenario's `[[expect]]`s.
@@ -101,17 +101,7 @@ pub fn run_scenario(
         node_names,
         nodes: node_rows(&recorder),
         published: recorder.segments.iter().map(|(&i, s)| (i, s.frames)).collect(),
-        faults: recorder
-            .faults
-            .iter()
-            .map(|f| FaultWindow {
-                id: f.id.clone(),
-                kind: f.kind.clone(),
-                target: f.target.clone(),
-                start_s: f.onset.as_secs_f64(),
-                end_s: f.end.map(SimTime::as_secs_f64),
-            })
-            .collect(),
+        faults: fault_rows(&recorder),
         stalls: recorder
             .stall_durations
             .iter()

@@ -82,6 +82,16 @@ pub struct Summary {
     pub live_latency_s_p50: Option<f64>,
     pub live_latency_s_p95: Option<f64>,
     pub edge_requests_per_s_peak: u64,
+    /// See [`alert_scores`].
+    #[serde(default)]
+    pub alert_precision: Option<f64>,
+    #[serde(default)]
+    pub alert_recall: Option<f64>,
+    /// The longest time to detect, and to alert, over the faults (see `faults.csv`).
+    #[serde(default)]
+    pub time_to_detect_s_max: Option<f64>,
+    #[serde(default)]
+    pub time_to_alert_s_max: Option<f64>,
     pub messages_lost: u64,
 }
 
@@ -188,6 +198,94 @@ pub fn viewer_rows(viewers: &[ViewerRecord]) -> Vec<ViewerRow> {
             }
         })
         .collect()
+}
+
+/// After a fault ends, an alert whose condition began within this long is still
+/// blamed on it (a condition outlives its cause by the monitor's holds).
+pub const ALERT_GRACE: SimDuration = SimDuration::from_secs(120);
+
+/// One row of `faults.csv`: a fault, when it was detected and when someone was told.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultRow {
+    pub id: String,
+    pub kind: String,
+    pub target: String,
+    pub start_s: f64,
+    /// `None`: the fault never ends.
+    pub end_s: Option<f64>,
+    /// Onset → the first detection of it: a failed health check of its target (by a
+    /// manager, the DNS or a load balancer's switch), the failover episode blaming it,
+    /// or a content check of an ingest.
+    pub time_to_detect_s: Option<f64>,
+    /// Onset → the first alert notification whose condition began in its window.
+    pub time_to_alert_s: Option<f64>,
+}
+
+fn in_window(f: &super::FaultRecord, at: SimTime) -> bool {
+    at >= f.onset && f.end.is_none_or(|end| at <= end + ALERT_GRACE)
+}
+
+/// The rows of `faults.csv`.
+pub fn fault_rows(rec: &Recorder) -> Vec<FaultRow> {
+    rec.faults
+        .iter()
+        .map(|f| {
+            let by_check = rec
+                .detections
+                .iter()
+                .filter(|(node, at)| *node == f.target && in_window(f, *at))
+                .map(|&(_, at)| at);
+            let by_episode = rec
+                .episodes
+                .iter()
+                .filter(|e| e.fault.as_deref() == Some(f.id.as_str()))
+                .map(|e| e.detected);
+            // A content fault of the encoder is seen by the ingest it feeds.
+            let by_content = rec
+                .content_failures
+                .iter()
+                .filter(|(_, _, at)| f.kind.starts_with("encoder.") && in_window(f, *at))
+                .map(|&(_, _, at)| at);
+            let detected = by_check
+                .chain(by_episode)
+                .chain(by_content)
+                .filter(|&at| at >= f.onset)
+                .min();
+            let alerted = rec
+                .alerts
+                .iter()
+                .filter(|a| in_window(f, a.since))
+                .filter_map(|a| a.notified)
+                .min();
+            FaultRow {
+                id: f.id.clone(),
+                kind: f.kind.clone(),
+                target: f.target.clone(),
+                start_s: f.onset.as_secs_f64(),
+                end_s: f.end.map(SimTime::as_secs_f64),
+                time_to_detect_s: detected.map(|at| (at - f.onset).as_secs_f64()),
+                time_to_alert_s: alerted.map(|at| (at - f.onset).as_secs_f64()),
+            }
+        })
+        .collect()
+}
+
+/// Alert precision (share of fired alerts whose condition began in some fault's
+/// window) and recall (share of faults with an alert in their window); `None` when
+/// there is nothing to divide by.
+pub fn alert_scores(rec: &Recorder) -> (Option<f64>, Option<f64>) {
+    let true_alerts = rec
+        .alerts
+        .iter()
+        .filter(|a| rec.faults.iter().any(|f| in_window(f, a.since)))
+        .count();
+    let caught = rec
+        .faults
+        .iter()
+        .filter(|f| rec.alerts.iter().any(|a| in_window(f, a.since)))
+        .count();
+    let ratio = |n: usize, d: usize| (d > 0).then(|| n as f64 / d as f64);
+    (ratio(true_alerts, rec.alerts.len()), ratio(caught, rec.faults.len()))
 }
 
 /// One row of `nodes.csv`: one edge over one bin of [`NODE_BIN_S`] seconds.
@@ -510,6 +608,16 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         live_latency_s_p50: nearest_rank(&latencies_s, 0.5),
         live_latency_s_p95: nearest_rank(&latencies_s, 0.95),
         edge_requests_per_s_peak: rec.edge_requests_per_s.iter().copied().max().unwrap_or(0),
+        alert_precision: alert_scores(rec).0,
+        alert_recall: alert_scores(rec).1,
+        time_to_detect_s_max: fault_rows(rec)
+            .iter()
+            .filter_map(|f| f.time_to_detect_s)
+            .reduce(f64::max),
+        time_to_alert_s_max: fault_rows(rec)
+            .iter()
+            .filter_map(|f| f.time_to_alert_s)
+            .reduce(f64::max),
         messages_lost: facts.messages_lost,
     };
     (summary, timeline(rec), rows)
@@ -553,6 +661,10 @@ pub const METRICS: &[&str] = &[
     "live_latency_s_p50",
     "live_latency_s_p95",
     "edge_requests_per_s_peak",
+    "alert_precision",
+    "alert_recall",
+    "time_to_detect_s_max",
+    "time_to_alert_s_max",
     "messages_lost",
 ];
 
@@ -567,6 +679,43 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alerts_are_scored_against_fault_windows_with_a_grace() {
+        use crate::metrics::{AlertRecord, FaultRecord};
+        let mut rec = recorder(3_600);
+        let fault = |id: &str, onset: u64, end: u64| FaultRecord {
+            id: id.into(),
+            kind: "node.crash".into(),
+            target: "ingest-1".into(),
+            onset: SimTime::from_secs(onset),
+            end: Some(SimTime::from_secs(end)),
+        };
+        let alert = |since: u64, notified: u64| AlertRecord {
+            rule: "r".into(),
+            since: SimTime::from_secs(since),
+            fired: SimTime::from_secs(since),
+            notified: Some(SimTime::from_secs(notified)),
+            resolved: None,
+        };
+        rec.faults = vec![fault("a", 600, 900), fault("b", 2_000, 2_100)];
+        // One alert inside a's window, one within the 120 s grace after it, one false.
+        rec.alerts = vec![alert(615, 675), alert(1_010, 1_040), alert(1_500, 1_530)];
+        rec.detections = vec![
+            ("ingest-1".into(), SimTime::from_secs(599)),
+            ("ingest-1".into(), SimTime::from_secs(603)),
+        ];
+        let (precision, recall) = alert_scores(&rec);
+        assert_eq!(precision, Some(2.0 / 3.0));
+        assert_eq!(recall, Some(0.5), "b was never alerted");
+        let rows = fault_rows(&rec);
+        // A detection before the onset is not this fault's.
+        assert_eq!(rows[0].time_to_detect_s, Some(3.0));
+        assert_eq!(rows[0].time_to_alert_s, Some(75.0));
+        assert_eq!((rows[1].time_to_detect_s, rows[1].time_to_alert_s), (None, None));
+        rec.alerts.clear();
+        assert_eq!(alert_scores(&rec), (None, Some(0.0)));
+    }
 
     #[test]
     fn past_the_limit_viewers_csv_holds_quantile_rows() {

@@ -31,7 +31,15 @@ pub const STALLS_FILE: &str = "stalls.csv";
 pub const EXPECTATIONS_FILE: &str = "expectations.csv";
 
 /// The column names of `faults.csv`, `stalls.csv` and `expectations.csv`.
-pub const FAULT_COLUMNS: &[&str] = &["id", "kind", "target", "start_s", "end_s"];
+pub const FAULT_COLUMNS: &[&str] = &[
+    "id",
+    "kind",
+    "target",
+    "start_s",
+    "end_s",
+    "time_to_detect_s",
+    "time_to_alert_s",
+];
 pub const STALL_COLUMNS: &[&str] = &["viewer", "resumed_s", "duration_s"];
 pub const EXPECTATION_COLUMNS: &[&str] = &["metric", "op", "value", "measured", "passed"];
 

@@ -25,15 +25,8 @@ pub const PLOTS: &[&str] = &[
     "edge_load",
 ];
 
-/// A fault's window on the time axis (seconds): id, start, end (`None`: to the end).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct FaultWindow {
-    pub id: String,
-    pub kind: String,
-    pub target: String,
-    pub start_s: f64,
-    pub end_s: Option<f64>,
-}
+/// A fault's window on the time axis: `start_s` to `end_s` (`None`: to the end).
+pub use crate::metrics::FaultRow as FaultWindow;
 
 /// What the plots are drawn from.
 pub struct PlotInput<'a> {
