@@ -74,4 +74,8 @@ pub struct RunArgs {
     /// Run twice and fail, naming the first diverging event, if anything differs.
     #[arg(long)]
     pub check_determinism: bool,
+    /// Also write events.csv (every delivered event) and trace.json (Chrome trace-event
+    /// spans of faults, failover phases and alerts; open it in Perfetto).
+    #[arg(long)]
+    pub trace: bool,
 }

@@ -119,7 +119,7 @@ fn run(args: RunArgs) -> i32 {
             }
         };
     }
-    let output = match experiment::run_scenario(&s, seed, None, false) {
+    let output = match experiment::run_scenario(&s, seed, None, args.trace) {
         Ok(output) => output,
         Err(error) => {
             eprintln!("error: seed {seed}: {error}");
@@ -141,6 +141,12 @@ fn run(args: RunArgs) -> i32 {
         "wrote     {}/{{summary.json, report.html, plots/, *.csv}}",
         out.display()
     );
+    if args.trace {
+        say!(
+            "trace     {}/{{events.csv, trace.json}} (open trace.json in Perfetto)",
+            out.display()
+        );
+    }
     let verdicts = experiment::evaluate(&s, &output.summary);
     let mut code = exit::OK;
     for v in &verdicts {

@@ -180,3 +180,39 @@ fn report_command_redraws_plots_and_page_identically_from_the_files() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("summary.json"));
     assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
 }
+
+#[test]
+fn trace_outputs_list_every_event_and_span_the_faults_and_phases() {
+    let out = run_scenario(&common::short_quickstart(&["viewers.count=5"]), 1, None, true).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    write_run(&run, &out).unwrap();
+    let events = std::fs::read_to_string(run.join("events.csv")).unwrap();
+    assert_eq!(events.lines().count() as u64, 1 + out.summary.events);
+    assert!(events.starts_with("time_ns,microstep,source,sequence,destination,kind,payload\n"));
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("trace.json")).unwrap()).unwrap();
+    let spans: Vec<&serde_json::Value> = trace["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "X")
+        .collect();
+    let fault = spans.iter().find(|e| e["cat"] == "fault").expect("the fault is a span");
+    // 600 s → 900 s, in microseconds.
+    assert_eq!(
+        (fault["ts"].as_i64(), fault["dur"].as_i64()),
+        (Some(600_000_000), Some(300_000_000))
+    );
+    let phases: Vec<&str> = spans
+        .iter()
+        .filter(|e| e["cat"] == "failover")
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases.len(), 3, "{phases:?}");
+    // Without --trace neither file is written.
+    let quiet = run_scenario(&common::short_quickstart(&["viewers.count=5"]), 1, None, false).unwrap();
+    let plain = dir.path().join("plain");
+    write_run(&plain, &quiet).unwrap();
+    assert!(!plain.join("events.csv").exists() && !plain.join("trace.json").exists());
+}

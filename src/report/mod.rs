@@ -7,6 +7,7 @@ pub mod html;
 pub mod plots;
 pub mod tables;
 pub mod text;
+pub mod trace;
 
 use std::fs;
 use std::io::{self, Write};
@@ -29,6 +30,8 @@ pub const REPORT_FILE: &str = "report.html";
 pub const FAULTS_FILE: &str = "faults.csv";
 pub const STALLS_FILE: &str = "stalls.csv";
 pub const EXPECTATIONS_FILE: &str = "expectations.csv";
+pub const EVENTS_FILE: &str = "events.csv";
+pub const TRACE_FILE: &str = "trace.json";
 
 /// The column names of `faults.csv`, `stalls.csv` and `expectations.csv`.
 pub const FAULT_COLUMNS: &[&str] = &[
@@ -181,6 +184,12 @@ pub fn write_run(dir: &Path, run: &RunOutput) -> io::Result<()> {
             (STALLS_FILE, csv_bytes(&tables.stalls, STALL_COLUMNS)?),
             (EXPECTATIONS_FILE, csv_bytes(&tables.verdicts, EXPECTATION_COLUMNS)?),
         ];
+        let mut files = Vec::from(files);
+        if let Some(records) = &run.records {
+            let rows = trace::event_rows(records, &run.node_names);
+            files.push((EVENTS_FILE, csv_bytes(&rows, trace::EVENT_COLUMNS)?));
+            files.push((TRACE_FILE, trace::trace_json(run).into_bytes()));
+        }
         for (name, bytes) in files {
             let mut file = fs::File::create(staging.join(name))?;
             file.write_all(&bytes)?;
