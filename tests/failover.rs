@@ -190,3 +190,19 @@ const PINNED: Pinned = (
 );
 const PINNED_STALL_S: f64 = 1032.115665755;
 const PINNED_AVAILABILITY: f64 = 0.9902502031776989;
+
+#[test]
+fn every_viewer_the_failover_stalled_plays_again_after_the_new_paths_first_segment() {
+    let out = run_scenario(&common::short_quickstart(&[]), 1, None, false).unwrap();
+    let e = &out.failovers[0];
+    // 6 s of buffer cannot cover the 8 s until the first segment: everyone stalls.
+    assert_eq!((e.viewers_affected, e.viewers_recovered), (200, 200));
+    let first_segment = e.first_segment_ms.unwrap() - e.onset_ms;
+    let (p50, p95) = (e.recovery_ms_p50.unwrap(), e.recovery_ms_p95.unwrap());
+    // Nobody plays again before the new path's first segment exists; each then needs
+    // a playlist reload (≤ 2 s) and a download.
+    assert!(
+        p50 >= first_segment && p95 <= first_segment + 2_500.0,
+        "{first_segment} {p50} {p95}"
+    );
+}

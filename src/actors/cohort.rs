@@ -381,7 +381,10 @@ impl Cohort {
                 let elapsed = now.saturating_since(viewer.since);
                 match state {
                     ViewerState::Playing => viewer.record.play_time += elapsed,
-                    ViewerState::Stalled => viewer.record.stall_time += elapsed,
+                    ViewerState::Stalled => {
+                        viewer.record.stall_time += elapsed;
+                        viewer.record.stalled_at_end = Some(viewer.since);
+                    }
                     ViewerState::Starting => {}
                 }
                 viewer.since = now;

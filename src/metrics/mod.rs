@@ -97,6 +97,8 @@ pub struct ViewerRecord {
     /// over the segments played, and its largest value.
     pub latency_total: SimDuration,
     pub latency_max: SimDuration,
+    /// When the stall still under way at the end of the run began.
+    pub stalled_at_end: Option<SimTime>,
 }
 
 impl ViewerRecord {

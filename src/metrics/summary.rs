@@ -1,6 +1,8 @@
 //! Turns a finished run's [`Recorder`] into the summary, the timeline and the failover
 //! table: the frame ledger, latency quantiles, stall totals and availability.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::quantile::nearest_rank;
@@ -346,7 +348,23 @@ pub struct FailoverRow {
     pub first_segment_ms: Option<f64>,
     pub time_to_detect_ms: f64,
     pub failover_latency_ms: Option<f64>,
+    /// Viewers whose playback stalled between the onset and [`AFFECTED_WINDOW`] after
+    /// the first frame on the new path (or the switch, or the next episode); of them,
+    /// those playing again by the end; and how long after the onset they first played
+    /// again (nearest-rank quantiles).
+    #[serde(default)]
+    pub viewers_affected: u64,
+    #[serde(default)]
+    pub viewers_recovered: u64,
+    #[serde(default)]
+    pub recovery_ms_p50: Option<f64>,
+    #[serde(default)]
+    pub recovery_ms_p95: Option<f64>,
 }
+
+/// How long after an episode's first frame (or switch) a stall that begins still
+/// counts as caused by it: a player's buffer (hls.js `maxBufferLength`) at most.
+pub const AFFECTED_WINDOW: SimDuration = SimDuration::from_secs(30);
 
 /// One row of `alerts.csv`: times in milliseconds since the run started.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -480,7 +498,42 @@ pub fn failover_rows(rec: &Recorder) -> Vec<FailoverRow> {
     rec.episodes
         .iter()
         .enumerate()
-        .map(|(i, e)| FailoverRow {
+        .map(|(i, e)| {
+            // A viewer the episode affected stalls before the new path's first frame
+            // has had time to reach it past a player's buffer (30 s at most).
+            let settled = e.first_frame.unwrap_or(e.switched) + AFFECTED_WINDOW;
+            let until = rec
+                .episodes
+                .get(i + 1)
+                .map_or(rec.shape.end, |next| next.onset)
+                .min(settled);
+            // Each viewer's first stall that began in the episode, and when it ended.
+            let mut first_stall: BTreeMap<u32, Option<SimTime>> = BTreeMap::new();
+            for &(viewer, resumed, stalled) in &rec.stall_durations {
+                let began = resumed - stalled;
+                if began >= e.onset && began < until {
+                    first_stall.entry(viewer).or_insert(Some(resumed));
+                }
+            }
+            for (viewer, v) in rec.viewers.iter().enumerate() {
+                // Still stalled at the end: began after its last recorded state change.
+                if v.stalled_at_end.is_some_and(|since| since >= e.onset && since < until) {
+                    first_stall.entry(viewer as u32).or_insert(None);
+                }
+            }
+            let mut recovery: Vec<f64> = first_stall
+                .values()
+                .flatten()
+                .map(|&resumed| (resumed - e.onset).as_millis_f64())
+                .collect();
+            recovery.sort_by(f64::total_cmp);
+            (e, i, first_stall.len() as u64, recovery)
+        })
+        .map(|(e, i, affected, recovery)| FailoverRow {
+            viewers_affected: affected,
+            viewers_recovered: recovery.len() as u64,
+            recovery_ms_p50: nearest_rank(&recovery, 0.5),
+            recovery_ms_p95: nearest_rank(&recovery, 0.95),
             episode: i as u64 + 1,
             kind: if e.failback { "failback" } else { "failover" }.to_string(),
             fault: e.fault.clone().unwrap_or_default(),

@@ -111,6 +111,10 @@ pub const FAILOVER_COLUMNS: &[&str] = &[
     "first_segment_ms",
     "time_to_detect_ms",
     "failover_latency_ms",
+    "viewers_affected",
+    "viewers_recovered",
+    "recovery_ms_p50",
+    "recovery_ms_p95",
 ];
 
 /// The column names of `timeline.csv`.
