@@ -77,15 +77,42 @@ impl SimDuration {
         SimDuration((self.0 as f64 * factor).round().max(0.0) as u64)
     }
 
-    /// Parses a duration such as `500ms`, `2s`, `1.5s`, `10m`, `1h`, `1d`, `250us`, `40ns`.
+    /// Parses a duration such as `500ms`, `2s`, `1.5s`, `10m`, `1h`, `1d`, `250us`,
+    /// `40ns`, or a sum of such parts written together: `6m59s`, `1h30m`, `2s500ms`.
     pub fn parse(text: &str) -> Result<SimDuration, String> {
-        let text = text.trim();
+        let whole = text.trim();
+        let mut rest = whole;
+        let mut total = SimDuration::ZERO;
+        loop {
+            // A part is a number and the unit up to the next digit.
+            let unit_at = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(rest.len());
+            let next = rest[unit_at..]
+                .find(|c: char| c.is_ascii_digit())
+                .map_or(rest.len(), |i| unit_at + i);
+            let part = Self::parse_part(&rest[..next], whole)?;
+            total = SimDuration(
+                total
+                    .0
+                    .checked_add(part.0)
+                    .ok_or_else(|| format!("`{whole}` is too large"))?,
+            );
+            rest = &rest[next..];
+            if rest.is_empty() {
+                return Ok(total);
+            }
+        }
+    }
+
+    fn parse_part(part: &str, whole: &str) -> Result<SimDuration, String> {
+        let text = part.trim();
         let split = text
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("`{text}` has no unit; write e.g. `500ms`, `2s`, `10m`, `1h`"))?;
+            .ok_or_else(|| format!("`{whole}` has no unit; write e.g. `500ms`, `2s`, `10m`, `1h`"))?;
         let (number, unit) = text.split_at(split);
         if number.is_empty() {
-            return Err(format!("`{text}` does not start with a number; write e.g. `2s`"));
+            return Err(format!("`{whole}` does not start with a number; write e.g. `2s`"));
         }
         let scale: u64 = match unit.trim() {
             "ns" => 1,
@@ -97,29 +124,29 @@ impl SimDuration {
             "d" => 86_400 * NANOS_PER_S,
             other => {
                 return Err(format!(
-                    "`{text}` has unknown unit `{other}`; use ns, us, ms, s, m, h or d"
+                    "`{whole}` has unknown unit `{other}`; use ns, us, ms, s, m, h or d"
                 ))
             }
         };
         let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
         if whole.is_empty() && frac.is_empty() || frac.contains('.') {
-            return Err(format!("`{text}` is not a number followed by a unit"));
+            return Err(format!("`{whole}` is not a number followed by a unit"));
         }
         let whole_part: u64 = if whole.is_empty() {
             0
         } else {
-            whole.parse().map_err(|_| format!("`{text}` is too large"))?
+            whole.parse().map_err(|_| format!("`{whole}` is too large"))?
         };
         let mut total = whole_part
             .checked_mul(scale)
-            .ok_or_else(|| format!("`{text}` is too large"))?;
+            .ok_or_else(|| format!("`{whole}` is too large"))?;
         // Fractions are exact in decimal: walk the digits instead of going through f64.
         let mut place = scale;
         for digit in frac.chars() {
             place /= 10;
             let d = digit.to_digit(10).expect("checked digits") as u64;
             if place == 0 && d != 0 {
-                return Err(format!("`{text}` is finer than one nanosecond"));
+                return Err(format!("`{whole}` is finer than one nanosecond"));
             }
             total += d * place;
         }
@@ -223,6 +250,19 @@ mod tests {
         assert!(SimDuration::parse("10 parsecs").unwrap_err().contains("unknown unit"));
         assert!(SimDuration::parse("ms").unwrap_err().contains("number"));
         assert!(SimDuration::parse("1.5ns").unwrap_err().contains("finer"));
+    }
+
+    #[test]
+    fn parses_compound_durations() {
+        assert_eq!(SimDuration::parse("6m59s").unwrap(), SimDuration::from_secs(419));
+        assert_eq!(SimDuration::parse("1h30m").unwrap(), SimDuration::from_secs(5_400));
+        assert_eq!(SimDuration::parse("2s500ms").unwrap(), SimDuration::from_millis(2_500));
+        assert_eq!(SimDuration::parse("1m 30s").unwrap(), SimDuration::from_secs(90));
+        assert_eq!(
+            SimDuration::parse("6m59x").unwrap_err(),
+            "`6m59x` has unknown unit `x`; use ns, us, ms, s, m, h or d"
+        );
+        assert!(SimDuration::parse("5m3").unwrap_err().contains("no unit"));
     }
 
     #[test]

@@ -1134,6 +1134,67 @@ mod tests {
         assert_eq!(waits, vec![0, 1_000, 2_000]);
     }
 
+    /// The player starts at t = 0 with segments 0–2 (6 s) buffered; segment 3 appears
+    /// (is listed, and downloads instantly) at `available_ms`. Returns the events.
+    fn outage_events(available_ms: u64) -> Vec<PlayerEvent> {
+        let mut p = Player::new(PlayerConfig::HLS_JS, SEG, 1);
+        let mut rng = rng();
+        let mut events = Vec::new();
+        let mut now = t(0);
+        p.handle_join(now);
+        while now <= t(60_000) {
+            while let Some(action) = p.poll_action() {
+                match action {
+                    PlayerAction::LoadPlaylist { req, .. } => {
+                        let listed: &[u64] = if now >= t(available_ms) {
+                            &[0, 1, 2, 3]
+                        } else {
+                            &[0, 1, 2]
+                        };
+                        p.handle_playlist(now, req, &entries(listed));
+                    }
+                    PlayerAction::LoadSegment { req, index, .. } => p.handle_segment_loaded(now, req, seg(index)),
+                }
+            }
+            events.extend(std::iter::from_fn(|| p.poll_event()));
+            if events
+                .iter()
+                .any(|e| matches!(e, PlayerEvent::SegmentStarted { index: 3, .. }))
+            {
+                break;
+            }
+            now = p.poll_timeout().expect("a live player always waits for something");
+            p.handle_timeout(now, &mut rng);
+        }
+        events
+    }
+
+    #[test]
+    fn a_buffer_hides_a_shorter_outage_and_a_longer_one_costs_exactly_the_uncovered_gap() {
+        for available_ms in (0..20_000).step_by(250) {
+            let events = outage_events(available_ms);
+            assert!(!events.iter().any(|e| matches!(e, PlayerEvent::Skipped { .. })));
+            // Unchanged playlists are reloaded every 1 s from 2 s on: the player sees
+            // segment 3 at the first reload at or after it appears.
+            let seen_ms = available_ms.max(2_000).div_ceil(1_000) * 1_000;
+            let stall = events.iter().find_map(|e| match *e {
+                PlayerEvent::Resumed { stalled, .. } => Some(stalled),
+                _ => None,
+            });
+            // (Seen exactly as the buffer runs out is a zero-length stall: the boundary.)
+            if seen_ms < 6_000 {
+                assert_eq!(stall, None, "segment 3 seen at {seen_ms} ms, within the 6 s buffer");
+                assert!(!events.iter().any(|e| matches!(e, PlayerEvent::Stalled { .. })));
+            } else {
+                assert_eq!(
+                    stall,
+                    Some(SimDuration::from_millis(seen_ms - 6_000)),
+                    "appears at {available_ms} ms"
+                );
+            }
+        }
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
