@@ -256,6 +256,24 @@ fn every_bundled_scenario_validates_runs_and_meets_its_expectations() {
         let scenario = failcast::scenario::load(&file, &overrides).unwrap_or_else(|e| panic!("{e}"));
         let out = failcast::experiment::run_scenario(&scenario, scenario.scenario.seed, None, false).unwrap();
         assert!(common::balances(&out.summary), "{}", file.display());
+        // Per viewer too: every owed frame was played or skipped.
+        for (id, v) in out.viewers.iter().enumerate() {
+            let (Some(first), Some(frontier)) = (v.first_index, v.frontier) else {
+                continue;
+            };
+            let owed: u64 = out
+                .published
+                .iter()
+                .filter(|&&(index, _)| index >= first && index < frontier)
+                .map(|&(_, frames)| u64::from(frames))
+                .sum();
+            assert_eq!(
+                v.frames_played + v.frames_skipped,
+                owed,
+                "{} viewer {id}",
+                file.display()
+            );
+        }
         for verdict in failcast::experiment::evaluate(&scenario, &out.summary) {
             assert!(verdict.passed, "{}: {:?}", file.display(), verdict);
         }

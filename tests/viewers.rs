@@ -49,6 +49,17 @@ fn every_owed_frame_is_played_or_skipped_by_each_viewer() {
     let edge = run_scenario(&edge, 1, None, false).unwrap();
     check_viewers(&edge);
     assert!(edge.summary.viewer_frames_skipped > 0);
+    // Segments lost between origin and edge are published but never listed by that
+    // edge: its viewers pass over them, and those frames count as skipped by them.
+    let lossy = run_scenario(
+        &common::short_quickstart(&["viewers.count=40", "network.origin_edge.loss=0.05"]),
+        1,
+        None,
+        false,
+    )
+    .unwrap();
+    check_viewers(&lossy);
+    assert!(lossy.summary.viewer_frames_skipped > 0);
 }
 
 #[test]

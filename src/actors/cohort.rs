@@ -308,15 +308,14 @@ impl Cohort {
                 }
                 PlayerEvent::Skipped { from, to, .. } => {
                     // Segments never published were lost upstream, not by this viewer.
-                    let frames: u64 = self
+                    let (segments, frames) = self
                         .recorder
                         .borrow()
                         .segments
                         .range(from..to)
-                        .map(|(_, segment)| u64::from(segment.frames))
-                        .sum();
+                        .fold((0, 0), |(n, f), (_, segment)| (n + 1, f + u64::from(segment.frames)));
                     let record = &mut self.viewers[slot].record;
-                    record.segments_skipped += to - from;
+                    record.segments_skipped += segments;
                     record.frames_skipped += frames;
                 }
                 PlayerEvent::RequestFailed { error, .. } => {

@@ -685,8 +685,18 @@ impl Player {
         let (Some(mut next), Some(latest)) = (self.next_index, self.latest) else {
             return;
         };
+        let hole_start = next;
         while self.holes.binary_search(&next).is_ok() {
             next += 1;
+        }
+        if next > hole_start {
+            // Not in the playlist: never published, or never delivered to this server.
+            // The driver tells which (the frames of a published one are lost to this viewer).
+            self.events.push_back(PlayerEvent::Skipped {
+                at: now,
+                from: hole_start,
+                to: next,
+            });
         }
         self.next_index = Some(next);
         if next <= latest && next >= self.window_first {
@@ -908,7 +918,15 @@ mod tests {
         p.handle_playlist(t(2_020), req, &entries(&[0, 1, 2, 6]));
         let (actions, events) = drain(&mut p);
         assert_eq!(segment_req(&actions).2, 6);
-        assert!(events.iter().all(|e| !matches!(e, PlayerEvent::Skipped { .. })));
+        // It reports passing over them; its driver knows whether they were published.
+        assert_eq!(
+            events,
+            vec![PlayerEvent::Skipped {
+                at: t(2_020),
+                from: 3,
+                to: 6
+            }]
+        );
     }
 
     #[test]
