@@ -29,10 +29,11 @@ fn run_folder_has_documented_files_columns_and_keys() {
     let viewers = std::fs::read_to_string(run.join("viewers.csv")).unwrap();
     assert_eq!(viewers.lines().count(), 1 + 20, "a header and one row per viewer");
     let nodes = std::fs::read_to_string(run.join("nodes.csv")).unwrap();
+    // 2 ingest servers, the origin and 4 edges.
     assert_eq!(
         nodes.lines().count(),
-        1 + 72 * 4,
-        "a header and a row per edge per 10 s"
+        1 + 72 * 7,
+        "a header and a row per node per 10 s"
     );
     let timeline = std::fs::read_to_string(run.join("timeline.csv")).unwrap();
     assert_eq!(

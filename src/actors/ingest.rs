@@ -59,11 +59,15 @@ pub struct Ingest {
     content: ContentCheck,
     /// When the content failure last recorded began.
     content_reported: Option<SimTime>,
+    /// This server's row in `nodes.csv`.
+    load: usize,
 }
 
 impl Ingest {
     pub fn new(config: IngestConfig, name: String, origin: NodeId, holds_vip: bool, recorder: SharedRecorder) -> Self {
+        let load = recorder.borrow_mut().register_load(&name);
         Ingest {
+            load,
             name,
             origin,
             recorder,
@@ -112,6 +116,7 @@ impl Ingest {
             .borrow_mut()
             .segment_packaged(segment.index, segment.received, ctx.now());
         let bytes = u64::from(segment.received) * self.config.frame_bytes;
+        self.recorder.borrow_mut().node_load(self.load, ctx.now(), bytes, false);
         ctx.send(self.origin, Msg::Segment(info), bytes);
     }
 

@@ -77,11 +77,14 @@ pub struct LoadBalancer {
     recorder: SharedRecorder,
     /// When the peer was last heard advertising.
     peer_heard_at: Option<SimTime>,
+    /// This device's row in `nodes.csv`.
+    load: usize,
 }
 
 impl LoadBalancer {
     pub fn new(config: LbConfig, rng: SimRng, recorder: SharedRecorder) -> Self {
         let n = config.edges.len();
+        let load = recorder.borrow_mut().register_load(&config.name);
         LoadBalancer {
             vrrp: Vrrp::new(
                 config.priority,
@@ -102,6 +105,7 @@ impl LoadBalancer {
             rng,
             recorder,
             peer_heard_at: None,
+            load,
             config,
         }
     }
@@ -244,6 +248,9 @@ impl LoadBalancer {
                 picked
             }
         };
+        self.recorder
+            .borrow_mut()
+            .node_load(self.load, now, CONTROL_MESSAGE_BYTES, edge.is_none());
         match edge {
             Some(edge) if self.passive.is_some() => {
                 // Proxy: the edge answers the device, which answers the viewer.

@@ -35,6 +35,8 @@ pub struct Origin {
     held: BTreeMap<(u64, usize), SegmentInfo>,
     timer: Deadline,
     recorder: SharedRecorder,
+    /// This node's row in `nodes.csv`.
+    load: usize,
 }
 
 impl Origin {
@@ -45,7 +47,9 @@ impl Origin {
         inputs: Inputs,
         recorder: SharedRecorder,
     ) -> Self {
+        let load = recorder.borrow_mut().register_load("origin-1");
         Origin {
+            load,
             edges,
             names,
             frame_bytes,
@@ -78,6 +82,10 @@ impl Origin {
             },
         );
         let bytes = u64::from(info.frames) * self.frame_bytes;
+        let pushed = bytes * self.edges.len() as u64;
+        self.recorder
+            .borrow_mut()
+            .node_load(self.load, ctx.now(), pushed, false);
         for &edge in &self.edges {
             ctx.send(edge, Msg::Segment(info), bytes);
         }

@@ -259,10 +259,8 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         capacity_bps: capacity_bps(s.cdn.edge_capacity_mbps),
         index: 0,
     };
-    recorder
-        .borrow_mut()
-        .set_edges(edge_ids.iter().map(|&id| names[id as usize].clone()).collect());
-    for (index, &id) in edge_ids.iter().enumerate() {
+    for &id in &edge_ids {
+        let index = recorder.borrow_mut().register_load(&names[id as usize]);
         let edge = Edge::new(EdgeConfig { index, ..edge_config }, recorder.clone());
         assert_eq!(kernel.spawn(&names[id as usize], class::EDGE, edge), id);
     }

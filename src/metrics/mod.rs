@@ -165,9 +165,10 @@ pub struct Recorder {
     pub leadership: Vec<(String, bool, SimTime)>,
     /// When frame 0 was captured.
     pub stream_start: Option<SimTime>,
-    /// Edge names, and per edge the load in each [`NODE_BIN_S`] bin.
-    pub edge_names: Vec<String>,
-    pub edge_load: Vec<Vec<NodeLoad>>,
+    /// Nodes whose load is recorded (edges first), and per node the load in each
+    /// [`NODE_BIN_S`] bin.
+    pub load_names: Vec<String>,
+    pub load: Vec<Vec<NodeLoad>>,
     /// Requests reaching any edge, per second.
     pub edge_requests_per_s: Vec<u64>,
     /// Stalls viewers recovered from: (viewer, when playback resumed, how long it
@@ -198,31 +199,39 @@ impl Recorder {
             alerts: Vec::new(),
             leadership: Vec::new(),
             stream_start: None,
-            edge_names: Vec::new(),
-            edge_load: Vec::new(),
+            load_names: Vec::new(),
+            load: Vec::new(),
             edge_requests_per_s: vec![0; bins],
             stall_durations: Vec::new(),
         }
     }
 
-    /// Names the edges whose load is recorded (indices as in [`Recorder::edge_request`]).
-    pub fn set_edges(&mut self, names: Vec<String>) {
+    /// Starts recording the load of node `name`; returns its index for
+    /// [`Recorder::node_load`].
+    pub fn register_load(&mut self, name: &str) -> usize {
         let bins = self.shape.end.as_nanos().div_ceil(NODE_BIN_S * 1_000_000_000) as usize;
-        self.edge_load = vec![vec![NodeLoad::default(); bins]; names.len()];
-        self.edge_names = names;
+        self.load.push(vec![NodeLoad::default(); bins]);
+        self.load_names.push(name.to_string());
+        self.load.len() - 1
     }
 
-    /// Edge `edge` answered a request at `at` with `bytes` (or refused it).
-    pub fn edge_request(&mut self, edge: usize, at: SimTime, bytes: u64, refused: bool) {
-        if let Some(slot) = self.edge_requests_per_s.get_mut(bin_of(at)) {
-            *slot += 1;
-        }
+    /// Node `node` handled one request (or message) at `at`, sending `bytes`, or
+    /// refused it.
+    pub fn node_load(&mut self, node: usize, at: SimTime, bytes: u64, refused: bool) {
         let bin = (at.as_nanos() / (NODE_BIN_S * 1_000_000_000)) as usize;
-        if let Some(load) = self.edge_load.get_mut(edge).and_then(|bins| bins.get_mut(bin)) {
+        if let Some(load) = self.load.get_mut(node).and_then(|bins| bins.get_mut(bin)) {
             load.requests += 1;
             load.refused += u64::from(refused);
             load.egress_bytes += bytes;
         }
+    }
+
+    /// Edge `node` (a load index) answered a viewer's request.
+    pub fn edge_request(&mut self, node: usize, at: SimTime, bytes: u64, refused: bool) {
+        if let Some(slot) = self.edge_requests_per_s.get_mut(bin_of(at)) {
+            *slot += 1;
+        }
+        self.node_load(node, at, bytes, refused);
     }
 
     /// When frame `frame` was captured (once the stream has started).

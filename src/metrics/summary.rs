@@ -302,17 +302,18 @@ pub struct NodeRow {
 
 /// The rows of `nodes.csv`, by time then node.
 pub fn node_rows(rec: &Recorder) -> Vec<NodeRow> {
-    let bins = rec.edge_load.first().map_or(0, Vec::len);
+    let bins = rec.load.first().map_or(0, Vec::len);
     (0..bins)
         .flat_map(|bin| {
-            rec.edge_names.iter().zip(&rec.edge_load).map(move |(name, load)| {
+            rec.load_names.iter().zip(&rec.load).map(move |(name, load)| {
                 let l = load[bin];
                 NodeRow {
                     time_s: bin as u64 * NODE_BIN_S,
                     node: name.clone(),
                     requests: l.requests,
                     refused: l.refused,
-                    egress_mbps: l.egress_bytes as f64 * 8.0 / 1e6 / NODE_BIN_S as f64,
+                    // Rounded to the bit per second, so the CSV shows no float noise.
+                    egress_mbps: (l.egress_bytes as f64 * 8.0 / NODE_BIN_S as f64).round() / 1e6,
                 }
             })
         })

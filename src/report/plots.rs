@@ -345,7 +345,8 @@ fn dropped_frames<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &Plo
 fn edge_load<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     let end = end_s(input);
-    let top = input.nodes.iter().map(|n| n.egress_mbps).fold(1.0, f64::max) * 1.1;
+    let edges: Vec<&NodeRow> = input.nodes.iter().filter(|n| n.node.starts_with("edge-")).collect();
+    let top = edges.iter().map(|n| n.egress_mbps).fold(1.0, f64::max) * 1.1;
     let mut chart = ChartBuilder::on(root)
         .caption("Egress per edge (10 s bins)", ("sans-serif", 22))
         .margin(15)
@@ -361,13 +362,12 @@ fn edge_load<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInpu
         .label_style(("sans-serif", 13))
         .draw()?;
     shade_faults(&mut chart, input.faults, end, top)?;
-    let mut names: Vec<&str> = input.nodes.iter().map(|n| n.node.as_str()).collect();
+    let mut names: Vec<&str> = edges.iter().map(|n| n.node.as_str()).collect();
     names.sort_unstable();
     names.dedup();
     for (i, name) in names.iter().enumerate() {
         let colour = Palette99::pick(i).to_rgba();
-        let points: Vec<(f64, f64)> = input
-            .nodes
+        let points: Vec<(f64, f64)> = edges
             .iter()
             .filter(|n| n.node == *name)
             .map(|n| (n.time_s as f64, n.egress_mbps))
