@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::actors::{world, Msg};
 use crate::metrics::summary::{ledger, RunFacts};
 use crate::metrics::{
-    alert_rows, fault_rows, node_rows, summarize, AlertRow, FailoverRow, FaultRow, NodeRow, Recorder, Summary,
+    alert_rows, fault_rows, node_rows, outages, summarize, AlertRow, FailoverRow, FaultRow, NodeRow, Recorder, Summary,
     TimelineRow, ViewerRecord,
 };
 use crate::report::tables::StallRow;
@@ -40,6 +40,8 @@ pub struct RunOutput {
     pub faults: Vec<FaultRow>,
     /// Stalls viewers recovered from.
     pub stalls: Vec<StallRow>,
+    /// When the stream was not playable at the origin, in seconds: (from, to).
+    pub outages_s: Vec<(f64, f64)>,
     /// The verdicts on the scenario's `[[expect]]`s.
     pub verdicts: Vec<Verdict>,
 }
@@ -110,6 +112,10 @@ pub fn run_scenario(
                 resumed_s: at.as_secs_f64(),
                 duration_s: stalled.as_secs_f64(),
             })
+            .collect(),
+        outages_s: outages(&recorder)
+            .into_iter()
+            .map(|(from, to)| (from.as_secs_f64(), to.as_secs_f64()))
             .collect(),
         verdicts,
         content_failures: recorder.content_failures,

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use crate::time::{SimDuration, SimTime};
 
 pub use summary::{
-    alert_rows, alert_scores, fault_rows, node_rows, summarize, viewer_rows, AlertRow, FailoverRow, FaultRow, NodeRow,
-    Summary, TimelineRow, ViewerRow,
+    alert_rows, alert_scores, fault_rows, node_rows, outages, summarize, viewer_rows, AlertRow, FailoverRow, FaultRow,
+    NodeRow, Summary, TimelineRow, ViewerRow,
 };
 
 /// A segment as the origin published it.

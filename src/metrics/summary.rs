@@ -473,22 +473,35 @@ pub fn ledger(rec: &Recorder) -> Ledger {
 /// Share of the time since the first segment during which the live edge at the origin
 /// was fresh: it is stale once no new segment has arrived for 1.5 target durations.
 pub fn availability(rec: &Recorder) -> f64 {
-    let mut publishes: Vec<SimTime> = rec.segments.values().map(|s| s.published_at).collect();
-    publishes.sort_unstable();
-    let Some(&first) = publishes.first() else {
+    let Some(first) = rec.segments.values().map(|s| s.published_at).min() else {
         return 0.0;
     };
     let end = rec.shape.end;
     if end <= first {
         return 1.0;
     }
-    let stale_after = rec.shape.segment.mul_f64(1.5);
-    let mut unavailable = SimDuration::ZERO;
-    let boundaries = publishes.iter().skip(1).copied().chain(std::iter::once(end));
-    for (previous, next) in publishes.iter().zip(boundaries) {
-        unavailable += next.saturating_since(*previous + stale_after);
-    }
+    let unavailable = outages(rec)
+        .iter()
+        .fold(SimDuration::ZERO, |total, &(from, to)| total + (to - from));
     1.0 - unavailable.as_secs_f64() / (end - first).as_secs_f64()
+}
+
+/// The intervals during which the stream was not playable at the origin: from 1.5 ×
+/// the segment duration after a publication until the next one (or the end).
+pub fn outages(rec: &Recorder) -> Vec<(SimTime, SimTime)> {
+    let mut publishes: Vec<SimTime> = rec.segments.values().map(|s| s.published_at).collect();
+    publishes.sort_unstable();
+    let stale_after = rec.shape.segment.mul_f64(1.5);
+    let end = rec.shape.end;
+    let boundaries = publishes.iter().skip(1).copied().chain(std::iter::once(end));
+    publishes
+        .iter()
+        .zip(boundaries)
+        .filter_map(|(&previous, next)| {
+            let stale = previous + stale_after;
+            (next > stale).then_some((stale, next))
+        })
+        .collect()
 }
 
 fn ms(t: SimTime) -> f64 {

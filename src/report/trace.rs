@@ -1,6 +1,7 @@
 //! `--trace` outputs: `events.csv`, every event the kernel delivered in order, and
 //! `trace.json` in Chrome's trace-event format (opens in Perfetto or
-//! chrome://tracing): faults, failover phases and alerts as spans on their own tracks.
+//! chrome://tracing): faults, stream outages, failover phases and alerts as spans on
+//! their own tracks.
 
 use serde::Serialize;
 use serde_json::json;
@@ -68,7 +69,11 @@ pub fn trace_json(run: &RunOutput) -> String {
         json!({"ph": "M", "pid": 1, "tid": 1, "name": "thread_name", "args": {"name": "faults"}}),
         json!({"ph": "M", "pid": 1, "tid": 2, "name": "thread_name", "args": {"name": "failover phases"}}),
         json!({"ph": "M", "pid": 1, "tid": 3, "name": "thread_name", "args": {"name": "alerts"}}),
+        json!({"ph": "M", "pid": 1, "tid": 4, "name": "thread_name", "args": {"name": "stream outages"}}),
     ];
+    for &(from, to) in &run.outages_s {
+        events.push(span("stream not playable", "outage", 4, from * 1000.0, to * 1000.0));
+    }
     for f in &run.faults {
         let end = f.end_s.map_or(end_ms, |e| e * 1000.0);
         events.push(span(
