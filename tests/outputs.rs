@@ -211,6 +211,14 @@ fn trace_outputs_list_every_event_and_span_the_faults_and_phases() {
         .map(|e| e["name"].as_str().unwrap())
         .collect();
     assert_eq!(phases.len(), 3, "{phases:?}");
+    // Stream outages are spans too, exactly the intervals availability misses.
+    let outage_us: i64 = spans
+        .iter()
+        .filter(|e| e["cat"] == "outage")
+        .map(|e| e["dur"].as_i64().unwrap())
+        .sum();
+    let spans_s: f64 = out.outages_s.iter().map(|(a, b)| b - a).sum();
+    assert!(outage_us > 0 && (outage_us as f64 / 1e6 - spans_s).abs() < 1e-5);
     // Without --trace neither file is written.
     let quiet = run_scenario(&common::short_quickstart(&["viewers.count=5"]), 1, None, false).unwrap();
     let plain = dir.path().join("plain");

@@ -866,6 +866,7 @@ mod tests {
             rec.segments.insert(i as u64, segment(i as u64, t, true, None));
         }
         // Stale from 6 + 3 = 9 s to 14 s, and fresh at the end (18 + 3 > 20).
+        assert_eq!(outages(&rec), vec![(SimTime::from_secs(9), SimTime::from_secs(14))]);
         let expected = 1.0 - 5.0 / 18.0;
         assert!((availability(&rec) - expected).abs() < 1e-12);
     }
