@@ -76,6 +76,23 @@ fn a_stalled_encoder_loses_its_input_one_second_after_its_last_frame() {
 }
 
 #[test]
+fn a_stall_shorter_than_the_probe_interval_is_still_caught() {
+    // 1.5 s without frames crosses the 1 s loss threshold between two probes; the
+    // frames that end the gap must not hide it.
+    for seed in 1..=4 {
+        let s = common::short_quickstart(&[
+            "fault[0].kind=\"encoder.stall\"",
+            "fault[0].target=encoder-1",
+            "fault[0].duration=1500ms",
+            "viewers.count=10",
+        ]);
+        let out = run_scenario(&s, seed, None, false).unwrap();
+        assert_eq!(out.content_failures.len(), 1, "seed {seed}");
+        assert_eq!(out.content_failures[0].1, "input-loss");
+    }
+}
+
+#[test]
 fn content_faults_target_encoders() {
     let d = failcast::scenario::load_str(
         "t.toml",

@@ -60,6 +60,17 @@ fn every_owed_frame_is_played_or_skipped_by_each_viewer() {
     .unwrap();
     check_viewers(&lossy);
     assert!(lossy.summary.viewer_frames_skipped > 0);
+    // Frames lost on the encoder's uplink make short segments (58, 59 frames): each
+    // counts its own frames, not its duration rounded back to frames.
+    let short = run_scenario(
+        &common::short_quickstart(&["viewers.count=20", "network.encoder_ingest.loss=0.01"]),
+        1,
+        None,
+        false,
+    )
+    .unwrap();
+    assert!(short.published.iter().any(|&(_, frames)| frames % 3 != 0));
+    check_viewers(&short);
 }
 
 #[test]

@@ -280,17 +280,18 @@ impl Cohort {
                     self.viewers[slot].record.startup = Some(startup);
                     self.set_state(slot, at, ViewerState::Playing);
                 }
-                PlayerEvent::SegmentStarted { index, at, duration } => {
+                PlayerEvent::SegmentStarted { index, at, .. } => {
                     let mut recorder = self.recorder.borrow_mut();
                     recorder.segment_played(index, at);
-                    let captured = recorder
-                        .segments
-                        .get(&index)
-                        .and_then(|segment| recorder.capture_time(segment.first_frame));
+                    // The segment's own frame count: its duration went through whole
+                    // nanoseconds and would lose a frame on the way back.
+                    let (frames, captured) = recorder.segments.get(&index).map_or((0, None), |segment| {
+                        (u64::from(segment.frames), recorder.capture_time(segment.first_frame))
+                    });
                     drop(recorder);
                     let record = &mut self.viewers[slot].record;
                     record.segments_played += 1;
-                    record.frames_played += duration.as_nanos() * u64::from(self.config.fps) / 1_000_000_000;
+                    record.frames_played += frames;
                     if let Some(captured) = captured {
                         let latency = at.saturating_since(captured);
                         record.latency_total += latency;
@@ -452,6 +453,11 @@ impl Behavior for Cohort {
                 ..
             } => {
                 let slot = self.slot_of(viewer);
+                // A late answer to a request the player gave up must not displace the
+                // download it is waiting for.
+                if self.viewers[slot].player.segment_request() != Some(req) {
+                    return;
+                }
                 self.answered_by(slot, edge, now);
                 let entry = self.segment_entry(index, frames);
                 let done = now + self.transfer_time(u64::from(frames));

@@ -240,6 +240,9 @@ impl Behavior for Ingest {
                     Some(session) if session.publisher == from && session.conn == conn => {
                         session.last_heard = now;
                         let (black, silent) = (carried & content::BLACK != 0, carried & content::SILENT != 0);
+                        // A gap that ends now may have crossed the loss threshold: judge
+                        // it before these frames close it.
+                        self.content_failed(now);
                         self.content.handle_frames(now, black, silent);
                         self.content_failed(now);
                         self.receive(ctx, first, count);

@@ -396,6 +396,11 @@ impl Player {
         self.route
     }
 
+    /// The segment request in flight, if any: answers to any other are stale.
+    pub fn segment_request(&self) -> Option<u32> {
+        self.segment.in_flight
+    }
+
     /// The first segment this player was to play, once it has chosen one.
     pub fn first_index(&self) -> Option<u64> {
         self.first_index
