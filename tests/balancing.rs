@@ -217,6 +217,13 @@ fn envoy_ejects_an_overloaded_edge_and_its_viewers_stop_stalling() {
     with_envoy.push("lb.passive=\"envoy\"");
     let out = hardware(&with_envoy);
     assert_eq!(stalled(&out), 0.0);
+    // The ejection is the device detecting the overload: within a few seconds.
+    let detect = out.faults[0].time_to_detect_s.expect("detected by passive checks");
+    assert!(detect < 5.0, "{detect}");
+    assert_eq!(
+        blind.faults[0].time_to_detect_s, None,
+        "probes pass: nothing detects it"
+    );
     assert!(
         out.viewers
             .iter()

@@ -107,6 +107,13 @@ impl Behavior for Dns {
             // The record is configuration and survives; the checkers start afresh.
             Input::Restart => {
                 self.health = checker_from(self.health_config, &self.phases, ctx.now());
+                // The new checker reports only changes from "all up": a member left
+                // marked down would never come back. (A failover record keeps its state;
+                // a primary that recovers while it is marked down is then not seen until
+                // it fails and recovers again: noted as a known gap.)
+                if let Record::RoundRobin(record) = &mut self.record {
+                    record.reset_health();
+                }
                 self.detected_at.fill(None);
                 self.timer.clear();
             }

@@ -133,6 +133,19 @@ impl LoadBalancer {
         self.healthy[edge] && self.passive.as_ref().is_none_or(|p| p.available(now, edge))
     }
 
+    /// Books how a proxied request to `edge` ended; the passive checks taking the edge
+    /// out is this device detecting it down.
+    fn book(&mut self, now: SimTime, edge: usize, outcome: Outcome) {
+        let Some(passive) = &mut self.passive else {
+            return;
+        };
+        let was_available = passive.available(now, edge);
+        passive.handle(now, edge, outcome);
+        if was_available && !passive.available(now, edge) {
+            self.recorder.borrow_mut().detected(&self.config.edge_names[edge], now);
+        }
+    }
+
     fn arm_proxy_timer(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let first_deadline = self.deadlines.first().map(|&(at, _, _)| at);
         let sweep = self.passive.as_ref().and_then(Passive::poll_timeout);
@@ -145,9 +158,7 @@ impl LoadBalancer {
         while let Some(&(at, viewer, req)) = self.deadlines.first().filter(|d| d.0 <= now) {
             self.deadlines.remove(&(at, viewer, req));
             if let Some(pending) = self.pending.remove(&(viewer, req)) {
-                if let Some(passive) = &mut self.passive {
-                    passive.handle(now, pending.edge, Outcome::Failure);
-                }
+                self.book(now, pending.edge, Outcome::Failure);
                 let timed_out = Msg::FetchFailed {
                     viewer,
                     req,
@@ -348,9 +359,7 @@ impl Behavior for LoadBalancer {
                         Msg::FetchFailed { status, .. } if status >= 500 => Outcome::ServerError,
                         _ => Outcome::Ok,
                     };
-                    if let Some(passive) = &mut self.passive {
-                        passive.handle(now, pending.edge, outcome);
-                    }
+                    self.book(now, pending.edge, outcome);
                     self.arm_proxy_timer(ctx);
                     ctx.send(pending.client, msg, CONTROL_MESSAGE_BYTES);
                 }

@@ -9,11 +9,14 @@
 
 use crate::time::SimTime;
 
-/// Egress capacity in bits per second, with a burst of one second's worth.
+/// Egress capacity in bits per second, with a burst of one second's worth. A response
+/// larger than the burst is admitted when the bucket is full and leaves it in debt, so
+/// a server slower than one segment per second still serves, just rarely.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenBucket {
     rate_bps: u64,
-    tokens_bits: u64,
+    /// Negative while in debt.
+    tokens_bits: i128,
     refilled_at: SimTime,
 }
 
@@ -22,7 +25,7 @@ impl TokenBucket {
     pub fn new(rate_bps: u64, now: SimTime) -> Self {
         TokenBucket {
             rate_bps,
-            tokens_bits: rate_bps,
+            tokens_bits: i128::from(rate_bps),
             refilled_at: now,
         }
     }
@@ -33,16 +36,17 @@ impl TokenBucket {
 
     fn refill(&mut self, now: SimTime) {
         let elapsed_ns = now.saturating_since(self.refilled_at).as_nanos();
-        let earned = u128::from(elapsed_ns) * u128::from(self.rate_bps) / 1_000_000_000;
-        self.tokens_bits = (u128::from(self.tokens_bits) + earned).min(u128::from(self.rate_bps)) as u64;
+        let earned = i128::from(elapsed_ns) * i128::from(self.rate_bps) / 1_000_000_000;
+        self.tokens_bits = (self.tokens_bits + earned).min(i128::from(self.rate_bps));
         self.refilled_at = now;
     }
 
     /// Admits a response of `bits` at `now` if the bucket holds them.
     pub fn try_take(&mut self, now: SimTime, bits: u64) -> bool {
         self.refill(now);
-        if bits <= self.tokens_bits {
-            self.tokens_bits -= bits;
+        let needed = i128::from(bits.min(self.rate_bps));
+        if needed <= self.tokens_bits {
+            self.tokens_bits -= i128::from(bits);
             true
         } else {
             false
@@ -53,7 +57,7 @@ impl TokenBucket {
     pub fn set_rate(&mut self, now: SimTime, rate_bps: u64) {
         self.refill(now);
         self.rate_bps = rate_bps;
-        self.tokens_bits = self.tokens_bits.min(rate_bps);
+        self.tokens_bits = self.tokens_bits.min(i128::from(rate_bps));
     }
 }
 
@@ -70,33 +74,44 @@ mod tests {
         // 200 ms later 200 bits have been earned: 600 fit again.
         assert!(bucket.try_take(SimTime::from_millis(200), 600));
         assert!(!bucket.try_take(SimTime::from_millis(200), 1));
-        // Never more than one second's worth.
-        assert!(!bucket.try_take(SimTime::from_secs(100), 1_001));
+        // Never more than one second's worth at once...
         assert!(bucket.try_take(SimTime::from_secs(100), 1_000));
+        assert!(!bucket.try_take(SimTime::from_secs(100), 1));
+    }
+
+    #[test]
+    fn a_response_larger_than_the_burst_is_served_from_a_full_bucket_and_repaid() {
+        let mut bucket = TokenBucket::new(1_000, SimTime::ZERO);
+        // 2.5 s worth: admitted from the full bucket, leaving 1.5 s of debt.
+        assert!(bucket.try_take(SimTime::ZERO, 2_500));
+        assert!(!bucket.try_take(SimTime::from_millis(2_400), 2_500));
+        assert!(bucket.try_take(SimTime::from_millis(2_500), 2_500));
     }
 
     #[test]
     fn a_capacity_drop_takes_effect_at_once() {
         let mut bucket = TokenBucket::new(10_000, SimTime::ZERO);
         bucket.set_rate(SimTime::ZERO, 100);
-        assert!(!bucket.try_take(SimTime::ZERO, 101));
         assert!(bucket.try_take(SimTime::ZERO, 100));
+        assert!(!bucket.try_take(SimTime::ZERO, 1));
+        assert!(bucket.try_take(SimTime::from_secs(1), 100));
     }
 
     proptest! {
         /// Over any sequence of requests, what is admitted never exceeds the burst plus
-        /// the rate times the elapsed time.
+        /// the rate times the elapsed time, plus one response (the debt it may leave).
         #[test]
         fn admitted_never_exceeds_rate_plus_burst(rate in 1u64..1_000_000, asks in proptest::collection::vec((0u64..2_000, 1u64..2_000_000), 1..200)) {
             let mut bucket = TokenBucket::new(rate, SimTime::ZERO);
             let mut now = 0u64;
             let mut admitted: u128 = 0;
+            let largest = asks.iter().map(|&(_, bits)| u128::from(bits)).max().unwrap_or(0);
             for (step_ms, bits) in asks {
                 now += step_ms;
                 if bucket.try_take(SimTime::from_millis(now), bits) {
                     admitted += u128::from(bits);
                 }
-                let bound = u128::from(rate) + u128::from(rate) * u128::from(now) / 1_000;
+                let bound = u128::from(rate) + u128::from(rate) * u128::from(now) / 1_000 + largest;
                 prop_assert!(admitted <= bound, "{admitted} > {bound}");
             }
         }

@@ -84,6 +84,12 @@ impl RoundRobinRecord {
         }
     }
 
+    /// Forgets every health verdict (a health checker starting afresh believes every
+    /// member up, and reports only changes).
+    pub fn reset_health(&mut self) {
+        self.healthy.fill(true);
+    }
+
     /// Whether `member` is served at all.
     pub fn serves(&self, member: usize) -> bool {
         self.healthy[member] || self.healthy.iter().all(|&h| !h)
@@ -190,6 +196,9 @@ mod tests {
         checked.set_health(1, false);
         let targets: Vec<usize> = (0..4).map(|_| checked.answer().target).collect();
         assert_eq!(targets, vec![2, 0, 2, 0]);
+        checked.reset_health();
+        let targets: Vec<usize> = (0..3).map(|_| checked.answer().target).collect();
+        assert_eq!(targets, vec![1, 2, 0]);
         let mut plain = RoundRobinRecord::new(3, TTL, false);
         plain.set_health(1, false);
         let targets: Vec<usize> = (0..3).map(|_| plain.answer().target).collect();
