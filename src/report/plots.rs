@@ -98,6 +98,24 @@ fn shade_faults<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The legend of `chart`, in one style for every plot.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    position: SeriesLabelPosition,
+) -> DrawResult<DB> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 13))
+        .draw()
+}
+
 fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     let (upper, lower) = root.split_vertically(300);
@@ -142,13 +160,7 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         .draw_series(LineSeries::new(line(|r| r.viewers_starting), STARTING.stroke_width(1)))?
         .label("starting")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], STARTING.stroke_width(1)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
 
     let frames_top = input
         .timeline
@@ -188,13 +200,7 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         ))?
         .label("played (first shown)")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], PLAYING.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::MiddleRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
     Ok(())
 }
 
@@ -258,13 +264,7 @@ fn failover_latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &P
             .label(names[phase])
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], colours[phase].filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }
 
@@ -377,13 +377,7 @@ fn edge_load<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInpu
             .label(*name)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }
 
