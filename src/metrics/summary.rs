@@ -629,6 +629,8 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         .filter_map(|v| v.latency_mean().map(SimDuration::as_secs_f64))
         .collect();
     latencies_s.sort_by(f64::total_cmp);
+    let faults = fault_rows(rec);
+    let (alert_precision, alert_recall) = alert_scores(rec);
     let summary = Summary {
         schema_version: 1,
         scenario: facts.scenario.clone(),
@@ -675,16 +677,10 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         live_latency_s_p50: nearest_rank(&latencies_s, 0.5),
         live_latency_s_p95: nearest_rank(&latencies_s, 0.95),
         edge_requests_per_s_peak: rec.edge_requests_per_s.iter().copied().max().unwrap_or(0),
-        alert_precision: alert_scores(rec).0,
-        alert_recall: alert_scores(rec).1,
-        time_to_detect_s_max: fault_rows(rec)
-            .iter()
-            .filter_map(|f| f.time_to_detect_s)
-            .reduce(f64::max),
-        time_to_alert_s_max: fault_rows(rec)
-            .iter()
-            .filter_map(|f| f.time_to_alert_s)
-            .reduce(f64::max),
+        alert_precision,
+        alert_recall,
+        time_to_detect_s_max: faults.iter().filter_map(|f| f.time_to_detect_s).reduce(f64::max),
+        time_to_alert_s_max: faults.iter().filter_map(|f| f.time_to_alert_s).reduce(f64::max),
         messages_lost: facts.messages_lost,
     };
     (summary, timeline(rec), rows)
