@@ -115,3 +115,104 @@ fn a_restarted_monitor_neither_invents_alerts_nor_misdates_notifications() {
     assert!(alert.notified_ms.unwrap() >= 680_000.0, "{alert:?}");
     assert!(alert.notified_ms.unwrap() >= alert.fired_ms + 30_000.0);
 }
+
+/// The quickstart with its fault (at 600 s, two minutes long) turned into `kind` on
+/// `target`, twenty viewers, seventeen minutes.
+fn fault_on(target: &str, kind: &str) -> failcast::experiment::RunOutput {
+    let target = format!("fault[0].target={target}");
+    let kind = format!("fault[0].kind={kind}");
+    let scenario = common::scenario(
+        "scenarios/quickstart.toml",
+        &[
+            "scenario.duration=17m",
+            "viewers.count=20",
+            "fault[0].duration=2m",
+            &target,
+            &kind,
+        ],
+    );
+    run_scenario(&scenario, 1, None, false).unwrap()
+}
+
+#[test]
+fn a_partitioned_origin_is_detected_by_its_missed_scrape_and_alerted_as_stale() {
+    // No health check probes the origin. Scrapes go out every 15 s; the one sent at
+    // 600 s, as the partition begins, goes unanswered, and the 615 s evaluation sees the
+    // origin down. Its staleness grows from its last answer (under one segment, 2 s)
+    // with the time since: 15-17 s at 615 s, over the 10 s threshold, so stream-stale
+    // holds from 615 s, fires after `for = 15s` at 630 s and is notified at 660 s.
+    let out = fault_on("origin-1", "net.partition");
+    let fault = &out.faults[0];
+    assert_eq!(
+        (fault.time_to_detect_s, fault.time_to_alert_s),
+        (Some(15.0), Some(60.0))
+    );
+    let stale = out.alerts.iter().find(|a| a.rule == "stream-stale").unwrap();
+    assert_eq!((stale.condition_since_ms, stale.fired_ms), (615_000.0, 630_000.0));
+}
+
+#[test]
+fn a_partitioned_manager_is_detected_by_the_monitor_not_by_the_failover_it_causes() {
+    // The cut-off manager sees ingest-1 fail its checks 2.8 s in and decides to fail
+    // over; its command waits for the partition to heal and then moves a healthy
+    // stream: a needless failover the fault is blamed for. That episode detects
+    // ingest-1, not the manager: the manager's own detection is the monitor's, at the
+    // first evaluation after the unanswered 600 s scrape.
+    let out = fault_on("manager-1", "net.partition");
+    assert_eq!(out.faults[0].time_to_detect_s, Some(15.0));
+    let episode = &out.failovers[0];
+    assert_eq!(
+        (episode.fault.as_str(), episode.from.as_str()),
+        ("primary-crash", "ingest-1")
+    );
+    assert!(episode.switched_ms >= 720_000.0, "{episode:?}");
+    assert!(out.summary.frames_dropped.ingest > 0);
+}
+
+#[test]
+fn an_encoder_crash_is_detected_by_the_ingest_content_check() {
+    // Input loss after 1 s (MediaLive's threshold) at the ingest, long before the
+    // monitor's next scrape; measured from the last frame's arrival, so just under 1 s.
+    let out = fault_on("encoder-1", "node.crash");
+    let detect = out.faults[0].time_to_detect_s.unwrap();
+    assert!((0.95..1.0).contains(&detect), "{detect}");
+}
+
+#[test]
+fn nothing_watches_the_monitor() {
+    let out = fault_on("monitor-1", "node.crash");
+    assert_eq!(
+        (out.faults[0].time_to_detect_s, out.faults[0].time_to_alert_s),
+        (None, None)
+    );
+    assert!(out.alerts.is_empty());
+}
+
+#[test]
+fn a_node_down_rule_fires_for_a_silent_edge_and_resolves_when_it_answers() {
+    // edge-2 is cut off from 600 s to 720 s. The 600 s scrape goes unanswered: the rule
+    // holds from the 615 s evaluation and fires after `for = 30s`. The 720 s scrape is
+    // answered, so the 735 s evaluation sees nothing down and the rule clears after
+    // `clear_for = 30s`, at 765 s.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("node-down.toml");
+    let mut text = std::fs::read_to_string(common::repo_path("scenarios/quickstart.toml")).unwrap();
+    text.push_str(
+        "\n[[alert]]\nname = \"node-down\"\nmetric = \"nodes_down\"\nop = \"gt\"\nthreshold = 0\n\
+         for = \"30s\"\nclear_for = \"30s\"\n",
+    );
+    std::fs::write(&file, text).unwrap();
+    let overrides: Vec<String> = ["scenario.duration=17m", "viewers.count=20", "fault[0].duration=2m"]
+        .into_iter()
+        .chain(["fault[0].target=edge-2", "fault[0].kind=net.partition"])
+        .map(String::from)
+        .collect();
+    let scenario = failcast::scenario::load(&file, &overrides).unwrap();
+    let out = run_scenario(&scenario, 1, None, false).unwrap();
+    let rows: Vec<_> = out
+        .alerts
+        .iter()
+        .map(|a| (a.rule.as_str(), a.condition_since_ms, a.fired_ms, a.resolved_ms))
+        .collect();
+    assert_eq!(rows, [("node-down", 615_000.0, 645_000.0, Some(765_000.0))]);
+}

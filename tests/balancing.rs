@@ -118,10 +118,11 @@ fn vrrp_standby_takes_over_after_three_missed_adverts_and_skew() {
         back,
         vec![SimTime::from_secs(360) + SimDuration::from_nanos(3_218_750_000) + SimDuration::from_millis(100)]
     );
-    // Viewers lose the requests sent during the takeover: one 10 s timeout each at
-    // most, less their 6 s of buffer.
+    // Viewers lose the requests in flight during the takeover: at most one playlist
+    // and one segment load each, timed out together after 10 s, less their 6 s of
+    // buffer.
     for v in &out.viewers {
-        assert!(v.request_errors <= 1, "{v:?}");
+        assert!(v.request_errors <= 2, "{v:?}");
         assert!(v.stall_time <= SimDuration::from_secs(10), "{v:?}");
     }
     assert!(out.summary.stall_count > 0);

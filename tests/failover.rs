@@ -178,17 +178,17 @@ fn pinned_regression_seed() {
 
 type Pinned = (&'static str, u64, u64, u64, u64, u64, u64, Option<f64>, u64);
 const PINNED: Pinned = (
-    "6f5e5a7ce903fe90",
-    544_064,
+    "b07f6ce198da2384",
+    550_295,
     21_599,
-    21_164,
+    21_223,
     240,
-    135,
+    76,
     60,
     Some(6_063.848_774),
-    5_860,
+    891,
 );
-const PINNED_STALL_S: f64 = 1032.115665755;
+const PINNED_STALL_S: f64 = 730.420441459;
 const PINNED_AVAILABILITY: f64 = 0.9902502031776989;
 
 #[test]

@@ -84,3 +84,58 @@ fn live_latency_is_about_three_segments_behind() {
         assert!(v.latency_max.as_secs_f64() < 20.0, "{v:?}");
     }
 }
+
+/// The quickstart with its fault turned into an encoder stall of `stall` (the encoder
+/// captures but sends nothing, so no segment is published for that long), 200 viewers.
+fn encoder_stall(stall: &str) -> RunOutput {
+    let duration = format!("fault[0].duration={stall}");
+    let scenario = common::short_quickstart(&[
+        "fault[0].kind=\"encoder.stall\"",
+        "fault[0].target=encoder-1",
+        &duration,
+    ]);
+    failcast::experiment::run_scenario(&scenario, 1, None, false).unwrap()
+}
+
+#[test]
+fn in_the_world_a_buffer_hides_a_shorter_outage_and_a_longer_one_costs_the_uncovered_gap() {
+    // hls.js viewers start 3 segments (6 s) behind the newest: a publication gap that
+    // fits in that cushion costs nobody a stall or a frame.
+    for stall in ["1s", "2s"] {
+        let out = encoder_stall(stall);
+        assert!(
+            out.summary.frames_dropped.ingest > 0,
+            "the stall must cost frames at ingest"
+        );
+        assert_eq!(
+            (out.summary.stall_count, out.summary.frames_dropped.player),
+            (0, 0),
+            "{stall}"
+        );
+        assert!(out.viewers.iter().all(|v| v.stalls == 0 && v.frames_skipped == 0));
+    }
+    // A 20 s stall: the origin publishes nothing for G seconds (the outage interval
+    // begins 1.5 segments after the last publication). When the last segment before
+    // the gap reaches a viewer, 3 to 4 segments (6-8 s) are buffered; the first one
+    // after it is seen at the next reload of the unchanged playlist (≤ 1 s) and
+    // downloaded. So each viewer's stall is G less its cushion plus at most that
+    // second, and nothing is skipped: the stall is the uncovered gap.
+    let out = encoder_stall("20s");
+    let [(from, to)] = out.outages_s[..] else {
+        panic!("one outage expected: {:?}", out.outages_s)
+    };
+    let gap = to - from + 3.0;
+    let mut first_stall = std::collections::BTreeMap::new();
+    for s in &out.stalls {
+        first_stall.entry(s.viewer).or_insert(s.duration_s);
+    }
+    assert_eq!(first_stall.len(), out.viewers.len(), "every viewer stalls");
+    for (viewer, stall) in first_stall {
+        assert!(
+            (gap - 8.0 - 0.2..=gap - 6.0 + 1.2).contains(&stall),
+            "viewer {viewer}: stalled {stall} s for a {gap} s gap"
+        );
+    }
+    assert!(out.viewers.iter().all(|v| v.frames_skipped == 0));
+    assert_eq!(out.summary.frames_dropped.player, 0);
+}

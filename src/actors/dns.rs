@@ -102,6 +102,9 @@ impl Behavior for Dns {
     type Msg = Msg;
 
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
+        if super::answer_liveness_scrape(&input, ctx) {
+            return;
+        }
         match input {
             Input::Start => {}
             // The record is configuration and survives; the checkers start afresh.

@@ -69,6 +69,9 @@ impl Behavior for Edge {
     type Msg = Msg;
 
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
+        if super::answer_liveness_scrape(&input, ctx) {
+            return;
+        }
         match input {
             Input::Msg {
                 msg: Msg::Segment(info),

@@ -203,6 +203,9 @@ impl Behavior for Encoder {
     type Msg = Msg;
 
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
+        if super::answer_liveness_scrape(&input, ctx) {
+            return;
+        }
         match input {
             Input::Start | Input::Restart => {
                 for uplink in 0..self.uplinks.len() {

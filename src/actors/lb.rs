@@ -302,6 +302,9 @@ impl Behavior for LoadBalancer {
     type Msg = Msg;
 
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
+        if super::answer_liveness_scrape(&input, ctx) {
+            return;
+        }
         let now = ctx.now();
         match input {
             Input::Start => {

@@ -21,6 +21,9 @@ impl Behavior for LeaseStoreNode {
     type Msg = Msg;
 
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
+        if super::answer_liveness_scrape(&input, ctx) {
+            return;
+        }
         if let Input::Msg {
             from,
             msg: Msg::LeaseRequest { id },

@@ -179,6 +179,9 @@ impl Behavior for Manager {
     type Msg = Msg;
 
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
+        if super::answer_liveness_scrape(&input, ctx) {
+            return;
+        }
         match input {
             Input::Start => {}
             Input::Crash => {

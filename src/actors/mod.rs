@@ -21,11 +21,27 @@ use std::sync::Arc;
 use crate::control::health::{HealthChecker, HealthConfig};
 use crate::control::player::PlaylistEntry;
 use crate::metrics::Recorder;
-use crate::sim::{Ctx, NodeId, TraceMsg};
+use crate::sim::{Ctx, Input, NodeId, TraceMsg};
 use crate::time::{SimDuration, SimTime};
 
 /// The recorder every actor of one run writes to (same thread: actix runs on one).
 pub type SharedRecorder = Rc<RefCell<Recorder>>;
+
+/// Answers a monitor's scrape for a node that exports no values of its own, only its
+/// liveness (Prometheus's `up`): a node that is crashed, partitioned away or hung does
+/// not answer, and that silence is how the monitor detects faults no other check
+/// probes. Returns whether `input` was such a scrape.
+pub fn answer_liveness_scrape(input: &Input<Msg>, ctx: &mut Ctx<'_, Msg>) -> bool {
+    let Input::Msg {
+        from,
+        msg: Msg::Scrape { round },
+    } = *input
+    else {
+        return false;
+    };
+    ctx.send(from, Msg::ScrapeReply { round, a: 0, b: 0 }, CONTROL_MESSAGE_BYTES);
+    true
+}
 
 /// A health checker whose first probes go out at the first instants ≥ `now` on each
 /// target's phase (used at start and after a restart, which loses the checker's state).

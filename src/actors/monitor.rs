@@ -1,15 +1,22 @@
-//! The monitoring actor (`monitor-1`): scrapes the origin, the viewer cohorts and the
-//! ingest servers every `scrape_interval`, evaluates `control::alert` rules on what the
-//! last scrape returned, and records alerts with their times. Metrics:
-//! - `stream_stale_s`: seconds since the origin last published a segment;
+//! The monitoring actor (`monitor-1`): scrapes every node of the system (the viewer
+//! cohorts and all infrastructure) every `scrape_interval`, evaluates `control::alert`
+//! rules on what the last scrape returned, and records alerts with their times. A node
+//! that misses a scrape is detected as down at the next evaluation (Prometheus's
+//! `up == 0`), which gives a time to detect to faults no health check probes, such as
+//! a partitioned origin or manager. Metrics:
+//! - `stream_stale_s`: seconds since the origin last published a segment; while the
+//!   origin does not answer, its last answer plus the time since (the stream is not
+//!   known to be fresh, and a partitioned origin feeds no edge);
 //! - `viewers_stalled_ratio`: stalled ÷ watching viewers, over all cohorts;
 //! - `ingest_down`: ingest servers that did not answer the previous scrape (`up == 0`);
 //! - `input_content_bad`: ingest servers whose content check had failed (input lost,
-//!   black or silent beyond its threshold) when they answered.
+//!   black or silent beyond its threshold) when they answered;
+//! - `nodes_down`: infrastructure nodes (every node but the viewers and the monitor)
+//!   that did not answer the previous scrape.
 
 use crate::control::alert::{AlertEngine, AlertEvent};
 use crate::sim::{Behavior, Ctx, Input, NodeId};
-use crate::time::SimDuration;
+use crate::time::{SimDuration, SimTime};
 
 use super::{Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
@@ -20,6 +27,7 @@ pub enum MonitorMetric {
     ViewersStalledRatio,
     IngestDown,
     InputContentBad,
+    NodesDown,
 }
 
 impl MonitorMetric {
@@ -29,6 +37,7 @@ impl MonitorMetric {
             "viewers_stalled_ratio" => Some(MonitorMetric::ViewersStalledRatio),
             "ingest_down" => Some(MonitorMetric::IngestDown),
             "input_content_bad" => Some(MonitorMetric::InputContentBad),
+            "nodes_down" => Some(MonitorMetric::NodesDown),
             _ => None,
         }
     }
@@ -38,18 +47,34 @@ impl MonitorMetric {
         "viewers_stalled_ratio",
         "ingest_down",
         "input_content_bad",
+        "nodes_down",
     ];
+}
+
+/// The nodes a monitor scrapes.
+pub struct ScrapeTargets {
+    pub origin: NodeId,
+    pub cohorts: Vec<NodeId>,
+    pub ingests: Vec<NodeId>,
+    /// Every infrastructure node (the origin and ingests included) with its name.
+    pub nodes: Vec<(NodeId, String)>,
 }
 
 pub struct Monitor {
     origin: NodeId,
     cohorts: Vec<NodeId>,
     ingests: Vec<NodeId>,
+    nodes: Vec<(NodeId, String)>,
+    /// Per node: the last round it answered, and whether it is currently seen down.
+    node_answered: Vec<u64>,
+    node_down: Vec<bool>,
     scrape_interval: SimDuration,
     engine: AlertEngine,
     metrics: Vec<MonitorMetric>,
     round: u64,
     stale_ns: u64,
+    /// When the origin's last answer arrived.
+    stale_reported_at: SimTime,
     stalled: Vec<(u64, u64)>,
     ingest_answered: Vec<u64>,
     /// Per ingest server: whether its last answer reported a content failure.
@@ -62,24 +87,32 @@ pub struct Monitor {
 
 impl Monitor {
     pub fn new(
-        origin: NodeId,
-        cohorts: Vec<NodeId>,
-        ingests: Vec<NodeId>,
+        targets: ScrapeTargets,
         scrape_interval: SimDuration,
         engine: AlertEngine,
         metrics: Vec<MonitorMetric>,
         recorder: SharedRecorder,
     ) -> Self {
-        let (n_cohorts, n_ingests) = (cohorts.len(), ingests.len());
+        let ScrapeTargets {
+            origin,
+            cohorts,
+            ingests,
+            nodes,
+        } = targets;
+        let (n_cohorts, n_ingests, n_nodes) = (cohorts.len(), ingests.len(), nodes.len());
         Monitor {
             origin,
             cohorts,
             ingests,
+            nodes,
+            node_answered: vec![0; n_nodes],
+            node_down: vec![false; n_nodes],
             scrape_interval,
             engine,
             metrics,
             round: 0,
             stale_ns: 0,
+            stale_reported_at: SimTime::ZERO,
             stalled: vec![(0, 0); n_cohorts],
             ingest_answered: vec![0; n_ingests],
             ingest_content_bad: vec![false; n_ingests],
@@ -89,9 +122,24 @@ impl Monitor {
         }
     }
 
-    fn value(&self, metric: MonitorMetric) -> f64 {
+    /// Whether node `i` of `nodes` missed the scrape of the round before this one.
+    fn missed(&self, i: usize) -> bool {
+        self.node_answered[i] < self.round
+    }
+
+    fn value(&self, metric: MonitorMetric, now: SimTime) -> f64 {
         match metric {
-            MonitorMetric::StreamStale => self.stale_ns as f64 / 1e9,
+            MonitorMetric::StreamStale => {
+                let origin_missed = (self.nodes.iter())
+                    .position(|&(id, _)| id == self.origin)
+                    .is_some_and(|i| self.missed(i));
+                let unanswered = if origin_missed {
+                    now.saturating_since(self.stale_reported_at).as_nanos()
+                } else {
+                    0
+                };
+                (self.stale_ns + unanswered) as f64 / 1e9
+            }
             MonitorMetric::ViewersStalledRatio => {
                 let (stalled, watching) = self.stalled.iter().fold((0, 0), |(s, w), &(cs, cw)| (s + cs, w + cw));
                 if watching == 0 {
@@ -102,6 +150,7 @@ impl Monitor {
             }
             MonitorMetric::IngestDown => self.ingest_answered.iter().filter(|&&r| r < self.round).count() as f64,
             MonitorMetric::InputContentBad => self.ingest_content_bad.iter().filter(|&&bad| bad).count() as f64,
+            MonitorMetric::NodesDown => (0..self.nodes.len()).filter(|&i| self.missed(i)).count() as f64,
         }
     }
 
@@ -120,22 +169,34 @@ impl Monitor {
         }
     }
 
+    /// Records a detection for each node that has just gone silent.
+    fn detect_silent_nodes(&mut self, now: SimTime) {
+        for i in 0..self.nodes.len() {
+            let missed = self.missed(i);
+            if missed && !self.node_down[i] {
+                let name = &self.nodes[i].1;
+                tracing::info!(node = %name, "monitor: node missed its scrape");
+                self.recorder.borrow_mut().detected(name, now);
+            }
+            self.node_down[i] = missed;
+        }
+    }
+
     fn scrape(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();
         // Rules see what the previous round returned (no answer counts as down).
         if self.skip_evaluations > 0 {
             self.skip_evaluations -= 1;
         } else if self.round > 0 {
+            self.detect_silent_nodes(now);
             for rule in 0..self.metrics.len() {
-                let value = self.value(self.metrics[rule]);
+                let value = self.value(self.metrics[rule], now);
                 self.engine.handle_sample(now, rule, value);
             }
         }
         self.round += 1;
         let round = self.round;
-        let targets = std::iter::once(self.origin)
-            .chain(self.cohorts.iter().copied())
-            .chain(self.ingests.iter().copied());
+        let targets = (self.cohorts.iter().copied()).chain(self.nodes.iter().map(|&(id, _)| id));
         for target in targets {
             ctx.send(target, Msg::Scrape { round }, CONTROL_MESSAGE_BYTES);
         }
@@ -168,8 +229,12 @@ impl Behavior for Monitor {
                 from,
                 msg: Msg::ScrapeReply { round, a, b },
             } => {
+                if let Some(i) = self.nodes.iter().position(|&(id, _)| id == from) {
+                    self.node_answered[i] = self.node_answered[i].max(round);
+                }
                 if from == self.origin {
                     self.stale_ns = a;
+                    self.stale_reported_at = ctx.now();
                 } else if let Some(i) = self.cohorts.iter().position(|&c| c == from) {
                     self.stalled[i] = (a, b);
                 } else if let Some(i) = self.ingests.iter().position(|&n| n == from) {

@@ -30,7 +30,7 @@ use super::ingest::{Ingest, IngestConfig};
 use super::lb::{LbConfig, LoadBalancer};
 use super::lease::LeaseStoreNode;
 use super::manager::{Manager, ManagerConfig};
-use super::monitor::{Monitor, MonitorMetric};
+use super::monitor::{Monitor, MonitorMetric, ScrapeTargets};
 use super::origin::{Inputs, Origin};
 use super::{content, Msg, SharedRecorder};
 
@@ -363,10 +363,25 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         .iter()
         .map(|a| MonitorMetric::by_name(&a.metric).expect("validated"))
         .collect();
+    // Every infrastructure node, those spawned after the monitor included.
+    let mut nodes: Vec<(NodeId, String)> = (encoder_id..monitor_id)
+        .filter(|id| !cohort_ids.contains(id))
+        .map(|id| (id, names[id as usize].clone()))
+        .collect();
+    if manager_pair {
+        nodes.extend([(manager2_id, "manager-2".into()), (lease_id, "lease-1".into())]);
+    }
+    if round_robin_dns {
+        nodes.push((cdn_dns_id, "cdn-dns".into()));
+    }
+    nodes.extend(lb_ids.iter().enumerate().map(|(i, &id)| (id, format!("lb-{}", i + 1))));
     let monitor = Monitor::new(
-        origin_id,
-        cohort_ids.clone(),
-        ingest_ids.clone(),
+        ScrapeTargets {
+            origin: origin_id,
+            cohorts: cohort_ids.clone(),
+            ingests: ingest_ids.clone(),
+            nodes,
+        },
         s.monitor.scrape_interval.0,
         AlertEngine::new(rules, s.monitor.notify_delay.0),
         metrics,

@@ -6,8 +6,8 @@
 //! player being modelled.
 //!
 //! Playback follows hls.js (`src/config.ts`: start `liveSyncDurationCount = 3` target
-//! durations behind the live edge) and RFC 8216 §6.3.4 (reload the playlist every target
-//! duration, half that when it did not change). Retry and fallback presets are cited on
+//! durations behind the live edge) and RFC 8216 §6.3.4 (reload the playlist a target
+//! duration after the previous load began, half that when it did not change). Retry and fallback presets are cited on
 //! each constant.
 //!
 //! Calling contract (sans-IO): call [`Player::handle_join`] once; execute every
@@ -460,14 +460,21 @@ impl Player {
         if self.playlist.in_flight != Some(req) {
             return;
         }
+        // RFC 8216 §6.3.4 measures the wait from when the client *began* loading the
+        // playlist, and hls.js (`requestScheduled`), Shaka (less its average update
+        // time) and media3 (less `loadDurationMs`) all do: reloads keep a fixed cadence
+        // instead of drifting later by a round trip each time, which would walk the
+        // player's discovery of new segments across the whole target duration.
+        let started = self.playlist.sent_at;
         self.playlist = Loader::default();
         let newest = entries.last().map(|e| e.index);
         let changed = newest != self.latest;
-        self.reload_at = Some(if changed {
-            now + self.target_duration
+        let wait = if changed {
+            self.target_duration
         } else {
-            now + SimDuration::from_nanos(self.target_duration.as_nanos() / 2)
-        });
+            SimDuration::from_nanos(self.target_duration.as_nanos() / 2)
+        };
+        self.reload_at = Some((started + wait).max(now));
         let (Some(first), Some(latest)) = (entries.first(), newest) else {
             return;
         };
@@ -872,8 +879,32 @@ mod tests {
                 }
             ]
         );
-        // Reload one target duration after a changed playlist, playback ends at 2.3 s.
-        assert_eq!(p.poll_timeout(), Some(t(2_010)));
+        // Reload one target duration after the request for a changed playlist went out
+        // (at 0, answered at 10 ms); playback ends at 2.3 s.
+        assert_eq!(p.poll_timeout(), Some(t(2_000)));
+    }
+
+    #[test]
+    fn playlist_reloads_keep_their_cadence_however_slow_the_answers() {
+        // Each answer takes 700 ms; reloads still go out every 2 s from the first
+        // request (RFC 8216 §6.3.4), not 2 s after each answer. An answer later than
+        // the whole wait is followed by an immediate reload.
+        let mut p = Player::new(PlayerConfig::HLS_JS, SEG, 1);
+        p.handle_join(t(0));
+        let mut rng = rng();
+        let mut req = playlist_req(&drain(&mut p).0);
+        let mut sent = Vec::new();
+        for (k, answer_ms) in [700, 700, 700, 2_500].into_iter().enumerate() {
+            let asked = p.playlist.sent_at;
+            sent.push(asked);
+            let newest = k as u64 + 3;
+            p.handle_playlist(asked + SimDuration::from_millis(answer_ms), req, &entries(&[newest]));
+            let next = p.reload_at.expect("a live playlist is reloaded");
+            p.handle_timeout(next, &mut rng);
+            req = playlist_req(&drain(&mut p).0);
+        }
+        assert_eq!(sent, [t(0), t(2_000), t(4_000), t(6_000)]);
+        assert_eq!(p.playlist.sent_at, t(8_500));
     }
 
     #[test]
@@ -885,15 +916,16 @@ mod tests {
         // Nothing new: playback of segment 0 ends at 2.1 s and the player stalls.
         p.handle_timeout(t(2_010), &mut rng);
         let req = playlist_req(&drain(&mut p).0);
-        // An unchanged playlist is reloaded after half a target duration.
+        // An unchanged playlist is reloaded half a target duration after its request
+        // went out (2.01 s), however late the answer (2.02 s).
         p.handle_playlist(t(2_020), req, &entries(&[0]));
         assert_eq!(p.poll_timeout(), Some(t(2_100)));
         p.handle_timeout(t(2_100), &mut rng);
         assert_eq!(p.phase(), Phase::Stalled);
-        assert_eq!(p.poll_timeout(), Some(t(3_020)));
-        p.handle_timeout(t(3_020), &mut rng);
+        assert_eq!(p.poll_timeout(), Some(t(3_010)));
+        p.handle_timeout(t(3_010), &mut rng);
         let req = playlist_req(&drain(&mut p).0);
-        p.handle_playlist(t(3_030), req, &entries(&[0, 1]));
+        p.handle_playlist(t(3_020), req, &entries(&[0, 1]));
         let (req, _, index) = segment_req(&drain(&mut p).0);
         assert_eq!(index, 1);
         p.handle_segment_loaded(t(3_400), req, seg(1));

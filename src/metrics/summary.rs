@@ -240,13 +240,15 @@ pub fn fault_rows(rec: &Recorder) -> Vec<FaultRow> {
             let by_episode = rec
                 .episodes
                 .iter()
-                .filter(|e| e.fault.as_deref() == Some(f.id.as_str()))
+                .filter(|e| e.fault.as_deref() == Some(f.id.as_str()) && e.from == f.target)
                 .map(|e| e.detected);
-            // A content fault of the encoder is seen by the ingest it feeds.
+            // Any fault of the encoder (a content fault, a crash, a partition) is seen by
+            // the content check of the ingest it feeds.
+            let of_encoder = f.kind.starts_with("encoder.") || f.target.starts_with("encoder-");
             let by_content = rec
                 .content_failures
                 .iter()
-                .filter(|(_, _, at)| f.kind.starts_with("encoder.") && in_window(f, *at))
+                .filter(|(_, _, at)| of_encoder && in_window(f, *at))
                 .map(|&(_, _, at)| at);
             let detected = by_check
                 .chain(by_episode)
