@@ -147,6 +147,7 @@ fn a_partitioned_origin_is_detected_by_its_missed_scrape_and_alerted_as_stale() 
         (fault.time_to_detect_s, fault.time_to_alert_s),
         (Some(15.0), Some(60.0))
     );
+    assert_eq!(fault.detected_by.as_deref(), Some("monitor-1 scrape"));
     let stale = out.alerts.iter().find(|a| a.rule == "stream-stale").unwrap();
     assert_eq!((stale.condition_since_ms, stale.fired_ms), (615_000.0, 630_000.0));
 }
@@ -176,6 +177,7 @@ fn an_encoder_crash_is_detected_by_the_ingest_content_check() {
     let out = fault_on("encoder-1", "node.crash");
     let detect = out.faults[0].time_to_detect_s.unwrap();
     assert!((0.95..1.0).contains(&detect), "{detect}");
+    assert_eq!(out.faults[0].detected_by.as_deref(), Some("ingest-1 content check"));
 }
 
 #[test]

@@ -94,6 +94,13 @@ fn failover_latency_orders_active_active_then_active_passive_then_dns() {
                 let settings = ["dns.violator_share=0", "scenario.duration=15m"];
                 let out = run_scenario(&short(file, &settings), seed, None, false).unwrap();
                 assert!(balances(&out.summary), "{file}");
+                let by = [
+                    "origin-1 input selector",
+                    "manager-1 health check",
+                    "dns-1 health check",
+                ];
+                let mode = modes.iter().position(|m| m == file).unwrap();
+                assert_eq!(out.failovers[0].detected_by, by[mode], "{file}");
                 out.summary.failover_latency_ms.max.expect("every mode recovers")
             })
             .collect();
@@ -125,6 +132,9 @@ fn dns_detection_is_route53_interval_times_threshold() {
             "seed {seed}"
         );
         // The record flips at detection; the encoder can only follow afterwards.
+        assert_eq!(e.detected_by, "dns-1 health check");
+        // (The fault itself was seen first by the manager's faster checks.)
+        assert_eq!(out.faults[0].detected_by.as_deref(), Some("manager-1 health check"));
         assert_eq!(e.switched_ms, e.detected_ms);
         assert!(e.first_frame_ms.unwrap() > e.switched_ms);
     }

@@ -26,12 +26,15 @@ pub struct Dns {
     health: HealthChecker,
     record: Record,
     detected_at: Vec<Option<SimTime>>,
+    /// How this server's health checks are named in records (`dns-1 health check`).
+    check_name: String,
     timer: Deadline,
     recorder: SharedRecorder,
 }
 
 impl Dns {
     pub fn new(
+        name: &str,
         targets: Vec<NodeId>,
         names: Vec<String>,
         health_config: HealthConfig,
@@ -48,6 +51,7 @@ impl Dns {
             phases,
             record,
             detected_at: vec![None; n],
+            check_name: format!("{name} health check"),
             timer: Deadline::default(),
             recorder,
         }
@@ -66,7 +70,7 @@ impl Dns {
                     let target = &self.names[event.target];
                     tracing::info!(%target, healthy, "round-robin member health");
                     if !healthy {
-                        self.recorder.borrow_mut().detected(target, event.at);
+                        self.recorder.borrow_mut().detected(target, &self.check_name, event.at);
                     }
                     record.set_health(event.target, healthy);
                     continue;
@@ -75,7 +79,9 @@ impl Dns {
             let before = record.answer().target;
             if !healthy {
                 self.detected_at[event.target] = Some(event.at);
-                self.recorder.borrow_mut().detected(&self.names[event.target], event.at);
+                self.recorder
+                    .borrow_mut()
+                    .detected(&self.names[event.target], &self.check_name, event.at);
             }
             if record.set_health(event.target, healthy) {
                 let after = record.answer().target;
@@ -91,7 +97,7 @@ impl Dns {
                 };
                 self.recorder
                     .borrow_mut()
-                    .switched(from, to, failback, detected, ctx.now());
+                    .switched(from, to, failback, (&self.check_name, detected), ctx.now());
             }
         }
         self.timer.arm(self.health.poll_timeout(), ctx, Msg::ControlTimer);

@@ -88,7 +88,7 @@ impl Behavior for Edge {
                 let bytes = CONTROL_MESSAGE_BYTES + 60 * playlist.len() as u64;
                 self.recorder
                     .borrow_mut()
-                    .edge_request(self.config.index, ctx.now(), bytes, false);
+                    .edge_request(self.config.index, viewer, ctx.now(), bytes, false);
                 ctx.send(
                     client,
                     Msg::PlaylistReply {
@@ -146,7 +146,7 @@ impl Behavior for Edge {
                 };
                 self.recorder
                     .borrow_mut()
-                    .edge_request(self.config.index, now, bytes, refused);
+                    .edge_request(self.config.index, viewer, now, bytes, refused);
                 ctx.send(client, reply, CONTROL_MESSAGE_BYTES);
             }
             // Health checks (of a health-checked DNS record or a load balancer).

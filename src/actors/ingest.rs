@@ -26,6 +26,8 @@ pub struct IngestConfig {
     pub switch_delay: SimDuration,
     /// Names of the ingest servers by node id, to name the server that lost the address.
     pub pipelines: Vec<(NodeId, String)>,
+    /// Names of the managers by node id, to name the check behind a promotion.
+    pub managers: Vec<(NodeId, String)>,
     pub content: ContentConfig,
 }
 
@@ -54,8 +56,8 @@ pub struct Ingest {
     last_received: Option<u64>,
     /// Whether this server holds the floating address (network state: survives a crash).
     holds_vip: bool,
-    /// A promotion under way: (detected, failback).
-    promotion: Option<(SimTime, bool)>,
+    /// A promotion under way: (the check that detected the failure, when, failback).
+    promotion: Option<(String, SimTime, bool)>,
     content: ContentCheck,
     /// When the content failure last recorded began.
     content_reported: Option<SimTime>,
@@ -112,11 +114,15 @@ impl Ingest {
             missing: (self.config.frames_per_segment as u32).saturating_sub(segment.received),
             pipeline: ctx.me(),
         };
-        self.recorder
-            .borrow_mut()
-            .segment_packaged(segment.index, segment.received, ctx.now());
         let bytes = u64::from(segment.received) * self.config.frame_bytes;
-        self.recorder.borrow_mut().node_load(self.load, ctx.now(), bytes, false);
+        {
+            let mut recorder = self.recorder.borrow_mut();
+            recorder.segment_packaged(segment.index, segment.received, ctx.now());
+            recorder.node_load(self.load, ctx.now(), bytes, false);
+            if let Some(session) = &self.session {
+                recorder.node_client(self.load, ctx.now(), u64::from(session.publisher));
+            }
+        }
         ctx.send(self.origin, Msg::Segment(info), bytes);
     }
 
@@ -181,7 +187,7 @@ impl Behavior for Ingest {
                     // No input is expected here any more.
                     self.content.reset();
                 }
-                if let (true, Some((detected, failback))) = (held, self.promotion.take()) {
+                if let (true, Some((by, detected, failback))) = (held, self.promotion.take()) {
                     let from = self
                         .config
                         .pipelines
@@ -190,7 +196,7 @@ impl Behavior for Ingest {
                         .map_or("none", |(_, name)| name.as_str());
                     self.recorder
                         .borrow_mut()
-                        .switched(from, &self.name, failback, detected, now);
+                        .switched(from, &self.name, failback, (&by, detected), now);
                 }
             }
             Input::Msg { from, msg } => match msg {
@@ -210,7 +216,10 @@ impl Behavior for Ingest {
                     } else {
                         SimTime::from_nanos(detected_ns)
                     };
-                    self.promotion = Some((detected, failback));
+                    let manager = (self.config.managers.iter())
+                        .find(|(id, _)| *id == from)
+                        .map_or("a manager", |(_, name)| name.as_str());
+                    self.promotion = Some((format!("{manager} health check"), detected, failback));
                     let action = KernelAction::MoveVip {
                         vip: self.config.vip,
                         to: Some(ctx.me()),

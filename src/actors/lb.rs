@@ -142,7 +142,10 @@ impl LoadBalancer {
         let was_available = passive.available(now, edge);
         passive.handle(now, edge, outcome);
         if was_available && !passive.available(now, edge) {
-            self.recorder.borrow_mut().detected(&self.config.edge_names[edge], now);
+            let by = format!("{} passive check", self.config.name);
+            self.recorder
+                .borrow_mut()
+                .detected(&self.config.edge_names[edge], &by, now);
         }
     }
 
@@ -190,7 +193,8 @@ impl LoadBalancer {
                     .peer_heard_at
                     .is_none_or(|heard| at.saturating_since(heard) >= self.vrrp.master_down_interval());
                 if let (Some((_, peer)), true) = (&self.config.peer, silent && at > SimTime::ZERO) {
-                    self.recorder.borrow_mut().detected(peer, at);
+                    let by = format!("{} VRRP", self.config.name);
+                    self.recorder.borrow_mut().detected(peer, &by, at);
                 }
                 let action = KernelAction::MoveVip {
                     vip: self.config.vip,
@@ -213,9 +217,10 @@ impl LoadBalancer {
         while let Some(event) = self.health.poll_event() {
             let up = event.health == Health::Up;
             if !up {
+                let by = format!("{} health check", self.config.name);
                 self.recorder
                     .borrow_mut()
-                    .detected(&self.config.edge_names[event.target], event.at);
+                    .detected(&self.config.edge_names[event.target], &by, event.at);
             }
             self.healthy[event.target] = up;
             self.balancer.set_healthy(event.target, up);
@@ -259,9 +264,11 @@ impl LoadBalancer {
                 picked
             }
         };
-        self.recorder
-            .borrow_mut()
-            .node_load(self.load, now, CONTROL_MESSAGE_BYTES, edge.is_none());
+        {
+            let mut recorder = self.recorder.borrow_mut();
+            recorder.node_load(self.load, now, CONTROL_MESSAGE_BYTES, edge.is_none());
+            recorder.node_client(self.load, now, u64::from(viewer));
+        }
         match edge {
             Some(edge) if self.passive.is_some() => {
                 // Proxy: the edge answers the device, which answers the viewer.

@@ -128,7 +128,8 @@ impl Manager {
                 Health::Down => {
                     self.detected_at[event.target] = Some(event.at);
                     if leader {
-                        self.recorder.borrow_mut().detected(&names[event.target], event.at);
+                        let by = format!("{} health check", self.config.name);
+                        self.recorder.borrow_mut().detected(&names[event.target], &by, event.at);
                     }
                 }
                 Health::Up => self.detected_at[event.target] = None,

@@ -176,7 +176,7 @@ impl Monitor {
             if missed && !self.node_down[i] {
                 let name = &self.nodes[i].1;
                 tracing::info!(node = %name, "monitor: node missed its scrape");
-                self.recorder.borrow_mut().detected(name, now);
+                self.recorder.borrow_mut().detected(name, "monitor-1 scrape", now);
             }
             self.node_down[i] = missed;
         }

@@ -83,9 +83,13 @@ impl Origin {
         );
         let bytes = u64::from(info.frames) * self.frame_bytes;
         let pushed = bytes * self.edges.len() as u64;
-        self.recorder
-            .borrow_mut()
-            .node_load(self.load, ctx.now(), pushed, false);
+        {
+            let mut recorder = self.recorder.borrow_mut();
+            recorder.node_load(self.load, ctx.now(), pushed, false);
+            for &edge in &self.edges {
+                recorder.node_client(self.load, ctx.now(), u64::from(edge));
+            }
+        }
         for &edge in &self.edges {
             ctx.send(edge, Msg::Segment(info), bytes);
         }
@@ -108,7 +112,8 @@ impl Origin {
         for (from, to) in switches {
             let (from, to) = (&self.names[from as usize], &self.names[to as usize]);
             tracing::info!(%from, %to, "origin input switch");
-            self.recorder.borrow_mut().input_switched(from, to, ctx.now());
+            let by = format!("{} input selector", self.names[ctx.me() as usize]);
+            self.recorder.borrow_mut().input_switched(from, to, &by, ctx.now());
         }
         for key in ready {
             if let Some(info) = self.held.remove(&key) {

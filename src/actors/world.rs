@@ -178,6 +178,11 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     );
     assert_eq!(kernel.spawn("encoder-1", class::ENCODER, encoder), encoder_id);
 
+    // Nodes after the cohorts: dns-1 (DNS failover), monitor-1, then manager-2 and
+    // lease-1 (a manager pair): appended so that every other node keeps its id.
+    let monitor_id = cohort_ids.last().map_or(origin_id + 1, |&id| id + 1) + u32::from(s.ingest.redundancy == "dns");
+    let manager_pair = s.managers.count > 1;
+    let (manager2_id, lease_id) = (monitor_id + 1, monitor_id + 2);
     let ingest_config = IngestConfig {
         gop_frames: frames_in(s.encoders.gop.0, fps),
         frames_per_segment: frames_in(s.cdn.segment.0, fps),
@@ -187,6 +192,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         vip: ingest_vip,
         switch_delay: s.ingest.switch_delay.0,
         pipelines: ingest_ids.iter().map(|&id| (id, names[id as usize].clone())).collect(),
+        managers: vec![(manager_id, "manager-1".into()), (manager2_id, "manager-2".into())],
         content: ContentConfig {
             loss_after: s.ingest.input_loss.0,
             black_after: s.ingest.black_after.0,
@@ -211,11 +217,6 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         },
         _ => Failback::None,
     };
-    // Nodes after the cohorts: dns-1 (DNS failover), monitor-1, then manager-2 and
-    // lease-1 (a manager pair): appended so that every other node keeps its id.
-    let monitor_id = cohort_ids.last().map_or(origin_id + 1, |&id| id + 1) + u32::from(s.ingest.redundancy == "dns");
-    let manager_pair = s.managers.count > 1;
-    let (manager2_id, lease_id) = (monitor_id + 1, monitor_id + 2);
     let lease_config = LeaseConfig {
         duration: s.managers.lease.0,
         renew_deadline: s.managers.renew_deadline.0,
@@ -332,6 +333,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         let dns_health = s.dns.health.to_config();
         let phases = probe_phases(seed, "dns-1/health-phase", servers, dns_health.interval);
         let dns = Dns::new(
+            "dns-1",
             ingest_ids.clone(),
             ingest_ids.iter().map(|&id| names[id as usize].clone()).collect(),
             dns_health,
@@ -401,6 +403,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         let health = s.dns.health.to_config();
         let phases = probe_phases(seed, "cdn-dns/health-phase", edges, health.interval);
         let dns = Dns::new(
+            "cdn-dns",
             edge_ids.clone(),
             edge_ids.iter().map(|&id| names[id as usize].clone()).collect(),
             health,

@@ -55,6 +55,8 @@ pub struct Episode {
     pub to: String,
     pub onset: SimTime,
     pub detected: SimTime,
+    /// The check that detected it, with its node (`manager-1 health check`).
+    pub detected_by: String,
     pub switched: SimTime,
     pub first_frame: Option<SimTime>,
     pub first_segment: Option<SimTime>,
@@ -112,6 +114,9 @@ impl ViewerRecord {
 /// Requests an edge answered within one [`NODE_BIN_S`]-second bin.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NodeLoad {
+    /// Distinct clients served (viewers for an edge or load balancer, edges for the
+    /// origin, publishers for an ingest server).
+    pub connections: u64,
     pub requests: u64,
     /// Answered 503 (at capacity).
     pub refused: u64,
@@ -157,7 +162,8 @@ pub struct Recorder {
     pub viewers: Vec<ViewerRecord>,
     pub faults: Vec<FaultRecord>,
     pub episodes: Vec<Episode>,
-    pub detections: Vec<(String, SimTime)>,
+    /// Detections of a node's failure: (node, the check that saw it, when).
+    pub detections: Vec<(String, String, SimTime)>,
     pub alerts: Vec<AlertRecord>,
     /// Content check failures: (ingest, what failed, when it crossed its threshold).
     pub content_failures: Vec<(String, &'static str, SimTime)>,
@@ -169,6 +175,9 @@ pub struct Recorder {
     /// [`NODE_BIN_S`] bin.
     pub load_names: Vec<String>,
     pub load: Vec<Vec<NodeLoad>>,
+    /// Per load node: client → the last bin it was counted in (looked up, never
+    /// iterated, so a hash map keeps runs deterministic).
+    load_clients: Vec<std::collections::HashMap<u64, usize>>,
     /// Requests reaching any edge, per second.
     pub edge_requests_per_s: Vec<u64>,
     /// Stalls viewers recovered from: (viewer, when playback resumed, how long it
@@ -201,6 +210,7 @@ impl Recorder {
             stream_start: None,
             load_names: Vec::new(),
             load: Vec::new(),
+            load_clients: Vec::new(),
             edge_requests_per_s: vec![0; bins],
             stall_durations: Vec::new(),
         }
@@ -211,6 +221,7 @@ impl Recorder {
     pub fn register_load(&mut self, name: &str) -> usize {
         let bins = self.shape.end.as_nanos().div_ceil(NODE_BIN_S * 1_000_000_000) as usize;
         self.load.push(vec![NodeLoad::default(); bins]);
+        self.load_clients.push(std::collections::HashMap::new());
         self.load_names.push(name.to_string());
         self.load.len() - 1
     }
@@ -226,8 +237,23 @@ impl Recorder {
         }
     }
 
-    /// Edge `node` (a load index) answered a viewer's request.
-    pub fn edge_request(&mut self, node: usize, at: SimTime, bytes: u64, refused: bool) {
+    /// Node `node` served `client` (a stable key: a node id, or a cohort and viewer)
+    /// at `at`; each client counts once per bin towards `connections`.
+    pub fn node_client(&mut self, node: usize, at: SimTime, client: u64) {
+        let bin = (at.as_nanos() / (NODE_BIN_S * 1_000_000_000)) as usize;
+        let (Some(bins), Some(seen)) = (self.load.get_mut(node), self.load_clients.get_mut(node)) else {
+            return;
+        };
+        if seen.insert(client, bin) != Some(bin) {
+            if let Some(load) = bins.get_mut(bin) {
+                load.connections += 1;
+            }
+        }
+    }
+
+    /// Edge `node` (a load index) answered a request of viewer `viewer`.
+    pub fn edge_request(&mut self, node: usize, viewer: u32, at: SimTime, bytes: u64, refused: bool) {
+        self.node_client(node, at, u64::from(viewer));
         if let Some(slot) = self.edge_requests_per_s.get_mut(bin_of(at)) {
             *slot += 1;
         }
@@ -392,24 +418,26 @@ impl Recorder {
         }
     }
 
-    pub fn detected(&mut self, node: &str, at: SimTime) {
-        self.detections.push((node.to_string(), at));
+    /// `by` (a check, named with its node: `lb-1 health check`) saw `node` fail at `at`.
+    pub fn detected(&mut self, node: &str, by: &str, at: SimTime) {
+        self.detections.push((node.to_string(), by.to_string(), at));
     }
 
     /// The origin's input selector switched from `from` to `to` at `at` (active-active):
     /// detection, switch and first frame on the new path coincide, because the new path
     /// was live all along and its frames become available the moment they are taken.
-    pub fn input_switched(&mut self, from: &str, to: &str, at: SimTime) {
-        self.switched(from, to, false, at, at);
+    pub fn input_switched(&mut self, from: &str, to: &str, by: &str, at: SimTime) {
+        self.switched(from, to, false, (by, at), at);
         let episode = self.episodes.last_mut().expect("just pushed");
         episode.first_frame = Some(at);
     }
 
     /// The policy moved the stream from `from` to `to` (taking effect at `at`), acting on
-    /// a detection at `detected`. The fault blamed is the latest one on `from` that began
+    /// a detection by check `detected.0` at `detected.1`. The fault blamed is the latest one on `from` that began
     /// by the detection; failing that, the latest fault still active at the detection
     /// (a fault elsewhere, such as in the manager or the network, can cause a failover).
-    pub fn switched(&mut self, from: &str, to: &str, failback: bool, detected: SimTime, at: SimTime) {
+    pub fn switched(&mut self, from: &str, to: &str, failback: bool, detected: (&str, SimTime), at: SimTime) {
+        let (detected_by, detected) = detected;
         let active_at = |f: &&FaultRecord| f.onset <= detected && f.end.is_none_or(|end| end >= detected);
         let fault = if failback {
             None
@@ -430,6 +458,7 @@ impl Recorder {
             to: to.to_string(),
             onset: fault.map_or(detected, |f| f.onset),
             detected,
+            detected_by: detected_by.to_string(),
             switched: at,
             first_frame: None,
             first_segment: None,

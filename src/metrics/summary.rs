@@ -216,9 +216,12 @@ pub struct FaultRow {
     /// `None`: the fault never ends.
     pub end_s: Option<f64>,
     /// Onset → the first detection of it: a failed health check of its target (by a
-    /// manager, the DNS or a load balancer's switch), the failover episode blaming it,
-    /// or a content check of an ingest.
+    /// manager, the DNS or a load balancer), a load balancer taking over from a silent
+    /// peer, the monitor's scrape, the failover episode moving away from it, or the
+    /// content check of the ingest an encoder feeds.
     pub time_to_detect_s: Option<f64>,
+    /// The check that detected it first, with its node (`manager-1 health check`).
+    pub detected_by: Option<String>,
     /// Onset → the first alert notification whose condition began in its window.
     pub time_to_alert_s: Option<f64>,
 }
@@ -235,13 +238,13 @@ pub fn fault_rows(rec: &Recorder) -> Vec<FaultRow> {
             let by_check = rec
                 .detections
                 .iter()
-                .filter(|(node, at)| *node == f.target && in_window(f, *at))
-                .map(|&(_, at)| at);
+                .filter(|(node, _, at)| *node == f.target && in_window(f, *at))
+                .map(|(_, by, at)| (*at, by.clone()));
             let by_episode = rec
                 .episodes
                 .iter()
                 .filter(|e| e.fault.as_deref() == Some(f.id.as_str()) && e.from == f.target)
-                .map(|e| e.detected);
+                .map(|e| (e.detected, e.detected_by.clone()));
             // Any fault of the encoder (a content fault, a crash, a partition) is seen by
             // the content check of the ingest it feeds.
             let of_encoder = f.kind.starts_with("encoder.") || f.target.starts_with("encoder-");
@@ -249,11 +252,11 @@ pub fn fault_rows(rec: &Recorder) -> Vec<FaultRow> {
                 .content_failures
                 .iter()
                 .filter(|(_, _, at)| of_encoder && in_window(f, *at))
-                .map(|&(_, _, at)| at);
+                .map(|(ingest, _, at)| (*at, format!("{ingest} content check")));
             let detected = by_check
                 .chain(by_episode)
                 .chain(by_content)
-                .filter(|&at| at >= f.onset)
+                .filter(|(at, _)| *at >= f.onset)
                 .min();
             let alerted = rec
                 .alerts
@@ -267,7 +270,8 @@ pub fn fault_rows(rec: &Recorder) -> Vec<FaultRow> {
                 target: f.target.clone(),
                 start_s: f.onset.as_secs_f64(),
                 end_s: f.end.map(SimTime::as_secs_f64),
-                time_to_detect_s: detected.map(|at| (at - f.onset).as_secs_f64()),
+                time_to_detect_s: detected.as_ref().map(|(at, _)| (*at - f.onset).as_secs_f64()),
+                detected_by: detected.map(|(_, by)| by),
                 time_to_alert_s: alerted.map(|at| (at - f.onset).as_secs_f64()),
             }
         })
@@ -297,6 +301,8 @@ pub fn alert_scores(rec: &Recorder) -> (Option<f64>, Option<f64>) {
 pub struct NodeRow {
     pub time_s: u64,
     pub node: String,
+    /// Distinct clients served in the bin (see [`crate::metrics::NodeLoad`]).
+    pub connections: u64,
     pub requests: u64,
     pub refused: u64,
     pub egress_mbps: f64,
@@ -312,6 +318,7 @@ pub fn node_rows(rec: &Recorder) -> Vec<NodeRow> {
                 NodeRow {
                     time_s: bin as u64 * NODE_BIN_S,
                     node: name.clone(),
+                    connections: l.connections,
                     requests: l.requests,
                     refused: l.refused,
                     // Rounded to the bit per second, so the CSV shows no float noise.
@@ -346,6 +353,8 @@ pub struct FailoverRow {
     pub to: String,
     pub onset_ms: f64,
     pub detected_ms: f64,
+    /// The check whose detection the switch acted on, with its node.
+    pub detected_by: String,
     pub switched_ms: f64,
     pub first_frame_ms: Option<f64>,
     pub first_segment_ms: Option<f64>,
@@ -557,6 +566,7 @@ pub fn failover_rows(rec: &Recorder) -> Vec<FailoverRow> {
             to: e.to.clone(),
             onset_ms: ms(e.onset),
             detected_ms: ms(e.detected),
+            detected_by: e.detected_by.clone(),
             switched_ms: ms(e.switched),
             first_frame_ms: e.first_frame.map(ms),
             first_segment_ms: e.first_segment.map(ms),
@@ -767,8 +777,16 @@ mod tests {
         // One alert inside a's window, one within the 120 s grace after it, one false.
         rec.alerts = vec![alert(615, 675), alert(1_010, 1_040), alert(1_500, 1_530)];
         rec.detections = vec![
-            ("ingest-1".into(), SimTime::from_secs(599)),
-            ("ingest-1".into(), SimTime::from_secs(603)),
+            (
+                "ingest-1".into(),
+                "manager-1 health check".into(),
+                SimTime::from_secs(599),
+            ),
+            (
+                "ingest-1".into(),
+                "manager-1 health check".into(),
+                SimTime::from_secs(603),
+            ),
         ];
         let (precision, recall) = alert_scores(&rec);
         assert_eq!(precision, Some(2.0 / 3.0));
@@ -780,6 +798,59 @@ mod tests {
         assert_eq!((rows[1].time_to_detect_s, rows[1].time_to_alert_s), (None, None));
         rec.alerts.clear();
         assert_eq!(alert_scores(&rec), (None, Some(0.0)));
+    }
+
+    #[test]
+    fn a_fault_is_detected_by_the_first_check_that_saw_its_target() {
+        use crate::metrics::{Episode, FaultRecord};
+        let mut rec = recorder(3_600);
+        let fault = |id: &str, kind: &str, target: &str| FaultRecord {
+            id: id.into(),
+            kind: kind.into(),
+            target: target.into(),
+            onset: SimTime::from_secs(600),
+            end: Some(SimTime::from_secs(700)),
+        };
+        rec.faults = vec![
+            fault("origin", "net.partition", "origin-1"),
+            fault("encoder", "node.crash", "encoder-1"),
+            fault("manager", "net.partition", "manager-1"),
+        ];
+        let at = |s: f64| SimTime::from_nanos((s * 1e9) as u64);
+        rec.detections = vec![
+            ("origin-1".into(), "monitor-1 scrape".into(), at(615.0)),
+            ("encoder-1".into(), "monitor-1 scrape".into(), at(615.0)),
+            ("manager-1".into(), "monitor-1 scrape".into(), at(615.0)),
+            ("ingest-1".into(), "manager-1 health check".into(), at(602.8)),
+        ];
+        rec.content_failures = vec![("ingest-1".into(), "input loss", at(601.0))];
+        // The cut-off manager's failover of a healthy ingest is blamed on its fault but
+        // detected ingest-1, not the manager.
+        rec.episodes = vec![Episode {
+            failback: false,
+            fault: Some("manager".into()),
+            from: "ingest-1".into(),
+            to: "ingest-2".into(),
+            onset: at(600.0),
+            detected: at(602.8),
+            detected_by: "manager-1 health check".into(),
+            switched: at(720.0),
+            first_frame: None,
+            first_segment: None,
+        }];
+        let rows = fault_rows(&rec);
+        let got: Vec<(Option<f64>, Option<&str>)> = rows
+            .iter()
+            .map(|r| (r.time_to_detect_s, r.detected_by.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some(15.0), Some("monitor-1 scrape")),
+                (Some(1.0), Some("ingest-1 content check")),
+                (Some(15.0), Some("monitor-1 scrape")),
+            ]
+        );
     }
 
     #[test]

@@ -90,17 +90,22 @@ pub fn report(run: &RunTables) -> Result<String, String> {
     } else {
         let _ = writeln!(
             w,
-            "<table><tr><th>id</th><th>kind</th><th>target</th><th>from (s)</th><th>until (s)</th></tr>"
+            "<table><tr><th>id</th><th>kind</th><th>target</th><th>from (s)</th><th>until (s)</th>\
+             <th>detected after (s)</th><th>detected by</th><th>alerted after (s)</th></tr>"
         );
         for f in &run.faults {
             let _ = writeln!(
                 w,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td>{}</td></tr>",
                 escape(&f.id),
                 escape(&f.kind),
                 escape(&f.target),
                 f.start_s,
                 f.end_s.map_or("never ends".into(), |e| format!("{e:.3}")),
+                opt(f.time_to_detect_s, "", 1.0, 3),
+                f.detected_by.as_deref().map_or("–".into(), escape),
+                opt(f.time_to_alert_s, "", 1.0, 1),
             );
         }
         let _ = writeln!(w, "</table>");
@@ -144,13 +149,14 @@ pub fn report(run: &RunTables) -> Result<String, String> {
         let _ = writeln!(
             w,
             "<table><tr><th>#</th><th>kind</th><th>fault</th><th>from → to</th><th>onset (s)</th>\
-             <th>detect (s)</th><th>switch (s)</th><th>first frame (s)</th><th>latency (s)</th></tr>"
+             <th>detect (s)</th><th>detected by</th><th>switch (s)</th><th>first frame (s)</th>\
+             <th>latency (s)</th></tr>"
         );
         for e in &run.failovers {
             let _ = writeln!(
                 w,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{:.3}</td><td>+{:.3}</td>\
-                 <td>+{:.3}</td><td>{}</td><td>{}</td></tr>",
+                 <td>{}</td><td>+{:.3}</td><td>{}</td><td>{}</td></tr>",
                 e.episode,
                 escape(&e.kind),
                 escape(&e.fault),
@@ -158,6 +164,7 @@ pub fn report(run: &RunTables) -> Result<String, String> {
                 escape(&e.to),
                 e.onset_ms / 1e3,
                 (e.detected_ms - e.onset_ms) / 1e3,
+                escape(&e.detected_by),
                 (e.switched_ms - e.onset_ms) / 1e3,
                 e.first_frame_ms
                     .map_or("–".into(), |f| format!("+{:.3}", (f - e.onset_ms) / 1e3)),

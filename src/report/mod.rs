@@ -66,7 +66,7 @@ pub const VIEWER_COLUMNS: &[&str] = &[
 ];
 
 /// The column names of `nodes.csv`.
-pub const NODE_COLUMNS: &[&str] = &["time_s", "node", "requests", "refused", "egress_mbps"];
+pub const NODE_COLUMNS: &[&str] = &["time_s", "node", "connections", "requests", "refused", "egress_mbps"];
 
 /// The column names of `alerts.csv`.
 pub const ALERT_COLUMNS: &[&str] = &[
@@ -106,6 +106,7 @@ pub const FAILOVER_COLUMNS: &[&str] = &[
     "to",
     "onset_ms",
     "detected_ms",
+    "detected_by",
     "switched_ms",
     "first_frame_ms",
     "first_segment_ms",

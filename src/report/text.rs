@@ -35,7 +35,7 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
     for row in failovers {
         let _ = writeln!(
             out,
-            "          #{} {} {} → {} ({}): onset {:.3} s, detected +{:.2} s, switched +{:.2} s, first frame {}, first segment {}",
+            "          #{} {} {} → {} ({}): onset {:.3} s, detected +{:.2} s by {}, switched +{:.2} s, first frame {}, first segment {}",
             row.episode,
             row.kind,
             row.from,
@@ -47,6 +47,7 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
             },
             row.onset_ms / 1000.0,
             (row.detected_ms - row.onset_ms) / 1000.0,
+            row.detected_by,
             (row.switched_ms - row.onset_ms) / 1000.0,
             row.failover_latency_ms
                 .map_or("never".to_string(), |l| format!("+{:.2} s", l / 1000.0)),
