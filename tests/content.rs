@@ -33,7 +33,12 @@ fn black_and_silent_feeds_pass_liveness_but_fail_the_content_check() {
         // The content check fails 1 s after the first bad frame reached ingest-1
         // (captured at 600 s, then 20 ms + jitter on the encoder's link).
         assert_eq!(out.content_failures.len(), 1, "{kind}");
-        let (ingest, failed, at) = out.content_failures[0].clone();
+        let failcast::metrics::ContentFailure {
+            ingest,
+            what: failed,
+            at,
+            ..
+        } = out.content_failures[0].clone();
         assert_eq!((ingest.as_str(), failed), ("ingest-1", what));
         let earliest = FAULT + SimDuration::from_millis(1_020);
         assert!(
@@ -58,7 +63,12 @@ fn black_and_silent_feeds_pass_liveness_but_fail_the_content_check() {
 fn a_stalled_encoder_loses_its_input_one_second_after_its_last_frame() {
     let out = content_fault("encoder.stall");
     assert_eq!(out.summary.failovers, 0);
-    let (ingest, failed, at) = out.content_failures[0].clone();
+    let failcast::metrics::ContentFailure {
+        ingest,
+        what: failed,
+        at,
+        ..
+    } = out.content_failures[0].clone();
     assert_eq!((ingest.as_str(), failed), ("ingest-1", "input-loss"));
     // The last frame left before 600 s and arrived ~20 ms later.
     assert!(
@@ -88,7 +98,7 @@ fn a_stall_shorter_than_the_probe_interval_is_still_caught() {
         ]);
         let out = run_scenario(&s, seed, None, false).unwrap();
         assert_eq!(out.content_failures.len(), 1, "seed {seed}");
-        assert_eq!(out.content_failures[0].1, "input-loss");
+        assert_eq!(out.content_failures[0].what, "input-loss");
     }
 }
 

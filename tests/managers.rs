@@ -56,6 +56,7 @@ fn split_brain_is_the_exact_overlap_of_leaderships() {
         segment: SimDuration::from_secs(2),
         end: SimTime::from_secs(100),
         viewers: 0,
+        streams: 1,
         max_ingest_to_origin: SimDuration::ZERO,
     };
     let mut rec = Recorder::new(shape, Vec::new());

@@ -3,7 +3,10 @@
 mod common;
 
 use failcast::experiment::run_scenario;
-use failcast::report::{write_run, ALERT_COLUMNS, FAILOVER_COLUMNS, NODE_COLUMNS, TIMELINE_COLUMNS, VIEWER_COLUMNS};
+use failcast::report::{
+    write_run, ALERT_COLUMNS, EXPECTATION_COLUMNS, FAILOVER_COLUMNS, FAULT_COLUMNS, NODE_COLUMNS, STALL_COLUMNS,
+    TIMELINE_COLUMNS, VIEWER_COLUMNS,
+};
 
 fn first_line(path: &std::path::Path) -> String {
     std::fs::read_to_string(path)
@@ -26,6 +29,30 @@ fn run_folder_has_documented_files_columns_and_keys() {
     assert_eq!(first_line(&run.join("alerts.csv")), ALERT_COLUMNS.join(","));
     assert_eq!(first_line(&run.join("viewers.csv")), VIEWER_COLUMNS.join(","));
     assert_eq!(first_line(&run.join("nodes.csv")), NODE_COLUMNS.join(","));
+    assert_eq!(first_line(&run.join("faults.csv")), FAULT_COLUMNS.join(","));
+    assert_eq!(first_line(&run.join("stalls.csv")), STALL_COLUMNS.join(","));
+    assert_eq!(first_line(&run.join("expectations.csv")), EXPECTATION_COLUMNS.join(","));
+    // A run with no fault, failover, alert, stall or expectation writes the same
+    // headers (from the constants rather than from rows).
+    let mut calm = common::short_quickstart(&["viewers.count=20", "scenario.duration=2m", "fault[0].at=1m"]);
+    calm.faults.clear();
+    calm.expects.clear();
+    let quiet = run_scenario(&calm, 1, None, false).unwrap();
+    assert!(quiet.failovers.is_empty() && quiet.alerts.is_empty() && quiet.stalls.is_empty());
+    let empty = dir.path().join("calm");
+    write_run(&empty, &quiet).unwrap();
+    for file in [
+        "timeline.csv",
+        "failovers.csv",
+        "alerts.csv",
+        "viewers.csv",
+        "nodes.csv",
+        "faults.csv",
+        "stalls.csv",
+        "expectations.csv",
+    ] {
+        assert_eq!(first_line(&empty.join(file)), first_line(&run.join(file)), "{file}");
+    }
     let viewers = std::fs::read_to_string(run.join("viewers.csv")).unwrap();
     assert_eq!(viewers.lines().count(), 1 + 20, "a header and one row per viewer");
     let nodes = std::fs::read_to_string(run.join("nodes.csv")).unwrap();
@@ -217,7 +244,7 @@ fn trace_outputs_list_every_event_and_span_the_faults_and_phases() {
         .filter(|e| e["cat"] == "outage")
         .map(|e| e["dur"].as_i64().unwrap())
         .sum();
-    let spans_s: f64 = out.outages_s.iter().map(|(a, b)| b - a).sum();
+    let spans_s: f64 = out.outages_s.iter().map(|(_, a, b)| b - a).sum();
     assert!(outage_us > 0 && (outage_us as f64 / 1e6 - spans_s).abs() < 1e-5);
     // Without --trace neither file is written.
     let quiet = run_scenario(&common::short_quickstart(&["viewers.count=5"]), 1, None, false).unwrap();

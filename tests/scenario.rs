@@ -264,8 +264,8 @@ fn every_bundled_scenario_validates_runs_and_meets_its_expectations() {
             let owed: u64 = out
                 .published
                 .iter()
-                .filter(|&&(index, _)| index >= first && index < frontier)
-                .map(|&(_, frames)| u64::from(frames))
+                .filter(|&&(stream, index, _)| stream == v.stream && index >= first && index < frontier)
+                .map(|&(_, _, frames)| u64::from(frames))
                 .sum();
             assert_eq!(
                 v.frames_played + v.frames_skipped,
@@ -352,4 +352,21 @@ fn overload_faults_need_a_capacity_and_an_edge() {
         format!("{MINIMAL}[[fault]]\nat = \"10s\"\nkind = \"node.crash\"\ntarget = \"edge-1\"\ncapacity_mbps = 5\n");
     let d = errors(&crash, &[]);
     assert!(d.0[0].message.contains("applies to cdn.overload faults"), "{d}");
+}
+
+#[test]
+fn stream_counts_are_bounded_and_dns_failover_runs_one_stream() {
+    let d = errors(&format!("{MINIMAL}[encoders]\ncount = 65\n"), &[]);
+    assert!(d.to_string().contains("encoders.count = 65 is out of range"), "{d}");
+    assert!(d.to_string().contains("use 1 to 64 encoders (one per stream)"), "{d}");
+    let d = errors(
+        &format!("{MINIMAL}[encoders]\ncount = 2\n[ingest]\nredundancy = \"dns\"\n"),
+        &[],
+    );
+    assert!(
+        d.to_string().contains("DNS-based ingest failover runs one stream"),
+        "{d}"
+    );
+    let s = load_str("t.toml", &format!("{MINIMAL}[encoders]\ncount = 3\n"), &[]).unwrap();
+    assert!(s.node_names().contains(&"encoder-3".to_string()));
 }

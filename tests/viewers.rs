@@ -7,11 +7,11 @@ mod common;
 use failcast::experiment::{run_scenario, RunOutput};
 use failcast::metrics::viewer_rows;
 
-fn owed(out: &RunOutput, first: u64, frontier: u64) -> u64 {
+fn owed(out: &RunOutput, stream: u32, first: u64, frontier: u64) -> u64 {
     out.published
         .iter()
-        .filter(|&&(index, _)| index >= first && index < frontier)
-        .map(|&(_, frames)| u64::from(frames))
+        .filter(|&&(s, index, _)| s == stream && index >= first && index < frontier)
+        .map(|&(_, _, frames)| u64::from(frames))
         .sum()
 }
 
@@ -22,7 +22,7 @@ fn check_viewers(out: &RunOutput) {
         };
         // The frontier may be a segment being loaded: it is owed but not yet played.
         let played_or_skipped = v.frames_played + v.frames_skipped;
-        let upto = owed(out, first, frontier);
+        let upto = owed(out, v.stream, first, frontier);
         assert_eq!(played_or_skipped, upto, "viewer {id}: {v:?}");
     }
     let s = &out.summary;
@@ -69,7 +69,7 @@ fn every_owed_frame_is_played_or_skipped_by_each_viewer() {
         false,
     )
     .unwrap();
-    assert!(short.published.iter().any(|&(_, frames)| frames % 3 != 0));
+    assert!(short.published.iter().any(|&(_, _, frames)| frames % 3 != 0));
     check_viewers(&short);
 }
 
@@ -121,7 +121,7 @@ fn in_the_world_a_buffer_hides_a_shorter_outage_and_a_longer_one_costs_the_uncov
     // downloaded. So each viewer's stall is G less its cushion plus at most that
     // second, and nothing is skipped: the stall is the uncovered gap.
     let out = encoder_stall("20s");
-    let [(from, to)] = out.outages_s[..] else {
+    let [(_, from, to)] = out.outages_s[..] else {
         panic!("one outage expected: {:?}", out.outages_s)
     };
     let gap = to - from + 3.0;

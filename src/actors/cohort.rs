@@ -30,6 +30,8 @@ pub struct CohortConfig {
     pub routes: u8,
     /// Global ids of the viewers in this cohort.
     pub viewers: Vec<u32>,
+    /// Streams in the run: viewer `v` watches stream `v mod streams`.
+    pub streams: u32,
     pub player: PlayerConfig,
     pub target_duration: SimDuration,
     pub fps: u32,
@@ -134,6 +136,9 @@ impl Cohort {
                 },
             })
             .collect();
+        for (viewer, &id) in viewers.iter_mut().zip(&config.viewers) {
+            viewer.record.stream = id % config.streams.max(1);
+        }
         for viewer in &mut viewers {
             viewer.record.ttl_violator = viewer.connection.as_ref().is_some_and(|c| c.cache.is_violator());
         }
@@ -274,6 +279,7 @@ impl Cohort {
     /// Performs the player's requests and books what it reports, then re-arms its timer.
     fn drive(&mut self, slot: usize, ctx: &mut Ctx<'_, Msg>) {
         let viewer_id = self.config.viewers[slot];
+        let stream = self.viewers[slot].record.stream;
         while let Some(event) = self.viewers[slot].player.poll_event() {
             match event {
                 PlayerEvent::Started { at, startup } => {
@@ -282,11 +288,13 @@ impl Cohort {
                 }
                 PlayerEvent::SegmentStarted { index, at, .. } => {
                     let mut recorder = self.recorder.borrow_mut();
-                    recorder.segment_played(index, at);
+                    recorder.segment_played(stream as usize, index, at);
                     // The segment's own frame count: its duration went through whole
                     // nanoseconds and would lose a frame on the way back.
-                    let (frames, captured) = recorder.segments.get(&index).map_or((0, None), |segment| {
-                        (u64::from(segment.frames), recorder.capture_time(segment.first_frame))
+                    let segments = &recorder.streams[stream as usize].segments;
+                    let (frames, captured) = segments.get(&index).map_or((0, None), |segment| {
+                        let captured = recorder.capture_time(stream as usize, segment.first_frame);
+                        (u64::from(segment.frames), captured)
                     });
                     drop(recorder);
                     let record = &mut self.viewers[slot].record;
@@ -309,9 +317,7 @@ impl Cohort {
                 }
                 PlayerEvent::Skipped { from, to, .. } => {
                     // Segments never published were lost upstream, not by this viewer.
-                    let (segments, frames) = self
-                        .recorder
-                        .borrow()
+                    let (segments, frames) = self.recorder.borrow().streams[stream as usize]
                         .segments
                         .range(from..to)
                         .fold((0, 0), |(n, f), (_, segment)| (n + 1, f + u64::from(segment.frames)));
@@ -345,6 +351,7 @@ impl Cohort {
                     Msg::PlaylistRequest {
                         client: ctx.me(),
                         viewer: viewer_id,
+                        stream,
                         req,
                     },
                 ),
@@ -353,6 +360,7 @@ impl Cohort {
                     Msg::SegmentRequest {
                         client: ctx.me(),
                         viewer: viewer_id,
+                        stream,
                         req,
                         index,
                     },

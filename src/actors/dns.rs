@@ -97,7 +97,7 @@ impl Dns {
                 };
                 self.recorder
                     .borrow_mut()
-                    .switched(from, to, failback, (&self.check_name, detected), ctx.now());
+                    .switched(0, from, to, failback, (&self.check_name, detected), ctx.now());
             }
         }
         self.timer.arm(self.health.poll_timeout(), ctx, Msg::ControlTimer);

@@ -26,42 +26,59 @@ pub struct EdgeConfig {
     pub index: usize,
 }
 
-pub struct Edge {
-    config: EdgeConfig,
+/// What an edge holds of one stream.
+struct Cached {
     /// Segments held, oldest first: the playlist window and as many again, since a
     /// segment must stay available for the playlist's duration after it leaves the
     /// playlist (RFC 8216 §6.2.2), so players a little behind can still fetch it.
     held: VecDeque<(PlaylistEntry, u32)>,
     /// The playlist as served, rebuilt once per new segment and shared by every answer.
     playlist: Arc<[PlaylistEntry]>,
+}
+
+impl Cached {
+    fn empty() -> Self {
+        Cached {
+            held: VecDeque::new(),
+            playlist: Arc::from(Vec::new()),
+        }
+    }
+}
+
+pub struct Edge {
+    config: EdgeConfig,
+    /// Per stream, in stream order.
+    streams: Vec<Cached>,
     egress: Option<TokenBucket>,
     recorder: SharedRecorder,
 }
 
 impl Edge {
-    pub fn new(config: EdgeConfig, recorder: SharedRecorder) -> Self {
+    pub fn new(config: EdgeConfig, streams: usize, recorder: SharedRecorder) -> Self {
         Edge {
             config,
-            held: VecDeque::new(),
-            playlist: Arc::from(Vec::new()),
+            streams: (0..streams).map(|_| Cached::empty()).collect(),
             egress: (config.capacity_bps > 0).then(|| TokenBucket::new(config.capacity_bps, SimTime::ZERO)),
             recorder,
         }
     }
 
-    fn store(&mut self, index: u64, frames: u32) {
+    fn store(&mut self, stream: usize, index: u64, frames: u32) {
+        let Some(cached) = self.streams.get_mut(stream) else {
+            return;
+        };
         // A live playlist only grows: a late or repeated copy is not listed again.
-        if self.held.back().is_some_and(|(last, _)| index <= last.index) {
+        if cached.held.back().is_some_and(|(last, _)| index <= last.index) {
             return;
         }
         let duration = SimDuration::from_nanos(u64::from(frames) * 1_000_000_000 / u64::from(self.config.fps));
-        self.held.push_back((PlaylistEntry { index, duration }, frames));
-        while self.held.len() > 2 * self.config.playlist_window {
-            self.held.pop_front();
+        cached.held.push_back((PlaylistEntry { index, duration }, frames));
+        while cached.held.len() > 2 * self.config.playlist_window {
+            cached.held.pop_front();
         }
-        let listed = self.held.len().min(self.config.playlist_window);
-        let first = self.held.len() - listed;
-        self.playlist = self.held.range(first..).map(|&(entry, _)| entry).collect();
+        let listed = cached.held.len().min(self.config.playlist_window);
+        let first = cached.held.len() - listed;
+        cached.playlist = cached.held.range(first..).map(|&(entry, _)| entry).collect();
     }
 }
 
@@ -77,14 +94,24 @@ impl Behavior for Edge {
                 msg: Msg::Segment(info),
                 ..
             } => {
-                self.recorder.borrow_mut().segment_at_edge(info.index, ctx.now());
-                self.store(info.index, info.frames);
+                let stream = info.stream as usize;
+                self.recorder
+                    .borrow_mut()
+                    .segment_at_edge(stream, info.index, ctx.now());
+                self.store(stream, info.index, info.frames);
             }
             Input::Msg {
-                msg: Msg::PlaylistRequest { client, viewer, req },
+                msg:
+                    Msg::PlaylistRequest {
+                        client,
+                        viewer,
+                        stream,
+                        req,
+                    },
                 ..
             } => {
-                let playlist = Arc::clone(&self.playlist);
+                let playlist = (self.streams.get(stream as usize))
+                    .map_or_else(|| Arc::from(Vec::new()), |cached| Arc::clone(&cached.playlist));
                 let bytes = CONTROL_MESSAGE_BYTES + 60 * playlist.len() as u64;
                 self.recorder
                     .borrow_mut()
@@ -105,16 +132,16 @@ impl Behavior for Edge {
                     Msg::SegmentRequest {
                         client,
                         viewer,
+                        stream,
                         req,
                         index,
                     },
                 ..
             } => {
-                let found = self
-                    .held
-                    .binary_search_by_key(&index, |(entry, _)| entry.index)
-                    .ok()
-                    .map(|at| self.held[at].1);
+                let found = self.streams.get(stream as usize).and_then(|cached| {
+                    (cached.held.binary_search_by_key(&index, |(entry, _)| entry.index).ok())
+                        .map(|at| cached.held[at].1)
+                });
                 let now = ctx.now();
                 let bits = |frames: u32| u64::from(frames) * self.config.frame_bytes * 8;
                 let reply = match found {
@@ -153,7 +180,7 @@ impl Behavior for Edge {
             Input::Msg {
                 from,
                 msg: Msg::Probe { id },
-            } => ctx.send(from, Msg::ProbeAck { id, holds_vip: false }, CONTROL_MESSAGE_BYTES),
+            } => ctx.send(from, Msg::ProbeAck { id, holds: 0 }, CONTROL_MESSAGE_BYTES),
             Input::Msg {
                 msg: Msg::SetCapacity { bps },
                 ..
@@ -170,8 +197,7 @@ impl Behavior for Edge {
             }
             Input::Restart => {
                 // The cache lived in memory.
-                self.held.clear();
-                self.playlist = Arc::from(Vec::new());
+                self.streams.iter_mut().for_each(|cached| *cached = Cached::empty());
             }
             _ => {}
         }

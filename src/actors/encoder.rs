@@ -22,6 +22,8 @@ pub struct EncoderConfig {
     /// timeout: 5 s): the encoder reconnects.
     pub ack_timeout: SimDuration,
     pub backoff: Backoff,
+    /// The stream this encoder produces (0 for the first).
+    pub stream: u32,
 }
 
 /// Where an uplink connects.
@@ -85,6 +87,7 @@ impl Encoder {
                 dest: None,
             })
             .collect();
+        let first_conn = u64::from(config.stream) << 32;
         Encoder {
             config,
             uplinks,
@@ -92,7 +95,9 @@ impl Encoder {
             stream_start: None,
             capturing: false,
             next_frame: 0,
-            next_conn: 0,
+            // Connection ids are unique across encoders: an ingest server carrying
+            // several streams tells their connections apart.
+            next_conn: first_conn,
             content: 0,
         }
     }
@@ -174,7 +179,7 @@ impl Encoder {
         {
             let mut recorder = self.recorder.borrow_mut();
             for frame in first..first + u64::from(count) {
-                recorder.frame_produced(self.capture_time(frame));
+                recorder.frame_produced(self.config.stream as usize, self.capture_time(frame));
             }
         }
         let bytes = u64::from(count) * self.config.frame_bytes;

@@ -1,4 +1,4 @@
-//! The ingest actor: accepts one publisher connection at a time, waits for a keyframe,
+//! The ingest actor: per stream it carries, accepts one publisher connection at a time, waits for a keyframe,
 //! cuts the frame stream into keyframe-aligned segments and publishes each to the
 //! origin. Answers health probes. Frames on any other connection are answered with a
 //! reset; a publisher silent for `idle_timeout` is dropped (SRS and SRT use 5 s). A
@@ -21,9 +21,12 @@ pub struct IngestConfig {
     pub idle_timeout: SimDuration,
     /// Acknowledge every this many frames (RTMP window acknowledgements; here 1 s of media).
     pub ack_every_frames: u64,
-    /// The floating ingest address (active-passive), and how long taking it takes.
-    pub vip: u32,
+    /// Each stream's floating ingest address (active-passive), and how long taking
+    /// one takes.
+    pub vips: Vec<u32>,
     pub switch_delay: SimDuration,
+    /// Each stream's encoder, in stream order: a connection's stream is its publisher's.
+    pub encoders: Vec<NodeId>,
     /// Names of the ingest servers by node id, to name the server that lost the address.
     pub pipelines: Vec<(NodeId, String)>,
     /// Names of the managers by node id, to name the check behind a promotion.
@@ -45,60 +48,24 @@ struct Session {
     last_heard: SimTime,
 }
 
-pub struct Ingest {
-    config: IngestConfig,
-    name: String,
-    origin: NodeId,
-    recorder: SharedRecorder,
+/// What the server does for one stream: its publisher's connection, the packager, the
+/// stream's floating address and its content check.
+struct Lane {
     session: Option<Session>,
     waiting_for_keyframe: bool,
     open: Option<OpenSegment>,
     last_received: Option<u64>,
-    /// Whether this server holds the floating address (network state: survives a crash).
+    /// Whether this server holds the stream's floating address (network state:
+    /// survives a crash).
     holds_vip: bool,
     /// A promotion under way: (the check that detected the failure, when, failback).
     promotion: Option<(String, SimTime, bool)>,
     content: ContentCheck,
     /// When the content failure last recorded began.
     content_reported: Option<SimTime>,
-    /// This server's row in `nodes.csv`.
-    load: usize,
 }
 
-impl Ingest {
-    pub fn new(config: IngestConfig, name: String, origin: NodeId, holds_vip: bool, recorder: SharedRecorder) -> Self {
-        let load = recorder.borrow_mut().register_load(&name);
-        Ingest {
-            load,
-            name,
-            origin,
-            recorder,
-            holds_vip,
-            promotion: None,
-            session: None,
-            waiting_for_keyframe: true,
-            open: None,
-            last_received: None,
-            content: ContentCheck::new(config.content),
-            content_reported: None,
-            config,
-        }
-    }
-
-    /// Whether the content has failed at `now`; records each failure once, at the
-    /// instant it crossed its threshold.
-    fn content_failed(&mut self, now: SimTime) -> bool {
-        let Some((fault, at)) = self.content.failure(now) else {
-            return false;
-        };
-        if self.content_reported != Some(at) {
-            self.content_reported = Some(at);
-            tracing::info!(ingest = %self.name, fault = fault.name(), %at, "content check failed");
-            self.recorder.borrow_mut().content_failed(&self.name, fault.name(), at);
-        }
-        true
-    }
-
+impl Lane {
     fn reset(&mut self) {
         self.session = None;
         self.waiting_for_keyframe = true;
@@ -106,66 +73,156 @@ impl Ingest {
         self.last_received = None;
     }
 
-    fn publish(&mut self, ctx: &mut Ctx<'_, Msg>, segment: OpenSegment) {
+    /// The first frame this packager will still publish if the run went on.
+    fn floor(&self, gop_frames: u64) -> u64 {
+        if let Some(open) = self.open {
+            return open.first_frame;
+        }
+        let next = self.last_received.map_or(0, |f| f + 1);
+        if self.waiting_for_keyframe {
+            next.div_ceil(gop_frames) * gop_frames
+        } else {
+            next
+        }
+    }
+}
+
+pub struct Ingest {
+    config: IngestConfig,
+    name: String,
+    origin: NodeId,
+    recorder: SharedRecorder,
+    /// One per stream, in stream order (most idle on a server that carries few).
+    lanes: Vec<Lane>,
+    /// This server's row in `nodes.csv`.
+    load: usize,
+}
+
+impl Ingest {
+    /// `holds_vip`: the streams whose floating address this server holds at start.
+    pub fn new(
+        config: IngestConfig,
+        name: String,
+        origin: NodeId,
+        holds_vip: Vec<bool>,
+        recorder: SharedRecorder,
+    ) -> Self {
+        let load = recorder.borrow_mut().register_load(&name);
+        let lanes = holds_vip
+            .into_iter()
+            .map(|holds_vip| Lane {
+                session: None,
+                waiting_for_keyframe: true,
+                open: None,
+                last_received: None,
+                holds_vip,
+                promotion: None,
+                content: ContentCheck::new(config.content),
+                content_reported: None,
+            })
+            .collect();
+        Ingest {
+            load,
+            name,
+            origin,
+            recorder,
+            lanes,
+            config,
+        }
+    }
+
+    /// The stream an encoder publishes.
+    fn stream_of(&self, encoder: NodeId) -> Option<usize> {
+        self.config.encoders.iter().position(|&e| e == encoder)
+    }
+
+    /// Whether stream `stream`'s content has failed at `now`; records each failure
+    /// once, at the instant it crossed its threshold.
+    fn content_failed(&mut self, stream: usize, now: SimTime) -> bool {
+        let lane = &mut self.lanes[stream];
+        let Some((fault, at)) = lane.content.failure(now) else {
+            return false;
+        };
+        if lane.content_reported != Some(at) {
+            lane.content_reported = Some(at);
+            tracing::info!(ingest = %self.name, stream, fault = fault.name(), %at, "content check failed");
+            self.recorder
+                .borrow_mut()
+                .content_failed(&self.name, stream, fault.name(), at);
+        }
+        true
+    }
+
+    /// Whether any stream's content has failed (every lane is judged and recorded).
+    fn any_content_failed(&mut self, now: SimTime) -> bool {
+        // Not short-circuiting: each lane's failure is recorded when it happens.
+        let mut any = false;
+        for stream in 0..self.lanes.len() {
+            any |= self.content_failed(stream, now);
+        }
+        any
+    }
+
+    fn publish(&mut self, ctx: &mut Ctx<'_, Msg>, stream: usize, segment: OpenSegment) {
         let info = SegmentInfo {
             index: segment.index,
             first_frame: segment.first_frame,
             frames: segment.received,
             missing: (self.config.frames_per_segment as u32).saturating_sub(segment.received),
             pipeline: ctx.me(),
+            stream: stream as u32,
         };
         let bytes = u64::from(segment.received) * self.config.frame_bytes;
         {
             let mut recorder = self.recorder.borrow_mut();
-            recorder.segment_packaged(segment.index, segment.received, ctx.now());
+            recorder.segment_packaged(stream, segment.index, segment.received, ctx.now());
             recorder.node_load(self.load, ctx.now(), bytes, false);
-            if let Some(session) = &self.session {
+            if let Some(session) = &self.lanes[stream].session {
                 recorder.node_client(self.load, ctx.now(), u64::from(session.publisher));
             }
         }
         ctx.send(self.origin, Msg::Segment(info), bytes);
     }
 
-    fn receive(&mut self, ctx: &mut Ctx<'_, Msg>, first: u64, count: u32) {
+    fn receive(&mut self, ctx: &mut Ctx<'_, Msg>, stream: usize, first: u64, count: u32) {
         let per_segment = self.config.frames_per_segment;
         for frame in first..first + u64::from(count) {
-            self.last_received = Some(frame);
-            if self.waiting_for_keyframe {
+            let lane = &mut self.lanes[stream];
+            lane.last_received = Some(frame);
+            if lane.waiting_for_keyframe {
                 if frame % self.config.gop_frames != 0 {
                     continue;
                 }
-                self.waiting_for_keyframe = false;
-                self.recorder.borrow_mut().pipeline_first_frame(&self.name, ctx.now());
+                lane.waiting_for_keyframe = false;
+                self.recorder
+                    .borrow_mut()
+                    .pipeline_first_frame(stream, &self.name, ctx.now());
             }
+            let lane = &mut self.lanes[stream];
             let index = frame / per_segment;
-            if self.open.is_some_and(|open| open.index != index) {
-                let done = self.open.take().expect("checked");
-                self.publish(ctx, done);
+            if lane.open.is_some_and(|open| open.index != index) {
+                let done = lane.open.take().expect("checked");
+                self.publish(ctx, stream, done);
             }
-            let open = self.open.get_or_insert(OpenSegment {
+            let lane = &mut self.lanes[stream];
+            let open = lane.open.get_or_insert(OpenSegment {
                 index,
                 first_frame: frame,
                 received: 0,
             });
             open.received += 1;
             if frame == (index + 1) * per_segment - 1 {
-                let done = self.open.take().expect("just filled");
-                self.publish(ctx, done);
+                let done = lane.open.take().expect("just filled");
+                self.publish(ctx, stream, done);
             }
         }
     }
 
-    /// The first frame this packager will still publish if the run went on.
-    fn floor(&self) -> u64 {
-        if let Some(open) = self.open {
-            return open.first_frame;
-        }
-        let next = self.last_received.map_or(0, |f| f + 1);
-        if self.waiting_for_keyframe {
-            next.div_ceil(self.config.gop_frames) * self.config.gop_frames
-        } else {
-            next
-        }
+    /// Bit `k` set: this server holds stream `k`'s floating address.
+    fn holds(&self) -> u64 {
+        (self.lanes.iter().enumerate())
+            .filter(|(_, lane)| lane.holds_vip)
+            .fold(0, |bits, (k, _)| bits | 1 << k)
     }
 }
 
@@ -175,19 +232,25 @@ impl Behavior for Ingest {
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();
         match input {
-            Input::Start => self.reset(),
+            Input::Start => self.lanes.iter_mut().for_each(Lane::reset),
             Input::Restart => {
-                self.reset();
-                self.promotion = None;
-                self.content.reset();
+                for lane in &mut self.lanes {
+                    lane.reset();
+                    lane.promotion = None;
+                    lane.content.reset();
+                }
             }
-            Input::Vip { vip, held, other } if vip == self.config.vip => {
-                self.holds_vip = held;
+            Input::Vip { vip, held, other } => {
+                let Some(stream) = self.config.vips.iter().position(|&v| v == vip) else {
+                    return;
+                };
+                let lane = &mut self.lanes[stream];
+                lane.holds_vip = held;
                 if !held {
                     // No input is expected here any more.
-                    self.content.reset();
+                    lane.content.reset();
                 }
-                if let (true, Some((by, detected, failback))) = (held, self.promotion.take()) {
+                if let (true, Some((by, detected, failback))) = (held, lane.promotion.take()) {
                     let from = self
                         .config
                         .pipelines
@@ -196,21 +259,30 @@ impl Behavior for Ingest {
                         .map_or("none", |(_, name)| name.as_str());
                     self.recorder
                         .borrow_mut()
-                        .switched(from, &self.name, failback, (&by, detected), now);
+                        .switched(stream, from, &self.name, failback, (&by, detected), now);
                 }
             }
             Input::Msg { from, msg } => match msg {
                 Msg::Probe { id } => {
-                    self.content_failed(now);
+                    self.any_content_failed(now);
                     let ack = Msg::ProbeAck {
                         id,
-                        holds_vip: self.holds_vip,
+                        holds: self.holds(),
                     };
                     ctx.send(from, ack, CONTROL_MESSAGE_BYTES);
                 }
                 // Taking the address is idempotent: a reconciling manager asks again and
                 // again, and only a real move makes a failover episode.
-                Msg::Promote { detected_ns, failback } if !self.holds_vip && self.promotion.is_none() => {
+                Msg::Promote {
+                    stream,
+                    detected_ns,
+                    failback,
+                } => {
+                    let stream = stream as usize;
+                    let Some(lane) = self.lanes.get_mut(stream) else { return };
+                    if lane.holds_vip || lane.promotion.is_some() {
+                        return;
+                    }
                     let detected = if detected_ns == 0 {
                         now
                     } else {
@@ -219,20 +291,22 @@ impl Behavior for Ingest {
                     let manager = (self.config.managers.iter())
                         .find(|(id, _)| *id == from)
                         .map_or("a manager", |(_, name)| name.as_str());
-                    self.promotion = Some((format!("{manager} health check"), detected, failback));
+                    lane.promotion = Some((format!("{manager} health check"), detected, failback));
                     let action = KernelAction::MoveVip {
-                        vip: self.config.vip,
+                        vip: self.config.vips[stream],
                         to: Some(ctx.me()),
                     };
                     ctx.kernel_action(self.config.switch_delay, action);
                 }
                 Msg::Scrape { round } => {
-                    let bad = u64::from(self.content_failed(now));
+                    let bad = u64::from(self.any_content_failed(now));
                     ctx.send(from, Msg::ScrapeReply { round, a: 0, b: bad }, CONTROL_MESSAGE_BYTES);
                 }
                 Msg::Connect { conn } => {
-                    self.reset();
-                    self.session = Some(Session {
+                    let Some(stream) = self.stream_of(from) else { return };
+                    let lane = &mut self.lanes[stream];
+                    lane.reset();
+                    lane.session = Some(Session {
                         publisher: from,
                         conn,
                         last_heard: now,
@@ -245,46 +319,63 @@ impl Behavior for Ingest {
                     first,
                     count,
                     content: carried,
-                } => match &mut self.session {
-                    Some(session) if session.publisher == from && session.conn == conn => {
+                } => {
+                    let stream = self.stream_of(from);
+                    let live = stream.filter(|&k| {
+                        self.lanes[k]
+                            .session
+                            .is_some_and(|session| session.publisher == from && session.conn == conn)
+                    });
+                    let Some(stream) = live else {
+                        ctx.send(from, Msg::Reset { conn }, CONTROL_MESSAGE_BYTES);
+                        return;
+                    };
+                    if let Some(session) = &mut self.lanes[stream].session {
                         session.last_heard = now;
-                        let (black, silent) = (carried & content::BLACK != 0, carried & content::SILENT != 0);
-                        // A gap that ends now may have crossed the loss threshold: judge
-                        // it before these frames close it.
-                        self.content_failed(now);
-                        self.content.handle_frames(now, black, silent);
-                        self.content_failed(now);
-                        self.receive(ctx, first, count);
-                        let last = first + u64::from(count) - 1;
-                        let every = self.config.ack_every_frames;
-                        if last / every != first.saturating_sub(1) / every || first == 0 {
-                            ctx.send(from, Msg::Ack { conn, frame: last }, CONTROL_MESSAGE_BYTES);
-                        }
                     }
-                    _ => ctx.send(from, Msg::Reset { conn }, CONTROL_MESSAGE_BYTES),
-                },
+                    let (black, silent) = (carried & content::BLACK != 0, carried & content::SILENT != 0);
+                    // A gap that ends now may have crossed the loss threshold: judge it
+                    // before these frames close it.
+                    self.content_failed(stream, now);
+                    self.lanes[stream].content.handle_frames(now, black, silent);
+                    self.content_failed(stream, now);
+                    self.receive(ctx, stream, first, count);
+                    let last = first + u64::from(count) - 1;
+                    let every = self.config.ack_every_frames;
+                    if last / every != first.saturating_sub(1) / every || first == 0 {
+                        ctx.send(from, Msg::Ack { conn, frame: last }, CONTROL_MESSAGE_BYTES);
+                    }
+                }
                 _ => {}
             },
             Input::Timer(Msg::IdleCheck { conn }) => {
-                if let Some(session) = self.session.filter(|s| s.conn == conn) {
+                let lane = self
+                    .lanes
+                    .iter_mut()
+                    .find(|lane| lane.session.is_some_and(|s| s.conn == conn));
+                if let Some(lane) = lane {
+                    let session = lane.session.expect("found by its session");
                     let idle_until = session.last_heard + self.config.idle_timeout;
                     if idle_until <= now {
                         tracing::debug!(ingest = %self.name, "publisher idle; dropping its connection");
-                        self.reset();
+                        lane.reset();
                     } else {
                         ctx.timer_at(idle_until, Msg::IdleCheck { conn });
                     }
                 }
             }
             Input::Finish => {
-                if self.session.is_some() {
-                    self.recorder.borrow_mut().set_ingest_floor(self.floor());
+                for (stream, lane) in self.lanes.iter().enumerate() {
+                    if lane.session.is_some() {
+                        let floor = lane.floor(self.config.gop_frames);
+                        self.recorder.borrow_mut().set_ingest_floor(stream, floor);
+                    }
                 }
             }
             // A promotion under way dies with the process; its address move is cancelled
             // by the kernel, and the manager's reconciliation asks again after a restart.
-            Input::Crash => self.promotion = None,
-            Input::Timer(_) | Input::Vip { .. } => {}
+            Input::Crash => self.lanes.iter_mut().for_each(|lane| lane.promotion = None),
+            Input::Timer(_) => {}
         }
     }
 }

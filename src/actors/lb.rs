@@ -276,14 +276,24 @@ impl LoadBalancer {
                 self.pending.insert((viewer, req), Pending { client, edge, deadline });
                 self.deadlines.insert((deadline, viewer, req));
                 let proxied = match msg {
-                    Msg::PlaylistRequest { viewer, req, .. } => Msg::PlaylistRequest {
+                    Msg::PlaylistRequest {
+                        viewer, stream, req, ..
+                    } => Msg::PlaylistRequest {
                         client: ctx.me(),
                         viewer,
+                        stream,
                         req,
                     },
-                    Msg::SegmentRequest { viewer, req, index, .. } => Msg::SegmentRequest {
+                    Msg::SegmentRequest {
+                        viewer,
+                        stream,
+                        req,
+                        index,
+                        ..
+                    } => Msg::SegmentRequest {
                         client: ctx.me(),
                         viewer,
+                        stream,
                         req,
                         index,
                     },
@@ -353,7 +363,9 @@ impl Behavior for LoadBalancer {
                 self.arm_proxy_timer(ctx);
             }
             Input::Msg { msg, .. } => match msg {
-                Msg::PlaylistRequest { client, viewer, req }
+                Msg::PlaylistRequest {
+                    client, viewer, req, ..
+                }
                 | Msg::SegmentRequest {
                     client, viewer, req, ..
                 } => self.forward(client, viewer, req, msg, ctx),

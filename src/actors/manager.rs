@@ -14,7 +14,7 @@
 //! from `now`. The failover policy's choice of active pipeline is treated as persisted
 //! (a real manager keeps it in its store), so it survives the restart.
 
-use crate::control::failover::{ActivePassive, SwitchReason};
+use crate::control::failover::{ActivePassive, Failback, SwitchReason};
 use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::control::lease::{LeaseClient, LeaseConfig};
 use crate::sim::{Behavior, Ctx, Input, NodeId};
@@ -34,42 +34,70 @@ pub struct ManagerConfig {
     pub health: HealthConfig,
     /// Each target's probe phase within the interval (drawn from the seed).
     pub phases: Vec<SimDuration>,
+    /// Per stream, its servers (target indices) in order of preference, as placed.
+    pub preferences: Vec<Vec<usize>>,
 }
 
 /// How often the leader re-sends its desired state (the active ingest server), so that a
 /// promotion lost to a partition or a hand-over is carried out once it can be.
 const RECONCILE_PERIOD: SimDuration = SimDuration::from_secs(2);
 
-pub struct Manager {
-    config: ManagerConfig,
+/// One stream as the manager steers it (active-passive).
+struct Steered {
+    /// Its servers (indices into the targets) in order of preference: the primary and
+    /// standby placement chose, then the rest. The policy works on positions here.
+    servers: Vec<usize>,
+    policy: ActivePassive,
     /// A switch the policy made while this manager was not leader: (detected, failback).
     unsent_switch: Option<(SimTime, bool)>,
     /// The last switch this leader asked for: (detected, failback), re-sent on every
     /// reconciliation so a promotion lost on the way is recorded for what it was.
     last_switch: (u64, bool),
-    /// The server that last said it holds the ingest address (from probe answers).
+    /// The server that last said it holds the stream's address (from probe answers).
     observed_holder: Option<usize>,
+}
+
+impl Steered {
+    fn active_server(&self) -> usize {
+        self.servers[self.policy.active()]
+    }
+}
+
+pub struct Manager {
+    config: ManagerConfig,
+    /// Per stream, in stream order; empty with active-active ingest (nothing to steer).
+    streams: Vec<Steered>,
     next_reconcile: SimTime,
     lease: Option<LeaseClient>,
     health: HealthChecker,
-    policy: Option<ActivePassive>,
     detected_at: Vec<Option<SimTime>>,
     timer: Deadline,
     recorder: SharedRecorder,
 }
 
 impl Manager {
-    pub fn new(config: ManagerConfig, policy: Option<ActivePassive>, recorder: SharedRecorder) -> Self {
+    /// `failback`: the active-passive policy of every stream (`None`: no policy, the
+    /// manager only watches).
+    pub fn new(config: ManagerConfig, failback: Option<Failback>, recorder: SharedRecorder) -> Self {
         let n = config.targets.len();
+        let streams = match failback {
+            Some(failback) => (config.preferences.iter())
+                .map(|servers| Steered {
+                    servers: servers.clone(),
+                    policy: ActivePassive::new(servers.len(), failback),
+                    unsent_switch: None,
+                    last_switch: (0, false),
+                    observed_holder: None,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         Manager {
-            unsent_switch: None,
-            last_switch: (0, false),
-            observed_holder: None,
+            streams,
             next_reconcile: SimTime::ZERO + RECONCILE_PERIOD,
             lease: config.lease.map(|(lease, _, first)| LeaseClient::new(lease, first)),
             health: checker_from(config.health, &config.phases, SimTime::ZERO),
             config,
-            policy,
             detected_at: vec![None; n],
             timer: Deadline::default(),
             recorder,
@@ -82,7 +110,8 @@ impl Manager {
     }
 
     /// Lease requests and leadership changes. A new leader re-asserts the ingest
-    /// address its policy wants: the previous leader may have died mid-switch.
+    /// address its policy wants for each stream: the previous leader may have died
+    /// mid-switch.
     fn pump_lease(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let Some(lease) = &mut self.lease else { return };
         let store = self.config.lease.expect("a lease client has a store").1;
@@ -92,20 +121,27 @@ impl Manager {
         while let Some((leader, at)) = lease.poll_change() {
             tracing::info!(manager = %self.config.name, leader, "leadership changed");
             self.recorder.borrow_mut().leadership(&self.config.name, leader, at);
-            if leader {
-                let Some(policy) = &mut self.policy else { continue };
+            if !leader {
+                continue;
+            }
+            for (stream, steered) in self.streams.iter_mut().enumerate() {
                 // A healthy server already holding the address wins over this manager's
                 // own (possibly stale) view: adopt it rather than move the address.
-                let holder = self.observed_holder.filter(|&h| self.health.health(h) == Health::Up);
-                match (holder, self.unsent_switch.take()) {
-                    (Some(holder), _) if holder != policy.active() => policy.adopt(holder),
+                let holder = steered
+                    .observed_holder
+                    .filter(|&h| self.health.health(h) == Health::Up)
+                    .and_then(|h| steered.servers.iter().position(|&s| s == h));
+                match (holder, steered.unsent_switch.take()) {
+                    (Some(holder), _) if holder != steered.policy.active() => steered.policy.adopt(holder),
                     (_, Some((detected, failback))) => {
-                        self.last_switch = (detected.as_nanos(), failback);
+                        steered.last_switch = (detected.as_nanos(), failback);
                         let promote = Msg::Promote {
+                            stream: stream as u32,
                             detected_ns: detected.as_nanos(),
                             failback,
                         };
-                        ctx.send(self.config.targets[policy.active()], promote, CONTROL_MESSAGE_BYTES);
+                        let to = self.config.targets[steered.active_server()];
+                        ctx.send(to, promote, CONTROL_MESSAGE_BYTES);
                     }
                     _ => {}
                 }
@@ -116,7 +152,8 @@ impl Manager {
     /// Carries out whatever the control logic now wants, and re-arms the timer.
     fn pump(&mut self, ctx: &mut Ctx<'_, Msg>) {
         self.pump_lease(ctx);
-        let leader = self.is_leader(ctx.now());
+        let now = ctx.now();
+        let leader = self.is_leader(now);
         let names = &self.config.names;
         while let Some(probe) = self.health.poll_probe() {
             let probe_msg = Msg::Probe { id: probe.probe_id };
@@ -134,40 +171,55 @@ impl Manager {
                 }
                 Health::Up => self.detected_at[event.target] = None,
             }
-            if let Some(policy) = &mut self.policy {
-                policy.handle_health(ctx.now(), event.target, event.health);
+            for steered in &mut self.streams {
+                if let Some(position) = steered.servers.iter().position(|&s| s == event.target) {
+                    steered.policy.handle_health(now, position, event.health);
+                }
             }
         }
-        while let Some(switch) = self.policy.as_mut().and_then(ActivePassive::poll_switch) {
-            let failback = switch.reason == SwitchReason::Failback;
-            let detected = self.detected_at[switch.from].unwrap_or(ctx.now());
-            // A standby keeps its policy warm and hands the switch over if it leads.
-            if !leader {
-                self.unsent_switch = Some((detected, failback));
-                continue;
+        for (stream, steered) in self.streams.iter_mut().enumerate() {
+            while let Some(switch) = steered.policy.poll_switch() {
+                let (from, to) = (steered.servers[switch.from], steered.servers[switch.to]);
+                let failback = switch.reason == SwitchReason::Failback;
+                let detected = self.detected_at[from].unwrap_or(now);
+                // A standby keeps its policy warm and hands the switch over if it leads.
+                if !leader {
+                    steered.unsent_switch = Some((detected, failback));
+                    continue;
+                }
+                tracing::info!(stream, from = %names[from], to = %names[to], reason = ?switch.reason, "ingest switch");
+                // The promoted server takes the address itself: a manager cut off from
+                // it cannot move it. The server records the episode once it holds it.
+                steered.last_switch = (detected.as_nanos(), failback);
+                let promote = Msg::Promote {
+                    stream: stream as u32,
+                    detected_ns: detected.as_nanos(),
+                    failback,
+                };
+                ctx.send(self.config.targets[to], promote, CONTROL_MESSAGE_BYTES);
             }
-            let (from, to) = (&names[switch.from], &names[switch.to]);
-            tracing::info!(%from, %to, reason = ?switch.reason, "ingest switch");
-            // The promoted server takes the address itself: a manager cut off from it
-            // cannot move it. The server records the episode once it holds the address.
-            self.last_switch = (detected.as_nanos(), failback);
-            let promote = Msg::Promote {
-                detected_ns: detected.as_nanos(),
-                failback,
-            };
-            ctx.send(self.config.targets[switch.to], promote, CONTROL_MESSAGE_BYTES);
         }
-        if ctx.now() >= self.next_reconcile {
-            if let (true, Some(policy)) = (leader, &self.policy) {
-                let (detected_ns, failback) = self.last_switch;
-                let promote = Msg::Promote { detected_ns, failback };
-                ctx.send(self.config.targets[policy.active()], promote, CONTROL_MESSAGE_BYTES);
+        if now >= self.next_reconcile {
+            if leader {
+                for (stream, steered) in self.streams.iter().enumerate() {
+                    let (detected_ns, failback) = steered.last_switch;
+                    let promote = Msg::Promote {
+                        stream: stream as u32,
+                        detected_ns,
+                        failback,
+                    };
+                    ctx.send(
+                        self.config.targets[steered.active_server()],
+                        promote,
+                        CONTROL_MESSAGE_BYTES,
+                    );
+                }
             }
-            self.next_reconcile = ctx.now() + RECONCILE_PERIOD;
+            self.next_reconcile = now + RECONCILE_PERIOD;
         }
-        let policy_timeout = self.policy.as_ref().and_then(ActivePassive::poll_timeout);
+        let policy_timeout = self.streams.iter().filter_map(|s| s.policy.poll_timeout()).min();
         let lease_timeout = self.lease.as_ref().map(LeaseClient::poll_timeout);
-        let reconcile = self.policy.is_some().then_some(self.next_reconcile);
+        let reconcile = (!self.streams.is_empty()).then_some(self.next_reconcile);
         let next = [self.health.poll_timeout(), policy_timeout, lease_timeout, reconcile]
             .into_iter()
             .flatten()
@@ -201,8 +253,10 @@ impl Behavior for Manager {
                 self.health = checker_from(self.config.health, &self.config.phases, ctx.now());
                 self.detected_at.fill(None);
                 self.timer.clear();
-                self.unsent_switch = None;
-                self.observed_holder = None;
+                for steered in &mut self.streams {
+                    steered.unsent_switch = None;
+                    steered.observed_holder = None;
+                }
                 self.next_reconcile = ctx.now();
             }
             Input::Timer(Msg::ControlTimer) => {
@@ -211,8 +265,8 @@ impl Behavior for Manager {
                         lease.handle_timeout(ctx.now());
                     }
                     self.health.handle_timeout(ctx.now());
-                    if let Some(policy) = &mut self.policy {
-                        policy.handle_timeout(ctx.now());
+                    for steered in &mut self.streams {
+                        steered.policy.handle_timeout(ctx.now());
                     }
                 }
             }
@@ -226,14 +280,16 @@ impl Behavior for Manager {
             }
             Input::Msg {
                 from,
-                msg: Msg::ProbeAck { id, holds_vip },
+                msg: Msg::ProbeAck { id, holds },
             } => {
                 if let Some(target) = self.config.targets.iter().position(|&t| t == from) {
                     self.health.handle_response(ctx.now(), target, id);
-                    if holds_vip {
-                        self.observed_holder = Some(target);
-                    } else if self.observed_holder == Some(target) {
-                        self.observed_holder = None;
+                    for (stream, steered) in self.streams.iter_mut().enumerate() {
+                        if holds & 1 << stream != 0 {
+                            steered.observed_holder = Some(target);
+                        } else if steered.observed_holder == Some(target) {
+                            steered.observed_holder = None;
+                        }
                     }
                 }
             }

@@ -101,6 +101,8 @@ pub struct SegmentInfo {
     pub missing: u32,
     /// The ingest node that packaged it.
     pub pipeline: NodeId,
+    /// The stream it belongs to (0 for the first).
+    pub stream: u32,
 }
 
 /// Every message of the streaming world.
@@ -162,6 +164,7 @@ pub enum Msg {
     /// Manager → ingest: take the ingest address. `detected_ns` is when the failure that
     /// caused it was detected (0 when there was none); `failback` if it is one.
     Promote {
+        stream: u32,
         detected_ns: u64,
         failback: bool,
     },
@@ -198,10 +201,11 @@ pub enum Msg {
     Probe {
         id: u64,
     },
-    /// The answer; `holds_vip` tells whether the server holds the ingest address.
+    /// The answer; bit `k` of `holds` tells whether the server holds the ingest address
+    /// of stream `k` (streams are limited to 64 for this).
     ProbeAck {
         id: u64,
-        holds_vip: bool,
+        holds: u64,
     },
     /// Manager: the control logic's deadline.
     ControlTimer,
@@ -227,11 +231,13 @@ pub enum Msg {
     PlaylistRequest {
         client: NodeId,
         viewer: u32,
+        stream: u32,
         req: u32,
     },
     SegmentRequest {
         client: NodeId,
         viewer: u32,
+        stream: u32,
         req: u32,
         index: u64,
     },
@@ -269,6 +275,18 @@ pub enum Msg {
         req: u32,
         status: u16,
     },
+}
+
+/// [`mix`] of `words`, then of `stream` unless it is the first (0): a run of one stream
+/// keeps the digests it had before streams were numbered.
+fn mix_stream(words: &[u64], stream: u32) -> u64 {
+    if stream == 0 {
+        mix(words)
+    } else {
+        let mut all = words.to_vec();
+        all.push(u64::from(stream) << 32 | 0x5354);
+        mix(&all)
+    }
 }
 
 fn mix(words: &[u64]) -> u64 {
@@ -350,29 +368,40 @@ impl TraceMsg for Msg {
             Msg::DnsAnswer { id, target, ttl_ns } => mix(&[id, u64::from(target), ttl_ns]),
             Msg::Scrape { round } => mix(&[round]),
             Msg::LeaseRequest { id } | Msg::LeaseGrant { id } => mix(&[id]),
-            Msg::Promote { detected_ns, failback } => mix(&[detected_ns, u64::from(failback)]),
+            Msg::Promote {
+                stream,
+                detected_ns,
+                failback,
+            } => mix_stream(&[detected_ns, u64::from(failback)], stream),
             Msg::ScrapeReply { round, a, b } => mix(&[round, a, b]),
             Msg::Ack { conn, frame } => mix(&[conn, frame]),
             Msg::Probe { id } => mix(&[id]),
-            Msg::ProbeAck { id, holds_vip } => mix(&[id, u64::from(holds_vip)]),
-            Msg::Segment(s) => mix(&[
-                s.index,
-                s.first_frame,
-                u64::from(s.frames),
-                u64::from(s.missing),
-                u64::from(s.pipeline),
-            ]),
+            Msg::ProbeAck { id, holds } => mix(&[id, holds]),
+            Msg::Segment(s) => mix_stream(
+                &[
+                    s.index,
+                    s.first_frame,
+                    u64::from(s.frames),
+                    u64::from(s.missing),
+                    u64::from(s.pipeline),
+                ],
+                s.stream,
+            ),
             Msg::ViewerJoin { viewer } | Msg::ViewerTimer { viewer } => mix(&[u64::from(viewer)]),
             Msg::SegmentLoaded { viewer, req, index } => mix(&[u64::from(viewer), u64::from(req), index]),
             Msg::SegmentRequest {
                 client,
                 viewer,
+                stream,
                 req,
                 index,
-            } => mix(&[u64::from(client), u64::from(viewer), u64::from(req), index]),
-            Msg::PlaylistRequest { client, viewer, req } => {
-                mix(&[u64::from(client), u64::from(viewer), u64::from(req)])
-            }
+            } => mix_stream(&[u64::from(client), u64::from(viewer), u64::from(req), index], stream),
+            Msg::PlaylistRequest {
+                client,
+                viewer,
+                stream,
+                req,
+            } => mix_stream(&[u64::from(client), u64::from(viewer), u64::from(req)], stream),
             Msg::VrrpAdvert { priority } => mix(&[u64::from(priority)]),
             Msg::SetCapacity { bps } => mix(&[bps]),
             Msg::PlaylistReply {

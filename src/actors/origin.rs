@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use crate::control::failover::InputSelector;
 use crate::metrics::SegmentRecord;
 use crate::sim::{Behavior, Ctx, Input, NodeId};
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 
 use super::{Deadline, Msg, SegmentInfo, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
@@ -23,16 +23,34 @@ pub enum Inputs {
     },
 }
 
+/// One stream at the origin.
+pub struct OriginStream {
+    pub inputs: Inputs,
+    last_index: Option<u64>,
+    last_published_at: Option<SimTime>,
+    /// Copies waiting for the selector: (index, input) → segment.
+    held: BTreeMap<(u64, usize), SegmentInfo>,
+}
+
+impl OriginStream {
+    pub fn new(inputs: Inputs) -> Self {
+        OriginStream {
+            inputs,
+            last_index: None,
+            last_published_at: None,
+            held: BTreeMap::new(),
+        }
+    }
+}
+
 pub struct Origin {
     edges: Vec<NodeId>,
     /// Node names, indexed by node id, to name pipelines in records.
     names: Vec<String>,
     frame_bytes: u64,
-    inputs: Inputs,
-    last_index: Option<u64>,
-    last_published_at: Option<SimTime>,
-    /// Copies waiting for the selector: (index, input) → segment.
-    held: BTreeMap<(u64, usize), SegmentInfo>,
+    /// Per stream, in stream order.
+    streams: Vec<OriginStream>,
+    /// The earliest deadline of any stream's input selector.
     timer: Deadline,
     recorder: SharedRecorder,
     /// This node's row in `nodes.csv`.
@@ -44,7 +62,7 @@ impl Origin {
         edges: Vec<NodeId>,
         names: Vec<String>,
         frame_bytes: u64,
-        inputs: Inputs,
+        streams: Vec<OriginStream>,
         recorder: SharedRecorder,
     ) -> Self {
         let load = recorder.borrow_mut().register_load("origin-1");
@@ -53,23 +71,23 @@ impl Origin {
             edges,
             names,
             frame_bytes,
-            inputs,
-            last_index: None,
-            last_published_at: None,
-            held: BTreeMap::new(),
+            streams,
             timer: Deadline::default(),
             recorder,
         }
     }
 
     fn publish(&mut self, ctx: &mut Ctx<'_, Msg>, info: SegmentInfo) {
+        let stream = info.stream as usize;
+        let own = &mut self.streams[stream];
         // A live playlist only grows: late or duplicate copies are dropped.
-        if self.last_index.is_some_and(|last| info.index <= last) {
+        if own.last_index.is_some_and(|last| info.index <= last) {
             return;
         }
-        self.last_index = Some(info.index);
-        self.last_published_at = Some(ctx.now());
+        own.last_index = Some(info.index);
+        own.last_published_at = Some(ctx.now());
         self.recorder.borrow_mut().segment_published(
+            stream,
             info.index,
             SegmentRecord {
                 first_frame: info.first_frame,
@@ -95,34 +113,44 @@ impl Origin {
         }
     }
 
-    /// Carries out the selector's decisions and re-arms its timer.
+    /// Carries out the selectors' decisions and re-arms the timer.
     fn pump(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        let Inputs::Selector { selector, pipelines } = &mut self.inputs else {
-            return;
-        };
-        let mut switches = Vec::new();
-        while let Some(switch) = selector.poll_switch() {
-            switches.push((pipelines[switch.from], pipelines[switch.to]));
-        }
-        let mut ready = Vec::new();
-        while let Some(publish) = selector.poll_publish() {
-            ready.push((publish.index, publish.pipeline));
-        }
-        let next = selector.poll_timeout();
-        for (from, to) in switches {
-            let (from, to) = (&self.names[from as usize], &self.names[to as usize]);
-            tracing::info!(%from, %to, "origin input switch");
-            let by = format!("{} input selector", self.names[ctx.me() as usize]);
-            self.recorder.borrow_mut().input_switched(from, to, &by, ctx.now());
-        }
-        for key in ready {
-            if let Some(info) = self.held.remove(&key) {
-                self.publish(ctx, info);
+        for stream in 0..self.streams.len() {
+            let Inputs::Selector { selector, pipelines } = &mut self.streams[stream].inputs else {
+                continue;
+            };
+            let mut switches = Vec::new();
+            while let Some(switch) = selector.poll_switch() {
+                switches.push((pipelines[switch.from], pipelines[switch.to]));
+            }
+            let mut ready = Vec::new();
+            while let Some(publish) = selector.poll_publish() {
+                ready.push((publish.index, publish.pipeline));
+            }
+            for (from, to) in switches {
+                let (from, to) = (&self.names[from as usize], &self.names[to as usize]);
+                tracing::info!(stream, %from, %to, "origin input switch");
+                let by = format!("{} input selector", self.names[ctx.me() as usize]);
+                self.recorder
+                    .borrow_mut()
+                    .input_switched(stream, from, to, &by, ctx.now());
+            }
+            for key in ready {
+                if let Some(info) = self.streams[stream].held.remove(&key) {
+                    self.publish(ctx, info);
+                }
+            }
+            let own = &mut self.streams[stream];
+            if let Some(last) = own.last_index {
+                own.held.retain(|&(index, _), _| index > last);
             }
         }
-        if let Some(last) = self.last_index {
-            self.held.retain(|&(index, _), _| index > last);
-        }
+        let next = (self.streams.iter())
+            .filter_map(|s| match &s.inputs {
+                Inputs::Selector { selector, .. } => selector.poll_timeout(),
+                Inputs::FirstCopy => None,
+            })
+            .min();
         self.timer.arm(next, ctx, Msg::SelectorTimer);
     }
 }
@@ -136,27 +164,40 @@ impl Behavior for Origin {
             Input::Msg {
                 msg: Msg::Segment(info),
                 ..
-            } => match &mut self.inputs {
-                Inputs::FirstCopy => self.publish(ctx, info),
-                Inputs::Selector { selector, pipelines } => {
-                    if let Some(input) = pipelines.iter().position(|&p| p == info.pipeline) {
-                        self.held.insert((info.index, input), info);
-                        selector.handle_segment(now, input, info.index);
-                        self.pump(ctx);
+            } => {
+                let Some(own) = self.streams.get_mut(info.stream as usize) else {
+                    return;
+                };
+                match &mut own.inputs {
+                    Inputs::FirstCopy => self.publish(ctx, info),
+                    Inputs::Selector { selector, pipelines } => {
+                        if let Some(input) = pipelines.iter().position(|&p| p == info.pipeline) {
+                            own.held.insert((info.index, input), info);
+                            selector.handle_segment(now, input, info.index);
+                            self.pump(ctx);
+                        }
                     }
                 }
-            },
+            }
             Input::Timer(Msg::SelectorTimer) if self.timer.fire(now) => {
-                if let Inputs::Selector { selector, .. } = &mut self.inputs {
-                    selector.handle_timeout(now);
+                for own in &mut self.streams {
+                    if let Inputs::Selector { selector, .. } = &mut own.inputs {
+                        if selector.poll_timeout().is_some_and(|at| at <= now) {
+                            selector.handle_timeout(now);
+                        }
+                    }
                 }
                 self.pump(ctx);
             }
+            // Staleness of the stalest stream.
             Input::Msg {
                 from,
                 msg: Msg::Scrape { round },
             } => {
-                let stale = now.saturating_since(self.last_published_at.unwrap_or(SimTime::ZERO));
+                let stale = (self.streams.iter())
+                    .map(|own| now.saturating_since(own.last_published_at.unwrap_or(SimTime::ZERO)))
+                    .max()
+                    .unwrap_or(SimDuration::ZERO);
                 let reply = Msg::ScrapeReply {
                     round,
                     a: stale.as_nanos(),
@@ -165,9 +206,11 @@ impl Behavior for Origin {
                 ctx.send(from, reply, CONTROL_MESSAGE_BYTES);
             }
             Input::Restart => {
-                self.held.clear();
-                if let Inputs::Selector { selector, .. } = &mut self.inputs {
-                    selector.forget_held();
+                for own in &mut self.streams {
+                    own.held.clear();
+                    if let Inputs::Selector { selector, .. } = &mut own.inputs {
+                        selector.forget_held();
+                    }
                 }
                 self.timer.clear();
             }

@@ -10,9 +10,10 @@ use crate::control::alert::{AlertEngine, Comparison, Rule};
 use crate::control::balance::{Algorithm, Balancer};
 use crate::control::content::ContentConfig;
 use crate::control::dns::{FailoverRecord, ResolverCache, RoundRobinRecord};
-use crate::control::failover::{ActivePassive, Failback, InputSelector};
+use crate::control::failover::{Failback, InputSelector};
 use crate::control::lease::{LeaseConfig, LeaseStore};
 use crate::control::passive::{NginxPassive, OutlierConfig, OutlierDetector, Passive};
+use crate::control::placement::{Assignment, Placement};
 use crate::control::player::PlayerConfig;
 use crate::control::reconnect::Backoff;
 use crate::control::vrrp::Role;
@@ -31,7 +32,7 @@ use super::lb::{LbConfig, LoadBalancer};
 use super::lease::LeaseStoreNode;
 use super::manager::{Manager, ManagerConfig};
 use super::monitor::{Monitor, MonitorMetric, ScrapeTargets};
-use super::origin::{Inputs, Origin};
+use super::origin::{Inputs, Origin, OriginStream};
 use super::{content, Msg, SharedRecorder};
 
 /// The seeded stream the manager's probe phases are drawn from (one draw per ingest
@@ -61,6 +62,30 @@ fn frames_in(span: SimDuration, fps: u32) -> u64 {
     span.as_nanos() * u64::from(fps) / 1_000_000_000
 }
 
+/// Places each of `streams` streams on the ingest servers with `control::placement`
+/// (least loaded, a stream's primary and standby never on one server) and returns,
+/// per stream, its servers in order of preference: primary, standby, then the others
+/// from the least loaded. With one stream on two servers: `[[0, 1]]`.
+pub fn place_streams(streams: u32, servers: u32) -> Vec<Vec<usize>> {
+    let mut placement = Placement::new(servers as usize, u32::MAX, true);
+    let pairs: Vec<Assignment> = (0..streams)
+        .map(|_| {
+            let stream = placement.add_stream();
+            placement.assignment(stream)
+        })
+        .collect();
+    let mut by_load: Vec<usize> = (0..servers as usize).collect();
+    by_load.sort_by_key(|&server| (placement.roles(server), server));
+    pairs
+        .into_iter()
+        .map(|pair| {
+            let placed: Vec<usize> = [pair.primary, pair.standby].into_iter().flatten().collect();
+            let rest = by_load.iter().copied().filter(|server| !placed.contains(server));
+            placed.iter().copied().chain(rest).collect()
+        })
+        .collect()
+}
+
 /// Stream facts the recorder needs, from the scenario.
 pub fn stream_shape(s: &Scenario) -> StreamShape {
     let link = &s.network.ingest_origin;
@@ -76,6 +101,7 @@ pub fn stream_shape(s: &Scenario) -> StreamShape {
         segment: s.cdn.segment.0,
         end: SimTime::ZERO + s.scenario.duration.0,
         viewers: s.viewers.count as usize,
+        streams: s.encoders.count.max(1) as usize,
         // Jitter is capped at 10× its mean by the network model; allow one segment of queueing.
         max_ingest_to_origin: link.latency.0 + link.jitter.0 * 10 + serialisation * 2,
     }
@@ -117,17 +143,19 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     let frame_bytes = (s.encoders.bitrate_kbps * 1000 / 8 / u64::from(fps)).max(1);
     let servers = s.ingest.servers;
     let edges = s.cdn.edges;
+    let streams = s.encoders.count;
 
     // Fixed id layout; asserted as nodes are spawned.
-    let encoder_id: NodeId = kernel.next_id();
-    let ingest_ids: Vec<NodeId> = (0..servers).map(|i| encoder_id + 1 + i).collect();
-    let manager_id = encoder_id + 1 + servers;
+    let first_encoder_id: NodeId = kernel.next_id();
+    let encoder_ids: Vec<NodeId> = (0..streams).map(|k| first_encoder_id + k).collect();
+    let ingest_ids: Vec<NodeId> = (0..servers).map(|i| first_encoder_id + streams + i).collect();
+    let manager_id = first_encoder_id + streams + servers;
     let origin_id = manager_id + 1;
     let edge_ids: Vec<NodeId> = (0..edges).map(|i| origin_id + 1 + i).collect();
     let cohort_ids: Vec<NodeId> = (0..edges).map(|i| origin_id + 1 + edges + i).collect();
 
-    let mut names = vec![String::from("kernel"); encoder_id as usize];
-    names.push("encoder-1".into());
+    let mut names = vec![String::from("kernel"); first_encoder_id as usize];
+    names.extend((0..streams).map(|k| format!("encoder-{}", k + 1)));
     names.extend((0..servers).map(Scenario::ingest_name));
     names.push("manager-1".into());
     names.push("origin-1".into());
@@ -138,45 +166,56 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     let round_robin_dns = s.cdn.balancing == "round-robin-dns";
     let dns_failover = s.ingest.redundancy == "dns";
     let dns_id = cohort_ids.last().map_or(origin_id + 1, |&id| id + 1);
-    let ingest_vip = kernel.network_mut().add_vip(class::INGEST, Some(ingest_ids[0]));
-    // Active-passive pushes to the floating address; active-active to every server;
-    // DNS failover to whatever the name resolves to.
-    let uplinks: Vec<UplinkTarget> = if active_active {
-        ingest_ids
-            .iter()
-            .map(|&id| UplinkTarget::Fixed(Dest::Node(id)))
-            .collect()
-    } else if dns_failover {
-        let mut resolver_rng = rng_for(seed, "encoder-1/resolver");
-        let violator = resolver_rng.gen_bool(s.dns.violator_share.clamp(0.0, 1.0));
-        vec![UplinkTarget::Resolve {
-            dns: dns_id,
-            cache: ResolverCache::new(violator.then_some(s.dns.stretched_ttl.0)),
-            query_timeout: s.dns.query_timeout.0,
-        }]
-    } else {
-        vec![UplinkTarget::Fixed(Dest::Vip(ingest_vip))]
-    };
+    let preferences = place_streams(streams, servers);
+    // Each stream's floating ingest address starts on its primary.
+    let ingest_vips: Vec<u32> = (preferences.iter())
+        .map(|servers| {
+            kernel
+                .network_mut()
+                .add_vip(class::INGEST, Some(ingest_ids[servers[0]]))
+        })
+        .collect();
 
     let r = &s.encoders.reconnect;
-    let encoder = Encoder::new(
-        EncoderConfig {
-            fps,
-            chunk_frames: s.encoders.chunk_frames,
-            frame_bytes,
-            connect_timeout: s.encoders.connect_timeout.0,
-            ack_timeout: s.encoders.ack_timeout.0,
-            backoff: Backoff {
-                first_delay: r.first_delay.0,
-                multiplier: r.multiplier,
-                max_delay: r.max_delay.0,
-                max_attempts: r.max_attempts,
+    for (k, &encoder_id) in encoder_ids.iter().enumerate() {
+        let name = &names[encoder_id as usize];
+        // Active-passive pushes to the stream's floating address; active-active to both
+        // of its servers; DNS failover to whatever the name resolves to.
+        let uplinks: Vec<UplinkTarget> = if active_active {
+            (preferences[k].iter().take(2))
+                .map(|&server| UplinkTarget::Fixed(Dest::Node(ingest_ids[server])))
+                .collect()
+        } else if dns_failover {
+            let mut resolver_rng = rng_for(seed, &format!("{name}/resolver"));
+            let violator = resolver_rng.gen_bool(s.dns.violator_share.clamp(0.0, 1.0));
+            vec![UplinkTarget::Resolve {
+                dns: dns_id,
+                cache: ResolverCache::new(violator.then_some(s.dns.stretched_ttl.0)),
+                query_timeout: s.dns.query_timeout.0,
+            }]
+        } else {
+            vec![UplinkTarget::Fixed(Dest::Vip(ingest_vips[k]))]
+        };
+        let encoder = Encoder::new(
+            EncoderConfig {
+                fps,
+                chunk_frames: s.encoders.chunk_frames,
+                frame_bytes,
+                connect_timeout: s.encoders.connect_timeout.0,
+                ack_timeout: s.encoders.ack_timeout.0,
+                backoff: Backoff {
+                    first_delay: r.first_delay.0,
+                    multiplier: r.multiplier,
+                    max_delay: r.max_delay.0,
+                    max_attempts: r.max_attempts,
+                },
+                stream: k as u32,
             },
-        },
-        uplinks,
-        recorder.clone(),
-    );
-    assert_eq!(kernel.spawn("encoder-1", class::ENCODER, encoder), encoder_id);
+            uplinks,
+            recorder.clone(),
+        );
+        assert_eq!(kernel.spawn(name, class::ENCODER, encoder), encoder_id);
+    }
 
     // Nodes after the cohorts: dns-1 (DNS failover), monitor-1, then manager-2 and
     // lease-1 (a manager pair): appended so that every other node keeps its id.
@@ -189,8 +228,9 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         frame_bytes,
         idle_timeout: s.ingest.idle_timeout.0,
         ack_every_frames: u64::from(fps),
-        vip: ingest_vip,
+        vips: ingest_vips.clone(),
         switch_delay: s.ingest.switch_delay.0,
+        encoders: encoder_ids.clone(),
         pipelines: ingest_ids.iter().map(|&id| (id, names[id as usize].clone())).collect(),
         managers: vec![(manager_id, "manager-1".into()), (manager2_id, "manager-2".into())],
         content: ContentConfig {
@@ -199,9 +239,9 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
             silence_after: s.ingest.silence_after.0,
         },
     };
-    for &id in &ingest_ids {
+    for (server, &id) in ingest_ids.iter().enumerate() {
         let name = names[id as usize].clone();
-        let holds_vip = id == ingest_ids[0];
+        let holds_vip = preferences.iter().map(|servers| servers[0] == server).collect();
         let ingest = Ingest::new(ingest_config.clone(), name, origin_id, holds_vip, recorder.clone());
         assert_eq!(kernel.spawn(&names[id as usize], class::INGEST, ingest), id);
     }
@@ -233,24 +273,35 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         names: ingest_ids.iter().map(|&id| names[id as usize].clone()).collect(),
         health: health_config,
         phases,
+        preferences: preferences.clone(),
     };
-    let policy = || (s.ingest.redundancy == "active-passive").then(|| ActivePassive::new(servers as usize, failback));
+    let policy = (s.ingest.redundancy == "active-passive").then_some(failback);
     let manager_2 = manager_pair.then(|| {
         let phases = probe_phases(seed, "manager-2/health-phase", servers, h.interval.0);
-        Manager::new(manager_config(1, phases), policy(), recorder.clone())
+        Manager::new(manager_config(1, phases), policy, recorder.clone())
     });
-    let manager = Manager::new(manager_config(0, phases), policy(), recorder.clone());
+    let manager = Manager::new(manager_config(0, phases), policy, recorder.clone());
     assert_eq!(kernel.spawn("manager-1", class::MANAGER, manager), manager_id);
 
-    let inputs = if active_active {
-        Inputs::Selector {
-            selector: InputSelector::new(s.ingest.input_loss.0),
-            pipelines: ingest_ids.clone(),
-        }
-    } else {
-        Inputs::FirstCopy
-    };
-    let origin = Origin::new(edge_ids.clone(), names.clone(), frame_bytes, inputs, recorder.clone());
+    let origin_streams = (preferences.iter())
+        .map(|servers| {
+            OriginStream::new(if active_active {
+                Inputs::Selector {
+                    selector: InputSelector::new(s.ingest.input_loss.0),
+                    pipelines: servers.iter().take(2).map(|&server| ingest_ids[server]).collect(),
+                }
+            } else {
+                Inputs::FirstCopy
+            })
+        })
+        .collect();
+    let origin = Origin::new(
+        edge_ids.clone(),
+        names.clone(),
+        frame_bytes,
+        origin_streams,
+        recorder.clone(),
+    );
     assert_eq!(kernel.spawn("origin-1", class::ORIGIN, origin), origin_id);
     let capacity_bps = |mbps: f64| (mbps * 1e6).round() as u64;
     let edge_config = EdgeConfig {
@@ -262,7 +313,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     };
     for &id in &edge_ids {
         let index = recorder.borrow_mut().register_load(&names[id as usize]);
-        let edge = Edge::new(EdgeConfig { index, ..edge_config }, recorder.clone());
+        let edge = Edge::new(EdgeConfig { index, ..edge_config }, streams as usize, recorder.clone());
         assert_eq!(kernel.spawn(&names[id as usize], class::EDGE, edge), id);
     }
 
@@ -313,6 +364,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                 primary: i,
                 routes: 1 + s.cdn.backup_edges as u8,
                 viewers: std::mem::take(&mut members[i]),
+                streams,
                 player,
                 target_duration: s.cdn.segment.0,
                 fps,
@@ -366,7 +418,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         .map(|a| MonitorMetric::by_name(&a.metric).expect("validated"))
         .collect();
     // Every infrastructure node, those spawned after the monitor included.
-    let mut nodes: Vec<(NodeId, String)> = (encoder_id..monitor_id)
+    let mut nodes: Vec<(NodeId, String)> = (first_encoder_id..monitor_id)
         .filter(|id| !cohort_ids.contains(id))
         .map(|id| (id, names[id as usize].clone()))
         .collect();

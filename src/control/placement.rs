@@ -1,10 +1,10 @@
 //! Stream placement: which ingest servers carry each stream (a primary and, with
 //! redundancy, a standby on another server), and how placements change when a server
-//! fails, comes back or is overloaded. A stream manager embeds this; failcast's world
-//! does not drive it yet (one stream per run, see ARCHITECTURE.md).
+//! fails, comes back or is overloaded. A stream manager embeds this.
 //!
 //! Policy: a new role goes to the healthy server with the fewest roles that still has
-//! room (`capacity` roles per server), lowest index on ties; a stream's primary and
+//! room (`capacity` roles per server), for a primary the one with the fewest primaries
+//! among those, then the lowest index; a stream's primary and
 //! standby never share a server. When a server fails, each stream it was primary for
 //! is promoted to its standby, and every role it held is re-placed; nothing else
 //! moves (placements are sticky, so a failure disturbs only the streams it touched).
@@ -15,6 +15,10 @@
 //! Calling contract (sans-IO): [`Placement::add_stream`], then report server health
 //! and overload with [`Placement::handle_health`] / [`Placement::handle_overload`];
 //! carry out every [`Move`] from [`Placement::poll_move`] in order.
+//!
+//! failcast's world uses the initial placement: each stream's primary and standby,
+//! and its remaining servers from the least loaded, are the order its active-passive
+//! policy fails over in (`actors::world::place_streams`).
 
 use std::collections::VecDeque;
 
@@ -76,11 +80,20 @@ impl Placement {
         self.roles[server]
     }
 
-    /// The healthy server with room and the fewest roles, other than `except`.
-    fn pick(&self, except: Option<usize>) -> Option<usize> {
+    /// The healthy server with room and the fewest roles, other than `except`. For a
+    /// primary, ties go to the server with the fewest primaries: a server's failure
+    /// then interrupts as few streams as possible.
+    fn pick(&self, except: Option<usize>, primary: bool) -> Option<usize> {
+        let primaries = |s: usize| {
+            if primary {
+                self.streams.iter().filter(|a| a.primary == Some(s)).count()
+            } else {
+                0
+            }
+        };
         (0..self.healthy.len())
             .filter(|&s| self.healthy[s] && self.roles[s] < self.limits[s] && Some(s) != except)
-            .min_by_key(|&s| (self.roles[s], s))
+            .min_by_key(|&s| (self.roles[s], primaries(s), s))
     }
 
     fn take(&mut self, server: usize) {
@@ -113,14 +126,14 @@ impl Placement {
                     stream,
                     server: standby,
                 });
-            } else if let Some(server) = self.pick(None) {
+            } else if let Some(server) = self.pick(None, true) {
                 self.take(server);
                 a.primary = Some(server);
                 self.moves.push_back(Move::Primary { stream, server });
             }
         }
         if self.redundant && a.standby.is_none() && a.primary.is_some() {
-            if let Some(server) = self.pick(a.primary) {
+            if let Some(server) = self.pick(a.primary, false) {
                 self.take(server);
                 a.standby = Some(server);
                 self.moves.push_back(Move::Standby { stream, server });

@@ -31,17 +31,17 @@ pub struct RunOutput {
     /// What each viewer experienced, by viewer id.
     pub viewers: Vec<ViewerRecord>,
     /// Content check failures: (ingest, what failed, when it crossed its threshold).
-    pub content_failures: Vec<(String, &'static str, SimTime)>,
+    pub content_failures: Vec<crate::metrics::ContentFailure>,
     /// Load per edge over time (`nodes.csv`).
     pub nodes: Vec<NodeRow>,
-    /// Every published segment: (index, frames).
-    pub published: Vec<(u64, u32)>,
+    /// Every published segment: (stream, index, frames).
+    pub published: Vec<(u32, u64, u32)>,
     /// The scenario's fault windows, for plots and the report.
     pub faults: Vec<FaultRow>,
     /// Stalls viewers recovered from.
     pub stalls: Vec<StallRow>,
-    /// When the stream was not playable at the origin, in seconds: (from, to).
-    pub outages_s: Vec<(f64, f64)>,
+    /// When a stream was not playable at the origin, in seconds: (stream, from, to).
+    pub outages_s: Vec<(u32, f64, f64)>,
     /// The verdicts on the scenario's `[[expect]]`s.
     pub verdicts: Vec<Verdict>,
 }
@@ -102,7 +102,9 @@ pub fn run_scenario(
         records: stats.records,
         node_names,
         nodes: node_rows(&recorder),
-        published: recorder.segments.iter().map(|(&i, s)| (i, s.frames)).collect(),
+        published: (recorder.streams.iter().enumerate())
+            .flat_map(|(k, ledger)| ledger.segments.iter().map(move |(&i, s)| (k as u32, i, s.frames)))
+            .collect(),
         faults: fault_rows(&recorder),
         stalls: recorder
             .stall_durations
@@ -113,9 +115,12 @@ pub fn run_scenario(
                 duration_s: stalled.as_secs_f64(),
             })
             .collect(),
-        outages_s: outages(&recorder)
-            .into_iter()
-            .map(|(from, to)| (from.as_secs_f64(), to.as_secs_f64()))
+        outages_s: (0..recorder.streams.len())
+            .flat_map(|k| {
+                let stream = k as u32;
+                (outages(&recorder, k).into_iter())
+                    .map(move |(from, to)| (stream, from.as_secs_f64(), to.as_secs_f64()))
+            })
             .collect(),
         verdicts,
         content_failures: recorder.content_failures,

@@ -49,6 +49,8 @@ pub struct FaultRecord {
 /// A failback (return to a recovered primary) has no fault: its onset is the decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Episode {
+    /// The stream that switched (0 for the first).
+    pub stream: usize,
     pub failback: bool,
     pub fault: Option<String>,
     pub from: String,
@@ -75,6 +77,8 @@ pub struct AlertRecord {
 /// What a viewer's player lived through.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ViewerRecord {
+    /// The stream the viewer watches (0 for the first).
+    pub stream: u32,
     pub edge: String,
     pub joined_at: Option<SimTime>,
     pub startup: Option<SimDuration>,
@@ -142,22 +146,45 @@ pub struct StreamShape {
     pub segment: SimDuration,
     pub end: SimTime,
     pub viewers: usize,
+    /// Streams in the run (at least one).
+    pub streams: usize,
     /// The longest a segment can take from packager to origin (latency, capped jitter,
     /// serialisation): a segment packaged later than this before the end may still arrive.
     pub max_ingest_to_origin: SimDuration,
+}
+
+/// What happened to one stream's frames and segments.
+#[derive(Clone, Debug, Default)]
+pub struct StreamLedger {
+    pub frames_produced: u64,
+    pub segments: BTreeMap<u64, SegmentRecord>,
+    /// Segments the packagers cut: index → (frames, when), whether or not they reached the origin.
+    pub packaged: BTreeMap<u64, (u32, SimTime)>,
+    /// First frame index the live packager will still publish (see [`Recorder::set_ingest_floor`]).
+    pub ingest_floor: Option<u64>,
+    /// When frame 0 was captured.
+    pub stream_start: Option<SimTime>,
+}
+
+/// An ingest server's content check failed for a stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContentFailure {
+    pub ingest: String,
+    pub stream: usize,
+    /// What failed (`input loss`, `black`, `silence`).
+    pub what: &'static str,
+    /// When it crossed its threshold.
+    pub at: SimTime,
 }
 
 /// Everything measured during one run.
 #[derive(Clone, Debug)]
 pub struct Recorder {
     pub shape: StreamShape,
-    pub frames_produced: u64,
+    /// Per stream, in stream order.
+    pub streams: Vec<StreamLedger>,
+    /// Frames captured per second, all streams together.
     produced_per_s: Vec<u64>,
-    pub segments: BTreeMap<u64, SegmentRecord>,
-    /// Segments the packagers cut: index → (frames, when), whether or not they reached the origin.
-    pub packaged: BTreeMap<u64, (u32, SimTime)>,
-    /// First frame index the live packager will still publish (see [`Recorder::set_ingest_floor`]).
-    pub ingest_floor: Option<u64>,
     state_deltas: Vec<[i64; 3]>,
     pub viewers: Vec<ViewerRecord>,
     pub faults: Vec<FaultRecord>,
@@ -165,12 +192,9 @@ pub struct Recorder {
     /// Detections of a node's failure: (node, the check that saw it, when).
     pub detections: Vec<(String, String, SimTime)>,
     pub alerts: Vec<AlertRecord>,
-    /// Content check failures: (ingest, what failed, when it crossed its threshold).
-    pub content_failures: Vec<(String, &'static str, SimTime)>,
+    pub content_failures: Vec<ContentFailure>,
     /// Manager leadership changes: (manager, leader?, when).
     pub leadership: Vec<(String, bool, SimTime)>,
-    /// When frame 0 was captured.
-    pub stream_start: Option<SimTime>,
     /// Nodes whose load is recorded (edges first), and per node the load in each
     /// [`NODE_BIN_S`] bin.
     pub load_names: Vec<String>,
@@ -196,18 +220,14 @@ impl Recorder {
             produced_per_s: vec![0; bins],
             state_deltas: vec![[0; 3]; bins],
             viewers: vec![ViewerRecord::default(); shape.viewers],
+            streams: vec![StreamLedger::default(); shape.streams.max(1)],
             shape,
-            frames_produced: 0,
-            segments: BTreeMap::new(),
-            packaged: BTreeMap::new(),
-            ingest_floor: None,
             faults,
             episodes: Vec::new(),
             detections: Vec::new(),
             content_failures: Vec::new(),
             alerts: Vec::new(),
             leadership: Vec::new(),
-            stream_start: None,
             load_names: Vec::new(),
             load: Vec::new(),
             load_clients: Vec::new(),
@@ -260,9 +280,14 @@ impl Recorder {
         self.node_load(node, at, bytes, refused);
     }
 
-    /// When frame `frame` was captured (once the stream has started).
-    pub fn capture_time(&self, frame: u64) -> Option<SimTime> {
-        let start = self.stream_start?;
+    /// Frames captured, all streams together.
+    pub fn frames_produced(&self) -> u64 {
+        self.streams.iter().map(|s| s.frames_produced).sum()
+    }
+
+    /// When frame `frame` of `stream` was captured (once the stream has started).
+    pub fn capture_time(&self, stream: usize, frame: u64) -> Option<SimTime> {
+        let start = self.streams[stream].stream_start?;
         Some(start + SimDuration::from_nanos(frame * 1_000_000_000 / u64::from(self.shape.fps)))
     }
 
@@ -270,10 +295,11 @@ impl Recorder {
         self.produced_per_s.len()
     }
 
-    /// The frame with this index was captured at `at`.
-    pub fn frame_produced(&mut self, at: SimTime) {
-        self.stream_start.get_or_insert(at);
-        self.frames_produced += 1;
+    /// The next frame of `stream` was captured at `at`.
+    pub fn frame_produced(&mut self, stream: usize, at: SimTime) {
+        let ledger = &mut self.streams[stream];
+        ledger.stream_start.get_or_insert(at);
+        ledger.frames_produced += 1;
         self.produced_per_s[bin_of(at)] += 1;
     }
 
@@ -283,42 +309,43 @@ impl Recorder {
 
     /// A packager cut segment `index` with `frames` frames at `at`. Two packagers
     /// cutting the same index keep the earliest (a commutative choice).
-    pub fn segment_packaged(&mut self, index: u64, frames: u32, at: SimTime) {
-        let entry = self.packaged.entry(index).or_insert((frames, at));
+    pub fn segment_packaged(&mut self, stream: usize, index: u64, frames: u32, at: SimTime) {
+        let entry = self.streams[stream].packaged.entry(index).or_insert((frames, at));
         if (at, frames) < (entry.1, entry.0) {
             *entry = (frames, at);
         }
     }
 
-    /// The origin accepted segment `index` from `pipeline`.
-    pub fn segment_published(&mut self, index: u64, record: SegmentRecord) {
+    /// The origin accepted segment `index` of `stream` from `pipeline`.
+    pub fn segment_published(&mut self, stream: usize, index: u64, record: SegmentRecord) {
         let pipeline = record.pipeline.clone();
         let at = record.published_at;
-        self.segments.entry(index).or_insert(record);
-        for episode in &mut self.episodes {
+        self.streams[stream].segments.entry(index).or_insert(record);
+        for episode in self.episodes.iter_mut().filter(|e| e.stream == stream) {
             if episode.first_segment.is_none() && episode.to == pipeline && episode.switched <= at {
                 episode.first_segment = Some(at);
             }
         }
     }
 
-    /// Ingest `pipeline` took the first keyframe of a new publisher connection at `at`.
-    pub fn pipeline_first_frame(&mut self, pipeline: &str, at: SimTime) {
-        for episode in &mut self.episodes {
+    /// Ingest `pipeline` took the first keyframe of a new publisher connection of
+    /// `stream` at `at`.
+    pub fn pipeline_first_frame(&mut self, stream: usize, pipeline: &str, at: SimTime) {
+        for episode in self.episodes.iter_mut().filter(|e| e.stream == stream) {
             if episode.first_frame.is_none() && episode.to == pipeline && episode.switched <= at {
                 episode.first_frame = Some(at);
             }
         }
     }
 
-    pub fn segment_at_edge(&mut self, index: u64, at: SimTime) {
-        if let Some(segment) = self.segments.get_mut(&index) {
+    pub fn segment_at_edge(&mut self, stream: usize, index: u64, at: SimTime) {
+        if let Some(segment) = self.streams[stream].segments.get_mut(&index) {
             segment.first_edge_at = Some(segment.first_edge_at.map_or(at, |t| t.min(at)));
         }
     }
 
-    pub fn segment_played(&mut self, index: u64, at: SimTime) {
-        if let Some(segment) = self.segments.get_mut(&index) {
+    pub fn segment_played(&mut self, stream: usize, index: u64, at: SimTime) {
+        if let Some(segment) = self.streams[stream].segments.get_mut(&index) {
             segment.first_play_at = Some(segment.first_play_at.map_or(at, |t| t.min(at)));
         }
     }
@@ -326,8 +353,9 @@ impl Recorder {
     /// At the end of the run: frames from `floor` on will still be packaged by the live
     /// ingest; unpublished frames before it are lost at ingest. Several live packagers
     /// keep the smallest floor.
-    pub fn set_ingest_floor(&mut self, floor: u64) {
-        self.ingest_floor = Some(self.ingest_floor.map_or(floor, |f| f.min(floor)));
+    pub fn set_ingest_floor(&mut self, stream: usize, floor: u64) {
+        let ledger = &mut self.streams[stream];
+        ledger.ingest_floor = Some(ledger.ingest_floor.map_or(floor, |f| f.min(floor)));
     }
 
     pub fn viewer_transition(&mut self, at: SimTime, from: Option<ViewerState>, to: ViewerState) {
@@ -386,8 +414,13 @@ impl Recorder {
     }
 
     /// An ingest's content check failed (`what`: input-loss, black, silence) at `at`.
-    pub fn content_failed(&mut self, ingest: &str, what: &'static str, at: SimTime) {
-        self.content_failures.push((ingest.to_string(), what, at));
+    pub fn content_failed(&mut self, ingest: &str, stream: usize, what: &'static str, at: SimTime) {
+        self.content_failures.push(ContentFailure {
+            ingest: ingest.to_string(),
+            stream,
+            what,
+            at,
+        });
     }
 
     /// Alerts come from the one monitor, in its order.
@@ -426,8 +459,8 @@ impl Recorder {
     /// The origin's input selector switched from `from` to `to` at `at` (active-active):
     /// detection, switch and first frame on the new path coincide, because the new path
     /// was live all along and its frames become available the moment they are taken.
-    pub fn input_switched(&mut self, from: &str, to: &str, by: &str, at: SimTime) {
-        self.switched(from, to, false, (by, at), at);
+    pub fn input_switched(&mut self, stream: usize, from: &str, to: &str, by: &str, at: SimTime) {
+        self.switched(stream, from, to, false, (by, at), at);
         let episode = self.episodes.last_mut().expect("just pushed");
         episode.first_frame = Some(at);
     }
@@ -436,7 +469,15 @@ impl Recorder {
     /// a detection by check `detected.0` at `detected.1`. The fault blamed is the latest one on `from` that began
     /// by the detection; failing that, the latest fault still active at the detection
     /// (a fault elsewhere, such as in the manager or the network, can cause a failover).
-    pub fn switched(&mut self, from: &str, to: &str, failback: bool, detected: (&str, SimTime), at: SimTime) {
+    pub fn switched(
+        &mut self,
+        stream: usize,
+        from: &str,
+        to: &str,
+        failback: bool,
+        detected: (&str, SimTime),
+        at: SimTime,
+    ) {
         let (detected_by, detected) = detected;
         let active_at = |f: &&FaultRecord| f.onset <= detected && f.end.is_none_or(|end| end >= detected);
         let fault = if failback {
@@ -452,6 +493,7 @@ impl Recorder {
             on_source.or_else(|| self.faults.iter().filter(active_at).max_by_key(|f| f.onset))
         };
         self.episodes.push(Episode {
+            stream,
             failback,
             fault: fault.map(|f| f.id.clone()),
             from: from.to_string(),

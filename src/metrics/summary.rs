@@ -44,6 +44,10 @@ pub struct LatencyStats {
     pub max: Option<f64>,
 }
 
+fn one() -> u64 {
+    1
+}
+
 /// `summary.json`. Keys are a stable interface: add, never rename or remove.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -72,6 +76,9 @@ pub struct Summary {
     pub stall_count: u64,
     pub rebuffer_ratio: f64,
     pub availability: f64,
+    /// Streams in the run (one encoder each).
+    #[serde(default = "one")]
+    pub streams: u64,
     pub viewers: u64,
     pub viewers_started: u64,
     pub startup_ms_p50: Option<f64>,
@@ -103,19 +110,36 @@ pub struct Summary {
 pub struct ViewerRow {
     pub viewer: String,
     pub edge: String,
+    /// The stream watched (`stream-1`, …; `all` on quantile rows).
+    pub stream: String,
     pub joined_s: Option<f64>,
     pub startup_ms: Option<f64>,
+    #[serde(serialize_with = "count")]
     pub stalls: f64,
     pub stall_s: f64,
     pub play_s: f64,
     pub rebuffer_ratio: f64,
+    #[serde(serialize_with = "count")]
     pub frames_played: f64,
+    #[serde(serialize_with = "count")]
     pub frames_skipped: f64,
     pub live_latency_s_mean: Option<f64>,
     pub live_latency_s_max: Option<f64>,
+    #[serde(serialize_with = "count")]
     pub request_errors: f64,
+    #[serde(serialize_with = "count")]
     pub edge_switches: f64,
     pub ttl_violator: bool,
+}
+
+/// A count held as `f64` (so quantile rows share the type) is written as an integer;
+/// nearest-rank quantiles of counts are counts.
+fn count<S: serde::Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    if value.fract() == 0.0 && (0.0..9.0e15).contains(value) {
+        serializer.serialize_u64(*value as u64)
+    } else {
+        serializer.serialize_f64(*value)
+    }
 }
 
 /// Above this many viewers `viewers.csv` holds quantile rows instead of one per viewer.
@@ -129,6 +153,7 @@ fn viewer_row(id: usize, v: &ViewerRecord) -> ViewerRow {
     ViewerRow {
         viewer: id.to_string(),
         edge: v.edge.clone(),
+        stream: format!("stream-{}", v.stream + 1),
         joined_s: v.joined_at.map(SimTime::as_secs_f64),
         startup_ms: v.startup.map(SimDuration::as_millis_f64),
         stalls: f64::from(v.stalls),
@@ -184,6 +209,7 @@ pub fn viewer_rows(viewers: &[ViewerRecord]) -> Vec<ViewerRow> {
             ViewerRow {
                 viewer: format!("p{}", q * 100.0),
                 edge: "all".into(),
+                stream: "all".into(),
                 joined_s: at(0),
                 startup_ms: at(1),
                 stalls: at(2).unwrap_or(0.0),
@@ -245,14 +271,16 @@ pub fn fault_rows(rec: &Recorder) -> Vec<FaultRow> {
                 .iter()
                 .filter(|e| e.fault.as_deref() == Some(f.id.as_str()) && e.from == f.target)
                 .map(|e| (e.detected, e.detected_by.clone()));
-            // Any fault of the encoder (a content fault, a crash, a partition) is seen by
-            // the content check of the ingest it feeds.
-            let of_encoder = f.kind.starts_with("encoder.") || f.target.starts_with("encoder-");
+            // Any fault of an encoder (a content fault, a crash, a partition) is seen by
+            // the content check of the ingest its stream goes to.
+            let encoder_stream = (f.target.strip_prefix("encoder-"))
+                .and_then(|n| n.parse::<usize>().ok())
+                .and_then(|n| n.checked_sub(1));
             let by_content = rec
                 .content_failures
                 .iter()
-                .filter(|(_, _, at)| of_encoder && in_window(f, *at))
-                .map(|(ingest, _, at)| (*at, format!("{ingest} content check")));
+                .filter(|c| Some(c.stream) == encoder_stream && in_window(f, c.at))
+                .map(|c| (c.at, format!("{} content check", c.ingest)));
             let detected = by_check
                 .chain(by_episode)
                 .chain(by_content)
@@ -346,6 +374,8 @@ pub struct TimelineRow {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FailoverRow {
     pub episode: u64,
+    /// The stream that switched (`stream-1`, …).
+    pub stream: String,
     /// `failover` or `failback`.
     pub kind: String,
     pub fault: String,
@@ -424,22 +454,43 @@ fn display_time(first: SimTime, frame: u64, fps: u32) -> SimTime {
     first + SimDuration::from_nanos(frame * 1_000_000_000 / u64::from(fps))
 }
 
-/// Settles the fate of every produced frame at the end of the run.
+/// Settles the fate of every produced frame at the end of the run, all streams
+/// together.
 pub fn ledger(rec: &Recorder) -> Ledger {
+    let mut total = Ledger::default();
+    for stream in 0..rec.streams.len() {
+        let l = stream_ledger(rec, stream);
+        total.produced += l.produced;
+        total.played += l.played;
+        total.in_flight += l.in_flight;
+        total.unwatched += l.unwatched;
+        total.dropped.ingest += l.dropped.ingest;
+        total.dropped.distribution += l.dropped.distribution;
+        total.dropped.player += l.dropped.player;
+        total.dropped.total += l.dropped.total;
+    }
+    total
+}
+
+/// Settles the fate of every frame `stream` produced, against its own viewers.
+fn stream_ledger(rec: &Recorder, stream: usize) -> Ledger {
     let end = rec.shape.end;
-    let started: Vec<_> = rec.viewers.iter().filter(|v| v.first_index.is_some()).collect();
+    let own = &rec.streams[stream];
+    let started: Vec<_> = (rec.viewers.iter())
+        .filter(|v| v.stream as usize == stream && v.first_index.is_some())
+        .collect();
     let min_first = started.iter().filter_map(|v| v.first_index).min();
     let min_frontier = started.iter().map(|v| v.frontier.unwrap_or(u64::MAX)).min();
     let mut ledger = Ledger {
-        produced: rec.frames_produced,
+        produced: own.frames_produced,
         ..Ledger::default()
     };
     let mut published = 0u64;
     // Cut by a packager but never published: lost between ingest and origin, unless it
     // may still arrive.
     let mut packaged_unpublished = 0u64;
-    for (index, &(frames, at)) in &rec.packaged {
-        if rec.segments.contains_key(index) {
+    for (index, &(frames, at)) in &own.packaged {
+        if own.segments.contains_key(index) {
             continue;
         }
         packaged_unpublished += u64::from(frames);
@@ -449,7 +500,7 @@ pub fn ledger(rec: &Recorder) -> Ledger {
             ledger.dropped.distribution += u64::from(frames);
         }
     }
-    for (&index, segment) in &rec.segments {
+    for (&index, segment) in &own.segments {
         let frames = u64::from(segment.frames);
         published += frames;
         if let Some(first_play) = segment.first_play_at {
@@ -471,7 +522,7 @@ pub fn ledger(rec: &Recorder) -> Ledger {
         }
     }
     let unpackaged = ledger.produced - published - packaged_unpublished;
-    let ingest_in_flight = rec
+    let ingest_in_flight = own
         .ingest_floor
         .map_or(0, |floor| ledger.produced.saturating_sub(floor))
         .min(unpackaged);
@@ -481,26 +532,34 @@ pub fn ledger(rec: &Recorder) -> Ledger {
     ledger
 }
 
-/// Share of the time since the first segment during which the live edge at the origin
-/// was fresh: it is stale once no new segment has arrived for 1.5 target durations.
+/// Share of the time since its first segment during which a stream's live edge at the
+/// origin was fresh (it is stale once no new segment has arrived for 1.5 target
+/// durations), averaged over the streams.
 pub fn availability(rec: &Recorder) -> f64 {
-    let Some(first) = rec.segments.values().map(|s| s.published_at).min() else {
+    let streams = rec.streams.len();
+    (0..streams).map(|stream| stream_availability(rec, stream)).sum::<f64>() / streams as f64
+}
+
+fn stream_availability(rec: &Recorder, stream: usize) -> f64 {
+    let Some(first) = rec.streams[stream].segments.values().map(|s| s.published_at).min() else {
         return 0.0;
     };
     let end = rec.shape.end;
     if end <= first {
         return 1.0;
     }
-    let unavailable = outages(rec)
+    let unavailable = outages(rec, stream)
         .iter()
         .fold(SimDuration::ZERO, |total, &(from, to)| total + (to - from));
     1.0 - unavailable.as_secs_f64() / (end - first).as_secs_f64()
 }
 
-/// The intervals during which the stream was not playable at the origin: from 1.5 ×
-/// the segment duration after a publication until the next one (or the end).
-pub fn outages(rec: &Recorder) -> Vec<(SimTime, SimTime)> {
-    let mut publishes: Vec<SimTime> = rec.segments.values().map(|s| s.published_at).collect();
+/// The intervals during which `stream` was not playable at the origin: from 1.5 × the
+/// segment duration after a publication until the next one (or the end).
+pub fn outages(rec: &Recorder, stream: usize) -> Vec<(SimTime, SimTime)> {
+    let mut publishes: Vec<SimTime> = (rec.streams[stream].segments.values())
+        .map(|s| s.published_at)
+        .collect();
     publishes.sort_unstable();
     let stale_after = rec.shape.segment.mul_f64(1.5);
     let end = rec.shape.end;
@@ -560,6 +619,7 @@ pub fn failover_rows(rec: &Recorder) -> Vec<FailoverRow> {
             recovery_ms_p50: nearest_rank(&recovery, 0.5),
             recovery_ms_p95: nearest_rank(&recovery, 0.95),
             episode: i as u64 + 1,
+            stream: format!("stream-{}", e.stream + 1),
             kind: if e.failback { "failback" } else { "failover" }.to_string(),
             fault: e.fault.clone().unwrap_or_default(),
             from: e.from.clone(),
@@ -582,7 +642,7 @@ pub fn timeline(rec: &Recorder) -> Vec<TimelineRow> {
     let mut delivered = vec![0u64; bins];
     let mut played = vec![0u64; bins];
     let bin = |t: SimTime| (t.as_nanos() / 1_000_000_000) as usize;
-    for segment in rec.segments.values() {
+    for segment in rec.streams.iter().flat_map(|s| s.segments.values()) {
         let frames = u64::from(segment.frames);
         if let Some(slot) = ingested.get_mut(bin(segment.published_at)) {
             *slot += frames;
@@ -677,6 +737,7 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
             0.0
         },
         availability: availability(rec),
+        streams: rec.streams.len() as u64,
         viewers: rec.viewers.len() as u64,
         viewers_started: rec.viewers.iter().filter(|v| v.startup.is_some()).count() as u64,
         startup_ms_p50: nearest_rank(&startups, 0.5),
@@ -724,6 +785,7 @@ pub const METRICS: &[&str] = &[
     "stall_count",
     "rebuffer_ratio",
     "availability",
+    "streams",
     "viewers",
     "viewers_started",
     "startup_ms_p50",
@@ -823,10 +885,16 @@ mod tests {
             ("manager-1".into(), "monitor-1 scrape".into(), at(615.0)),
             ("ingest-1".into(), "manager-1 health check".into(), at(602.8)),
         ];
-        rec.content_failures = vec![("ingest-1".into(), "input loss", at(601.0))];
+        rec.content_failures = vec![crate::metrics::ContentFailure {
+            ingest: "ingest-1".into(),
+            stream: 0,
+            what: "input loss",
+            at: at(601.0),
+        }];
         // The cut-off manager's failover of a healthy ingest is blamed on its fault but
         // detected ingest-1, not the manager.
         rec.episodes = vec![Episode {
+            stream: 0,
             failback: false,
             fault: Some("manager".into()),
             from: "ingest-1".into(),
@@ -877,6 +945,7 @@ mod tests {
                 segment: SimDuration::from_secs(2),
                 end: SimTime::from_secs(end_s),
                 viewers: 1,
+                streams: 1,
                 max_ingest_to_origin: SimDuration::from_millis(10),
             },
             Vec::new(),
@@ -899,20 +968,22 @@ mod tests {
     fn ledger_attributes_every_frame_to_one_stage() {
         let mut rec = recorder(20);
         for _ in 0..600 {
-            rec.frame_produced(SimTime::ZERO);
+            rec.frame_produced(0, SimTime::ZERO);
         }
         // Segments 0..=3 published; 4 lost at ingest; 5 lost on the way to the origin; 6 never reached an edge;
         // 7 reached an edge but the viewer jumped over it; 8 played; 9 still buffered.
         for i in 0..4 {
-            rec.segments.insert(i, segment(i, 2 * i + 2, true, Some(2 * i + 3)));
+            rec.streams[0]
+                .segments
+                .insert(i, segment(i, 2 * i + 2, true, Some(2 * i + 3)));
         }
         // Segment 5 was packaged at 12 s but never reached the origin.
-        rec.segment_packaged(5, 60, SimTime::from_secs(12));
-        rec.segments.insert(6, segment(6, 14, false, None));
-        rec.segments.insert(7, segment(7, 15, true, None));
+        rec.segment_packaged(0, 5, 60, SimTime::from_secs(12));
+        rec.streams[0].segments.insert(6, segment(6, 14, false, None));
+        rec.streams[0].segments.insert(7, segment(7, 15, true, None));
         // Played from 19 s: 30 frames shown before the end at 20 s, 30 still to show.
-        rec.segments.insert(8, segment(8, 16, true, Some(19)));
-        rec.segments.insert(9, segment(9, 18, true, None));
+        rec.streams[0].segments.insert(8, segment(8, 16, true, Some(19)));
+        rec.streams[0].segments.insert(9, segment(9, 18, true, None));
         rec.viewers[0] = ViewerRecord {
             first_index: Some(0),
             frontier: Some(9),
@@ -928,14 +999,58 @@ mod tests {
     }
 
     #[test]
+    fn each_stream_settles_its_own_frames_against_its_own_viewers() {
+        let mut rec = Recorder::new(
+            StreamShape {
+                streams: 2,
+                viewers: 2,
+                ..recorder(20).shape
+            },
+            Vec::new(),
+        );
+        for stream in 0..2 {
+            for _ in 0..120 {
+                rec.frame_produced(stream, SimTime::ZERO);
+            }
+        }
+        // Stream 0: segments 0 and 1 played by its viewer. Stream 1: segment 0 played,
+        // segment 1 never reached an edge though its viewer's frontier passed it.
+        rec.streams[0].segments.insert(0, segment(0, 2, true, Some(3)));
+        rec.streams[0].segments.insert(1, segment(1, 4, true, Some(5)));
+        rec.streams[1].segments.insert(0, segment(0, 2, true, Some(3)));
+        rec.streams[1].segments.insert(1, segment(1, 4, false, None));
+        rec.viewers[0] = ViewerRecord {
+            stream: 0,
+            first_index: Some(0),
+            frontier: Some(2),
+            ..ViewerRecord::default()
+        };
+        rec.viewers[1] = ViewerRecord {
+            stream: 1,
+            first_index: Some(0),
+            frontier: Some(2),
+            ..ViewerRecord::default()
+        };
+        let l = ledger(&rec);
+        assert_eq!((l.produced, l.played, l.dropped.distribution), (240, 180, 60));
+        assert!(l.balances(), "{l:?}");
+        // Stream 1 is stale from 4 + 3 = 7 s to the end (13 of its 18 s); stream 0 too.
+        // Availability is the mean of the two.
+        assert_eq!(outages(&rec, 1), vec![(SimTime::from_secs(7), SimTime::from_secs(20))]);
+        assert!((availability(&rec) - (1.0 - 13.0 / 18.0)).abs() < 1e-12);
+    }
+
+    #[test]
     fn availability_counts_stale_time_only() {
         let mut rec = recorder(20);
         // Segments every 2 s from 2 s, except a gap between 6 s and 14 s.
         for (i, t) in [2, 4, 6, 14, 16, 18].into_iter().enumerate() {
-            rec.segments.insert(i as u64, segment(i as u64, t, true, None));
+            rec.streams[0]
+                .segments
+                .insert(i as u64, segment(i as u64, t, true, None));
         }
         // Stale from 6 + 3 = 9 s to 14 s, and fresh at the end (18 + 3 > 20).
-        assert_eq!(outages(&rec), vec![(SimTime::from_secs(9), SimTime::from_secs(14))]);
+        assert_eq!(outages(&rec, 0), vec![(SimTime::from_secs(9), SimTime::from_secs(14))]);
         let expected = 1.0 - 5.0 / 18.0;
         assert!((availability(&rec) - expected).abs() < 1e-12);
     }

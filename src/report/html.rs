@@ -158,7 +158,11 @@ pub fn report(run: &RunTables) -> Result<String, String> {
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{:.3}</td><td>+{:.3}</td>\
                  <td>{}</td><td>+{:.3}</td><td>{}</td><td>{}</td></tr>",
                 e.episode,
-                escape(&e.kind),
+                if run.summary.streams > 1 {
+                    escape(&format!("{} ({})", e.kind, e.stream))
+                } else {
+                    escape(&e.kind)
+                },
                 escape(&e.fault),
                 escape(&e.from),
                 escape(&e.to),

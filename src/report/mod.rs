@@ -41,6 +41,7 @@ pub const FAULT_COLUMNS: &[&str] = &[
     "start_s",
     "end_s",
     "time_to_detect_s",
+    "detected_by",
     "time_to_alert_s",
 ];
 pub const STALL_COLUMNS: &[&str] = &["viewer", "resumed_s", "duration_s"];
@@ -50,6 +51,7 @@ pub const EXPECTATION_COLUMNS: &[&str] = &["metric", "op", "value", "measured", 
 pub const VIEWER_COLUMNS: &[&str] = &[
     "viewer",
     "edge",
+    "stream",
     "joined_s",
     "startup_ms",
     "stalls",
@@ -100,6 +102,7 @@ fn csv_bytes<T: Serialize>(rows: &[T], header: &[&str]) -> io::Result<Vec<u8>> {
 /// The column names of `failovers.csv`, also written when there was no failover.
 pub const FAILOVER_COLUMNS: &[&str] = &[
     "episode",
+    "stream",
     "kind",
     "fault",
     "from",

@@ -35,8 +35,13 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
     for row in failovers {
         let _ = writeln!(
             out,
-            "          #{} {} {} → {} ({}): onset {:.3} s, detected +{:.2} s by {}, switched +{:.2} s, first frame {}, first segment {}",
+            "          #{} {}{} {} → {} ({}): onset {:.3} s, detected +{:.2} s by {}, switched +{:.2} s, first frame {}, first segment {}",
             row.episode,
+            if s.streams > 1 {
+                format!("{} ", row.stream)
+            } else {
+                String::new()
+            },
             row.kind,
             row.from,
             row.to,

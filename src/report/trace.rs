@@ -71,8 +71,13 @@ pub fn trace_json(run: &RunOutput) -> String {
         json!({"ph": "M", "pid": 1, "tid": 3, "name": "thread_name", "args": {"name": "alerts"}}),
         json!({"ph": "M", "pid": 1, "tid": 4, "name": "thread_name", "args": {"name": "stream outages"}}),
     ];
-    for &(from, to) in &run.outages_s {
-        events.push(span("stream not playable", "outage", 4, from * 1000.0, to * 1000.0));
+    for &(stream, from, to) in &run.outages_s {
+        let label = if run.summary.streams > 1 {
+            format!("stream-{} not playable", stream + 1)
+        } else {
+            "stream not playable".to_string()
+        };
+        events.push(span(&label, "outage", 4, from * 1000.0, to * 1000.0));
     }
     for f in &run.faults {
         let end = f.end_s.map_or(end_ms, |e| e * 1000.0);

@@ -145,14 +145,21 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
     c.one_of("scenario.dispatch", &s.scenario.dispatch, &["window", "strict"], &[]);
 
     let e = &s.encoders;
-    if e.count != 1 {
+    // One encoder per stream. Streams are told apart in probe answers by a 64-bit mask.
+    if !(1..=64).contains(&e.count) {
+        c.error(
+            "encoders.count",
+            format!("encoders.count = {} is out of range", e.count),
+            "use 1 to 64 encoders (one per stream)",
+        );
+    } else if e.count > 1 && s.ingest.redundancy == "dns" {
         c.error(
             "encoders.count",
             format!(
-                "encoders.count = {} is not supported: this version simulates one stream",
+                "encoders.count = {} with ingest.redundancy = \"dns\": DNS-based ingest failover runs one stream (one record)",
                 e.count
             ),
-            "set encoders.count = 1",
+            "set encoders.count = 1, or use ingest.redundancy = \"active-passive\" or \"active-active\"",
         );
     }
     if !(1..=240).contains(&e.fps) {

@@ -1,0 +1,117 @@
+//! Several streams on shared ingest servers: placement spreads them, a server's failure
+//! fails over exactly the streams it was primary for, and every other stream (and its
+//! viewers) is untouched.
+
+mod common;
+
+use common::balances;
+use failcast::actors::world::place_streams;
+use failcast::experiment::{run_scenario, RunOutput};
+
+fn multi_stream(overrides: &[&str]) -> RunOutput {
+    let mut all = vec!["scenario.duration=14m", "viewers.count=300"];
+    all.extend_from_slice(overrides);
+    let scenario = common::scenario("scenarios/multi-stream.toml", &all);
+    run_scenario(&scenario, 1, None, false).unwrap()
+}
+
+#[test]
+fn placement_spreads_primaries_and_never_pairs_a_stream_on_one_server() {
+    // Least loaded first; among equals the server with fewest primaries, then the lowest
+    // index; the rest of each list from the least loaded.
+    assert_eq!(
+        place_streams(6, 4),
+        vec![
+            vec![0, 1, 2, 3],
+            vec![2, 3, 0, 1],
+            vec![1, 0, 2, 3],
+            vec![3, 2, 0, 1],
+            vec![0, 1, 2, 3],
+            vec![2, 3, 0, 1],
+        ]
+    );
+    // One stream on two servers: the layout every single-stream scenario always had.
+    assert_eq!(place_streams(1, 2), vec![vec![0, 1]]);
+}
+
+/// Each failover episode as (stream, from, to).
+fn switches(out: &RunOutput) -> Vec<(&str, &str, &str)> {
+    (out.failovers.iter())
+        .map(|e| (e.stream.as_str(), e.from.as_str(), e.to.as_str()))
+        .collect()
+}
+
+/// Published segment indices of `stream`, in order.
+fn published(out: &RunOutput, stream: u32) -> Vec<u64> {
+    out.published.iter().filter(|p| p.0 == stream).map(|p| p.1).collect()
+}
+
+#[test]
+fn a_server_crash_fails_over_only_the_streams_it_was_primary_for() {
+    let out = multi_stream(&[]);
+    let switched = switches(&out);
+    assert_eq!(
+        switched,
+        [
+            ("stream-1", "ingest-1", "ingest-2"),
+            ("stream-5", "ingest-1", "ingest-2")
+        ]
+    );
+    // Both switches are the quickstart's failover, to the nanosecond of detection.
+    assert!(out.failovers.iter().all(|e| e.detected_by == "manager-1 health check"));
+    assert_eq!(out.failovers[0].detected_ms, out.failovers[1].detected_ms);
+    assert!(balances(&out.summary));
+    for stream in 0..6u32 {
+        let indices = published(&out, stream);
+        let gaps = indices.windows(2).filter(|w| w[1] != w[0] + 1).count();
+        let touched = stream == 0 || stream == 4;
+        // A failed-over stream skips the segments lost at ingest; no other has a gap.
+        assert_eq!(gaps > 0, touched, "stream-{}", stream + 1);
+        for v in out.viewers.iter().filter(|v| v.stream == stream) {
+            assert_eq!(v.stalls > 0, touched, "stream-{}: {v:?}", stream + 1);
+        }
+    }
+    // Every viewer watches its own stream: 50 each.
+    assert!((0..6).all(|k| out.viewers.iter().filter(|v| v.stream == k).count() == 50));
+}
+
+#[test]
+fn a_second_crash_moves_each_stream_to_its_next_placed_server() {
+    // ingest-1 is down from 600 s; ingest-2 dies at 660 s. Streams 1 and 5 (now on
+    // ingest-2) and stream 3 (primary ingest-2, standby the dead ingest-1) all go to
+    // their next choice, ingest-3.
+    let mut scenario = common::scenario(
+        "scenarios/multi-stream.toml",
+        &["scenario.duration=14m", "viewers.count=300", "fault[0].duration=10m"],
+    );
+    let mut second = scenario.faults[0].clone();
+    second.id = Some("second".into());
+    second.at = failcast::scenario::Dur(failcast::time::SimDuration::from_secs(660));
+    second.target = "ingest-2".into();
+    scenario.faults.push(second);
+    scenario.expects.clear();
+    let out = run_scenario(&scenario, 1, None, false).unwrap();
+    let switched = switches(&out);
+    assert_eq!(
+        switched,
+        [
+            ("stream-1", "ingest-1", "ingest-2"),
+            ("stream-5", "ingest-1", "ingest-2"),
+            ("stream-1", "ingest-2", "ingest-3"),
+            ("stream-3", "ingest-2", "ingest-3"),
+            ("stream-5", "ingest-2", "ingest-3"),
+        ]
+    );
+    assert!(out.failovers[2..].iter().all(|e| e.fault == "second"));
+    assert!(out.failovers.iter().all(|e| e.failover_latency_ms.is_some()));
+    assert!(balances(&out.summary));
+}
+
+#[test]
+fn multi_stream_runs_are_deterministic_across_dispatch_modes() {
+    let scenario = common::scenario(
+        "scenarios/multi-stream.toml",
+        &["scenario.duration=11m", "viewers.count=60"],
+    );
+    common::assert_dispatch_modes_agree(&scenario, 3);
+}
