@@ -115,3 +115,50 @@ fn multi_stream_runs_are_deterministic_across_dispatch_modes() {
     );
     common::assert_dispatch_modes_agree(&scenario, 3);
 }
+
+#[test]
+fn an_origin_crash_moves_its_streams_to_the_other_origin_and_nothing_moves_back() {
+    assert_eq!(failcast::actors::world::place_origins(6, 2), vec![0, 1, 0, 1, 0, 1]);
+    let scenario = common::scenario("scenarios/origin-failover.toml", &["viewers.count=300"]);
+    let out = run_scenario(&scenario, 1, None, false).unwrap();
+    // origin-1 is down from 600 s to 900 s; only its three streams switch, once each:
+    // the return of origin-1 moves nothing back.
+    assert_eq!(
+        switches(&out),
+        [
+            ("stream-1", "origin-1", "origin-2"),
+            ("stream-3", "origin-1", "origin-2"),
+            ("stream-5", "origin-1", "origin-2"),
+        ]
+    );
+    for e in &out.failovers {
+        // Detected after 3 failed checks at 1 s (2-3.5 s), and the next segment (at
+        // most 2 s later) is the first on the new path.
+        let detect = e.time_to_detect_ms;
+        assert!((2_000.0..3_500.0).contains(&detect), "{e:?}");
+        let latency = e.failover_latency_ms.unwrap();
+        assert!(latency > detect && latency < detect + 2_100.0, "{e:?}");
+        assert_eq!(e.first_frame_ms, e.first_segment_ms);
+    }
+    // What was sent to the dead origin is lost in distribution, in whole segments;
+    // nothing is lost at ingest.
+    let s = &out.summary;
+    assert_eq!(s.frames_dropped.ingest, 0);
+    assert!(s.frames_dropped.distribution > 0 && s.frames_dropped.distribution.is_multiple_of(60));
+    assert!(balances(s));
+    for stream in [1u32, 3, 5] {
+        for v in out.viewers.iter().filter(|v| v.stream == stream) {
+            assert_eq!(v.stalls, 0, "stream-{}: {v:?}", stream + 1);
+        }
+    }
+    assert_eq!(out.faults[0].detected_by.as_deref(), Some("manager-1 health check"));
+}
+
+#[test]
+fn origin_failover_is_deterministic_across_dispatch_modes() {
+    let scenario = common::scenario(
+        "scenarios/origin-failover.toml",
+        &["scenario.duration=11m", "viewers.count=60"],
+    );
+    common::assert_dispatch_modes_agree(&scenario, 2);
+}

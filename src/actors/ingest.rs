@@ -63,6 +63,9 @@ struct Lane {
     content: ContentCheck,
     /// When the content failure last recorded began.
     content_reported: Option<SimTime>,
+    /// The origin the stream's segments go to (as the manager last placed it; kept in
+    /// its configuration store, so a restart keeps it).
+    origin: NodeId,
 }
 
 impl Lane {
@@ -90,7 +93,6 @@ impl Lane {
 pub struct Ingest {
     config: IngestConfig,
     name: String,
-    origin: NodeId,
     recorder: SharedRecorder,
     /// One per stream, in stream order (most idle on a server that carries few).
     lanes: Vec<Lane>,
@@ -99,18 +101,14 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// `holds_vip`: the streams whose floating address this server holds at start.
-    pub fn new(
-        config: IngestConfig,
-        name: String,
-        origin: NodeId,
-        holds_vip: Vec<bool>,
-        recorder: SharedRecorder,
-    ) -> Self {
+    /// Per stream: whether this server holds its floating address at start, and the
+    /// origin its segments go to.
+    pub fn new(config: IngestConfig, name: String, streams: Vec<(bool, NodeId)>, recorder: SharedRecorder) -> Self {
         let load = recorder.borrow_mut().register_load(&name);
-        let lanes = holds_vip
+        let lanes = streams
             .into_iter()
-            .map(|holds_vip| Lane {
+            .map(|(holds_vip, origin)| Lane {
+                origin,
                 session: None,
                 waiting_for_keyframe: true,
                 open: None,
@@ -124,7 +122,6 @@ impl Ingest {
         Ingest {
             load,
             name,
-            origin,
             recorder,
             lanes,
             config,
@@ -181,7 +178,7 @@ impl Ingest {
                 recorder.node_client(self.load, ctx.now(), u64::from(session.publisher));
             }
         }
-        ctx.send(self.origin, Msg::Segment(info), bytes);
+        ctx.send(self.lanes[stream].origin, Msg::Segment(info), bytes);
     }
 
     fn receive(&mut self, ctx: &mut Ctx<'_, Msg>, stream: usize, first: u64, count: u32) {
@@ -297,6 +294,11 @@ impl Behavior for Ingest {
                         to: Some(ctx.me()),
                     };
                     ctx.kernel_action(self.config.switch_delay, action);
+                }
+                Msg::SetOrigin { stream, origin } => {
+                    if let Some(lane) = self.lanes.get_mut(stream as usize) {
+                        lane.origin = origin;
+                    }
                 }
                 Msg::Scrape { round } => {
                     let bad = u64::from(self.any_content_failed(now));

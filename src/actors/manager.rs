@@ -17,6 +17,7 @@
 use crate::control::failover::{ActivePassive, Failback, SwitchReason};
 use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::control::lease::{LeaseClient, LeaseConfig};
+use crate::control::placement::{Move, Placement};
 use crate::sim::{Behavior, Ctx, Input, NodeId};
 use crate::time::{SimDuration, SimTime};
 
@@ -36,6 +37,19 @@ pub struct ManagerConfig {
     pub phases: Vec<SimDuration>,
     /// Per stream, its servers (target indices) in order of preference, as placed.
     pub preferences: Vec<Vec<usize>>,
+    /// With several origins: the targets from this index on are the origins, and each
+    /// stream's origin as first placed (`place_origins`).
+    pub origins: Option<(usize, Vec<usize>)>,
+}
+
+/// Streams placed on origins, re-placed when one fails (`control::placement`, no
+/// standby: an origin holds no state a stream needs beyond the live edge).
+struct OriginSteering {
+    /// Index of the first origin among the targets; ingest servers come before it.
+    first_target: usize,
+    placement: Placement,
+    /// Per stream, its origin (an index among the origins).
+    origin_of: Vec<usize>,
 }
 
 /// How often the leader re-sends its desired state (the active ingest server), so that a
@@ -65,6 +79,7 @@ impl Steered {
 
 pub struct Manager {
     config: ManagerConfig,
+    origins: Option<OriginSteering>,
     /// Per stream, in stream order; empty with active-active ingest (nothing to steer).
     streams: Vec<Steered>,
     next_reconcile: SimTime,
@@ -92,7 +107,20 @@ impl Manager {
                 .collect(),
             None => Vec::new(),
         };
+        let origins = config.origins.as_ref().map(|(first_target, initial)| {
+            let mut placement = Placement::new(config.targets.len() - first_target, u32::MAX, false);
+            for _ in initial {
+                placement.add_stream();
+            }
+            while placement.poll_move().is_some() {}
+            OriginSteering {
+                first_target: *first_target,
+                placement,
+                origin_of: initial.clone(),
+            }
+        });
         Manager {
+            origins,
             streams,
             next_reconcile: SimTime::ZERO + RECONCILE_PERIOD,
             lease: config.lease.map(|(lease, _, first)| LeaseClient::new(lease, first)),
@@ -149,6 +177,45 @@ impl Manager {
         }
     }
 
+    /// Tells every ingest server where stream `stream` now goes (origin target `target`).
+    fn send_origin(&self, ctx: &mut Ctx<'_, Msg>, stream: usize, target: usize) {
+        let first_target = self.origins.as_ref().map_or(0, |o| o.first_target);
+        let set = Msg::SetOrigin {
+            stream: stream as u32,
+            origin: self.config.targets[target],
+        };
+        for &ingest in &self.config.targets[..first_target] {
+            ctx.send(ingest, set.clone(), CONTROL_MESSAGE_BYTES);
+        }
+    }
+
+    /// Carries out the origin placement's moves: a stream whose origin failed goes to
+    /// the least loaded healthy one (a failover episode of that stream).
+    fn pump_origins(&mut self, ctx: &mut Ctx<'_, Msg>, leader: bool) {
+        let Some(origins) = &mut self.origins else { return };
+        let mut moved = Vec::new();
+        while let Some(change) = origins.placement.poll_move() {
+            if let Move::Primary { stream, server } = change {
+                let from = std::mem::replace(&mut origins.origin_of[stream], server);
+                moved.push((stream, origins.first_target + from, origins.first_target + server));
+            }
+        }
+        let now = ctx.now();
+        for (stream, from, to) in moved {
+            let names = &self.config.names;
+            tracing::info!(stream, from = %names[from], to = %names[to], "origin switch");
+            if !leader {
+                continue;
+            }
+            let detected = self.detected_at[from].unwrap_or(now);
+            let by = format!("{} health check", self.config.name);
+            self.recorder
+                .borrow_mut()
+                .switched(stream, &names[from], &names[to], false, (&by, detected), now);
+            self.send_origin(ctx, stream, to);
+        }
+    }
+
     /// Carries out whatever the control logic now wants, and re-arms the timer.
     fn pump(&mut self, ctx: &mut Ctx<'_, Msg>) {
         self.pump_lease(ctx);
@@ -176,6 +243,11 @@ impl Manager {
                     steered.policy.handle_health(now, position, event.health);
                 }
             }
+            if let Some(origins) = &mut self.origins {
+                if let Some(origin) = event.target.checked_sub(origins.first_target) {
+                    origins.placement.handle_health(origin, event.health == Health::Up);
+                }
+            }
         }
         for (stream, steered) in self.streams.iter_mut().enumerate() {
             while let Some(switch) = steered.policy.poll_switch() {
@@ -199,7 +271,13 @@ impl Manager {
                 ctx.send(self.config.targets[to], promote, CONTROL_MESSAGE_BYTES);
             }
         }
+        self.pump_origins(ctx, leader);
         if now >= self.next_reconcile {
+            if let (true, Some(origins)) = (leader, &self.origins) {
+                for (stream, &origin) in origins.origin_of.iter().enumerate() {
+                    self.send_origin(ctx, stream, origins.first_target + origin);
+                }
+            }
             if leader {
                 for (stream, steered) in self.streams.iter().enumerate() {
                     let (detected_ns, failback) = steered.last_switch;
@@ -219,7 +297,7 @@ impl Manager {
         }
         let policy_timeout = self.streams.iter().filter_map(|s| s.policy.poll_timeout()).min();
         let lease_timeout = self.lease.as_ref().map(LeaseClient::poll_timeout);
-        let reconcile = (!self.streams.is_empty()).then_some(self.next_reconcile);
+        let reconcile = (!self.streams.is_empty() || self.origins.is_some()).then_some(self.next_reconcile);
         let next = [self.health.poll_timeout(), policy_timeout, lease_timeout, reconcile]
             .into_iter()
             .flatten()

@@ -168,6 +168,11 @@ pub enum Msg {
         detected_ns: u64,
         failback: bool,
     },
+    /// Manager → ingest: send stream `stream`'s segments to `origin` from now on.
+    SetOrigin {
+        stream: u32,
+        origin: NodeId,
+    },
     /// Manager → lease store: acquire or renew (request `id`); store → manager: granted.
     LeaseRequest {
         id: u64,
@@ -313,6 +318,7 @@ impl TraceMsg for Msg {
             Msg::ScrapeTick => "scrape-tick",
             Msg::LeaseRequest { .. } => "lease-request",
             Msg::Promote { .. } => "promote",
+            Msg::SetOrigin { .. } => "set-origin",
             Msg::LeaseGrant { .. } => "lease-grant",
             Msg::Scrape { .. } => "scrape",
             Msg::ScrapeReply { .. } => "scrape-reply",
@@ -374,6 +380,7 @@ impl TraceMsg for Msg {
                 failback,
             } => mix_stream(&[detected_ns, u64::from(failback)], stream),
             Msg::ScrapeReply { round, a, b } => mix(&[round, a, b]),
+            Msg::SetOrigin { stream, origin } => mix(&[u64::from(stream), u64::from(origin)]),
             Msg::Ack { conn, frame } => mix(&[conn, frame]),
             Msg::Probe { id } => mix(&[id]),
             Msg::ProbeAck { id, holds } => mix(&[id, holds]),

@@ -53,7 +53,9 @@ impl MonitorMetric {
 
 /// The nodes a monitor scrapes.
 pub struct ScrapeTargets {
-    pub origin: NodeId,
+    /// The origins, each answering with one staleness per stream.
+    pub origins: Vec<NodeId>,
+    pub streams: usize,
     pub cohorts: Vec<NodeId>,
     pub ingests: Vec<NodeId>,
     /// Every infrastructure node (the origin and ingests included) with its name.
@@ -61,7 +63,7 @@ pub struct ScrapeTargets {
 }
 
 pub struct Monitor {
-    origin: NodeId,
+    origins: Vec<NodeId>,
     cohorts: Vec<NodeId>,
     ingests: Vec<NodeId>,
     nodes: Vec<(NodeId, String)>,
@@ -72,9 +74,8 @@ pub struct Monitor {
     engine: AlertEngine,
     metrics: Vec<MonitorMetric>,
     round: u64,
-    stale_ns: u64,
-    /// When the origin's last answer arrived.
-    stale_reported_at: SimTime,
+    /// Per origin and stream: the staleness it last reported, and when that arrived.
+    stale: Vec<Vec<(u64, SimTime)>>,
     stalled: Vec<(u64, u64)>,
     ingest_answered: Vec<u64>,
     /// Per ingest server: whether its last answer reported a content failure.
@@ -94,14 +95,16 @@ impl Monitor {
         recorder: SharedRecorder,
     ) -> Self {
         let ScrapeTargets {
-            origin,
+            origins,
+            streams,
             cohorts,
             ingests,
             nodes,
         } = targets;
         let (n_cohorts, n_ingests, n_nodes) = (cohorts.len(), ingests.len(), nodes.len());
         Monitor {
-            origin,
+            stale: vec![vec![(0, SimTime::ZERO); streams.max(1)]; origins.len()],
+            origins,
             cohorts,
             ingests,
             nodes,
@@ -111,8 +114,6 @@ impl Monitor {
             engine,
             metrics,
             round: 0,
-            stale_ns: 0,
-            stale_reported_at: SimTime::ZERO,
             stalled: vec![(0, 0); n_cohorts],
             ingest_answered: vec![0; n_ingests],
             ingest_content_bad: vec![false; n_ingests],
@@ -129,16 +130,27 @@ impl Monitor {
 
     fn value(&self, metric: MonitorMetric, now: SimTime) -> f64 {
         match metric {
+            // The stalest stream, each as fresh as its freshest origin. An origin that
+            // missed the last scrape ages by the time since its last answer.
             MonitorMetric::StreamStale => {
-                let origin_missed = (self.nodes.iter())
-                    .position(|&(id, _)| id == self.origin)
-                    .is_some_and(|i| self.missed(i));
-                let unanswered = if origin_missed {
-                    now.saturating_since(self.stale_reported_at).as_nanos()
-                } else {
-                    0
+                let aged = |o: usize, stream: usize| {
+                    let (stale_ns, reported_at) = self.stale[o][stream];
+                    let missed = (self.nodes.iter())
+                        .position(|&(id, _)| id == self.origins[o])
+                        .is_some_and(|i| self.missed(i));
+                    let unanswered = if missed {
+                        now.saturating_since(reported_at).as_nanos()
+                    } else {
+                        0
+                    };
+                    stale_ns + unanswered
                 };
-                (self.stale_ns + unanswered) as f64 / 1e9
+                let streams = self.stale.first().map_or(0, Vec::len);
+                let stalest = (0..streams)
+                    .map(|k| (0..self.origins.len()).map(|o| aged(o, k)).min().unwrap_or(0))
+                    .max()
+                    .unwrap_or(0);
+                stalest as f64 / 1e9
             }
             MonitorMetric::ViewersStalledRatio => {
                 let (stalled, watching) = self.stalled.iter().fold((0, 0), |(s, w), &(cs, cw)| (s + cs, w + cw));
@@ -232,9 +244,11 @@ impl Behavior for Monitor {
                 if let Some(i) = self.nodes.iter().position(|&(id, _)| id == from) {
                     self.node_answered[i] = self.node_answered[i].max(round);
                 }
-                if from == self.origin {
-                    self.stale_ns = a;
-                    self.stale_reported_at = ctx.now();
+                if let Some(o) = self.origins.iter().position(|&id| id == from) {
+                    // `b` names the stream the staleness is for.
+                    if let Some(slot) = self.stale[o].get_mut(b as usize) {
+                        *slot = (a, ctx.now());
+                    }
                 } else if let Some(i) = self.cohorts.iter().position(|&c| c == from) {
                     self.stalled[i] = (a, b);
                 } else if let Some(i) = self.ingests.iter().position(|&n| n == from) {

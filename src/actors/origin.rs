@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use crate::control::failover::InputSelector;
 use crate::metrics::SegmentRecord;
 use crate::sim::{Behavior, Ctx, Input, NodeId};
-use crate::time::{SimDuration, SimTime};
+use crate::time::SimTime;
 
 use super::{Deadline, Msg, SegmentInfo, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
@@ -59,13 +59,14 @@ pub struct Origin {
 
 impl Origin {
     pub fn new(
+        name: &str,
         edges: Vec<NodeId>,
         names: Vec<String>,
         frame_bytes: u64,
         streams: Vec<OriginStream>,
         recorder: SharedRecorder,
     ) -> Self {
-        let load = recorder.borrow_mut().register_load("origin-1");
+        let load = recorder.borrow_mut().register_load(name);
         Origin {
             load,
             edges,
@@ -94,6 +95,7 @@ impl Origin {
                 frames: info.frames,
                 missing: info.missing,
                 pipeline: self.names[info.pipeline as usize].clone(),
+                origin: self.names[ctx.me() as usize].clone(),
                 published_at: ctx.now(),
                 first_edge_at: None,
                 first_play_at: None,
@@ -189,22 +191,26 @@ impl Behavior for Origin {
                 }
                 self.pump(ctx);
             }
-            // Staleness of the stalest stream.
+            // One answer per stream: its staleness here (`a`), and the stream (`b`).
             Input::Msg {
                 from,
                 msg: Msg::Scrape { round },
             } => {
-                let stale = (self.streams.iter())
-                    .map(|own| now.saturating_since(own.last_published_at.unwrap_or(SimTime::ZERO)))
-                    .max()
-                    .unwrap_or(SimDuration::ZERO);
-                let reply = Msg::ScrapeReply {
-                    round,
-                    a: stale.as_nanos(),
-                    b: 0,
-                };
-                ctx.send(from, reply, CONTROL_MESSAGE_BYTES);
+                for (stream, own) in self.streams.iter().enumerate() {
+                    let stale = now.saturating_since(own.last_published_at.unwrap_or(SimTime::ZERO));
+                    let reply = Msg::ScrapeReply {
+                        round,
+                        a: stale.as_nanos(),
+                        b: stream as u64,
+                    };
+                    ctx.send(from, reply, CONTROL_MESSAGE_BYTES);
+                }
             }
+            // Health checks of a manager that places streams on origins.
+            Input::Msg {
+                from,
+                msg: Msg::Probe { id },
+            } => ctx.send(from, Msg::ProbeAck { id, holds: 0 }, CONTROL_MESSAGE_BYTES),
             Input::Restart => {
                 for own in &mut self.streams {
                     own.held.clear();

@@ -86,6 +86,21 @@ pub fn place_streams(streams: u32, servers: u32) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// Places each of `streams` streams on one of `origins` origins with
+/// `control::placement` (least loaded, no standby); returns each stream's origin.
+pub fn place_origins(streams: u32, origins: u32) -> Vec<usize> {
+    let mut placement = Placement::new(origins as usize, u32::MAX, false);
+    (0..streams)
+        .map(|_| {
+            let stream = placement.add_stream();
+            placement
+                .assignment(stream)
+                .primary
+                .expect("every origin has room at start")
+        })
+        .collect()
+}
+
 /// Stream facts the recorder needs, from the scenario.
 pub fn stream_shape(s: &Scenario) -> StreamShape {
     let link = &s.network.ingest_origin;
@@ -150,7 +165,9 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     let encoder_ids: Vec<NodeId> = (0..streams).map(|k| first_encoder_id + k).collect();
     let ingest_ids: Vec<NodeId> = (0..servers).map(|i| first_encoder_id + streams + i).collect();
     let manager_id = first_encoder_id + streams + servers;
-    let origin_id = manager_id + 1;
+    let origins = s.cdn.origins;
+    let origin_ids: Vec<NodeId> = (0..origins).map(|i| manager_id + 1 + i).collect();
+    let origin_id = origin_ids[origins as usize - 1];
     let edge_ids: Vec<NodeId> = (0..edges).map(|i| origin_id + 1 + i).collect();
     let cohort_ids: Vec<NodeId> = (0..edges).map(|i| origin_id + 1 + edges + i).collect();
 
@@ -158,7 +175,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     names.extend((0..streams).map(|k| format!("encoder-{}", k + 1)));
     names.extend((0..servers).map(Scenario::ingest_name));
     names.push("manager-1".into());
-    names.push("origin-1".into());
+    names.extend((0..origins).map(|i| format!("origin-{}", i + 1)));
     names.extend((0..edges).map(Scenario::edge_name));
     names.extend((0..edges).map(|i| format!("viewers-{}", i + 1)));
 
@@ -167,6 +184,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     let dns_failover = s.ingest.redundancy == "dns";
     let dns_id = cohort_ids.last().map_or(origin_id + 1, |&id| id + 1);
     let preferences = place_streams(streams, servers);
+    let origin_of = place_origins(streams, origins);
     // Each stream's floating ingest address starts on its primary.
     let ingest_vips: Vec<u32> = (preferences.iter())
         .map(|servers| {
@@ -241,8 +259,10 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     };
     for (server, &id) in ingest_ids.iter().enumerate() {
         let name = names[id as usize].clone();
-        let holds_vip = preferences.iter().map(|servers| servers[0] == server).collect();
-        let ingest = Ingest::new(ingest_config.clone(), name, origin_id, holds_vip, recorder.clone());
+        let lanes = (preferences.iter().zip(&origin_of))
+            .map(|(servers, &origin)| (servers[0] == server, origin_ids[origin]))
+            .collect();
+        let ingest = Ingest::new(ingest_config.clone(), name, lanes, recorder.clone());
         assert_eq!(kernel.spawn(&names[id as usize], class::INGEST, ingest), id);
     }
 
@@ -250,7 +270,11 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     let health_config = h.to_config();
     // Each target's checks start at a phase drawn from the seed: faults do not land on
     // probe instants by coincidence of round numbers (HAProxy also spreads its checks).
-    let phases = probe_phases(seed, HEALTH_PHASE_STREAM, servers, h.interval.0);
+    // With several origins the manager also checks them (after the ingest servers) and
+    // re-places the streams of one that fails.
+    let checked_origins: &[NodeId] = if origins > 1 { &origin_ids } else { &[] };
+    let targets: Vec<NodeId> = ingest_ids.iter().chain(checked_origins).copied().collect();
+    let phases = probe_phases(seed, HEALTH_PHASE_STREAM, targets.len() as u32, h.interval.0);
     let failback = match s.ingest.failback.as_str() {
         "prefer-primary" => Failback::PreferPrimary {
             hold: s.ingest.failback_hold.0,
@@ -269,40 +293,46 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
             lease_id,
             SimTime::ZERO + SimDuration::from_nanos(lease_config.retry_period.as_nanos() / 2 * u64::from(index)),
         )),
-        targets: ingest_ids.clone(),
-        names: ingest_ids.iter().map(|&id| names[id as usize].clone()).collect(),
+        targets: targets.clone(),
+        names: targets.iter().map(|&id| names[id as usize].clone()).collect(),
         health: health_config,
         phases,
         preferences: preferences.clone(),
+        origins: (origins > 1).then(|| (servers as usize, origin_of.clone())),
     };
     let policy = (s.ingest.redundancy == "active-passive").then_some(failback);
     let manager_2 = manager_pair.then(|| {
-        let phases = probe_phases(seed, "manager-2/health-phase", servers, h.interval.0);
+        let phases = probe_phases(seed, "manager-2/health-phase", targets.len() as u32, h.interval.0);
         Manager::new(manager_config(1, phases), policy, recorder.clone())
     });
     let manager = Manager::new(manager_config(0, phases), policy, recorder.clone());
     assert_eq!(kernel.spawn("manager-1", class::MANAGER, manager), manager_id);
 
-    let origin_streams = (preferences.iter())
-        .map(|servers| {
-            OriginStream::new(if active_active {
-                Inputs::Selector {
-                    selector: InputSelector::new(s.ingest.input_loss.0),
-                    pipelines: servers.iter().take(2).map(|&server| ingest_ids[server]).collect(),
-                }
-            } else {
-                Inputs::FirstCopy
+    // Every origin can take any stream (placement decides which it gets).
+    for &id in &origin_ids {
+        let origin_streams = (preferences.iter())
+            .map(|servers| {
+                OriginStream::new(if active_active {
+                    Inputs::Selector {
+                        selector: InputSelector::new(s.ingest.input_loss.0),
+                        pipelines: servers.iter().take(2).map(|&server| ingest_ids[server]).collect(),
+                    }
+                } else {
+                    Inputs::FirstCopy
+                })
             })
-        })
-        .collect();
-    let origin = Origin::new(
-        edge_ids.clone(),
-        names.clone(),
-        frame_bytes,
-        origin_streams,
-        recorder.clone(),
-    );
-    assert_eq!(kernel.spawn("origin-1", class::ORIGIN, origin), origin_id);
+            .collect();
+        let name = &names[id as usize];
+        let origin = Origin::new(
+            name,
+            edge_ids.clone(),
+            names.clone(),
+            frame_bytes,
+            origin_streams,
+            recorder.clone(),
+        );
+        assert_eq!(kernel.spawn(name, class::ORIGIN, origin), id);
+    }
     let capacity_bps = |mbps: f64| (mbps * 1e6).round() as u64;
     let edge_config = EdgeConfig {
         playlist_window: s.cdn.playlist_window as usize,
@@ -431,7 +461,8 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     nodes.extend(lb_ids.iter().enumerate().map(|(i, &id)| (id, format!("lb-{}", i + 1))));
     let monitor = Monitor::new(
         ScrapeTargets {
-            origin: origin_id,
+            origins: origin_ids.clone(),
+            streams: streams as usize,
             cohorts: cohort_ids.clone(),
             ingests: ingest_ids.clone(),
             nodes,

@@ -29,6 +29,8 @@ pub struct SegmentRecord {
     pub missing: u32,
     /// The ingest pipeline (node name) that packaged it.
     pub pipeline: String,
+    /// The origin that published it.
+    pub origin: String,
     pub published_at: SimTime,
     pub first_edge_at: Option<SimTime>,
     pub first_play_at: Option<SimTime>,
@@ -318,12 +320,22 @@ impl Recorder {
 
     /// The origin accepted segment `index` of `stream` from `pipeline`.
     pub fn segment_published(&mut self, stream: usize, index: u64, record: SegmentRecord) {
-        let pipeline = record.pipeline.clone();
+        let (pipeline, origin) = (record.pipeline.clone(), record.origin.clone());
         let at = record.published_at;
         self.streams[stream].segments.entry(index).or_insert(record);
-        for episode in self.episodes.iter_mut().filter(|e| e.stream == stream) {
-            if episode.first_segment.is_none() && episode.to == pipeline && episode.switched <= at {
+        for episode in self
+            .episodes
+            .iter_mut()
+            .filter(|e| e.stream == stream && e.switched <= at)
+        {
+            if episode.first_segment.is_none() && episode.to == pipeline {
                 episode.first_segment = Some(at);
+            }
+            // A switch of origin: the new origin's first publication of the stream is
+            // both the first frame and the first segment on the new path.
+            if episode.first_segment.is_none() && episode.to == origin {
+                episode.first_segment = Some(at);
+                episode.first_frame = Some(at);
             }
         }
     }

@@ -958,6 +958,7 @@ mod tests {
             frames: 60,
             missing: 0,
             pipeline: "ingest-1".into(),
+            origin: "origin-1".into(),
             published_at: SimTime::from_secs(published_s),
             first_edge_at: edge.then(|| SimTime::from_secs(published_s)),
             first_play_at: play.map(SimTime::from_secs),

@@ -380,14 +380,11 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
         );
     }
     let cdn = &s.cdn;
-    if cdn.origins != 1 {
+    if !(1..=16).contains(&cdn.origins) {
         c.error(
             "cdn.origins",
-            format!(
-                "cdn.origins = {} is not supported: this version has one origin",
-                cdn.origins
-            ),
-            "set cdn.origins = 1",
+            format!("cdn.origins = {} is out of range", cdn.origins),
+            "use 1 to 16 origins",
         );
     }
     if cdn.edges == 0 || cdn.edges > MAX_EDGES {
