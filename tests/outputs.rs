@@ -189,6 +189,7 @@ fn report_command_redraws_plots_and_page_identically_from_the_files() {
             "nodes.csv",
             "plots",
             "report.html",
+            "scenario.toml",
             "stalls.csv",
             "summary.json",
             "timeline.csv",

@@ -26,19 +26,32 @@ fn chromium() -> String {
 #[test]
 fn report_renders_in_headless_chromium_with_everything_escaped() {
     let hostile = "scenario.description=\"<script>alert(1)</script> & <b>bold</b>\"";
-    let out = run_scenario(
-        &common::short_quickstart(&["viewers.count=20", hostile]),
-        1,
-        None,
-        false,
-    )
-    .unwrap();
+    // Every string a scenario supplies reaches the page: a fault id and an alert name too.
+    let fault_id = "fault[0].id=\"<i>crash</i>&'\"";
+    let mut scenario = common::short_quickstart(&["viewers.count=20", hostile, fault_id]);
+    for alert in &mut scenario.alerts {
+        alert.name = format!("<u>{}</u>", alert.name);
+    }
+    let out = run_scenario(&scenario, 1, None, false).unwrap();
+    assert!(!out.alerts.is_empty(), "an alert fires, so its name reaches the page");
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     write_run(&run, &out).unwrap();
     let page = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;"));
     assert!(!page.contains("<script"), "no script, escaped or ours");
+    assert!(page.contains("&lt;i&gt;crash&lt;/i&gt;&amp;&#39;") && !page.contains("<i>crash"));
+    assert!(page.contains("&lt;u&gt;ingest-down&lt;/u&gt;") && !page.contains("<u>"));
+    // Every inline plot is well-formed XML (a browser would forgive a broken one).
+    let mut rest = page.as_str();
+    let mut svgs = 0;
+    while let Some(start) = rest.find("<svg") {
+        let end = rest[start..].find("</svg>").expect("every <svg> is closed") + start + "</svg>".len();
+        roxmltree::Document::parse(&rest[start..end]).unwrap_or_else(|e| panic!("plot {svgs}: {e}"));
+        svgs += 1;
+        rest = &rest[end..];
+    }
+    assert_eq!(svgs, failcast::report::plots::PLOTS.len());
     for link in ["src=\"http", "href=\"http", "url(http", "@import"] {
         assert!(!page.contains(link), "nothing is fetched: found {link}");
     }
@@ -56,11 +69,17 @@ fn report_renders_in_headless_chromium_with_everything_escaped() {
             "--disable-sync",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--enable-logging=stderr", "--v=0"])
         .arg("--dump-dom")
         .arg(format!("file://{}", run.join("report.html").display()))
         .output()
         .expect("start chromium");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    // Nothing the page asked for failed, and nothing reached the console.
+    for complaint in ["CONSOLE", "Failed to load resource", "Uncaught"] {
+        assert!(!log.contains(complaint), "{complaint} in chromium's log:\n{log}");
+    }
     let dom = String::from_utf8_lossy(&output.stdout);
     // The rendered document has the page's structure: title, tables, every plot.
     assert!(dom.contains("<h1>quickstart</h1>"), "{}", &dom[..dom.len().min(500)]);

@@ -20,6 +20,8 @@ use crate::time::SimTime;
 /// Everything one run produced.
 #[derive(Clone, Debug)]
 pub struct RunOutput {
+    /// The scenario as it ran (overrides applied).
+    pub scenario: Scenario,
     pub summary: Summary,
     pub timeline: Vec<TimelineRow>,
     pub failovers: Vec<FailoverRow>,
@@ -95,6 +97,7 @@ pub fn run_scenario(
     let (summary, timeline, failovers) = summarize(&recorder, &facts);
     let verdicts = evaluate(s, &summary);
     Ok(RunOutput {
+        scenario: s.clone(),
         summary,
         timeline,
         failovers,

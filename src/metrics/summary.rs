@@ -69,6 +69,10 @@ pub struct Summary {
     pub failover_latency_ms: LatencyStats,
     pub failovers: u64,
     pub failbacks: u64,
+    /// Failovers whose new path never delivered a frame (their latency is missing
+    /// from `failover_latency_ms`, so check this too).
+    #[serde(default)]
+    pub failovers_unrecovered: u64,
     pub alerts_fired: u64,
     pub split_brain_s: f64,
     pub leader_changes: u64,
@@ -368,6 +372,9 @@ pub struct TimelineRow {
     pub viewers_starting: i64,
     pub viewers_playing: i64,
     pub viewers_stalled: i64,
+    /// Playlist and segment requests all edges received in the second.
+    #[serde(default)]
+    pub edge_requests: u64,
 }
 
 /// One row of `failovers.csv`: times in milliseconds since the run started.
@@ -402,6 +409,10 @@ pub struct FailoverRow {
     pub recovery_ms_p50: Option<f64>,
     #[serde(default)]
     pub recovery_ms_p95: Option<f64>,
+    /// The most requests all edges received in one second during the episode (from
+    /// the onset to the end of the affected window): the reconnect storm.
+    #[serde(default)]
+    pub edge_requests_per_s_peak: u64,
 }
 
 /// How long after an episode's first frame (or switch) a stall that begins still
@@ -578,6 +589,11 @@ fn ms(t: SimTime) -> f64 {
     t.as_millis_f64()
 }
 
+/// The whole second `t` falls in.
+fn bin_of_s(t: SimTime) -> usize {
+    (t.as_nanos() / 1_000_000_000) as usize
+}
+
 pub fn failover_rows(rec: &Recorder) -> Vec<FailoverRow> {
     rec.episodes
         .iter()
@@ -586,34 +602,45 @@ pub fn failover_rows(rec: &Recorder) -> Vec<FailoverRow> {
             // A viewer the episode affected stalls before the new path's first frame
             // has had time to reach it past a player's buffer (30 s at most).
             let settled = e.first_frame.unwrap_or(e.switched) + AFFECTED_WINDOW;
-            let until = rec
-                .episodes
-                .get(i + 1)
+            let until = (rec.episodes[i + 1..].iter())
+                .find(|next| next.stream == e.stream)
                 .map_or(rec.shape.end, |next| next.onset)
                 .min(settled);
-            // Each viewer's first stall that began in the episode, and when it ended.
+            // Each of the stream's viewers' first stall that began in the episode, and
+            // when it ended.
+            let watches = |viewer: u32| {
+                rec.viewers
+                    .get(viewer as usize)
+                    .is_some_and(|v| v.stream as usize == e.stream)
+            };
             let mut first_stall: BTreeMap<u32, Option<SimTime>> = BTreeMap::new();
             for &(viewer, resumed, stalled) in &rec.stall_durations {
                 let began = resumed - stalled;
-                if began >= e.onset && began < until {
+                if began >= e.onset && began < until && watches(viewer) {
                     first_stall.entry(viewer).or_insert(Some(resumed));
                 }
             }
             for (viewer, v) in rec.viewers.iter().enumerate() {
                 // Still stalled at the end: began after its last recorded state change.
-                if v.stalled_at_end.is_some_and(|since| since >= e.onset && since < until) {
+                if v.stalled_at_end.is_some_and(|since| since >= e.onset && since < until) && watches(viewer as u32) {
                     first_stall.entry(viewer as u32).or_insert(None);
                 }
             }
+            // The reconnect storm: the busiest second of edge requests in the episode.
+            let seconds = bin_of_s(e.onset)..bin_of_s(until).max(bin_of_s(e.onset) + 1);
+            let storm = (rec.edge_requests_per_s.get(seconds).unwrap_or(&[]).iter().copied())
+                .max()
+                .unwrap_or(0);
             let mut recovery: Vec<f64> = first_stall
                 .values()
                 .flatten()
                 .map(|&resumed| (resumed - e.onset).as_millis_f64())
                 .collect();
             recovery.sort_by(f64::total_cmp);
-            (e, i, first_stall.len() as u64, recovery)
+            (e, i, first_stall.len() as u64, recovery, storm)
         })
-        .map(|(e, i, affected, recovery)| FailoverRow {
+        .map(|(e, i, affected, recovery, storm)| FailoverRow {
+            edge_requests_per_s_peak: storm,
             viewers_affected: affected,
             viewers_recovered: recovery.len() as u64,
             recovery_ms_p50: nearest_rank(&recovery, 0.5),
@@ -671,6 +698,7 @@ pub fn timeline(rec: &Recorder) -> Vec<TimelineRow> {
             viewers_starting: counts[0],
             viewers_playing: counts[1],
             viewers_stalled: counts[2],
+            edge_requests: rec.edge_requests_per_s.get(s).copied().unwrap_or(0),
         })
         .collect()
 }
@@ -726,6 +754,9 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         },
         failovers: rows.iter().filter(is_failover).count() as u64,
         failbacks: rows.iter().filter(|r| r.kind == "failback").count() as u64,
+        failovers_unrecovered: (rows.iter())
+            .filter(|r| r.kind == "failover" && r.failover_latency_ms.is_none())
+            .count() as u64,
         alerts_fired: rec.alerts.len() as u64,
         split_brain_s: rec.split_brain().as_secs_f64(),
         leader_changes: rec.leadership.iter().filter(|l| l.1).count() as u64,
@@ -778,6 +809,7 @@ pub const METRICS: &[&str] = &[
     "failover_latency_ms.max",
     "failovers",
     "failbacks",
+    "failovers_unrecovered",
     "alerts_fired",
     "split_brain_s",
     "leader_changes",
@@ -1039,6 +1071,92 @@ mod tests {
         // Availability is the mean of the two.
         assert_eq!(outages(&rec, 1), vec![(SimTime::from_secs(7), SimTime::from_secs(20))]);
         assert!((availability(&rec) - (1.0 - 13.0 / 18.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn failover_rows_count_the_streams_viewers_in_the_window_and_the_storm() {
+        use crate::metrics::Episode;
+        let mut rec = Recorder::new(
+            StreamShape {
+                streams: 2,
+                viewers: 4,
+                ..recorder(100).shape
+            },
+            Vec::new(),
+        );
+        let t = |ms: u64| SimTime::from_millis(ms);
+        rec.episodes = vec![Episode {
+            stream: 0,
+            failback: false,
+            fault: Some("f".into()),
+            from: "ingest-1".into(),
+            to: "ingest-2".into(),
+            onset: t(10_000),
+            detected: t(12_000),
+            detected_by: "manager-1 health check".into(),
+            switched: t(12_100),
+            first_frame: Some(t(15_000)),
+            first_segment: Some(t(17_000)),
+        }];
+        for (v, stream) in [0, 0, 1, 0].into_iter().enumerate() {
+            rec.viewers[v].stream = stream;
+        }
+        let stall = |viewer: u32, from_ms: u64, to_ms: u64| (viewer, t(to_ms), t(to_ms) - t(from_ms));
+        rec.stall_durations = vec![
+            // In the window (onset to first frame + 30 s = 45 s): affected, back at 20 s.
+            stall(0, 16_000, 20_000),
+            // Another stream's viewer: not this episode's.
+            stall(2, 14_000, 18_000),
+            // Began after the window.
+            stall(1, 50_000, 52_000),
+        ];
+        // Stalled from 30 s to the end: affected, never recovered.
+        rec.viewers[3].stalled_at_end = Some(t(30_000));
+        // Requests per second: the storm is the busiest whole second in [10 s, 45 s).
+        for (second, requests) in [(9, 500), (10, 5), (20, 9), (44, 7), (45, 100)] {
+            rec.edge_requests_per_s[second] = requests;
+        }
+        let rows = failover_rows(&rec);
+        let r = &rows[0];
+        assert_eq!((r.stream.as_str(), r.kind.as_str()), ("stream-1", "failover"));
+        assert_eq!((r.viewers_affected, r.viewers_recovered), (2, 1));
+        assert_eq!((r.recovery_ms_p50, r.recovery_ms_p95), (Some(10_000.0), Some(10_000.0)));
+        assert_eq!(r.edge_requests_per_s_peak, 9);
+        assert_eq!((r.time_to_detect_ms, r.failover_latency_ms), (2_000.0, Some(5_000.0)));
+    }
+
+    #[test]
+    fn timeline_and_node_rows_bin_what_happened() {
+        let mut rec = recorder(20);
+        let edge = rec.register_load("edge-1");
+        // A segment published at 2 s, at an edge at 2 s, shown from 3 s: its 60 frames
+        // (30 fps) are shown over seconds 3 and 4.
+        rec.streams[0].segments.insert(0, segment(0, 2, true, Some(3)));
+        rec.edge_requests_per_s[3] = 4;
+        let rows = timeline(&rec);
+        let at = |s: usize| (rows[s].frames_ingested, rows[s].frames_delivered, rows[s].frames_played);
+        assert_eq!(
+            (at(2), at(3), at(4), at(5)),
+            ((60, 60, 0), (0, 0, 30), (0, 0, 30), (0, 0, 0))
+        );
+        assert_eq!(rows[3].edge_requests, 4);
+        // Connections: distinct clients per 10 s bin; egress: bytes × 8 ÷ 10 s.
+        for (client, ms) in [(7, 1_000), (7, 2_000), (8, 3_000), (7, 12_000)] {
+            rec.node_client(edge, SimTime::from_millis(ms), client);
+            rec.node_load(edge, SimTime::from_millis(ms), 1_250_000, false);
+        }
+        rec.node_load(edge, SimTime::from_millis(4_000), 200, true);
+        let nodes = node_rows(&rec);
+        let row = |bin: usize| {
+            (
+                nodes[bin].connections,
+                nodes[bin].requests,
+                nodes[bin].refused,
+                nodes[bin].egress_mbps,
+            )
+        };
+        assert_eq!(row(0), (2, 4, 1, 3.00016));
+        assert_eq!(row(1), (1, 1, 0, 1.0));
     }
 
     #[test]

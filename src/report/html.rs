@@ -42,6 +42,55 @@ th { background: #f3f3f3; }
 figure { margin: 0 0 1.5em; } figure svg { max-width: 100%; height: auto; }
 ";
 
+/// The system the run simulated, in one table, and the whole scenario file folded.
+fn setup(w: &mut String, run: &RunTables) {
+    let _ = writeln!(w, "<h2>Setup</h2>");
+    if let Ok(s) = toml::from_str::<crate::scenario::Scenario>(&run.scenario_toml) {
+        let balancing = match s.cdn.balancing.as_str() {
+            "software" => format!("software ({})", s.cdn.algorithm),
+            "hardware" => format!("hardware load balancer × {}", s.lb.devices),
+            other => other.to_string(),
+        };
+        let rows = [
+            (
+                "streams",
+                format!(
+                    "{} (one encoder each, {} kbit/s)",
+                    s.encoders.count, s.encoders.bitrate_kbps
+                ),
+            ),
+            (
+                "ingest",
+                format!("{} × {} servers", s.ingest.redundancy, s.ingest.servers),
+            ),
+            ("managers", s.managers.count.to_string()),
+            (
+                "CDN",
+                format!("{} origin(s), {} edges, {}", s.cdn.origins, s.cdn.edges, balancing),
+            ),
+            ("viewers", format!("{} ({})", s.viewers.count, s.viewers.player)),
+            (
+                "run",
+                format!(
+                    "{} simulated, seed {}",
+                    String::from(s.scenario.duration),
+                    run.summary.seed
+                ),
+            ),
+        ];
+        let _ = writeln!(w, "<table>");
+        for (key, value) in rows {
+            let _ = writeln!(w, "<tr><th>{}</th><td>{}</td></tr>", escape(key), escape(&value));
+        }
+        let _ = writeln!(w, "</table>");
+    }
+    let _ = writeln!(
+        w,
+        "<details><summary>scenario.toml (as run)</summary><pre>{}</pre></details>",
+        escape(&run.scenario_toml)
+    );
+}
+
 /// The page for `run`.
 pub fn report(run: &RunTables) -> Result<String, String> {
     let s = &run.summary;
@@ -83,6 +132,8 @@ pub fn report(run: &RunTables) -> Result<String, String> {
         );
     }
     let _ = writeln!(w, "</div>");
+
+    setup(w, run);
 
     let _ = writeln!(w, "<h2>Faults</h2>");
     if run.faults.is_empty() {
@@ -150,13 +201,13 @@ pub fn report(run: &RunTables) -> Result<String, String> {
             w,
             "<table><tr><th>#</th><th>kind</th><th>fault</th><th>from → to</th><th>onset (s)</th>\
              <th>detect (s)</th><th>detected by</th><th>switch (s)</th><th>first frame (s)</th>\
-             <th>latency (s)</th></tr>"
+             <th>latency (s)</th><th>viewers stalled → playing again</th><th>recovery p50 (s)</th></tr>"
         );
         for e in &run.failovers {
             let _ = writeln!(
                 w,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{:.3}</td><td>+{:.3}</td>\
-                 <td>{}</td><td>+{:.3}</td><td>{}</td><td>{}</td></tr>",
+                 <td>{}</td><td>+{:.3}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td></tr>",
                 e.episode,
                 if run.summary.streams > 1 {
                     escape(&format!("{} ({})", e.kind, e.stream))
@@ -173,6 +224,9 @@ pub fn report(run: &RunTables) -> Result<String, String> {
                 e.first_frame_ms
                     .map_or("–".into(), |f| format!("+{:.3}", (f - e.onset_ms) / 1e3)),
                 opt(e.failover_latency_ms, "", 1e-3, 3),
+                e.viewers_affected,
+                e.viewers_recovered,
+                opt(e.recovery_ms_p50, "", 1e-3, 1),
             );
         }
         let _ = writeln!(w, "</table>");

@@ -20,6 +20,8 @@ use crate::metrics::viewer_rows;
 use tables::RunTables;
 
 pub const SUMMARY_FILE: &str = "summary.json";
+/// The scenario as it ran, overrides applied (rerun it with `failcast run`).
+pub const SCENARIO_FILE: &str = "scenario.toml";
 pub const TIMELINE_FILE: &str = "timeline.csv";
 pub const FAILOVERS_FILE: &str = "failovers.csv";
 pub const ALERTS_FILE: &str = "alerts.csv";
@@ -119,6 +121,7 @@ pub const FAILOVER_COLUMNS: &[&str] = &[
     "viewers_recovered",
     "recovery_ms_p50",
     "recovery_ms_p95",
+    "edge_requests_per_s_peak",
 ];
 
 /// The column names of `timeline.csv`.
@@ -131,6 +134,7 @@ pub const TIMELINE_COLUMNS: &[&str] = &[
     "viewers_starting",
     "viewers_playing",
     "viewers_stalled",
+    "edge_requests",
 ];
 
 /// The bytes of `summary.json`: pretty JSON, keys in a fixed order, newline-terminated.
@@ -181,8 +185,9 @@ pub fn write_run(dir: &Path, run: &RunOutput) -> io::Result<()> {
         }
         fs::create_dir(&staging)?;
         let tables = RunTables::of(run);
-        let files: [(&str, Vec<u8>); 9] = [
+        let files: [(&str, Vec<u8>); 10] = [
             (SUMMARY_FILE, summary_json(&run.summary).into_bytes()),
+            (SCENARIO_FILE, tables.scenario_toml.clone().into_bytes()),
             (TIMELINE_FILE, csv_bytes(&run.timeline, TIMELINE_COLUMNS)?),
             (FAILOVERS_FILE, csv_bytes(&run.failovers, FAILOVER_COLUMNS)?),
             (ALERTS_FILE, csv_bytes(&run.alerts, ALERT_COLUMNS)?),

@@ -65,6 +65,7 @@ const FAULT_SHADE: RGBColor = RGBColor(250, 210, 200);
 const PLAYING: RGBColor = RGBColor(46, 125, 50);
 const STALLED: RGBColor = RGBColor(198, 40, 40);
 const STARTING: RGBColor = RGBColor(120, 120, 120);
+const DELIVERED: RGBColor = RGBColor(21, 101, 192);
 const DETECT: RGBColor = RGBColor(239, 108, 0);
 const SWITCH: RGBColor = RGBColor(25, 118, 210);
 const RECOVER: RGBColor = RGBColor(123, 31, 162);
@@ -193,6 +194,19 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         ))?
         .label("produced")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], BLACK.mix(0.4).stroke_width(1)));
+    // Segments reach the edges whole, every segment duration: a trailing 10 s mean
+    // shows the rate rather than the bursts.
+    let delivered: Vec<(f64, f64)> = (0..input.timeline.len())
+        .map(|i| {
+            let window = &input.timeline[i.saturating_sub(9)..=i];
+            let mean = window.iter().map(|r| r.frames_delivered as f64).sum::<f64>() / window.len() as f64;
+            (input.timeline[i].time_s as f64, mean)
+        })
+        .collect();
+    chart
+        .draw_series(LineSeries::new(delivered, DELIVERED.stroke_width(2)))?
+        .label("delivered to edges (10 s mean)")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], DELIVERED.stroke_width(2)));
     chart
         .draw_series(LineSeries::new(
             input.timeline.iter().map(|r| (r.time_s as f64, r.frames_played as f64)),

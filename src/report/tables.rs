@@ -9,10 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::experiment::RunOutput;
 use crate::metrics::{AlertRow, FailoverRow, NodeRow, Summary, TimelineRow};
+use crate::scenario::Scenario;
 
 use super::plots::{FaultWindow, PlotInput};
 use super::{
-    ALERTS_FILE, EXPECTATIONS_FILE, FAILOVERS_FILE, FAULTS_FILE, NODES_FILE, STALLS_FILE, SUMMARY_FILE, TIMELINE_FILE,
+    ALERTS_FILE, EXPECTATIONS_FILE, FAILOVERS_FILE, FAULTS_FILE, NODES_FILE, SCENARIO_FILE, STALLS_FILE, SUMMARY_FILE,
+    TIMELINE_FILE,
 };
 
 /// One row of `stalls.csv`: a stall a viewer recovered from.
@@ -38,6 +40,8 @@ pub struct VerdictRow {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunTables {
     pub summary: Summary,
+    /// `scenario.toml`: the scenario as it ran.
+    pub scenario_toml: String,
     pub timeline: Vec<TimelineRow>,
     pub failovers: Vec<FailoverRow>,
     pub alerts: Vec<AlertRow>,
@@ -57,11 +61,18 @@ fn read_csv<T: DeserializeOwned>(dir: &Path, name: &str) -> Result<Vec<T>, Strin
         .collect()
 }
 
+/// The scenario as a TOML file that `failcast run` accepts, headed by a comment.
+pub fn scenario_toml(scenario: &Scenario) -> String {
+    let body = toml::to_string(scenario).unwrap_or_else(|e| format!("# not representable as TOML: {e}\n"));
+    format!("# The scenario as this run used it (defaults filled in, overrides applied).\n{body}")
+}
+
 impl RunTables {
     /// The tables of a finished run.
     pub fn of(run: &RunOutput) -> RunTables {
         RunTables {
             summary: run.summary.clone(),
+            scenario_toml: scenario_toml(&run.scenario),
             timeline: run.timeline.clone(),
             failovers: run.failovers.clone(),
             alerts: run.alerts.clone(),
@@ -89,8 +100,12 @@ impl RunTables {
             std::fs::read_to_string(&summary_path).map_err(|e| format!("{}: {e}", summary_path.display()))?;
         let summary: Summary =
             serde_json::from_str(&summary_text).map_err(|e| format!("{}: {e}", summary_path.display()))?;
+        let scenario_path = dir.join(SCENARIO_FILE);
+        let scenario_toml =
+            std::fs::read_to_string(&scenario_path).map_err(|e| format!("{}: {e}", scenario_path.display()))?;
         Ok(RunTables {
             summary,
+            scenario_toml,
             timeline: read_csv(dir, TIMELINE_FILE)?,
             failovers: read_csv(dir, FAILOVERS_FILE)?,
             alerts: read_csv(dir, ALERTS_FILE)?,
