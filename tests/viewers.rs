@@ -139,3 +139,38 @@ fn in_the_world_a_buffer_hides_a_shorter_outage_and_a_longer_one_costs_the_uncov
     assert!(out.viewers.iter().all(|v| v.frames_skipped == 0));
     assert_eq!(out.summary.frames_dropped.player, 0);
 }
+
+#[test]
+fn viewer_frames_count_each_loss_once_per_viewer_who_should_have_seen_it() {
+    // The quickstart's failover loses 240 frames at ingest; all 200 viewers watch
+    // across it, so 48,000 viewer-frames are lost there, and nothing else.
+    let out = run_scenario(&common::short_quickstart(&[]), 1, None, false).unwrap();
+    let d = &out.summary.viewer_frames_dropped;
+    assert_eq!(
+        (d.ingest, d.distribution, d.player, d.total),
+        (240 * 200, 0, 0, 240 * 200)
+    );
+    // origin-1's crash loses 2 segments (120 frames) of each of its 3 streams in
+    // distribution; each stream has 50 of the 300 viewers.
+    let scenario = common::scenario("scenarios/origin-failover.toml", &["viewers.count=300"]);
+    let out = run_scenario(&scenario, 1, None, false).unwrap();
+    let d = &out.summary.viewer_frames_dropped;
+    assert_eq!(out.summary.frames_dropped.distribution, 3 * 120);
+    assert_eq!((d.ingest, d.distribution, d.player), (0, 3 * 120 * 50, 0));
+    // A dead edge loses nothing upstream, yet its viewers skip what they could not
+    // fetch: stream frames are all shown (by others), viewer-frames are lost by players.
+    let out = run_scenario(
+        &common::scenario("scenarios/edge-failover.toml", &["viewers.count=100"]),
+        1,
+        None,
+        false,
+    )
+    .unwrap();
+    let d = &out.summary.viewer_frames_dropped;
+    assert_eq!(out.summary.frames_dropped.total, 0);
+    assert!(d.player > 0);
+    assert_eq!(
+        (d.ingest, d.distribution, d.player),
+        (0, 0, out.summary.viewer_frames_skipped)
+    );
+}

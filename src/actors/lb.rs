@@ -48,6 +48,8 @@ pub struct LbConfig {
     pub passive: Option<Passive>,
     /// A proxied request with no answer by then fails (nginx: 60 s).
     pub proxy_timeout: SimDuration,
+    /// Bytes per frame: a proxied segment answer carries its frames through the device.
+    pub frame_bytes: u64,
 }
 
 /// A request the device proxies: who asked, and which edge has it.
@@ -382,6 +384,10 @@ impl Behavior for LoadBalancer {
                         _ => Outcome::Ok,
                     };
                     self.book(now, pending.edge, outcome);
+                    if let Msg::SegmentReply { frames, .. } = msg {
+                        let bytes = u64::from(frames) * self.config.frame_bytes;
+                        self.recorder.borrow_mut().node_egress(self.load, now, bytes);
+                    }
                     self.arm_proxy_timer(ctx);
                     ctx.send(pending.client, msg, CONTROL_MESSAGE_BYTES);
                 }

@@ -535,6 +535,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                         _ => None,
                     },
                     proxy_timeout: s.lb.proxy_timeout.0,
+                    frame_bytes,
                 },
                 rng_for(seed, &name),
                 recorder.clone(),

@@ -259,6 +259,15 @@ impl Recorder {
         }
     }
 
+    /// Node `node` sent `bytes` at `at` on behalf of a request already counted (a proxy
+    /// passing an answer on).
+    pub fn node_egress(&mut self, node: usize, at: SimTime, bytes: u64) {
+        let bin = (at.as_nanos() / (NODE_BIN_S * 1_000_000_000)) as usize;
+        if let Some(load) = self.load.get_mut(node).and_then(|bins| bins.get_mut(bin)) {
+            load.egress_bytes += bytes;
+        }
+    }
+
     /// Node `node` served `client` (a stable key: a node id, or a cohort and viewer)
     /// at `at`; each client counts once per bin towards `connections`.
     pub fn node_client(&mut self, node: usize, at: SimTime, client: u64) {

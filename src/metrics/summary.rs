@@ -92,6 +92,10 @@ pub struct Summary {
     pub content_failures: u64,
     pub viewer_frames_played: u64,
     pub viewer_frames_skipped: u64,
+    /// Viewer-frames lost, by stage: over each viewer's range, frames × the viewers
+    /// who should have seen them (see [`viewer_frames_dropped`]).
+    #[serde(default)]
+    pub viewer_frames_dropped: FramesDropped,
     pub live_latency_s_p50: Option<f64>,
     pub live_latency_s_p95: Option<f64>,
     pub edge_requests_per_s_peak: u64,
@@ -448,6 +452,9 @@ pub fn alert_rows(rec: &Recorder) -> Vec<AlertRow> {
 /// The frame ledger: produced = played + dropped.total + in flight + unwatched.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ledger {
+    /// Frames counted downstream beyond what was produced (a bookkeeping error; zero
+    /// in every correct run).
+    pub overcounted: u64,
     pub produced: u64,
     pub played: u64,
     pub dropped: FramesDropped,
@@ -457,7 +464,7 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn balances(&self) -> bool {
-        self.produced == self.played + self.dropped.total + self.in_flight + self.unwatched
+        self.overcounted == 0 && self.produced == self.played + self.dropped.total + self.in_flight + self.unwatched
     }
 }
 
@@ -472,6 +479,7 @@ pub fn ledger(rec: &Recorder) -> Ledger {
     for stream in 0..rec.streams.len() {
         let l = stream_ledger(rec, stream);
         total.produced += l.produced;
+        total.overcounted += l.overcounted;
         total.played += l.played;
         total.in_flight += l.in_flight;
         total.unwatched += l.unwatched;
@@ -532,7 +540,12 @@ fn stream_ledger(rec: &Recorder, stream: usize) -> Ledger {
             ledger.in_flight += frames;
         }
     }
-    let unpackaged = ledger.produced - published - packaged_unpublished;
+    // Downstream counts come from the packagers, the origin and the players; the
+    // ingest stage is what is left of what the encoder produced, which can never be
+    // negative: if it would be, frames were counted twice downstream.
+    let downstream = published + packaged_unpublished;
+    ledger.overcounted += downstream.saturating_sub(ledger.produced);
+    let unpackaged = ledger.produced.saturating_sub(downstream);
     let ingest_in_flight = own
         .ingest_floor
         .map_or(0, |floor| ledger.produced.saturating_sub(floor))
@@ -541,6 +554,58 @@ fn stream_ledger(rec: &Recorder, stream: usize) -> Ledger {
     ledger.dropped.ingest = unpackaged - ingest_in_flight;
     ledger.dropped.total = ledger.dropped.ingest + ledger.dropped.distribution + ledger.dropped.player;
     ledger
+}
+
+/// Viewer-frames lost, by stage. Each viewer is owed every frame of its stream's
+/// nominal segments from its start position to where it got (`first_index` to
+/// `frontier`). Of those it did not play: frames no packager received are lost at
+/// ingest (whole segments never cut, and the gaps of segments cut short); frames of
+/// segments cut but never published, or published but never at any edge, are lost in
+/// distribution; the rest of what it skipped (reached an edge, passed over) is lost
+/// by the player. So for each viewer, owed = played + these three.
+pub fn viewer_frames_dropped(rec: &Recorder) -> FramesDropped {
+    let mut total = FramesDropped::default();
+    for v in &rec.viewers {
+        let d = frames_dropped_for(rec, v);
+        total.ingest += d.ingest;
+        total.distribution += d.distribution;
+        total.player += d.player;
+        total.total += d.total;
+    }
+    total
+}
+
+/// One viewer's share of [`viewer_frames_dropped`].
+pub fn frames_dropped_for(rec: &Recorder, v: &ViewerRecord) -> FramesDropped {
+    let mut dropped = FramesDropped::default();
+    let (Some(first), Some(frontier)) = (v.first_index, v.frontier) else {
+        return dropped;
+    };
+    let per_segment = rec.shape.frames_per_segment;
+    let own = &rec.streams[v.stream as usize];
+    let mut never_at_edge = 0;
+    for index in first..frontier {
+        let (received, lost_in_distribution) = match (own.segments.get(&index), own.packaged.get(&index)) {
+            (Some(published), _) => {
+                let lost = if published.first_edge_at.is_none() {
+                    u64::from(published.frames)
+                } else {
+                    0
+                };
+                never_at_edge += lost;
+                (u64::from(published.frames), lost)
+            }
+            (None, Some(&(frames, _))) => (u64::from(frames), u64::from(frames)),
+            (None, None) => (0, 0),
+        };
+        dropped.ingest += per_segment.saturating_sub(received);
+        dropped.distribution += lost_in_distribution;
+    }
+    // What never reached an edge was necessarily skipped; the rest of the skips are
+    // the player's.
+    dropped.player = v.frames_skipped.saturating_sub(never_at_edge);
+    dropped.total = dropped.ingest + dropped.distribution + dropped.player;
+    dropped
 }
 
 /// Share of the time since its first segment during which a stream's live edge at the
@@ -778,6 +843,7 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         content_failures: rec.content_failures.len() as u64,
         viewer_frames_played: rec.viewers.iter().map(|v| v.frames_played).sum(),
         viewer_frames_skipped: rec.viewers.iter().map(|v| v.frames_skipped).sum(),
+        viewer_frames_dropped: viewer_frames_dropped(rec),
         live_latency_s_p50: nearest_rank(&latencies_s, 0.5),
         live_latency_s_p95: nearest_rank(&latencies_s, 0.95),
         edge_requests_per_s_peak: rec.edge_requests_per_s.iter().copied().max().unwrap_or(0),
@@ -827,6 +893,10 @@ pub const METRICS: &[&str] = &[
     "content_failures",
     "viewer_frames_played",
     "viewer_frames_skipped",
+    "viewer_frames_dropped.ingest",
+    "viewer_frames_dropped.distribution",
+    "viewer_frames_dropped.player",
+    "viewer_frames_dropped.total",
     "live_latency_s_p50",
     "live_latency_s_p95",
     "edge_requests_per_s_peak",
@@ -1157,6 +1227,21 @@ mod tests {
         };
         assert_eq!(row(0), (2, 4, 1, 3.00016));
         assert_eq!(row(1), (1, 1, 0, 1.0));
+    }
+
+    #[test]
+    fn frames_counted_twice_downstream_break_the_ledger() {
+        let mut rec = recorder(20);
+        for _ in 0..60 {
+            rec.frame_produced(0, SimTime::ZERO);
+        }
+        rec.streams[0].segments.insert(0, segment(0, 2, true, Some(3)));
+        assert!(ledger(&rec).balances());
+        // A second segment of 60 frames from a stream that produced only 60.
+        rec.streams[0].segments.insert(1, segment(1, 4, true, Some(5)));
+        let l = ledger(&rec);
+        assert_eq!(l.overcounted, 60);
+        assert!(!l.balances(), "{l:?}");
     }
 
     #[test]
