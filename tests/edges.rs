@@ -157,3 +157,35 @@ fn others_unaffected_by_errors(out: &RunOutput) {
         assert_eq!(v.request_errors, 0, "{v:?}");
     }
 }
+
+#[test]
+fn a_dead_edge_is_a_fault_with_its_viewers_impact_and_an_edge_availability_gap() {
+    let out = crash("hls.js", 1);
+    // Stream availability at the origin is untouched; at the edges, edge-1 is stale
+    // from 1.5 segments after its last segment before the crash until its first after
+    // the restart: the 120 s outage, give or take a segment's timing.
+    assert_eq!(out.summary.availability, 1.0);
+    // Each edge's first segment arrives within the second the first is delivered.
+    let first = out.timeline.iter().find(|r| r.frames_delivered > 0).unwrap().time_s as f64;
+    let (short, long) = (4.0 * (480.0 - first - 1.0), 4.0 * (480.0 - first));
+    let lost = 1.0 - out.summary.edge_availability;
+    let outage = OUTAGE_S as f64;
+    assert!(
+        lost * short > outage - 3.5 && lost * long < outage + 2.0,
+        "{} to {} s of edge-1 lost",
+        lost * short,
+        lost * long
+    );
+    // faults.csv: the fault's viewers are exactly edge-1's, all moved and all back.
+    let f = &out.faults[0];
+    let on_edge_1 = on_edge(&out, "edge-1").count() as u64;
+    assert_eq!(
+        (f.viewers_affected, f.viewers_switched, f.viewers_recovered),
+        (on_edge_1, on_edge_1, on_edge_1)
+    );
+    // hls.js moves after three 10 s playlist timeouts, and plays again just after.
+    let (switch, back) = (f.switch_ms_p50.unwrap(), f.recovery_ms_p50.unwrap());
+    assert!((30_000.0..32_000.0).contains(&switch), "{switch}");
+    assert!(back > switch && back < switch + 2_000.0, "{back}");
+    assert_eq!(f.detected_by.as_deref(), Some("monitor-1 scrape"));
+}

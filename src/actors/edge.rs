@@ -63,13 +63,14 @@ impl Edge {
         }
     }
 
-    fn store(&mut self, stream: usize, index: u64, frames: u32) {
+    /// Lists a new segment; `false` for a late or repeated copy (a live playlist only
+    /// grows, so it is not listed again).
+    fn store(&mut self, stream: usize, index: u64, frames: u32) -> bool {
         let Some(cached) = self.streams.get_mut(stream) else {
-            return;
+            return false;
         };
-        // A live playlist only grows: a late or repeated copy is not listed again.
         if cached.held.back().is_some_and(|(last, _)| index <= last.index) {
-            return;
+            return false;
         }
         let duration = SimDuration::from_nanos(u64::from(frames) * 1_000_000_000 / u64::from(self.config.fps));
         cached.held.push_back((PlaylistEntry { index, duration }, frames));
@@ -79,6 +80,7 @@ impl Edge {
         let listed = cached.held.len().min(self.config.playlist_window);
         let first = cached.held.len() - listed;
         cached.playlist = cached.held.range(first..).map(|&(entry, _)| entry).collect();
+        true
     }
 }
 
@@ -98,7 +100,9 @@ impl Behavior for Edge {
                 self.recorder
                     .borrow_mut()
                     .segment_at_edge(stream, info.index, ctx.now());
-                self.store(stream, info.index, info.frames);
+                if self.store(stream, info.index, info.frames) {
+                    (self.recorder.borrow_mut()).edge_refreshed(stream, self.config.index, ctx.now());
+                }
             }
             Input::Msg {
                 msg:

@@ -168,6 +168,18 @@ pub struct StreamLedger {
     pub stream_start: Option<SimTime>,
 }
 
+/// How fresh one edge's copy of one stream was: stale once no segment arrived for 1.5
+/// segment durations (a crashed or cut-off edge receives none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EdgeFreshness {
+    /// The first segment's arrival.
+    pub first: Option<SimTime>,
+    /// The latest arrival.
+    pub last: SimTime,
+    /// Stale time between arrivals so far (the stretch after `last` is added at the end).
+    pub stale: SimDuration,
+}
+
 /// An ingest server's content check failed for a stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContentFailure {
@@ -206,6 +218,8 @@ pub struct Recorder {
     load_clients: Vec<std::collections::HashMap<u64, usize>>,
     /// Requests reaching any edge, per second.
     pub edge_requests_per_s: Vec<u64>,
+    /// Per (stream, edge load index): how fresh the edge's live edge was.
+    pub edge_freshness: BTreeMap<(usize, usize), EdgeFreshness>,
     /// Stalls viewers recovered from: (viewer, when playback resumed, how long it
     /// stalled), in order of recovery.
     pub stall_durations: Vec<(u32, SimTime, SimDuration)>,
@@ -235,6 +249,7 @@ impl Recorder {
             load_clients: Vec::new(),
             edge_requests_per_s: vec![0; bins],
             stall_durations: Vec::new(),
+            edge_freshness: BTreeMap::new(),
         }
     }
 
@@ -359,6 +374,23 @@ impl Recorder {
         }
     }
 
+    /// Edge `edge` (its load index) listed a new segment of `stream` at `at`.
+    pub fn edge_refreshed(&mut self, stream: usize, edge: usize, at: SimTime) {
+        let stale_after = self.shape.segment.mul_f64(1.5);
+        let fresh = self.edge_freshness.entry((stream, edge)).or_default();
+        match fresh.first {
+            None => fresh.first = Some(at),
+            Some(_) => {
+                let stale_from = fresh.last + stale_after;
+                if at > stale_from {
+                    fresh.stale += at - stale_from;
+                }
+            }
+        }
+        fresh.last = fresh.last.max(at);
+    }
+
+    /// Segment `index` of `stream` reached an edge at `at`.
     pub fn segment_at_edge(&mut self, stream: usize, index: u64, at: SimTime) {
         if let Some(segment) = self.streams[stream].segments.get_mut(&index) {
             segment.first_edge_at = Some(segment.first_edge_at.map_or(at, |t| t.min(at)));

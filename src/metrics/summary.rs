@@ -80,6 +80,10 @@ pub struct Summary {
     pub stall_count: u64,
     pub rebuffer_ratio: f64,
     pub availability: f64,
+    /// Share of time each edge held a fresh copy of each stream (see
+    /// [`edge_availability`]).
+    #[serde(default)]
+    pub edge_availability: f64,
     /// Streams in the run (one encoder each).
     #[serde(default = "one")]
     pub streams: u64,
@@ -258,10 +262,58 @@ pub struct FaultRow {
     pub detected_by: Option<String>,
     /// Onset → the first alert notification whose condition began in its window.
     pub time_to_alert_s: Option<f64>,
+    /// Viewers whose playback stalled from the onset until [`AFFECTED_WINDOW`] after
+    /// the end (only the stream's own viewers for an encoder's fault); of them, those
+    /// that moved to another edge or route in that time, and the median onset → move;
+    /// those playing again by the end, and onset → playing again (nearest rank).
+    #[serde(default)]
+    pub viewers_affected: u64,
+    #[serde(default)]
+    pub viewers_switched: u64,
+    #[serde(default)]
+    pub switch_ms_p50: Option<f64>,
+    #[serde(default)]
+    pub viewers_recovered: u64,
+    #[serde(default)]
+    pub recovery_ms_p50: Option<f64>,
+    #[serde(default)]
+    pub recovery_ms_p95: Option<f64>,
 }
 
 fn in_window(f: &super::FaultRecord, at: SimTime) -> bool {
     at >= f.onset && f.end.is_none_or(|end| at <= end + ALERT_GRACE)
+}
+
+/// Viewers (those `watches` accepts) whose playback stalled in `[from, until)`, each
+/// with when its first such stall ended (`None`: still stalled at the end).
+fn stalled_in(
+    rec: &Recorder,
+    from: SimTime,
+    until: SimTime,
+    watches: impl Fn(&ViewerRecord) -> bool,
+) -> BTreeMap<u32, Option<SimTime>> {
+    let counts = |viewer: u32| rec.viewers.get(viewer as usize).is_some_and(&watches);
+    let mut first_stall: BTreeMap<u32, Option<SimTime>> = BTreeMap::new();
+    for &(viewer, resumed, stalled) in &rec.stall_durations {
+        let began = resumed - stalled;
+        if began >= from && began < until && counts(viewer) {
+            first_stall.entry(viewer).or_insert(Some(resumed));
+        }
+    }
+    for (viewer, v) in rec.viewers.iter().enumerate() {
+        // Still stalled at the end: began after its last recorded state change.
+        if v.stalled_at_end.is_some_and(|since| since >= from && since < until) && watches(v) {
+            first_stall.entry(viewer as u32).or_insert(None);
+        }
+    }
+    first_stall
+}
+
+/// Milliseconds from `onset` to each time, sorted.
+fn sorted_ms_since(onset: SimTime, times: impl Iterator<Item = SimTime>) -> Vec<f64> {
+    let mut ms: Vec<f64> = times.map(|t| (t - onset).as_millis_f64()).collect();
+    ms.sort_by(f64::total_cmp);
+    ms
 }
 
 /// The rows of `faults.csv`.
@@ -300,7 +352,26 @@ pub fn fault_rows(rec: &Recorder) -> Vec<FaultRow> {
                 .filter(|a| in_window(f, a.since))
                 .filter_map(|a| a.notified)
                 .min();
+            // Viewer impact: stalls that began from the onset until the affected window
+            // after the fault's end (an encoder's fault touches only its stream).
+            let until = f.end.unwrap_or(rec.shape.end) + AFFECTED_WINDOW;
+            let affected = stalled_in(rec, f.onset, until, |v| {
+                encoder_stream.is_none_or(|stream| stream == v.stream as usize)
+            });
+            let switches = sorted_ms_since(
+                f.onset,
+                (affected.keys())
+                    .filter_map(|&v| rec.viewers[v as usize].first_switch_at)
+                    .filter(|&at| at >= f.onset && at < until),
+            );
+            let recovery = sorted_ms_since(f.onset, affected.values().flatten().copied());
             FaultRow {
+                viewers_affected: affected.len() as u64,
+                viewers_switched: switches.len() as u64,
+                switch_ms_p50: nearest_rank(&switches, 0.5),
+                viewers_recovered: recovery.len() as u64,
+                recovery_ms_p50: nearest_rank(&recovery, 0.5),
+                recovery_ms_p95: nearest_rank(&recovery, 0.95),
                 id: f.id.clone(),
                 kind: f.kind.clone(),
                 target: f.target.clone(),
@@ -616,6 +687,27 @@ pub fn availability(rec: &Recorder) -> f64 {
     (0..streams).map(|stream| stream_availability(rec, stream)).sum::<f64>() / streams as f64
 }
 
+/// Availability where viewers fetch: over every (stream, edge) pair, the share of the
+/// time since the edge's first segment of the stream during which it held a fresh
+/// one (a new segment within 1.5 segment durations). A crashed or cut-off edge
+/// receives nothing and goes stale; one that restarts is fresh from its next segment.
+pub fn edge_availability(rec: &Recorder) -> f64 {
+    let stale_after = rec.shape.segment.mul_f64(1.5);
+    let end = rec.shape.end;
+    let (mut stale, mut span) = (SimDuration::ZERO, SimDuration::ZERO);
+    for fresh in rec.edge_freshness.values() {
+        let Some(first) = fresh.first.filter(|&first| first < end) else {
+            continue;
+        };
+        span += end - first;
+        stale += fresh.stale + end.saturating_since(fresh.last + stale_after);
+    }
+    if span == SimDuration::ZERO {
+        return 0.0;
+    }
+    1.0 - stale.as_secs_f64() / span.as_secs_f64()
+}
+
 fn stream_availability(rec: &Recorder, stream: usize) -> f64 {
     let Some(first) = rec.streams[stream].segments.values().map(|s| s.published_at).min() else {
         return 0.0;
@@ -673,35 +765,13 @@ pub fn failover_rows(rec: &Recorder) -> Vec<FailoverRow> {
                 .min(settled);
             // Each of the stream's viewers' first stall that began in the episode, and
             // when it ended.
-            let watches = |viewer: u32| {
-                rec.viewers
-                    .get(viewer as usize)
-                    .is_some_and(|v| v.stream as usize == e.stream)
-            };
-            let mut first_stall: BTreeMap<u32, Option<SimTime>> = BTreeMap::new();
-            for &(viewer, resumed, stalled) in &rec.stall_durations {
-                let began = resumed - stalled;
-                if began >= e.onset && began < until && watches(viewer) {
-                    first_stall.entry(viewer).or_insert(Some(resumed));
-                }
-            }
-            for (viewer, v) in rec.viewers.iter().enumerate() {
-                // Still stalled at the end: began after its last recorded state change.
-                if v.stalled_at_end.is_some_and(|since| since >= e.onset && since < until) && watches(viewer as u32) {
-                    first_stall.entry(viewer as u32).or_insert(None);
-                }
-            }
+            let first_stall = stalled_in(rec, e.onset, until, |v| v.stream as usize == e.stream);
             // The reconnect storm: the busiest second of edge requests in the episode.
             let seconds = bin_of_s(e.onset)..bin_of_s(until).max(bin_of_s(e.onset) + 1);
             let storm = (rec.edge_requests_per_s.get(seconds).unwrap_or(&[]).iter().copied())
                 .max()
                 .unwrap_or(0);
-            let mut recovery: Vec<f64> = first_stall
-                .values()
-                .flatten()
-                .map(|&resumed| (resumed - e.onset).as_millis_f64())
-                .collect();
-            recovery.sort_by(f64::total_cmp);
+            let recovery = sorted_ms_since(e.onset, first_stall.values().flatten().copied());
             (e, i, first_stall.len() as u64, recovery, storm)
         })
         .map(|(e, i, affected, recovery, storm)| FailoverRow {
@@ -833,6 +903,7 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
             0.0
         },
         availability: availability(rec),
+        edge_availability: edge_availability(rec),
         streams: rec.streams.len() as u64,
         viewers: rec.viewers.len() as u64,
         viewers_started: rec.viewers.iter().filter(|v| v.startup.is_some()).count() as u64,
@@ -883,6 +954,7 @@ pub const METRICS: &[&str] = &[
     "stall_count",
     "rebuffer_ratio",
     "availability",
+    "edge_availability",
     "streams",
     "viewers",
     "viewers_started",

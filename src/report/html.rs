@@ -114,6 +114,7 @@ pub fn report(run: &RunTables) -> Result<String, String> {
         ("failover latency (max)", opt(s.failover_latency_ms.max, "s", 1e-3, 2)),
         ("failovers", s.failovers.to_string()),
         ("availability", format!("{:.4} %", s.availability * 100.0)),
+        ("edge availability", format!("{:.4} %", s.edge_availability * 100.0)),
         ("frames dropped", s.frames_dropped.total.to_string()),
         ("rebuffering", format!("{:.3} %", s.rebuffer_ratio * 100.0)),
         ("stalls", s.stall_count.to_string()),
@@ -142,13 +143,14 @@ pub fn report(run: &RunTables) -> Result<String, String> {
         let _ = writeln!(
             w,
             "<table><tr><th>id</th><th>kind</th><th>target</th><th>from (s)</th><th>until (s)</th>\
-             <th>detected after (s)</th><th>detected by</th><th>alerted after (s)</th></tr>"
+             <th>detected after (s)</th><th>detected by</th><th>alerted after (s)</th>\
+             <th>viewers stalled → moved → playing again</th><th>recovery p50 (s)</th></tr>"
         );
         for f in &run.faults {
             let _ = writeln!(
                 w,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td></tr>",
+                 <td>{}</td><td>{} → {} → {}</td><td>{}</td></tr>",
                 escape(&f.id),
                 escape(&f.kind),
                 escape(&f.target),
@@ -157,6 +159,10 @@ pub fn report(run: &RunTables) -> Result<String, String> {
                 opt(f.time_to_detect_s, "", 1.0, 3),
                 f.detected_by.as_deref().map_or("–".into(), escape),
                 opt(f.time_to_alert_s, "", 1.0, 1),
+                f.viewers_affected,
+                f.viewers_switched,
+                f.viewers_recovered,
+                opt(f.recovery_ms_p50, "", 1e-3, 1),
             );
         }
         let _ = writeln!(w, "</table>");

@@ -45,6 +45,12 @@ pub const FAULT_COLUMNS: &[&str] = &[
     "time_to_detect_s",
     "detected_by",
     "time_to_alert_s",
+    "viewers_affected",
+    "viewers_switched",
+    "switch_ms_p50",
+    "viewers_recovered",
+    "recovery_ms_p50",
+    "recovery_ms_p95",
 ];
 pub const STALL_COLUMNS: &[&str] = &["viewer", "resumed_s", "duration_s"];
 pub const EXPECTATION_COLUMNS: &[&str] = &["metric", "op", "value", "measured", "passed"];
