@@ -22,7 +22,7 @@ pub const PLOTS: &[&str] = &[
     "failover_latency",
     "stall_cdf",
     "dropped_frames",
-    "edge_load",
+    "node_load",
 ];
 
 /// A fault's window on the time axis: `start_s` to `end_s` (`None`: to the end).
@@ -51,6 +51,15 @@ fn register_font() {
 }
 
 /// A tick label: whole numbers without decimals, small fractions with one.
+/// A log-axis label: one significant digit below 1 (0.001, 0.02, 0.5).
+fn log_tick(value: f64) -> String {
+    if value >= 1.0 {
+        return tick(value);
+    }
+    let decimals = (-value.log10()).ceil().max(1.0) as usize;
+    format!("{value:.decimals$}")
+}
+
 fn tick(value: f64) -> String {
     if value.fract() == 0.0 || value.abs() >= 10.0 {
         format!("{value:.0}")
@@ -246,9 +255,10 @@ fn failover_latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &P
         .x_labels(n)
         .x_label_formatter(&|x: &f64| {
             let i = x.round().max(0.0) as usize;
-            episodes
-                .get(i)
-                .map_or(String::new(), |e| format!("#{} {} → {}", e.episode, e.from, e.to))
+            episodes.get(i).map_or(String::new(), |e| {
+                let kind = if e.kind == "failback" { " (failback)" } else { "" };
+                format!("#{} {} → {}{kind}", e.episode, e.from, e.to)
+            })
         })
         .x_desc("episode")
         .y_desc("seconds")
@@ -278,15 +288,35 @@ fn failover_latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &P
             .label(names[phase])
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], colours[phase].filled()));
     }
+    // An episode whose new path never delivered has no first-frame phase: say so.
+    let never = parts
+        .iter()
+        .zip(&episodes)
+        .enumerate()
+        .filter(|(_, (_, e))| e.first_frame_ms.is_none());
+    chart.draw_series(never.map(|(i, (p, _))| {
+        let height: f64 = p.iter().sum();
+        Text::new(
+            "never delivered",
+            (i as f64 - 0.2, height + top * 0.04),
+            ("sans-serif", 14).into_font(),
+        )
+    }))?;
     legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }
 
+/// Shortest stall the log axis shows; shorter ones are drawn at it.
+const STALL_FLOOR_S: f64 = 0.001;
+
 fn stall_cdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
     root.fill(&WHITE)?;
-    let mut stalls: Vec<f64> = input.stalls_s.clone();
+    let mut stalls: Vec<f64> = input.stalls_s.iter().map(|&s| s.max(STALL_FLOOR_S)).collect();
     stalls.sort_by(f64::total_cmp);
-    let top = stalls.last().copied().unwrap_or(1.0).max(0.1) * 1.05;
+    // Stalls span milliseconds (live-edge hiccups) to minutes (outages): a log axis
+    // shows both.
+    let bottom = stalls.first().copied().unwrap_or(STALL_FLOOR_S) * 0.8;
+    let top = stalls.last().copied().unwrap_or(1.0).max(bottom * 10.0) * 1.25;
     let mut chart = ChartBuilder::on(root)
         .caption(
             format!("Stall durations (CDF over {} stalls)", stalls.len()),
@@ -295,18 +325,18 @@ fn stall_cdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInpu
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(0.0..top, 0.0..1.0)?;
+        .build_cartesian_2d((bottom..top).log_scale(), 0.0..1.0)?;
     chart
         .configure_mesh()
-        .x_label_formatter(&|x: &f64| tick(*x))
+        .x_label_formatter(&|x: &f64| log_tick(*x))
         .y_label_formatter(&|y: &f64| tick(*y))
-        .x_desc("stall duration (s)")
+        .x_desc("stall duration (s, log scale)")
         .y_desc("share of stalls ≤ x")
         .label_style(("sans-serif", 13))
         .draw()?;
     let n = stalls.len() as f64;
     let mut steps = Vec::with_capacity(stalls.len() * 2 + 1);
-    steps.push((0.0, 0.0));
+    steps.push((bottom, 0.0));
     for (i, &s) in stalls.iter().enumerate() {
         steps.push((s, i as f64 / n));
         steps.push((s, (i + 1) as f64 / n));
@@ -356,15 +386,50 @@ fn dropped_frames<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &Plo
     Ok(())
 }
 
-fn edge_load<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
-    root.fill(&WHITE)?;
+/// Lines per node drawn in one load panel: beyond this many, the busiest by peak.
+const MAX_NODE_LINES: usize = 12;
+
+/// One panel of the load plot: `value` of each node `keep` accepts, per 10 s bin.
+fn load_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    input: &PlotInput,
+    caption: &str,
+    unit: &str,
+    keep: &dyn Fn(&NodeRow) -> bool,
+    value: &dyn Fn(&NodeRow) -> f64,
+) -> DrawResult<DB> {
     let end = end_s(input);
-    let edges: Vec<&NodeRow> = input.nodes.iter().filter(|n| n.node.starts_with("edge-")).collect();
-    let top = edges.iter().map(|n| n.egress_mbps).fold(1.0, f64::max) * 1.1;
-    let mut chart = ChartBuilder::on(root)
-        .caption("Egress per edge (10 s bins)", ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(40)
+    let rows: Vec<&NodeRow> = input.nodes.iter().filter(|n| keep(n)).collect();
+    // Nodes in the file's order (spawn order), then the busiest if there are many.
+    let mut names: Vec<&str> = Vec::new();
+    for row in &rows {
+        if !names.contains(&row.node.as_str()) {
+            names.push(&row.node);
+        }
+    }
+    let peak = |name: &str| {
+        rows.iter()
+            .filter(|n| n.node == name)
+            .map(|n| value(n))
+            .fold(0.0, f64::max)
+    };
+    let shown_all = names.len() <= MAX_NODE_LINES;
+    if !shown_all {
+        let mut by_peak = names.clone();
+        by_peak.sort_by(|a, b| peak(b).total_cmp(&peak(a)).then(a.cmp(b)));
+        by_peak.truncate(MAX_NODE_LINES);
+        names.retain(|name| by_peak.contains(name));
+    }
+    let top = names.iter().map(|name| peak(name)).fold(1.0, f64::max) * 1.1;
+    let caption = if shown_all {
+        caption.to_string()
+    } else {
+        format!("{caption} (the {MAX_NODE_LINES} busiest nodes)")
+    };
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(35)
         .y_label_area_size(70)
         .build_cartesian_2d(0.0..end, 0.0..top)?;
     chart
@@ -372,19 +437,16 @@ fn edge_load<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInpu
         .x_label_formatter(&|x: &f64| tick(*x))
         .y_label_formatter(&|y: &f64| tick(*y))
         .x_desc("time (s)")
-        .y_desc("egress (Mbit/s)")
+        .y_desc(unit)
         .label_style(("sans-serif", 13))
         .draw()?;
     shade_faults(&mut chart, input.faults, end, top)?;
-    let mut names: Vec<&str> = edges.iter().map(|n| n.node.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
     for (i, name) in names.iter().enumerate() {
         let colour = Palette99::pick(i).to_rgba();
-        let points: Vec<(f64, f64)> = edges
+        let points: Vec<(f64, f64)> = rows
             .iter()
             .filter(|n| n.node == *name)
-            .map(|n| (n.time_s as f64, n.egress_mbps))
+            .map(|n| (n.time_s as f64, value(n)))
             .collect();
         chart
             .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
@@ -395,6 +457,30 @@ fn edge_load<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInpu
     Ok(())
 }
 
+/// Load per node over time: the connections of the nodes viewers reach (edges, load
+/// balancers) and every node's egress.
+fn node_load<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let (upper, lower) = root.split_vertically(SIZE.1 / 2);
+    let facing_viewers = |n: &NodeRow| n.node.starts_with("edge-") || n.node.starts_with("lb-");
+    load_panel(
+        &upper,
+        input,
+        "Viewer connections per node (10 s bins)",
+        "connections",
+        &facing_viewers,
+        &|n| n.connections as f64,
+    )?;
+    load_panel(
+        &lower,
+        input,
+        "Egress per node (10 s bins)",
+        "egress (Mbit/s)",
+        &|_| true,
+        &|n| n.egress_mbps,
+    )
+}
+
 /// Draws plot `name` on `root`.
 fn draw<DB: DrawingBackend>(name: &str, root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
     match name {
@@ -402,7 +488,7 @@ fn draw<DB: DrawingBackend>(name: &str, root: &DrawingArea<DB, Shift>, input: &P
         "failover_latency" => failover_latency(root, input),
         "stall_cdf" => stall_cdf(root, input),
         "dropped_frames" => dropped_frames(root, input),
-        "edge_load" => edge_load(root, input),
+        "node_load" => node_load(root, input),
         other => unreachable!("no plot named {other}"),
     }
 }
