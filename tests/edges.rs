@@ -189,3 +189,38 @@ fn a_dead_edge_is_a_fault_with_its_viewers_impact_and_an_edge_availability_gap()
     assert!(back > switch && back < switch + 2_000.0, "{back}");
     assert_eq!(f.detected_by.as_deref(), Some("monitor-1 scrape"));
 }
+
+#[test]
+fn a_degraded_edge_slows_only_its_own_viewers_and_recovers() {
+    let run = |degrade: bool| {
+        let mut s = common::scenario(
+            "scenarios/edge-failover.toml",
+            &["scenario.duration=8m", "viewers.count=200"],
+        );
+        if degrade {
+            // edge-2's links get 1.5 s more delay each way for two minutes.
+            let f = &mut s.faults[0];
+            f.kind = "net.degrade".into();
+            f.target = "edge-2".into();
+            f.latency = Some(failcast::scenario::Dur(SimDuration::from_millis(1_500)));
+        } else {
+            s.faults.clear();
+        }
+        s.expects.clear();
+        run_scenario(&s, 1, None, false).unwrap()
+    };
+    let (calm, slowed) = (run(false), run(true));
+    // Every viewer of another edge lives exactly the same run: the degradation draws
+    // randomness only on the degraded links.
+    for (a, b) in calm.viewers.iter().zip(&slowed.viewers) {
+        if a.edge != "edge-2" {
+            assert_eq!(a, b);
+        }
+    }
+    // edge-2's viewers fall behind: segments reach the edge 1.5 s later, and every
+    // request and answer takes 1.5 s more.
+    let worst = |out: &RunOutput| on_edge(out, "edge-2").map(|v| v.latency_max).max().unwrap();
+    assert!(worst(&slowed) > worst(&calm) + SimDuration::from_millis(1_500));
+    assert!(common::balances(&slowed.summary));
+    assert_eq!(slowed.summary.frames_dropped.total, 0);
+}

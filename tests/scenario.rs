@@ -76,7 +76,7 @@ fn several_errors_are_reported_at_once() {
     assert!(messages[1].contains("unknown value `node.crsh`"));
     assert_eq!(
         d.0[1].help.as_deref(),
-        Some("did you mean `node.crash`? (one of: node.crash, net.partition, cdn.overload, encoder.black, encoder.silent, encoder.stall)")
+        Some("did you mean `node.crash`? (one of: node.crash, net.partition, net.degrade, cdn.overload, encoder.black, encoder.silent, encoder.stall)")
     );
     assert!(messages[2].contains("fault target `ingest-3` is not a node"));
     assert!(messages[3].contains("outside the run"));
@@ -369,4 +369,31 @@ fn stream_counts_are_bounded_and_dns_failover_runs_one_stream() {
     );
     let s = load_str("t.toml", &format!("{MINIMAL}[encoders]\ncount = 3\n"), &[]).unwrap();
     assert!(s.node_names().contains(&"encoder-3".to_string()));
+}
+
+#[test]
+fn net_degrade_needs_its_settings_and_only_it_takes_them() {
+    let fault = |kind: &str, extra: &str| {
+        format!("{MINIMAL}[[fault]]\nat = \"30s\"\nkind = \"{kind}\"\ntarget = \"edge-1\"\n{extra}")
+    };
+    let d = errors(&fault("net.degrade", ""), &[]);
+    assert!(
+        d.to_string().contains("a net.degrade fault needs at least one of"),
+        "{d}"
+    );
+    let d = errors(&fault("node.crash", "latency = \"200ms\"\n"), &[]);
+    assert!(
+        d.to_string().contains("apply to net.degrade faults, not node.crash"),
+        "{d}"
+    );
+    let d = errors(&fault("net.degrade", "loss = 1.0\n"), &[]);
+    assert!(d.to_string().contains("loss = 1 is not a probability below 1"), "{d}");
+    let d = errors(&fault("net.degrade", "loss = 0.1\nloss_burst = \"0s\"\n"), &[]);
+    assert!(d.to_string().contains("loss_burst must be longer than zero"), "{d}");
+    let ok = load_str(
+        "t.toml",
+        &fault("net.degrade", "loss = 0.05\nloss_burst = \"200ms\"\n"),
+        &[],
+    );
+    assert!(ok.is_ok());
 }

@@ -19,7 +19,7 @@ use crate::control::reconnect::Backoff;
 use crate::control::vrrp::Role;
 use crate::metrics::{FaultRecord, StreamShape};
 use crate::scenario::{LinkCfg, Scenario};
-use crate::sim::{rng_for, Dest, Kernel, KernelAction, LinkSpec, NodeId, Partition};
+use crate::sim::{rng_for, Degradation, Dest, Kernel, KernelAction, LinkSpec, NodeId, Partition};
 use crate::time::{SimDuration, SimTime};
 
 use super::class;
@@ -568,6 +568,21 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                 kernel.schedule_action(at, KernelAction::Partition { id, partition });
                 if let Some(until) = until {
                     kernel.schedule_action(until, KernelAction::Heal { id });
+                }
+            }
+            "net.degrade" => {
+                let id = n as u64;
+                let degradation = Degradation {
+                    node: target,
+                    extra_latency: fault.latency.map_or(SimDuration::ZERO, |d| d.0),
+                    extra_jitter: fault.jitter.map_or(SimDuration::ZERO, |d| d.0),
+                    loss: fault.loss.unwrap_or(0.0),
+                    burst: fault.loss_burst.map_or(SimDuration::from_millis(100), |b| b.0),
+                    bandwidth_bps: fault.bandwidth_mbps.map_or(0, capacity_bps),
+                };
+                kernel.schedule_action(at, KernelAction::Degrade { id, degradation });
+                if let Some(until) = until {
+                    kernel.schedule_action(until, KernelAction::Restore { id });
                 }
             }
             "encoder.black" | "encoder.silent" | "encoder.stall" => {

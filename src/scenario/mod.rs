@@ -512,6 +512,32 @@ pub struct Fault {
     /// `cdn.overload`: the edge's egress capacity while the fault lasts.
     #[serde(default)]
     pub capacity_mbps: Option<f64>,
+    /// `net.degrade`: extra one-way delay on every link of the target.
+    #[serde(default)]
+    pub latency: Option<Dur>,
+    /// `net.degrade`: mean of an extra exponential delay (capped at 10×).
+    #[serde(default)]
+    pub jitter: Option<Dur>,
+    /// `net.degrade`: long-run share of messages lost, in [0, 1).
+    #[serde(default)]
+    pub loss: Option<f64>,
+    /// `net.degrade`: mean length of a loss burst (Gilbert–Elliott; default 100 ms).
+    #[serde(default)]
+    pub loss_burst: Option<Dur>,
+    /// `net.degrade`: a bandwidth cap on every link of the target, in Mbit/s.
+    #[serde(default)]
+    pub bandwidth_mbps: Option<f64>,
+}
+
+impl Fault {
+    /// Whether any of `net.degrade`'s settings is given.
+    pub fn degrades(&self) -> bool {
+        self.latency.is_some()
+            || self.jitter.is_some()
+            || self.loss.is_some()
+            || self.loss_burst.is_some()
+            || self.bandwidth_mbps.is_some()
+    }
 }
 
 /// An assertion on the run's summary, checked after the run.
@@ -529,6 +555,7 @@ pub struct Expect {
 pub const FAULT_KINDS: &[&str] = &[
     "node.crash",
     "net.partition",
+    "net.degrade",
     "cdn.overload",
     "encoder.black",
     "encoder.silent",

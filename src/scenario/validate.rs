@@ -623,6 +623,45 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
             ),
             _ => {}
         }
+        let degrade = fault.kind == "net.degrade";
+        if degrade && !fault.degrades() {
+            c.error(
+                &format!("{at}.kind"),
+                "a net.degrade fault needs at least one of `latency`, `jitter`, `loss`, `bandwidth_mbps`",
+                "add e.g. `latency = \"200ms\"` or `loss = 0.05` with `loss_burst = 4`",
+            );
+        }
+        if !degrade && fault.degrades() {
+            c.error(
+                &format!("{at}.kind"),
+                format!(
+                    "`latency`, `jitter`, `loss`, `loss_burst` and `bandwidth_mbps` apply to net.degrade faults, not {}",
+                    fault.kind
+                ),
+                "remove them, or make the fault's kind net.degrade",
+            );
+        }
+        if let Some(loss) = fault.loss.filter(|l| !(0.0..1.0).contains(l)) {
+            c.error(
+                &format!("{at}.loss"),
+                format!("loss = {loss} is not a probability below 1"),
+                "use a share in [0, 1), e.g. 0.05; to cut a node off entirely use net.partition",
+            );
+        }
+        if fault.loss_burst.is_some_and(|b| b.0.is_zero()) {
+            c.error(
+                &format!("{at}.loss_burst"),
+                "loss_burst must be longer than zero",
+                "give the mean length of a loss burst, e.g. \"200ms\"",
+            );
+        }
+        if let Some(mbps) = fault.bandwidth_mbps.filter(|m| !(m.is_finite() && *m > 0.0)) {
+            c.error(
+                &format!("{at}.bandwidth_mbps"),
+                format!("bandwidth_mbps = {mbps} is not a positive number"),
+                "give the capped rate in Mbit/s, e.g. 10",
+            );
+        }
         if fault.kind.starts_with("encoder.") && !fault.target.starts_with("encoder-") {
             c.error(
                 &format!("{at}.target"),

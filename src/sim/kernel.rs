@@ -24,7 +24,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use actix::{Actor, Context, Handler, Message, Recipient};
 use smallvec::SmallVec;
 
-use super::net::{Dest, Network, NodeId, Partition};
+use super::net::{Degradation, Dest, Network, NodeId, Partition};
 use super::trace::{TraceDigest, TraceMsg, TraceRecord};
 use crate::time::{SimDuration, SimTime};
 
@@ -178,9 +178,25 @@ impl<M> EventQueue<M> {
 pub enum KernelAction {
     Crash(NodeId),
     Restart(NodeId),
-    Partition { id: u64, partition: Partition },
-    Heal { id: u64 },
-    MoveVip { vip: u32, to: Option<NodeId> },
+    Partition {
+        id: u64,
+        partition: Partition,
+    },
+    Heal {
+        id: u64,
+    },
+    /// `net.degrade`: degrade every link of a node until `Restore` with the same id.
+    Degrade {
+        id: u64,
+        degradation: Degradation,
+    },
+    Restore {
+        id: u64,
+    },
+    MoveVip {
+        vip: u32,
+        to: Option<NodeId>,
+    },
     Finish,
 }
 
@@ -672,6 +688,8 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             }
             KernelAction::Partition { id, partition } => self.net.partition(id, partition),
             KernelAction::Heal { id } => self.net.heal(id),
+            KernelAction::Degrade { id, degradation } => self.net.degrade(id, degradation),
+            KernelAction::Restore { id } => self.net.restore(id),
             KernelAction::MoveVip { vip, to } => {
                 let from = self.net.vip_holder(vip);
                 if from != to {

@@ -10,6 +10,6 @@ pub mod trace;
 pub use kernel::{
     current_time, run_in_system, Behavior, Ctx, Dispatch, Input, Kernel, KernelAction, RunStats, SimError, KERNEL,
 };
-pub use net::{Dest, LinkSpec, Network, NodeId, Partition};
+pub use net::{Degradation, Dest, LinkSpec, Network, NodeId, Partition};
 pub use seed::{rng_for, SimRng};
 pub use trace::{TraceDigest, TraceMsg, TraceRecord};

@@ -58,6 +58,34 @@ struct LinkState {
     rng: SimRng,
     busy_until: SimTime,
     last_arrival: SimTime,
+    /// The Gilbert–Elliott chain of the degradation in force on this link: (its id,
+    /// in the bad state, when the state next changes).
+    chain: Option<(u64, bool, SimTime)>,
+}
+
+/// A degradation of every link to and from one node (`net.degrade`): extra delay,
+/// bursty loss and a bandwidth cap, on top of the links' own properties.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Degradation {
+    pub node: NodeId,
+    pub extra_latency: SimDuration,
+    /// Mean of an extra exponential delay (capped at 10×, like link jitter).
+    pub extra_jitter: SimDuration,
+    /// Long-run share of time the link loses everything, in [0, 1).
+    pub loss: f64,
+    /// Mean length of a loss burst: a continuous-time Gilbert–Elliott model, a
+    /// lossless good state and a bad state that loses every message, with exponential
+    /// stays of mean `burst` (bad) and `burst × (1 − loss) / loss` (good), so that the
+    /// link is bad a `loss` share of the time whatever its message rate.
+    pub burst: SimDuration,
+    /// Serialisation rate cap in bit/s; `0` leaves the link's own.
+    pub bandwidth_bps: u64,
+}
+
+impl Degradation {
+    fn touches(&self, src: NodeId, dst: Option<NodeId>) -> bool {
+        self.node == src || dst == Some(self.node)
+    }
 }
 
 /// A cut between two groups of nodes. An empty `side_b` means "every other node".
@@ -96,6 +124,7 @@ pub struct Network {
     vips: Vec<Option<NodeId>>,
     vip_classes: Vec<u16>,
     partitions: BTreeMap<u64, Partition>,
+    degradations: BTreeMap<u64, Degradation>,
     lost: u64,
 }
 
@@ -111,6 +140,7 @@ impl Network {
             vips: Vec::new(),
             vip_classes: Vec::new(),
             partitions: BTreeMap::new(),
+            degradations: BTreeMap::new(),
             lost: 0,
         }
     }
@@ -151,6 +181,14 @@ impl Network {
 
     pub(crate) fn partition(&mut self, id: u64, partition: Partition) {
         self.partitions.insert(id, partition);
+    }
+
+    pub(crate) fn degrade(&mut self, id: u64, degradation: Degradation) {
+        self.degradations.insert(id, degradation);
+    }
+
+    pub(crate) fn restore(&mut self, id: u64) {
+        self.degradations.remove(&id);
     }
 
     pub(crate) fn heal(&mut self, id: u64) {
@@ -213,14 +251,53 @@ impl Network {
                     rng,
                     busy_until: SimTime::ZERO,
                     last_arrival: SimTime::ZERO,
+                    chain: None,
                 },
             );
         }
         let link = self.links.get_mut(&(src, dst)).expect("inserted above");
-        let spec = link.spec;
+        let mut spec = link.spec;
         if spec.loss > 0.0 && link.rng.gen::<f64>() < spec.loss {
             self.lost += 1;
             return None;
+        }
+        // Degradations draw from the link's stream only while they last, so a run
+        // without one draws exactly what it always did.
+        let mut extra = SimDuration::ZERO;
+        for (&id, d) in self.degradations.iter().filter(|(_, d)| d.touches(src, resolved)) {
+            if d.loss > 0.0 && !d.burst.is_zero() {
+                let good = d.burst.mul_f64((1.0 - d.loss) / d.loss);
+                let stay = |mean: SimDuration, rng: &mut SimRng| {
+                    let u: f64 = rng.gen();
+                    mean.mul_f64(-libm::log(1.0 - u)).max(SimDuration::from_nanos(1))
+                };
+                // A new degradation starts its chain in the good state.
+                let (mut bad, mut flip) = match link.chain {
+                    Some((chain_id, bad, flip)) if chain_id == id => (bad, flip),
+                    _ => (false, now + stay(good, &mut link.rng)),
+                };
+                while flip <= now {
+                    bad = !bad;
+                    flip += stay(if bad { d.burst } else { good }, &mut link.rng);
+                }
+                link.chain = Some((id, bad, flip));
+                if bad {
+                    self.lost += 1;
+                    return None;
+                }
+            }
+            extra += d.extra_latency;
+            if !d.extra_jitter.is_zero() {
+                let u: f64 = link.rng.gen();
+                extra += d.extra_jitter.mul_f64((-libm::log(1.0 - u)).min(10.0));
+            }
+            if d.bandwidth_bps > 0 {
+                spec.bandwidth_bps = if spec.bandwidth_bps == 0 {
+                    d.bandwidth_bps
+                } else {
+                    spec.bandwidth_bps.min(d.bandwidth_bps)
+                };
+            }
         }
         let departure = if spec.bandwidth_bps > 0 {
             let start = link.busy_until.max(now);
@@ -230,7 +307,7 @@ impl Network {
         } else {
             now
         };
-        let mut delay = spec.latency;
+        let mut delay = spec.latency + extra;
         if !spec.jitter.is_zero() {
             let u: f64 = link.rng.gen();
             // libm, not the platform's ln: the same draw gives the same delay everywhere.
@@ -332,6 +409,78 @@ mod tests {
             .filter(|_| net.transmit(SimTime::ZERO, 1, Dest::Node(3), 1).is_some())
             .count();
         assert!((7_300..7_700).contains(&delivered), "{delivered}");
+    }
+
+    fn degradation(node: NodeId) -> Degradation {
+        Degradation {
+            node,
+            extra_latency: SimDuration::ZERO,
+            extra_jitter: SimDuration::ZERO,
+            loss: 0.0,
+            burst: SimDuration::ZERO,
+            bandwidth_bps: 0,
+        }
+    }
+
+    #[test]
+    fn degradation_adds_delay_and_caps_bandwidth_on_the_nodes_links_only_while_it_lasts() {
+        let mut net = net_with(LinkSpec::default());
+        let d = Degradation {
+            extra_latency: SimDuration::from_millis(200),
+            bandwidth_bps: 8_000,
+            ..degradation(3)
+        };
+        net.degrade(7, d);
+        // 1 ms link + 200 ms, after 1000 bytes at 8 kbit/s (1 s): to node 3 and from it.
+        let t = SimTime::ZERO;
+        assert_eq!(
+            net.transmit(t, 1, Dest::Node(3), 1000),
+            Some(SimTime::from_millis(1_201))
+        );
+        assert_eq!(
+            net.transmit(t, 3, Dest::Node(1), 1000),
+            Some(SimTime::from_millis(1_201))
+        );
+        // Another pair of nodes is untouched.
+        assert_eq!(net.transmit(t, 1, Dest::Node(2), 1000), Some(SimTime::from_millis(1)));
+        net.restore(7);
+        let later = SimTime::from_secs(10);
+        assert_eq!(
+            net.transmit(later, 1, Dest::Node(3), 1000),
+            Some(later + SimDuration::from_millis(1))
+        );
+    }
+
+    #[test]
+    fn gilbert_elliott_loss_has_the_asked_rate_and_burst_length() {
+        let mut net = net_with(LinkSpec::default());
+        net.degrade(
+            1,
+            Degradation {
+                loss: 0.1,
+                burst: SimDuration::from_millis(50),
+                ..degradation(3)
+            },
+        );
+        // One message per millisecond for 500 s: bursts of ~50 messages, 10% lost.
+        let outcomes: Vec<bool> = (0..500_000)
+            .map(|ms| net.transmit(SimTime::from_millis(ms), 1, Dest::Node(3), 1).is_none())
+            .collect();
+        let lost = outcomes.iter().filter(|&&l| l).count() as f64;
+        let bursts = outcomes.windows(2).filter(|w| !w[0] && w[1]).count() as f64;
+        let rate = lost / outcomes.len() as f64;
+        let mean_burst_ms = lost / bursts;
+        assert!((rate - 0.1).abs() < 0.01, "loss {rate}");
+        assert!((mean_burst_ms - 50.0).abs() < 5.0, "burst {mean_burst_ms} ms");
+        assert_eq!(net.lost(), lost as u64);
+        // A link that sends rarely sees the same share of time lost, not longer bursts.
+        let sparse = (0..20_000)
+            .filter(|s| {
+                net.transmit(SimTime::from_secs(1_000 + s), 3, Dest::Node(1), 1)
+                    .is_none()
+            })
+            .count() as f64;
+        assert!((sparse / 20_000.0 - 0.1).abs() < 0.02, "sparse loss {sparse}");
     }
 
     impl SimTime {
