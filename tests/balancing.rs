@@ -118,6 +118,23 @@ fn vrrp_standby_takes_over_after_three_missed_adverts_and_skew() {
         back,
         vec![SimTime::from_secs(360) + SimDuration::from_nanos(3_218_750_000) + SimDuration::from_millis(100)]
     );
+    // The takeover is an episode of every stream: lb-1 → lb-2, detected by lb-2's VRRP
+    // timer, switched when the address moved, and its first frame is the first request
+    // served through lb-2. lb-1's return is a failback at its preemption.
+    let episodes: Vec<(&str, &str, &str, &str)> = out
+        .failovers
+        .iter()
+        .map(|e| (e.kind.as_str(), e.stream.as_str(), e.from.as_str(), e.to.as_str()))
+        .collect();
+    assert_eq!(
+        episodes,
+        [("failover", "all", "lb-1", "lb-2"), ("failback", "all", "lb-2", "lb-1")]
+    );
+    let takeover = &out.failovers[0];
+    assert_eq!(takeover.detected_by, "lb-2 VRRP");
+    assert_eq!(takeover.switched_ms, taken[0].as_millis_f64());
+    assert!(takeover.first_frame_ms.unwrap() > takeover.switched_ms);
+    assert_eq!(out.failovers[1].switched_ms, back[0].as_millis_f64());
     // Viewers lose the requests in flight during the takeover: at most one playlist
     // and one segment load each, timed out together after 10 s, less their 6 s of
     // buffer.

@@ -188,6 +188,15 @@ fn a_dead_edge_is_a_fault_with_its_viewers_impact_and_an_edge_availability_gap()
     assert!((30_000.0..32_000.0).contains(&switch), "{switch}");
     assert!(back > switch && back < switch + 2_000.0, "{back}");
     assert_eq!(f.detected_by.as_deref(), Some("monitor-1 scrape"));
+    assert_eq!(f.switched_to, format!("edge-2 ({on_edge_1})"));
+    // The trace shows the fault's phases as spans.
+    let trace = failcast::report::trace::trace_json(&out);
+    for phase in ["detect", "viewers move (median)", "playing again (median)"] {
+        assert!(
+            trace.contains(&format!("edge-crash {phase}: viewers leave edge-1")),
+            "{phase}"
+        );
+    }
 }
 
 #[test]
@@ -223,4 +232,29 @@ fn a_degraded_edge_slows_only_its_own_viewers_and_recovers() {
     assert!(worst(&slowed) > worst(&calm) + SimDuration::from_millis(1_500));
     assert!(common::balances(&slowed.summary));
     assert_eq!(slowed.summary.frames_dropped.total, 0);
+}
+
+#[test]
+fn a_second_edge_crash_counts_the_viewers_it_moves_again() {
+    // edge-1 dies at 300 s for 2 min; edge-2, where its viewers went, dies at 420 s.
+    // Each fault's moved viewers are those that moved in its own window, even if they
+    // had moved before.
+    let mut s = common::scenario(
+        "scenarios/edge-failover.toml",
+        &["scenario.duration=10m", "viewers.count=200", "cdn.backup_edges=2"],
+    );
+    let mut second = s.faults[0].clone();
+    second.id = Some("second".into());
+    second.at = failcast::scenario::Dur(SimDuration::from_secs(CRASH_S + OUTAGE_S));
+    second.target = "edge-2".into();
+    s.faults.push(second);
+    s.expects.clear();
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    let second = &out.faults[1];
+    assert!(
+        second.viewers_affected > on_edge(&out, "edge-2").count() as u64,
+        "{second:?}"
+    );
+    assert_eq!(second.viewers_switched, second.viewers_affected, "{second:?}");
+    assert!(!second.switched_to.contains("edge-2"), "{}", second.switched_to);
 }

@@ -201,6 +201,7 @@ impl Cohort {
             Some(last) if last != edge => {
                 viewer.record.route_switches += 1;
                 viewer.record.first_switch_at.get_or_insert(now);
+                viewer.record.switches.push((now, edge as u16));
             }
             Some(_) => {}
         }
@@ -337,10 +338,12 @@ impl Cohort {
                         }
                     }
                 }
-                PlayerEvent::RouteSwitched { at, .. } => {
+                PlayerEvent::RouteSwitched { at, to, .. } => {
+                    let edge = (self.config.primary + usize::from(to)) % self.config.edges.len();
                     let record = &mut self.viewers[slot].record;
                     record.route_switches += 1;
                     record.first_switch_at.get_or_insert(at);
+                    record.switches.push((at, edge as u16));
                 }
             }
         }

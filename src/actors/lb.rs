@@ -17,6 +17,7 @@ use crate::control::balance::{Algorithm, Balancer};
 use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::control::passive::{Outcome, Passive};
 use crate::control::vrrp::{Role, Vrrp};
+use crate::metrics::ALL_STREAMS;
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId, SimRng};
 use crate::time::{SimDuration, SimTime};
 
@@ -79,6 +80,11 @@ pub struct LoadBalancer {
     recorder: SharedRecorder,
     /// When the peer was last heard advertising.
     peer_heard_at: Option<SimTime>,
+    /// A takeover under way, recorded as an episode once the address is here:
+    /// (a return to this preferred device rather than a failover, detected when).
+    takeover: Option<(bool, SimTime)>,
+    /// Whether the episode of the last takeover still waits for its first request.
+    awaiting_first_request: bool,
     /// This device's row in `nodes.csv`.
     load: usize,
 }
@@ -107,6 +113,8 @@ impl LoadBalancer {
             rng,
             recorder,
             peer_heard_at: None,
+            takeover: None,
+            awaiting_first_request: false,
             load,
             config,
         }
@@ -118,6 +126,8 @@ impl LoadBalancer {
         self.vrrp = Vrrp::new(c.priority, c.advert_interval, Role::Backup, now);
         self.health = checker_from(c.health, &c.phases, now);
         self.peer_heard_at = None;
+        self.takeover = None;
+        self.awaiting_first_request = false;
         self.balancer = Balancer::weighted(c.algorithm, c.weights.clone());
         self.healthy.fill(true);
         self.connections.clear();
@@ -198,6 +208,11 @@ impl LoadBalancer {
                     let by = format!("{} VRRP", self.config.name);
                     self.recorder.borrow_mut().detected(peer, &by, at);
                 }
+                // Preempting a peer it still hears is this (preferred) device coming
+                // back: a failback. Becoming master at start is no episode.
+                if at > SimTime::ZERO {
+                    self.takeover = Some((!silent, at));
+                }
                 let action = KernelAction::MoveVip {
                     vip: self.config.vip,
                     to: Some(ctx.me()),
@@ -245,6 +260,9 @@ impl LoadBalancer {
     /// Forwards a viewer's request on its connection, opening one if needed.
     fn forward(&mut self, client: NodeId, viewer: u32, req: u32, msg: Msg, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();
+        if std::mem::take(&mut self.awaiting_first_request) {
+            self.recorder.borrow_mut().path_served(&self.config.name, now);
+        }
         let key = (client, viewer);
         // A connection to an edge the checks took out is reset; the request picks anew.
         if let Some(&edge) = self.connections.get(&key).filter(|&&edge| !self.usable(now, edge)) {
@@ -394,6 +412,24 @@ impl Behavior for LoadBalancer {
                 _ => {}
             },
             // The address moved away: flows now reach the other device.
+            // The address arrived: the takeover is an episode of every stream, from
+            // the device that held it.
+            Input::Vip { vip, held: true, other } if vip == self.config.vip => {
+                if let (Some((failback, detected)), Some((peer_id, peer))) = (self.takeover.take(), &self.config.peer) {
+                    if other == *peer_id {
+                        let by = format!("{} VRRP", self.config.name);
+                        self.recorder.borrow_mut().switched(
+                            ALL_STREAMS,
+                            peer,
+                            &self.config.name,
+                            failback,
+                            (&by, detected),
+                            now,
+                        );
+                        self.awaiting_first_request = true;
+                    }
+                }
+            }
             Input::Vip { held: false, .. } => {
                 for (_, edge) in std::mem::take(&mut self.connections) {
                     self.balancer.release(edge);

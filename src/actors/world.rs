@@ -347,6 +347,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         assert_eq!(kernel.spawn(&names[id as usize], class::EDGE, edge), id);
     }
 
+    recorder.borrow_mut().edge_names = edge_ids.iter().map(|&id| names[id as usize].clone()).collect();
     // Viewers are placed on edges by the software balancer as they are created.
     let algorithm = Algorithm::by_name(&s.cdn.algorithm, s.cdn.hash_balance_factor).unwrap_or(Algorithm::RoundRobin);
     let weights = if s.cdn.weights.is_empty() {

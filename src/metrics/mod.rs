@@ -19,6 +19,9 @@ pub use summary::{
     NodeRow, Summary, TimelineRow, ViewerRow,
 };
 
+/// [`Episode::stream`] of a switch that carries every stream.
+pub const ALL_STREAMS: usize = usize::MAX;
+
 /// A segment as the origin published it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SegmentRecord {
@@ -51,7 +54,8 @@ pub struct FaultRecord {
 /// A failback (return to a recovered primary) has no fault: its onset is the decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Episode {
-    /// The stream that switched (0 for the first).
+    /// The stream that switched (0 for the first), or [`ALL_STREAMS`] for a switch
+    /// every stream's viewers go through (a load balancer taking over).
     pub stream: usize,
     pub failback: bool,
     pub fault: Option<String>,
@@ -96,6 +100,9 @@ pub struct ViewerRecord {
     /// Moves from one route (edge) to another, and when the first one happened.
     pub route_switches: u32,
     pub first_switch_at: Option<SimTime>,
+    /// Every move to another edge: when, and to which (an index into
+    /// [`Recorder::edge_names`]).
+    pub switches: Vec<(SimTime, u16)>,
     /// The viewer's resolver stretches TTLs (DNS-based balancing only).
     pub ttl_violator: bool,
     /// Frames of the segments it played, and of the published segments it passed over.
@@ -218,6 +225,8 @@ pub struct Recorder {
     load_clients: Vec<std::collections::HashMap<u64, usize>>,
     /// Requests reaching any edge, per second.
     pub edge_requests_per_s: Vec<u64>,
+    /// The edges' names, by edge index (as viewer switches name them).
+    pub edge_names: Vec<String>,
     /// Per (stream, edge load index): how fresh the edge's live edge was.
     pub edge_freshness: BTreeMap<(usize, usize), EdgeFreshness>,
     /// Stalls viewers recovered from: (viewer, when playback resumed, how long it
@@ -250,6 +259,7 @@ impl Recorder {
             edge_requests_per_s: vec![0; bins],
             stall_durations: Vec::new(),
             edge_freshness: BTreeMap::new(),
+            edge_names: Vec::new(),
         }
     }
 
@@ -360,6 +370,18 @@ impl Recorder {
             if episode.first_segment.is_none() && episode.to == origin {
                 episode.first_segment = Some(at);
                 episode.first_frame = Some(at);
+            }
+        }
+    }
+
+    /// The node `to` that a switch moved traffic to served its first request at `at`:
+    /// the first frame (and segment) on the new path of an episode that switched to it
+    /// and has none yet.
+    pub fn path_served(&mut self, to: &str, at: SimTime) {
+        for episode in self.episodes.iter_mut().filter(|e| e.to == to && e.switched <= at) {
+            if episode.first_frame.is_none() {
+                episode.first_frame = Some(at);
+                episode.first_segment = Some(at);
             }
         }
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::quantile::nearest_rank;
-use super::{Recorder, ViewerRecord, NODE_BIN_S};
+use super::{Recorder, ViewerRecord, ALL_STREAMS, NODE_BIN_S};
 use crate::time::{SimDuration, SimTime};
 
 /// Facts about the run that the recorder does not hold.
@@ -270,6 +270,10 @@ pub struct FaultRow {
     pub viewers_affected: u64,
     #[serde(default)]
     pub viewers_switched: u64,
+    /// Where they moved: each edge with how many of them, most first
+    /// (`edge-2 (50) edge-3 (48)`).
+    #[serde(default)]
+    pub switched_to: String,
     #[serde(default)]
     pub switch_ms_p50: Option<f64>,
     #[serde(default)]
@@ -358,16 +362,33 @@ pub fn fault_rows(rec: &Recorder) -> Vec<FaultRow> {
             let affected = stalled_in(rec, f.onset, until, |v| {
                 encoder_stream.is_none_or(|stream| stream == v.stream as usize)
             });
-            let switches = sorted_ms_since(
-                f.onset,
-                (affected.keys())
-                    .filter_map(|&v| rec.viewers[v as usize].first_switch_at)
-                    .filter(|&at| at >= f.onset && at < until),
-            );
+            // Each affected viewer's first move in the window, and where to.
+            let moves: Vec<(SimTime, u16)> = (affected.keys())
+                .filter_map(|&v| {
+                    (rec.viewers[v as usize].switches.iter())
+                        .find(|&&(at, _)| at >= f.onset && at < until)
+                        .copied()
+                })
+                .collect();
+            let switches = sorted_ms_since(f.onset, moves.iter().map(|&(at, _)| at));
+            let mut destinations: BTreeMap<u16, u64> = BTreeMap::new();
+            for &(_, edge) in &moves {
+                *destinations.entry(edge).or_default() += 1;
+            }
+            let mut destinations: Vec<(u16, u64)> = destinations.into_iter().collect();
+            destinations.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let switched_to = (destinations.iter())
+                .map(|&(edge, n)| {
+                    let name = rec.edge_names.get(edge as usize).map_or("edge", String::as_str);
+                    format!("{name} ({n})")
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
             let recovery = sorted_ms_since(f.onset, affected.values().flatten().copied());
             FaultRow {
                 viewers_affected: affected.len() as u64,
                 viewers_switched: switches.len() as u64,
+                switched_to,
                 switch_ms_p50: nearest_rank(&switches, 0.5),
                 viewers_recovered: recovery.len() as u64,
                 recovery_ms_p50: nearest_rank(&recovery, 0.5),
@@ -760,12 +781,14 @@ pub fn failover_rows(rec: &Recorder) -> Vec<FailoverRow> {
             // has had time to reach it past a player's buffer (30 s at most).
             let settled = e.first_frame.unwrap_or(e.switched) + AFFECTED_WINDOW;
             let until = (rec.episodes[i + 1..].iter())
-                .find(|next| next.stream == e.stream)
+                .find(|next| next.stream == e.stream || e.stream == ALL_STREAMS || next.stream == ALL_STREAMS)
                 .map_or(rec.shape.end, |next| next.onset)
                 .min(settled);
             // Each of the stream's viewers' first stall that began in the episode, and
             // when it ended.
-            let first_stall = stalled_in(rec, e.onset, until, |v| v.stream as usize == e.stream);
+            let first_stall = stalled_in(rec, e.onset, until, |v| {
+                e.stream == ALL_STREAMS || v.stream as usize == e.stream
+            });
             // The reconnect storm: the busiest second of edge requests in the episode.
             let seconds = bin_of_s(e.onset)..bin_of_s(until).max(bin_of_s(e.onset) + 1);
             let storm = (rec.edge_requests_per_s.get(seconds).unwrap_or(&[]).iter().copied())
@@ -781,7 +804,11 @@ pub fn failover_rows(rec: &Recorder) -> Vec<FailoverRow> {
             recovery_ms_p50: nearest_rank(&recovery, 0.5),
             recovery_ms_p95: nearest_rank(&recovery, 0.95),
             episode: i as u64 + 1,
-            stream: format!("stream-{}", e.stream + 1),
+            stream: if e.stream == ALL_STREAMS {
+                "all".to_string()
+            } else {
+                format!("stream-{}", e.stream + 1)
+            },
             kind: if e.failback { "failback" } else { "failover" }.to_string(),
             fault: e.fault.clone().unwrap_or_default(),
             from: e.from.clone(),

@@ -47,6 +47,7 @@ pub const FAULT_COLUMNS: &[&str] = &[
     "time_to_alert_s",
     "viewers_affected",
     "viewers_switched",
+    "switched_to",
     "switch_ms_p50",
     "viewers_recovered",
     "recovery_ms_p50",

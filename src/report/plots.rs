@@ -227,20 +227,59 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
     Ok(())
 }
 
-fn failover_latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
-    root.fill(&WHITE)?;
-    let episodes: Vec<&FailoverRow> = input.failovers.iter().collect();
-    let parts: Vec<[f64; 3]> = episodes
-        .iter()
+/// One bar of the latency plot: its label, its phases (detect, switch, first frame) in
+/// seconds, and whether its new path never delivered.
+struct LatencyBar {
+    label: String,
+    parts: [f64; 3],
+    never: bool,
+}
+
+/// The bars: every failover episode, then every fault that viewers answered by moving
+/// (an edge, a load balancer) and no episode did: detected, viewers moved (median),
+/// playing again (median).
+fn latency_bars(input: &PlotInput) -> Vec<LatencyBar> {
+    let streams: std::collections::BTreeSet<&str> = input.failovers.iter().map(|e| e.stream.as_str()).collect();
+    let mut bars: Vec<LatencyBar> = (input.failovers.iter())
         .map(|e| {
             let detect = (e.detected_ms - e.onset_ms) / 1000.0;
             let switch = (e.switched_ms - e.detected_ms) / 1000.0;
             let recover = e.first_frame_ms.map_or(0.0, |f| (f - e.switched_ms) / 1000.0);
-            [detect.max(0.0), switch.max(0.0), recover.max(0.0)]
+            let kind = if e.kind == "failback" { " (failback)" } else { "" };
+            let stream = if streams.len() > 1 {
+                format!(" {}", e.stream)
+            } else {
+                String::new()
+            };
+            LatencyBar {
+                label: format!("#{}{stream} {} → {}{kind}", e.episode, e.from, e.to),
+                parts: [detect.max(0.0), switch.max(0.0), recover.max(0.0)],
+                never: e.first_frame_ms.is_none(),
+            }
         })
         .collect();
-    let top = parts.iter().map(|p| p.iter().sum::<f64>()).fold(1.0, f64::max) * 1.15;
-    let n = episodes.len().max(1);
+    for f in input.faults {
+        let answered = input.failovers.iter().any(|e| e.fault == f.id);
+        let (Some(moved_ms), false) = (f.switch_ms_p50, answered) else {
+            continue;
+        };
+        let detect = f.time_to_detect_s.unwrap_or(0.0).min(moved_ms / 1000.0);
+        let moved = moved_ms / 1000.0;
+        let back = f.recovery_ms_p50.map_or(moved, |r| (r / 1000.0).max(moved));
+        bars.push(LatencyBar {
+            label: format!("{}: {} viewers leave {}", f.id, f.viewers_switched, f.target),
+            parts: [detect, moved - detect, back - moved],
+            never: f.recovery_ms_p50.is_none(),
+        });
+    }
+    bars
+}
+
+fn failover_latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let bars = latency_bars(input);
+    let top = bars.iter().map(|b| b.parts.iter().sum::<f64>()).fold(1.0, f64::max) * 1.15;
+    let n = bars.len().max(1);
     let mut chart = ChartBuilder::on(root)
         .caption("Failover latency by phase (onset → first frame)", ("sans-serif", 22))
         .margin(15)
@@ -249,22 +288,18 @@ fn failover_latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &P
         .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..top)?;
     chart
         .configure_mesh()
-        .x_label_formatter(&|x: &f64| tick(*x))
         .y_label_formatter(&|y: &f64| tick(*y))
         .disable_x_mesh()
         .x_labels(n)
         .x_label_formatter(&|x: &f64| {
             let i = x.round().max(0.0) as usize;
-            episodes.get(i).map_or(String::new(), |e| {
-                let kind = if e.kind == "failback" { " (failback)" } else { "" };
-                format!("#{} {} → {}{kind}", e.episode, e.from, e.to)
-            })
+            bars.get(i).map_or(String::new(), |b| b.label.clone())
         })
-        .x_desc("episode")
+        .x_desc("episode (a fault's bar: detected, viewers moved, playing again; medians)")
         .y_desc("seconds")
         .label_style(("sans-serif", 13))
         .draw()?;
-    if episodes.is_empty() {
+    if bars.is_empty() {
         root.draw(&Text::new(
             "no failover in this run",
             (SIZE.0 as i32 / 2 - 90, SIZE.1 as i32 / 2),
@@ -275,27 +310,23 @@ fn failover_latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &P
     let colours = [DETECT, SWITCH, RECOVER];
     let names = ["detect", "switch", "first frame"];
     for phase in 0..3 {
-        let bars = parts.iter().enumerate().map(|(i, p)| {
-            let below: f64 = p[..phase].iter().sum();
+        let rects = bars.iter().enumerate().map(|(i, b)| {
+            let below: f64 = b.parts[..phase].iter().sum();
             let x = i as f64;
             Rectangle::new(
-                [(x - 0.25, below), (x + 0.25, below + p[phase])],
+                [(x - 0.25, below), (x + 0.25, below + b.parts[phase])],
                 colours[phase].filled(),
             )
         });
         chart
-            .draw_series(bars)?
+            .draw_series(rects)?
             .label(names[phase])
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], colours[phase].filled()));
     }
-    // An episode whose new path never delivered has no first-frame phase: say so.
-    let never = parts
-        .iter()
-        .zip(&episodes)
-        .enumerate()
-        .filter(|(_, (_, e))| e.first_frame_ms.is_none());
-    chart.draw_series(never.map(|(i, (p, _))| {
-        let height: f64 = p.iter().sum();
+    // A bar whose new path never delivered has no first-frame phase: say so.
+    let never = bars.iter().enumerate().filter(|(_, b)| b.never);
+    chart.draw_series(never.map(|(i, b)| {
+        let height: f64 = b.parts.iter().sum();
         Text::new(
             "never delivered",
             (i as f64 - 0.2, height + top * 0.04),

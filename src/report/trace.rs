@@ -97,6 +97,34 @@ pub fn trace_json(run: &RunOutput) -> String {
             events.push(span(&label("first frame"), &e.kind, 2, e.switched_ms, first));
         }
     }
+    // Faults viewers answered by moving (an edge, a load balancer) with no episode:
+    // detected, viewers moved (median), playing again (median).
+    for f in &run.faults {
+        let answered = run.failovers.iter().any(|e| e.fault == f.id);
+        let (Some(moved_ms), false) = (f.switch_ms_p50, answered) else {
+            continue;
+        };
+        let onset = f.start_s * 1000.0;
+        let detected = onset + f.time_to_detect_s.map_or(0.0, |s| s * 1000.0).min(moved_ms);
+        let label = |phase: &str| format!("{} {phase}: viewers leave {}", f.id, f.target);
+        events.push(span(&label("detect"), "fault", 2, onset, detected));
+        events.push(span(
+            &label("viewers move (median)"),
+            "fault",
+            2,
+            detected,
+            onset + moved_ms,
+        ));
+        if let Some(back_ms) = f.recovery_ms_p50.filter(|&b| b >= moved_ms) {
+            events.push(span(
+                &label("playing again (median)"),
+                "fault",
+                2,
+                onset + moved_ms,
+                onset + back_ms,
+            ));
+        }
+    }
     for a in &run.alerts {
         events.push(span(
             &format!("{} pending", a.rule),
