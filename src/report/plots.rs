@@ -35,6 +35,8 @@ pub struct PlotInput<'a> {
     pub faults: &'a [FaultWindow],
     /// Frames dropped at ingest, in distribution, at the player.
     pub dropped: [u64; 3],
+    /// The same in viewer-frames.
+    pub viewer_dropped: [u64; 3],
     pub nodes: &'a [NodeRow],
     /// Durations of the stalls viewers recovered from, in seconds.
     pub stalls_s: Vec<f64>,
@@ -376,19 +378,23 @@ fn stall_cdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInpu
     Ok(())
 }
 
-fn dropped_frames<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
-    root.fill(&WHITE)?;
-    let top = input.dropped.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.15;
+/// One panel of the dropped-frames plot: a bar per stage.
+fn stage_bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    caption: &str,
+    unit: &str,
+    counts: [u64; 3],
+) -> DrawResult<DB> {
+    let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.15;
     let stages = ["ingest", "distribution", "player"];
-    let mut chart = ChartBuilder::on(root)
-        .caption("Frames dropped, by where they were lost", ("sans-serif", 22))
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 18))
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(-0.5..2.5, 0.0..top)?;
     chart
         .configure_mesh()
-        .x_label_formatter(&|x: &f64| tick(*x))
         .y_label_formatter(&|y: &f64| tick(*y))
         .disable_x_mesh()
         .x_labels(3)
@@ -398,16 +404,16 @@ fn dropped_frames<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &Plo
                 .map_or(String::new(), |s| s.to_string())
         })
         .x_desc("stage")
-        .y_desc("frames")
+        .y_desc(unit)
         .label_style(("sans-serif", 13))
         .draw()?;
-    chart.draw_series(input.dropped.iter().enumerate().map(|(i, &count)| {
+    chart.draw_series(counts.iter().enumerate().map(|(i, &count)| {
         Rectangle::new(
             [(i as f64 - 0.25, 0.0), (i as f64 + 0.25, count as f64)],
             STALLED.filled(),
         )
     }))?;
-    chart.draw_series(input.dropped.iter().enumerate().map(|(i, &count)| {
+    chart.draw_series(counts.iter().enumerate().map(|(i, &count)| {
         Text::new(
             count.to_string(),
             (i as f64 - 0.05, count as f64 + top * 0.05),
@@ -415,6 +421,20 @@ fn dropped_frames<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &Plo
         )
     }))?;
     Ok(())
+}
+
+/// Frames lost by stage: the stream's frames, and viewer-frames (each loss once per
+/// viewer who should have seen it: a dead edge loses no stream frame but many of these).
+fn dropped_frames<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let (left, right) = root.split_horizontally(SIZE.0 / 2);
+    stage_bars(&left, "Stream frames lost, by stage", "frames", input.dropped)?;
+    stage_bars(
+        &right,
+        "Viewer-frames lost, by stage",
+        "viewer-frames",
+        input.viewer_dropped,
+    )
 }
 
 /// Lines per node drawn in one load panel: beyond this many, the busiest by peak.

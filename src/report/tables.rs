@@ -119,11 +119,13 @@ impl RunTables {
     /// What the plots are drawn from.
     pub fn plot_input(&self) -> PlotInput<'_> {
         let d = &self.summary.frames_dropped;
+        let v = &self.summary.viewer_frames_dropped;
         PlotInput {
             timeline: &self.timeline,
             failovers: &self.failovers,
             faults: &self.faults,
             dropped: [d.ingest, d.distribution, d.player],
+            viewer_dropped: [v.ingest, v.distribution, v.player],
             nodes: &self.nodes,
             stalls_s: self.stalls.iter().map(|s| s.duration_s).collect(),
         }
