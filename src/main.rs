@@ -138,7 +138,7 @@ fn run(args: RunArgs) -> i32 {
     }
     say!("{}", report::text::run_summary(&output.summary, &output.failovers));
     say!(
-        "wrote     {}/{{summary.json, report.html, plots/, *.csv}}",
+        "wrote     {}/{{summary.json, scenario.toml, report.html, plots/, *.csv}}",
         out.display()
     );
     if args.trace {
