@@ -76,6 +76,18 @@ fn hls_js_gives_up_on_a_silent_edge_after_three_playlist_timeouts() {
 }
 
 #[test]
+fn shaka_players_act_on_their_first_timeout_before_any_check_sees_the_edge() {
+    let out = crash("shaka", 1);
+    let f = &out.faults[0];
+    // The monitor's scrape sees edge-1 at 15 s; Shaka's players have already moved, at
+    // their first 10 s timeout: the detection they acted on is theirs.
+    assert_eq!(f.time_to_detect_s, Some(15.0));
+    let (noticed, moved) = (f.players_detect_ms_p50.unwrap(), f.switch_ms_p50.unwrap());
+    assert_eq!(noticed, moved);
+    assert!(moved < 15_000.0, "{f:?}");
+}
+
+#[test]
 fn shaka_moves_at_its_first_timeout() {
     let out = crash("shaka", 1);
     switches_within(&out, SimDuration::from_secs(10));
@@ -189,9 +201,21 @@ fn a_dead_edge_is_a_fault_with_its_viewers_impact_and_an_edge_availability_gap()
     assert!(back > switch && back < switch + 2_000.0, "{back}");
     assert_eq!(f.detected_by.as_deref(), Some("monitor-1 scrape"));
     assert_eq!(f.switched_to, format!("edge-2 ({on_edge_1})"));
+    // What the players acted on: their first request timeout (hls.js: 10 s after its
+    // first unanswered request), 20 s before they gave up on the edge.
+    assert_eq!(f.players_detected_by, "players (request timeout)");
+    let noticed = f.players_detect_ms_p50.unwrap();
+    assert!(
+        (10_000.0..12_000.0).contains(&noticed) && noticed < switch - 18_000.0,
+        "{f:?}"
+    );
     // The trace shows the fault's phases as spans.
     let trace = failcast::report::trace::trace_json(&out);
-    for phase in ["detect", "viewers move (median)", "playing again (median)"] {
+    for phase in [
+        "detected by players (request timeout)",
+        "viewers move (median)",
+        "playing again (median)",
+    ] {
         assert!(
             trace.contains(&format!("edge-crash {phase}: viewers leave edge-1")),
             "{phase}"

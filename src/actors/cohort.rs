@@ -326,9 +326,15 @@ impl Cohort {
                     record.segments_skipped += segments;
                     record.frames_skipped += frames;
                 }
-                PlayerEvent::RequestFailed { error, .. } => {
+                PlayerEvent::RequestFailed { error, at, .. } => {
                     let viewer = &mut self.viewers[slot];
                     viewer.record.request_errors += 1;
+                    let code = match error {
+                        FetchError::Timeout => 0,
+                        FetchError::ServerError => 1,
+                        FetchError::NotFound => 2,
+                    };
+                    viewer.record.failures.push((at, code));
                     // A request that timed out breaks its connection (or DNS query): the
                     // next request opens a new one. An error answer came over a working one.
                     if let (FetchError::Timeout, Some(conn)) = (error, viewer.connection.as_mut()) {

@@ -19,6 +19,9 @@ pub use summary::{
     NodeRow, Summary, TimelineRow, ViewerRow,
 };
 
+/// How a viewer's request failed, by [`ViewerRecord::failures`] code.
+pub const FAILURE_NAMES: [&str; 3] = ["request timeout", "server error", "not found"];
+
 /// [`Episode::stream`] of a switch that carries every stream.
 pub const ALL_STREAMS: usize = usize::MAX;
 
@@ -103,6 +106,8 @@ pub struct ViewerRecord {
     /// Every move to another edge: when, and to which (an index into
     /// [`Recorder::edge_names`]).
     pub switches: Vec<(SimTime, u16)>,
+    /// Every failed request: when, and how it failed (`FAILURE_NAMES` index).
+    pub failures: Vec<(SimTime, u8)>,
     /// The viewer's resolver stretches TTLs (DNS-based balancing only).
     pub ttl_violator: bool,
     /// Frames of the segments it played, and of the published segments it passed over.

@@ -274,6 +274,13 @@ pub struct FaultRow {
     /// (`edge-2 (50) edge-3 (48)`).
     #[serde(default)]
     pub switched_to: String,
+    /// What the moving viewers' players acted on: onset → each one's first failed
+    /// request since the onset (median), and the commonest failure
+    /// (`players (request timeout)`).
+    #[serde(default)]
+    pub players_detect_ms_p50: Option<f64>,
+    #[serde(default)]
+    pub players_detected_by: String,
     #[serde(default)]
     pub switch_ms_p50: Option<f64>,
     #[serde(default)]
@@ -362,15 +369,34 @@ pub fn fault_rows(rec: &Recorder) -> Vec<FaultRow> {
             let affected = stalled_in(rec, f.onset, until, |v| {
                 encoder_stream.is_none_or(|stream| stream == v.stream as usize)
             });
-            // Each affected viewer's first move in the window, and where to.
-            let moves: Vec<(SimTime, u16)> = (affected.keys())
-                .filter_map(|&v| {
-                    (rec.viewers[v as usize].switches.iter())
-                        .find(|&&(at, _)| at >= f.onset && at < until)
-                        .copied()
-                })
-                .collect();
+            // Each affected viewer's first move while the fault lasts, and where to
+            // (a move after it ended is not leaving the target); and, for those that
+            // moved, the first request that failed since the onset: what their
+            // players acted on.
+            let fault_end = f.end.unwrap_or(rec.shape.end);
+            let mut moves: Vec<(SimTime, u16)> = Vec::new();
+            let mut noticed: Vec<(SimTime, u8)> = Vec::new();
+            for &v in affected.keys() {
+                let record = &rec.viewers[v as usize];
+                let Some(&(moved, edge)) = record.switches.iter().find(|&&(at, _)| at >= f.onset && at < fault_end)
+                else {
+                    continue;
+                };
+                moves.push((moved, edge));
+                if let Some(&failure) = record.failures.iter().find(|&&(at, _)| at >= f.onset && at <= moved) {
+                    noticed.push(failure);
+                }
+            }
             let switches = sorted_ms_since(f.onset, moves.iter().map(|&(at, _)| at));
+            let noticed_ms = sorted_ms_since(f.onset, noticed.iter().map(|&(at, _)| at));
+            let mut codes = [0usize; 3];
+            for &(_, code) in &noticed {
+                codes[usize::from(code)] += 1;
+            }
+            let players_detected_by = (0..3)
+                .filter(|&c| codes[c] > 0)
+                .max_by_key(|&c| (codes[c], std::cmp::Reverse(c)))
+                .map_or(String::new(), |c| format!("players ({})", super::FAILURE_NAMES[c]));
             let mut destinations: BTreeMap<u16, u64> = BTreeMap::new();
             for &(_, edge) in &moves {
                 *destinations.entry(edge).or_default() += 1;
@@ -389,6 +415,8 @@ pub fn fault_rows(rec: &Recorder) -> Vec<FaultRow> {
                 viewers_affected: affected.len() as u64,
                 viewers_switched: switches.len() as u64,
                 switched_to,
+                players_detect_ms_p50: nearest_rank(&noticed_ms, 0.5),
+                players_detected_by,
                 switch_ms_p50: nearest_rank(&switches, 0.5),
                 viewers_recovered: recovery.len() as u64,
                 recovery_ms_p50: nearest_rank(&recovery, 0.5),

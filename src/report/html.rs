@@ -144,13 +144,13 @@ pub fn report(run: &RunTables) -> Result<String, String> {
             w,
             "<table><tr><th>id</th><th>kind</th><th>target</th><th>from (s)</th><th>until (s)</th>\
              <th>detected after (s)</th><th>detected by</th><th>alerted after (s)</th>\
-             <th>viewers stalled → moved → playing again</th><th>recovery p50 (s)</th></tr>"
+             <th>viewers stalled → moved → playing again</th><th>moved to</th><th>recovery p50 (s)</th></tr>"
         );
         for f in &run.faults {
             let _ = writeln!(
                 w,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td><td>{} → {} → {}</td><td>{}</td></tr>",
+                 <td>{}</td><td>{} → {} → {}</td><td>{}</td><td>{}</td></tr>",
                 escape(&f.id),
                 escape(&f.kind),
                 escape(&f.target),
@@ -162,6 +162,7 @@ pub fn report(run: &RunTables) -> Result<String, String> {
                 f.viewers_affected,
                 f.viewers_switched,
                 f.viewers_recovered,
+                escape(&f.switched_to),
                 opt(f.recovery_ms_p50, "", 1e-3, 1),
             );
         }

@@ -48,6 +48,8 @@ pub const FAULT_COLUMNS: &[&str] = &[
     "viewers_affected",
     "viewers_switched",
     "switched_to",
+    "players_detect_ms_p50",
+    "players_detected_by",
     "switch_ms_p50",
     "viewers_recovered",
     "recovery_ms_p50",

@@ -238,8 +238,9 @@ struct LatencyBar {
 }
 
 /// The bars: every failover episode, then every fault that viewers answered by moving
-/// (an edge, a load balancer) and no episode did: detected, viewers moved (median),
-/// playing again (median).
+/// (a dead edge) and no episode did: their players' first failed request (the
+/// detection they acted on), their move, and playing again (medians over the viewers
+/// that moved; playing again over all affected).
 fn latency_bars(input: &PlotInput) -> Vec<LatencyBar> {
     let streams: std::collections::BTreeSet<&str> = input.failovers.iter().map(|e| e.stream.as_str()).collect();
     let mut bars: Vec<LatencyBar> = (input.failovers.iter())
@@ -265,8 +266,8 @@ fn latency_bars(input: &PlotInput) -> Vec<LatencyBar> {
         let (Some(moved_ms), false) = (f.switch_ms_p50, answered) else {
             continue;
         };
-        let detect = f.time_to_detect_s.unwrap_or(0.0).min(moved_ms / 1000.0);
         let moved = moved_ms / 1000.0;
+        let detect = f.players_detect_ms_p50.map_or(moved, |d| (d / 1000.0).min(moved));
         let back = f.recovery_ms_p50.map_or(moved, |r| (r / 1000.0).max(moved));
         bars.push(LatencyBar {
             label: format!("{}: {} viewers leave {}", f.id, f.viewers_switched, f.target),
@@ -492,7 +493,15 @@ fn load_panel<DB: DrawingBackend>(
         .label_style(("sans-serif", 13))
         .draw()?;
     shade_faults(&mut chart, input.faults, end, top)?;
-    for (i, name) in names.iter().enumerate() {
+    // A node keeps its colour in every panel: picked by its place among all nodes.
+    let mut all: Vec<&str> = Vec::new();
+    for row in input.nodes {
+        if !all.contains(&row.node.as_str()) {
+            all.push(&row.node);
+        }
+    }
+    for name in &names {
+        let i = all.iter().position(|n| n == name).unwrap_or(0);
         let colour = Palette99::pick(i).to_rgba();
         let points: Vec<(f64, f64)> = rows
             .iter()

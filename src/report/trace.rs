@@ -105,9 +105,10 @@ pub fn trace_json(run: &RunOutput) -> String {
             continue;
         };
         let onset = f.start_s * 1000.0;
-        let detected = onset + f.time_to_detect_s.map_or(0.0, |s| s * 1000.0).min(moved_ms);
+        let detected = onset + f.players_detect_ms_p50.map_or(moved_ms, |d| d.min(moved_ms));
         let label = |phase: &str| format!("{} {phase}: viewers leave {}", f.id, f.target);
-        events.push(span(&label("detect"), "fault", 2, onset, detected));
+        let detect = format!("detected by {}", f.players_detected_by);
+        events.push(span(&label(&detect), "fault", 2, onset, detected));
         events.push(span(
             &label("viewers move (median)"),
             "fault",
