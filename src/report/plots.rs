@@ -172,14 +172,15 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         .draw_series(LineSeries::new(line(|r| r.viewers_starting), STARTING.stroke_width(1)))?
         .label("starting")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], STARTING.stroke_width(1)));
-    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
 
     let frames_top = input
         .timeline
         .iter()
         .map(|r| r.frames_delivered.max(r.frames_played) as f64)
         .fold(1.0, f64::max)
-        * 1.1;
+        // Headroom above the curves for the legend.
+        * 1.9;
     let mut chart = ChartBuilder::on(&lower)
         .caption("Frames per second", ("sans-serif", 18))
         .margin(10)
@@ -225,7 +226,7 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         ))?
         .label("played (first shown)")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], PLAYING.stroke_width(2)));
-    legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }
 
