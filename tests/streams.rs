@@ -162,3 +162,49 @@ fn origin_failover_is_deterministic_across_dispatch_modes() {
     );
     common::assert_dispatch_modes_agree(&scenario, 2);
 }
+
+/// origin-failover's six streams on 2 origins with `faults` (target, at s, for s).
+fn origins_with(faults: &[(&str, u64, u64)]) -> RunOutput {
+    let mut scenario = common::scenario(
+        "scenarios/origin-failover.toml",
+        &["viewers.count=60", "scenario.duration=17m"],
+    );
+    let template = scenario.faults[0].clone();
+    scenario.faults = (faults.iter().enumerate())
+        .map(|(i, &(target, at, span))| {
+            let mut f = template.clone();
+            f.id = Some(format!("f{}", i + 1));
+            f.target = target.into();
+            f.at = failcast::scenario::Dur(failcast::time::SimDuration::from_secs(at));
+            f.duration = Some(failcast::scenario::Dur(failcast::time::SimDuration::from_secs(span)));
+            f
+        })
+        .collect();
+    scenario.expects.clear();
+    run_scenario(&scenario, 1, None, false).unwrap()
+}
+
+#[test]
+fn a_stream_gets_its_own_origin_back_without_an_episode_when_all_were_down() {
+    // origin-1 dies at 180 s (its streams move to origin-2); origin-2 dies at 240 s
+    // with every stream on it and nowhere to go; it returns at 300 s. Only the first
+    // three moves are failovers.
+    let out = origins_with(&[("origin-1", 180, 180), ("origin-2", 240, 60)]);
+    assert!(out.failovers.iter().all(|e| e.from != e.to), "{:?}", out.failovers);
+    assert_eq!(out.summary.failovers, 3);
+    assert!(balances(&out.summary));
+}
+
+#[test]
+fn a_restarted_manager_sees_an_origin_that_came_back_while_it_was_down() {
+    // origin-1 is down 180-360 s; the manager is down 240-480 s, so it never sees
+    // origin-1 return. When origin-2 dies at 600 s its streams must still go to origin-1.
+    let out = origins_with(&[("origin-1", 180, 180), ("manager-1", 240, 240), ("origin-2", 600, 300)]);
+    let late: Vec<(&str, &str)> = (out.failovers.iter())
+        .filter(|e| e.onset_ms >= 600_000.0)
+        .map(|e| (e.from.as_str(), e.to.as_str()))
+        .collect();
+    assert_eq!(late, [("origin-2", "origin-1"); 6]);
+    assert!(out.failovers.iter().all(|e| e.from != e.to));
+    assert!(out.summary.availability > 0.99, "{}", out.summary.availability);
+}

@@ -197,7 +197,11 @@ impl Manager {
         while let Some(change) = origins.placement.poll_move() {
             if let Move::Primary { stream, server } = change {
                 let from = std::mem::replace(&mut origins.origin_of[stream], server);
-                moved.push((stream, origins.first_target + from, origins.first_target + server));
+                // A stream whose only origins all failed gets its own back when it
+                // returns: no move, no episode.
+                if from != server {
+                    moved.push((stream, origins.first_target + from, origins.first_target + server));
+                }
             }
         }
         let now = ctx.now();
@@ -334,6 +338,15 @@ impl Behavior for Manager {
                 for steered in &mut self.streams {
                     steered.unsent_switch = None;
                     steered.observed_holder = None;
+                }
+                // The new checker starts with every target up: so does the origin
+                // placement (an origin that recovered while this manager was down
+                // would otherwise stay out for good). Streams it re-places are carried
+                // out by the next pump.
+                if let Some(origins) = &mut self.origins {
+                    for origin in 0..self.config.targets.len() - origins.first_target {
+                        origins.placement.handle_health(origin, true);
+                    }
                 }
                 self.next_reconcile = ctx.now();
             }

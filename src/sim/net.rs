@@ -58,9 +58,9 @@ struct LinkState {
     rng: SimRng,
     busy_until: SimTime,
     last_arrival: SimTime,
-    /// The Gilbert–Elliott chain of the degradation in force on this link: (its id,
-    /// in the bad state, when the state next changes).
-    chain: Option<(u64, bool, SimTime)>,
+    /// The Gilbert–Elliott chain of each degradation in force on this link: its id →
+    /// (in the bad state, when the state next changes).
+    chains: BTreeMap<u64, (bool, SimTime)>,
 }
 
 /// A degradation of every link to and from one node (`net.degrade`): extra delay,
@@ -251,7 +251,7 @@ impl Network {
                     rng,
                     busy_until: SimTime::ZERO,
                     last_arrival: SimTime::ZERO,
-                    chain: None,
+                    chains: BTreeMap::new(),
                 },
             );
         }
@@ -264,6 +264,8 @@ impl Network {
         // Degradations draw from the link's stream only while they last, so a run
         // without one draws exactly what it always did.
         let mut extra = SimDuration::ZERO;
+        // Chains of degradations that have ended are forgotten; a new one starts afresh.
+        link.chains.retain(|id, _| self.degradations.contains_key(id));
         for (&id, d) in self.degradations.iter().filter(|(_, d)| d.touches(src, resolved)) {
             if d.loss > 0.0 && !d.burst.is_zero() {
                 let good = d.burst.mul_f64((1.0 - d.loss) / d.loss);
@@ -272,15 +274,15 @@ impl Network {
                     mean.mul_f64(-libm::log(1.0 - u)).max(SimDuration::from_nanos(1))
                 };
                 // A new degradation starts its chain in the good state.
-                let (mut bad, mut flip) = match link.chain {
-                    Some((chain_id, bad, flip)) if chain_id == id => (bad, flip),
-                    _ => (false, now + stay(good, &mut link.rng)),
+                let (mut bad, mut flip) = match link.chains.get(&id) {
+                    Some(&state) => state,
+                    None => (false, now + stay(good, &mut link.rng)),
                 };
                 while flip <= now {
                     bad = !bad;
                     flip += stay(if bad { d.burst } else { good }, &mut link.rng);
                 }
-                link.chain = Some((id, bad, flip));
+                link.chains.insert(id, (bad, flip));
                 if bad {
                     self.lost += 1;
                     return None;
@@ -481,6 +483,33 @@ mod tests {
             })
             .count() as f64;
         assert!((sparse / 20_000.0 - 0.1).abs() < 0.02, "sparse loss {sparse}");
+    }
+
+    #[test]
+    fn overlapping_degradations_each_keep_their_own_loss() {
+        // 30% on node 3's links and 30% on node 1's: the link 1 → 3 is in both, so it
+        // loses about 1 − 0.7² = 51%; a link in one loses about 30%.
+        let mut net = net_with(LinkSpec::default());
+        let lossy = |node| Degradation {
+            loss: 0.3,
+            burst: SimDuration::from_millis(50),
+            ..degradation(node)
+        };
+        net.degrade(1, lossy(3));
+        net.degrade(2, lossy(1));
+        let share = |net: &mut Network, from: NodeId, to: NodeId| {
+            (0..100_000)
+                .filter(|&ms| {
+                    net.transmit(SimTime::from_millis(ms), from, Dest::Node(to), 1)
+                        .is_none()
+                })
+                .count() as f64
+                / 100_000.0
+        };
+        let both = share(&mut net, 1, 3);
+        let one = share(&mut net, 2, 3);
+        assert!((both - 0.51).abs() < 0.04, "both: {both}");
+        assert!((one - 0.3).abs() < 0.03, "one: {one}");
     }
 
     impl SimTime {
