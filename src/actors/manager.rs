@@ -338,6 +338,7 @@ impl Behavior for Manager {
                 for steered in &mut self.streams {
                     steered.unsent_switch = None;
                     steered.observed_holder = None;
+                    steered.policy.assume_all_up(ctx.now());
                 }
                 // The new checker starts with every target up: so does the origin
                 // placement (an origin that recovered while this manager was down

@@ -89,6 +89,18 @@ impl ActivePassive {
         self.handle_timeout(now);
     }
 
+    /// The health view starts over with every pipeline up, as a new health checker's
+    /// does (the caller's checker restarted): a pipeline that recovered while nobody
+    /// was checking is not left marked down. The active pipeline stays.
+    pub fn assume_all_up(&mut self, now: SimTime) {
+        for pipeline in 0..self.health.len() {
+            if self.health[pipeline] == Health::Down {
+                self.health[pipeline] = Health::Up;
+                self.up_since[pipeline] = Some(now);
+            }
+        }
+    }
+
     fn first_healthy(&self) -> Option<usize> {
         (0..self.health.len()).find(|&p| p != self.active && self.health[p] == Health::Up)
     }
@@ -288,6 +300,23 @@ mod tests {
         assert_eq!(policy.poll_switch(), None);
         assert_eq!(policy.active(), 1);
         assert_eq!(policy.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_restarted_view_takes_every_pipeline_as_up_and_can_fail_back() {
+        let hold = SimDuration::from_secs(30);
+        let mut policy = ActivePassive::new(2, Failback::PreferPrimary { hold });
+        policy.handle_health(t(3), 0, Health::Down);
+        policy.poll_switch();
+        // The manager restarts at 100 s; its new checker takes the primary as up. The
+        // policy agrees instead of waiting forever for an Up it will never be told.
+        policy.assume_all_up(t(100));
+        assert_eq!((policy.active(), policy.poll_timeout()), (1, Some(t(130))));
+        policy.handle_timeout(t(130));
+        assert_eq!(
+            policy.poll_switch().map(|s| (s.to, s.reason)),
+            Some((0, SwitchReason::Failback))
+        );
     }
 
     #[test]
