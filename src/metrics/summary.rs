@@ -21,6 +21,15 @@ pub struct RunFacts {
     pub messages_lost: u64,
 }
 
+impl std::ops::AddAssign for FramesDropped {
+    fn add_assign(&mut self, other: FramesDropped) {
+        self.ingest += other.ingest;
+        self.distribution += other.distribution;
+        self.player += other.player;
+        self.total += other.total;
+    }
+}
+
 /// Frames lost, by the stage that lost them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FramesDropped {
@@ -603,10 +612,7 @@ pub fn ledger(rec: &Recorder) -> Ledger {
         total.played += l.played;
         total.in_flight += l.in_flight;
         total.unwatched += l.unwatched;
-        total.dropped.ingest += l.dropped.ingest;
-        total.dropped.distribution += l.dropped.distribution;
-        total.dropped.player += l.dropped.player;
-        total.dropped.total += l.dropped.total;
+        total.dropped += l.dropped;
     }
     total
 }
@@ -686,11 +692,7 @@ fn stream_ledger(rec: &Recorder, stream: usize) -> Ledger {
 pub fn viewer_frames_dropped(rec: &Recorder) -> FramesDropped {
     let mut total = FramesDropped::default();
     for v in &rec.viewers {
-        let d = frames_dropped_for(rec, v);
-        total.ingest += d.ingest;
-        total.distribution += d.distribution;
-        total.player += d.player;
-        total.total += d.total;
+        total += frames_dropped_for(rec, v);
     }
     total
 }
