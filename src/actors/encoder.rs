@@ -154,10 +154,25 @@ impl Encoder {
                 link.session = Session::GaveUp;
             }
         }
+        // A dual-push encoder waiting for this uplink starts on the others now.
+        self.maybe_start_capture(ctx);
     }
 
     fn uplink_of(&self, conn: u64) -> Option<usize> {
         self.uplinks.iter().position(|u| u.conn == conn)
+    }
+
+    /// Starts capture once every uplink has connected or failed its attempt, with at
+    /// least one connected. A dual-push encoder that started on its first connection
+    /// would send the second pipeline a stream joined mid-GOP: that pipeline waits for
+    /// the next keyframe, starts one segment later, and the origin's input selector
+    /// would take the late start for a dead input.
+    fn maybe_start_capture(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let pending = (self.uplinks.iter()).any(|u| matches!(u.session, Session::Connecting | Session::Resolving));
+        let connected = (self.uplinks.iter()).any(|u| u.session == Session::Connected);
+        if !self.capturing && connected && !pending {
+            self.start_capture(ctx);
+        }
     }
 
     /// Starts (or, after a restart, resumes) capture at the next frame on the stream clock.
@@ -250,9 +265,7 @@ impl Behavior for Encoder {
                         link.last_ack = ctx.now();
                         let check = ctx.now() + self.config.ack_timeout;
                         ctx.timer_at(check, Msg::AckCheck { conn });
-                        if !self.capturing {
-                            self.start_capture(ctx);
-                        }
+                        self.maybe_start_capture(ctx);
                     }
                 }
             }
