@@ -104,12 +104,7 @@ fn a_restarted_monitor_neither_invents_alerts_nor_misdates_notifications() {
             kind: "node.crash".into(),
             target: "monitor-1".into(),
             duration: Some(failcast::scenario::Dur(failcast::time::SimDuration::from_secs(10))),
-            capacity_mbps: None,
-            latency: None,
-            jitter: None,
-            loss: None,
-            loss_burst: None,
-            bandwidth_mbps: None,
+            ..Default::default()
         });
     }
     let out = run_scenario(&scenario, 1, None, false).unwrap();

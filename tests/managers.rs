@@ -35,12 +35,7 @@ fn a_partitioned_leader_steps_down_before_the_standby_takes_over() {
         kind: "net.partition".into(),
         target: "manager-1".into(),
         duration: Some(Dur(SimDuration::from_secs(60))),
-        capacity_mbps: None,
-        latency: None,
-        jitter: None,
-        loss: None,
-        loss_burst: None,
-        bandwidth_mbps: None,
+        ..Default::default()
     };
     for seed in [1, 2, 3] {
         let out = run_scenario(&scenario, seed, None, false).unwrap();
@@ -119,12 +114,7 @@ fn fault(id: &str, at_ms: u64, kind: &str, target: &str, for_ms: Option<u64>) ->
         kind: kind.into(),
         target: target.into(),
         duration: for_ms.map(|ms| Dur(SimDuration::from_millis(ms))),
-        capacity_mbps: None,
-        latency: None,
-        jitter: None,
-        loss: None,
-        loss_burst: None,
-        bandwidth_mbps: None,
+        ..Default::default()
     }
 }
 

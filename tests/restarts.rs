@@ -17,12 +17,7 @@ fn crash(target: &str, at_s: u64, for_s: Option<u64>) -> Fault {
         kind: "node.crash".into(),
         target: target.into(),
         duration: for_s.map(|d| Dur(SimDuration::from_secs(d))),
-        capacity_mbps: None,
-        latency: None,
-        jitter: None,
-        loss: None,
-        loss_burst: None,
-        bandwidth_mbps: None,
+        ..Default::default()
     }
 }
 
@@ -102,12 +97,7 @@ fn a_manager_partition_blames_the_partition() {
         kind: "net.partition".into(),
         target: "manager-1".into(),
         duration: Some(Dur(SimDuration::from_secs(60))),
-        capacity_mbps: None,
-        latency: None,
-        jitter: None,
-        loss: None,
-        loss_burst: None,
-        bandwidth_mbps: None,
+        ..Default::default()
     });
     let out = run_scenario(&scenario, 1, None, false).unwrap();
     // Cut off, the manager sees every server fail; nothing is switched while all look

@@ -74,9 +74,10 @@ fn several_errors_are_reported_at_once() {
     assert_eq!(d.0.len(), 4, "{d}");
     assert!(messages[0].contains("needs at least 2 servers"));
     assert!(messages[1].contains("unknown value `node.crsh`"));
+    let kinds: Vec<&str> = failcast::scenario::FAULT_KIND_SPECS.iter().map(|k| k.name).collect();
     assert_eq!(
         d.0[1].help.as_deref(),
-        Some("did you mean `node.crash`? (one of: node.crash, net.partition, net.degrade, cdn.overload, encoder.black, encoder.silent, encoder.stall)")
+        Some(format!("did you mean `node.crash`? (one of: {})", kinds.join(", ")).as_str())
     );
     assert!(messages[2].contains("fault target `ingest-3` is not a node"));
     assert!(messages[3].contains("outside the run"));
@@ -383,7 +384,8 @@ fn net_degrade_needs_its_settings_and_only_it_takes_them() {
     );
     let d = errors(&fault("node.crash", "latency = \"200ms\"\n"), &[]);
     assert!(
-        d.to_string().contains("apply to net.degrade faults, not node.crash"),
+        d.to_string()
+            .contains("`latency` applies to net.degrade faults, not node.crash"),
         "{d}"
     );
     let d = errors(&fault("net.degrade", "loss = 1.0\n"), &[]);
@@ -396,4 +398,38 @@ fn net_degrade_needs_its_settings_and_only_it_takes_them() {
         &[],
     );
     assert!(ok.is_ok());
+}
+
+#[test]
+fn ingest_capacity_must_hold_every_stream_and_overload_takes_streams() {
+    let d = errors(
+        &format!("{MINIMAL}[encoders]\ncount = 5\n[ingest]\nservers = 2\ncapacity = 2\n"),
+        &[],
+    );
+    assert_eq!(d.0.len(), 1, "{d}");
+    assert_eq!(
+        d.0[0].message,
+        "ingest.capacity = 2 on 2 servers cannot package 5 streams"
+    );
+    assert_eq!(
+        d.0[0].help.as_deref(),
+        Some("raise ingest.capacity to at least 3 or add servers (0: unlimited)")
+    );
+    let fault = |target: &str, extra: &str| {
+        format!("{MINIMAL}[[fault]]\nat = \"30s\"\nkind = \"ingest.overload\"\ntarget = \"{target}\"\n{extra}")
+    };
+    let messages = |d: Diagnostics| d.0.into_iter().map(|e| e.message).collect::<Vec<_>>();
+    assert_eq!(
+        messages(errors(&fault("edge-1", "capacity_mbps = 5\n"), &[])),
+        [
+            "an ingest.overload fault needs `capacity_streams`",
+            "`capacity_mbps` applies to cdn.overload faults, not ingest.overload",
+            "ingest.overload targets an ingest, not `edge-1`",
+        ]
+    );
+    assert_eq!(
+        messages(errors(&fault("ingest-1", "capacity_streams = 0\n"), &[])),
+        ["capacity_streams = 0 would make the server package nothing"]
+    );
+    assert!(load_str("t.toml", &fault("ingest-2", "capacity_streams = 1\n"), &[]).is_ok());
 }

@@ -208,3 +208,45 @@ fn a_restarted_manager_sees_an_origin_that_came_back_while_it_was_down() {
     assert!(out.failovers.iter().all(|e| e.from != e.to));
     assert!(out.summary.availability > 0.99, "{}", out.summary.availability);
 }
+
+#[test]
+fn an_overloaded_server_sheds_its_last_stream_to_a_server_with_room() {
+    let scenario = common::scenario(
+        "scenarios/ingest-overload.toml",
+        &["scenario.duration=14m", "viewers.count=300"],
+    );
+    let out = run_scenario(&scenario, 1, None, false).unwrap();
+    // ingest-3 (streams 2 and 6; 6 connected last) drops to one slot at 300 s: stream 6
+    // moves to ingest-4, the first server in its list [3, 4, 1, 2] with a free slot. At
+    // 600 s ingest-1 dies: stream 1 goes to its standby ingest-2; stream 5's standby
+    // ingest-2 is then full (streams 3 and 1), ingest-3 has room again.
+    assert_eq!(
+        switches(&out),
+        [
+            ("stream-6", "ingest-3", "ingest-4"),
+            ("stream-1", "ingest-1", "ingest-2"),
+            ("stream-5", "ingest-1", "ingest-3"),
+        ]
+    );
+    let moved = &out.failovers[0];
+    assert_eq!(
+        (moved.fault.as_str(), moved.detected_by.as_str()),
+        ("transcoder-loss", "manager-1 load report")
+    );
+    // Detected by the first probe answer after the drop: within one probe interval
+    // (1 s) and a control round trip.
+    let detect_ms = moved.detected_ms - 300_000.0;
+    assert!((0.0..1_003.0).contains(&detect_ms), "{detect_ms}");
+    let fault = &out.faults.iter().find(|f| f.id == "transcoder-loss").unwrap();
+    assert_eq!(fault.detected_by.as_deref(), Some("manager-1 load report"));
+    // The move costs what a crash failover costs after detection (reconnect backoff,
+    // keyframe), and nobody else: streams 2-4 never stall.
+    assert!(balances(&out.summary));
+    assert_eq!(out.summary.frames_dropped.player, 0);
+    for v in out.viewers.iter().filter(|v| [1, 2, 3].contains(&v.stream)) {
+        assert_eq!(v.stalls, 0, "{v:?}");
+    }
+    // Without the slot limit the crash sends stream 5 to its standby like stream 1.
+    let unlimited = multi_stream(&[]);
+    assert_eq!(unlimited.failovers[1].to, "ingest-2");
+}

@@ -184,7 +184,7 @@ impl Behavior for Edge {
             Input::Msg {
                 from,
                 msg: Msg::Probe { id },
-            } => ctx.send(from, Msg::ProbeAck { id, holds: 0 }, CONTROL_MESSAGE_BYTES),
+            } => ctx.send(from, Msg::probe_ack(id), CONTROL_MESSAGE_BYTES),
             Input::Msg {
                 msg: Msg::SetCapacity { bps },
                 ..

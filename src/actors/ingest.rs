@@ -6,8 +6,14 @@
 //! (`control::content`) judges what arrives: input lost, black or silent for longer
 //! than its threshold is a content failure, recorded and reported to the monitor,
 //! though the server answers its probes all along.
+//!
+//! Capacity: a server can package `capacity_streams` streams (a transcoder's slots;
+//! 0 is unlimited). Publishers beyond that, in the order they connected, are starved:
+//! their frames are acknowledged but not packaged, and the server's probe answers name
+//! them, so that the manager moves them to a server with room.
 
 use crate::control::content::{ContentCheck, ContentConfig};
+use crate::control::failover::SwitchReason;
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId};
 use crate::time::{SimDuration, SimTime};
 
@@ -32,6 +38,8 @@ pub struct IngestConfig {
     /// Names of the managers by node id, to name the check behind a promotion.
     pub managers: Vec<(NodeId, String)>,
     pub content: ContentConfig,
+    /// Streams the server can package at once (0: unlimited).
+    pub capacity_streams: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -58,14 +66,17 @@ struct Lane {
     /// Whether this server holds the stream's floating address (network state:
     /// survives a crash).
     holds_vip: bool,
-    /// A promotion under way: (the check that detected the failure, when, failback).
-    promotion: Option<(String, SimTime, bool)>,
+    /// A promotion under way: (the check that detected the failure, when, why).
+    promotion: Option<(String, SimTime, SwitchReason)>,
     content: ContentCheck,
     /// When the content failure last recorded began.
     content_reported: Option<SimTime>,
     /// The origin the stream's segments go to (as the manager last placed it; kept in
     /// its configuration store, so a restart keeps it).
     origin: NodeId,
+    /// When the session took a packaging slot (the server's connection count then):
+    /// the latest connected are the first starved when the server is over capacity.
+    slot: u64,
 }
 
 impl Lane {
@@ -98,6 +109,9 @@ pub struct Ingest {
     lanes: Vec<Lane>,
     /// This server's row in `nodes.csv`.
     load: usize,
+    /// Streams it can package now (0: unlimited); an overload fault lowers it.
+    capacity: u32,
+    connections: u64,
 }
 
 impl Ingest {
@@ -117,9 +131,12 @@ impl Ingest {
                 promotion: None,
                 content: ContentCheck::new(config.content),
                 content_reported: None,
+                slot: 0,
             })
             .collect();
         Ingest {
+            capacity: config.capacity_streams,
+            connections: 0,
             load,
             name,
             recorder,
@@ -215,6 +232,28 @@ impl Ingest {
         }
     }
 
+    /// Bit `k` set: stream `k` has a publisher but no packaging slot.
+    fn starved(&self) -> u64 {
+        if self.capacity == 0 {
+            return 0;
+        }
+        let mut publishing: Vec<(u64, usize)> = (self.lanes.iter().enumerate())
+            .filter(|(_, lane)| lane.session.is_some())
+            .map(|(k, lane)| (lane.slot, k))
+            .collect();
+        publishing.sort_unstable();
+        (publishing.iter().skip(self.capacity as usize)).fold(0, |bits, &(_, k)| bits | 1 << k)
+    }
+
+    /// How many more streams the server could package (`u32::MAX`: no limit).
+    fn room(&self) -> u32 {
+        if self.capacity == 0 {
+            return u32::MAX;
+        }
+        let publishing = self.lanes.iter().filter(|lane| lane.session.is_some()).count();
+        self.capacity.saturating_sub(publishing as u32)
+    }
+
     /// Bit `k` set: this server holds stream `k`'s floating address.
     fn holds(&self) -> u64 {
         (self.lanes.iter().enumerate())
@@ -244,10 +283,13 @@ impl Behavior for Ingest {
                 let lane = &mut self.lanes[stream];
                 lane.holds_vip = held;
                 if !held {
-                    // No input is expected here any more.
+                    // No input is expected here any more: the publisher's frames now
+                    // reach the new holder, and its packaging slot is free.
                     lane.content.reset();
+                    lane.reset();
                 }
-                if let (true, Some((by, detected, failback))) = (held, lane.promotion.take()) {
+                if let (true, Some((by, detected, reason))) = (held, lane.promotion.take()) {
+                    let failback = reason == SwitchReason::Failback;
                     let from = self
                         .config
                         .pipelines
@@ -265,6 +307,8 @@ impl Behavior for Ingest {
                     let ack = Msg::ProbeAck {
                         id,
                         holds: self.holds(),
+                        starved: self.starved(),
+                        room: self.room(),
                     };
                     ctx.send(from, ack, CONTROL_MESSAGE_BYTES);
                 }
@@ -273,7 +317,7 @@ impl Behavior for Ingest {
                 Msg::Promote {
                     stream,
                     detected_ns,
-                    failback,
+                    reason,
                 } => {
                     let stream = stream as usize;
                     let Some(lane) = self.lanes.get_mut(stream) else { return };
@@ -288,13 +332,18 @@ impl Behavior for Ingest {
                     let manager = (self.config.managers.iter())
                         .find(|(id, _)| *id == from)
                         .map_or("a manager", |(_, name)| name.as_str());
-                    lane.promotion = Some((format!("{manager} health check"), detected, failback));
+                    let check = match reason {
+                        SwitchReason::Overload => "load report",
+                        SwitchReason::ActiveDown | SwitchReason::Failback => "health check",
+                    };
+                    lane.promotion = Some((format!("{manager} {check}"), detected, reason));
                     let action = KernelAction::MoveVip {
                         vip: self.config.vips[stream],
                         to: Some(ctx.me()),
                     };
                     ctx.kernel_action(self.config.switch_delay, action);
                 }
+                Msg::SetStreamCapacity { streams } => self.capacity = streams,
                 Msg::SetOrigin { stream, origin } => {
                     if let Some(lane) = self.lanes.get_mut(stream as usize) {
                         lane.origin = origin;
@@ -306,8 +355,10 @@ impl Behavior for Ingest {
                 }
                 Msg::Connect { conn } => {
                     let Some(stream) = self.stream_of(from) else { return };
+                    self.connections += 1;
                     let lane = &mut self.lanes[stream];
                     lane.reset();
+                    lane.slot = self.connections;
                     lane.session = Some(Session {
                         publisher: from,
                         conn,
@@ -341,7 +392,15 @@ impl Behavior for Ingest {
                     self.content_failed(stream, now);
                     self.lanes[stream].content.handle_frames(now, black, silent);
                     self.content_failed(stream, now);
-                    self.receive(ctx, stream, first, count);
+                    if self.starved() & 1 << stream == 0 {
+                        self.receive(ctx, stream, first, count);
+                    } else {
+                        // No slot: the frames are lost, the open segment with them.
+                        let lane = &mut self.lanes[stream];
+                        lane.last_received = Some(first + u64::from(count) - 1);
+                        lane.open = None;
+                        lane.waiting_for_keyframe = true;
+                    }
                     let last = first + u64::from(count) - 1;
                     let every = self.config.ack_every_frames;
                     if last / every != first.saturating_sub(1) / every || first == 0 {

@@ -62,11 +62,11 @@ struct Steered {
     /// standby placement chose, then the rest. The policy works on positions here.
     servers: Vec<usize>,
     policy: ActivePassive,
-    /// A switch the policy made while this manager was not leader: (detected, failback).
-    unsent_switch: Option<(SimTime, bool)>,
-    /// The last switch this leader asked for: (detected, failback), re-sent on every
+    /// A switch the policy made while this manager was not leader: (detected, why).
+    unsent_switch: Option<(SimTime, SwitchReason)>,
+    /// The last switch this leader asked for: (detected, why), re-sent on every
     /// reconciliation so a promotion lost on the way is recorded for what it was.
-    last_switch: (u64, bool),
+    last_switch: (u64, SwitchReason),
     /// The server that last said it holds the stream's address (from probe answers).
     observed_holder: Option<usize>,
 }
@@ -74,6 +74,13 @@ struct Steered {
 impl Steered {
     fn active_server(&self) -> usize {
         self.servers[self.policy.active()]
+    }
+
+    /// Tells the policy which of its servers have room, as last reported.
+    fn refresh_room(&mut self, now: SimTime, room_of: &[u32]) {
+        for (position, &server) in self.servers.iter().enumerate() {
+            self.policy.handle_room(now, position, room_of[server] > 0);
+        }
     }
 }
 
@@ -86,6 +93,13 @@ pub struct Manager {
     lease: Option<LeaseClient>,
     health: HealthChecker,
     detected_at: Vec<Option<SimTime>>,
+    /// Per target, from its last probe answer: streams it could still take, and the
+    /// streams it has no room to package (bits). Moves this manager orders count
+    /// against `room_of` until the next answer.
+    room_of: Vec<u32>,
+    starved_on: Vec<u64>,
+    /// Per target: whether its current overload was recorded as detected.
+    overload_seen: Vec<bool>,
     timer: Deadline,
     recorder: SharedRecorder,
 }
@@ -101,7 +115,7 @@ impl Manager {
                     servers: servers.clone(),
                     policy: ActivePassive::new(servers.len(), failback),
                     unsent_switch: None,
-                    last_switch: (0, false),
+                    last_switch: (0, SwitchReason::ActiveDown),
                     observed_holder: None,
                 })
                 .collect(),
@@ -127,6 +141,9 @@ impl Manager {
             health: checker_from(config.health, &config.phases, SimTime::ZERO),
             config,
             detected_at: vec![None; n],
+            room_of: vec![u32::MAX; n],
+            starved_on: vec![0; n],
+            overload_seen: vec![false; n],
             timer: Deadline::default(),
             recorder,
         }
@@ -161,12 +178,12 @@ impl Manager {
                     .and_then(|h| steered.servers.iter().position(|&s| s == h));
                 match (holder, steered.unsent_switch.take()) {
                     (Some(holder), _) if holder != steered.policy.active() => steered.policy.adopt(holder),
-                    (_, Some((detected, failback))) => {
-                        steered.last_switch = (detected.as_nanos(), failback);
+                    (_, Some((detected, reason))) => {
+                        steered.last_switch = (detected.as_nanos(), reason);
                         let promote = Msg::Promote {
                             stream: stream as u32,
                             detected_ns: detected.as_nanos(),
-                            failback,
+                            reason,
                         };
                         let to = self.config.targets[steered.active_server()];
                         ctx.send(to, promote, CONTROL_MESSAGE_BYTES);
@@ -220,6 +237,34 @@ impl Manager {
         }
     }
 
+    /// Moves each stream its active server reports starved (over capacity) to the first
+    /// healthy server in its preference list with room; one with nowhere to go stays.
+    fn relieve_overloads(&mut self, now: SimTime, leader: bool) {
+        for target in 0..self.starved_on.len() {
+            let overloaded = self.starved_on[target] != 0;
+            if overloaded && !self.overload_seen[target] && leader {
+                let by = format!("{} load report", self.config.name);
+                self.recorder
+                    .borrow_mut()
+                    .detected(&self.config.names[target], &by, now);
+            }
+            self.overload_seen[target] = overloaded;
+        }
+        for (stream, steered) in self.streams.iter_mut().enumerate() {
+            let active = steered.active_server();
+            if self.starved_on[active] & 1 << stream == 0 {
+                continue;
+            }
+            steered.refresh_room(now, &self.room_of);
+            if steered.policy.relieve(now) {
+                // Asked for once per report: the next answer says whether it worked.
+                self.starved_on[active] &= !(1 << stream);
+                let room = &mut self.room_of[steered.active_server()];
+                *room = room.saturating_sub(1);
+            }
+        }
+    }
+
     /// Carries out whatever the control logic now wants, and re-arms the timer.
     fn pump(&mut self, ctx: &mut Ctx<'_, Msg>) {
         self.pump_lease(ctx);
@@ -244,7 +289,14 @@ impl Manager {
             }
             for steered in &mut self.streams {
                 if let Some(position) = steered.servers.iter().position(|&s| s == event.target) {
+                    let before = steered.active_server();
+                    steered.refresh_room(now, &self.room_of);
                     steered.policy.handle_health(now, position, event.health);
+                    // The server taking the stream over has one slot fewer.
+                    if steered.active_server() != before {
+                        let room = &mut self.room_of[steered.active_server()];
+                        *room = room.saturating_sub(1);
+                    }
                 }
             }
             if let Some(origins) = &mut self.origins {
@@ -253,24 +305,26 @@ impl Manager {
                 }
             }
         }
+        self.relieve_overloads(now, leader);
+        let names = &self.config.names;
         for (stream, steered) in self.streams.iter_mut().enumerate() {
             while let Some(switch) = steered.policy.poll_switch() {
                 let (from, to) = (steered.servers[switch.from], steered.servers[switch.to]);
-                let failback = switch.reason == SwitchReason::Failback;
+                let reason = switch.reason;
                 let detected = self.detected_at[from].unwrap_or(now);
                 // A standby keeps its policy warm and hands the switch over if it leads.
                 if !leader {
-                    steered.unsent_switch = Some((detected, failback));
+                    steered.unsent_switch = Some((detected, reason));
                     continue;
                 }
                 tracing::info!(stream, from = %names[from], to = %names[to], reason = ?switch.reason, "ingest switch");
                 // The promoted server takes the address itself: a manager cut off from
                 // it cannot move it. The server records the episode once it holds it.
-                steered.last_switch = (detected.as_nanos(), failback);
+                steered.last_switch = (detected.as_nanos(), reason);
                 let promote = Msg::Promote {
                     stream: stream as u32,
                     detected_ns: detected.as_nanos(),
-                    failback,
+                    reason,
                 };
                 ctx.send(self.config.targets[to], promote, CONTROL_MESSAGE_BYTES);
             }
@@ -284,11 +338,11 @@ impl Manager {
             }
             if leader {
                 for (stream, steered) in self.streams.iter().enumerate() {
-                    let (detected_ns, failback) = steered.last_switch;
+                    let (detected_ns, reason) = steered.last_switch;
                     let promote = Msg::Promote {
                         stream: stream as u32,
                         detected_ns,
-                        failback,
+                        reason,
                     };
                     ctx.send(
                         self.config.targets[steered.active_server()],
@@ -334,6 +388,9 @@ impl Behavior for Manager {
                     .map(|(lease, _, _)| LeaseClient::new(lease, ctx.now()));
                 self.health = checker_from(self.config.health, &self.config.phases, ctx.now());
                 self.detected_at.fill(None);
+                self.room_of.fill(u32::MAX);
+                self.starved_on.fill(0);
+                self.overload_seen.fill(false);
                 self.timer.clear();
                 for steered in &mut self.streams {
                     steered.unsent_switch = None;
@@ -372,10 +429,18 @@ impl Behavior for Manager {
             }
             Input::Msg {
                 from,
-                msg: Msg::ProbeAck { id, holds },
+                msg:
+                    Msg::ProbeAck {
+                        id,
+                        holds,
+                        starved,
+                        room,
+                    },
             } => {
                 if let Some(target) = self.config.targets.iter().position(|&t| t == from) {
                     self.health.handle_response(ctx.now(), target, id);
+                    self.room_of[target] = room;
+                    self.starved_on[target] = starved;
                     for (stream, steered) in self.streams.iter_mut().enumerate() {
                         if holds & 1 << stream != 0 {
                             steered.observed_holder = Some(target);

@@ -18,6 +18,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::control::failover::SwitchReason;
 use crate::control::health::{HealthChecker, HealthConfig};
 use crate::control::player::PlaylistEntry;
 use crate::metrics::Recorder;
@@ -162,11 +163,16 @@ pub enum Msg {
         id: u64,
     },
     /// Manager → ingest: take the ingest address. `detected_ns` is when the failure that
-    /// caused it was detected (0 when there was none); `failback` if it is one.
+    /// caused it was detected (0 when there was none); `reason` why the policy moved.
     Promote {
         stream: u32,
         detected_ns: u64,
-        failback: bool,
+        reason: SwitchReason,
+    },
+    /// Kernel → ingest: the server can package `streams` streams from now on (0:
+    /// unlimited); an `ingest.overload` fault and its end.
+    SetStreamCapacity {
+        streams: u32,
     },
     /// Manager → ingest: send stream `stream`'s segments to `origin` from now on.
     SetOrigin {
@@ -207,10 +213,14 @@ pub enum Msg {
         id: u64,
     },
     /// The answer; bit `k` of `holds` tells whether the server holds the ingest address
-    /// of stream `k` (streams are limited to 64 for this).
+    /// of stream `k` (streams are limited to 64 for this). An ingest server over its
+    /// capacity sets bit `k` of `starved` for a stream it has no room to package;
+    /// `room` is how many more it could take (`u32::MAX`: no limit).
     ProbeAck {
         id: u64,
         holds: u64,
+        starved: u64,
+        room: u32,
     },
     /// Manager: the control logic's deadline.
     ControlTimer,
@@ -282,6 +292,18 @@ pub enum Msg {
     },
 }
 
+impl Msg {
+    /// A health-probe answer from a node that carries no streams.
+    pub fn probe_ack(id: u64) -> Msg {
+        Msg::ProbeAck {
+            id,
+            holds: 0,
+            starved: 0,
+            room: u32::MAX,
+        }
+    }
+}
+
 /// [`mix`] of `words`, then of `stream` unless it is the first (0): a run of one stream
 /// keeps the digests it had before streams were numbered.
 fn mix_stream(words: &[u64], stream: u32) -> u64 {
@@ -318,6 +340,7 @@ impl TraceMsg for Msg {
             Msg::ScrapeTick => "scrape-tick",
             Msg::LeaseRequest { .. } => "lease-request",
             Msg::Promote { .. } => "promote",
+            Msg::SetStreamCapacity { .. } => "set-stream-capacity",
             Msg::SetOrigin { .. } => "set-origin",
             Msg::LeaseGrant { .. } => "lease-grant",
             Msg::Scrape { .. } => "scrape",
@@ -377,13 +400,34 @@ impl TraceMsg for Msg {
             Msg::Promote {
                 stream,
                 detected_ns,
-                failback,
-            } => mix_stream(&[detected_ns, u64::from(failback)], stream),
+                reason,
+            } => {
+                let code = match reason {
+                    SwitchReason::ActiveDown => 0,
+                    SwitchReason::Failback => 1,
+                    SwitchReason::Overload => 2,
+                };
+                mix_stream(&[detected_ns, code], stream)
+            }
+            Msg::SetStreamCapacity { streams } => mix(&[u64::from(streams)]),
             Msg::ScrapeReply { round, a, b } => mix(&[round, a, b]),
             Msg::SetOrigin { stream, origin } => mix(&[u64::from(stream), u64::from(origin)]),
             Msg::Ack { conn, frame } => mix(&[conn, frame]),
             Msg::Probe { id } => mix(&[id]),
-            Msg::ProbeAck { id, holds } => mix(&[id, holds]),
+            // Load figures of a server without a capacity limit add nothing, so runs
+            // without one keep their digests.
+            Msg::ProbeAck {
+                id,
+                holds,
+                starved: 0,
+                room: u32::MAX,
+            } => mix(&[id, holds]),
+            Msg::ProbeAck {
+                id,
+                holds,
+                starved,
+                room,
+            } => mix(&[id, holds, starved, u64::from(room)]),
             Msg::Segment(s) => mix_stream(
                 &[
                     s.index,

@@ -210,7 +210,7 @@ impl Behavior for Origin {
             Input::Msg {
                 from,
                 msg: Msg::Probe { id },
-            } => ctx.send(from, Msg::ProbeAck { id, holds: 0 }, CONTROL_MESSAGE_BYTES),
+            } => ctx.send(from, Msg::probe_ack(id), CONTROL_MESSAGE_BYTES),
             Input::Restart => {
                 for own in &mut self.streams {
                     own.held.clear();

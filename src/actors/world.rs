@@ -256,6 +256,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
             black_after: s.ingest.black_after.0,
             silence_after: s.ingest.silence_after.0,
         },
+        capacity_streams: s.ingest.capacity,
     };
     for (server, &id) in ingest_ids.iter().enumerate() {
         let name = names[id as usize].clone();
@@ -603,6 +604,14 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                 if let Some(until) = until {
                     let normal = capacity_bps(s.cdn.edge_capacity_mbps);
                     kernel.schedule_message(until, target, Msg::SetCapacity { bps: normal });
+                }
+            }
+            "ingest.overload" => {
+                let during = fault.capacity_streams.expect("validated");
+                kernel.schedule_message(at, target, Msg::SetStreamCapacity { streams: during });
+                if let Some(until) = until {
+                    let normal = s.ingest.capacity;
+                    kernel.schedule_message(until, target, Msg::SetStreamCapacity { streams: normal });
                 }
             }
             other => unreachable!("validation admits only known fault kinds, not {other}"),

@@ -7,6 +7,12 @@
 //! error-clear hold (as AWS MediaLive's input failover does); with `none`, a recovered
 //! primary stays a standby.
 //!
+//! Room: a pipeline whose server has no room for another stream (its capacity is
+//! taken) is skipped when choosing where to fail over, as long as a healthy one with
+//! room exists, and is never failed back to. An active pipeline whose server is
+//! overloaded is moved off with [`ActivePassive::relieve`] (the manager's load-based
+//! re-placement).
+//!
 //! Calling contract: report health with [`ActivePassive::handle_health`]; call
 //! [`ActivePassive::handle_timeout`] when `now` reaches [`ActivePassive::poll_timeout`];
 //! execute every [`Switch`] from [`ActivePassive::poll_switch`].
@@ -34,6 +40,8 @@ pub enum Failback {
 pub enum SwitchReason {
     ActiveDown,
     Failback,
+    /// The active pipeline's server was overloaded and could not serve the stream.
+    Overload,
 }
 
 /// Make pipeline `to` active in place of `from`.
@@ -50,6 +58,8 @@ pub struct Switch {
 pub struct ActivePassive {
     health: Vec<Health>,
     up_since: Vec<Option<SimTime>>,
+    /// Whether each pipeline's server has room for this stream.
+    room: Vec<bool>,
     active: usize,
     failback: Failback,
     switches: VecDeque<Switch>,
@@ -61,6 +71,7 @@ impl ActivePassive {
         ActivePassive {
             health: vec![Health::Up; pipelines],
             up_since: vec![Some(SimTime::ZERO); pipelines],
+            room: vec![true; pipelines],
             active: 0,
             failback,
             switches: VecDeque::new(),
@@ -101,8 +112,31 @@ impl ActivePassive {
         }
     }
 
+    /// The first healthy pipeline other than the active one, one with room if any.
     fn first_healthy(&self) -> Option<usize> {
-        (0..self.health.len()).find(|&p| p != self.active && self.health[p] == Health::Up)
+        let healthy = |p: &usize| *p != self.active && self.health[*p] == Health::Up;
+        let mut candidates = (0..self.health.len()).filter(healthy);
+        let fallback = candidates.clone().next();
+        candidates.find(|&p| self.room[p]).or(fallback)
+    }
+
+    /// Whether `pipeline`'s server has room for this stream now.
+    pub fn handle_room(&mut self, now: SimTime, pipeline: usize, room: bool) {
+        self.room[pipeline] = room;
+        self.handle_timeout(now);
+    }
+
+    /// The active pipeline's server cannot serve the stream: move to the first healthy
+    /// pipeline with room. Returns whether it moved.
+    pub fn relieve(&mut self, now: SimTime) -> bool {
+        let healthy = |p: &usize| *p != self.active && self.health[*p] == Health::Up;
+        match (0..self.health.len()).filter(healthy).find(|&p| self.room[p]) {
+            Some(to) => {
+                self.switch_to(now, to, SwitchReason::Overload);
+                true
+            }
+            None => false,
+        }
     }
 
     fn switch_to(&mut self, now: SimTime, to: usize, reason: SwitchReason) {
@@ -117,7 +151,9 @@ impl ActivePassive {
 
     fn failback_due(&self) -> Option<SimTime> {
         match self.failback {
-            Failback::PreferPrimary { hold } if self.active != 0 => self.up_since[0].map(|since| since + hold),
+            Failback::PreferPrimary { hold } if self.active != 0 && self.room[0] => {
+                self.up_since[0].map(|since| since + hold)
+            }
             _ => None,
         }
     }
@@ -344,6 +380,47 @@ mod tests {
             policy.poll_switch().map(|s| (s.to, s.reason)),
             Some((0, SwitchReason::Failback))
         );
+    }
+
+    #[test]
+    fn fails_over_to_a_server_with_room_and_moves_off_an_overloaded_one() {
+        let hold = SimDuration::from_secs(30);
+        let mut policy = ActivePassive::new(3, Failback::PreferPrimary { hold });
+        // Pipeline 1's server is full: the failover skips it for pipeline 2.
+        policy.handle_room(t(1), 1, false);
+        policy.handle_health(t(3), 0, Health::Down);
+        assert_eq!(
+            policy.poll_switch().map(|s| (s.to, s.reason)),
+            Some((2, SwitchReason::ActiveDown))
+        );
+        // The primary returns but has no room: no failback until it has.
+        policy.handle_room(t(4), 0, false);
+        policy.handle_health(t(5), 0, Health::Up);
+        assert_eq!(policy.poll_timeout(), None);
+        policy.handle_room(t(50), 0, true);
+        policy.handle_timeout(t(50));
+        assert_eq!(
+            policy.poll_switch().map(|s| (s.to, s.reason)),
+            Some((0, SwitchReason::Failback))
+        );
+        // Pipeline 0's server is overloaded; 1 has no room, 2 has.
+        assert!(policy.relieve(t(60)));
+        assert_eq!(
+            policy.poll_switch().map(|s| (s.from, s.to, s.reason)),
+            Some((0, 2, SwitchReason::Overload))
+        );
+        // Nowhere to go: it stays.
+        policy.handle_room(t(61), 0, false);
+        assert!(!policy.relieve(t(62)));
+        assert_eq!(policy.poll_switch(), None);
+    }
+
+    #[test]
+    fn a_full_standby_still_beats_a_dead_active() {
+        let mut policy = ActivePassive::new(2, Failback::None);
+        policy.handle_room(t(1), 1, false);
+        policy.handle_health(t(3), 0, Health::Down);
+        assert_eq!(policy.poll_switch().map(|s| s.to), Some(1));
     }
 
     proptest! {

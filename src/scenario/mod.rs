@@ -17,7 +17,7 @@ pub use diag::{Diagnostic, Diagnostics};
 use crate::time::SimDuration;
 
 /// A duration written with its unit in a scenario (`"500ms"`, `"2s"`, `"30m"`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Dur(pub SimDuration);
 
@@ -224,6 +224,10 @@ pub struct Ingest {
     pub failback: String,
     /// With `prefer-primary`: how long the primary must be healthy before failback.
     pub failback_hold: Dur,
+    /// Streams one server can package at once (transcoder slots; 0: unlimited). A
+    /// server over it starves the streams that came last, and the manager moves them
+    /// to a server with room.
+    pub capacity: u32,
 }
 
 impl Default for Ingest {
@@ -239,6 +243,7 @@ impl Default for Ingest {
             idle_timeout: dur("5s"),
             failback: "none".into(),
             failback_hold: dur("30s"),
+            capacity: 0,
         }
     }
 }
@@ -499,7 +504,7 @@ impl Default for NetworkLinks {
 }
 
 /// A fault on the timeline.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
     #[serde(default)]
@@ -512,6 +517,9 @@ pub struct Fault {
     /// `cdn.overload`: the edge's egress capacity while the fault lasts.
     #[serde(default)]
     pub capacity_mbps: Option<f64>,
+    /// `ingest.overload`: streams the server can package while the fault lasts.
+    #[serde(default)]
+    pub capacity_streams: Option<u32>,
     /// `net.degrade`: extra one-way delay on every link of the target.
     #[serde(default)]
     pub latency: Option<Dur>,
@@ -530,13 +538,112 @@ pub struct Fault {
 }
 
 impl Fault {
-    /// Whether any of `net.degrade`'s settings is given.
-    pub fn degrades(&self) -> bool {
-        self.latency.is_some()
-            || self.jitter.is_some()
-            || self.loss.is_some()
-            || self.loss_burst.is_some()
-            || self.bandwidth_mbps.is_some()
+    /// The kind-specific settings given, by key.
+    pub fn settings_given(&self) -> Vec<&'static str> {
+        [
+            ("capacity_mbps", self.capacity_mbps.is_some()),
+            ("capacity_streams", self.capacity_streams.is_some()),
+            ("latency", self.latency.is_some()),
+            ("jitter", self.jitter.is_some()),
+            ("loss", self.loss.is_some()),
+            ("loss_burst", self.loss_burst.is_some()),
+            ("bandwidth_mbps", self.bandwidth_mbps.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, given)| given.then_some(key))
+        .collect()
+    }
+}
+
+/// What a fault kind does, what it can target and which settings it takes.
+pub struct FaultKind {
+    pub name: &'static str,
+    /// Name prefixes of the nodes it applies to (`encoder-`, `edge-`); empty: any node.
+    pub targets: &'static [&'static str],
+    /// Settings it needs: at least one of them when `any_of`, else all.
+    pub required: &'static [&'static str],
+    pub any_of: bool,
+    /// Further settings it accepts.
+    pub optional: &'static [&'static str],
+    /// An example of its settings, for error messages.
+    pub example: &'static str,
+}
+
+/// Fault kinds this version understands, with their settings.
+pub const FAULT_KIND_SPECS: &[FaultKind] = &[
+    FaultKind {
+        name: "node.crash",
+        targets: &[],
+        required: &[],
+        any_of: false,
+        optional: &[],
+        example: "",
+    },
+    FaultKind {
+        name: "net.partition",
+        targets: &[],
+        required: &[],
+        any_of: false,
+        optional: &[],
+        example: "",
+    },
+    FaultKind {
+        name: "net.degrade",
+        targets: &[],
+        required: &["latency", "jitter", "loss", "bandwidth_mbps"],
+        any_of: true,
+        optional: &["loss_burst"],
+        example: "`latency = \"200ms\"` or `loss = 0.05` with `loss_burst = \"400ms\"`",
+    },
+    FaultKind {
+        name: "cdn.overload",
+        targets: &["edge-"],
+        required: &["capacity_mbps"],
+        any_of: false,
+        optional: &[],
+        example: "`capacity_mbps = 50`: the edge's egress capacity during the fault",
+    },
+    FaultKind {
+        name: "ingest.overload",
+        targets: &["ingest-"],
+        required: &["capacity_streams"],
+        any_of: false,
+        optional: &[],
+        example: "`capacity_streams = 1`: streams the server can package during the fault",
+    },
+    FaultKind {
+        name: "encoder.black",
+        targets: &["encoder-"],
+        required: &[],
+        any_of: false,
+        optional: &[],
+        example: "",
+    },
+    FaultKind {
+        name: "encoder.silent",
+        targets: &["encoder-"],
+        required: &[],
+        any_of: false,
+        optional: &[],
+        example: "",
+    },
+    FaultKind {
+        name: "encoder.stall",
+        targets: &["encoder-"],
+        required: &[],
+        any_of: false,
+        optional: &[],
+        example: "",
+    },
+];
+
+impl FaultKind {
+    pub fn by_name(name: &str) -> Option<&'static FaultKind> {
+        FAULT_KIND_SPECS.iter().find(|k| k.name == name)
+    }
+
+    pub fn accepts(&self, setting: &str) -> bool {
+        self.required.contains(&setting) || self.optional.contains(&setting)
     }
 }
 
@@ -550,17 +657,6 @@ pub struct Expect {
     pub op: String,
     pub value: f64,
 }
-
-/// Fault kinds this version understands.
-pub const FAULT_KINDS: &[&str] = &[
-    "node.crash",
-    "net.partition",
-    "net.degrade",
-    "cdn.overload",
-    "encoder.black",
-    "encoder.silent",
-    "encoder.stall",
-];
 
 impl Scenario {
     pub fn ingest_name(i: u32) -> String {

@@ -6,7 +6,7 @@ use std::ops::Range;
 use toml_edit::ImDocument;
 
 use super::diag::{did_you_mean, Diagnostic, Diagnostics};
-use super::{Scenario, FAULT_KINDS};
+use super::{Fault, FaultKind, Scenario, FAULT_KIND_SPECS};
 use crate::actors::monitor::MonitorMetric;
 use crate::control::balance::Algorithm;
 use crate::control::lease::LeaseConfig;
@@ -107,6 +107,70 @@ impl<'a> Checker<'a> {
         };
         self.error(path, format!("unknown value `{value}` for `{path}`"), help);
     }
+}
+
+/// A fault's settings against its kind: required ones present, foreign ones absent,
+/// the target of a role the kind applies to.
+fn check_fault_settings(c: &mut Checker<'_>, at: &str, fault: &Fault, kind: &FaultKind) {
+    let given = fault.settings_given();
+    let missing: Vec<&str> = (kind.required.iter().copied())
+        .filter(|key| !given.contains(key))
+        .collect();
+    let lacking = if kind.any_of {
+        missing.len() == kind.required.len() && !missing.is_empty()
+    } else {
+        !missing.is_empty()
+    };
+    if lacking {
+        let needs = if kind.any_of {
+            format!("at least one of `{}`", missing.join("`, `"))
+        } else {
+            format!("`{}`", missing.join("`, `"))
+        };
+        c.error(
+            &format!("{at}.kind"),
+            format!("{} {} fault needs {needs}", article(kind.name), kind.name),
+            format!("add e.g. {}", kind.example),
+        );
+    }
+    for key in given.into_iter().filter(|key| !kind.accepts(key)) {
+        let takers: Vec<&str> = (FAULT_KIND_SPECS.iter())
+            .filter(|k| k.accepts(key))
+            .map(|k| k.name)
+            .collect();
+        c.error(
+            &format!("{at}.{key}"),
+            format!("`{key}` applies to {} faults, not {}", takers.join(", "), kind.name),
+            format!("remove it, or make the fault's kind {}", takers.join(" or ")),
+        );
+    }
+    if !kind.targets.is_empty() && !kind.targets.iter().any(|prefix| fault.target.starts_with(prefix)) {
+        let roles: Vec<String> = kind
+            .targets
+            .iter()
+            .map(|p| p.trim_end_matches('-').to_string())
+            .collect();
+        c.error(
+            &format!("{at}.target"),
+            format!("{} targets {}, not `{}`", kind.name, article_list(&roles), fault.target),
+            format!("name one, e.g. `{}1`", kind.targets[0]),
+        );
+    }
+}
+
+/// The indefinite article before `word` (by its first letter).
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// "an encoder", "an edge or a lb".
+fn article_list(roles: &[String]) -> String {
+    let with_article = |r: &String| format!("{} {r}", article(r));
+    roles.iter().map(with_article).collect::<Vec<_>>().join(" or ")
 }
 
 fn frames_in(span: SimDuration, fps: u32) -> Option<u64> {
@@ -248,6 +312,19 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
     }
 
     let i = &s.ingest;
+    if i.capacity > 0 && u64::from(i.capacity) * u64::from(i.servers) < u64::from(s.encoders.count) {
+        c.error(
+            "ingest.capacity",
+            format!(
+                "ingest.capacity = {} on {} servers cannot package {} streams",
+                i.capacity, i.servers, s.encoders.count
+            ),
+            format!(
+                "raise ingest.capacity to at least {} or add servers (0: unlimited)",
+                s.encoders.count.div_ceil(i.servers.max(1))
+            ),
+        );
+    }
     c.one_of(
         "ingest.redundancy",
         &i.redundancy,
@@ -580,8 +657,9 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
     let nodes = s.node_names();
     for (n, fault) in s.faults.iter().enumerate() {
         let at = format!("fault[{n}]");
-        if !FAULT_KINDS.contains(&fault.kind.as_str()) {
-            c.one_of(&format!("{at}.kind"), &fault.kind, FAULT_KINDS, &[]);
+        if FaultKind::by_name(&fault.kind).is_none() {
+            let names: Vec<&str> = FAULT_KIND_SPECS.iter().map(|k| k.name).collect();
+            c.one_of(&format!("{at}.kind"), &fault.kind, &names, &[]);
         }
         if !nodes.contains(&fault.target) {
             let help = match did_you_mean(&fault.target, nodes.iter().map(String::as_str)) {
@@ -604,41 +682,21 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
                 "move the fault before the end of the run or lengthen the run",
             );
         }
-        let overload = fault.kind == "cdn.overload";
-        match fault.capacity_mbps {
-            None if overload => c.error(
-                &format!("{at}.kind"),
-                "a cdn.overload fault needs `capacity_mbps`",
-                "add e.g. `capacity_mbps = 50`: the edge's egress capacity during the fault",
-            ),
-            Some(_) if !overload => c.error(
-                &format!("{at}.capacity_mbps"),
-                format!("`capacity_mbps` applies to cdn.overload faults, not {}", fault.kind),
-                "remove it, or make the fault's kind cdn.overload",
-            ),
-            Some(mbps) if !(mbps.is_finite() && mbps > 0.0) => c.error(
+        if let Some(kind) = FaultKind::by_name(&fault.kind) {
+            check_fault_settings(&mut c, &at, fault, kind);
+        }
+        if let Some(mbps) = fault.capacity_mbps.filter(|m| !(m.is_finite() && *m > 0.0)) {
+            c.error(
                 &format!("{at}.capacity_mbps"),
                 format!("capacity_mbps = {mbps} is not a positive number"),
                 "give the edge's capacity during the fault in Mbit/s, e.g. 50",
-            ),
-            _ => {}
-        }
-        let degrade = fault.kind == "net.degrade";
-        if degrade && !fault.degrades() {
-            c.error(
-                &format!("{at}.kind"),
-                "a net.degrade fault needs at least one of `latency`, `jitter`, `loss`, `bandwidth_mbps`",
-                "add e.g. `latency = \"200ms\"` or `loss = 0.05` with `loss_burst = 4`",
             );
         }
-        if !degrade && fault.degrades() {
+        if fault.capacity_streams == Some(0) {
             c.error(
-                &format!("{at}.kind"),
-                format!(
-                    "`latency`, `jitter`, `loss`, `loss_burst` and `bandwidth_mbps` apply to net.degrade faults, not {}",
-                    fault.kind
-                ),
-                "remove them, or make the fault's kind net.degrade",
+                &format!("{at}.capacity_streams"),
+                "capacity_streams = 0 would make the server package nothing",
+                "give at least 1; to take the server down use node.crash",
             );
         }
         if let Some(loss) = fault.loss.filter(|l| !(0.0..1.0).contains(l)) {
@@ -660,20 +718,6 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
                 &format!("{at}.bandwidth_mbps"),
                 format!("bandwidth_mbps = {mbps} is not a positive number"),
                 "give the capped rate in Mbit/s, e.g. 10",
-            );
-        }
-        if fault.kind.starts_with("encoder.") && !fault.target.starts_with("encoder-") {
-            c.error(
-                &format!("{at}.target"),
-                format!("{} targets an encoder, not `{}`", fault.kind, fault.target),
-                "name an encoder, e.g. `encoder-1`",
-            );
-        }
-        if overload && !fault.target.starts_with("edge-") {
-            c.error(
-                &format!("{at}.target"),
-                format!("cdn.overload targets an edge, not `{}`", fault.target),
-                "name an edge, e.g. `edge-1`",
             );
         }
         if fault.duration.is_some_and(|d| d.0.is_zero()) {
