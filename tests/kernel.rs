@@ -159,6 +159,51 @@ fn crash_drops_messages_and_timers_and_restart_resumes() {
 }
 
 #[test]
+fn a_paused_node_handles_its_backlog_at_resume_and_a_crash_discards_it() {
+    let pause = vec![
+        (SimTime::from_micros_ms(1_500), KernelAction::Pause(2)),
+        (SimTime::from_millis(4), KernelAction::Resume(2)),
+    ];
+    let b_log = |log: &[(SimTime, String, String)]| -> Vec<(SimTime, String)> {
+        log.iter()
+            .filter(|(_, n, _)| n == "b")
+            .map(|(t, _, w)| (*t, w.clone()))
+            .collect()
+    };
+    let (strict_digest, strict) = world(Dispatch::Strict, pause.clone());
+    let (window_digest, windowed) = world(window(), pause);
+    assert_eq!(strict_digest, window_digest);
+    assert_eq!(b_log(&strict), b_log(&windowed));
+    let b = b_log(&strict);
+    // Nothing reaches b while it hangs; at 4 ms its backlog arrives: the pings a and c
+    // sent for 2 ms (a first: sender order), then the ticks they cause.
+    assert!(b
+        .iter()
+        .all(|(t, _)| *t <= SimTime::from_micros_ms(1_500) || *t >= SimTime::from_millis(4)));
+    let at_resume: Vec<&str> = (b.iter())
+        .filter(|(t, _)| *t == SimTime::from_millis(4))
+        .map(|(_, w)| w.as_str())
+        .collect();
+    assert_eq!(
+        at_resume,
+        ["Ping(1) from 1", "Ping(1) from 3", "timer Tick(1)", "timer Tick(1)"]
+    );
+    // A crash during the pause discards the backlog: b restarts with nothing queued.
+    let crash = vec![
+        (SimTime::from_micros_ms(1_500), KernelAction::Pause(2)),
+        (SimTime::from_millis(3), KernelAction::Crash(2)),
+        (SimTime::from_millis(4), KernelAction::Restart(2)),
+    ];
+    let (_, log) = world(window(), crash);
+    let b = b_log(&log);
+    let after: Vec<&str> = (b.iter())
+        .filter(|(t, _)| *t > SimTime::from_micros_ms(1_500) && *t <= SimTime::from_millis(4))
+        .map(|(_, w)| w.as_str())
+        .collect();
+    assert_eq!(after, ["crash", "restart"]);
+}
+
+#[test]
 fn partitions_cut_both_ways_until_healed() {
     let partition = Partition {
         side_a: BTreeSet::from([3]),

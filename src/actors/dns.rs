@@ -4,13 +4,18 @@
 //! the switch of a DNS failover episode; publishers only follow it when they next
 //! resolve, after their connection broke and their resolver's cache expired. `cdn-dns`
 //! keeps a `control::dns::RoundRobinRecord` over the edges for viewers.
+//!
+//! Faults of the service itself: `dns.outage` (queries go unanswered; the health
+//! checkers, a separate system, keep checking) and `dns.stale` (the record stops taking
+//! health results, as a failed zone update; when it ends the record catches up with
+//! what the checkers see then).
 
 use crate::control::dns::{FailoverRecord, RoundRobinRecord};
 use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::sim::{Behavior, Ctx, Input, NodeId};
 use crate::time::{SimDuration, SimTime};
 
-use super::{checker_from, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{checker_from, impair, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 /// What the name answers with.
 pub enum Record {
@@ -30,6 +35,9 @@ pub struct Dns {
     check_name: String,
     timer: Deadline,
     recorder: SharedRecorder,
+    /// `dns.outage` and `dns.stale` in force.
+    outage: bool,
+    stale: bool,
 }
 
 impl Dns {
@@ -54,6 +62,39 @@ impl Dns {
             check_name: format!("{name} health check"),
             timer: Deadline::default(),
             recorder,
+            outage: false,
+            stale: false,
+        }
+    }
+
+    /// A target's health as the record should take it (not while stale).
+    fn apply_health(&mut self, ctx: &mut Ctx<'_, Msg>, target: usize, healthy: bool) {
+        if self.stale {
+            return;
+        }
+        let record = match &mut self.record {
+            Record::Failover(record) => record,
+            Record::RoundRobin(record) => {
+                record.set_health(target, healthy);
+                return;
+            }
+        };
+        let before = record.answer().target;
+        if record.set_health(target, healthy) {
+            let after = record.answer().target;
+            let (from, to) = (&self.names[before], &self.names[after]);
+            tracing::info!(%from, %to, "DNS record flipped");
+            // Back to a healthy primary is a failback; "back" to the primary because
+            // every target is down (Route 53 answers as if all were healthy) is not.
+            let failback = after == 0 && record.is_healthy(0);
+            let detected = if failback {
+                ctx.now()
+            } else {
+                self.detected_at[before].unwrap_or(ctx.now())
+            };
+            self.recorder
+                .borrow_mut()
+                .switched(0, from, to, failback, (&self.check_name, detected), ctx.now());
         }
     }
 
@@ -64,41 +105,17 @@ impl Dns {
         }
         while let Some(event) = self.health.poll_event() {
             let healthy = event.health == Health::Up;
-            let record = match &mut self.record {
-                Record::Failover(record) => record,
-                Record::RoundRobin(record) => {
-                    let target = &self.names[event.target];
-                    tracing::info!(%target, healthy, "round-robin member health");
-                    if !healthy {
-                        self.recorder.borrow_mut().detected(target, &self.check_name, event.at);
-                    }
-                    record.set_health(event.target, healthy);
-                    continue;
-                }
-            };
-            let before = record.answer().target;
+            if let Record::RoundRobin(_) = self.record {
+                let target = &self.names[event.target];
+                tracing::info!(%target, healthy, "round-robin member health");
+            }
             if !healthy {
                 self.detected_at[event.target] = Some(event.at);
                 self.recorder
                     .borrow_mut()
                     .detected(&self.names[event.target], &self.check_name, event.at);
             }
-            if record.set_health(event.target, healthy) {
-                let after = record.answer().target;
-                let (from, to) = (&self.names[before], &self.names[after]);
-                tracing::info!(%from, %to, "DNS record flipped");
-                // Back to a healthy primary is a failback; "back" to the primary because
-                // every target is down (Route 53 answers as if all were healthy) is not.
-                let failback = after == 0 && record.is_healthy(0);
-                let detected = if failback {
-                    ctx.now()
-                } else {
-                    self.detected_at[before].unwrap_or(ctx.now())
-                };
-                self.recorder
-                    .borrow_mut()
-                    .switched(0, from, to, failback, (&self.check_name, detected), ctx.now());
-            }
+            self.apply_health(ctx, event.target, healthy);
         }
         self.timer.arm(self.health.poll_timeout(), ctx, Msg::ControlTimer);
     }
@@ -139,6 +156,27 @@ impl Behavior for Dns {
                     self.health.handle_response(ctx.now(), target, id);
                 }
             }
+            Input::Msg {
+                msg: Msg::Impair { what, on, .. },
+                ..
+            } => match what {
+                impair::DNS_OUTAGE => self.outage = on,
+                impair::DNS_STALE => {
+                    self.stale = on;
+                    if !on {
+                        // Catch up with what the checkers see now.
+                        for target in 0..self.targets.len() {
+                            let healthy = self.health.health(target) == Health::Up;
+                            self.apply_health(ctx, target, healthy);
+                        }
+                    }
+                }
+                _ => {}
+            },
+            Input::Msg {
+                msg: Msg::DnsQuery { .. },
+                ..
+            } if self.outage => return,
             Input::Msg {
                 from,
                 msg: Msg::DnsQuery { id },

@@ -10,6 +10,10 @@
 //! With passive checks (`control::passive`: nginx or Envoy) the device is a full
 //! proxy instead: answers come back through it, it times out requests an edge does not
 //! answer (504), and it stops sending to edges its passive checks have taken out.
+//!
+//! `lb.fail` breaks the data plane only: the device drops every viewer request and
+//! proxied answer while its control plane keeps advertising, so its VRRP peer never
+//! takes over (the failure a VRRP pair does not cover).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,7 +25,7 @@ use crate::metrics::ALL_STREAMS;
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId, SimRng};
 use crate::time::{SimDuration, SimTime};
 
-use super::{checker_from, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{checker_from, impair, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 #[derive(Clone, Debug)]
 pub struct LbConfig {
@@ -87,6 +91,9 @@ pub struct LoadBalancer {
     awaiting_first_request: bool,
     /// This device's row in `nodes.csv`.
     load: usize,
+    /// `lb.fail` in force: forwards nothing (the hardware fault survives a reboot of
+    /// the control plane, so a restart keeps it).
+    data_plane_down: bool,
 }
 
 impl LoadBalancer {
@@ -116,6 +123,7 @@ impl LoadBalancer {
             takeover: None,
             awaiting_first_request: false,
             load,
+            data_plane_down: false,
             config,
         }
     }
@@ -378,6 +386,19 @@ impl Behavior for LoadBalancer {
                     self.pump_health(ctx);
                 }
             }
+            Input::Msg {
+                msg: Msg::Impair { what, on, .. },
+                ..
+            } if what == impair::LB_DATA_PLANE => self.data_plane_down = on,
+            Input::Msg {
+                msg:
+                    Msg::PlaylistRequest { .. }
+                    | Msg::SegmentRequest { .. }
+                    | Msg::PlaylistReply { .. }
+                    | Msg::SegmentReply { .. }
+                    | Msg::FetchFailed { .. },
+                ..
+            } if self.data_plane_down => {}
             Input::Timer(Msg::SelectorTimer) if self.proxy_timer.fire(now) => {
                 self.expire(now, ctx);
                 self.arm_proxy_timer(ctx);

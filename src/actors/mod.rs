@@ -169,6 +169,13 @@ pub enum Msg {
         detected_ns: u64,
         reason: SwitchReason,
     },
+    /// Kernel → a service: a fault of the service itself starts (`on`) or ends; `what`
+    /// is one of [`impair`]; `delay_ns` is `monitor.delay`'s lag.
+    Impair {
+        what: u8,
+        on: bool,
+        delay_ns: u64,
+    },
     /// Kernel → ingest: the server can package `streams` streams from now on (0:
     /// unlimited); an `ingest.overload` fault and its end.
     SetStreamCapacity {
@@ -341,6 +348,7 @@ impl TraceMsg for Msg {
             Msg::LeaseRequest { .. } => "lease-request",
             Msg::Promote { .. } => "promote",
             Msg::SetStreamCapacity { .. } => "set-stream-capacity",
+            Msg::Impair { .. } => "impair",
             Msg::SetOrigin { .. } => "set-origin",
             Msg::LeaseGrant { .. } => "lease-grant",
             Msg::Scrape { .. } => "scrape",
@@ -410,6 +418,7 @@ impl TraceMsg for Msg {
                 mix_stream(&[detected_ns, code], stream)
             }
             Msg::SetStreamCapacity { streams } => mix(&[u64::from(streams)]),
+            Msg::Impair { what, on, delay_ns } => mix(&[u64::from(what), u64::from(on), delay_ns]),
             Msg::ScrapeReply { round, a, b } => mix(&[round, a, b]),
             Msg::SetOrigin { stream, origin } => mix(&[u64::from(stream), u64::from(origin)]),
             Msg::Ack { conn, frame } => mix(&[conn, frame]),
@@ -486,6 +495,20 @@ impl TraceMsg for Msg {
             Msg::CaptureTick | Msg::ControlTimer | Msg::SelectorTimer | Msg::ScrapeTick | Msg::VrrpTimer => 0,
         }
     }
+}
+
+/// Faults of a service that is up but misbehaves, carried by [`Msg::Impair`].
+pub mod impair {
+    /// `dns.outage`: queries go unanswered.
+    pub const DNS_OUTAGE: u8 = 1;
+    /// `dns.stale`: the record stops taking health results.
+    pub const DNS_STALE: u8 = 2;
+    /// `lb.fail`: the device forwards nothing but keeps advertising (VRRP).
+    pub const LB_DATA_PLANE: u8 = 3;
+    /// `monitor.delay`: detections and notifications lag.
+    pub const MONITOR_DELAY: u8 = 4;
+    /// `monitor.blind`: no scrape answers; nothing is evaluated.
+    pub const MONITOR_BLIND: u8 = 5;
 }
 
 /// Content faults of an encoder's output, as bits.

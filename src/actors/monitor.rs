@@ -13,12 +13,18 @@
 //!   black or silent beyond its threshold) when they answered;
 //! - `nodes_down`: infrastructure nodes (every node but the viewers and the monitor)
 //!   that did not answer the previous scrape.
+//!
+//! Faults of the monitoring itself: `monitor.blind` (no scrape answers reach it: it
+//! scrapes and evaluates nothing, so alerts neither fire nor resolve; the first round
+//! after is not evaluated, as after a restart) and `monitor.delay` (a lagging pipeline:
+//! every detection, firing, notification and resolution it records happens `delay`
+//! later).
 
 use crate::control::alert::{AlertEngine, AlertEvent};
 use crate::sim::{Behavior, Ctx, Input, NodeId};
 use crate::time::{SimDuration, SimTime};
 
-use super::{Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{impair, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 /// A metric the monitor can evaluate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +90,9 @@ pub struct Monitor {
     /// Evaluations to skip: after a restart the previous round's answers were lost.
     skip_evaluations: u32,
     recorder: SharedRecorder,
+    blind: bool,
+    /// `monitor.delay` in force: how late what the monitor records is.
+    lag: SimDuration,
 }
 
 impl Monitor {
@@ -120,6 +129,8 @@ impl Monitor {
             notify: Deadline::default(),
             skip_evaluations: 0,
             recorder,
+            blind: false,
+            lag: SimDuration::ZERO,
         }
     }
 
@@ -173,10 +184,14 @@ impl Monitor {
                 AlertEvent::Fired { rule, since, at } => {
                     let name = &self.engine.rules()[rule].name;
                     tracing::info!(alert = %name, "alert fired");
-                    recorder.alert_fired(name, since, at);
+                    recorder.alert_fired(name, since, at + self.lag);
                 }
-                AlertEvent::Notified { rule, at } => recorder.alert_notified(&self.engine.rules()[rule].name, at),
-                AlertEvent::Resolved { rule, at } => recorder.alert_resolved(&self.engine.rules()[rule].name, at),
+                AlertEvent::Notified { rule, at } => {
+                    recorder.alert_notified(&self.engine.rules()[rule].name, at + self.lag)
+                }
+                AlertEvent::Resolved { rule, at } => {
+                    recorder.alert_resolved(&self.engine.rules()[rule].name, at + self.lag)
+                }
             }
         }
     }
@@ -188,7 +203,9 @@ impl Monitor {
             if missed && !self.node_down[i] {
                 let name = &self.nodes[i].1;
                 tracing::info!(node = %name, "monitor: node missed its scrape");
-                self.recorder.borrow_mut().detected(name, "monitor-1 scrape", now);
+                self.recorder
+                    .borrow_mut()
+                    .detected(name, "monitor-1 scrape", now + self.lag);
             }
             self.node_down[i] = missed;
         }
@@ -196,6 +213,10 @@ impl Monitor {
 
     fn scrape(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();
+        if self.blind {
+            ctx.timer_at(now + self.scrape_interval, Msg::ScrapeTick);
+            return;
+        }
         // Rules see what the previous round returned (no answer counts as down).
         if self.skip_evaluations > 0 {
             self.skip_evaluations -= 1;
@@ -232,6 +253,30 @@ impl Behavior for Monitor {
                 ctx.timer_at(ctx.now() + self.scrape_interval, Msg::ScrapeTick);
             }
             Input::Timer(Msg::ScrapeTick) => self.scrape(ctx),
+            Input::Msg {
+                msg: Msg::Impair { what, on, delay_ns },
+                ..
+            } => match what {
+                impair::MONITOR_BLIND => {
+                    self.blind = on;
+                    if !on {
+                        // The round in flight when it went blind is lost.
+                        self.skip_evaluations = 1;
+                    }
+                }
+                impair::MONITOR_DELAY => {
+                    self.lag = if on {
+                        SimDuration::from_nanos(delay_ns)
+                    } else {
+                        SimDuration::ZERO
+                    };
+                }
+                _ => {}
+            },
+            Input::Msg {
+                msg: Msg::ScrapeReply { .. },
+                ..
+            } if self.blind => return,
             Input::Timer(Msg::ControlTimer) => {
                 if self.notify.fire(ctx.now()) {
                     self.engine.handle_timeout(ctx.now());

@@ -33,7 +33,7 @@ use super::lease::LeaseStoreNode;
 use super::manager::{Manager, ManagerConfig};
 use super::monitor::{Monitor, MonitorMetric, ScrapeTargets};
 use super::origin::{Inputs, Origin, OriginStream};
-use super::{content, Msg, SharedRecorder};
+use super::{content, impair, Msg, SharedRecorder};
 
 /// The seeded stream the manager's probe phases are drawn from (one draw per ingest
 /// server, in order); public so tests can compute probe instants exactly.
@@ -581,6 +581,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                     loss: fault.loss.unwrap_or(0.0),
                     burst: fault.loss_burst.map_or(SimDuration::from_millis(100), |b| b.0),
                     bandwidth_bps: fault.bandwidth_mbps.map_or(0, capacity_bps),
+                    outbound_only: false,
                 };
                 kernel.schedule_action(at, KernelAction::Degrade { id, degradation });
                 if let Some(until) = until {
@@ -604,6 +605,58 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                 if let Some(until) = until {
                     let normal = capacity_bps(s.cdn.edge_capacity_mbps);
                     kernel.schedule_message(until, target, Msg::SetCapacity { bps: normal });
+                }
+            }
+            "node.pause" => {
+                kernel.schedule_action(at, KernelAction::Pause(target));
+                if let Some(until) = until {
+                    kernel.schedule_action(until, KernelAction::Resume(target));
+                }
+            }
+            "node.slow" => {
+                let id = n as u64;
+                let degradation = Degradation {
+                    node: target,
+                    extra_latency: fault.delay.expect("validated").0,
+                    extra_jitter: fault.jitter.map_or(SimDuration::ZERO, |d| d.0),
+                    loss: 0.0,
+                    burst: SimDuration::ZERO,
+                    bandwidth_bps: 0,
+                    outbound_only: true,
+                };
+                kernel.schedule_action(at, KernelAction::Degrade { id, degradation });
+                if let Some(until) = until {
+                    kernel.schedule_action(until, KernelAction::Restore { id });
+                }
+            }
+            "dns.outage" | "dns.stale" | "lb.fail" | "monitor.delay" | "monitor.blind" => {
+                let what = match fault.kind.as_str() {
+                    "dns.outage" => impair::DNS_OUTAGE,
+                    "dns.stale" => impair::DNS_STALE,
+                    "lb.fail" => impair::LB_DATA_PLANE,
+                    "monitor.delay" => impair::MONITOR_DELAY,
+                    _ => impair::MONITOR_BLIND,
+                };
+                let delay_ns = fault.delay.map_or(0, |d| d.0.as_nanos());
+                kernel.schedule_message(
+                    at,
+                    target,
+                    Msg::Impair {
+                        what,
+                        on: true,
+                        delay_ns,
+                    },
+                );
+                if let Some(until) = until {
+                    kernel.schedule_message(
+                        until,
+                        target,
+                        Msg::Impair {
+                            what,
+                            on: false,
+                            delay_ns,
+                        },
+                    );
                 }
             }
             "ingest.overload" => {

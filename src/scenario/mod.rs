@@ -535,6 +535,10 @@ pub struct Fault {
     /// `net.degrade`: a bandwidth cap on every link of the target, in Mbit/s.
     #[serde(default)]
     pub bandwidth_mbps: Option<f64>,
+    /// `node.slow`: how much later everything the node sends leaves; `monitor.delay`:
+    /// how late the monitor's records are.
+    #[serde(default)]
+    pub delay: Option<Dur>,
 }
 
 impl Fault {
@@ -548,6 +552,7 @@ impl Fault {
             ("loss", self.loss.is_some()),
             ("loss_burst", self.loss_burst.is_some()),
             ("bandwidth_mbps", self.bandwidth_mbps.is_some()),
+            ("delay", self.delay.is_some()),
         ]
         .into_iter()
         .filter_map(|(key, given)| given.then_some(key))
@@ -580,6 +585,22 @@ pub const FAULT_KIND_SPECS: &[FaultKind] = &[
         example: "",
     },
     FaultKind {
+        name: "node.pause",
+        targets: &[],
+        required: &[],
+        any_of: false,
+        optional: &[],
+        example: "",
+    },
+    FaultKind {
+        name: "node.slow",
+        targets: &[],
+        required: &["delay"],
+        any_of: false,
+        optional: &["jitter"],
+        example: "`delay = \"500ms\"`: how much later everything the node sends leaves",
+    },
+    FaultKind {
         name: "net.partition",
         targets: &[],
         required: &[],
@@ -610,6 +631,46 @@ pub const FAULT_KIND_SPECS: &[FaultKind] = &[
         any_of: false,
         optional: &[],
         example: "`capacity_streams = 1`: streams the server can package during the fault",
+    },
+    FaultKind {
+        name: "dns.outage",
+        targets: &["dns-", "cdn-dns"],
+        required: &[],
+        any_of: false,
+        optional: &[],
+        example: "",
+    },
+    FaultKind {
+        name: "dns.stale",
+        targets: &["dns-", "cdn-dns"],
+        required: &[],
+        any_of: false,
+        optional: &[],
+        example: "",
+    },
+    FaultKind {
+        name: "lb.fail",
+        targets: &["lb-"],
+        required: &[],
+        any_of: false,
+        optional: &[],
+        example: "",
+    },
+    FaultKind {
+        name: "monitor.delay",
+        targets: &["monitor-"],
+        required: &["delay"],
+        any_of: false,
+        optional: &[],
+        example: "`delay = \"2m\"`: how late the monitor's detections and alerts are",
+    },
+    FaultKind {
+        name: "monitor.blind",
+        targets: &["monitor-"],
+        required: &[],
+        any_of: false,
+        optional: &[],
+        example: "",
     },
     FaultKind {
         name: "encoder.black",

@@ -692,6 +692,13 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
                 "give the edge's capacity during the fault in Mbit/s, e.g. 50",
             );
         }
+        if fault.delay.is_some_and(|d| d.0.is_zero()) {
+            c.error(
+                &format!("{at}.delay"),
+                "delay must be longer than zero",
+                "give how much later, e.g. \"500ms\"",
+            );
+        }
         if fault.capacity_streams == Some(0) {
             c.error(
                 &format!("{at}.capacity_streams"),

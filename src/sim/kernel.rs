@@ -197,6 +197,11 @@ pub enum KernelAction {
         vip: u32,
         to: Option<NodeId>,
     },
+    /// `node.pause`: the node hangs. What reaches it (messages, its own timers) waits
+    /// until `Resume`, then arrives at once, each sender's in the order sent; address
+    /// changes still reach it (network state). A crash discards the backlog.
+    Pause(NodeId),
+    Resume(NodeId),
     Finish,
 }
 
@@ -521,6 +526,9 @@ pub struct Kernel<M: Send + Unpin + TraceMsg + 'static> {
     recipients: Vec<Option<Recipient<Batch<M>>>>,
     alive: Vec<bool>,
     incarnation: Vec<u32>,
+    /// Hung nodes (`Pause`) and what waits for them.
+    paused: Vec<bool>,
+    held: Vec<Vec<Pending<M>>>,
     net: Network,
     shared: Rc<Shared<M>>,
     digest: TraceDigest,
@@ -547,6 +555,8 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             recipients: vec![None],
             alive: vec![false],
             incarnation: vec![0],
+            paused: vec![false],
+            held: vec![Vec::new()],
             net,
             shared: Rc::new(Shared {
                 outbox: RefCell::new(Vec::new()),
@@ -595,6 +605,8 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         self.recipients.push(Some(addr.recipient()));
         self.alive.push(true);
         self.incarnation.push(0);
+        self.paused.push(false);
+        self.held.push(Vec::new());
         self.batches.push(EventBatch::new());
         self.push_kernel_input(SimTime::ZERO, id, Input::Start);
         id
@@ -676,6 +688,10 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                     tracing::debug!(node = self.net.name(node), "crash");
                     self.push_kernel_input(event.time, node, Input::Crash);
                     self.alive[node as usize] = false;
+                    self.paused[node as usize] = false;
+                    let backlog = std::mem::take(&mut self.held[node as usize]);
+                    let messages = backlog.iter().filter(|e| matches!(e.input, Input::Msg { .. }));
+                    self.dropped_to_dead += messages.count() as u64;
                 }
             }
             KernelAction::Restart(node) => {
@@ -684,6 +700,25 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                     self.alive[node as usize] = true;
                     self.incarnation[node as usize] += 1;
                     self.push_kernel_input(event.time, node, Input::Restart);
+                }
+            }
+            KernelAction::Pause(node) => {
+                if self.alive[node as usize] {
+                    tracing::debug!(node = self.net.name(node), "pause");
+                    self.paused[node as usize] = true;
+                }
+            }
+            KernelAction::Resume(node) => {
+                if self.paused[node as usize] {
+                    tracing::debug!(node = self.net.name(node), "resume");
+                    self.paused[node as usize] = false;
+                    // Through the queue, so both dispatch modes order the backlog the
+                    // same way: by sender, then in the order each sent.
+                    for mut waiting in std::mem::take(&mut self.held[node as usize]) {
+                        waiting.time = event.time;
+                        waiting.micro = 0;
+                        self.queue.push(waiting);
+                    }
                 }
             }
             KernelAction::Partition { id, partition } => self.net.partition(id, partition),
@@ -778,6 +813,13 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             if matches!(event.input, Input::Msg { .. }) {
                 self.dropped_to_dead += 1;
             }
+            return;
+        }
+        if self.paused[idx] && matches!(event.input, Input::Msg { .. } | Input::Timer(_)) {
+            self.held[idx].push(Pending {
+                dst: Dest::Node(node),
+                ..event
+            });
             return;
         }
         if self.batches[idx].is_empty() {

@@ -80,11 +80,14 @@ pub struct Degradation {
     pub burst: SimDuration,
     /// Serialisation rate cap in bit/s; `0` leaves the link's own.
     pub bandwidth_bps: u64,
+    /// Only what the node sends (`node.slow`: a slow process answers late; what it
+    /// receives arrives on time).
+    pub outbound_only: bool,
 }
 
 impl Degradation {
     fn touches(&self, src: NodeId, dst: Option<NodeId>) -> bool {
-        self.node == src || dst == Some(self.node)
+        self.node == src || (!self.outbound_only && dst == Some(self.node))
     }
 }
 
@@ -421,7 +424,22 @@ mod tests {
             loss: 0.0,
             burst: SimDuration::ZERO,
             bandwidth_bps: 0,
+            outbound_only: false,
         }
+    }
+
+    #[test]
+    fn an_outbound_degradation_delays_only_what_the_node_sends() {
+        let mut net = net_with(LinkSpec::default());
+        let slow = Degradation {
+            extra_latency: SimDuration::from_millis(300),
+            outbound_only: true,
+            ..degradation(3)
+        };
+        net.degrade(1, slow);
+        let t = SimTime::ZERO;
+        assert_eq!(net.transmit(t, 3, Dest::Node(1), 1), Some(SimTime::from_millis(301)));
+        assert_eq!(net.transmit(t, 1, Dest::Node(3), 1), Some(SimTime::from_millis(1)));
     }
 
     #[test]

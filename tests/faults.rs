@@ -1,0 +1,108 @@
+//! The fault vocabulary beyond crashes and partitions: each kind's effect on the world,
+//! and that its end restores it (bundled scenarios, shortened).
+
+mod common;
+
+use common::balances;
+use failcast::experiment::{run_scenario, RunOutput};
+
+fn run(file: &str, overrides: &[&str]) -> RunOutput {
+    let out = run_scenario(&common::scenario(file, overrides), 1, None, false).unwrap();
+    assert!(balances(&out.summary), "{file}: the frame ledger balances");
+    out
+}
+
+fn episodes(out: &RunOutput) -> Vec<(&str, &str)> {
+    (out.failovers.iter())
+        .map(|e| (e.from.as_str(), e.to.as_str()))
+        .collect()
+}
+
+#[test]
+fn a_paused_server_is_detected_like_a_dead_one_and_wakes_up_on_stale_commands() {
+    let short = ["scenario.duration=14m", "viewers.count=100"];
+    let paused = run("scenarios/paused-ingest.toml", &short);
+    let mut crashed_overrides = short.to_vec();
+    crashed_overrides.push("fault[0].kind=node.crash");
+    let crashed = run("scenarios/paused-ingest.toml", &crashed_overrides);
+    // Unanswered probes are unanswered probes: detection to the nanosecond.
+    assert_eq!(paused.failovers[0].detected_ms, crashed.failovers[0].detected_ms);
+    assert_eq!(episodes(&crashed), [("ingest-1", "ingest-2")]);
+    // At 720 s the server handles the promotions it held, takes the address back
+    // (switch delay 100 ms), and the manager's reconciliation (every 2 s) returns it.
+    assert_eq!(
+        episodes(&paused),
+        [
+            ("ingest-1", "ingest-2"),
+            ("ingest-2", "ingest-1"),
+            ("ingest-1", "ingest-2")
+        ]
+    );
+    let (grab, back) = (&paused.failovers[1], &paused.failovers[2]);
+    assert!((720_100.0..720_110.0).contains(&grab.switched_ms), "{grab:?}");
+    assert!(back.switched_ms - grab.switched_ms <= 2_110.0, "{back:?}");
+    assert_eq!(grab.first_frame_ms, None);
+    assert!(paused.summary.stall_count > crashed.summary.stall_count);
+}
+
+#[test]
+fn a_slow_edge_stalls_only_its_own_viewers_and_no_check_sees_it() {
+    let out = run(
+        "scenarios/slow-edge.toml",
+        &["scenario.duration=9m", "viewers.count=200"],
+    );
+    assert_eq!(out.summary.frames_dropped.total, 0);
+    for v in &out.viewers {
+        assert_eq!(v.stalls > 0, v.edge == "edge-2", "{v:?}");
+    }
+    let fault = &out.faults[0];
+    assert_eq!((fault.kind.as_str(), fault.detected_by.as_deref()), ("node.slow", None));
+    assert_eq!(fault.viewers_affected, 50);
+    let rules: Vec<&str> = out.alerts.iter().map(|a| a.rule.as_str()).collect();
+    assert_eq!(rules, ["viewers-stalling"]);
+}
+
+#[test]
+fn a_stale_zone_holds_the_dns_flip_until_it_ends_and_an_outage_delays_the_encoder() {
+    let out = run("scenarios/dns-trouble.toml", &["viewers.count=50"]);
+    let failover = &out.failovers[0];
+    assert_eq!(episodes(&out)[0], ("ingest-1", "ingest-2"));
+    // The checkers saw the crash long before; the record flips when the zone takes
+    // updates again (840 s), at that instant.
+    assert!(failover.detected_ms < 700_000.0, "{failover:?}");
+    assert_eq!(failover.switched_ms, 840_000.0);
+    // The encoder reaches ingest-2 only after the name servers answer again (900 s).
+    assert!(failover.first_frame_ms.unwrap() > 900_000.0, "{failover:?}");
+}
+
+#[test]
+fn a_load_balancer_that_forwards_nothing_but_advertises_is_never_replaced() {
+    let short = ["viewers.count=100"];
+    let failed = run("scenarios/lb-data-plane.toml", &short);
+    assert!(failed.failovers.is_empty());
+    // Every viewer goes through lb-1 and waits out most of the 2 minutes.
+    for v in &failed.viewers {
+        assert!(v.stall_time.as_secs_f64() > 90.0, "{v:?}");
+    }
+    let crashed = run(
+        "scenarios/lb-data-plane.toml",
+        &["viewers.count=100", "fault[0].kind=node.crash"],
+    );
+    assert_eq!(episodes(&crashed)[0], ("lb-1", "lb-2"));
+    assert!(crashed.viewers.iter().all(|v| v.stall_time.as_secs_f64() < 20.0));
+}
+
+#[test]
+fn a_lagging_monitor_alerts_late_and_a_blind_one_not_at_all() {
+    let out = run("scenarios/monitoring-faults.toml", &["viewers.count=50"]);
+    // Two crashes; one alert: the one during the lag, 2 minutes late. The blind window
+    // hides the second crash entirely.
+    assert_eq!(out.failovers.iter().filter(|e| e.kind == "failover").count(), 2);
+    assert_eq!(out.alerts.len(), 1, "{:?}", out.alerts);
+    let alert = &out.alerts[0];
+    assert_eq!(alert.rule, "ingest-down");
+    assert_eq!(alert.fired_ms, alert.condition_since_ms + 30_000.0 + 120_000.0);
+    assert_eq!(alert.notified_ms, Some(alert.fired_ms + 30_000.0));
+    let second = out.faults.iter().find(|f| f.id == "second-crash").unwrap();
+    assert_eq!(second.time_to_alert_s, None);
+}
