@@ -106,3 +106,30 @@ fn a_lagging_monitor_alerts_late_and_a_blind_one_not_at_all() {
     let second = out.faults.iter().find(|f| f.id == "second-crash").unwrap();
     assert_eq!(second.time_to_alert_s, None);
 }
+
+#[test]
+fn a_fault_ends_even_for_a_node_that_is_down_or_cut_off_when_it_ends() {
+    use failcast::scenario::{Dur, Fault};
+    use failcast::time::SimDuration;
+    let mut scenario = common::short_quickstart(&["viewers.count=20"]);
+    let fault = |id: &str, kind: &str, target: &str, at_s: u64, for_s: u64| Fault {
+        id: Some(id.into()),
+        at: Dur(SimDuration::from_secs(at_s)),
+        kind: kind.into(),
+        target: target.into(),
+        duration: Some(Dur(SimDuration::from_secs(for_s))),
+        ..Default::default()
+    };
+    // The picture goes black for 60 s; the encoder is down when that ends, and the
+    // ingest server it publishes to is cut off from everything.
+    scenario.faults = vec![
+        fault("black", "encoder.black", "encoder-1", 60, 60),
+        fault("encoder-down", "node.crash", "encoder-1", 90, 60),
+        fault("cut", "net.partition", "encoder-1", 100, 30),
+    ];
+    let out = run_scenario(&scenario, 1, None, false).unwrap();
+    let content: Vec<_> = out.alerts.iter().filter(|a| a.rule == "input-content").collect();
+    assert_eq!(content.len(), 1, "{:?}", out.alerts);
+    // Resolved once the restarted encoder sends normal pictures again.
+    assert!(content[0].resolved_ms.is_some_and(|ms| ms < 300_000.0), "{content:?}");
+}

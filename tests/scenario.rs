@@ -433,3 +433,25 @@ fn ingest_capacity_must_hold_every_stream_and_overload_takes_streams() {
     );
     assert!(load_str("t.toml", &fault("ingest-2", "capacity_streams = 1\n"), &[]).is_ok());
 }
+
+#[test]
+fn a_table_written_in_part_keeps_the_defaults_of_where_it_stands() {
+    let s = load_str(
+        "t.toml",
+        &format!("{MINIMAL}[dns]\nhealth = {{ interval = \"10s\" }}\n[network]\nencoder_ingest = {{ loss = 0.01 }}\n"),
+        &[],
+    )
+    .unwrap();
+    // Route 53's timeout and thresholds, not the ingest checks' 500 ms and rise 2.
+    assert_eq!(s.dns.health.interval.0.to_string(), "10s");
+    assert_eq!(s.dns.health.timeout.0.to_string(), "4s");
+    assert_eq!((s.dns.health.fall, s.dns.health.rise), (3, 3));
+    // The encoder uplink keeps its 20 ms and 2 ms jitter.
+    assert_eq!(s.network.encoder_ingest.latency.0.to_string(), "20ms");
+    assert_eq!(s.network.encoder_ingest.jitter.0.to_string(), "2ms");
+    assert_eq!(s.network.encoder_ingest.loss, 0.01);
+    // The same through --set.
+    let s = load_str("t.toml", MINIMAL, &["lb.health.fall=5".to_string()]).unwrap();
+    assert_eq!(s.lb.health.interval.0.to_string(), "2s");
+    assert_eq!(s.lb.health.fall, 5);
+}

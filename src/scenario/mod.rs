@@ -779,9 +779,42 @@ pub fn load_str(file: &str, source: &str, overrides: &[String]) -> Result<Scenar
     let base: Scenario =
         toml::from_str(source).map_err(|e| Diagnostics(vec![validate::from_toml(file, source, &e)]))?;
     if overrides.is_empty() {
+        let base = with_context_defaults(source, base);
         return validate::validate(file, source, base);
     }
     let edited = overrides::apply(file, source, &base, overrides)?;
     let scenario: Scenario = toml::from_str(&edited.text).map_err(|e| Diagnostics(vec![edited.explain(file, &e)]))?;
+    let scenario = with_context_defaults(&edited.text, scenario);
     validate::validate(file, &edited.text, scenario)
+}
+
+/// Re-reads `text` over the defaults of every table, so that a table written in part
+/// keeps the defaults of where it stands: `dns.health = { interval = "10s" }` keeps
+/// Route 53's 4 s timeout and `network.encoder_ingest = { loss = 0.01 }` its 20 ms,
+/// where serde alone would fill them from the type's generic defaults. `parsed` (the
+/// text already read and found well-typed) is returned if anything goes wrong.
+fn with_context_defaults(text: &str, parsed: Scenario) -> Scenario {
+    fn merge(base: &mut toml::Table, over: toml::Table) {
+        for (key, value) in over {
+            match (base.get_mut(&key), value) {
+                (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge(inner, value),
+                (_, value) => {
+                    base.insert(key, value);
+                }
+            }
+        }
+    }
+    let minimal = "[scenario]\nname = \"defaults\"\nduration = \"1m\"\n";
+    let defaults = toml::from_str::<Scenario>(minimal)
+        .ok()
+        .and_then(|d| toml::Table::try_from(&d).ok());
+    let (Some(mut merged), Ok(user)) = (defaults, text.parse::<toml::Table>()) else {
+        return parsed;
+    };
+    // Lists replace their defaults whole (the default alert rules, faults, expectations).
+    for list in ["scenario", "fault", "expect", "alert"] {
+        merged.remove(list);
+    }
+    merge(&mut merged, user);
+    merged.try_into().unwrap_or(parsed)
 }

@@ -632,8 +632,9 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
     }
 
     /// Delivers `msg` to `dst` at `at`, from the kernel (how faults that a component
-    /// must act on, such as a capacity drop, reach it). A node that is down at `at`
-    /// never gets it.
+    /// must act on, such as a capacity drop, reach it). It is a change of the world,
+    /// not a packet: partitions do not cut it, and a node that is down or hung at `at`
+    /// gets it all the same (its handler must only change state, never send).
     pub fn schedule_message(&mut self, at: SimTime, dst: NodeId, msg: M) {
         self.push_kernel_input(at, dst, Input::Msg { from: KERNEL, msg });
     }
@@ -803,8 +804,11 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         };
         let idx = node as usize;
         let deliverable = match &event.input {
-            // Address ownership is network state: a crashed node learns of it too.
+            // Address ownership is network state: a crashed node learns of it too. So is
+            // what the kernel tells a node about the world (a fault's start or end): no
+            // partition cuts it, and a node that is down or hung still takes it in.
             Input::Crash | Input::Restart | Input::Vip { .. } => true,
+            Input::Msg { from: KERNEL, .. } => true,
             Input::Timer(_) => self.alive[idx] && event.incarnation == self.incarnation[idx],
             Input::Msg { from, .. } => self.alive[idx] && (*from == node || !self.net.blocked(*from, node)),
             Input::Start | Input::Finish => self.alive[idx],
@@ -815,7 +819,8 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             }
             return;
         }
-        if self.paused[idx] && matches!(event.input, Input::Msg { .. } | Input::Timer(_)) {
+        let world_state = matches!(event.input, Input::Msg { from: KERNEL, .. });
+        if self.paused[idx] && !world_state && matches!(event.input, Input::Msg { .. } | Input::Timer(_)) {
             self.held[idx].push(Pending {
                 dst: Dest::Node(node),
                 ..event

@@ -1,0 +1,164 @@
+//! docs/scenarios.md documents every scenario key, fault setting, fault kind and the
+//! names a key accepts: a key added to the schema without a line in the reference fails here.
+//!
+//! Convention: a key appears in the reference as its backticked dotted path, e.g.
+//! `` `ingest.health.interval` ``; keys of arrays of tables without an index:
+//! `` `alert.for` ``, `` `fault.capacity_mbps` ``, `` `expect.metric` ``. Fault kinds and
+//! enumerated values appear backticked too: `` `node.crash` ``, `` `hls.js` ``.
+
+use std::collections::BTreeSet;
+
+use failcast::actors::monitor::MonitorMetric;
+use failcast::control::balance::Algorithm;
+use failcast::control::player::PlayerConfig;
+use failcast::metrics::summary::METRICS;
+use failcast::scenario::{load_str, Dur, Expect, Fault, Scenario, FAULT_KIND_SPECS};
+use failcast::time::SimDuration;
+
+const MINIMAL: &str = "[scenario]\nname = \"t\"\nduration = \"1m\"\n";
+
+fn reference() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/scenarios.md");
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+}
+
+/// A fault with every setting set (its kind does not matter).
+fn fault_with_every_setting() -> Fault {
+    let d = Dur(SimDuration::from_secs(1));
+    Fault {
+        id: Some("f".into()),
+        at: d,
+        kind: "net.degrade".into(),
+        target: "encoder-1".into(),
+        duration: Some(d),
+        capacity_mbps: Some(1.0),
+        capacity_streams: Some(1),
+        latency: Some(d),
+        jitter: Some(d),
+        loss: Some(0.1),
+        loss_burst: Some(d),
+        bandwidth_mbps: Some(1.0),
+        delay: Some(d),
+    }
+}
+
+/// Every dotted key under `prefix`: tables recursively; the entries of an array of
+/// tables under the array's own key (`alert.name`); any other value is a key.
+fn collect_keys(prefix: &str, value: &toml::Value, out: &mut BTreeSet<String>) {
+    match value {
+        toml::Value::Table(table) => {
+            for (key, child) in table {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                collect_keys(&path, child, out);
+            }
+        }
+        toml::Value::Array(items) if !items.is_empty() && items.iter().all(toml::Value::is_table) => {
+            for item in items {
+                collect_keys(prefix, item, out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_string());
+        }
+    }
+}
+
+/// The scenario's keys: the minimal scenario with every default, plus one fault with
+/// every setting and one expectation, so that their keys are listed too.
+fn scenario_keys() -> BTreeSet<String> {
+    let mut scenario: Scenario = load_str("t.toml", MINIMAL, &[]).expect("the minimal scenario loads");
+    scenario.faults.push(fault_with_every_setting());
+    let expect: Expect =
+        toml::from_str("metric = \"events\"\nop = \"gt\"\nvalue = 0\n").expect("an expectation parses");
+    scenario.expects.push(expect);
+    let value = toml::Value::try_from(&scenario).expect("a scenario serialises");
+    let mut keys = BTreeSet::new();
+    collect_keys("", &value, &mut keys);
+    keys
+}
+
+/// Those of `names` that the reference does not mention as `` `name` ``.
+fn missing<'a>(doc: &str, names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    names
+        .into_iter()
+        .filter(|name| !doc.contains(&format!("`{name}`")))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_scenario_key_is_documented() {
+    let keys = scenario_keys();
+    // The walk must reach nested tables, arrays of tables and plain arrays.
+    for key in [
+        "ingest.health.interval",
+        "encoders.reconnect.max_attempts",
+        "network.edge_viewer.bandwidth_mbps",
+        "alert.for",
+        "expect.metric",
+        "fault.loss_burst",
+        "cdn.weights",
+    ] {
+        assert!(
+            keys.contains(key),
+            "the walk over the scenario missed `{key}`: {keys:?}"
+        );
+    }
+    let undocumented = missing(&reference(), keys.iter().map(String::as_str));
+    assert!(
+        undocumented.is_empty(),
+        "docs/scenarios.md does not document these keys (write each as `key`): {undocumented:?}"
+    );
+}
+
+#[test]
+fn every_fault_key_and_setting_is_documented() {
+    let fault = fault_with_every_setting();
+    let mut keys: Vec<String> = ["id", "at", "kind", "target", "duration"]
+        .into_iter()
+        .chain(fault.settings_given())
+        .map(|key| format!("fault.{key}"))
+        .collect();
+    // Every setting a kind names is a key of its own.
+    for kind in FAULT_KIND_SPECS {
+        keys.extend((kind.required.iter().chain(kind.optional)).map(|key| format!("fault.{key}")));
+    }
+    keys.sort();
+    keys.dedup();
+    let undocumented = missing(&reference(), keys.iter().map(String::as_str));
+    assert!(
+        undocumented.is_empty(),
+        "docs/scenarios.md does not document these fault keys (write each as `fault.KEY`): {undocumented:?}"
+    );
+}
+
+#[test]
+fn every_fault_kind_is_documented() {
+    let undocumented = missing(&reference(), FAULT_KIND_SPECS.iter().map(|kind| kind.name));
+    assert!(
+        undocumented.is_empty(),
+        "docs/scenarios.md does not document these fault kinds: {undocumented:?}"
+    );
+}
+
+#[test]
+fn every_accepted_name_is_documented() {
+    let doc = reference();
+    let lists: [(&str, &[&str]); 4] = [
+        ("viewers.player", PlayerConfig::PRESETS),
+        ("cdn.algorithm", Algorithm::NAMES),
+        ("alert.metric", MonitorMetric::NAMES),
+        ("expect.metric", METRICS),
+    ];
+    for (key, names) in lists {
+        let undocumented = missing(&doc, names.iter().copied());
+        assert!(
+            undocumented.is_empty(),
+            "docs/scenarios.md does not list these values of `{key}`: {undocumented:?}"
+        );
+    }
+}
