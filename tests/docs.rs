@@ -12,6 +12,7 @@ use failcast::actors::monitor::MonitorMetric;
 use failcast::control::balance::Algorithm;
 use failcast::control::player::PlayerConfig;
 use failcast::metrics::summary::METRICS;
+use failcast::scenario::chaos::{RandomFaults, RandomKind};
 use failcast::scenario::{load_str, Dur, Expect, Fault, Scenario, FAULT_KIND_SPECS};
 use failcast::time::SimDuration;
 
@@ -39,6 +40,8 @@ fn fault_with_every_setting() -> Fault {
         loss_burst: Some(d),
         bandwidth_mbps: Some(1.0),
         delay: Some(d),
+        other: Some("encoder-1".into()),
+        one_way: Some(true),
     }
 }
 
@@ -72,6 +75,30 @@ fn collect_keys(prefix: &str, value: &toml::Value, out: &mut BTreeSet<String>) {
 fn scenario_keys() -> BTreeSet<String> {
     let mut scenario: Scenario = load_str("t.toml", MINIMAL, &[]).expect("the minimal scenario loads");
     scenario.faults.push(fault_with_every_setting());
+    let d = Dur(SimDuration::from_secs(60));
+    scenario.random_faults = Some(RandomFaults {
+        from: Some(d),
+        until: Some(d),
+        mtbf: Some(d),
+        protected: vec!["encoder-1".into()],
+        kinds: vec![RandomKind {
+            kind: "net.degrade".into(),
+            target: Some("role:edge".into()),
+            weight: Some(1.0),
+            mtbf: Some(d),
+            mttr: d,
+            capacity_mbps: Some(1.0),
+            capacity_streams: Some(1),
+            latency: Some(d),
+            jitter: Some(d),
+            loss: Some(0.1),
+            loss_burst: Some(d),
+            bandwidth_mbps: Some(1.0),
+            delay: Some(d),
+            ..RandomKind::default()
+        }],
+        ..RandomFaults::default()
+    });
     let expect: Expect =
         toml::from_str("metric = \"events\"\nop = \"gt\"\nvalue = 0\n").expect("an expectation parses");
     scenario.expects.push(expect);

@@ -2,8 +2,6 @@
 //! and the fault schedule on a kernel. Node ids follow a fixed order (encoders, ingest
 //! servers, manager, origin, edges, viewer cohorts), so names and ids are stable.
 
-use std::collections::BTreeSet;
-
 use rand::Rng;
 
 use crate::control::alert::{AlertEngine, Comparison, Rule};
@@ -18,7 +16,9 @@ use crate::control::player::PlayerConfig;
 use crate::control::reconnect::Backoff;
 use crate::control::vrrp::Role;
 use crate::metrics::{FaultRecord, StreamShape};
-use crate::scenario::{LinkCfg, Scenario};
+use crate::scenario::chaos::concrete_faults;
+use crate::scenario::select::is_node_id;
+use crate::scenario::{Fault, LinkCfg, Scenario};
 use crate::sim::{rng_for, Degradation, Dest, Kernel, KernelAction, LinkSpec, NodeId, Partition};
 use crate::time::{SimDuration, SimTime};
 
@@ -122,19 +122,29 @@ pub fn stream_shape(s: &Scenario) -> StreamShape {
     }
 }
 
-/// The faults of the scenario, as the recorder lists them.
-pub fn fault_records(s: &Scenario) -> Vec<FaultRecord> {
-    s.faults
-        .iter()
-        .enumerate()
-        .map(|(i, f)| FaultRecord {
-            id: s.fault_id(i),
-            kind: f.kind.clone(),
-            target: f.target.clone(),
-            onset: SimTime::ZERO + f.at.0,
-            end: f.duration.map(|d| SimTime::ZERO + f.at.0 + d.0),
-        })
-        .collect()
+/// The faults of the run, as the recorder lists them: one per fault and target. A
+/// fault that names one node by its id keeps its id; one whose selector names nodes
+/// (`role:edge`, `count:1:role:edge`) lists each as `ID/NODE`.
+pub fn fault_records(s: &Scenario, seed: u64) -> Vec<FaultRecord> {
+    let mut records = Vec::new();
+    for concrete in concrete_faults(s, |stream| rng_for(seed, stream)) {
+        let f = &concrete.fault;
+        let plain = concrete.targets.len() == 1 && is_node_id(&f.target);
+        for target in &concrete.targets {
+            records.push(FaultRecord {
+                id: if plain {
+                    concrete.id.clone()
+                } else {
+                    format!("{}/{target}", concrete.id)
+                },
+                kind: f.kind.clone(),
+                target: target.clone(),
+                onset: SimTime::ZERO + f.at.0,
+                end: f.duration.map(|d| SimTime::ZERO + f.at.0 + d.0),
+            });
+        }
+    }
+    records
 }
 
 /// The network every run of `s` uses: link classes and their settings.
@@ -334,7 +344,6 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         );
         assert_eq!(kernel.spawn(name, class::ORIGIN, origin), id);
     }
-    let capacity_bps = |mbps: f64| (mbps * 1e6).round() as u64;
     let edge_config = EdgeConfig {
         playlist_window: s.cdn.playlist_window as usize,
         fps,
@@ -546,128 +555,149 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         }
     }
 
-    for (n, fault) in s.faults.iter().enumerate() {
-        let Some(target) = names.iter().position(|name| *name == fault.target) else {
-            continue;
-        };
-        let target = target as NodeId;
+    let node_id = |name: &String| names.iter().position(|n| n == name).map(|i| i as NodeId);
+    for (n, concrete) in concrete_faults(s, |stream| rng_for(seed, stream)).iter().enumerate() {
+        let fault = &concrete.fault;
         let at = SimTime::ZERO + fault.at.0;
         let until = fault.duration.map(|d| at + d.0);
-        match fault.kind.as_str() {
-            "node.crash" => {
-                kernel.schedule_action(at, KernelAction::Crash(target));
-                if let Some(until) = until {
-                    kernel.schedule_action(until, KernelAction::Restart(target));
-                }
+        // One action per fault and target; ids keep the file order of faults.
+        if fault.kind == "net.partition" {
+            let id = (n as u64) << 16;
+            let partition = Partition {
+                side_a: concrete.targets.iter().filter_map(node_id).collect(),
+                side_b: concrete.other.iter().filter_map(node_id).collect(),
+                one_way: fault.one_way.unwrap_or(false),
+            };
+            kernel.schedule_action(at, KernelAction::Partition { id, partition });
+            if let Some(until) = until {
+                kernel.schedule_action(until, KernelAction::Heal { id });
             }
-            "net.partition" => {
-                let id = n as u64;
-                let partition = Partition {
-                    side_a: BTreeSet::from([target]),
-                    side_b: BTreeSet::new(),
-                    one_way: false,
-                };
-                kernel.schedule_action(at, KernelAction::Partition { id, partition });
-                if let Some(until) = until {
-                    kernel.schedule_action(until, KernelAction::Heal { id });
-                }
+            continue;
+        }
+        for (t, target) in concrete.targets.iter().enumerate() {
+            let Some(target) = node_id(target) else { continue };
+            let id = (n as u64) << 16 | t as u64;
+            apply_fault(kernel, s, fault, id, target, at, until);
+        }
+    }
+}
+
+/// A rate in Mbit/s, in bit/s.
+fn capacity_bps(mbps: f64) -> u64 {
+    (mbps * 1e6).round() as u64
+}
+
+/// Schedules `fault` (any kind but a partition) on `target`; `id` names its network
+/// degradation.
+fn apply_fault(
+    kernel: &mut Kernel<Msg>,
+    s: &Scenario,
+    fault: &Fault,
+    id: u64,
+    target: NodeId,
+    at: SimTime,
+    until: Option<SimTime>,
+) {
+    match fault.kind.as_str() {
+        "node.crash" => {
+            kernel.schedule_action(at, KernelAction::Crash(target));
+            if let Some(until) = until {
+                kernel.schedule_action(until, KernelAction::Restart(target));
             }
-            "net.degrade" => {
-                let id = n as u64;
-                let degradation = Degradation {
-                    node: target,
-                    extra_latency: fault.latency.map_or(SimDuration::ZERO, |d| d.0),
-                    extra_jitter: fault.jitter.map_or(SimDuration::ZERO, |d| d.0),
-                    loss: fault.loss.unwrap_or(0.0),
-                    burst: fault.loss_burst.map_or(SimDuration::from_millis(100), |b| b.0),
-                    bandwidth_bps: fault.bandwidth_mbps.map_or(0, capacity_bps),
-                    outbound_only: false,
-                };
-                kernel.schedule_action(at, KernelAction::Degrade { id, degradation });
-                if let Some(until) = until {
-                    kernel.schedule_action(until, KernelAction::Restore { id });
-                }
+        }
+        "net.degrade" => {
+            let degradation = Degradation {
+                node: target,
+                extra_latency: fault.latency.map_or(SimDuration::ZERO, |d| d.0),
+                extra_jitter: fault.jitter.map_or(SimDuration::ZERO, |d| d.0),
+                loss: fault.loss.unwrap_or(0.0),
+                burst: fault.loss_burst.map_or(SimDuration::from_millis(100), |b| b.0),
+                bandwidth_bps: fault.bandwidth_mbps.map_or(0, capacity_bps),
+                outbound_only: false,
+            };
+            kernel.schedule_action(at, KernelAction::Degrade { id, degradation });
+            if let Some(until) = until {
+                kernel.schedule_action(until, KernelAction::Restore { id });
             }
-            "encoder.black" | "encoder.silent" | "encoder.stall" => {
-                let bits = match fault.kind.as_str() {
-                    "encoder.black" => content::BLACK,
-                    "encoder.silent" => content::SILENT,
-                    _ => content::STALL,
-                };
-                kernel.schedule_message(at, target, Msg::SetContent { bits, on: true });
-                if let Some(until) = until {
-                    kernel.schedule_message(until, target, Msg::SetContent { bits, on: false });
-                }
+        }
+        "encoder.black" | "encoder.silent" | "encoder.stall" => {
+            let bits = match fault.kind.as_str() {
+                "encoder.black" => content::BLACK,
+                "encoder.silent" => content::SILENT,
+                _ => content::STALL,
+            };
+            kernel.schedule_message(at, target, Msg::SetContent { bits, on: true });
+            if let Some(until) = until {
+                kernel.schedule_message(until, target, Msg::SetContent { bits, on: false });
             }
-            "cdn.overload" => {
-                let during = capacity_bps(fault.capacity_mbps.expect("validated"));
-                kernel.schedule_message(at, target, Msg::SetCapacity { bps: during });
-                if let Some(until) = until {
-                    let normal = capacity_bps(s.cdn.edge_capacity_mbps);
-                    kernel.schedule_message(until, target, Msg::SetCapacity { bps: normal });
-                }
+        }
+        "cdn.overload" => {
+            let during = capacity_bps(fault.capacity_mbps.expect("validated"));
+            kernel.schedule_message(at, target, Msg::SetCapacity { bps: during });
+            if let Some(until) = until {
+                let normal = capacity_bps(s.cdn.edge_capacity_mbps);
+                kernel.schedule_message(until, target, Msg::SetCapacity { bps: normal });
             }
-            "node.pause" => {
-                kernel.schedule_action(at, KernelAction::Pause(target));
-                if let Some(until) = until {
-                    kernel.schedule_action(until, KernelAction::Resume(target));
-                }
+        }
+        "node.pause" => {
+            kernel.schedule_action(at, KernelAction::Pause(target));
+            if let Some(until) = until {
+                kernel.schedule_action(until, KernelAction::Resume(target));
             }
-            "node.slow" => {
-                let id = n as u64;
-                let degradation = Degradation {
-                    node: target,
-                    extra_latency: fault.delay.expect("validated").0,
-                    extra_jitter: fault.jitter.map_or(SimDuration::ZERO, |d| d.0),
-                    loss: 0.0,
-                    burst: SimDuration::ZERO,
-                    bandwidth_bps: 0,
-                    outbound_only: true,
-                };
-                kernel.schedule_action(at, KernelAction::Degrade { id, degradation });
-                if let Some(until) = until {
-                    kernel.schedule_action(until, KernelAction::Restore { id });
-                }
+        }
+        "node.slow" => {
+            let degradation = Degradation {
+                node: target,
+                extra_latency: fault.delay.expect("validated").0,
+                extra_jitter: fault.jitter.map_or(SimDuration::ZERO, |d| d.0),
+                loss: 0.0,
+                burst: SimDuration::ZERO,
+                bandwidth_bps: 0,
+                outbound_only: true,
+            };
+            kernel.schedule_action(at, KernelAction::Degrade { id, degradation });
+            if let Some(until) = until {
+                kernel.schedule_action(until, KernelAction::Restore { id });
             }
-            "dns.outage" | "dns.stale" | "lb.fail" | "monitor.delay" | "monitor.blind" => {
-                let what = match fault.kind.as_str() {
-                    "dns.outage" => impair::DNS_OUTAGE,
-                    "dns.stale" => impair::DNS_STALE,
-                    "lb.fail" => impair::LB_DATA_PLANE,
-                    "monitor.delay" => impair::MONITOR_DELAY,
-                    _ => impair::MONITOR_BLIND,
-                };
-                let delay_ns = fault.delay.map_or(0, |d| d.0.as_nanos());
+        }
+        "dns.outage" | "dns.stale" | "lb.fail" | "monitor.delay" | "monitor.blind" => {
+            let what = match fault.kind.as_str() {
+                "dns.outage" => impair::DNS_OUTAGE,
+                "dns.stale" => impair::DNS_STALE,
+                "lb.fail" => impair::LB_DATA_PLANE,
+                "monitor.delay" => impair::MONITOR_DELAY,
+                _ => impair::MONITOR_BLIND,
+            };
+            let delay_ns = fault.delay.map_or(0, |d| d.0.as_nanos());
+            kernel.schedule_message(
+                at,
+                target,
+                Msg::Impair {
+                    what,
+                    on: true,
+                    delay_ns,
+                },
+            );
+            if let Some(until) = until {
                 kernel.schedule_message(
-                    at,
+                    until,
                     target,
                     Msg::Impair {
                         what,
-                        on: true,
+                        on: false,
                         delay_ns,
                     },
                 );
-                if let Some(until) = until {
-                    kernel.schedule_message(
-                        until,
-                        target,
-                        Msg::Impair {
-                            what,
-                            on: false,
-                            delay_ns,
-                        },
-                    );
-                }
             }
-            "ingest.overload" => {
-                let during = fault.capacity_streams.expect("validated");
-                kernel.schedule_message(at, target, Msg::SetStreamCapacity { streams: during });
-                if let Some(until) = until {
-                    let normal = s.ingest.capacity;
-                    kernel.schedule_message(until, target, Msg::SetStreamCapacity { streams: normal });
-                }
-            }
-            other => unreachable!("validation admits only known fault kinds, not {other}"),
         }
+        "ingest.overload" => {
+            let during = fault.capacity_streams.expect("validated");
+            kernel.schedule_message(at, target, Msg::SetStreamCapacity { streams: during });
+            if let Some(until) = until {
+                let normal = s.ingest.capacity;
+                kernel.schedule_message(until, target, Msg::SetStreamCapacity { streams: normal });
+            }
+        }
+        other => unreachable!("validation admits only known fault kinds, not {other}"),
     }
 }

@@ -70,7 +70,7 @@ pub fn run_scenario(
     let (stats, recorder, node_names) = run_in_system(|| async {
         let recorder = Rc::new(RefCell::new(Recorder::new(
             world::stream_shape(s),
-            world::fault_records(s),
+            world::fault_records(s, seed),
         )));
         let end = SimTime::ZERO + s.scenario.duration.0;
         let mut kernel: Kernel<Msg> = Kernel::new(world::network(s, seed), end, dispatch, keep_records);

@@ -4,8 +4,10 @@
 //! Defaults come from ../shared/MODEL.md (OBS reconnect, hls.js, HLS authoring spec);
 //! every one can be overridden in the file or with `--set`.
 
+pub mod chaos;
 pub mod diag;
 mod overrides;
+pub mod select;
 mod validate;
 
 use std::path::Path;
@@ -61,6 +63,12 @@ pub struct Scenario {
     pub network: NetworkLinks,
     #[serde(default, rename = "fault")]
     pub faults: Vec<Fault>,
+    /// Named sets of node selectors, for fault targets `group:NAME`.
+    #[serde(default)]
+    pub groups: chaos::Groups,
+    /// Seeded chaos drawn over a window.
+    #[serde(default)]
+    pub random_faults: Option<chaos::RandomFaults>,
     #[serde(default, rename = "expect")]
     pub expects: Vec<Expect>,
     #[serde(default)]
@@ -539,6 +547,12 @@ pub struct Fault {
     /// how late the monitor's records are.
     #[serde(default)]
     pub delay: Option<Dur>,
+    /// `net.partition`: the other side, a selector (default: every other node).
+    #[serde(default)]
+    pub other: Option<String>,
+    /// `net.partition`: cut only what the target side sends to the other.
+    #[serde(default)]
+    pub one_way: Option<bool>,
 }
 
 impl Fault {
@@ -553,6 +567,8 @@ impl Fault {
             ("loss_burst", self.loss_burst.is_some()),
             ("bandwidth_mbps", self.bandwidth_mbps.is_some()),
             ("delay", self.delay.is_some()),
+            ("other", self.other.is_some()),
+            ("one_way", self.one_way.is_some()),
         ]
         .into_iter()
         .filter_map(|(key, given)| given.then_some(key))
@@ -605,7 +621,7 @@ pub const FAULT_KIND_SPECS: &[FaultKind] = &[
         targets: &[],
         required: &[],
         any_of: false,
-        optional: &[],
+        optional: &["other", "one_way"],
         example: "",
     },
     FaultKind {

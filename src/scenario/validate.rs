@@ -5,7 +5,9 @@ use std::ops::Range;
 
 use toml_edit::ImDocument;
 
+use super::chaos::{RandomFaults, DISTRIBUTIONS};
 use super::diag::{did_you_mean, Diagnostic, Diagnostics};
+use super::select::Universe;
 use super::{Fault, FaultKind, Scenario, FAULT_KIND_SPECS};
 use crate::actors::monitor::MonitorMetric;
 use crate::control::balance::Algorithm;
@@ -111,7 +113,7 @@ impl<'a> Checker<'a> {
 
 /// A fault's settings against its kind: required ones present, foreign ones absent,
 /// the target of a role the kind applies to.
-fn check_fault_settings(c: &mut Checker<'_>, at: &str, fault: &Fault, kind: &FaultKind) {
+fn check_fault_settings(c: &mut Checker<'_>, at: &str, fault: &Fault, kind: &FaultKind, candidates: &[String]) {
     let given = fault.settings_given();
     let missing: Vec<&str> = (kind.required.iter().copied())
         .filter(|key| !given.contains(key))
@@ -144,17 +146,127 @@ fn check_fault_settings(c: &mut Checker<'_>, at: &str, fault: &Fault, kind: &Fau
             format!("remove it, or make the fault's kind {}", takers.join(" or ")),
         );
     }
-    if !kind.targets.is_empty() && !kind.targets.iter().any(|prefix| fault.target.starts_with(prefix)) {
+    let fits = |node: &String| kind.targets.iter().any(|prefix| node.starts_with(prefix));
+    if let Some(misfit) = candidates.iter().find(|node| !kind.targets.is_empty() && !fits(node)) {
         let roles: Vec<String> = kind
             .targets
             .iter()
             .map(|p| p.trim_end_matches('-').to_string())
             .collect();
+        let named = if misfit == &fault.target {
+            format!("`{misfit}`")
+        } else {
+            format!("`{misfit}` (from `{}`)", fault.target)
+        };
         c.error(
             &format!("{at}.target"),
-            format!("{} targets {}, not `{}`", kind.name, article_list(&roles), fault.target),
+            format!("{} targets {}, not {named}", kind.name, article_list(&roles)),
             format!("name one, e.g. `{}1`", kind.targets[0]),
         );
+    }
+}
+
+/// Every node `selector` could name (for draws, every candidate); reports why it names
+/// nothing usable.
+fn check_selector(c: &mut Checker<'_>, path: &str, selector: &str, universe: &Universe<'_>) -> Vec<String> {
+    match universe.resolve::<rand_chacha::ChaCha8Rng>(selector, None) {
+        Ok(nodes) => nodes,
+        Err(e) => {
+            let nodes = universe.nodes;
+            let help = if !e.help.is_empty() {
+                e.help
+            } else {
+                match did_you_mean(selector, nodes.iter().map(String::as_str)) {
+                    Some(near) => format!("did you mean `{near}`? Nodes: {}", nodes.join(", ")),
+                    None => format!(
+                        "nodes in this scenario: {}; or a selector: role:edge, group:NAME, count:2:role:edge, percent:25:role:edge",
+                        nodes.join(", ")
+                    ),
+                }
+            };
+            c.error(path, e.message, help);
+            Vec::new()
+        }
+    }
+}
+
+fn check_random_faults(c: &mut Checker<'_>, r: &RandomFaults, universe: &Universe<'_>, duration: SimDuration) {
+    let from = r.from.map_or(SimDuration::ZERO, |d| d.0);
+    let until = r.until.map_or(duration, |d| d.0);
+    if from >= until || until > duration {
+        c.error(
+            "random_faults",
+            format!("random faults window {from}..{until} is not inside the run (0s..{duration})"),
+            "make random_faults.from earlier than random_faults.until, and until at most scenario.duration",
+        );
+    }
+    if r.max_concurrent == 0 {
+        c.error(
+            "random_faults.max_concurrent",
+            "max_concurrent = 0 would inject nothing",
+            "give at least 1, or remove [random_faults]",
+        );
+    }
+    for selector in &r.protected {
+        check_selector(c, "random_faults.protected", selector, universe);
+    }
+    if r.kinds.is_empty() {
+        c.error(
+            "random_faults",
+            "[random_faults] lists no kind",
+            "add e.g. [[random_faults.kind]] with kind = \"node.crash\", target = \"role:edge\", mtbf = \"6h\", mttr = \"5m\"",
+        );
+    }
+    let weighted = r.kinds.iter().any(|k| k.weight.is_some() && k.mtbf.is_none());
+    if weighted && r.mtbf.is_none() {
+        c.error(
+            "random_faults",
+            "kinds with a weight share random_faults.mtbf, which is not given",
+            "add e.g. `mtbf = \"2h\"` to [random_faults]",
+        );
+    }
+    if r.mtbf.is_some_and(|m| m.0.is_zero()) {
+        c.error("random_faults.mtbf", "mtbf must be longer than zero", "e.g. \"2h\"");
+    }
+    for (k, kind) in r.kinds.iter().enumerate() {
+        let at = format!("random_faults.kind[{k}]");
+        let Some(spec) = FaultKind::by_name(&kind.kind) else {
+            let names: Vec<&str> = FAULT_KIND_SPECS.iter().map(|k| k.name).collect();
+            c.one_of(&format!("{at}.kind"), &kind.kind, &names, &[]);
+            continue;
+        };
+        match (kind.weight, kind.mtbf) {
+            (Some(_), Some(_)) | (None, None) => c.error(
+                &at,
+                format!("random {} faults need either a `weight` or their own `mtbf`", kind.kind),
+                "give `weight = 1` (sharing random_faults.mtbf) or `mtbf = \"6h\"`",
+            ),
+            (Some(w), None) if !(w.is_finite() && w > 0.0) => c.error(
+                &format!("{at}.weight"),
+                format!("weight = {w} is not a positive number"),
+                "e.g. `weight = 1`",
+            ),
+            (None, Some(m)) if m.0.is_zero() => {
+                c.error(&format!("{at}.mtbf"), "mtbf must be longer than zero", "e.g. \"6h\"")
+            }
+            _ => {}
+        }
+        if kind.mttr.0.is_zero() {
+            c.error(&format!("{at}.mttr"), "mttr must be longer than zero", "e.g. \"5m\"");
+        }
+        for (key, value) in [
+            ("interval_distribution", &kind.interval_distribution),
+            ("duration_distribution", &kind.duration_distribution),
+        ] {
+            c.one_of(&format!("{at}.{key}"), value, DISTRIBUTIONS, &[]);
+        }
+        let target = kind.target.clone().unwrap_or_else(|| "every node".to_string());
+        let candidates = match &kind.target {
+            Some(selector) => check_selector(c, &format!("{at}.target"), selector, universe),
+            None => universe.nodes.to_vec(),
+        };
+        let template = kind.fault(String::new(), SimDuration::ZERO, target, kind.mttr.0);
+        check_fault_settings(c, &at, &template, spec, &candidates);
     }
 }
 
@@ -655,22 +767,27 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
     }
 
     let nodes = s.node_names();
+    let universe = Universe {
+        nodes: &nodes,
+        groups: &s.groups,
+    };
+    for (name, members) in &s.groups {
+        for member in members {
+            check_selector(&mut c, &format!("groups.{name}"), member, &universe);
+        }
+    }
+    if let Some(random) = &s.random_faults {
+        check_random_faults(&mut c, random, &universe, duration);
+    }
     for (n, fault) in s.faults.iter().enumerate() {
         let at = format!("fault[{n}]");
         if FaultKind::by_name(&fault.kind).is_none() {
             let names: Vec<&str> = FAULT_KIND_SPECS.iter().map(|k| k.name).collect();
             c.one_of(&format!("{at}.kind"), &fault.kind, &names, &[]);
         }
-        if !nodes.contains(&fault.target) {
-            let help = match did_you_mean(&fault.target, nodes.iter().map(String::as_str)) {
-                Some(near) => format!("did you mean `{near}`? Nodes: {}", nodes.join(", ")),
-                None => format!("nodes in this scenario: {}", nodes.join(", ")),
-            };
-            c.error(
-                &format!("{at}.target"),
-                format!("fault target `{}` is not a node of this scenario", fault.target),
-                help,
-            );
+        let candidates = check_selector(&mut c, &format!("{at}.target"), &fault.target, &universe);
+        if let Some(other) = &fault.other {
+            check_selector(&mut c, &format!("{at}.other"), other, &universe);
         }
         if fault.at.0 >= duration {
             c.error(
@@ -683,7 +800,7 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
             );
         }
         if let Some(kind) = FaultKind::by_name(&fault.kind) {
-            check_fault_settings(&mut c, &at, fault, kind);
+            check_fault_settings(&mut c, &at, fault, kind, &candidates);
         }
         if let Some(mbps) = fault.capacity_mbps.filter(|m| !(m.is_finite() && *m > 0.0)) {
             c.error(
