@@ -40,6 +40,7 @@ fn fault_with_every_setting() -> Fault {
         loss_burst: Some(d),
         bandwidth_mbps: Some(1.0),
         delay: Some(d),
+        drift: Some(0.5),
         other: Some("encoder-1".into()),
         one_way: Some(true),
     }
@@ -95,6 +96,7 @@ fn scenario_keys() -> BTreeSet<String> {
             loss_burst: Some(d),
             bandwidth_mbps: Some(1.0),
             delay: Some(d),
+            drift: Some(0.5),
             ..RandomKind::default()
         }],
         ..RandomFaults::default()

@@ -133,3 +133,21 @@ fn a_fault_ends_even_for_a_node_that_is_down_or_cut_off_when_it_ends() {
     // Resolved once the restarted encoder sends normal pictures again.
     assert!(content[0].resolved_ms.is_some_and(|ms| ms < 300_000.0), "{content:?}");
 }
+
+#[test]
+fn a_slow_clock_on_the_leader_breaks_the_lease_guarantee() {
+    // Half speed: the 10 s renew deadline lasts 20 s of true time after the last
+    // granted request; the store frees the lease 15 s after it granted it, and
+    // manager-2 asks every 2 s. Both lead for 20 − 15 − (up to 2) s: about 3 s.
+    let short = ["viewers.count=20"];
+    let skewed = run("scenarios/clock-skew.toml", &short);
+    let overlap = skewed.summary.split_brain_s;
+    assert!((2.0..=5.0).contains(&overlap), "{overlap}");
+    let mut fine = short.to_vec();
+    fine.push("fault[0].drift=0.0001");
+    assert_eq!(run("scenarios/clock-skew.toml", &fine).summary.split_brain_s, 0.0);
+    // A fast clock only steps down earlier: never two leaders.
+    let mut fast = short.to_vec();
+    fast.push("fault[0].drift=1.0");
+    assert_eq!(run("scenarios/clock-skew.toml", &fast).summary.split_brain_s, 0.0);
+}

@@ -10,10 +10,16 @@
 //! records detections and carries out switches; a standby keeps its health view and
 //! policy warm, and on becoming leader re-asserts the ingest address its policy wants.
 //!
+//! The lease client counts on the manager's own clock (`control::clock`): a
+//! `clock.skew` fault makes it run fast or slow, and a slow clock keeps a leader
+//! leading after the store has let its lease lapse (the split brain lease timing
+//! assumes away). Everything else the manager does runs on true time.
+//!
 //! A crash loses the checker's volatile state; on restart the manager probes afresh
 //! from `now`. The failover policy's choice of active pipeline is treated as persisted
 //! (a real manager keeps it in its store), so it survives the restart.
 
+use crate::control::clock::LocalClock;
 use crate::control::failover::{ActivePassive, Failback, SwitchReason};
 use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::control::lease::{LeaseClient, LeaseConfig};
@@ -91,6 +97,8 @@ pub struct Manager {
     streams: Vec<Steered>,
     next_reconcile: SimTime,
     lease: Option<LeaseClient>,
+    /// This manager's own clock, which its lease client counts on (`clock.skew`).
+    clock: LocalClock,
     health: HealthChecker,
     detected_at: Vec<Option<SimTime>>,
     /// Per target, from its last probe answer: streams it could still take, and the
@@ -138,6 +146,7 @@ impl Manager {
             streams,
             next_reconcile: SimTime::ZERO + RECONCILE_PERIOD,
             lease: config.lease.map(|(lease, _, first)| LeaseClient::new(lease, first)),
+            clock: LocalClock::default(),
             health: checker_from(config.health, &config.phases, SimTime::ZERO),
             config,
             detected_at: vec![None; n],
@@ -151,7 +160,8 @@ impl Manager {
 
     /// Without a lease the manager is always the leader.
     fn is_leader(&self, now: SimTime) -> bool {
-        self.lease.as_ref().is_none_or(|lease| lease.is_leader(now))
+        let local = self.clock.local(now);
+        self.lease.as_ref().is_none_or(|lease| lease.is_leader(local))
     }
 
     /// Lease requests and leadership changes. A new leader re-asserts the ingest
@@ -160,10 +170,11 @@ impl Manager {
     fn pump_lease(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let Some(lease) = &mut self.lease else { return };
         let store = self.config.lease.expect("a lease client has a store").1;
-        while let Some(id) = lease.poll_request(ctx.now()) {
+        while let Some(id) = lease.poll_request(self.clock.local(ctx.now())) {
             ctx.send(store, Msg::LeaseRequest { id }, CONTROL_MESSAGE_BYTES);
         }
         while let Some((leader, at)) = lease.poll_change() {
+            let at = self.clock.real(at);
             tracing::info!(manager = %self.config.name, leader, "leadership changed");
             self.recorder.borrow_mut().leadership(&self.config.name, leader, at);
             if !leader {
@@ -354,7 +365,7 @@ impl Manager {
             self.next_reconcile = now + RECONCILE_PERIOD;
         }
         let policy_timeout = self.streams.iter().filter_map(|s| s.policy.poll_timeout()).min();
-        let lease_timeout = self.lease.as_ref().map(LeaseClient::poll_timeout);
+        let lease_timeout = (self.lease.as_ref()).map(|lease| self.clock.real(lease.poll_timeout()));
         let reconcile = (!self.streams.is_empty() || self.origins.is_some()).then_some(self.next_reconcile);
         let next = [self.health.poll_timeout(), policy_timeout, lease_timeout, reconcile]
             .into_iter()
@@ -385,7 +396,7 @@ impl Behavior for Manager {
                 self.lease = self
                     .config
                     .lease
-                    .map(|(lease, _, _)| LeaseClient::new(lease, ctx.now()));
+                    .map(|(lease, _, _)| LeaseClient::new(lease, self.clock.local(ctx.now())));
                 self.health = checker_from(self.config.health, &self.config.phases, ctx.now());
                 self.detected_at.fill(None);
                 self.room_of.fill(u32::MAX);
@@ -411,7 +422,7 @@ impl Behavior for Manager {
             Input::Timer(Msg::ControlTimer) => {
                 if self.timer.fire(ctx.now()) {
                     if let Some(lease) = &mut self.lease {
-                        lease.handle_timeout(ctx.now());
+                        lease.handle_timeout(self.clock.local(ctx.now()));
                     }
                     self.health.handle_timeout(ctx.now());
                     for steered in &mut self.streams {
@@ -420,11 +431,15 @@ impl Behavior for Manager {
                 }
             }
             Input::Msg {
+                msg: Msg::SetClockDrift { drift_ppm },
+                ..
+            } => self.clock.set_drift_ppm(ctx.now(), drift_ppm),
+            Input::Msg {
                 msg: Msg::LeaseGrant { id },
                 ..
             } => {
                 if let Some(lease) = &mut self.lease {
-                    lease.handle_grant(ctx.now(), id);
+                    lease.handle_grant(self.clock.local(ctx.now()), id);
                 }
             }
             Input::Msg {

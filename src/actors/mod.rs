@@ -176,6 +176,11 @@ pub enum Msg {
         on: bool,
         delay_ns: u64,
     },
+    /// Kernel → manager: its clock runs `drift_ppm` parts per million fast from now
+    /// (negative: slow); `clock.skew` and its end (0).
+    SetClockDrift {
+        drift_ppm: i64,
+    },
     /// Kernel → ingest: the server can package `streams` streams from now on (0:
     /// unlimited); an `ingest.overload` fault and its end.
     SetStreamCapacity {
@@ -349,6 +354,7 @@ impl TraceMsg for Msg {
             Msg::Promote { .. } => "promote",
             Msg::SetStreamCapacity { .. } => "set-stream-capacity",
             Msg::Impair { .. } => "impair",
+            Msg::SetClockDrift { .. } => "set-clock-drift",
             Msg::SetOrigin { .. } => "set-origin",
             Msg::LeaseGrant { .. } => "lease-grant",
             Msg::Scrape { .. } => "scrape",
@@ -419,6 +425,7 @@ impl TraceMsg for Msg {
             }
             Msg::SetStreamCapacity { streams } => mix(&[u64::from(streams)]),
             Msg::Impair { what, on, delay_ns } => mix(&[u64::from(what), u64::from(on), delay_ns]),
+            Msg::SetClockDrift { drift_ppm } => mix(&[drift_ppm as u64]),
             Msg::ScrapeReply { round, a, b } => mix(&[round, a, b]),
             Msg::SetOrigin { stream, origin } => mix(&[u64::from(stream), u64::from(origin)]),
             Msg::Ack { conn, frame } => mix(&[conn, frame]),

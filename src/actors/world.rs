@@ -690,6 +690,13 @@ fn apply_fault(
                 );
             }
         }
+        "clock.skew" => {
+            let drift_ppm = (fault.drift.expect("validated") * 1e6).round() as i64;
+            kernel.schedule_message(at, target, Msg::SetClockDrift { drift_ppm });
+            if let Some(until) = until {
+                kernel.schedule_message(until, target, Msg::SetClockDrift { drift_ppm: 0 });
+            }
+        }
         "ingest.overload" => {
             let during = fault.capacity_streams.expect("validated");
             kernel.schedule_message(at, target, Msg::SetStreamCapacity { streams: during });

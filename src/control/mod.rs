@@ -8,6 +8,7 @@
 pub mod admission;
 pub mod alert;
 pub mod balance;
+pub mod clock;
 pub mod content;
 pub mod dns;
 pub mod failover;

@@ -80,6 +80,8 @@ pub struct RandomKind {
     pub bandwidth_mbps: Option<f64>,
     #[serde(default)]
     pub delay: Option<Dur>,
+    #[serde(default)]
+    pub drift: Option<f64>,
 }
 
 fn exponential() -> String {
@@ -106,6 +108,7 @@ impl RandomKind {
             loss_burst: self.loss_burst,
             bandwidth_mbps: self.bandwidth_mbps,
             delay: self.delay,
+            drift: self.drift,
             ..Fault::default()
         }
     }

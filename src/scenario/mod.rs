@@ -547,6 +547,10 @@ pub struct Fault {
     /// how late the monitor's records are.
     #[serde(default)]
     pub delay: Option<Dur>,
+    /// `clock.skew`: how much fast (positive) or slow (negative) the clock runs, as a
+    /// share of true time: -0.5 runs at half speed.
+    #[serde(default)]
+    pub drift: Option<f64>,
     /// `net.partition`: the other side, a selector (default: every other node).
     #[serde(default)]
     pub other: Option<String>,
@@ -567,6 +571,7 @@ impl Fault {
             ("loss_burst", self.loss_burst.is_some()),
             ("bandwidth_mbps", self.bandwidth_mbps.is_some()),
             ("delay", self.delay.is_some()),
+            ("drift", self.drift.is_some()),
             ("other", self.other.is_some()),
             ("one_way", self.one_way.is_some()),
         ]
@@ -687,6 +692,14 @@ pub const FAULT_KIND_SPECS: &[FaultKind] = &[
         any_of: false,
         optional: &[],
         example: "",
+    },
+    FaultKind {
+        name: "clock.skew",
+        targets: &["manager-"],
+        required: &["drift"],
+        any_of: false,
+        optional: &[],
+        example: "`drift = -0.5`: the manager's clock runs at half speed",
     },
     FaultKind {
         name: "encoder.black",

@@ -816,6 +816,13 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
                 "give how much later, e.g. \"500ms\"",
             );
         }
+        if let Some(drift) = fault.drift.filter(|d| !(d.is_finite() && *d > -1.0 && *d <= 10.0)) {
+            c.error(
+                &format!("{at}.drift"),
+                format!("drift = {drift} is not a clock rate change in (-1, 10]"),
+                "give the share the clock runs fast or slow, e.g. -0.5 (half speed) or 0.001",
+            );
+        }
         if fault.capacity_streams == Some(0) {
             c.error(
                 &format!("{at}.capacity_streams"),
