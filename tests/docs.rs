@@ -41,6 +41,8 @@ fn fault_with_every_setting() -> Fault {
         bandwidth_mbps: Some(1.0),
         delay: Some(d),
         drift: Some(0.5),
+        on: Some("alert.fired".into()),
+        after: Some(d),
         other: Some("encoder-1".into()),
         one_way: Some(true),
     }
@@ -147,7 +149,7 @@ fn every_scenario_key_is_documented() {
 #[test]
 fn every_fault_key_and_setting_is_documented() {
     let fault = fault_with_every_setting();
-    let mut keys: Vec<String> = ["id", "at", "kind", "target", "duration"]
+    let mut keys: Vec<String> = ["id", "at", "kind", "target", "duration", "on", "after"]
         .into_iter()
         .chain(fault.settings_given())
         .map(|key| format!("fault.{key}"))

@@ -151,3 +151,24 @@ fn a_slow_clock_on_the_leader_breaks_the_lease_guarantee() {
     fast.push("fault[0].drift=1.0");
     assert_eq!(run("scenarios/clock-skew.toml", &fast).summary.split_brain_s, 0.0);
 }
+
+#[test]
+fn a_fault_triggered_by_the_promotion_hits_it_in_flight_in_both_dispatch_modes() {
+    let short = ["scenario.duration=14m", "viewers.count=30"];
+    let out = run("scenarios/standby-dies.toml", &short);
+    let standby = out.faults.iter().find(|f| f.id == "standby-crash").unwrap();
+    let failover = &out.failovers[0];
+    // The manager decided at detection; the standby dies 50 ms later, before the
+    // address moves (100 ms), so the switch waits for its restart a minute on.
+    assert_eq!(standby.start_s * 1e3, failover.detected_ms + 50.0);
+    assert!(failover.switched_ms > (standby.end_s.unwrap()) * 1e3, "{failover:?}");
+    assert_eq!(out.failovers.len(), 1);
+    common::assert_dispatch_modes_agree(&common::scenario("scenarios/standby-dies.toml", &short), 1);
+    // Never fired: a trigger armed after the only failover lists nothing.
+    let late = run(
+        "scenarios/standby-dies.toml",
+        &["scenario.duration=14m", "viewers.count=30", "fault[1].at=11m"],
+    );
+    assert!(late.faults.iter().all(|f| f.id != "standby-crash"));
+    assert!(late.failovers[0].switched_ms < 604_000.0);
+}

@@ -455,3 +455,18 @@ fn a_table_written_in_part_keeps_the_defaults_of_where_it_stands() {
     assert_eq!(s.lb.health.interval.0.to_string(), "2s");
     assert_eq!(s.lb.health.fall, 5);
 }
+
+#[test]
+fn triggered_faults_need_a_known_event() {
+    let fault =
+        |extra: &str| format!("{MINIMAL}[[fault]]\nat = \"0s\"\nkind = \"node.crash\"\ntarget = \"ingest-2\"\n{extra}");
+    let d = errors(&fault("on = \"failover.begun\"\n"), &[]);
+    assert_eq!(d.0[0].message, "unknown value `failover.begun` for `fault[0].on`");
+    assert_eq!(
+        d.0[0].help.as_deref(),
+        Some("use one of: failure.detected, failover.started, failover.switched, failover.completed, failback.started, alert.fired, leader.elected")
+    );
+    let d = errors(&fault("after = \"1s\"\n"), &[]);
+    assert_eq!(d.0[0].message, "`after` applies to faults started by an event (`on`)");
+    assert!(load_str("t.toml", &fault("on = \"alert.fired\"\nafter = \"1s\"\n"), &[]).is_ok());
+}

@@ -92,9 +92,9 @@ impl Dns {
             } else {
                 self.detected_at[before].unwrap_or(ctx.now())
             };
-            self.recorder
-                .borrow_mut()
-                .switched(0, from, to, failback, (&self.check_name, detected), ctx.now());
+            let mut recorder = self.recorder.borrow_mut();
+            recorder.failover_started(failback, ctx.now());
+            recorder.switched(0, from, to, failback, (&self.check_name, detected), ctx.now());
         }
     }
 

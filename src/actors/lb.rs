@@ -220,6 +220,7 @@ impl LoadBalancer {
                 // back: a failback. Becoming master at start is no episode.
                 if at > SimTime::ZERO {
                     self.takeover = Some((!silent, at));
+                    self.recorder.borrow_mut().failover_started(!silent, at);
                 }
                 let action = KernelAction::MoveVip {
                     vip: self.config.vip,

@@ -241,9 +241,10 @@ impl Manager {
             }
             let detected = self.detected_at[from].unwrap_or(now);
             let by = format!("{} health check", self.config.name);
-            self.recorder
-                .borrow_mut()
-                .switched(stream, &names[from], &names[to], false, (&by, detected), now);
+            let mut recorder = self.recorder.borrow_mut();
+            recorder.failover_started(false, now);
+            recorder.switched(stream, &names[from], &names[to], false, (&by, detected), now);
+            drop(recorder);
             self.send_origin(ctx, stream, to);
         }
     }
@@ -332,6 +333,7 @@ impl Manager {
                 // The promoted server takes the address itself: a manager cut off from
                 // it cannot move it. The server records the episode once it holds it.
                 steered.last_switch = (detected.as_nanos(), reason);
+                (self.recorder.borrow_mut()).failover_started(reason == SwitchReason::Failback, now);
                 let promote = Msg::Promote {
                     stream: stream as u32,
                     detected_ns: detected.as_nanos(),

@@ -16,10 +16,10 @@ use crate::control::player::PlayerConfig;
 use crate::control::reconnect::Backoff;
 use crate::control::vrrp::Role;
 use crate::metrics::{FaultRecord, StreamShape};
-use crate::scenario::chaos::concrete_faults;
+use crate::scenario::chaos::{concrete_faults, ConcreteFault};
 use crate::scenario::select::is_node_id;
 use crate::scenario::{Fault, LinkCfg, Scenario};
-use crate::sim::{rng_for, Degradation, Dest, Kernel, KernelAction, LinkSpec, NodeId, Partition};
+use crate::sim::{rng_for, Degradation, Dest, Kernel, KernelAction, LinkSpec, NodeId, Partition, Scheduled};
 use crate::time::{SimDuration, SimTime};
 
 use super::class;
@@ -125,26 +125,64 @@ pub fn stream_shape(s: &Scenario) -> StreamShape {
 /// The faults of the run, as the recorder lists them: one per fault and target. A
 /// fault that names one node by its id keeps its id; one whose selector names nodes
 /// (`role:edge`, `count:1:role:edge`) lists each as `ID/NODE`.
+/// A triggered fault (`on`) is listed once it fires.
 pub fn fault_records(s: &Scenario, seed: u64) -> Vec<FaultRecord> {
-    let mut records = Vec::new();
-    for concrete in concrete_faults(s, |stream| rng_for(seed, stream)) {
-        let f = &concrete.fault;
-        let plain = concrete.targets.len() == 1 && is_node_id(&f.target);
-        for target in &concrete.targets {
-            records.push(FaultRecord {
-                id: if plain {
-                    concrete.id.clone()
-                } else {
-                    format!("{}/{target}", concrete.id)
-                },
-                kind: f.kind.clone(),
-                target: target.clone(),
-                onset: SimTime::ZERO + f.at.0,
-                end: f.duration.map(|d| SimTime::ZERO + f.at.0 + d.0),
-            });
-        }
+    (concrete_faults(s, |stream| rng_for(seed, stream)).iter())
+        .filter(|concrete| concrete.fault.on.is_none())
+        .flat_map(|concrete| records_of(concrete, SimTime::ZERO + concrete.fault.at.0))
+        .collect()
+}
+
+/// The records of `concrete`, beginning at `onset`.
+fn records_of(concrete: &ConcreteFault, onset: SimTime) -> Vec<FaultRecord> {
+    let f = &concrete.fault;
+    let plain = concrete.targets.len() == 1 && is_node_id(&f.target);
+    (concrete.targets.iter())
+        .map(|target| FaultRecord {
+            id: if plain {
+                concrete.id.clone()
+            } else {
+                format!("{}/{target}", concrete.id)
+            },
+            kind: f.kind.clone(),
+            target: target.clone(),
+            onset,
+            end: f.duration.map(|d| onset + d.0),
+        })
+        .collect()
+}
+
+/// Where scheduled faults go: the kernel before the run, or a triggered fault's list
+/// for the kernel's window hook during it.
+trait FaultSink {
+    fn action(&mut self, at: SimTime, action: KernelAction);
+    fn message(&mut self, at: SimTime, node: NodeId, msg: Msg);
+}
+
+impl FaultSink for Kernel<Msg> {
+    fn action(&mut self, at: SimTime, action: KernelAction) {
+        self.schedule_action(at, action);
     }
-    records
+    fn message(&mut self, at: SimTime, node: NodeId, msg: Msg) {
+        self.schedule_message(at, node, msg);
+    }
+}
+
+impl FaultSink for Vec<Scheduled<Msg>> {
+    fn action(&mut self, at: SimTime, action: KernelAction) {
+        self.push(Scheduled::Action(at, action));
+    }
+    fn message(&mut self, at: SimTime, node: NodeId, msg: Msg) {
+        self.push(Scheduled::Message(at, node, msg));
+    }
+}
+
+/// A fault waiting for its event.
+struct Trigger {
+    /// Index among the run's faults (names its network changes).
+    n: usize,
+    concrete: ConcreteFault,
+    fired: bool,
 }
 
 /// The network every run of `s` uses: link classes and their settings.
@@ -555,30 +593,85 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         }
     }
 
-    let node_id = |name: &String| names.iter().position(|n| n == name).map(|i| i as NodeId);
-    for (n, concrete) in concrete_faults(s, |stream| rng_for(seed, stream)).iter().enumerate() {
-        let fault = &concrete.fault;
-        let at = SimTime::ZERO + fault.at.0;
-        let until = fault.duration.map(|d| at + d.0);
-        // One action per fault and target; ids keep the file order of faults.
-        if fault.kind == "net.partition" {
-            let id = (n as u64) << 16;
-            let partition = Partition {
-                side_a: concrete.targets.iter().filter_map(node_id).collect(),
-                side_b: concrete.other.iter().filter_map(node_id).collect(),
-                one_way: fault.one_way.unwrap_or(false),
-            };
-            kernel.schedule_action(at, KernelAction::Partition { id, partition });
-            if let Some(until) = until {
-                kernel.schedule_action(until, KernelAction::Heal { id });
+    let mut triggers = Vec::new();
+    for (n, concrete) in concrete_faults(s, |stream| rng_for(seed, stream))
+        .into_iter()
+        .enumerate()
+    {
+        if concrete.fault.on.is_some() {
+            triggers.push(Trigger {
+                n,
+                concrete,
+                fired: false,
+            });
+        } else {
+            let at = SimTime::ZERO + concrete.fault.at.0;
+            schedule_fault(kernel, s, &names, n, &concrete, at);
+        }
+    }
+    if triggers.is_empty() {
+        return;
+    }
+    // A triggered fault starts `after` its event, and no sooner than a lookahead after
+    // it: the kernel hears of the event at the end of the window it happened in.
+    let lookahead = network(s, 0).min_latency();
+    recorder.borrow_mut().triggers = Some(Vec::new());
+    let (recorder, s) = (recorder.clone(), s.clone());
+    kernel.set_window_hook(Box::new(move || {
+        let events = (recorder.borrow_mut().triggers.as_mut())
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let mut scheduled: Vec<Scheduled<Msg>> = Vec::new();
+        for (event, at) in events {
+            for trigger in triggers.iter_mut().filter(|t| !t.fired) {
+                let fault = &trigger.concrete.fault;
+                if fault.on.as_deref() != Some(event) || at < SimTime::ZERO + fault.at.0 {
+                    continue;
+                }
+                trigger.fired = true;
+                let onset = at + fault.after.map_or(SimDuration::ZERO, |d| d.0).max(lookahead);
+                tracing::info!(fault = %trigger.concrete.id, %event, %onset, "triggered fault");
+                schedule_fault(&mut scheduled, &s, &names, trigger.n, &trigger.concrete, onset);
+                recorder
+                    .borrow_mut()
+                    .faults
+                    .extend(records_of(&trigger.concrete, onset));
             }
-            continue;
         }
-        for (t, target) in concrete.targets.iter().enumerate() {
-            let Some(target) = node_id(target) else { continue };
-            let id = (n as u64) << 16 | t as u64;
-            apply_fault(kernel, s, fault, id, target, at, until);
+        scheduled
+    }));
+}
+
+/// Schedules `concrete` from `at` on every node it names: one action per fault and
+/// target (a partition: one for all); `n` keeps the file order of network changes.
+fn schedule_fault(
+    sink: &mut impl FaultSink,
+    s: &Scenario,
+    names: &[String],
+    n: usize,
+    concrete: &ConcreteFault,
+    at: SimTime,
+) {
+    let node_id = |name: &String| names.iter().position(|x| x == name).map(|i| i as NodeId);
+    let fault = &concrete.fault;
+    let until = fault.duration.map(|d| at + d.0);
+    if fault.kind == "net.partition" {
+        let id = (n as u64) << 16;
+        let partition = Partition {
+            side_a: concrete.targets.iter().filter_map(node_id).collect(),
+            side_b: concrete.other.iter().filter_map(node_id).collect(),
+            one_way: fault.one_way.unwrap_or(false),
+        };
+        sink.action(at, KernelAction::Partition { id, partition });
+        if let Some(until) = until {
+            sink.action(until, KernelAction::Heal { id });
         }
+        return;
+    }
+    for (t, target) in concrete.targets.iter().enumerate() {
+        let Some(target) = node_id(target) else { continue };
+        let id = (n as u64) << 16 | t as u64;
+        apply_fault(sink, s, fault, id, target, at, until);
     }
 }
 
@@ -590,7 +683,7 @@ fn capacity_bps(mbps: f64) -> u64 {
 /// Schedules `fault` (any kind but a partition) on `target`; `id` names its network
 /// degradation.
 fn apply_fault(
-    kernel: &mut Kernel<Msg>,
+    sink: &mut impl FaultSink,
     s: &Scenario,
     fault: &Fault,
     id: u64,
@@ -600,9 +693,9 @@ fn apply_fault(
 ) {
     match fault.kind.as_str() {
         "node.crash" => {
-            kernel.schedule_action(at, KernelAction::Crash(target));
+            sink.action(at, KernelAction::Crash(target));
             if let Some(until) = until {
-                kernel.schedule_action(until, KernelAction::Restart(target));
+                sink.action(until, KernelAction::Restart(target));
             }
         }
         "net.degrade" => {
@@ -615,9 +708,9 @@ fn apply_fault(
                 bandwidth_bps: fault.bandwidth_mbps.map_or(0, capacity_bps),
                 outbound_only: false,
             };
-            kernel.schedule_action(at, KernelAction::Degrade { id, degradation });
+            sink.action(at, KernelAction::Degrade { id, degradation });
             if let Some(until) = until {
-                kernel.schedule_action(until, KernelAction::Restore { id });
+                sink.action(until, KernelAction::Restore { id });
             }
         }
         "encoder.black" | "encoder.silent" | "encoder.stall" => {
@@ -626,23 +719,23 @@ fn apply_fault(
                 "encoder.silent" => content::SILENT,
                 _ => content::STALL,
             };
-            kernel.schedule_message(at, target, Msg::SetContent { bits, on: true });
+            sink.message(at, target, Msg::SetContent { bits, on: true });
             if let Some(until) = until {
-                kernel.schedule_message(until, target, Msg::SetContent { bits, on: false });
+                sink.message(until, target, Msg::SetContent { bits, on: false });
             }
         }
         "cdn.overload" => {
             let during = capacity_bps(fault.capacity_mbps.expect("validated"));
-            kernel.schedule_message(at, target, Msg::SetCapacity { bps: during });
+            sink.message(at, target, Msg::SetCapacity { bps: during });
             if let Some(until) = until {
                 let normal = capacity_bps(s.cdn.edge_capacity_mbps);
-                kernel.schedule_message(until, target, Msg::SetCapacity { bps: normal });
+                sink.message(until, target, Msg::SetCapacity { bps: normal });
             }
         }
         "node.pause" => {
-            kernel.schedule_action(at, KernelAction::Pause(target));
+            sink.action(at, KernelAction::Pause(target));
             if let Some(until) = until {
-                kernel.schedule_action(until, KernelAction::Resume(target));
+                sink.action(until, KernelAction::Resume(target));
             }
         }
         "node.slow" => {
@@ -655,9 +748,9 @@ fn apply_fault(
                 bandwidth_bps: 0,
                 outbound_only: true,
             };
-            kernel.schedule_action(at, KernelAction::Degrade { id, degradation });
+            sink.action(at, KernelAction::Degrade { id, degradation });
             if let Some(until) = until {
-                kernel.schedule_action(until, KernelAction::Restore { id });
+                sink.action(until, KernelAction::Restore { id });
             }
         }
         "dns.outage" | "dns.stale" | "lb.fail" | "monitor.delay" | "monitor.blind" => {
@@ -669,7 +762,7 @@ fn apply_fault(
                 _ => impair::MONITOR_BLIND,
             };
             let delay_ns = fault.delay.map_or(0, |d| d.0.as_nanos());
-            kernel.schedule_message(
+            sink.message(
                 at,
                 target,
                 Msg::Impair {
@@ -679,7 +772,7 @@ fn apply_fault(
                 },
             );
             if let Some(until) = until {
-                kernel.schedule_message(
+                sink.message(
                     until,
                     target,
                     Msg::Impair {
@@ -692,17 +785,17 @@ fn apply_fault(
         }
         "clock.skew" => {
             let drift_ppm = (fault.drift.expect("validated") * 1e6).round() as i64;
-            kernel.schedule_message(at, target, Msg::SetClockDrift { drift_ppm });
+            sink.message(at, target, Msg::SetClockDrift { drift_ppm });
             if let Some(until) = until {
-                kernel.schedule_message(until, target, Msg::SetClockDrift { drift_ppm: 0 });
+                sink.message(until, target, Msg::SetClockDrift { drift_ppm: 0 });
             }
         }
         "ingest.overload" => {
             let during = fault.capacity_streams.expect("validated");
-            kernel.schedule_message(at, target, Msg::SetStreamCapacity { streams: during });
+            sink.message(at, target, Msg::SetStreamCapacity { streams: during });
             if let Some(until) = until {
                 let normal = s.ingest.capacity;
-                kernel.schedule_message(until, target, Msg::SetStreamCapacity { streams: normal });
+                sink.message(until, target, Msg::SetStreamCapacity { streams: normal });
             }
         }
         other => unreachable!("validation admits only known fault kinds, not {other}"),

@@ -52,6 +52,17 @@ pub struct FaultRecord {
     pub end: Option<SimTime>,
 }
 
+/// Events a fault can be triggered by (`on`), in the order a failover goes through them.
+pub const TRIGGER_EVENTS: &[&str] = &[
+    "failure.detected",
+    "failover.started",
+    "failover.switched",
+    "failover.completed",
+    "failback.started",
+    "alert.fired",
+    "leader.elected",
+];
+
 /// One switch between pipelines: fault onset → detected → switched → first frame on the
 /// new path (its ingest took the first keyframe) → first segment from it at the origin.
 /// A failback (return to a recovered primary) has no fault: its onset is the decision.
@@ -217,6 +228,9 @@ pub struct Recorder {
     pub episodes: Vec<Episode>,
     /// Detections of a node's failure: (node, the check that saw it, when).
     pub detections: Vec<(String, String, SimTime)>,
+    /// State changes faults can be triggered by, as they happen: (event, when). `None`
+    /// unless the scenario has triggered faults.
+    pub triggers: Option<Vec<(&'static str, SimTime)>>,
     pub alerts: Vec<AlertRecord>,
     pub content_failures: Vec<ContentFailure>,
     /// Manager leadership changes: (manager, leader?, when).
@@ -255,6 +269,7 @@ impl Recorder {
             faults,
             episodes: Vec::new(),
             detections: Vec::new(),
+            triggers: None,
             content_failures: Vec::new(),
             alerts: Vec::new(),
             leadership: Vec::new(),
@@ -394,10 +409,36 @@ impl Recorder {
     /// Ingest `pipeline` took the first keyframe of a new publisher connection of
     /// `stream` at `at`.
     pub fn pipeline_first_frame(&mut self, stream: usize, pipeline: &str, at: SimTime) {
+        let mut completed = false;
         for episode in self.episodes.iter_mut().filter(|e| e.stream == stream) {
             if episode.first_frame.is_none() && episode.to == pipeline && episode.switched <= at {
                 episode.first_frame = Some(at);
+                completed |= !episode.failback;
             }
+        }
+        if completed {
+            self.note("failover.completed", at);
+        }
+    }
+
+    /// A component decided to switch a stream (or every stream) to another path: a
+    /// manager's promotion, a DNS record's flip, a VRRP takeover, an origin's input
+    /// switch. The switch itself is [`Recorder::switched`].
+    pub fn failover_started(&mut self, failback: bool, at: SimTime) {
+        self.note(
+            if failback {
+                "failback.started"
+            } else {
+                "failover.started"
+            },
+            at,
+        );
+    }
+
+    /// A state change a fault may be triggered by.
+    fn note(&mut self, event: &'static str, at: SimTime) {
+        if let Some(triggers) = &mut self.triggers {
+            triggers.push((event, at));
         }
     }
 
@@ -464,6 +505,9 @@ impl Recorder {
     /// write in their own windows; the order is settled by sorting when read.
     pub fn leadership(&mut self, manager: &str, leader: bool, at: SimTime) {
         self.leadership.push((manager.to_string(), leader, at));
+        if leader {
+            self.note("leader.elected", at);
+        }
     }
 
     /// Total time during which more than one manager believed it was the leader (a
@@ -505,6 +549,7 @@ impl Recorder {
 
     /// Alerts come from the one monitor, in its order.
     pub fn alert_fired(&mut self, rule: &str, since: SimTime, at: SimTime) {
+        self.note("alert.fired", at);
         self.alerts.push(AlertRecord {
             rule: rule.to_string(),
             since,
@@ -533,6 +578,7 @@ impl Recorder {
 
     /// `by` (a check, named with its node: `lb-1 health check`) saw `node` fail at `at`.
     pub fn detected(&mut self, node: &str, by: &str, at: SimTime) {
+        self.note("failure.detected", at);
         self.detections.push((node.to_string(), by.to_string(), at));
     }
 
@@ -540,6 +586,7 @@ impl Recorder {
     /// detection, switch and first frame on the new path coincide, because the new path
     /// was live all along and its frames become available the moment they are taken.
     pub fn input_switched(&mut self, stream: usize, from: &str, to: &str, by: &str, at: SimTime) {
+        self.failover_started(false, at);
         self.switched(stream, from, to, false, (by, at), at);
         let episode = self.episodes.last_mut().expect("just pushed");
         episode.first_frame = Some(at);
@@ -572,18 +619,22 @@ impl Recorder {
                 .max_by_key(|f| f.onset);
             on_source.or_else(|| self.faults.iter().filter(active_at).max_by_key(|f| f.onset))
         };
+        let fault = fault.map(|f| (f.id.clone(), f.onset));
         self.episodes.push(Episode {
             stream,
             failback,
-            fault: fault.map(|f| f.id.clone()),
+            fault: fault.as_ref().map(|f| f.0.clone()),
             from: from.to_string(),
             to: to.to_string(),
-            onset: fault.map_or(detected, |f| f.onset),
+            onset: fault.map_or(detected, |f| f.1),
             detected,
             detected_by: detected_by.to_string(),
             switched: at,
             first_frame: None,
             first_segment: None,
         });
+        if !failback {
+            self.note("failover.switched", at);
+        }
     }
 }

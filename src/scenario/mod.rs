@@ -551,6 +551,14 @@ pub struct Fault {
     /// share of true time: -0.5 runs at half speed.
     #[serde(default)]
     pub drift: Option<f64>,
+    /// A state change that starts the fault (`failover.started`, …): the first such
+    /// event at or after `at`, plus `after`.
+    #[serde(default)]
+    pub on: Option<String>,
+    /// With `on`: how long after the event the fault starts (at least the smallest
+    /// link latency).
+    #[serde(default)]
+    pub after: Option<Dur>,
     /// `net.partition`: the other side, a selector (default: every other node).
     #[serde(default)]
     pub other: Option<String>,

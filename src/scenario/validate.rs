@@ -14,6 +14,7 @@ use crate::control::balance::Algorithm;
 use crate::control::lease::LeaseConfig;
 use crate::control::player::PlayerConfig;
 use crate::metrics::summary::METRICS;
+use crate::metrics::TRIGGER_EVENTS;
 use crate::time::SimDuration;
 
 /// Rough resident bytes per simulated viewer (player state, stats, timers).
@@ -808,6 +809,17 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
                 format!("capacity_mbps = {mbps} is not a positive number"),
                 "give the edge's capacity during the fault in Mbit/s, e.g. 50",
             );
+        }
+        match (&fault.on, fault.after) {
+            (Some(event), _) if !TRIGGER_EVENTS.contains(&event.as_str()) => {
+                c.one_of(&format!("{at}.on"), event, TRIGGER_EVENTS, &[]);
+            }
+            (None, Some(_)) => c.error(
+                &format!("{at}.after"),
+                "`after` applies to faults started by an event (`on`)",
+                "add e.g. `on = \"failover.started\"`, or remove `after`",
+            ),
+            _ => {}
         }
         if fault.delay.is_some_and(|d| d.0.is_zero()) {
             c.error(

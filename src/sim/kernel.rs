@@ -205,6 +205,16 @@ pub enum KernelAction {
     Finish,
 }
 
+/// A change the window hook asks the kernel to make (see [`Kernel::set_window_hook`]).
+pub enum Scheduled<M> {
+    Action(SimTime, KernelAction),
+    Message(SimTime, NodeId, M),
+}
+
+/// Called after every dispatch window and kernel action; what it returns is scheduled.
+/// It must not ask for anything before the end of the window just dispatched.
+pub type WindowHook<M> = Box<dyn FnMut() -> Vec<Scheduled<M>>>;
+
 #[derive(Debug)]
 struct KernelEvent {
     time: SimTime,
@@ -538,6 +548,7 @@ pub struct Kernel<M: Send + Unpin + TraceMsg + 'static> {
     touched: Vec<NodeId>,
     end: SimTime,
     dropped_to_dead: u64,
+    hook: Option<WindowHook<M>>,
 }
 
 impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
@@ -572,6 +583,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             touched: Vec::new(),
             end,
             dropped_to_dead: 0,
+            hook: None,
         };
         kernel.schedule_action(end, KernelAction::Finish);
         kernel
@@ -639,6 +651,30 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         self.push_kernel_input(at, dst, Input::Msg { from: KERNEL, msg });
     }
 
+    /// Installs `hook`, which can schedule changes in reaction to what the actors did
+    /// (faults triggered by a state change). It runs at window boundaries, which both
+    /// dispatch modes share for anything at least a lookahead after its cause.
+    pub fn set_window_hook(&mut self, hook: WindowHook<M>) {
+        self.hook = Some(hook);
+    }
+
+    fn run_hook(&mut self, floor: SimTime) {
+        let Some(hook) = &mut self.hook else { return };
+        for scheduled in hook() {
+            let at = match &scheduled {
+                Scheduled::Action(at, _) | Scheduled::Message(at, _, _) => *at,
+            };
+            assert!(
+                at >= floor,
+                "a triggered change for {at} comes after its time (window ended {floor}); its delay must be at least the lookahead"
+            );
+            match scheduled {
+                Scheduled::Action(at, action) => self.schedule_action(at, action),
+                Scheduled::Message(at, node, msg) => self.schedule_message(at, node, msg),
+            }
+        }
+    }
+
     /// Schedules a change to the world (a fault, a repair) at `at`.
     pub fn schedule_action(&mut self, at: SimTime, action: KernelAction) {
         let seq = self.next_kernel_seq();
@@ -662,8 +698,12 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                     if self.apply(event).await? {
                         break;
                     }
+                    self.run_hook(k);
                 }
-                (_, Some(t0)) => self.dispatch_window(t0, next_kernel).await?,
+                (_, Some(t0)) => {
+                    let window_end = self.dispatch_window(t0, next_kernel).await?;
+                    self.run_hook(window_end);
+                }
                 (_, None) => break,
             }
         }
@@ -771,7 +811,8 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         Ok(false)
     }
 
-    async fn dispatch_window(&mut self, t0: SimTime, next_kernel: Option<SimTime>) -> Result<(), SimError> {
+    /// Dispatches one window; returns its end.
+    async fn dispatch_window(&mut self, t0: SimTime, next_kernel: Option<SimTime>) -> Result<SimTime, SimError> {
         let window_end = match self.dispatch {
             Dispatch::Strict => {
                 let event = self.queue.pop().expect("peeked");
@@ -789,7 +830,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         };
         self.flush(window_end).await?;
         self.drain_outbox(window_end);
-        Ok(())
+        Ok(window_end)
     }
 
     /// Resolves an event's destination and adds it to that node's batch, or drops it.

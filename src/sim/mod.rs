@@ -8,7 +8,8 @@ pub mod seed;
 pub mod trace;
 
 pub use kernel::{
-    current_time, run_in_system, Behavior, Ctx, Dispatch, Input, Kernel, KernelAction, RunStats, SimError, KERNEL,
+    current_time, run_in_system, Behavior, Ctx, Dispatch, Input, Kernel, KernelAction, RunStats, Scheduled, SimError,
+    WindowHook, KERNEL,
 };
 pub use net::{Degradation, Dest, LinkSpec, Network, NodeId, Partition};
 pub use seed::{rng_for, SimRng};
