@@ -202,3 +202,81 @@ fn bad_selectors_and_random_fault_tables_are_refused_with_exact_text() {
         ]
     );
 }
+
+#[test]
+fn a_region_outage_takes_down_the_whole_region_at_once() {
+    let s = common::scenario(
+        "scenarios/region-outage.toml",
+        &["scenario.duration=14m", "viewers.count=40"],
+    );
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    let hit: Vec<(&str, &str)> = (out.faults.iter())
+        .map(|f| (f.id.as_str(), f.target.as_str()))
+        .collect();
+    assert_eq!(
+        hit,
+        [
+            ("eu-down/ingest-1", "ingest-1"),
+            ("eu-down/edge-1", "edge-1"),
+            ("eu-down/edge-2", "edge-2")
+        ]
+    );
+    assert_eq!(out.failovers.len(), 1);
+    assert_eq!(out.failovers[0].from, "ingest-1");
+    // Viewers of the dead edges move to us edges; those of us edges never stall.
+    for v in &out.viewers {
+        let in_eu = v.edge == "edge-1" || v.edge == "edge-2";
+        if !in_eu {
+            assert!(v.stall_time.as_secs_f64() < 10.0, "{v:?}");
+        }
+    }
+    // Drawn at random: a region outage takes every node of the region it draws.
+    let mut random = s.clone();
+    random.random_faults = Some(failcast::scenario::chaos::RandomFaults {
+        mtbf: Some(failcast::scenario::Dur(SimDuration::from_secs(120))),
+        max_concurrent: 1,
+        blast_radius: 1,
+        kinds: vec![failcast::scenario::chaos::RandomKind {
+            kind: "region.outage".into(),
+            weight: Some(1.0),
+            mttr: failcast::scenario::Dur(SimDuration::from_secs(60)),
+            interval_distribution: "exponential".into(),
+            duration_distribution: "exponential".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let regions = [
+        vec!["ingest-1", "edge-1", "edge-2"],
+        vec!["manager-1", "ingest-2", "origin-1", "edge-3", "edge-4", "monitor-1"],
+    ];
+    let drawn_regions = drawn(&random, 1);
+    assert!(drawn_regions.iter().any(|f| f.id.starts_with("random-")));
+    for f in drawn_regions.iter().filter(|f| f.id.starts_with("random-")) {
+        let mut targets: Vec<&str> = f.targets.iter().map(String::as_str).collect();
+        targets.sort();
+        assert!(
+            regions.iter().any(|r| {
+                let mut r = r.clone();
+                r.sort();
+                r == targets
+            }),
+            "{f:?}"
+        );
+    }
+}
+
+#[test]
+fn regions_are_disjoint_and_region_outages_name_a_region() {
+    let base =
+        "[scenario]\nname = \"t\"\nduration = \"1m\"\n[regions]\neu = [\"edge-1\", \"edge-2\"]\nus = [\"edge-2\"]\n";
+    assert_eq!(
+        messages(load_str("t.toml", base, &[]).unwrap_err()),
+        ["`edge-2` is in region `eu` and in region `us`"]
+    );
+    let outage = "[scenario]\nname = \"t\"\nduration = \"1m\"\n[[fault]]\nat = \"30s\"\nkind = \"region.outage\"\ntarget = \"edge-1\"\n";
+    assert_eq!(
+        messages(load_str("t.toml", outage, &[]).unwrap_err()),
+        ["region.outage targets a region, not `edge-1`"]
+    );
+}

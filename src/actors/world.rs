@@ -692,7 +692,7 @@ fn apply_fault(
     until: Option<SimTime>,
 ) {
     match fault.kind.as_str() {
-        "node.crash" => {
+        "node.crash" | "region.outage" => {
             sink.action(at, KernelAction::Crash(target));
             if let Some(until) = until {
                 sink.action(until, KernelAction::Restart(target));

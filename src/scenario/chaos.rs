@@ -150,6 +150,7 @@ pub fn concrete_faults<R: Rng>(s: &Scenario, mut rng_for: impl FnMut(&str) -> R)
     let universe = Universe {
         nodes: &nodes,
         groups: &s.groups,
+        regions: &s.regions,
     };
     let mut out: Vec<ConcreteFault> = Vec::new();
     for (i, fault) in s.faults.iter().enumerate() {
@@ -214,7 +215,7 @@ fn random_faults<R: Rng>(s: &Scenario, r: &RandomFaults, universe: &Universe<'_>
     let protected: Vec<String> = (r.protected.iter())
         .flat_map(|sel| universe.resolve::<R>(sel, None).unwrap_or_default())
         .collect();
-    let mut active: Vec<(SimDuration, String)> = Vec::new();
+    let mut active: Vec<(SimDuration, Vec<String>)> = Vec::new();
     let mut out = Vec::new();
     for (at, k) in arrivals {
         let kind = &r.kinds[k];
@@ -222,26 +223,52 @@ fn random_faults<R: Rng>(s: &Scenario, r: &RandomFaults, universe: &Universe<'_>
         if active.len() >= r.max_concurrent as usize {
             continue;
         }
-        let per_role = |role: &str| active.iter().filter(|(_, n)| role_of(n) == role).count();
-        let pool = match &kind.target {
-            Some(selector) => universe.resolve::<R>(selector, None).unwrap_or_default(),
-            None => universe.nodes.to_vec(),
+        let down = |n: &String| active.iter().any(|(_, nodes)| nodes.contains(n));
+        let per_role = |role: &str| {
+            (active.iter().flat_map(|(_, nodes)| nodes))
+                .filter(|n| role_of(n) == role)
+                .count()
         };
-        let candidates: Vec<String> = (pool.into_iter())
-            .filter(|n| !protected.contains(n) && !active.iter().any(|(_, a)| a == n))
-            .filter(|n| r.blast_radius == 0 || per_role(role_of(n)) < r.blast_radius as usize)
-            .collect();
-        if candidates.is_empty() {
-            continue;
-        }
-        let target = candidates[rng.gen_range(0..candidates.len())].clone();
+        // A region outage draws a region (every node of it, none already down or
+        // protected); other kinds draw one node within the blast radius.
+        let (target, targets) = if kind.kind == "region.outage" {
+            let regions: Vec<(&String, Vec<String>)> = (universe.regions.keys())
+                .filter(|name| kind.target.as_deref().is_none_or(|t| t == format!("region:{name}")))
+                .map(|name| {
+                    let nodes = universe
+                        .resolve::<R>(&format!("region:{name}"), None)
+                        .unwrap_or_default();
+                    (name, nodes)
+                })
+                .filter(|(_, nodes)| !nodes.is_empty() && !nodes.iter().any(|n| protected.contains(n) || down(n)))
+                .collect();
+            if regions.is_empty() {
+                continue;
+            }
+            let (name, nodes) = regions[rng.gen_range(0..regions.len())].clone();
+            (format!("region:{name}"), nodes)
+        } else {
+            let pool = match &kind.target {
+                Some(selector) => universe.resolve::<R>(selector, None).unwrap_or_default(),
+                None => universe.nodes.to_vec(),
+            };
+            let candidates: Vec<String> = (pool.into_iter())
+                .filter(|n| !protected.contains(n) && !down(n))
+                .filter(|n| r.blast_radius == 0 || per_role(role_of(n)) < r.blast_radius as usize)
+                .collect();
+            if candidates.is_empty() {
+                continue;
+            }
+            let node = candidates[rng.gen_range(0..candidates.len())].clone();
+            (node.clone(), vec![node])
+        };
         let duration = draw(rng, &kind.duration_distribution, kind.mttr.0);
-        active.push((at + duration, target.clone()));
+        active.push((at + duration, targets.clone()));
         let id = format!("random-{}", out.len() + 1);
         out.push(ConcreteFault {
             id: id.clone(),
-            fault: kind.fault(id, at, target.clone(), duration),
-            targets: vec![target],
+            fault: kind.fault(id, at, target, duration),
+            targets,
             other: Vec::new(),
         });
     }

@@ -66,6 +66,10 @@ pub struct Scenario {
     /// Named sets of node selectors, for fault targets `group:NAME`.
     #[serde(default)]
     pub groups: chaos::Groups,
+    /// Where nodes run: region name → selectors. A node is in at most one region;
+    /// `region:NAME` targets it, and `region.outage` takes it all down at once.
+    #[serde(default)]
+    pub regions: chaos::Groups,
     /// Seeded chaos drawn over a window.
     #[serde(default)]
     pub random_faults: Option<chaos::RandomFaults>,
@@ -628,6 +632,14 @@ pub const FAULT_KIND_SPECS: &[FaultKind] = &[
         any_of: false,
         optional: &["jitter"],
         example: "`delay = \"500ms\"`: how much later everything the node sends leaves",
+    },
+    FaultKind {
+        name: "region.outage",
+        targets: &[],
+        required: &[],
+        any_of: false,
+        optional: &[],
+        example: "",
     },
     FaultKind {
         name: "net.partition",

@@ -1,5 +1,6 @@
 //! Fault target selectors: which nodes a `target` names. A node id (`edge-3`), every
-//! node of a role (`role:edge`), a named group (`group:NAME`, from `[groups]`), or
+//! node of a role (`role:edge`), a named group (`group:NAME`, from `[groups]`), a
+//! region (`region:NAME`, from `[regions]`), or
 //! `count:N:SELECTOR` / `percent:P:SELECTOR`: N nodes (P% rounded up, at least one) of
 //! what SELECTOR names, drawn from the run's seed.
 
@@ -28,6 +29,7 @@ const MAX_DEPTH: usize = 8;
 pub struct Universe<'a> {
     pub nodes: &'a [String],
     pub groups: &'a BTreeMap<String, Vec<String>>,
+    pub regions: &'a BTreeMap<String, Vec<String>>,
 }
 
 /// Why a selector names nothing usable; the text is the message, `help` the fix.
@@ -130,15 +132,21 @@ impl Universe<'_> {
             }
             return Ok(members);
         }
-        if let Some(group) = selector.strip_prefix("group:") {
-            let Some(members) = self.groups.get(group) else {
-                let known: Vec<&str> = self.groups.keys().map(String::as_str).collect();
+        let named = [("group", "groups", self.groups), ("region", "regions", self.regions)];
+        if let Some((what, table, sets, name)) = (named.iter()).find_map(|&(what, table, sets)| {
+            selector
+                .strip_prefix(what)
+                .and_then(|r| r.strip_prefix(':'))
+                .map(|name| (what, table, sets, name))
+        }) {
+            let Some(members) = sets.get(name) else {
+                let known: Vec<&str> = sets.keys().map(String::as_str).collect();
                 let help = if known.is_empty() {
-                    "define it under [groups], e.g. `edges-eu = [\"edge-1\", \"edge-2\"]`".to_string()
+                    format!("define it under [{table}], e.g. `eu = [\"edge-1\", \"edge-2\"]`")
                 } else {
-                    format!("groups: {}", known.join(", "))
+                    format!("{table}: {}", known.join(", "))
                 };
-                return Err(error(format!("unknown group `{group}` in target `{selector}`"), help));
+                return Err(error(format!("unknown {what} `{name}` in target `{selector}`"), help));
             };
             let mut rng = rng;
             let mut all = Vec::new();
@@ -159,7 +167,7 @@ impl Universe<'_> {
 
 /// Whether `selector` is a plain node id (no role, group or draw).
 pub fn is_node_id(selector: &str) -> bool {
-    !["count:", "percent:", "role:", "group:"]
+    !["count:", "percent:", "role:", "group:", "region:"]
         .iter()
         .any(|prefix| selector.trim().starts_with(prefix))
 }
@@ -197,10 +205,20 @@ mod tests {
             ),
             ("loop".to_string(), vec!["group:loop".to_string()]),
         ]);
+        let regions = BTreeMap::from([("eu".to_string(), vec!["ingest-1".to_string(), "edge-1".to_string()])]);
         let u = Universe {
             nodes: &nodes,
             groups: &groups,
+            regions: &regions,
         };
+        assert_eq!(
+            u.resolve::<ChaCha8Rng>("region:eu", None).unwrap(),
+            ["ingest-1", "edge-1"]
+        );
+        assert_eq!(
+            u.resolve::<ChaCha8Rng>("region:us", None).unwrap_err().message,
+            "unknown region `us` in target `region:us`"
+        );
         let none: Option<&mut ChaCha8Rng> = None;
         assert_eq!(u.resolve("edge-3", none).unwrap(), ["edge-3"]);
         let all_edges = u.resolve::<ChaCha8Rng>("role:edge", None).unwrap();

@@ -1,6 +1,7 @@
 //! Semantic checks of a parsed scenario. Every problem is collected (not just the
 //! first), each pointing at the offending key with a fix.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use toml_edit::ImDocument;
@@ -260,6 +261,18 @@ fn check_random_faults(c: &mut Checker<'_>, r: &RandomFaults, universe: &Univers
             ("duration_distribution", &kind.duration_distribution),
         ] {
             c.one_of(&format!("{at}.{key}"), value, DISTRIBUTIONS, &[]);
+        }
+        if spec.name == "region.outage" {
+            if universe.regions.is_empty() {
+                c.error(&at, "random region outages need regions", "define them under [regions]");
+            }
+            if kind.target.as_ref().is_some_and(|t| !t.starts_with("region:")) {
+                c.error(
+                    &format!("{at}.target"),
+                    "a random region.outage draws among regions: its target is `region:NAME` or none",
+                    "write `target = \"region:eu\"`, or leave target out to draw any region",
+                );
+            }
         }
         let target = kind.target.clone().unwrap_or_else(|| "every node".to_string());
         let candidates = match &kind.target {
@@ -771,10 +784,25 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
     let universe = Universe {
         nodes: &nodes,
         groups: &s.groups,
+        regions: &s.regions,
     };
     for (name, members) in &s.groups {
         for member in members {
             check_selector(&mut c, &format!("groups.{name}"), member, &universe);
+        }
+    }
+    let mut region_of: BTreeMap<String, &str> = BTreeMap::new();
+    for (name, members) in &s.regions {
+        for member in members {
+            for node in check_selector(&mut c, &format!("regions.{name}"), member, &universe) {
+                if let Some(other) = region_of.insert(node.clone(), name).filter(|o| o != name) {
+                    c.error(
+                        &format!("regions.{name}"),
+                        format!("`{node}` is in region `{other}` and in region `{name}`"),
+                        "a node runs in one region: remove it from one of them",
+                    );
+                }
+            }
         }
     }
     if let Some(random) = &s.random_faults {
@@ -802,6 +830,13 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
         }
         if let Some(kind) = FaultKind::by_name(&fault.kind) {
             check_fault_settings(&mut c, &at, fault, kind, &candidates);
+        }
+        if fault.kind == "region.outage" && !fault.target.starts_with("region:") {
+            c.error(
+                &format!("{at}.target"),
+                format!("region.outage targets a region, not `{}`", fault.target),
+                "write `region:NAME` for a region under [regions]; to crash one node use node.crash",
+            );
         }
         if let Some(mbps) = fault.capacity_mbps.filter(|m| !(m.is_finite() && *m > 0.0)) {
             c.error(
