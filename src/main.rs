@@ -156,7 +156,7 @@ fn run(args: RunArgs) -> i32 {
             "expect    {mark}: {} {} {} (measured {measured})",
             v.expect.metric,
             v.expect.op,
-            v.expect.value
+            v.expect.describe()
         );
         if !v.passed {
             code = exit::FAILED;

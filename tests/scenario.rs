@@ -221,7 +221,7 @@ fn overrides_reach_fault_and_expectation_entries() {
     assert_eq!(s.faults[0].at.0.as_secs_f64(), 30.0);
     assert_eq!(s.faults[0].duration.unwrap().0.as_secs_f64(), 10.0);
     assert_eq!(s.faults[0].target, "ingest-2");
-    assert_eq!(s.expects[0].value, 2.0);
+    assert_eq!(s.expects[0].bounds(), Ok((2.0, 2.0)));
     let d = errors(&source, &["fault[1].at=30s"]);
     assert_eq!(d.0[0].message, "unknown scenario key `fault[1].at`");
     assert_eq!(d.0[0].help.as_deref(), Some("did you mean `fault[0].at`?"));
@@ -469,4 +469,38 @@ fn triggered_faults_need_a_known_event() {
     let d = errors(&fault("after = \"1s\"\n"), &[]);
     assert_eq!(d.0[0].message, "`after` applies to faults started by an event (`on`)");
     assert!(load_str("t.toml", &fault("on = \"alert.fired\"\nafter = \"1s\"\n"), &[]).is_ok());
+}
+
+#[test]
+fn thresholds_take_units_and_between_takes_two() {
+    let expect = |metric: &str, op: &str, value: &str| {
+        format!("{MINIMAL}[[expect]]\nmetric = \"{metric}\"\nop = \"{op}\"\nvalue = {value}\n")
+    };
+    let bounds = |source: String| load_str("t.toml", &source, &[]).unwrap().expects[0].bounds().unwrap();
+    assert_eq!(
+        bounds(expect("failover_latency_ms.p99", "lt", "\"3s\"")),
+        (3_000.0, 3_000.0)
+    );
+    assert_eq!(bounds(expect("split_brain_s", "le", "\"500ms\"")), (0.5, 0.5));
+    assert_eq!(bounds(expect("rebuffer_ratio", "lt", "\"2%\"")), (0.02, 0.02));
+    assert_eq!(
+        bounds(expect("failover_latency_ms.p50", "between", "[\"1s\", 8000]")),
+        (1_000.0, 8_000.0)
+    );
+    let refused = |source: String| {
+        let d = errors(&source, &[]);
+        d.0.into_iter().map(|e| e.message).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        refused(expect("stall_count", "lt", "\"3s\"")),
+        ["`stall_count` is not a time: give a plain number"]
+    );
+    assert_eq!(
+        refused(expect("stall_count", "between", "5")),
+        ["`between` takes two values: `value = [low, high]`"]
+    );
+    assert_eq!(
+        refused(expect("stall_count", "between", "[9, 3]")),
+        ["`between` 9 and 3: the low bound is above the high one"]
+    );
 }

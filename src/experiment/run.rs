@@ -145,12 +145,14 @@ pub fn evaluate(s: &Scenario, summary: &Summary) -> Vec<Verdict> {
         .iter()
         .map(|expect| {
             let measured = summary.metric(&expect.metric);
+            let (low, high) = expect.bounds().unwrap_or((f64::NAN, f64::NAN));
             let passed = measured.is_some_and(|m| match expect.op.as_str() {
-                "lt" => m < expect.value,
-                "le" => m <= expect.value,
-                "gt" => m > expect.value,
-                "ge" => m >= expect.value,
-                "eq" => m == expect.value,
+                "lt" => m < low,
+                "le" => m <= low,
+                "gt" => m > low,
+                "ge" => m >= low,
+                "eq" => m == low,
+                "between" => (low..=high).contains(&m),
                 _ => false,
             });
             Verdict {

@@ -184,7 +184,7 @@ pub fn report(run: &RunTables) -> Result<String, String> {
                 "<tr><td class=\"{class}\">{word}</td><td>{}</td><td>{} {}</td><td>{}</td></tr>",
                 escape(&v.metric),
                 escape(&v.op),
-                v.value,
+                escape(&v.value),
                 v.measured.map_or("no value".into(), |m| m.to_string()),
             );
         }

@@ -31,7 +31,8 @@ pub struct StallRow {
 pub struct VerdictRow {
     pub metric: String,
     pub op: String,
-    pub value: f64,
+    /// The threshold in the metric's unit (`between`: "low and high").
+    pub value: String,
     pub measured: Option<f64>,
     pub passed: bool,
 }
@@ -85,7 +86,7 @@ impl RunTables {
                 .map(|v| VerdictRow {
                     metric: v.expect.metric.clone(),
                     op: v.expect.op.clone(),
-                    value: v.expect.value,
+                    value: v.expect.describe(),
                     measured: v.measured,
                     passed: v.passed,
                 })

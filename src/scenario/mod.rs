@@ -763,9 +763,75 @@ impl FaultKind {
 pub struct Expect {
     /// A dotted `summary.json` key, e.g. `failover_latency_ms.p99`.
     pub metric: String,
-    /// `lt`, `le`, `gt`, `ge` or `eq`.
+    /// `lt`, `le`, `gt`, `ge`, `eq` or `between` (inclusive).
     pub op: String,
-    pub value: f64,
+    /// A number in the metric's unit, a duration (`"3s"`) for a metric in `_ms` or
+    /// `_s`, a percentage (`"2%"`) for a ratio; for `between`, two of them.
+    pub value: Threshold,
+}
+
+/// An expectation's threshold as written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Threshold {
+    Number(f64),
+    Text(String),
+    Range(Vec<Threshold>),
+}
+
+impl Threshold {
+    /// The threshold in the unit of `metric` (its name says it: `_ms`, `_s`).
+    pub fn in_unit_of(&self, metric: &str) -> Result<f64, String> {
+        match self {
+            Threshold::Number(n) => Ok(*n),
+            Threshold::Text(text) => {
+                let text = text.trim();
+                if let Some(percent) = text.strip_suffix('%') {
+                    return (percent.trim().parse::<f64>())
+                        .map(|p| p / 100.0)
+                        .map_err(|_| format!("`{text}` is not a percentage"));
+                }
+                let duration = SimDuration::parse(text).map_err(|e| format!("`{text}`: {e}"))?;
+                let unit = metric.split('.').find_map(|part| {
+                    if part.ends_with("_ms") || part.contains("_ms_") {
+                        Some(1e3)
+                    } else if part.ends_with("_s") || part.contains("_s_") {
+                        Some(1.0)
+                    } else {
+                        None
+                    }
+                });
+                match unit {
+                    Some(per_second) => Ok(duration.as_secs_f64() * per_second),
+                    None => Err(format!("`{metric}` is not a time: give a plain number")),
+                }
+            }
+            Threshold::Range(_) => Err("a pair of values goes with `between` only".into()),
+        }
+    }
+}
+
+impl Expect {
+    /// The inclusive bounds the metric must lie in: one value, or `between`'s two.
+    pub fn bounds(&self) -> Result<(f64, f64), String> {
+        match (&self.value, self.op.as_str()) {
+            (Threshold::Range(pair), "between") => match pair.as_slice() {
+                [low, high] => Ok((low.in_unit_of(&self.metric)?, high.in_unit_of(&self.metric)?)),
+                _ => Err("`between` takes two values: `value = [low, high]`".into()),
+            },
+            (_, "between") => Err("`between` takes two values: `value = [low, high]`".into()),
+            (value, _) => value.in_unit_of(&self.metric).map(|v| (v, v)),
+        }
+    }
+
+    /// The threshold as the reports show it.
+    pub fn describe(&self) -> String {
+        match self.bounds() {
+            Ok((low, high)) if self.op == "between" => format!("{low} and {high}"),
+            Ok((value, _)) => value.to_string(),
+            Err(_) => "?".into(),
+        }
+    }
 }
 
 impl Scenario {

@@ -942,9 +942,22 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
         c.one_of(
             &format!("expect[{n}].op"),
             &expect.op,
-            &["lt", "le", "gt", "ge", "eq"],
-            &["between"],
+            &["lt", "le", "gt", "ge", "eq", "between"],
+            &[],
         );
+        match expect.bounds() {
+            Err(message) => c.error(
+                &format!("expect[{n}].value"),
+                message,
+                "a number, a duration such as \"3s\" for a metric in _ms or _s, or a percentage such as \"2%\"",
+            ),
+            Ok((low, high)) if low > high => c.error(
+                &format!("expect[{n}].value"),
+                format!("`between` {low} and {high}: the low bound is above the high one"),
+                "write `value = [low, high]`",
+            ),
+            Ok(_) => {}
+        }
     }
     if c.errors.is_empty() {
         Ok(s)
