@@ -47,6 +47,8 @@ pub enum Command {
         /// A run folder written by `failcast run`.
         dir: PathBuf,
     },
+    /// Print the JSON Schema of scenario files (for editors and TOML language servers).
+    Schema,
     /// Measure the simulation kernel against a bare binary-heap loop.
     Bench {
         /// Print one JSON object instead of a table.

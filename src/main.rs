@@ -52,6 +52,10 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Validate { scenarios, set } => validate(&scenarios, &set),
         Command::Bench { json, repeats } => bench_command(json, repeats),
+        Command::Schema => {
+            println!("{}", failcast::scenario::json_schema());
+            exit::OK
+        }
         Command::Report { dir } => match report::rebuild(&dir) {
             Ok(()) => {
                 say!("wrote     {}/{{plots/, report.html}}", dir.display());

@@ -193,3 +193,36 @@ fn every_accepted_name_is_documented() {
         );
     }
 }
+
+#[test]
+fn the_schema_command_prints_a_json_schema_of_every_table() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_failcast"))
+        .arg("schema")
+        .output()
+        .expect("failcast runs");
+    assert!(output.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the schema is JSON");
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(schema["additionalProperties"], false, "unknown keys are refused");
+    let tables: BTreeSet<&str> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let scenario: Scenario = load_str("t.toml", MINIMAL, &[]).unwrap();
+    let written = toml::Value::try_from(&scenario).unwrap();
+    for key in written.as_table().unwrap().keys() {
+        assert!(tables.contains(key.as_str()), "the schema lacks `{key}`");
+    }
+    for key in ["fault", "expect", "groups", "regions", "random_faults"] {
+        assert!(tables.contains(key), "the schema lacks `{key}`");
+    }
+    // Durations are strings with units, defaults are given, and docs come through.
+    let duration = &schema["$defs"]["Duration"];
+    assert_eq!(duration["type"], "string");
+    assert!(duration["pattern"].as_str().unwrap().contains("ms"));
+    let capacity = &schema["$defs"]["Ingest"]["properties"]["capacity"];
+    assert_eq!(capacity["default"], 0);
+    assert!(capacity["description"].as_str().unwrap().contains("transcoder"));
+}

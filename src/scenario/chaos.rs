@@ -12,7 +12,7 @@ use super::{Dur, Fault, Scenario};
 use crate::time::SimDuration;
 
 /// Seeded chaos: faults drawn over a window, at most `max_concurrent` at once.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomFaults {
     /// The window faults start in (default: the whole run).
@@ -42,7 +42,7 @@ fn one() -> u32 {
 }
 
 /// One kind of random fault: where, how often, how long, and its settings.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RandomKind {
     pub kind: String,

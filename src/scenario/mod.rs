@@ -12,6 +12,7 @@ mod validate;
 
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use diag::{Diagnostic, Diagnostics};
@@ -22,6 +23,20 @@ use crate::time::SimDuration;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Dur(pub SimDuration);
+
+impl JsonSchema for Dur {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A duration with its unit: \"500ms\", \"2s\", \"10m\", \"1h\", or a sum such as \"1h30m\" (units ns, us, ms, s, m or min, h, d).",
+            "pattern": "^\\s*([0-9]*\\.?[0-9]+\\s*(ns|us|µs|ms|s|min|m|h|d)\\s*)+$"
+        })
+    }
+}
 
 impl TryFrom<String> for Dur {
     type Error = String;
@@ -41,7 +56,7 @@ fn dur(text: &str) -> Dur {
 }
 
 /// A whole scenario file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub scenario: Meta,
@@ -83,7 +98,7 @@ pub struct Scenario {
 }
 
 /// The monitor: how often it scrapes and how long notifications take.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MonitorCfg {
     /// Prometheus scrape and rule-evaluation interval (15 s is the common setting).
@@ -102,7 +117,7 @@ impl Default for MonitorCfg {
 }
 
 /// One alerting rule: `metric op threshold` held `for`, cleared after `clear_for`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertCfg {
     pub name: String,
@@ -139,7 +154,7 @@ pub fn default_alerts() -> Vec<AlertCfg> {
     ]
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Meta {
     pub name: String,
@@ -160,7 +175,7 @@ fn default_dispatch() -> String {
     "window".into()
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Encoders {
     pub count: u32,
@@ -192,7 +207,7 @@ impl Default for Encoders {
 }
 
 /// Publisher reconnect backoff; defaults are OBS Studio's (2 s, ×1.5, 25 tries).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReconnectCfg {
     pub first_delay: Dur,
@@ -212,7 +227,7 @@ impl Default for ReconnectCfg {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Ingest {
     pub redundancy: String,
@@ -261,7 +276,7 @@ impl Default for Ingest {
 }
 
 /// The hardware load balancer in front of the edges (`cdn.balancing = "hardware"`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LbCfg {
     /// 1, or 2 for an active-standby pair sharing the address by VRRP.
@@ -304,7 +319,7 @@ impl Default for LbCfg {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthCfg {
     pub interval: Dur,
@@ -338,7 +353,7 @@ impl Default for HealthCfg {
 
 /// Stream managers: one, or an active/standby pair elected by lease (timing from
 /// Kubernetes client-go leader election).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Managers {
     pub count: u32,
@@ -359,7 +374,7 @@ impl Default for Managers {
 }
 
 /// DNS-based ingest failover (`ingest.redundancy = "dns"`), Route 53 style.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DnsCfg {
     /// Record TTL; Route 53 recommends at most 60 s.
@@ -397,7 +412,7 @@ impl Default for DnsCfg {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Cdn {
     pub origins: u32,
@@ -439,7 +454,7 @@ impl Default for Cdn {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Viewers {
     pub count: u32,
@@ -464,7 +479,7 @@ impl Default for Viewers {
 }
 
 /// One kind of link: latency is the minimum one-way delay, jitter the mean extra delay.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LinkCfg {
     pub latency: Dur,
@@ -491,7 +506,7 @@ impl Default for LinkCfg {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkLinks {
     pub encoder_ingest: LinkCfg,
@@ -516,7 +531,7 @@ impl Default for NetworkLinks {
 }
 
 /// A fault on the timeline.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
     #[serde(default)]
@@ -758,7 +773,7 @@ impl FaultKind {
 }
 
 /// An assertion on the run's summary, checked after the run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// A dotted `summary.json` key, e.g. `failover_latency_ms.p99`.
@@ -771,7 +786,7 @@ pub struct Expect {
 }
 
 /// An expectation's threshold as written.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Threshold {
     Number(f64),
@@ -872,6 +887,13 @@ impl Scenario {
             .clone()
             .unwrap_or_else(|| format!("fault-{}", index + 1))
     }
+}
+
+/// The JSON Schema of scenario files (for editors: TOML language servers such as
+/// Taplo and Even Better TOML read it).
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Scenario);
+    serde_json::to_string_pretty(&schema).expect("a schema serialises")
 }
 
 /// Reads, overrides and validates a scenario file.
