@@ -172,3 +172,92 @@ fn a_fault_triggered_by_the_promotion_hits_it_in_flight_in_both_dispatch_modes()
     assert!(late.faults.iter().all(|f| f.id != "standby-crash"));
     assert!(late.failovers[0].switched_ms < 604_000.0);
 }
+
+/// Runs `source` (a whole scenario) with seed 1, keeping the event log.
+fn run_text(source: &str) -> RunOutput {
+    let scenario = failcast::scenario::load_str("t.toml", source, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let out = run_scenario(&scenario, 1, None, true).unwrap();
+    assert!(balances(&out.summary));
+    out
+}
+
+#[test]
+fn a_fault_that_starts_or_ends_on_a_down_or_hung_node_does_not_make_it_act() {
+    // manager-1 (the leader) is down from 30 to 70 s; a clock change starts and ends
+    // meanwhile. It must not renew its lease or probe while down: manager-2 takes over.
+    let source = "[scenario]\nname = \"t\"\nduration = \"2m\"\n[managers]\ncount = 2\n[viewers]\ncount = 20\n\
+        [[fault]]\nat = \"30s\"\nkind = \"node.crash\"\ntarget = \"manager-1\"\nduration = \"40s\"\n\
+        [[fault]]\nat = \"40s\"\nkind = \"clock.skew\"\ntarget = \"manager-1\"\ndrift = 0.001\nduration = \"10s\"\n\
+        [[fault]]\nat = \"35s\"\nkind = \"node.pause\"\ntarget = \"manager-2\"\nduration = \"10s\"\n\
+        [[fault]]\nat = \"38s\"\nkind = \"clock.skew\"\ntarget = \"manager-2\"\ndrift = 0.001\nduration = \"4s\"\n";
+    let out = run_text(source);
+    let names = &out.node_names;
+    let id = |name: &str| names.iter().position(|n| n == name).unwrap() as u32;
+    let records = out.records.as_ref().unwrap();
+    let sent_by = |node: u32, from_s: f64, to_s: f64| {
+        (records.iter())
+            .filter(|r| r.src == node && (from_s..to_s).contains(&(r.time.as_nanos() as f64 / 1e9)))
+            .count()
+    };
+    assert_eq!(sent_by(id("manager-1"), 30.0, 70.0), 0, "a dead manager sent");
+    assert_eq!(sent_by(id("manager-2"), 35.0, 45.0), 0, "a hung manager sent");
+    common::assert_dispatch_modes_agree(&failcast::scenario::load_str("t.toml", source, &[]).unwrap(), 1);
+}
+
+#[test]
+fn triggers_fire_on_when_events_were_seen_in_both_dispatch_modes() {
+    // A hung manager with fall = 1 reports failures stamped at old probe deadlines
+    // when it wakes; the trigger fires after it saw them, and both modes agree.
+    let source = "[scenario]\nname = \"t\"\nduration = \"2m\"\n[ingest]\nhealth = { interval = \"1s\", timeout = \"500ms\", fall = 1, rise = 2 }\n\
+        [viewers]\ncount = 20\n\
+        [[fault]]\nat = \"30s\"\nkind = \"node.pause\"\ntarget = \"manager-1\"\nduration = \"10s\"\n\
+        [[fault]]\nid = \"trig\"\nat = \"30s\"\nkind = \"node.crash\"\ntarget = \"edge-1\"\nduration = \"5s\"\non = \"failure.detected\"\n";
+    let out = run_text(source);
+    let trig = out.faults.iter().find(|f| f.id == "trig").unwrap();
+    assert!(trig.start_s >= 40.0, "{trig:?}");
+    common::assert_dispatch_modes_agree(&failcast::scenario::load_str("t.toml", source, &[]).unwrap(), 1);
+    // failover.completed also comes from a VRRP takeover's first request.
+    let lb = common::scenario(
+        "scenarios/hardware-lb.toml",
+        &["viewers.count=40", "fault[0].at=2m", "scenario.duration=5m"],
+    );
+    let mut lb = lb;
+    lb.faults.push(failcast::scenario::Fault {
+        id: Some("after-completed".into()),
+        kind: "node.crash".into(),
+        target: "edge-1".into(),
+        duration: Some(failcast::scenario::Dur(failcast::time::SimDuration::from_secs(10))),
+        on: Some("failover.completed".into()),
+        ..Default::default()
+    });
+    let out = run_scenario(&lb, 1, None, false).unwrap();
+    let takeover = &out.failovers[0];
+    let fired = out.faults.iter().find(|f| f.id == "after-completed").unwrap();
+    assert!(fired.start_s * 1e3 >= takeover.first_frame_ms.unwrap(), "{fired:?}");
+}
+
+#[test]
+fn a_hung_encoder_resumes_on_the_stream_clock() {
+    let source = "[scenario]\nname = \"t\"\nduration = \"2m\"\n[viewers]\ncount = 20\n\
+        [[fault]]\nat = \"30s\"\nkind = \"node.pause\"\ntarget = \"encoder-1\"\nduration = \"10s\"\n";
+    let out = run_text(source);
+    // 2 min at 30 fps less the 10 s hung (never captured), give or take a frame.
+    let produced = out.summary.frames_produced as i64;
+    assert!((produced - 110 * 30).abs() <= 2, "{produced}");
+    common::assert_dispatch_modes_agree(&failcast::scenario::load_str("t.toml", source, &[]).unwrap(), 1);
+}
+
+#[test]
+fn a_lag_that_ends_between_firing_and_notification_keeps_them_in_order() {
+    let source = "[scenario]\nname = \"t\"\nduration = \"10m\"\n[viewers]\ncount = 20\n\
+        [[fault]]\nat = \"1m\"\nkind = \"monitor.delay\"\ntarget = \"monitor-1\"\ndelay = \"2m\"\nduration = \"150s\"\n\
+        [[fault]]\nat = \"1m\"\nkind = \"monitor.delay\"\ntarget = \"monitor-1\"\ndelay = \"1m\"\nduration = \"60s\"\n\
+        [[fault]]\nat = \"150s\"\nkind = \"node.crash\"\ntarget = \"ingest-1\"\nduration = \"3m\"\n";
+    let out = run_text(source);
+    let alert = &out.alerts[0];
+    // Fired with the 2 min lag in force (the shorter one's end does not cancel it);
+    // its notification and resolution keep it.
+    assert_eq!(alert.fired_ms, alert.condition_since_ms + 30_000.0 + 120_000.0);
+    assert_eq!(alert.notified_ms, Some(alert.fired_ms + 30_000.0));
+    assert!(alert.resolved_ms.unwrap() > alert.notified_ms.unwrap());
+}

@@ -504,3 +504,28 @@ fn thresholds_take_units_and_between_takes_two() {
         ["`between` 9 and 3: the low bound is above the high one"]
     );
 }
+
+#[test]
+fn random_fault_settings_are_range_checked_and_active_active_capacity_holds_every_stream() {
+    let source = format!(
+        "{MINIMAL}[random_faults]\n[[random_faults.kind]]\nkind = \"net.degrade\"\nmtbf = \"10m\"\nmttr = \"1m\"\nloss = 1.5\n"
+    );
+    let d = errors(&source, &[]);
+    assert_eq!(d.0[0].message, "loss = 1.5 is not a probability below 1");
+    let source = format!(
+        "{MINIMAL}[random_faults]\n[[random_faults.kind]]\nkind = \"node.crash\"\nmtbf = \"100us\"\nmttr = \"1m\"\n"
+    );
+    let d = errors(&source, &[]);
+    assert!(
+        d.0[0].message.contains("random faults in the window; at most 100000"),
+        "{d}"
+    );
+    let d = errors(
+        &format!("{MINIMAL}[encoders]\ncount = 3\n[ingest]\nredundancy = \"active-active\"\ncapacity = 2\n"),
+        &[],
+    );
+    assert_eq!(
+        d.0[0].message,
+        "ingest.capacity = 2 with active-active: every server packages every one of the 3 streams"
+    );
+}

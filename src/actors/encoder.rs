@@ -239,7 +239,16 @@ impl Behavior for Encoder {
                     link.session = Session::WaitingToRetry;
                 }
             }
-            Input::Timer(Msg::CaptureTick) if self.capturing => self.capture(ctx),
+            Input::Timer(Msg::CaptureTick) if self.capturing => {
+                let chunk = u64::from(self.config.chunk_frames);
+                if self.capture_time(self.next_frame + chunk - 1) < ctx.now() {
+                    // The tick comes late: the encoder hung (node.pause). What the
+                    // camera gave meanwhile was never captured; resume on the clock.
+                    self.start_capture(ctx);
+                } else {
+                    self.capture(ctx);
+                }
+            }
             Input::Timer(Msg::RetryConnect { uplink }) => {
                 let uplink = uplink as usize;
                 if self.uplinks[uplink].session == Session::WaitingToRetry {

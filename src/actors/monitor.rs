@@ -91,8 +91,11 @@ pub struct Monitor {
     skip_evaluations: u32,
     recorder: SharedRecorder,
     blind: bool,
-    /// `monitor.delay` in force: how late what the monitor records is.
-    lag: SimDuration,
+    /// The lags of the `monitor.delay` faults in force; the longest applies.
+    lags: Vec<SimDuration>,
+    /// Per rule, the lag its current alert fired with: its notification and
+    /// resolution keep it, so they never come before the firing.
+    alert_lag: Vec<SimDuration>,
 }
 
 impl Monitor {
@@ -130,7 +133,8 @@ impl Monitor {
             skip_evaluations: 0,
             recorder,
             blind: false,
-            lag: SimDuration::ZERO,
+            lags: Vec::new(),
+            alert_lag: Vec::new(),
         }
     }
 
@@ -177,20 +181,30 @@ impl Monitor {
         }
     }
 
+    /// How late the monitoring pipeline is now.
+    fn lag(&self) -> SimDuration {
+        self.lags.iter().copied().max().unwrap_or(SimDuration::ZERO)
+    }
+
     fn record_events(&mut self) {
+        let lag = self.lag();
+        if self.alert_lag.len() < self.engine.rules().len() {
+            self.alert_lag.resize(self.engine.rules().len(), SimDuration::ZERO);
+        }
         while let Some(event) = self.engine.poll_event() {
             let mut recorder = self.recorder.borrow_mut();
             match event {
                 AlertEvent::Fired { rule, since, at } => {
                     let name = &self.engine.rules()[rule].name;
                     tracing::info!(alert = %name, "alert fired");
-                    recorder.alert_fired(name, since, at + self.lag);
+                    self.alert_lag[rule] = lag;
+                    recorder.alert_fired(name, since, at + lag);
                 }
                 AlertEvent::Notified { rule, at } => {
-                    recorder.alert_notified(&self.engine.rules()[rule].name, at + self.lag)
+                    recorder.alert_notified(&self.engine.rules()[rule].name, at + self.alert_lag[rule])
                 }
                 AlertEvent::Resolved { rule, at } => {
-                    recorder.alert_resolved(&self.engine.rules()[rule].name, at + self.lag)
+                    recorder.alert_resolved(&self.engine.rules()[rule].name, at + self.alert_lag[rule])
                 }
             }
         }
@@ -203,9 +217,11 @@ impl Monitor {
             if missed && !self.node_down[i] {
                 let name = &self.nodes[i].1;
                 tracing::info!(node = %name, "monitor: node missed its scrape");
-                self.recorder
-                    .borrow_mut()
-                    .detected(name, "monitor-1 scrape", now + self.lag);
+                self.recorder.borrow_mut().detected(
+                    name,
+                    "monitor-1 scrape",
+                    now + self.lags.iter().copied().max().unwrap_or_default(),
+                );
             }
             self.node_down[i] = missed;
         }
@@ -265,11 +281,12 @@ impl Behavior for Monitor {
                     }
                 }
                 impair::MONITOR_DELAY => {
-                    self.lag = if on {
-                        SimDuration::from_nanos(delay_ns)
-                    } else {
-                        SimDuration::ZERO
-                    };
+                    let lag = SimDuration::from_nanos(delay_ns);
+                    if on {
+                        self.lags.push(lag);
+                    } else if let Some(i) = self.lags.iter().position(|&l| l == lag) {
+                        self.lags.remove(i);
+                    }
                 }
                 _ => {}
             },

@@ -615,12 +615,18 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     // A triggered fault starts `after` its event, and no sooner than a lookahead after
     // it: the kernel hears of the event at the end of the window it happened in.
     let lookahead = network(s, 0).min_latency();
-    recorder.borrow_mut().triggers = Some(Vec::new());
+    {
+        let mut recorder = recorder.borrow_mut();
+        recorder.triggers = Some(Vec::new());
+        recorder.handling_time = Some(crate::sim::current_time);
+    }
     let (recorder, s) = (recorder.clone(), s.clone());
     kernel.set_window_hook(Box::new(move || {
-        let events = (recorder.borrow_mut().triggers.as_mut())
+        let mut events = (recorder.borrow_mut().triggers.as_mut())
             .map(std::mem::take)
             .unwrap_or_default();
+        // In the order they happened: a window's actors are handled in no time order.
+        events.sort_by_key(|&(_, at)| at);
         let mut scheduled: Vec<Scheduled<Msg>> = Vec::new();
         for (event, at) in events {
             for trigger in triggers.iter_mut().filter(|t| !t.fired) {

@@ -228,9 +228,13 @@ pub struct Recorder {
     pub episodes: Vec<Episode>,
     /// Detections of a node's failure: (node, the check that saw it, when).
     pub detections: Vec<(String, String, SimTime)>,
-    /// State changes faults can be triggered by, as they happen: (event, when). `None`
-    /// unless the scenario has triggered faults.
+    /// State changes faults can be triggered by, as they happen: (event, when it was
+    /// handled). `None` unless the scenario has triggered faults.
     pub triggers: Option<Vec<(&'static str, SimTime)>>,
+    /// The instant being handled (the kernel's), for trigger times: the times events
+    /// carry can be earlier (a health check's probe deadline), and a trigger must fire
+    /// after it was seen, the same whatever the dispatch mode.
+    pub handling_time: Option<fn() -> SimTime>,
     pub alerts: Vec<AlertRecord>,
     pub content_failures: Vec<ContentFailure>,
     /// Manager leadership changes: (manager, leader?, when).
@@ -270,6 +274,7 @@ impl Recorder {
             episodes: Vec::new(),
             detections: Vec::new(),
             triggers: None,
+            handling_time: None,
             content_failures: Vec::new(),
             alerts: Vec::new(),
             leadership: Vec::new(),
@@ -377,6 +382,7 @@ impl Recorder {
         let (pipeline, origin) = (record.pipeline.clone(), record.origin.clone());
         let at = record.published_at;
         self.streams[stream].segments.entry(index).or_insert(record);
+        let mut completed = false;
         for episode in self
             .episodes
             .iter_mut()
@@ -390,7 +396,11 @@ impl Recorder {
             if episode.first_segment.is_none() && episode.to == origin {
                 episode.first_segment = Some(at);
                 episode.first_frame = Some(at);
+                completed |= !episode.failback;
             }
+        }
+        if completed {
+            self.note("failover.completed", at);
         }
     }
 
@@ -398,11 +408,16 @@ impl Recorder {
     /// the first frame (and segment) on the new path of an episode that switched to it
     /// and has none yet.
     pub fn path_served(&mut self, to: &str, at: SimTime) {
+        let mut completed = false;
         for episode in self.episodes.iter_mut().filter(|e| e.to == to && e.switched <= at) {
             if episode.first_frame.is_none() {
                 episode.first_frame = Some(at);
                 episode.first_segment = Some(at);
+                completed |= !episode.failback;
             }
+        }
+        if completed {
+            self.note("failover.completed", at);
         }
     }
 
@@ -437,8 +452,9 @@ impl Recorder {
 
     /// A state change a fault may be triggered by.
     fn note(&mut self, event: &'static str, at: SimTime) {
+        let now = self.handling_time.map_or(at, |clock| clock());
         if let Some(triggers) = &mut self.triggers {
-            triggers.push((event, at));
+            triggers.push((event, now));
         }
     }
 
@@ -590,6 +606,7 @@ impl Recorder {
         self.switched(stream, from, to, false, (by, at), at);
         let episode = self.episodes.last_mut().expect("just pushed");
         episode.first_frame = Some(at);
+        self.note("failover.completed", at);
     }
 
     /// The policy moved the stream from `from` to `to` (taking effect at `at`), acting on

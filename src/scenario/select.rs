@@ -24,6 +24,9 @@ pub const ROLES: &[(&str, &[&str])] = &[
 
 /// Nesting allowed through groups and draws (a group naming itself is an error).
 const MAX_DEPTH: usize = 8;
+/// Selectors visited to resolve one target: groups naming groups many times over
+/// would otherwise take exponential time.
+const MAX_STEPS: u32 = 10_000;
 
 /// What a selector can name: the scenario's nodes (in id order) and its groups.
 pub struct Universe<'a> {
@@ -50,7 +53,17 @@ impl Universe<'_> {
     /// The nodes `selector` names, in node order; draws use `rng`. Without `rng`
     /// (validation) a draw names every candidate it could draw from.
     pub fn resolve<R: Rng>(&self, selector: &str, rng: Option<&mut R>) -> Result<Vec<String>, SelectError> {
-        let mut picked = self.resolve_at(selector, rng, 0)?;
+        let mut steps = 0;
+        let mut picked = self.resolve_at(selector, rng, 0, &mut steps).map_err(|e| {
+            if steps > MAX_STEPS {
+                error(
+                    format!("target `{selector}` expands through more than {MAX_STEPS} group members"),
+                    e.help,
+                )
+            } else {
+                e
+            }
+        })?;
         picked.sort_by_key(|name| self.nodes.iter().position(|n| n == name));
         picked.dedup();
         Ok(picked)
@@ -61,7 +74,15 @@ impl Universe<'_> {
         selector: &str,
         rng: Option<&mut R>,
         depth: usize,
+        steps: &mut u32,
     ) -> Result<Vec<String>, SelectError> {
+        *steps += 1;
+        if *steps > MAX_STEPS {
+            return Err(error(
+                format!("target `{selector}` expands through more than {MAX_STEPS} group members"),
+                "groups that name other groups many times over: name the nodes or roles directly",
+            ));
+        }
         if depth > MAX_DEPTH {
             return Err(error(
                 format!("target `{selector}` nests groups or draws more than {MAX_DEPTH} deep"),
@@ -87,7 +108,7 @@ impl Universe<'_> {
                 )
             })?;
             let mut rng = rng;
-            let mut candidates = self.resolve_at(inner, rng.as_deref_mut(), depth + 1)?;
+            let mut candidates = self.resolve_at(inner, rng.as_deref_mut(), depth + 1, steps)?;
             candidates.sort_by_key(|name| self.nodes.iter().position(|n| n == name));
             candidates.dedup();
             let wanted = if percent {
@@ -151,7 +172,7 @@ impl Universe<'_> {
             let mut rng = rng;
             let mut all = Vec::new();
             for member in members {
-                all.extend(self.resolve_at(member, rng.as_deref_mut(), depth + 1)?);
+                all.extend(self.resolve_at(member, rng.as_deref_mut(), depth + 1, steps)?);
             }
             return Ok(all);
         }

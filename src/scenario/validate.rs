@@ -22,6 +22,8 @@ use crate::time::SimDuration;
 const BYTES_PER_VIEWER_ESTIMATE: u64 = 1_024;
 /// Refuse scenarios whose estimated memory exceeds this.
 const MEMORY_LIMIT_BYTES: u64 = 16 * 1024 * 1024 * 1024;
+/// Most random-fault arrivals a scenario may draw (each is kept in memory).
+const MAX_RANDOM_ARRIVALS: f64 = 100_000.0;
 /// Longest run (the timeline keeps a row per simulated second).
 const MAX_DURATION: SimDuration = SimDuration::from_secs(30 * 86_400);
 const MAX_EDGES: u32 = 10_000;
@@ -168,6 +170,59 @@ fn check_fault_settings(c: &mut Checker<'_>, at: &str, fault: &Fault, kind: &Fau
     }
 }
 
+/// The ranges of a fault's settings (a `[[fault]]` or a random kind's).
+fn check_fault_values(c: &mut Checker<'_>, at: &str, fault: &Fault) {
+    if let Some(mbps) = fault.capacity_mbps.filter(|m| !(m.is_finite() && *m > 0.0)) {
+        c.error(
+            &format!("{at}.capacity_mbps"),
+            format!("capacity_mbps = {mbps} is not a positive number"),
+            "give the edge's capacity during the fault in Mbit/s, e.g. 50",
+        );
+    }
+    if fault.delay.is_some_and(|d| d.0.is_zero()) {
+        c.error(
+            &format!("{at}.delay"),
+            "delay must be longer than zero",
+            "give how much later, e.g. \"500ms\"",
+        );
+    }
+    if let Some(drift) = fault.drift.filter(|d| !(d.is_finite() && *d > -1.0 && *d <= 10.0)) {
+        c.error(
+            &format!("{at}.drift"),
+            format!("drift = {drift} is not a clock rate change in (-1, 10]"),
+            "give the share the clock runs fast or slow, e.g. -0.5 (half speed) or 0.001",
+        );
+    }
+    if fault.capacity_streams == Some(0) {
+        c.error(
+            &format!("{at}.capacity_streams"),
+            "capacity_streams = 0 would make the server package nothing",
+            "give at least 1; to take the server down use node.crash",
+        );
+    }
+    if let Some(loss) = fault.loss.filter(|l| !(0.0..1.0).contains(l)) {
+        c.error(
+            &format!("{at}.loss"),
+            format!("loss = {loss} is not a probability below 1"),
+            "use a share in [0, 1), e.g. 0.05; to cut a node off entirely use net.partition",
+        );
+    }
+    if fault.loss_burst.is_some_and(|b| b.0.is_zero()) {
+        c.error(
+            &format!("{at}.loss_burst"),
+            "loss_burst must be longer than zero",
+            "give the mean length of a loss burst, e.g. \"200ms\"",
+        );
+    }
+    if let Some(mbps) = fault.bandwidth_mbps.filter(|m| !(m.is_finite() && *m > 0.0)) {
+        c.error(
+            &format!("{at}.bandwidth_mbps"),
+            format!("bandwidth_mbps = {mbps} is not a positive number"),
+            "give the capped rate in Mbit/s, e.g. 10",
+        );
+    }
+}
+
 /// Every node `selector` could name (for draws, every candidate); reports why it names
 /// nothing usable.
 fn check_selector(c: &mut Checker<'_>, path: &str, selector: &str, universe: &Universe<'_>) -> Vec<String> {
@@ -230,6 +285,21 @@ fn check_random_faults(c: &mut Checker<'_>, r: &RandomFaults, universe: &Univers
     if r.mtbf.is_some_and(|m| m.0.is_zero()) {
         c.error("random_faults.mtbf", "mtbf must be longer than zero", "e.g. \"2h\"");
     }
+    // Arrivals are drawn before the run: refuse a rate no run could hold.
+    let window = if until > from { until - from } else { SimDuration::ZERO };
+    let rate_per_s: f64 = (r.mtbf.iter().filter(|_| weighted))
+        .chain(r.kinds.iter().filter_map(|k| k.mtbf.as_ref()))
+        .filter(|m| !m.0.is_zero())
+        .map(|m| 1.0 / m.0.as_secs_f64())
+        .sum();
+    let expected = rate_per_s * window.as_secs_f64();
+    if expected > MAX_RANDOM_ARRIVALS {
+        c.error(
+            "random_faults",
+            format!("the mtbf values draw about {expected:.0} random faults in the window; at most {MAX_RANDOM_ARRIVALS:.0} are allowed"),
+            "lengthen mtbf (faults minutes to hours apart are what a soak test needs)",
+        );
+    }
     for (k, kind) in r.kinds.iter().enumerate() {
         let at = format!("random_faults.kind[{k}]");
         let Some(spec) = FaultKind::by_name(&kind.kind) else {
@@ -281,6 +351,7 @@ fn check_random_faults(c: &mut Checker<'_>, r: &RandomFaults, universe: &Univers
         };
         let template = kind.fault(String::new(), SimDuration::ZERO, target, kind.mttr.0);
         check_fault_settings(c, &at, &template, spec, &candidates);
+        check_fault_values(c, &at, &template);
     }
 }
 
@@ -448,6 +519,19 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
             format!(
                 "raise ingest.capacity to at least {} or add servers (0: unlimited)",
                 s.encoders.count.div_ceil(i.servers.max(1))
+            ),
+        );
+    }
+    if i.capacity > 0 && i.redundancy == "active-active" && i.capacity < s.encoders.count {
+        c.error(
+            "ingest.capacity",
+            format!(
+                "ingest.capacity = {} with active-active: every server packages every one of the {} streams",
+                i.capacity, s.encoders.count
+            ),
+            format!(
+                "raise ingest.capacity to at least {} (or 0: unlimited), or use active-passive, where streams are spread",
+                s.encoders.count
             ),
         );
     }
@@ -838,13 +922,6 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
                 "write `region:NAME` for a region under [regions]; to crash one node use node.crash",
             );
         }
-        if let Some(mbps) = fault.capacity_mbps.filter(|m| !(m.is_finite() && *m > 0.0)) {
-            c.error(
-                &format!("{at}.capacity_mbps"),
-                format!("capacity_mbps = {mbps} is not a positive number"),
-                "give the edge's capacity during the fault in Mbit/s, e.g. 50",
-            );
-        }
         match (&fault.on, fault.after) {
             (Some(event), _) if !TRIGGER_EVENTS.contains(&event.as_str()) => {
                 c.one_of(&format!("{at}.on"), event, TRIGGER_EVENTS, &[]);
@@ -856,48 +933,7 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
             ),
             _ => {}
         }
-        if fault.delay.is_some_and(|d| d.0.is_zero()) {
-            c.error(
-                &format!("{at}.delay"),
-                "delay must be longer than zero",
-                "give how much later, e.g. \"500ms\"",
-            );
-        }
-        if let Some(drift) = fault.drift.filter(|d| !(d.is_finite() && *d > -1.0 && *d <= 10.0)) {
-            c.error(
-                &format!("{at}.drift"),
-                format!("drift = {drift} is not a clock rate change in (-1, 10]"),
-                "give the share the clock runs fast or slow, e.g. -0.5 (half speed) or 0.001",
-            );
-        }
-        if fault.capacity_streams == Some(0) {
-            c.error(
-                &format!("{at}.capacity_streams"),
-                "capacity_streams = 0 would make the server package nothing",
-                "give at least 1; to take the server down use node.crash",
-            );
-        }
-        if let Some(loss) = fault.loss.filter(|l| !(0.0..1.0).contains(l)) {
-            c.error(
-                &format!("{at}.loss"),
-                format!("loss = {loss} is not a probability below 1"),
-                "use a share in [0, 1), e.g. 0.05; to cut a node off entirely use net.partition",
-            );
-        }
-        if fault.loss_burst.is_some_and(|b| b.0.is_zero()) {
-            c.error(
-                &format!("{at}.loss_burst"),
-                "loss_burst must be longer than zero",
-                "give the mean length of a loss burst, e.g. \"200ms\"",
-            );
-        }
-        if let Some(mbps) = fault.bandwidth_mbps.filter(|m| !(m.is_finite() && *m > 0.0)) {
-            c.error(
-                &format!("{at}.bandwidth_mbps"),
-                format!("bandwidth_mbps = {mbps} is not a positive number"),
-                "give the capped rate in Mbit/s, e.g. 10",
-            );
-        }
+        check_fault_values(&mut c, &at, fault);
         if fault.duration.is_some_and(|d| d.0.is_zero()) {
             c.error(
                 &format!("{at}.duration"),

@@ -536,9 +536,12 @@ pub struct Kernel<M: Send + Unpin + TraceMsg + 'static> {
     recipients: Vec<Option<Recipient<Batch<M>>>>,
     alive: Vec<bool>,
     incarnation: Vec<u32>,
-    /// Hung nodes (`Pause`) and what waits for them.
-    paused: Vec<bool>,
+    /// Hung nodes (`Pause`, nested pauses counted) and what waits for them.
+    paused: Vec<u32>,
     held: Vec<Vec<Pending<M>>>,
+    /// What the kernel told a node about the world while it was down: handed over
+    /// right after its restart, so that no dead process acts on it.
+    deferred: Vec<Vec<Pending<M>>>,
     net: Network,
     shared: Rc<Shared<M>>,
     digest: TraceDigest,
@@ -566,8 +569,9 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             recipients: vec![None],
             alive: vec![false],
             incarnation: vec![0],
-            paused: vec![false],
+            paused: vec![0],
             held: vec![Vec::new()],
+            deferred: vec![Vec::new()],
             net,
             shared: Rc::new(Shared {
                 outbox: RefCell::new(Vec::new()),
@@ -617,8 +621,9 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         self.recipients.push(Some(addr.recipient()));
         self.alive.push(true);
         self.incarnation.push(0);
-        self.paused.push(false);
+        self.paused.push(0);
         self.held.push(Vec::new());
+        self.deferred.push(Vec::new());
         self.batches.push(EventBatch::new());
         self.push_kernel_input(SimTime::ZERO, id, Input::Start);
         id
@@ -645,8 +650,8 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
 
     /// Delivers `msg` to `dst` at `at`, from the kernel (how faults that a component
     /// must act on, such as a capacity drop, reach it). It is a change of the world,
-    /// not a packet: partitions do not cut it, and a node that is down or hung at `at`
-    /// gets it all the same (its handler must only change state, never send).
+    /// not a packet: partitions do not cut it; a node that is down at `at` gets it
+    /// right after its restart, one that hangs when it resumes.
     pub fn schedule_message(&mut self, at: SimTime, dst: NodeId, msg: M) {
         self.push_kernel_input(at, dst, Input::Msg { from: KERNEL, msg });
     }
@@ -729,10 +734,16 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                     tracing::debug!(node = self.net.name(node), "crash");
                     self.push_kernel_input(event.time, node, Input::Crash);
                     self.alive[node as usize] = false;
-                    self.paused[node as usize] = false;
-                    let backlog = std::mem::take(&mut self.held[node as usize]);
-                    let messages = backlog.iter().filter(|e| matches!(e.input, Input::Msg { .. }));
-                    self.dropped_to_dead += messages.count() as u64;
+                    self.paused[node as usize] = 0;
+                    // The backlog dies with the process; what the kernel said about
+                    // the world still holds after the restart.
+                    for waiting in std::mem::take(&mut self.held[node as usize]) {
+                        match waiting.input {
+                            Input::Msg { from: KERNEL, .. } => self.deferred[node as usize].push(waiting),
+                            Input::Msg { .. } => self.dropped_to_dead += 1,
+                            _ => {}
+                        }
+                    }
                 }
             }
             KernelAction::Restart(node) => {
@@ -741,18 +752,22 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                     self.alive[node as usize] = true;
                     self.incarnation[node as usize] += 1;
                     self.push_kernel_input(event.time, node, Input::Restart);
+                    for told in std::mem::take(&mut self.deferred[node as usize]) {
+                        self.push_kernel_input(event.time, node, told.input);
+                    }
                 }
             }
             KernelAction::Pause(node) => {
                 if self.alive[node as usize] {
                     tracing::debug!(node = self.net.name(node), "pause");
-                    self.paused[node as usize] = true;
+                    self.paused[node as usize] += 1;
                 }
             }
             KernelAction::Resume(node) => {
-                if self.paused[node as usize] {
+                let paused = &mut self.paused[node as usize];
+                *paused = paused.saturating_sub(1);
+                if *paused == 0 && !self.held[node as usize].is_empty() {
                     tracing::debug!(node = self.net.name(node), "resume");
-                    self.paused[node as usize] = false;
                     // Through the queue, so both dispatch modes order the backlog the
                     // same way: by sender, then in the order each sent.
                     for mut waiting in std::mem::take(&mut self.held[node as usize]) {
@@ -845,11 +860,18 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         };
         let idx = node as usize;
         let deliverable = match &event.input {
-            // Address ownership is network state: a crashed node learns of it too. So is
-            // what the kernel tells a node about the world (a fault's start or end): no
-            // partition cuts it, and a node that is down or hung still takes it in.
+            // Address ownership is network state: a crashed node learns of it too.
+            // What the kernel tells a node about the world (a fault's start or end) is
+            // not a packet either: no partition cuts it, and a node that is down gets
+            // it when it restarts.
             Input::Crash | Input::Restart | Input::Vip { .. } => true,
-            Input::Msg { from: KERNEL, .. } => true,
+            Input::Msg { from: KERNEL, .. } => {
+                if !self.alive[idx] {
+                    self.deferred[idx].push(event);
+                    return;
+                }
+                true
+            }
             Input::Timer(_) => self.alive[idx] && event.incarnation == self.incarnation[idx],
             Input::Msg { from, .. } => self.alive[idx] && (*from == node || !self.net.blocked(*from, node)),
             Input::Start | Input::Finish => self.alive[idx],
@@ -860,8 +882,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             }
             return;
         }
-        let world_state = matches!(event.input, Input::Msg { from: KERNEL, .. });
-        if self.paused[idx] && !world_state && matches!(event.input, Input::Msg { .. } | Input::Timer(_)) {
+        if self.paused[idx] > 0 && matches!(event.input, Input::Msg { .. } | Input::Timer(_)) {
             self.held[idx].push(Pending {
                 dst: Dest::Node(node),
                 ..event
