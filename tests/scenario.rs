@@ -529,3 +529,22 @@ fn random_fault_settings_are_range_checked_and_active_active_capacity_holds_ever
         "ingest.capacity = 2 with active-active: every server packages every one of the 3 streams"
     );
 }
+
+#[test]
+fn every_fault_setting_can_be_set_on_an_entry_that_leaves_it_out() {
+    let source = format!("{MINIMAL}[[fault]]\nat = \"30s\"\nkind = \"node.crash\"\ntarget = \"edge-1\"\n");
+    let s = load_str(
+        "t.toml",
+        &source,
+        &[
+            "fault[0].kind=net.degrade".to_string(),
+            "fault[0].latency=300ms".to_string(),
+            "fault[0].loss=0.05".to_string(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.faults[0].latency.unwrap().0.to_string(), "300ms");
+    assert_eq!(s.faults[0].loss, Some(0.05));
+    let s = load_str("t.toml", &source, &["fault[0].on=alert.fired".to_string()]).unwrap();
+    assert_eq!(s.faults[0].on.as_deref(), Some("alert.fired"));
+}

@@ -4,7 +4,8 @@
 use toml_edit::{DocumentMut, ImDocument, Item, Value};
 
 use super::diag::{did_you_mean, Diagnostic, Diagnostics};
-use super::Scenario;
+use super::{Dur, Fault, Scenario};
+use crate::time::SimDuration;
 
 /// The scenario text after overrides, and where each override landed.
 pub(super) struct Edited {
@@ -34,13 +35,8 @@ fn leaf_paths(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Va
                 if let toml::Value::Table(table) = item {
                     // Optional keys a file may leave out can still be set.
                     if prefix == "fault" {
-                        let optional = [
-                            ("id", toml::Value::String(String::new())),
-                            ("duration", toml::Value::String(String::new())),
-                            ("capacity_mbps", toml::Value::Float(0.0)),
-                        ];
-                        for (key, placeholder) in optional {
-                            if !table.contains_key(key) {
+                        for (key, placeholder) in fault_placeholders() {
+                            if !table.contains_key(&key) {
                                 out.push((format!("{path}.{key}"), placeholder));
                             }
                         }
@@ -51,6 +47,34 @@ fn leaf_paths(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Va
         }
         leaf => out.push((prefix.to_string(), leaf.clone())),
     }
+}
+
+/// Every key a `[[fault]]` entry can have, with a value of its type (what a `--set`
+/// value is read as). Built from a literal that names every field, so a new setting
+/// cannot be forgotten here.
+fn fault_placeholders() -> toml::Table {
+    let d = Dur(SimDuration::ZERO);
+    let every = Fault {
+        id: Some(String::new()),
+        at: d,
+        kind: String::new(),
+        target: String::new(),
+        duration: Some(d),
+        capacity_mbps: Some(0.0),
+        capacity_streams: Some(0),
+        latency: Some(d),
+        jitter: Some(d),
+        loss: Some(0.0),
+        loss_burst: Some(d),
+        bandwidth_mbps: Some(0.0),
+        delay: Some(d),
+        drift: Some(0.0),
+        on: Some(String::new()),
+        after: Some(d),
+        other: Some(String::new()),
+        one_way: Some(false),
+    };
+    toml::Table::try_from(&every).expect("a fault serialises")
 }
 
 fn set_error(arg: &str, message: String) -> Diagnostic {
