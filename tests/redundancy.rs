@@ -207,3 +207,44 @@ fn dns_answering_the_primary_because_all_are_down_is_not_a_failback() {
     assert_eq!(second.fault, "standby-crash");
     assert!(balances(&out.summary));
 }
+
+#[test]
+fn a_switch_to_a_misaligned_pipeline_skips_media_and_an_aligned_one_does_not() {
+    let file = "scenarios/misaligned-pipelines.toml";
+    let unlocked = run_scenario(&common::scenario(file, &["viewers.count=100"]), 1, None, false).unwrap();
+    let locked = run_scenario(
+        &common::scenario(file, &["viewers.count=100", "ingest.output_locking=epoch"]),
+        1,
+        None,
+        false,
+    )
+    .unwrap();
+    // ingest-2 came back 4 s into a 6 s segment: its segments start 4 s after
+    // ingest-1's. ingest-1 dies at 600 s, right after publishing [594 s, 600 s); the
+    // next whole segment of ingest-2 starts at 604 s, complete at 610 s; the origin
+    // publishes it `input_loss` (1 s) after it arrives.
+    let e = &unlocked.failovers[0];
+    assert_eq!((e.from.as_str(), e.to.as_str()), ("ingest-1", "ingest-2"));
+    assert_eq!(e.media_gap_ms, Some(4_000.0));
+    let latency = e.failover_latency_ms.unwrap();
+    assert!((5_000.0..5_100.0).contains(&latency), "{latency}");
+    let s = &unlocked.summary;
+    assert_eq!(s.discontinuities, 1);
+    // The 120 frames of the gap were in ingest-2's straddling copy: lost at the origin.
+    assert_eq!(s.frames_dropped.distribution, 120);
+    assert_eq!(s.frames_dropped.ingest, 0);
+    assert!(balances(s));
+
+    let e = &locked.failovers[0];
+    assert_eq!(e.media_gap_ms, Some(0.0));
+    let latency = e.failover_latency_ms.unwrap();
+    assert!((1_000.0..1_100.0).contains(&latency), "{latency}");
+    assert_eq!(locked.summary.discontinuities, 0);
+    assert_eq!(locked.summary.frames_dropped.total, 0);
+}
+
+#[test]
+fn misaligned_pipelines_are_deterministic_across_dispatch_modes() {
+    let scenario = common::scenario("scenarios/misaligned-pipelines.toml", &["viewers.count=30"]);
+    common::assert_dispatch_modes_agree(&scenario, 3);
+}

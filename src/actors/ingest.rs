@@ -40,11 +40,15 @@ pub struct IngestConfig {
     pub content: ContentConfig,
     /// Streams the server can package at once (0: unlimited).
     pub capacity_streams: u32,
+    /// Cut segments from each session's first keyframe (`ingest.output_locking =
+    /// "none"`) rather than on the stream clock.
+    pub unlocked: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct OpenSegment {
     index: u64,
+    phase: u64,
     first_frame: u64,
     received: u32,
 }
@@ -61,6 +65,8 @@ struct Session {
 struct Lane {
     session: Option<Session>,
     waiting_for_keyframe: bool,
+    /// Where this session's segments start relative to the stream clock's (frames).
+    phase: u64,
     open: Option<OpenSegment>,
     last_received: Option<u64>,
     /// Whether this server holds the stream's floating address (network state:
@@ -125,6 +131,7 @@ impl Ingest {
                 origin,
                 session: None,
                 waiting_for_keyframe: true,
+                phase: 0,
                 open: None,
                 last_received: None,
                 holds_vip,
@@ -185,6 +192,7 @@ impl Ingest {
             missing: (self.config.frames_per_segment as u32).saturating_sub(segment.received),
             pipeline: ctx.me(),
             stream: stream as u32,
+            phase: segment.phase as u32,
         };
         let bytes = u64::from(segment.received) * self.config.frame_bytes;
         {
@@ -208,12 +216,14 @@ impl Ingest {
                     continue;
                 }
                 lane.waiting_for_keyframe = false;
+                lane.phase = if self.config.unlocked { frame % per_segment } else { 0 };
                 self.recorder
                     .borrow_mut()
                     .pipeline_first_frame(stream, &self.name, ctx.now());
             }
             let lane = &mut self.lanes[stream];
-            let index = frame / per_segment;
+            let phase = lane.phase;
+            let index = (frame - phase) / per_segment;
             if lane.open.is_some_and(|open| open.index != index) {
                 let done = lane.open.take().expect("checked");
                 self.publish(ctx, stream, done);
@@ -221,11 +231,12 @@ impl Ingest {
             let lane = &mut self.lanes[stream];
             let open = lane.open.get_or_insert(OpenSegment {
                 index,
+                phase,
                 first_frame: frame,
                 received: 0,
             });
             open.received += 1;
-            if frame == (index + 1) * per_segment - 1 {
+            if frame == (index + 1) * per_segment + phase - 1 {
                 let done = lane.open.take().expect("just filled");
                 self.publish(ctx, stream, done);
             }

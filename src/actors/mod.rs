@@ -104,6 +104,10 @@ pub struct SegmentInfo {
     pub pipeline: NodeId,
     /// The stream it belongs to (0 for the first).
     pub stream: u32,
+    /// Where the packager's segments start relative to the stream's nominal ones
+    /// (frames; 0 when servers cut on the stream clock): segment `index` covers
+    /// frames `[index × per + phase, (index + 1) × per + phase)`.
+    pub phase: u32,
 }
 
 /// Every message of the streaming world.
@@ -444,6 +448,17 @@ impl TraceMsg for Msg {
                 starved,
                 room,
             } => mix(&[id, holds, starved, u64::from(room)]),
+            // A phase of 0 adds nothing, so runs of aligned servers keep their digests.
+            Msg::Segment(s) if s.phase == 0 => mix_stream(
+                &[
+                    s.index,
+                    s.first_frame,
+                    u64::from(s.frames),
+                    u64::from(s.missing),
+                    u64::from(s.pipeline),
+                ],
+                s.stream,
+            ),
             Msg::Segment(s) => mix_stream(
                 &[
                     s.index,
@@ -451,6 +466,7 @@ impl TraceMsg for Msg {
                     u64::from(s.frames),
                     u64::from(s.missing),
                     u64::from(s.pipeline),
+                    u64::from(s.phase),
                 ],
                 s.stream,
             ),

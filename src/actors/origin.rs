@@ -1,7 +1,10 @@
 //! The origin actor. The origin publishes each segment index once and pushes
 //! it to every edge. With one live pipeline (active-passive) the first copy wins; with
 //! several (active-active) `control::failover::InputSelector` chooses among the copies
-//! and switches inputs when the active one stops delivering.
+//! and switches inputs when the active one stops delivering. Segments are compared by
+//! the media they cover, so copies cut at another phase (a misaligned server) are
+//! published only where they do not overlap what went before, and a jump in the
+//! media is recorded as a discontinuity.
 
 use std::collections::BTreeMap;
 
@@ -26,19 +29,24 @@ pub enum Inputs {
 /// One stream at the origin.
 pub struct OriginStream {
     pub inputs: Inputs,
-    last_index: Option<u64>,
+    /// Where the published media ends (frames, nominal).
+    published_end: Option<u64>,
     last_published_at: Option<SimTime>,
-    /// Copies waiting for the selector: (index, input) → segment.
+    /// Copies waiting for the selector: (start frame, input) → segment.
     held: BTreeMap<(u64, usize), SegmentInfo>,
+    /// The frames `[first, end)` of the latest copy passed over because it overlapped
+    /// published media: what a later jump in the media could have shown.
+    passed_over: Option<(u64, u64)>,
 }
 
 impl OriginStream {
     pub fn new(inputs: Inputs) -> Self {
         OriginStream {
             inputs,
-            last_index: None,
+            published_end: None,
             last_published_at: None,
             held: BTreeMap::new(),
+            passed_over: None,
         }
     }
 }
@@ -48,6 +56,7 @@ pub struct Origin {
     /// Node names, indexed by node id, to name pipelines in records.
     names: Vec<String>,
     frame_bytes: u64,
+    frames_per_segment: u64,
     /// Per stream, in stream order.
     streams: Vec<OriginStream>,
     /// The earliest deadline of any stream's input selector.
@@ -63,6 +72,7 @@ impl Origin {
         edges: Vec<NodeId>,
         names: Vec<String>,
         frame_bytes: u64,
+        frames_per_segment: u64,
         streams: Vec<OriginStream>,
         recorder: SharedRecorder,
     ) -> Self {
@@ -72,20 +82,36 @@ impl Origin {
             edges,
             names,
             frame_bytes,
+            frames_per_segment,
             streams,
             timer: Deadline::default(),
             recorder,
         }
     }
 
+    /// The media a segment covers: `[start, end)` in frames.
+    fn span(&self, info: &SegmentInfo) -> (u64, u64) {
+        let start = info.index * self.frames_per_segment + u64::from(info.phase);
+        (start, start + self.frames_per_segment)
+    }
+
     fn publish(&mut self, ctx: &mut Ctx<'_, Msg>, info: SegmentInfo) {
         let stream = info.stream as usize;
+        let (start, end) = self.span(&info);
         let own = &mut self.streams[stream];
-        // A live playlist only grows: late or duplicate copies are dropped.
-        if own.last_index.is_some_and(|last| info.index <= last) {
+        // A live playlist's media only moves forward: late, duplicate or overlapping
+        // copies are dropped.
+        if own.published_end.is_some_and(|published| start < published) {
             return;
         }
-        own.last_index = Some(info.index);
+        let gap_frames = own.published_end.map_or(0, |published| info.first_frame - published);
+        // Frames of the gap that a copy the origin passed over held: lost at the
+        // origin, not at ingest.
+        let passed_over_frames = match (own.published_end, own.passed_over) {
+            (Some(published), Some((first, end))) => end.min(info.first_frame).saturating_sub(first.max(published)),
+            _ => 0,
+        };
+        own.published_end = Some(end);
         own.last_published_at = Some(ctx.now());
         self.recorder.borrow_mut().segment_published(
             stream,
@@ -99,6 +125,8 @@ impl Origin {
                 published_at: ctx.now(),
                 first_edge_at: None,
                 first_play_at: None,
+                gap_frames,
+                passed_over_frames,
             },
         );
         let bytes = u64::from(info.frames) * self.frame_bytes;
@@ -127,7 +155,7 @@ impl Origin {
             }
             let mut ready = Vec::new();
             while let Some(publish) = selector.poll_publish() {
-                ready.push((publish.index, publish.pipeline));
+                ready.push((publish.start, publish.pipeline));
             }
             for (from, to) in switches {
                 let (from, to) = (&self.names[from as usize], &self.names[to as usize]);
@@ -143,8 +171,11 @@ impl Origin {
                 }
             }
             let own = &mut self.streams[stream];
-            if let Some(last) = own.last_index {
-                own.held.retain(|&(index, _), _| index > last);
+            if let Some(published) = own.published_end {
+                let keep = own.held.split_off(&(published, 0));
+                for info in std::mem::replace(&mut own.held, keep).into_values() {
+                    own.passed_over = Some((info.first_frame, info.first_frame + u64::from(info.frames)));
+                }
             }
         }
         let next = (self.streams.iter())
@@ -174,8 +205,10 @@ impl Behavior for Origin {
                     Inputs::FirstCopy => self.publish(ctx, info),
                     Inputs::Selector { selector, pipelines } => {
                         if let Some(input) = pipelines.iter().position(|&p| p == info.pipeline) {
-                            own.held.insert((info.index, input), info);
-                            selector.handle_segment(now, input, info.index);
+                            let start = info.index * self.frames_per_segment + u64::from(info.phase);
+                            let end = start + self.frames_per_segment;
+                            own.held.insert((start, input), info);
+                            selector.handle_segment(now, input, start, end);
                             self.pump(ctx);
                         }
                     }

@@ -305,6 +305,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
             silence_after: s.ingest.silence_after.0,
         },
         capacity_streams: s.ingest.capacity,
+        unlocked: s.ingest.output_locking == "none",
     };
     for (server, &id) in ingest_ids.iter().enumerate() {
         let name = names[id as usize].clone();
@@ -377,6 +378,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
             edge_ids.clone(),
             names.clone(),
             frame_bytes,
+            frames_in(s.cdn.segment.0, fps),
             origin_streams,
             recorder.clone(),
         );

@@ -173,19 +173,33 @@ impl ActivePassive {
     }
 }
 
-/// A segment copy to publish now.
+/// A segment copy to publish now: the one from `pipeline` whose media starts at `start`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Publish {
-    pub index: u64,
+    pub start: u64,
     pub pipeline: usize,
 }
 
+/// A copy from an inactive input, waiting for its deadline.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    pipeline: usize,
+    end: u64,
+    arrived_at: SimTime,
+}
+
 /// Input redundancy at the origin: publishes each segment from the active input; a copy
-/// from another input is held, and if the active input has not delivered that segment
+/// from another input is held, and if the active input has not delivered that media
 /// within `input_loss`, the selector switches to the other input and publishes its copy
 /// (MediaLive automatic input failover: input-loss threshold 1000 ms typical, 100 ms
-/// minimum). Held copies also fill a segment the active input skipped. The playlist
-/// only grows: each index is published at most once, in increasing order.
+/// minimum). Held copies also fill media the active input skipped.
+///
+/// Segments are media ranges `[start, end)` in frames, so inputs need not cut them
+/// alike. The playlist's media only moves forward: a copy is published only if it
+/// starts at or after the end of what was published, so after a switch between
+/// misaligned inputs (MODEL.md: "seamless only if pipelines are frame-aligned") the
+/// copy that straddles the switch point is passed over and the media between is lost:
+/// a discontinuity. Between aligned inputs the switch is seamless.
 ///
 /// Calling contract: report every arriving copy with [`InputSelector::handle_segment`];
 /// call [`InputSelector::handle_timeout`] when `now` reaches
@@ -195,9 +209,10 @@ pub struct Publish {
 pub struct InputSelector {
     active: usize,
     input_loss: SimDuration,
-    last_published: Option<u64>,
-    /// Copies from inactive inputs: index → (pipeline, arrived at).
-    held: BTreeMap<u64, (usize, SimTime)>,
+    /// Where the published media ends (none before the first publication).
+    published_end: Option<u64>,
+    /// Copies from inactive inputs that could still be published, by start.
+    held: BTreeMap<u64, Held>,
     publishes: VecDeque<Publish>,
     switches: VecDeque<Switch>,
 }
@@ -207,7 +222,7 @@ impl InputSelector {
         InputSelector {
             active: 0,
             input_loss,
-            last_published: None,
+            published_end: None,
             held: BTreeMap::new(),
             publishes: VecDeque::new(),
             switches: VecDeque::new(),
@@ -218,77 +233,84 @@ impl InputSelector {
         self.active
     }
 
-    fn is_new(&self, index: u64) -> bool {
-        self.last_published.is_none_or(|last| index > last)
+    /// Where the published media ends.
+    pub fn published_end(&self) -> Option<u64> {
+        self.published_end
     }
 
-    fn publish(&mut self, index: u64, pipeline: usize) {
-        self.last_published = Some(index);
-        self.publishes.push_back(Publish { index, pipeline });
+    fn is_new(&self, start: u64) -> bool {
+        self.published_end.is_none_or(|end| start >= end)
     }
 
-    /// Publishes held copies below `index` (segments the active input skipped), then drops
-    /// whatever is no longer needed.
-    fn fill_before(&mut self, index: u64) {
-        let earlier: Vec<(u64, usize)> = self.held.range(..index).map(|(&i, &(p, _))| (i, p)).collect();
-        for (i, pipeline) in earlier {
-            self.held.remove(&i);
-            if self.is_new(i) {
-                self.publish(i, pipeline);
+    /// Publishes `[start, end)` and forgets held copies it makes unpublishable.
+    fn publish(&mut self, start: u64, end: u64, pipeline: usize) {
+        self.published_end = Some(end);
+        self.publishes.push_back(Publish { start, pipeline });
+        self.held = self.held.split_off(&end);
+    }
+
+    /// Publishes held copies that fit wholly before `start` (media the active input
+    /// skipped), in order.
+    fn fill_before(&mut self, start: u64) {
+        let earlier: Vec<(u64, Held)> = self.held.range(..start).map(|(&s, &h)| (s, h)).collect();
+        for (s, held) in earlier {
+            if self.is_new(s) && held.end <= start {
+                self.publish(s, held.end, held.pipeline);
             }
         }
     }
 
-    /// Publishes `index` from the active input, after any held copies that fill gaps
-    /// below it.
-    fn publish_active(&mut self, index: u64, pipeline: usize) {
-        self.fill_before(index);
-        self.held.remove(&index);
-        self.publish(index, pipeline);
+    /// Publishes `[start, end)` from the active input, after any held copies that fill
+    /// the media before it.
+    fn publish_active(&mut self, start: u64, end: u64, pipeline: usize) {
+        self.fill_before(start);
+        self.publish(start, end, pipeline);
     }
 
-    /// A copy of segment `index` from `pipeline` arrived.
-    pub fn handle_segment(&mut self, now: SimTime, pipeline: usize, index: u64) {
-        if !self.is_new(index) {
+    /// A copy of the media `[start, end)` (frames) from `pipeline` arrived.
+    pub fn handle_segment(&mut self, now: SimTime, pipeline: usize, start: u64, end: u64) {
+        if !self.is_new(start) {
             return;
         }
         if pipeline == self.active {
-            self.publish_active(index, pipeline);
+            self.publish_active(start, end, pipeline);
         } else {
-            self.held.entry(index).or_insert((pipeline, now));
+            self.held.entry(start).or_insert(Held {
+                pipeline,
+                end,
+                arrived_at: now,
+            });
         }
     }
 
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        self.held.values().map(|&(_, at)| at + self.input_loss).min()
+        self.held.values().map(|h| h.arrived_at + self.input_loss).min()
     }
 
-    /// The active input missed its deadline for a held segment: switch to the input that
+    /// The active input missed its deadline for a held copy: switch to the input that
     /// delivered it.
     pub fn handle_timeout(&mut self, now: SimTime) {
-        while let Some((index, pipeline)) = self
-            .held
-            .iter()
-            .find(|(_, &(_, at))| at + self.input_loss <= now)
-            .map(|(&index, &(pipeline, _))| (index, pipeline))
+        while let Some((start, held)) = (self.held.iter())
+            .find(|(_, h)| h.arrived_at + self.input_loss <= now)
+            .map(|(&s, &h)| (s, h))
         {
             self.switches.push_back(Switch {
                 from: self.active,
-                to: pipeline,
+                to: held.pipeline,
                 at: now,
                 reason: SwitchReason::ActiveDown,
             });
-            self.active = pipeline;
-            self.publish_active(index, pipeline);
+            self.active = held.pipeline;
+            self.publish_active(start, held.end, held.pipeline);
             // Later copies from the new active input go out now too.
-            let ready: Vec<u64> = self
-                .held
-                .iter()
-                .filter(|(_, &(p, _))| p == pipeline)
-                .map(|(&i, _)| i)
+            let ready: Vec<(u64, u64)> = (self.held.iter())
+                .filter(|(_, h)| h.pipeline == held.pipeline)
+                .map(|(&s, h)| (s, h.end))
                 .collect();
-            for i in ready {
-                self.publish_active(i, pipeline);
+            for (s, end) in ready {
+                if self.is_new(s) {
+                    self.publish_active(s, end, held.pipeline);
+                }
             }
         }
     }
@@ -452,19 +474,24 @@ mod tests {
         SimTime::from_millis(v)
     }
 
+    /// Segment `index` of inputs that cut alike: frames `[10 × index, 10 × index + 10)`.
+    fn aligned(selector: &mut InputSelector, now: SimTime, pipeline: usize, index: u64) {
+        selector.handle_segment(now, pipeline, index * 10, index * 10 + 10);
+    }
+
     fn drain(selector: &mut InputSelector) -> Vec<(u64, usize)> {
         std::iter::from_fn(|| selector.poll_publish())
-            .map(|p| (p.index, p.pipeline))
+            .map(|p| (p.start / 10, p.pipeline))
             .collect()
     }
 
     #[test]
     fn publishes_the_active_copy_and_ignores_the_other() {
         let mut sel = InputSelector::new(SimDuration::from_secs(1));
-        sel.handle_segment(ms(2_010), 1, 0);
-        sel.handle_segment(ms(2_020), 0, 0);
-        sel.handle_segment(ms(4_020), 0, 1);
-        sel.handle_segment(ms(4_030), 1, 1);
+        aligned(&mut sel, ms(2_010), 1, 0);
+        aligned(&mut sel, ms(2_020), 0, 0);
+        aligned(&mut sel, ms(4_020), 0, 1);
+        aligned(&mut sel, ms(4_030), 1, 1);
         assert_eq!(drain(&mut sel), vec![(0, 0), (1, 0)]);
         assert_eq!(sel.poll_timeout(), None);
         assert_eq!(sel.poll_switch(), None);
@@ -473,9 +500,9 @@ mod tests {
     #[test]
     fn switches_after_the_input_loss_threshold() {
         let mut sel = InputSelector::new(SimDuration::from_secs(1));
-        sel.handle_segment(ms(2_000), 0, 0);
+        aligned(&mut sel, ms(2_000), 0, 0);
         // Pipeline 0 dies: only pipeline 1's copies of 1 and 2 arrive.
-        sel.handle_segment(ms(4_010), 1, 1);
+        aligned(&mut sel, ms(4_010), 1, 1);
         assert_eq!(sel.poll_timeout(), Some(ms(5_010)));
         sel.handle_timeout(ms(5_009));
         assert_eq!(drain(&mut sel), vec![(0, 0)]);
@@ -489,18 +516,95 @@ mod tests {
                 reason: SwitchReason::ActiveDown
             })
         );
-        sel.handle_segment(ms(6_010), 1, 2);
+        aligned(&mut sel, ms(6_010), 1, 2);
         assert_eq!(drain(&mut sel), vec![(1, 1), (2, 1)]);
     }
 
     #[test]
     fn a_held_copy_fills_a_segment_the_active_input_skipped() {
         let mut sel = InputSelector::new(SimDuration::from_secs(1));
-        sel.handle_segment(ms(2_000), 0, 0);
-        sel.handle_segment(ms(4_010), 1, 1);
-        sel.handle_segment(ms(6_000), 0, 2);
+        aligned(&mut sel, ms(2_000), 0, 0);
+        aligned(&mut sel, ms(4_010), 1, 1);
+        aligned(&mut sel, ms(6_000), 0, 2);
         assert_eq!(drain(&mut sel), vec![(0, 0), (1, 1), (2, 0)]);
         assert_eq!(sel.active(), 0);
+    }
+
+    #[test]
+    fn a_switch_between_misaligned_inputs_skips_to_the_next_whole_copy() {
+        // Input 0 cuts [0, 60), [60, 120) …; input 1 restarted and cuts [20, 80) ….
+        let mut sel = InputSelector::new(SimDuration::from_secs(1));
+        sel.handle_segment(ms(2_000), 0, 0, 60);
+        sel.handle_segment(ms(2_700), 1, 20, 80);
+        sel.handle_segment(ms(4_000), 0, 60, 120);
+        // Input 1's copies straddle what was published: never held, no deadline.
+        assert_eq!(sel.poll_timeout(), None);
+        // Input 0 dies; input 1 delivers [80, 140) and [140, 200).
+        sel.handle_segment(ms(4_700), 1, 80, 140);
+        assert_eq!(sel.poll_timeout(), None, "straddles the published end (120)");
+        sel.handle_segment(ms(6_700), 1, 140, 200);
+        assert_eq!(sel.poll_timeout(), Some(ms(7_700)));
+        sel.handle_timeout(ms(7_700));
+        let published: Vec<Publish> = std::iter::from_fn(|| sel.poll_publish()).collect();
+        let starts: Vec<(u64, usize)> = published.iter().map(|p| (p.start, p.pipeline)).collect();
+        // Frames [120, 140) are lost: the media jumps.
+        assert_eq!(starts, vec![(0, 0), (60, 0), (140, 1)]);
+        assert_eq!(sel.published_end(), Some(200));
+        assert_eq!(sel.active(), 1);
+    }
+
+    #[test]
+    fn a_switch_between_aligned_inputs_loses_nothing() {
+        let mut sel = InputSelector::new(SimDuration::from_secs(1));
+        sel.handle_segment(ms(2_000), 0, 0, 60);
+        sel.handle_segment(ms(2_010), 1, 0, 60);
+        // Input 0 dies before delivering [60, 120).
+        sel.handle_segment(ms(4_010), 1, 60, 120);
+        sel.handle_timeout(ms(5_010));
+        let starts: Vec<u64> = std::iter::from_fn(|| sel.poll_publish()).map(|p| p.start).collect();
+        assert_eq!(starts, vec![0, 60]);
+    }
+
+    proptest! {
+        /// Inputs cutting at any phase: the published media never overlaps or goes
+        /// back, and once the deadlines have passed the copy that arrived last from
+        /// the surviving input is published.
+        #[test]
+        fn published_media_only_moves_forward(
+            phases in proptest::collection::vec(0u64..60, 2..4),
+            arrivals in proptest::collection::vec((0u64..20, 0usize..3, 0u64..5_000), 1..80),
+        ) {
+            let mut sel = InputSelector::new(SimDuration::from_millis(700));
+            let inputs = phases.len();
+            let mut copies: Vec<(u64, usize, u64)> = arrivals
+                .iter()
+                .map(|&(index, pipeline, jitter)| {
+                    let pipeline = pipeline % inputs;
+                    let start = index * 60 + phases[pipeline];
+                    (start, pipeline, (start + 60) * 100 + jitter)
+                })
+                .collect();
+            copies.sort_by_key(|&(_, _, at)| at);
+            let mut published: Vec<(u64, u64)> = Vec::new();
+            let collect = |sel: &mut InputSelector, published: &mut Vec<(u64, u64)>| {
+                while let Some(p) = sel.poll_publish() {
+                    published.push((p.start, p.start + 60));
+                }
+            };
+            for &(start, pipeline, at) in &copies {
+                let now = ms(at);
+                while let Some(deadline) = sel.poll_timeout().filter(|&d| d <= now) {
+                    sel.handle_timeout(deadline);
+                }
+                sel.handle_segment(now, pipeline, start, start + 60);
+                collect(&mut sel, &mut published);
+            }
+            sel.handle_timeout(ms(u64::MAX / 2_000_000));
+            collect(&mut sel, &mut published);
+            prop_assert!(published.windows(2).all(|w| w[0].1 <= w[1].0), "{published:?}");
+            prop_assert_eq!(published.last().map(|p| p.1), sel.published_end());
+            prop_assert!(sel.poll_timeout().is_none());
+        }
     }
 
     proptest! {
@@ -517,7 +621,7 @@ mod tests {
                 while let Some(deadline) = sel.poll_timeout().filter(|&d| d <= now) {
                     sel.handle_timeout(deadline);
                 }
-                sel.handle_segment(now, pipeline, index);
+                aligned(&mut sel, now, pipeline, index);
                 published.extend(drain(&mut sel));
             }
             sel.handle_timeout(ms(1_000_000));

@@ -40,6 +40,14 @@ pub struct SegmentRecord {
     pub published_at: SimTime,
     pub first_edge_at: Option<SimTime>,
     pub first_play_at: Option<SimTime>,
+    /// Frames of media between the end of the segment published before it and its
+    /// first frame (0: the media is continuous; more: a discontinuity, the frames
+    /// lost in a failover, or a switch between misaligned pipelines).
+    pub gap_frames: u64,
+    /// Of those, frames another pipeline had packaged in a copy the origin passed over
+    /// because it overlapped what was published (a switch between misaligned
+    /// pipelines): lost in distribution rather than at ingest.
+    pub passed_over_frames: u64,
 }
 
 /// An injected fault, as the scenario scheduled it.
@@ -82,6 +90,9 @@ pub struct Episode {
     pub switched: SimTime,
     pub first_frame: Option<SimTime>,
     pub first_segment: Option<SimTime>,
+    /// The media skipped before the new path's first segment
+    /// ([`SegmentRecord::gap_frames`]): 0 for a seamless switch.
+    pub gap_frames: Option<u64>,
 }
 
 /// One alert: its condition held from `since`, it fired, was notified, resolved.
@@ -380,7 +391,7 @@ impl Recorder {
     /// The origin accepted segment `index` of `stream` from `pipeline`.
     pub fn segment_published(&mut self, stream: usize, index: u64, record: SegmentRecord) {
         let (pipeline, origin) = (record.pipeline.clone(), record.origin.clone());
-        let at = record.published_at;
+        let (at, gap_frames) = (record.published_at, record.gap_frames);
         self.streams[stream].segments.entry(index).or_insert(record);
         let mut completed = false;
         for episode in self
@@ -390,11 +401,13 @@ impl Recorder {
         {
             if episode.first_segment.is_none() && episode.to == pipeline {
                 episode.first_segment = Some(at);
+                episode.gap_frames = Some(gap_frames);
             }
             // A switch of origin: the new origin's first publication of the stream is
             // both the first frame and the first segment on the new path.
             if episode.first_segment.is_none() && episode.to == origin {
                 episode.first_segment = Some(at);
+                episode.gap_frames = Some(gap_frames);
                 episode.first_frame = Some(at);
                 completed |= !episode.failback;
             }
@@ -649,6 +662,7 @@ impl Recorder {
             switched: at,
             first_frame: None,
             first_segment: None,
+            gap_frames: None,
         });
         if !failback {
             self.note("failover.switched", at);

@@ -112,6 +112,10 @@ pub struct Summary {
     pub live_latency_s_p50: Option<f64>,
     pub live_latency_s_p95: Option<f64>,
     pub edge_requests_per_s_peak: u64,
+    /// Segments published after a jump in the stream's media (EXT-X-DISCONTINUITY):
+    /// a failover to a new publisher, or a switch between misaligned pipelines.
+    #[serde(default)]
+    pub discontinuities: u64,
     /// See [`alert_scores`].
     #[serde(default)]
     pub alert_precision: Option<f64>,
@@ -546,6 +550,11 @@ pub struct FailoverRow {
     /// the onset to the end of the affected window): the reconnect storm.
     #[serde(default)]
     pub edge_requests_per_s_peak: u64,
+    /// Media the new path's first segment skipped (from the end of the segment
+    /// published before it to its first frame): 0 for a seamless switch, as between
+    /// aligned active-active pipelines.
+    #[serde(default)]
+    pub media_gap_ms: Option<f64>,
 }
 
 /// How long after an episode's first frame (or switch) a stall that begins still
@@ -678,6 +687,11 @@ fn stream_ledger(rec: &Recorder, stream: usize) -> Ledger {
         .min(unpackaged);
     ledger.in_flight += ingest_in_flight;
     ledger.dropped.ingest = unpackaged - ingest_in_flight;
+    // A switch between misaligned pipelines passes over media one of them packaged.
+    let passed_over: u64 = own.segments.values().map(|s| s.passed_over_frames).sum();
+    let passed_over = passed_over.min(ledger.dropped.ingest);
+    ledger.dropped.ingest -= passed_over;
+    ledger.dropped.distribution += passed_over;
     ledger.dropped.total = ledger.dropped.ingest + ledger.dropped.distribution + ledger.dropped.player;
     ledger
 }
@@ -793,6 +807,11 @@ pub fn outages(rec: &Recorder, stream: usize) -> Vec<(SimTime, SimTime)> {
         .collect()
 }
 
+/// `frames` of media at `fps`, in milliseconds.
+fn frames_ms(frames: u64, fps: u32) -> f64 {
+    frames as f64 * 1000.0 / f64::from(fps)
+}
+
 fn ms(t: SimTime) -> f64 {
     t.as_millis_f64()
 }
@@ -851,6 +870,7 @@ pub fn failover_rows(rec: &Recorder) -> Vec<FailoverRow> {
             first_segment_ms: e.first_segment.map(ms),
             time_to_detect_ms: (e.detected - e.onset).as_millis_f64(),
             failover_latency_ms: e.first_frame.map(|f| (f - e.onset).as_millis_f64()),
+            media_gap_ms: e.gap_frames.map(|frames| frames_ms(frames, rec.shape.fps)),
         })
         .collect()
 }
@@ -975,6 +995,9 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         live_latency_s_p50: nearest_rank(&latencies_s, 0.5),
         live_latency_s_p95: nearest_rank(&latencies_s, 0.95),
         edge_requests_per_s_peak: rec.edge_requests_per_s.iter().copied().max().unwrap_or(0),
+        discontinuities: (rec.streams.iter().flat_map(|s| s.segments.values()))
+            .filter(|segment| segment.gap_frames > 0)
+            .count() as u64,
         alert_precision,
         alert_recall,
         time_to_detect_s_max: faults.iter().filter_map(|f| f.time_to_detect_s).reduce(f64::max),
@@ -1029,6 +1052,7 @@ pub const METRICS: &[&str] = &[
     "live_latency_s_p50",
     "live_latency_s_p95",
     "edge_requests_per_s_peak",
+    "discontinuities",
     "alert_precision",
     "alert_recall",
     "time_to_detect_s_max",
@@ -1136,6 +1160,7 @@ mod tests {
             switched: at(720.0),
             first_frame: None,
             first_segment: None,
+            gap_frames: None,
         }];
         let rows = fault_rows(&rec);
         let got: Vec<(Option<f64>, Option<&str>)> = rows
@@ -1193,6 +1218,8 @@ mod tests {
             published_at: SimTime::from_secs(published_s),
             first_edge_at: edge.then(|| SimTime::from_secs(published_s)),
             first_play_at: play.map(SimTime::from_secs),
+            gap_frames: 0,
+            passed_over_frames: 0,
         }
     }
 
@@ -1296,6 +1323,7 @@ mod tests {
             switched: t(12_100),
             first_frame: Some(t(15_000)),
             first_segment: Some(t(17_000)),
+            gap_frames: None,
         }];
         for (v, stream) in [0, 0, 1, 0].into_iter().enumerate() {
             rec.viewers[v].stream = stream;

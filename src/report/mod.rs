@@ -131,6 +131,7 @@ pub const FAILOVER_COLUMNS: &[&str] = &[
     "recovery_ms_p50",
     "recovery_ms_p95",
     "edge_requests_per_s_peak",
+    "media_gap_ms",
 ];
 
 /// The column names of `timeline.csv`.

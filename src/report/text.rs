@@ -35,7 +35,7 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
     for row in failovers {
         let _ = writeln!(
             out,
-            "          #{} {}{} {} → {} ({}): onset {:.3} s, detected +{:.2} s by {}, switched +{:.2} s, first frame {}, first segment {}",
+            "          #{} {}{} {} → {} ({}): onset {:.3} s, detected +{:.2} s by {}, switched +{:.2} s, first frame {}, first segment {}{}",
             row.episode,
             if s.streams > 1 {
                 format!("{} ", row.stream)
@@ -58,6 +58,11 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
                 .map_or("never".to_string(), |l| format!("+{:.2} s", l / 1000.0)),
             row.first_segment_ms
                 .map_or("never".to_string(), |t| format!("+{:.2} s", (t - row.onset_ms) / 1000.0)),
+            match row.media_gap_ms {
+                Some(gap) if gap > 0.0 => format!(", media gap {:.2} s", gap / 1000.0),
+                Some(_) => ", seamless".to_string(),
+                None => String::new(),
+            },
         );
     }
     let _ = writeln!(

@@ -255,6 +255,11 @@ pub struct Ingest {
     /// server over it starves the streams that came last, and the manager moves them
     /// to a server with room.
     pub capacity: u32,
+    /// How the servers cut segments: `epoch` (on the stream clock, so every server
+    /// cuts the same segments, as MediaLive's epoch locking) or `none` (each
+    /// publisher session from its first keyframe, so a server that restarted or
+    /// reconnected mid-segment is misaligned and a switch to it costs a discontinuity).
+    pub output_locking: String,
 }
 
 impl Default for Ingest {
@@ -271,6 +276,7 @@ impl Default for Ingest {
             failback: "none".into(),
             failback_hold: dur("30s"),
             capacity: 0,
+            output_locking: "epoch".into(),
         }
     }
 }

@@ -541,6 +541,7 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
         &["active-passive", "active-active", "dns"],
         &[],
     );
+    c.one_of("ingest.output_locking", &i.output_locking, &["epoch", "none"], &[]);
     if i.redundancy == "dns" {
         let d = &s.dns;
         if let Err(message) = d.health.to_config().validate() {
