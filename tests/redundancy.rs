@@ -248,3 +248,39 @@ fn misaligned_pipelines_are_deterministic_across_dispatch_modes() {
     let scenario = common::scenario("scenarios/misaligned-pipelines.toml", &["viewers.count=30"]);
     common::assert_dispatch_modes_agree(&scenario, 3);
 }
+
+#[test]
+fn dns_failover_keeps_one_record_per_stream() {
+    // Six streams on four servers; ingest-1 is the primary of streams 1 and 5.
+    let scenario = common::scenario(
+        "scenarios/multi-stream.toml",
+        &["ingest.redundancy=dns", "dns.health.interval=10s", "viewers.count=120"],
+    );
+    let out = run_scenario(&scenario, 1, None, false).unwrap();
+    let failovers: Vec<_> = (out.failovers.iter())
+        .filter(|e| e.kind == "failover")
+        .map(|e| (e.stream.as_str(), e.from.as_str(), e.to.as_str()))
+        .collect();
+    assert_eq!(
+        failovers,
+        [
+            ("stream-1", "ingest-1", "ingest-2"),
+            ("stream-5", "ingest-1", "ingest-2")
+        ]
+    );
+    for e in out.failovers.iter().filter(|e| e.kind == "failover") {
+        // Route 53 style: 3 failed checks 10 s apart, then each encoder follows the
+        // record once its cached answer (TTL 60 s) expired.
+        let detect_s = e.time_to_detect_ms / 1000.0;
+        assert!((20.0..=30.0).contains(&detect_s), "{detect_s}");
+        assert!(e.failover_latency_ms.unwrap() > e.time_to_detect_ms);
+    }
+    // Streams on other primaries never stopped: only streams 1 and 5 lost media, 90 s
+    // each (the gap between their last segment on ingest-1 and the first on ingest-2).
+    for e in out.failovers.iter().filter(|e| e.kind == "failover") {
+        assert_eq!(e.media_gap_ms, Some(90_000.0));
+    }
+    let s = &out.summary;
+    assert!(balances(s));
+    assert_eq!(s.frames_dropped.ingest, 2 * 90 * 30);
+}

@@ -187,7 +187,7 @@ impl Cohort {
             self.next_query += 1;
             conn.query = Some(id);
             self.queries.insert(id, slot);
-            ctx.send(dns, Msg::DnsQuery { id }, CONTROL_MESSAGE_BYTES);
+            ctx.send(dns, Msg::DnsQuery { id, name: 0 }, CONTROL_MESSAGE_BYTES);
         }
     }
 

@@ -1,7 +1,9 @@
 //! The authoritative DNS actor: health-checks its targets like Route 53 health checkers
 //! (`control::health`) and answers queries with the current target and TTL. `dns-1`
-//! keeps a `control::dns::FailoverRecord` for the ingest name: a flip of the record is
-//! the switch of a DNS failover episode; publishers only follow it when they next
+//! keeps a `control::dns::FailoverRecord` for each stream's ingest name, over that
+//! stream's servers in order of preference (one health check per server, shared by
+//! the records, as Route 53 health checks are): a flip of a record is the switch of a
+//! DNS failover episode of its stream; publishers only follow it when they next
 //! resolve, after their connection broke and their resolver's cache expired. `cdn-dns`
 //! keeps a `control::dns::RoundRobinRecord` over the edges for viewers.
 //!
@@ -17,9 +19,11 @@ use crate::time::{SimDuration, SimTime};
 
 use super::{checker_from, impair, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
-/// What the name answers with.
+/// What the names answer with.
 pub enum Record {
-    Failover(FailoverRecord),
+    /// Per stream: its record, and the targets (indices into the server's targets)
+    /// of the record's members, in order of preference.
+    Failover(Vec<(FailoverRecord, Vec<usize>)>),
     RoundRobin(RoundRobinRecord),
 }
 
@@ -72,21 +76,28 @@ impl Dns {
         if self.stale {
             return;
         }
-        let record = match &mut self.record {
-            Record::Failover(record) => record,
+        let records = match &mut self.record {
+            Record::Failover(records) => records,
             Record::RoundRobin(record) => {
                 record.set_health(target, healthy);
                 return;
             }
         };
-        let before = record.answer().target;
-        if record.set_health(target, healthy) {
-            let after = record.answer().target;
+        for (stream, (record, members)) in records.iter_mut().enumerate() {
+            let Some(member) = members.iter().position(|&m| m == target) else {
+                continue;
+            };
+            let before = members[record.answer().target];
+            if !record.set_health(member, healthy) {
+                continue;
+            }
+            let after_member = record.answer().target;
+            let after = members[after_member];
             let (from, to) = (&self.names[before], &self.names[after]);
-            tracing::info!(%from, %to, "DNS record flipped");
+            tracing::info!(stream, %from, %to, "DNS record flipped");
             // Back to a healthy primary is a failback; "back" to the primary because
             // every target is down (Route 53 answers as if all were healthy) is not.
-            let failback = after == 0 && record.is_healthy(0);
+            let failback = after_member == 0 && record.is_healthy(0);
             let detected = if failback {
                 ctx.now()
             } else {
@@ -94,7 +105,7 @@ impl Dns {
             };
             let mut recorder = self.recorder.borrow_mut();
             recorder.failover_started(failback, ctx.now());
-            recorder.switched(0, from, to, failback, (&self.check_name, detected), ctx.now());
+            recorder.switched(stream, from, to, failback, (&self.check_name, detected), ctx.now());
         }
     }
 
@@ -179,16 +190,26 @@ impl Behavior for Dns {
             } if self.outage => return,
             Input::Msg {
                 from,
-                msg: Msg::DnsQuery { id },
+                msg: Msg::DnsQuery { id, name },
             } => {
-                let answer = match &mut self.record {
-                    Record::Failover(record) => record.answer(),
-                    Record::RoundRobin(record) => record.answer(),
+                let (target, ttl) = match &mut self.record {
+                    Record::Failover(records) => {
+                        // A name it does not serve: no answer (NXDOMAIN is not modelled).
+                        let Some((record, members)) = records.get(name as usize) else {
+                            return;
+                        };
+                        let answer = record.answer();
+                        (members[answer.target], answer.ttl)
+                    }
+                    Record::RoundRobin(record) => {
+                        let answer = record.answer();
+                        (answer.target, answer.ttl)
+                    }
                 };
                 let reply = Msg::DnsAnswer {
                     id,
-                    target: self.targets[answer.target],
-                    ttl_ns: answer.ttl.as_nanos(),
+                    target: self.targets[target],
+                    ttl_ns: ttl.as_nanos(),
                 };
                 ctx.send(from, reply, CONTROL_MESSAGE_BYTES);
                 return;

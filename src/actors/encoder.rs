@@ -122,7 +122,11 @@ impl Encoder {
                 Some(node) => Dest::Node(node as NodeId),
                 None => {
                     link.session = Session::Resolving;
-                    ctx.send(*dns, Msg::DnsQuery { id: link.conn }, CONTROL_MESSAGE_BYTES);
+                    let query = Msg::DnsQuery {
+                        id: link.conn,
+                        name: self.config.stream,
+                    };
+                    ctx.send(*dns, query, CONTROL_MESSAGE_BYTES);
                     ctx.timer_at(now + *query_timeout, Msg::DnsTimeout { id: link.conn });
                     return;
                 }

@@ -153,9 +153,12 @@ pub enum Msg {
     AckCheck {
         conn: u64,
     },
-    /// Encoder → DNS: resolve the ingest name (query `id`), and the answer.
+    /// Client → DNS: resolve a name (query `id`), and the answer. `name` is the
+    /// stream whose ingest name an encoder asks for (0 for the first, and for the CDN
+    /// name viewers ask for).
     DnsQuery {
         id: u64,
+        name: u32,
     },
     DnsAnswer {
         id: u64,
@@ -410,8 +413,8 @@ impl TraceMsg for Msg {
             | Msg::Reset { conn }
             | Msg::IdleCheck { conn }
             | Msg::AckCheck { conn }
-            | Msg::DnsQuery { id: conn }
             | Msg::DnsTimeout { id: conn } => mix(&[conn]),
+            Msg::DnsQuery { id, name } => mix_stream(&[id], name),
             Msg::DnsAnswer { id, target, ttl_ns } => mix(&[id, u64::from(target), ttl_ns]),
             Msg::Scrape { round } => mix(&[round]),
             Msg::LeaseRequest { id } | Msg::LeaseGrant { id } => mix(&[id]),

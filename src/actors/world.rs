@@ -471,7 +471,11 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
             ingest_ids.iter().map(|&id| names[id as usize].clone()).collect(),
             dns_health,
             phases,
-            Record::Failover(FailoverRecord::new(servers as usize, s.dns.ttl.0)),
+            Record::Failover(
+                (preferences.iter())
+                    .map(|members| (FailoverRecord::new(members.len(), s.dns.ttl.0), members.clone()))
+                    .collect(),
+            ),
             recorder.clone(),
         );
         assert_eq!(kernel.spawn("dns-1", class::DNS, dns), dns_id);

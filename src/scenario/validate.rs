@@ -413,15 +413,6 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
             format!("encoders.count = {} is out of range", e.count),
             "use 1 to 64 encoders (one per stream)",
         );
-    } else if e.count > 1 && s.ingest.redundancy == "dns" {
-        c.error(
-            "encoders.count",
-            format!(
-                "encoders.count = {} with ingest.redundancy = \"dns\": DNS-based ingest failover runs one stream (one record)",
-                e.count
-            ),
-            "set encoders.count = 1, or use ingest.redundancy = \"active-passive\" or \"active-active\"",
-        );
     }
     if !(1..=240).contains(&e.fps) {
         c.error(
