@@ -250,3 +250,45 @@ fn envoy_ejects_an_overloaded_edge_and_its_viewers_stop_stalling() {
             >= 40
     );
 }
+
+fn stale_edge(check: &str) -> RunOutput {
+    let setting = format!("lb.check={check}");
+    let s = common::scenario(
+        "scenarios/stale-edge.toml",
+        &["viewers.count=200", "scenario.duration=8m", &setting],
+    );
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    assert!(common::balances(&out.summary));
+    out
+}
+
+#[test]
+fn a_playlist_check_takes_out_an_edge_that_answers_with_a_frozen_playlist() {
+    let content = stale_edge("playlist");
+    let fault = &content.faults[0];
+    // Both devices check (the standby keeps its view warm); either may be first.
+    let by = fault.detected_by.as_deref().unwrap();
+    assert!(["lb-1 playlist check", "lb-2 playlist check"].contains(&by), "{by}");
+    // The newest segment edge-2 had (at most one segment, 2 s, before the cut) is
+    // 6 s old by the first failing check; two more checks 2 s apart make three.
+    let detect_s = fault.time_to_detect_s.unwrap();
+    assert!((8.0..=10.1).contains(&detect_s), "{detect_s}");
+    let on_stale: Vec<&ViewerRecord> = content.viewers.iter().filter(|v| v.edge == "edge-2").collect();
+    assert_eq!(on_stale.len(), 50);
+    for v in &on_stale {
+        // Moved once, and stalled at most while the check made up its mind.
+        assert_eq!(v.route_switches, 1, "{v:?}");
+        assert!(v.stall_time < SimDuration::from_secs(10), "{v:?}");
+    }
+    for v in content.viewers.iter().filter(|v| v.edge != "edge-2") {
+        assert_eq!(v.stalls, 0, "{v:?}");
+    }
+
+    // A liveness check never sees it: edge-2's viewers starve for the whole cut.
+    let liveness = stale_edge("liveness");
+    assert_eq!(liveness.faults[0].detected_by, None);
+    for v in liveness.viewers.iter().filter(|v| v.edge == "edge-2") {
+        assert_eq!(v.route_switches, 0, "{v:?}");
+        assert!(v.stall_time > SimDuration::from_secs(160), "{v:?}");
+    }
+}

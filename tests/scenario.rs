@@ -546,3 +546,22 @@ fn every_fault_setting_can_be_set_on_an_entry_that_leaves_it_out() {
     let s = load_str("t.toml", &source, &["fault[0].on=alert.fired".to_string()]).unwrap();
     assert_eq!(s.faults[0].on.as_deref(), Some("alert.fired"));
 }
+
+#[test]
+fn a_playlist_check_must_allow_more_than_one_segment_without_a_new_one() {
+    let d = errors(
+        &format!("{MINIMAL}[cdn]\nbalancing = \"hardware\"\nsegment = \"6s\"\n[lb]\ncheck = \"playlist\"\n"),
+        &[],
+    );
+    let text = d.to_string();
+    assert!(
+        text.contains("lb.playlist_stale_after = 6s is not longer than cdn.segment = 6s"),
+        "{text}"
+    );
+    assert!(text.contains("3 × is 18s"), "{text}");
+    let d = errors(
+        &format!("{MINIMAL}[cdn]\nbalancing = \"hardware\"\n[lb]\ncheck = \"http\"\n"),
+        &[],
+    );
+    assert!(d.to_string().contains("lb.check"), "{d}");
+}

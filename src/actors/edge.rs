@@ -186,6 +186,15 @@ impl Behavior for Edge {
                 msg: Msg::Probe { id },
             } => ctx.send(from, Msg::probe_ack(id), CONTROL_MESSAGE_BYTES),
             Input::Msg {
+                from,
+                msg: Msg::PlaylistProbe { id },
+            } => {
+                let newest = (self.streams.first())
+                    .and_then(|cached| cached.playlist.last())
+                    .map_or(0, |entry| entry.index + 1);
+                ctx.send(from, Msg::PlaylistProbeAck { id, newest }, CONTROL_MESSAGE_BYTES);
+            }
+            Input::Msg {
                 msg: Msg::SetCapacity { bps },
                 ..
             } => {

@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::control::balance::{Algorithm, Balancer};
+use crate::control::content::PlaylistCheck;
 use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::control::passive::{Outcome, Passive};
 use crate::control::vrrp::{Role, Vrrp};
@@ -49,6 +50,9 @@ pub struct LbConfig {
     pub max_connections: u64,
     /// Whether the device probes the edges (nginx open source does not).
     pub active_checks: bool,
+    /// With a playlist check, the probes fetch the first stream's playlist and fail
+    /// on one that stopped advancing.
+    pub playlist_check: Option<PlaylistCheck>,
     /// Passive checks; with them the device proxies answers.
     pub passive: Option<Passive>,
     /// A proxied request with no answer by then fails (nginx: 60 s).
@@ -237,13 +241,22 @@ impl LoadBalancer {
             return;
         }
         while let Some(probe) = self.health.poll_probe() {
-            let msg = Msg::Probe { id: probe.probe_id };
+            let msg = if self.config.playlist_check.is_some() {
+                Msg::PlaylistProbe { id: probe.probe_id }
+            } else {
+                Msg::Probe { id: probe.probe_id }
+            };
             ctx.send(self.config.edges[probe.target], msg, CONTROL_MESSAGE_BYTES);
         }
         while let Some(event) = self.health.poll_event() {
             let up = event.health == Health::Up;
             if !up {
-                let by = format!("{} health check", self.config.name);
+                let check = if self.config.playlist_check.is_some() {
+                    "playlist check"
+                } else {
+                    "health check"
+                };
+                let by = format!("{} {check}", self.config.name);
                 self.recorder
                     .borrow_mut()
                     .detected(&self.config.edge_names[event.target], &by, event.at);
@@ -384,6 +397,18 @@ impl Behavior for LoadBalancer {
             } => {
                 if let Some(target) = self.config.edges.iter().position(|&e| e == from) {
                     self.health.handle_response(now, target, id);
+                    self.pump_health(ctx);
+                }
+            }
+            Input::Msg {
+                from,
+                msg: Msg::PlaylistProbeAck { id, newest },
+            } => {
+                if let Some(target) = self.config.edges.iter().position(|&e| e == from) {
+                    let newest = newest.checked_sub(1);
+                    let fresh = (self.config.playlist_check.as_mut())
+                        .is_none_or(|check| check.handle_playlist(now, target, newest));
+                    self.health.handle_result(now, target, id, fresh);
                     self.pump_health(ctx);
                 }
             }

@@ -231,6 +231,15 @@ pub enum Msg {
     Probe {
         id: u64,
     },
+    /// Load balancer → edge: a health check that fetches the first stream's live
+    /// playlist; the answer names its newest segment (`newest` = index + 1; 0: empty).
+    PlaylistProbe {
+        id: u64,
+    },
+    PlaylistProbeAck {
+        id: u64,
+        newest: u64,
+    },
     /// The answer; bit `k` of `holds` tells whether the server holds the ingest address
     /// of stream `k` (streams are limited to 64 for this). An ingest server over its
     /// capacity sets bit `k` of `starved` for a stream it has no room to package;
@@ -373,6 +382,8 @@ impl TraceMsg for Msg {
             Msg::SelectorTimer => "selector-timer",
             Msg::ConnectTimeout { .. } => "connect-timeout",
             Msg::Probe { .. } => "probe",
+            Msg::PlaylistProbe { .. } => "playlist-probe",
+            Msg::PlaylistProbeAck { .. } => "playlist-probe-ack",
             Msg::ProbeAck { .. } => "probe-ack",
             Msg::ControlTimer => "control-timer",
             Msg::Segment(_) => "segment",
@@ -436,7 +447,8 @@ impl TraceMsg for Msg {
             Msg::ScrapeReply { round, a, b } => mix(&[round, a, b]),
             Msg::SetOrigin { stream, origin } => mix(&[u64::from(stream), u64::from(origin)]),
             Msg::Ack { conn, frame } => mix(&[conn, frame]),
-            Msg::Probe { id } => mix(&[id]),
+            Msg::Probe { id } | Msg::PlaylistProbe { id } => mix(&[id]),
+            Msg::PlaylistProbeAck { id, newest } => mix(&[id, newest]),
             // Load figures of a server without a capacity limit add nothing, so runs
             // without one keep their digests.
             Msg::ProbeAck {

@@ -7,6 +7,7 @@ use rand::Rng;
 use crate::control::alert::{AlertEngine, Comparison, Rule};
 use crate::control::balance::{Algorithm, Balancer};
 use crate::control::content::ContentConfig;
+use crate::control::content::PlaylistCheck;
 use crate::control::dns::{FailoverRecord, ResolverCache, RoundRobinRecord};
 use crate::control::failover::{Failback, InputSelector};
 use crate::control::lease::{LeaseConfig, LeaseStore};
@@ -580,6 +581,8 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                     weights: weights.clone(),
                     max_connections: s.lb.max_connections,
                     active_checks: s.lb.active_checks,
+                    playlist_check: (s.lb.check == "playlist")
+                        .then(|| PlaylistCheck::new(edges as usize, s.lb.playlist_stale_after.0)),
                     passive: match s.lb.passive.as_str() {
                         "nginx" => Some(Passive::Nginx(NginxPassive::nginx_defaults(edges as usize))),
                         "envoy" => Some(Passive::Envoy(OutlierDetector::new(

@@ -2,7 +2,9 @@
 //! or nothing at all is failed, as MediaLive's automatic input failover judges it
 //! (AWS MediaLive user guide: input-loss threshold 1000 ms typical; black-video and
 //! audio-silence detection after a threshold). Liveness checks cannot see these: the
-//! server answers its probes all along.
+//! server answers its probes all along. [`PlaylistCheck`] is the same idea one tier
+//! down: a server that answers with a live playlist that has stopped advancing (MODEL.md:
+//! "a playlist that stops advancing passes liveness checks; detect on content").
 //!
 //! Calling contract (sans-IO): report every batch of frames with
 //! [`ContentCheck::handle_frames`]; ask [`ContentCheck::failure`] at any `now` (no
@@ -100,6 +102,46 @@ impl ContentCheck {
     }
 }
 
+/// A health check's judgement of the live playlists its targets answer with: fresh
+/// while the newest segment changes at least every `stale_after` (RFC 8216 §6.2.1: a
+/// live playlist gains a segment every target duration, so a few target durations
+/// without one means the server has stopped receiving).
+///
+/// Calling contract: for each answer from `target` at `now` carrying the newest segment
+/// it lists (`None` for an empty playlist), call [`PlaylistCheck::handle_playlist`] and
+/// count the check as passed if it returns true. Any change of the newest segment (a
+/// restarted server starting over included) restarts the clock; a target's first answer
+/// starts it.
+#[derive(Clone, Debug)]
+pub struct PlaylistCheck {
+    stale_after: SimDuration,
+    /// Per target: the newest segment last seen, and since when.
+    seen: Vec<Option<(Option<u64>, SimTime)>>,
+}
+
+impl PlaylistCheck {
+    pub fn new(targets: usize, stale_after: SimDuration) -> Self {
+        PlaylistCheck {
+            stale_after,
+            seen: vec![None; targets],
+        }
+    }
+
+    /// Whether `target`'s playlist, whose newest segment is `newest`, is fresh at `now`.
+    pub fn handle_playlist(&mut self, now: SimTime, target: usize, newest: Option<u64>) -> bool {
+        let Some(seen) = self.seen.get_mut(target) else {
+            return true;
+        };
+        match *seen {
+            Some((last, since)) if last == newest => now < since + self.stale_after,
+            _ => {
+                *seen = Some((newest, now));
+                true
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +149,22 @@ mod tests {
 
     fn t(ms: u64) -> SimTime {
         SimTime::from_millis(ms)
+    }
+
+    #[test]
+    fn a_playlist_is_stale_once_its_newest_segment_is_older_than_the_limit() {
+        let mut check = PlaylistCheck::new(2, SimDuration::from_secs(6));
+        assert!(check.handle_playlist(t(0), 0, Some(10)));
+        assert!(check.handle_playlist(t(2_000), 0, Some(11)));
+        assert!(check.handle_playlist(t(7_999), 0, Some(11)));
+        assert!(!check.handle_playlist(t(8_000), 0, Some(11)));
+        // The other target is judged on its own; an empty playlist counts as a state.
+        assert!(check.handle_playlist(t(8_000), 1, None));
+        assert!(!check.handle_playlist(t(14_000), 1, None));
+        // A restarted server that starts over is fresh again.
+        assert!(check.handle_playlist(t(9_000), 0, Some(3)));
+        assert!(!check.handle_playlist(t(15_000), 0, Some(3)));
+        assert!(check.handle_playlist(t(15_000), 5, None), "unknown targets pass");
     }
 
     #[test]

@@ -159,13 +159,20 @@ impl HealthChecker {
 
     /// An answer to probe `probe_id` from `target` arrived at `now`.
     pub fn handle_response(&mut self, now: SimTime, target: usize, probe_id: u64) {
+        self.handle_result(now, target, probe_id, true);
+    }
+
+    /// An answer to probe `probe_id` from `target` arrived at `now`, and what it said
+    /// passed the check (`ok`) or failed it (an HTTP check's unexpected status or
+    /// content, HAProxy `http-check expect`): a failing answer counts as a failed check.
+    pub fn handle_result(&mut self, now: SimTime, target: usize, probe_id: u64, ok: bool) {
         let Some(state) = self.targets.get_mut(target) else {
             return;
         };
         match state.outstanding {
             Some((id, deadline)) if id == probe_id && now < deadline => {
                 state.outstanding = None;
-                self.record(target, true, now);
+                self.record(target, ok, now);
             }
             // Late or unknown answers count for nothing, as in HAProxy.
             _ => {}
@@ -272,6 +279,30 @@ mod tests {
         // Detection relative to the last good answer = interval × fall + timeout.
         let detection = SimTime::from_secs(18) - SimTime::from_secs(10);
         assert_eq!(detection, SimDuration::from_secs(2) * 3 + SimDuration::from_secs(2));
+    }
+
+    #[test]
+    fn answers_that_fail_the_check_count_as_failures_at_their_arrival() {
+        // HAProxy defaults, probes at 0, 2, 4 … s answered 5 ms later; from 10 s on the
+        // answers are wrong (stale content): checks at 10, 12 and 14 s fail.
+        let mut checker = HealthChecker::new(HealthConfig::HAPROXY, &[SimTime::ZERO]);
+        let mut events = Vec::new();
+        for second in (0..20).step_by(2) {
+            let now = SimTime::from_secs(second);
+            checker.handle_timeout(now);
+            let probe = checker.poll_probe().expect("a check is due every 2 s");
+            let answered = now + SimDuration::from_millis(5);
+            checker.handle_result(answered, 0, probe.probe_id, second < 10);
+            events.extend(std::iter::from_fn(|| checker.poll_event()));
+        }
+        assert_eq!(
+            events,
+            vec![HealthEvent {
+                target: 0,
+                health: Health::Down,
+                at: SimTime::from_millis(14_005)
+            }]
+        );
     }
 
     #[test]

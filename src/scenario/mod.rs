@@ -297,6 +297,13 @@ pub struct LbCfg {
     pub max_connections: u64,
     /// Whether the devices probe the edges (`health`); nginx open source does not.
     pub active_checks: bool,
+    /// What an active check asks: `liveness` (the edge answers) or `playlist` (the
+    /// edge answers with the first stream's live playlist, and it has gained a segment
+    /// within `playlist_stale_after`).
+    pub check: String,
+    /// With `check = "playlist"`: how long the newest segment may stay the same before
+    /// the check fails.
+    pub playlist_stale_after: Dur,
     /// Passive checks on real traffic: `none`, `nginx` (max_fails 1, fail_timeout
     /// 10 s; counts timeouts) or `envoy` (5 consecutive 5xx or timeouts; ejection
     /// 30 s × count, at most 10% of edges). With them the devices proxy answers.
@@ -319,6 +326,8 @@ impl Default for LbCfg {
             },
             max_connections: 1_000_000,
             active_checks: true,
+            check: "liveness".into(),
+            playlist_stale_after: dur("6s"),
             passive: "none".into(),
             proxy_timeout: dur("60s"),
         }

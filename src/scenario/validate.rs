@@ -703,6 +703,20 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
             );
         }
         c.one_of("lb.passive", &lb.passive, &["none", "nginx", "envoy"], &[]);
+        c.one_of("lb.check", &lb.check, &["liveness", "playlist"], &[]);
+        if lb.check == "playlist" && lb.playlist_stale_after.0 <= cdn.segment.0 {
+            c.error(
+                "lb.playlist_stale_after",
+                format!(
+                    "lb.playlist_stale_after = {} is not longer than cdn.segment = {}: a healthy edge's playlist stays the same for a whole segment, so every edge would fail",
+                    lb.playlist_stale_after.0, cdn.segment.0
+                ),
+                format!(
+                    "use at least 1.5 × cdn.segment (RFC 8216 §6.2.1 allows a playlist that long without a new segment); 3 × is {}",
+                    cdn.segment.0 * 3
+                ),
+            );
+        }
         if lb.proxy_timeout.0.is_zero() {
             c.error(
                 "lb.proxy_timeout",
