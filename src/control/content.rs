@@ -194,6 +194,25 @@ mod tests {
     }
 
     proptest! {
+        /// A playlist check passes exactly when the newest segment changed within
+        /// `stale_after` of the answer (measured from the first answer showing it).
+        #[test]
+        fn playlist_freshness_is_exact(answers in proptest::collection::vec((1u64..5_000, 0u64..3), 1..60)) {
+            let stale_after = SimDuration::from_secs(6);
+            let mut check = PlaylistCheck::new(1, stale_after);
+            let (mut now, mut last, mut since) = (0, None, 0);
+            for (step, newest) in answers {
+                now += step;
+                let newest = newest.checked_sub(1);
+                if last != Some(newest) {
+                    last = Some(newest);
+                    since = now;
+                }
+                let fresh = check.handle_playlist(t(now), 0, newest);
+                prop_assert_eq!(fresh, now < since + 6_000);
+            }
+        }
+
         /// A failure is reported exactly when some condition has lasted its threshold:
         /// never earlier, and its instant is never in the future.
         #[test]

@@ -65,6 +65,39 @@ impl Reconnector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Delays never shrink, never pass the cap, start at the first delay, and
+        /// there are exactly `max_attempts` of them until a success starts over.
+        #[test]
+        fn delays_grow_to_the_cap_and_run_out(
+            first_ms in 1u64..10_000,
+            multiplier in 1.0f64..4.0,
+            max_ms in 1u64..1_000_000,
+            max_attempts in 1u32..40,
+            successes in proptest::collection::vec(0u32..50, 0..4),
+        ) {
+            let backoff = Backoff {
+                first_delay: SimDuration::from_millis(first_ms),
+                multiplier,
+                max_delay: SimDuration::from_millis(max_ms),
+                max_attempts,
+            };
+            let mut r = Reconnector::new(backoff);
+            for after in successes {
+                let delays: Vec<SimDuration> = std::iter::from_fn(|| r.failed()).take(after as usize).collect();
+                let expected_len = (after as usize).min(max_attempts as usize);
+                prop_assert_eq!(delays.len(), expected_len);
+                if let Some(&first) = delays.first() {
+                    prop_assert_eq!(first, backoff.first_delay.min(backoff.max_delay));
+                }
+                prop_assert!(delays.windows(2).all(|w| w[0] <= w[1]), "{delays:?}");
+                prop_assert!(delays.iter().all(|&d| d <= backoff.max_delay));
+                r.connected();
+            }
+        }
+    }
 
     #[test]
     fn obs_delays_grow_by_half_and_stop_after_25() {
