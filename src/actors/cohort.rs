@@ -36,11 +36,21 @@ pub struct CohortConfig {
     pub target_duration: SimDuration,
     pub fps: u32,
     pub frame_bytes: u64,
-    pub join_at: SimDuration,
-    pub join_over: SimDuration,
+    pub joins: Joins,
     pub downlink_bps: u64,
     /// How viewers find their edge.
     pub edge_choice: EdgeChoice,
+}
+
+/// When the cohort's viewers join and leave.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Joins {
+    /// Each joins uniformly at random in `[at, at + over)`, drawn by the cohort in
+    /// member order, and stays.
+    Uniform { at: SimDuration, over: SimDuration },
+    /// Per member, in member order: when it joins, and when it leaves if it does
+    /// (`scenario::workload`).
+    Planned(Vec<(SimTime, Option<SimTime>)>),
 }
 
 /// How viewers find their edge.
@@ -95,6 +105,8 @@ struct Viewer {
     since: SimTime,
     record: ViewerRecord,
     connection: Option<Box<Connection>>,
+    /// Left the stream: whatever still arrives for it is ignored.
+    left: bool,
 }
 
 pub struct Cohort {
@@ -129,6 +141,7 @@ impl Cohort {
                 timer: Deadline::default(),
                 downloading: None,
                 state: None,
+                left: false,
                 since: SimTime::ZERO,
                 record: ViewerRecord {
                     edge: config.edge_names[config.primary].clone(),
@@ -224,6 +237,9 @@ impl Cohort {
         let Some(slot) = self.queries.remove(&id) else {
             return;
         };
+        if self.viewers[slot].left {
+            return;
+        }
         let now = ctx.now();
         let Some(edge) = self.config.edges.iter().position(|&e| e == target) else {
             return;
@@ -390,8 +406,39 @@ impl Cohort {
             .expect("viewer belongs to this cohort")
     }
 
+    /// Viewer `slot` leaves at `now`: its time is booked and its record final.
+    fn leave(&mut self, slot: usize, now: SimTime) {
+        let viewer = &mut self.viewers[slot];
+        if viewer.left {
+            return;
+        }
+        viewer.left = true;
+        viewer.downloading = None;
+        if let Some(state) = viewer.state.take() {
+            let elapsed = now.saturating_since(viewer.since);
+            match state {
+                ViewerState::Playing => viewer.record.play_time += elapsed,
+                ViewerState::Stalled => viewer.record.stall_time += elapsed,
+                ViewerState::Starting => {}
+            }
+            self.recorder.borrow_mut().viewer_left(now, state);
+        }
+        if let Some(id) = viewer.connection.as_mut().and_then(|conn| conn.query.take()) {
+            self.queries.remove(&id);
+        }
+        let viewer = &mut self.viewers[slot];
+        viewer.record.left_at = Some(now);
+        viewer.record.first_index = viewer.player.first_index();
+        viewer.record.frontier = viewer.player.frontier();
+        let id = self.config.viewers[slot] as usize;
+        self.recorder.borrow_mut().viewers[id] = viewer.record.clone();
+    }
+
     fn finish(&mut self, now: SimTime) {
         for slot in 0..self.viewers.len() {
+            if self.viewers[slot].left {
+                continue;
+            }
             if let Some(state) = self.viewers[slot].state {
                 // Close the open interval at the end of the run.
                 let viewer = &mut self.viewers[slot];
@@ -421,13 +468,29 @@ impl Behavior for Cohort {
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();
         match input {
-            Input::Start => {
-                let span = self.config.join_over.as_nanos();
-                for &viewer in &self.config.viewers {
-                    let offset = if span == 0 { 0 } else { self.rng.gen_range(0..span) };
-                    let at = SimTime::ZERO + self.config.join_at + SimDuration::from_nanos(offset);
-                    ctx.timer_at(at, Msg::ViewerJoin { viewer });
+            Input::Start => match &self.config.joins {
+                Joins::Uniform { at, over } => {
+                    let span = over.as_nanos();
+                    for &viewer in &self.config.viewers {
+                        let offset = if span == 0 { 0 } else { self.rng.gen_range(0..span) };
+                        ctx.timer_at(
+                            SimTime::ZERO + *at + SimDuration::from_nanos(offset),
+                            Msg::ViewerJoin { viewer },
+                        );
+                    }
                 }
+                Joins::Planned(plan) => {
+                    for (&viewer, &(join, leave)) in self.config.viewers.iter().zip(plan) {
+                        ctx.timer_at(join, Msg::ViewerJoin { viewer });
+                        if let Some(leave) = leave {
+                            ctx.timer_at(leave, Msg::ViewerLeave { viewer });
+                        }
+                    }
+                }
+            },
+            Input::Timer(Msg::ViewerLeave { viewer }) => {
+                let slot = self.slot_of(viewer);
+                self.leave(slot, now);
             }
             Input::Timer(Msg::ViewerJoin { viewer }) => {
                 let slot = self.slot_of(viewer);
@@ -438,7 +501,7 @@ impl Behavior for Cohort {
             }
             Input::Timer(Msg::ViewerTimer { viewer }) => {
                 let slot = self.slot_of(viewer);
-                if self.viewers[slot].timer.fire(now) {
+                if self.viewers[slot].timer.fire(now) && !self.viewers[slot].left {
                     self.viewers[slot].player.handle_timeout(now, &mut self.rng);
                     self.drive(slot, ctx);
                 }
@@ -454,6 +517,9 @@ impl Behavior for Cohort {
                 ..
             } => {
                 let slot = self.slot_of(viewer);
+                if self.viewers[slot].left {
+                    return;
+                }
                 self.answered_by(slot, edge, now);
                 self.viewers[slot].player.handle_playlist(now, req, &playlist);
                 self.drive(slot, ctx);
@@ -472,7 +538,7 @@ impl Behavior for Cohort {
                 let slot = self.slot_of(viewer);
                 // A late answer to a request the player gave up must not displace the
                 // download it is waiting for.
-                if self.viewers[slot].player.segment_request() != Some(req) {
+                if self.viewers[slot].left || self.viewers[slot].player.segment_request() != Some(req) {
                     return;
                 }
                 self.answered_by(slot, edge, now);
@@ -488,6 +554,9 @@ impl Behavior for Cohort {
                 ..
             } => {
                 let slot = self.slot_of(viewer);
+                if self.viewers[slot].left {
+                    return;
+                }
                 let error = if (400..500).contains(&status) {
                     FetchError::NotFound
                 } else {

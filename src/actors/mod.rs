@@ -254,8 +254,11 @@ pub enum Msg {
     ControlTimer,
     /// Ingest → origin → edge → viewers: a new segment.
     Segment(SegmentInfo),
-    /// Cohort: viewer joins, viewer's player deadline, viewer's download finished.
+    /// Cohort: viewer joins, leaves, viewer's player deadline, viewer's download finished.
     ViewerJoin {
+        viewer: u32,
+    },
+    ViewerLeave {
         viewer: u32,
     },
     ViewerTimer {
@@ -388,6 +391,7 @@ impl TraceMsg for Msg {
             Msg::ControlTimer => "control-timer",
             Msg::Segment(_) => "segment",
             Msg::ViewerJoin { .. } => "viewer-join",
+            Msg::ViewerLeave { .. } => "viewer-leave",
             Msg::ViewerTimer { .. } => "viewer-timer",
             Msg::SegmentLoaded { .. } => "segment-loaded",
             Msg::PlaylistRequest { .. } => "playlist-request",
@@ -486,6 +490,7 @@ impl TraceMsg for Msg {
                 s.stream,
             ),
             Msg::ViewerJoin { viewer } | Msg::ViewerTimer { viewer } => mix(&[u64::from(viewer)]),
+            Msg::ViewerLeave { viewer } => mix(&[u64::from(viewer), 0x4c45]),
             Msg::SegmentLoaded { viewer, req, index } => mix(&[u64::from(viewer), u64::from(req), index]),
             Msg::SegmentRequest {
                 client,

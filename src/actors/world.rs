@@ -18,13 +18,14 @@ use crate::control::reconnect::Backoff;
 use crate::control::vrrp::Role;
 use crate::metrics::{FaultRecord, StreamShape};
 use crate::scenario::chaos::{concrete_faults, ConcreteFault};
-use crate::scenario::select::is_node_id;
+use crate::scenario::select::{is_node_id, Universe};
+use crate::scenario::workload;
 use crate::scenario::{Fault, LinkCfg, Scenario};
 use crate::sim::{rng_for, Degradation, Dest, Kernel, KernelAction, LinkSpec, NodeId, Partition, Scheduled};
 use crate::time::{SimDuration, SimTime};
 
 use super::class;
-use super::cohort::{Cohort, CohortConfig, EdgeChoice};
+use super::cohort::{Cohort, CohortConfig, EdgeChoice, Joins};
 use super::dns::{Dns, Record};
 use super::edge::{Edge, EdgeConfig};
 use super::encoder::{Encoder, EncoderConfig, UplinkTarget};
@@ -85,6 +86,72 @@ pub fn place_streams(streams: u32, servers: u32) -> Vec<Vec<usize>> {
             placed.iter().copied().chain(rest).collect()
         })
         .collect()
+}
+
+/// Places planned viewers on edges with the software balancer, replaying joins and
+/// departures in time order (a departure frees its edge before a join at the same
+/// instant) so that loads are those of the moment; a viewer with a region is placed
+/// among its region's edges. Returns each edge's viewers in id order.
+fn place_planned_viewers(
+    s: &Scenario,
+    plan: &[workload::ViewerPlan],
+    algorithm: Algorithm,
+    weights: &[u64],
+    names: &[String],
+    edge_ids: &[NodeId],
+    seed: u64,
+) -> Vec<Vec<u32>> {
+    let edge_names: Vec<&String> = edge_ids.iter().map(|&id| &names[id as usize]).collect();
+    // The edges each balancer chooses among: one per region, or one over every edge.
+    let pools: Vec<Vec<usize>> = if s.viewers.regions.is_empty() {
+        vec![(0..edge_ids.len()).collect()]
+    } else {
+        let nodes = s.node_names();
+        let universe = Universe {
+            nodes: &nodes,
+            groups: &s.groups,
+            regions: &s.regions,
+        };
+        (s.regions.keys())
+            .map(|region| {
+                let members =
+                    (universe.resolve::<crate::sim::SimRng>(&format!("region:{region}"), None)).unwrap_or_default();
+                (0..edge_ids.len())
+                    .filter(|&edge| members.contains(edge_names[edge]))
+                    .collect()
+            })
+            .collect()
+    };
+    let mut balancers: Vec<Balancer> = (pools.iter())
+        .map(|pool| Balancer::weighted(algorithm, pool.iter().map(|&e| weights[e]).collect()))
+        .collect();
+    let mut rng = rng_for(seed, "balancer");
+    let mut events: Vec<(SimTime, bool, u32)> = Vec::with_capacity(plan.len() * 2);
+    for (viewer, p) in plan.iter().enumerate() {
+        events.push((p.join, true, viewer as u32));
+        if let Some(leave) = p.leave {
+            events.push((leave, false, viewer as u32));
+        }
+    }
+    events.sort_unstable();
+    let mut placed: Vec<Option<(usize, usize)>> = vec![None; plan.len()];
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); edge_ids.len()];
+    for (_, joins, viewer) in events {
+        let pool = plan[viewer as usize].region.unwrap_or(0);
+        if joins {
+            let local = balancers[pool]
+                .pick(u64::from(viewer), &mut rng)
+                .expect("every pool has an edge (validated)");
+            placed[viewer as usize] = Some((pool, local));
+            members[pools[pool][local]].push(viewer);
+        } else if let Some((pool, local)) = placed[viewer as usize] {
+            balancers[pool].release(local);
+        }
+    }
+    for list in &mut members {
+        list.sort_unstable();
+    }
+    members
 }
 
 /// Places each of `streams` streams on one of `origins` origins with
@@ -406,15 +473,24 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     } else {
         s.cdn.weights.clone()
     };
-    let mut balancer = Balancer::weighted(algorithm, weights.clone());
-    let mut balancer_rng = rng_for(seed, "balancer");
-    let mut members: Vec<Vec<u32>> = vec![Vec::new(); edges as usize];
-    for viewer in 0..s.viewers.count {
-        let edge = balancer
-            .pick(u64::from(viewer), &mut balancer_rng)
-            .expect("all edges start healthy");
-        members[edge].push(viewer);
-    }
+    let plan = workload::is_planned(s).then(|| workload::plan_viewers(s, |stream| rng_for(seed, stream)));
+    let members = match &plan {
+        None => {
+            // Everyone watches at once: place them in viewer order.
+            let mut balancer = Balancer::weighted(algorithm, weights.clone());
+            let mut balancer_rng = rng_for(seed, "balancer");
+            let mut members: Vec<Vec<u32>> = vec![Vec::new(); edges as usize];
+            for viewer in 0..s.viewers.count {
+                let edge = balancer
+                    .pick(u64::from(viewer), &mut balancer_rng)
+                    .expect("all edges start healthy");
+                members[edge].push(viewer);
+            }
+            members
+        }
+        Some(plan) => place_planned_viewers(s, plan, algorithm, &weights, &names, &edge_ids, seed),
+    };
+    let mut members = members;
     let player = PlayerConfig::preset(&s.viewers.player).unwrap_or(PlayerConfig::HLS_JS);
     // Appended after every other node (cdn-dns last), so that it shifts no id.
     let cdn_dns_id = monitor_id + 1 + if manager_pair { 2 } else { 0 };
@@ -439,20 +515,31 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     };
     for (i, &id) in cohort_ids.iter().enumerate() {
         let name = &names[id as usize];
+        let cohort_viewers = std::mem::take(&mut members[i]);
+        let joins = match &plan {
+            None => Joins::Uniform {
+                at: s.viewers.join_at.0,
+                over: s.viewers.join_over.0,
+            },
+            Some(plan) => Joins::Planned(
+                (cohort_viewers.iter())
+                    .map(|&v| (plan[v as usize].join, plan[v as usize].leave))
+                    .collect(),
+            ),
+        };
         let cohort = Cohort::new(
             CohortConfig {
                 edges: edge_ids.clone(),
                 edge_names: edge_ids.iter().map(|&id| names[id as usize].clone()).collect(),
                 primary: i,
                 routes: 1 + s.cdn.backup_edges as u8,
-                viewers: std::mem::take(&mut members[i]),
+                viewers: cohort_viewers,
                 streams,
                 player,
                 target_duration: s.cdn.segment.0,
                 fps,
                 frame_bytes,
-                join_at: s.viewers.join_at.0,
-                join_over: s.viewers.join_over.0,
+                joins,
                 downlink_bps: (s.viewers.downlink_mbps * 1e6).round().max(1.0) as u64,
                 edge_choice: edge_choice.clone(),
             },

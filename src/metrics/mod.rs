@@ -141,6 +141,8 @@ pub struct ViewerRecord {
     pub latency_max: SimDuration,
     /// When the stall still under way at the end of the run began.
     pub stalled_at_end: Option<SimTime>,
+    /// When the viewer left (`viewers.session`); `None`: it watched to the end.
+    pub left_at: Option<SimTime>,
 }
 
 impl ViewerRecord {
@@ -514,6 +516,12 @@ impl Recorder {
             self.state_deltas[bin][from as usize] -= 1;
         }
         self.state_deltas[bin][to as usize] += 1;
+    }
+
+    /// A viewer in state `from` left at `at`.
+    pub fn viewer_left(&mut self, at: SimTime, from: ViewerState) {
+        let bin = bin_of(at).min(self.state_deltas.len().saturating_sub(1));
+        self.state_deltas[bin][from as usize] -= 1;
     }
 
     /// Viewers in each state at the end of every second.

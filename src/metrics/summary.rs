@@ -155,6 +155,8 @@ pub struct ViewerRow {
     #[serde(serialize_with = "count")]
     pub edge_switches: f64,
     pub ttl_violator: bool,
+    /// When the viewer left (`viewers.session`); empty: it watched to the end.
+    pub left_s: Option<f64>,
 }
 
 /// A count held as `f64` (so quantile rows share the type) is written as an integer;
@@ -196,6 +198,7 @@ fn viewer_row(id: usize, v: &ViewerRecord) -> ViewerRow {
         request_errors: f64::from(v.request_errors),
         edge_switches: f64::from(v.route_switches),
         ttl_violator: v.ttl_violator,
+        left_s: v.left_at.map(SimTime::as_secs_f64),
     }
 }
 
@@ -223,6 +226,7 @@ pub fn viewer_rows(viewers: &[ViewerRecord]) -> Vec<ViewerRow> {
         &|r| r.live_latency_s_max,
         &|r| Some(r.request_errors),
         &|r| Some(r.edge_switches),
+        &|r| r.left_s,
     ]
     .iter()
     .map(|get| column(*get))
@@ -248,6 +252,7 @@ pub fn viewer_rows(viewers: &[ViewerRecord]) -> Vec<ViewerRow> {
                 request_errors: at(10).unwrap_or(0.0),
                 edge_switches: at(11).unwrap_or(0.0),
                 ttl_violator: false,
+                left_s: at(12),
             }
         })
         .collect()
@@ -626,6 +631,29 @@ pub fn ledger(rec: &Recorder) -> Ledger {
     total
 }
 
+/// The union of the viewers' ranges `[first_index, frontier)`, as sorted disjoint
+/// intervals.
+fn owed_ranges(viewers: &[&ViewerRecord]) -> Vec<(u64, u64)> {
+    let mut ranges: Vec<(u64, u64)> = (viewers.iter())
+        .filter_map(|v| Some((v.first_index?, v.frontier.unwrap_or(u64::MAX))))
+        .filter(|(first, frontier)| first < frontier)
+        .collect();
+    ranges.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (first, frontier) in ranges {
+        match merged.last_mut() {
+            Some(last) if first <= last.1 => last.1 = last.1.max(frontier),
+            _ => merged.push((first, frontier)),
+        }
+    }
+    merged
+}
+
+fn is_owed(owed: &[(u64, u64)], index: u64) -> bool {
+    let after = owed.partition_point(|&(first, _)| first <= index);
+    after > 0 && index < owed[after - 1].1
+}
+
 /// Settles the fate of every frame `stream` produced, against its own viewers.
 fn stream_ledger(rec: &Recorder, stream: usize) -> Ledger {
     let end = rec.shape.end;
@@ -633,8 +661,14 @@ fn stream_ledger(rec: &Recorder, stream: usize) -> Ledger {
     let started: Vec<_> = (rec.viewers.iter())
         .filter(|v| v.stream as usize == stream && v.first_index.is_some())
         .collect();
-    let min_first = started.iter().filter_map(|v| v.first_index).min();
-    let min_frontier = started.iter().map(|v| v.frontier.unwrap_or(u64::MAX)).min();
+    // A segment nobody played is in flight if a viewer still watching may yet reach
+    // it; lost if it lay in some viewer's range (first segment to frontier); else
+    // nobody was owed it (before anyone joined, or while nobody watched).
+    let still_watching_frontier = (started.iter())
+        .filter(|v| v.left_at.is_none())
+        .map(|v| v.frontier.unwrap_or(u64::MAX))
+        .min();
+    let owed = owed_ranges(&started);
     let mut ledger = Ledger {
         produced: own.frames_produced,
         ..Ledger::default()
@@ -663,16 +697,16 @@ fn stream_ledger(rec: &Recorder, stream: usize) -> Ledger {
                 .count() as u64;
             ledger.played += shown;
             ledger.in_flight += frames - shown;
-        } else if min_first.is_some_and(|first| index < first) {
-            ledger.unwatched += frames;
-        } else if min_frontier.is_some_and(|frontier| index < frontier) {
+        } else if still_watching_frontier.is_some_and(|frontier| index >= frontier) {
+            ledger.in_flight += frames;
+        } else if is_owed(&owed, index) {
             if segment.first_edge_at.is_none() {
                 ledger.dropped.distribution += frames;
             } else {
                 ledger.dropped.player += frames;
             }
         } else {
-            ledger.in_flight += frames;
+            ledger.unwatched += frames;
         }
     }
     // Downstream counts come from the packagers, the origin and the players; the

@@ -76,6 +76,7 @@ pub const VIEWER_COLUMNS: &[&str] = &[
     "request_errors",
     "edge_switches",
     "ttl_violator",
+    "left_s",
 ];
 
 /// The column names of `nodes.csv`.

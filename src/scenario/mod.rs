@@ -9,6 +9,7 @@ pub mod diag;
 mod overrides;
 pub mod select;
 mod validate;
+pub mod workload;
 
 use std::path::Path;
 
@@ -479,6 +480,15 @@ pub struct Viewers {
     /// Viewers join uniformly at random within this span after `join_at`.
     pub join_over: Dur,
     pub downlink_mbps: f64,
+    /// The arrival curve: relative arrival intensity at points in time, linear in
+    /// between (a step where two points share an instant); the `count` viewers join
+    /// over it instead of over `join_at` + `join_over`.
+    pub arrivals: Vec<workload::ArrivalPoint>,
+    /// How long each viewer stays (absent: to the end of the run).
+    pub session: Option<workload::Session>,
+    /// Share of viewers per region of `[regions]`: each watches from an edge of its
+    /// region (software balancing).
+    pub regions: std::collections::BTreeMap<String, f64>,
 }
 
 impl Default for Viewers {
@@ -489,6 +499,9 @@ impl Default for Viewers {
             join_at: dur("10s"),
             join_over: dur("5s"),
             downlink_mbps: 20.0,
+            arrivals: Vec::new(),
+            session: None,
+            regions: std::collections::BTreeMap::new(),
         }
     }
 }

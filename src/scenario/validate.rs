@@ -64,7 +64,8 @@ impl<'a> Checker<'a> {
         let doc = self.doc.as_ref()?;
         let mut item = doc.as_item();
         let mut best = None;
-        for segment in path.split('.') {
+        let mut segments = path.split('.');
+        while let Some(segment) = segments.next() {
             let (key, index) = match segment.split_once('[') {
                 Some((key, rest)) => (key, rest.trim_end_matches(']').parse::<usize>().ok()),
                 None => (segment, None),
@@ -72,6 +73,14 @@ impl<'a> Checker<'a> {
             let Some(child) = item.get(key) else { break };
             item = child;
             if let Some(index) = index {
+                if let Some(value) = item.as_array().and_then(|a| a.get(index)) {
+                    // An element of an inline array (`arrivals = [{ at = "1h", … }]`):
+                    // the key after it, if any, is in its inline table.
+                    let inner = (segments.next())
+                        .and_then(|next| value.as_inline_table().and_then(|t| t.get(next)))
+                        .and_then(|v| v.span());
+                    return inner.or(value.span()).or(item.span()).or(best);
+                }
                 match item.as_array_of_tables().and_then(|a| a.get(index)) {
                     Some(table) => {
                         best = table.span().or(best);
@@ -225,6 +234,135 @@ fn check_fault_values(c: &mut Checker<'_>, at: &str, fault: &Fault) {
 
 /// Every node `selector` could name (for draws, every candidate); reports why it names
 /// nothing usable.
+/// The viewers' arrival curve, sessions and regions.
+fn check_workload(c: &mut Checker<'_>, s: &Scenario, duration: SimDuration) {
+    let v = &s.viewers;
+    if !v.arrivals.is_empty() {
+        if v.arrivals.len() < 2 {
+            c.error(
+                "viewers.arrivals",
+                "an arrival curve needs at least two points",
+                "give the rate at the start and at the end, e.g. arrivals = [{ at = \"0s\", rate = 1 }, { at = \"1h\", rate = 1 }]",
+            );
+        }
+        for (i, point) in v.arrivals.iter().enumerate() {
+            if i > 0 && point.at.0 < v.arrivals[i - 1].at.0 {
+                c.error(
+                    &format!("viewers.arrivals[{i}].at"),
+                    format!(
+                        "arrival point at {} comes before the one above it ({})",
+                        point.at.0,
+                        v.arrivals[i - 1].at.0
+                    ),
+                    "list the points in time order (two at the same instant make a step)",
+                );
+            }
+            if !point.rate.is_finite() || point.rate < 0.0 {
+                c.error(
+                    &format!("viewers.arrivals[{i}].rate"),
+                    format!("arrival rate {} is not a non-negative number", point.rate),
+                    "rates are relative intensities: 0 or more",
+                );
+            }
+        }
+        let valid = v.arrivals.iter().all(|p| p.rate.is_finite() && p.rate >= 0.0);
+        let ordered = v.arrivals.windows(2).all(|w| w[0].at.0 <= w[1].at.0);
+        if v.arrivals.len() >= 2 && valid && ordered && super::workload::curve_area(&v.arrivals, duration) <= 0.0 {
+            c.error(
+                "viewers.arrivals",
+                format!("the arrival curve has no arrivals before the end of the run ({duration})"),
+                "give some point within the run a positive rate",
+            );
+        }
+        let defaults = super::Viewers::default();
+        if v.join_at != defaults.join_at || v.join_over != defaults.join_over {
+            c.error(
+                "viewers.join_at",
+                "viewers.join_at / join_over and viewers.arrivals both say when viewers join",
+                "drop join_at and join_over: the arrival curve decides",
+            );
+        }
+    }
+    if let Some(session) = &v.session {
+        c.one_of(
+            "viewers.session.distribution",
+            &session.distribution,
+            super::workload::SESSION_DISTRIBUTIONS,
+            &[],
+        );
+        if session.mean.0.is_zero() {
+            c.error(
+                "viewers.session.mean",
+                "viewers.session.mean must be greater than zero",
+                "e.g. mean = \"20m\"",
+            );
+        }
+        if !(session.sigma > 0.0 && session.sigma <= 4.0) {
+            c.error(
+                "viewers.session.sigma",
+                format!("viewers.session.sigma = {} is outside (0, 4]", session.sigma),
+                "1.0 gives a long tail; larger values put almost every viewer far below the mean",
+            );
+        }
+    }
+    if !v.regions.is_empty() {
+        if s.cdn.balancing != "software" {
+            c.error(
+                "viewers.regions",
+                format!(
+                    "viewers.regions with cdn.balancing = \"{}\": only the software balancer places viewers by region (no GeoDNS is modelled)",
+                    s.cdn.balancing
+                ),
+                "set cdn.balancing = \"software\", or drop viewers.regions",
+            );
+        }
+        let nodes = s.node_names();
+        let universe = Universe {
+            nodes: &nodes,
+            groups: &s.groups,
+            regions: &s.regions,
+        };
+        for (name, &weight) in &v.regions {
+            let path = format!("viewers.regions.{name}");
+            if !s.regions.contains_key(name) {
+                let help = match did_you_mean(name, s.regions.keys().map(String::as_str)) {
+                    Some(close) => format!("did you mean `{close}`? Regions are defined under [regions]"),
+                    None => "define the region under [regions] first".to_string(),
+                };
+                c.error(&path, format!("unknown region `{name}`"), help);
+                continue;
+            }
+            if !weight.is_finite() || weight < 0.0 {
+                c.error(
+                    &path,
+                    format!("region weight {weight} is not a non-negative number"),
+                    "use a share such as 0.4",
+                );
+                continue;
+            }
+            let edges = (universe.resolve::<rand_chacha::ChaCha20Rng>(&format!("region:{name}"), None))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|node| node.starts_with("edge-"))
+                .count();
+            if weight > 0.0 && edges == 0 {
+                c.error(
+                    &path,
+                    format!("region `{name}` has viewers but no edge"),
+                    format!("add an edge to regions.{name}, or give it weight 0"),
+                );
+            }
+        }
+        if v.regions.values().all(|&w| w.is_finite() && w <= 0.0) {
+            c.error(
+                "viewers.regions",
+                "every region's share is 0: no viewer has a region",
+                "give some region a positive share",
+            );
+        }
+    }
+}
+
 fn check_selector(c: &mut Checker<'_>, path: &str, selector: &str, universe: &Universe<'_>) -> Vec<String> {
     match universe.resolve::<rand_chacha::ChaCha8Rng>(selector, None) {
         Ok(nodes) => nodes,
@@ -829,6 +967,7 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
             "e.g. downlink_mbps = 20",
         );
     }
+    check_workload(&mut c, &s, duration);
     if v.join_at.0 + v.join_over.0 > duration {
         c.error(
             "viewers.join_at",

@@ -1,0 +1,133 @@
+//! The workload: arrival curves, sessions and regions shape who watches when and where.
+
+mod common;
+
+use failcast::experiment::run_scenario;
+use failcast::scenario::load_str;
+use failcast::time::SimTime;
+
+fn match_day(extra: &[&str]) -> failcast::experiment::RunOutput {
+    let mut overrides = vec!["viewers.count=600"];
+    overrides.extend_from_slice(extra);
+    let s = common::scenario("scenarios/match-day.toml", &overrides);
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    assert!(common::balances(&out.summary));
+    out
+}
+
+#[test]
+fn the_timeline_counts_exactly_the_viewers_between_their_join_and_their_departure() {
+    let out = match_day(&[]);
+    let left = out.viewers.iter().filter(|v| v.left_at.is_some()).count();
+    assert!(
+        left > 300,
+        "lognormal sessions of 20 min on a 40 min run: most leave ({left})"
+    );
+    for v in &out.viewers {
+        let (joined, left) = (v.joined_at.unwrap(), v.left_at);
+        if let Some(left) = left {
+            assert!(left > joined);
+            assert!(v.play_time + v.stall_time <= left - joined, "{v:?}");
+        }
+    }
+    for row in out.timeline.iter().step_by(7) {
+        let end = SimTime::from_secs(row.time_s + 1);
+        let watching = (out.viewers.iter())
+            .filter(|v| v.joined_at.unwrap() < end && v.left_at.is_none_or(|left| left >= end))
+            .count() as i64;
+        assert_eq!(
+            row.viewers_starting + row.viewers_playing + row.viewers_stalled,
+            watching,
+            "second {}",
+            row.time_s
+        );
+    }
+}
+
+#[test]
+fn the_flash_crowd_arrives_in_its_window_and_regions_get_their_share() {
+    let out = match_day(&["viewers.count=3000"]);
+    // The curve: 0→10 min rate 1→3 (area 1,200 rate·s), 10–13 min rate 45 (8,100),
+    // 13→40 min rate 3→1 (3,240): 64.6% of the arrivals fall in the crowd.
+    let crowd = (out.viewers.iter())
+        .filter(|v| (SimTime::from_secs(600)..SimTime::from_secs(780)).contains(&v.joined_at.unwrap()))
+        .count() as f64;
+    let expected = 3000.0 * 8_100.0 / 12_540.0;
+    let sigma = (3000.0 * 0.646 * 0.354f64).sqrt();
+    assert!((crowd - expected).abs() < 4.0 * sigma, "{crowd} vs {expected}");
+    // 70% in Europe (edge-1 … edge-3), each placed on an edge of its region.
+    let eu = (out.viewers.iter())
+        .filter(|v| ["edge-1", "edge-2", "edge-3"].contains(&v.edge.as_str()))
+        .count() as f64;
+    let sigma = (3000.0 * 0.7 * 0.3f64).sqrt();
+    assert!((eu - 2100.0).abs() < 4.0 * sigma, "{eu}");
+}
+
+#[test]
+fn least_connections_places_each_viewer_on_the_least_loaded_edge_of_its_region_at_its_join() {
+    let out = match_day(&[]);
+    let regions = [["edge-1", "edge-2", "edge-3"], ["edge-4", "edge-5", "edge-6"]];
+    let mut joins: Vec<_> = out.viewers.iter().collect();
+    joins.sort_by_key(|v| v.joined_at);
+    for v in &joins {
+        let at = v.joined_at.unwrap();
+        let region = regions.iter().find(|r| r.contains(&v.edge.as_str())).unwrap();
+        let load = |edge: &str| {
+            (out.viewers.iter())
+                .filter(|o| o.edge == edge && o.joined_at.unwrap() < at && o.left_at.is_none_or(|left| left > at))
+                .count()
+        };
+        let least = region.iter().map(|e| load(e)).min().unwrap();
+        assert_eq!(load(&v.edge), least, "viewer joining at {at} on {}", v.edge);
+    }
+}
+
+#[test]
+fn sessions_are_deterministic_across_dispatch_modes() {
+    let s = common::scenario(
+        "scenarios/match-day.toml",
+        &["viewers.count=100", "scenario.duration=15m"],
+    );
+    common::assert_dispatch_modes_agree(&s, 2);
+}
+
+#[test]
+fn workload_errors_name_the_key_and_the_fix() {
+    const MINIMAL: &str = "[scenario]\nname = \"t\"\nduration = \"1h\"\n";
+    let refused = |extra: &str| {
+        load_str("t.toml", &format!("{MINIMAL}{extra}"), &[])
+            .expect_err("must be refused")
+            .to_string()
+    };
+    let text = refused("[viewers]\narrivals = [{ at = \"10m\", rate = 1 }, { at = \"5m\", rate = 2 }]\n");
+    assert!(
+        text.contains("arrival point at 5m comes before the one above it (10m)"),
+        "{text}"
+    );
+    assert!(text.contains("t.toml:5:46"), "points at the offending value: {text}");
+    let text = refused("[viewers]\narrivals = [{ at = \"0s\", rate = 0 }, { at = \"5m\", rate = 0 }]\n");
+    assert!(
+        text.contains("the arrival curve has no arrivals before the end of the run"),
+        "{text}"
+    );
+    let text =
+        refused("[viewers]\njoin_at = \"1m\"\narrivals = [{ at = \"0s\", rate = 1 }, { at = \"5m\", rate = 1 }]\n");
+    assert!(text.contains("both say when viewers join"), "{text}");
+    let text = refused("[viewers]\nsession = { distribution = \"pareto\", mean = \"10m\" }\n");
+    assert!(text.contains("viewers.session.distribution"), "{text}");
+    let regions = "[regions]\neurope = [\"edge-1\", \"edge-2\"]\nasia = [\"ingest-1\"]\n";
+    let text = refused(&format!("{regions}[viewers]\nregions = {{ eruope = 1.0 }}\n"));
+    assert!(text.contains("unknown region `eruope`"), "{text}");
+    assert!(text.contains("did you mean `europe`?"), "{text}");
+    let text = refused(&format!(
+        "{regions}[viewers]\nregions = {{ europe = 0.5, asia = 0.5 }}\n"
+    ));
+    assert!(text.contains("region `asia` has viewers but no edge"), "{text}");
+    let text = refused(&format!(
+        "{regions}[cdn]\nbalancing = \"hardware\"\n[viewers]\nregions = {{ europe = 1.0 }}\n"
+    ));
+    assert!(
+        text.contains("only the software balancer places viewers by region"),
+        "{text}"
+    );
+}
