@@ -292,3 +292,24 @@ fn a_playlist_check_takes_out_an_edge_that_answers_with_a_frozen_playlist() {
         assert!(v.stall_time > SimDuration::from_secs(160), "{v:?}");
     }
 }
+
+#[test]
+fn a_playlist_check_keeps_edges_in_while_any_stream_advances() {
+    // Three streams; encoder-1 stalls for 2 minutes: its playlists freeze on every
+    // edge while the other two advance, so no edge fails and the other streams'
+    // viewers never notice.
+    let mut s = common::scenario(
+        "scenarios/stale-edge.toml",
+        &["viewers.count=90", "scenario.duration=8m", "encoders.count=3"],
+    );
+    s.faults[0].kind = "encoder.stall".into();
+    s.faults[0].target = "encoder-1".into();
+    s.faults[0].other = None;
+    s.faults[0].duration = Some(failcast::scenario::Dur(SimDuration::from_secs(120)));
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    assert!(common::balances(&out.summary));
+    assert_eq!(out.summary.viewer_request_errors, 0);
+    for v in out.viewers.iter().filter(|v| v.stream != 0) {
+        assert_eq!((v.stalls, v.route_switches), (0, 0), "{v:?}");
+    }
+}

@@ -284,3 +284,40 @@ fn dns_failover_keeps_one_record_per_stream() {
     assert!(balances(s));
     assert_eq!(s.frames_dropped.ingest, 2 * 90 * 30);
 }
+
+#[test]
+fn an_origin_move_reports_the_media_it_skipped_and_counts_a_discontinuity_each() {
+    let out = run_scenario(
+        &common::scenario("scenarios/origin-failover.toml", &["viewers.count=60"]),
+        1,
+        None,
+        false,
+    )
+    .unwrap();
+    let moves: Vec<_> = out.failovers.iter().filter(|e| e.kind == "failover").collect();
+    assert_eq!(moves.len(), 3);
+    // Each stream lost the two segments origin-1 held when it died.
+    for e in &moves {
+        assert_eq!(e.media_gap_ms, Some(4_000.0), "{e:?}");
+    }
+    assert_eq!(out.summary.discontinuities, 3);
+    assert_eq!(out.summary.frames_dropped.total, 3 * 120);
+    assert!(balances(&out.summary));
+}
+
+#[test]
+fn misaligned_losses_are_settled_alike_whenever_the_run_ends() {
+    // Ingest-1 is back 40 s after its crash, cutting at yet another phase; the switch
+    // at 600 s lost 120 frames, and nothing else is lost whether the run ends at a
+    // segment boundary of either pipeline or between.
+    for end_s in [1_200, 1_201, 1_203, 1_205] {
+        let duration = format!("scenario.duration={end_s}s");
+        let s = common::scenario(
+            "scenarios/misaligned-pipelines.toml",
+            &["viewers.count=30", "fault[1].duration=40s", &duration],
+        );
+        let out = run_scenario(&s, 1, None, false).unwrap();
+        assert_eq!(out.summary.frames_dropped.total, 120, "ending at {end_s} s");
+        assert!(balances(&out.summary));
+    }
+}

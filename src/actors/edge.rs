@@ -189,9 +189,13 @@ impl Behavior for Edge {
                 from,
                 msg: Msg::PlaylistProbe { id },
             } => {
-                let newest = (self.streams.first())
-                    .and_then(|cached| cached.playlist.last())
-                    .map_or(0, |entry| entry.index + 1);
+                // A health endpoint over every stream's playlist: the figure changes
+                // whenever any stream gains a segment (or the cache starts over), so
+                // the check fails only when the edge receives nothing at all; one stream
+                // stopping upstream does not take every edge out for the others.
+                let newest = (self.streams.iter())
+                    .map(|cached| cached.playlist.last().map_or(0, |entry| entry.index + 1))
+                    .fold(0u64, u64::wrapping_add);
                 ctx.send(from, Msg::PlaylistProbeAck { id, newest }, CONTROL_MESSAGE_BYTES);
             }
             Input::Msg {

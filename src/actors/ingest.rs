@@ -197,7 +197,7 @@ impl Ingest {
         let bytes = u64::from(segment.received) * self.config.frame_bytes;
         {
             let mut recorder = self.recorder.borrow_mut();
-            recorder.segment_packaged(stream, segment.index, segment.received, ctx.now());
+            recorder.segment_packaged(stream, segment.index, segment.first_frame, segment.received, ctx.now());
             recorder.node_load(self.load, ctx.now(), bytes, false);
             if let Some(session) = &self.lanes[stream].session {
                 recorder.node_client(self.load, ctx.now(), u64::from(session.publisher));

@@ -50,8 +50,8 @@ pub struct LbConfig {
     pub max_connections: u64,
     /// Whether the device probes the edges (nginx open source does not).
     pub active_checks: bool,
-    /// With a playlist check, the probes fetch the first stream's playlist and fail
-    /// on one that stopped advancing.
+    /// With a playlist check, the probes read the edge's playlists and fail once none
+    /// has advanced for a while.
     pub playlist_check: Option<PlaylistCheck>,
     /// Passive checks; with them the device proxies answers.
     pub passive: Option<Passive>,
@@ -405,7 +405,7 @@ impl Behavior for LoadBalancer {
                 msg: Msg::PlaylistProbeAck { id, newest },
             } => {
                 if let Some(target) = self.config.edges.iter().position(|&e| e == from) {
-                    let newest = newest.checked_sub(1);
+                    let newest = Some(newest);
                     let fresh = (self.config.playlist_check.as_mut())
                         .is_none_or(|check| check.handle_playlist(now, target, newest));
                     self.health.handle_result(now, target, id, fresh);

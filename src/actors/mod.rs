@@ -231,8 +231,9 @@ pub enum Msg {
     Probe {
         id: u64,
     },
-    /// Load balancer → edge: a health check that fetches the first stream's live
-    /// playlist; the answer names its newest segment (`newest` = index + 1; 0: empty).
+    /// Load balancer → edge: a health check of the edge's live playlists; the answer's
+    /// `newest` sums each stream's newest segment (index + 1; 0 for an empty playlist),
+    /// so it changes whenever any playlist advances.
     PlaylistProbe {
         id: u64,
     },

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::control::failover::InputSelector;
 use crate::metrics::SegmentRecord;
 use crate::sim::{Behavior, Ctx, Input, NodeId};
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 
 use super::{Deadline, Msg, SegmentInfo, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
@@ -26,6 +26,14 @@ pub enum Inputs {
     },
 }
 
+/// The media the origin handles: bytes per frame, frames and time per segment.
+#[derive(Clone, Copy, Debug)]
+pub struct OriginMedia {
+    pub frame_bytes: u64,
+    pub frames_per_segment: u64,
+    pub segment: SimDuration,
+}
+
 /// One stream at the origin.
 pub struct OriginStream {
     pub inputs: Inputs,
@@ -34,9 +42,9 @@ pub struct OriginStream {
     last_published_at: Option<SimTime>,
     /// Copies waiting for the selector: (start frame, input) → segment.
     held: BTreeMap<(u64, usize), SegmentInfo>,
-    /// The frames `[first, end)` of the latest copy passed over because it overlapped
-    /// published media: what a later jump in the media could have shown.
-    passed_over: Option<(u64, u64)>,
+    /// When the last copy of the stream arrived: a stream that comes back after an
+    /// absence (it was placed on another origin meanwhile) starts afresh here.
+    last_copy_at: Option<SimTime>,
 }
 
 impl OriginStream {
@@ -46,7 +54,7 @@ impl OriginStream {
             published_end: None,
             last_published_at: None,
             held: BTreeMap::new(),
-            passed_over: None,
+            last_copy_at: None,
         }
     }
 }
@@ -55,8 +63,7 @@ pub struct Origin {
     edges: Vec<NodeId>,
     /// Node names, indexed by node id, to name pipelines in records.
     names: Vec<String>,
-    frame_bytes: u64,
-    frames_per_segment: u64,
+    media: OriginMedia,
     /// Per stream, in stream order.
     streams: Vec<OriginStream>,
     /// The earliest deadline of any stream's input selector.
@@ -71,8 +78,7 @@ impl Origin {
         name: &str,
         edges: Vec<NodeId>,
         names: Vec<String>,
-        frame_bytes: u64,
-        frames_per_segment: u64,
+        media: OriginMedia,
         streams: Vec<OriginStream>,
         recorder: SharedRecorder,
     ) -> Self {
@@ -81,8 +87,7 @@ impl Origin {
             load,
             edges,
             names,
-            frame_bytes,
-            frames_per_segment,
+            media,
             streams,
             timer: Deadline::default(),
             recorder,
@@ -90,27 +95,20 @@ impl Origin {
     }
 
     /// The media a segment covers: `[start, end)` in frames.
-    fn span(&self, info: &SegmentInfo) -> (u64, u64) {
-        let start = info.index * self.frames_per_segment + u64::from(info.phase);
-        (start, start + self.frames_per_segment)
+    fn span(media: OriginMedia, info: &SegmentInfo) -> (u64, u64) {
+        let start = info.index * media.frames_per_segment + u64::from(info.phase);
+        (start, start + media.frames_per_segment)
     }
 
     fn publish(&mut self, ctx: &mut Ctx<'_, Msg>, info: SegmentInfo) {
         let stream = info.stream as usize;
-        let (start, end) = self.span(&info);
+        let (start, end) = Self::span(self.media, &info);
         let own = &mut self.streams[stream];
         // A live playlist's media only moves forward: late, duplicate or overlapping
         // copies are dropped.
         if own.published_end.is_some_and(|published| start < published) {
             return;
         }
-        let gap_frames = own.published_end.map_or(0, |published| info.first_frame - published);
-        // Frames of the gap that a copy the origin passed over held: lost at the
-        // origin, not at ingest.
-        let passed_over_frames = match (own.published_end, own.passed_over) {
-            (Some(published), Some((first, end))) => end.min(info.first_frame).saturating_sub(first.max(published)),
-            _ => 0,
-        };
         own.published_end = Some(end);
         own.last_published_at = Some(ctx.now());
         self.recorder.borrow_mut().segment_published(
@@ -125,11 +123,13 @@ impl Origin {
                 published_at: ctx.now(),
                 first_edge_at: None,
                 first_play_at: None,
-                gap_frames,
-                passed_over_frames,
+                start,
+                // The recorder measures these against what any origin published.
+                gap_frames: 0,
+                overlap_frames: 0,
             },
         );
-        let bytes = u64::from(info.frames) * self.frame_bytes;
+        let bytes = u64::from(info.frames) * self.media.frame_bytes;
         let pushed = bytes * self.edges.len() as u64;
         {
             let mut recorder = self.recorder.borrow_mut();
@@ -172,10 +172,7 @@ impl Origin {
             }
             let own = &mut self.streams[stream];
             if let Some(published) = own.published_end {
-                let keep = own.held.split_off(&(published, 0));
-                for info in std::mem::replace(&mut own.held, keep).into_values() {
-                    own.passed_over = Some((info.first_frame, info.first_frame + u64::from(info.frames)));
-                }
+                own.held.retain(|&(start, _), _| start >= published);
             }
         }
         let next = (self.streams.iter())
@@ -201,12 +198,24 @@ impl Behavior for Origin {
                 let Some(own) = self.streams.get_mut(info.stream as usize) else {
                     return;
                 };
+                // Three segment durations without a copy: the stream was elsewhere (or
+                // down); what this origin published before says nothing about now.
+                if own
+                    .last_copy_at
+                    .is_some_and(|last| now.saturating_since(last) > self.media.segment * 3)
+                {
+                    own.published_end = None;
+                    own.held.clear();
+                    if let Inputs::Selector { selector, .. } = &mut own.inputs {
+                        *selector = InputSelector::new(selector.input_loss());
+                    }
+                }
+                own.last_copy_at = Some(now);
                 match &mut own.inputs {
                     Inputs::FirstCopy => self.publish(ctx, info),
                     Inputs::Selector { selector, pipelines } => {
                         if let Some(input) = pipelines.iter().position(|&p| p == info.pipeline) {
-                            let start = info.index * self.frames_per_segment + u64::from(info.phase);
-                            let end = start + self.frames_per_segment;
+                            let (start, end) = Self::span(self.media, &info);
                             own.held.insert((start, input), info);
                             selector.handle_segment(now, input, start, end);
                             self.pump(ctx);

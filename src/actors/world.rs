@@ -34,7 +34,7 @@ use super::lb::{LbConfig, LoadBalancer};
 use super::lease::LeaseStoreNode;
 use super::manager::{Manager, ManagerConfig};
 use super::monitor::{Monitor, MonitorMetric, ScrapeTargets};
-use super::origin::{Inputs, Origin, OriginStream};
+use super::origin::{Inputs, Origin, OriginMedia, OriginStream};
 use super::{content, impair, Msg, SharedRecorder};
 
 /// The seeded stream the manager's probe phases are drawn from (one draw per ingest
@@ -445,8 +445,11 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
             name,
             edge_ids.clone(),
             names.clone(),
-            frame_bytes,
-            frames_in(s.cdn.segment.0, fps),
+            OriginMedia {
+                frame_bytes,
+                frames_per_segment: frames_in(s.cdn.segment.0, fps),
+                segment: s.cdn.segment.0,
+            },
             origin_streams,
             recorder.clone(),
         );

@@ -233,6 +233,10 @@ impl InputSelector {
         self.active
     }
 
+    pub fn input_loss(&self) -> SimDuration {
+        self.input_loss
+    }
+
     /// Where the published media ends.
     pub fn published_end(&self) -> Option<u64> {
         self.published_end

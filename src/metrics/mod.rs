@@ -44,10 +44,11 @@ pub struct SegmentRecord {
     /// first frame (0: the media is continuous; more: a discontinuity, the frames
     /// lost in a failover, or a switch between misaligned pipelines).
     pub gap_frames: u64,
-    /// Of those, frames another pipeline had packaged in a copy the origin passed over
-    /// because it overlapped what was published (a switch between misaligned
-    /// pipelines): lost in distribution rather than at ingest.
-    pub passed_over_frames: u64,
+    /// Frames at its start that a segment published before it already held: media
+    /// published again (a new origin whose pipeline cuts at another phase).
+    pub overlap_frames: u64,
+    /// The first frame of its nominal range (`index × per + phase`).
+    pub start: u64,
 }
 
 /// An injected fault, as the scenario scheduled it.
@@ -91,8 +92,9 @@ pub struct Episode {
     pub first_frame: Option<SimTime>,
     pub first_segment: Option<SimTime>,
     /// The media skipped before the new path's first segment
-    /// ([`SegmentRecord::gap_frames`]): 0 for a seamless switch.
-    pub gap_frames: Option<u64>,
+    /// ([`SegmentRecord::gap_frames`]; negative: media published again,
+    /// [`SegmentRecord::overlap_frames`]): 0 for a seamless switch.
+    pub gap_frames: Option<i64>,
 }
 
 /// One alert: its condition held from `since`, it fired, was notified, resolved.
@@ -198,6 +200,11 @@ pub struct StreamLedger {
     pub segments: BTreeMap<u64, SegmentRecord>,
     /// Segments the packagers cut: index → (frames, when), whether or not they reached the origin.
     pub packaged: BTreeMap<u64, (u32, SimTime)>,
+    /// The frames the packagers cut, as ranges: first frame → (end, exclusive; when
+    /// first cut).
+    pub packaged_ranges: BTreeMap<u64, (u64, SimTime)>,
+    /// Where the media published by any origin ends (nominal; it only moves forward).
+    pub published_end: Option<u64>,
     /// First frame index the live packager will still publish (see [`Recorder::set_ingest_floor`]).
     pub ingest_floor: Option<u64>,
     /// When frame 0 was captured.
@@ -383,18 +390,37 @@ impl Recorder {
 
     /// A packager cut segment `index` with `frames` frames at `at`. Two packagers
     /// cutting the same index keep the earliest (a commutative choice).
-    pub fn segment_packaged(&mut self, stream: usize, index: u64, frames: u32, at: SimTime) {
-        let entry = self.streams[stream].packaged.entry(index).or_insert((frames, at));
+    pub fn segment_packaged(&mut self, stream: usize, index: u64, first_frame: u64, frames: u32, at: SimTime) {
+        let ledger = &mut self.streams[stream];
+        let entry = ledger.packaged.entry(index).or_insert((frames, at));
         if (at, frames) < (entry.1, entry.0) {
             *entry = (frames, at);
         }
+        let end = first_frame + u64::from(frames);
+        let range = ledger.packaged_ranges.entry(first_frame).or_insert((end, at));
+        range.0 = range.0.max(end);
+        range.1 = range.1.min(at);
     }
 
     /// The origin accepted segment `index` of `stream` from `pipeline`.
     pub fn segment_published(&mut self, stream: usize, index: u64, record: SegmentRecord) {
         let (pipeline, origin) = (record.pipeline.clone(), record.origin.clone());
-        let (at, gap_frames) = (record.published_at, record.gap_frames);
-        self.streams[stream].segments.entry(index).or_insert(record);
+        if self.streams[stream].segments.contains_key(&index) {
+            return;
+        }
+        // Measured against what every origin published: the stream's media as viewers
+        // see it.
+        let mut record = record;
+        if let Some(end) = self.streams[stream].published_end {
+            record.gap_frames = record.first_frame.saturating_sub(end);
+            record.overlap_frames = end.saturating_sub(record.first_frame).min(u64::from(record.frames));
+        }
+        let end = record.start + self.shape.frames_per_segment;
+        let ledger = &mut self.streams[stream];
+        ledger.published_end = Some(ledger.published_end.map_or(end, |e| e.max(end)));
+        let at = record.published_at;
+        let gap_frames = record.gap_frames as i64 - record.overlap_frames as i64;
+        self.streams[stream].segments.insert(index, record);
         let mut completed = false;
         for episode in self
             .episodes

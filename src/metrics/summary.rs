@@ -557,7 +557,8 @@ pub struct FailoverRow {
     pub edge_requests_per_s_peak: u64,
     /// Media the new path's first segment skipped (from the end of the segment
     /// published before it to its first frame): 0 for a seamless switch, as between
-    /// aligned active-active pipelines.
+    /// aligned active-active pipelines; negative when it repeats media already
+    /// published (a new origin whose pipeline cuts at another phase).
     #[serde(default)]
     pub media_gap_ms: Option<f64>,
 }
@@ -634,24 +635,35 @@ pub fn ledger(rec: &Recorder) -> Ledger {
 /// The union of the viewers' ranges `[first_index, frontier)`, as sorted disjoint
 /// intervals.
 fn owed_ranges(viewers: &[&ViewerRecord]) -> Vec<(u64, u64)> {
-    let mut ranges: Vec<(u64, u64)> = (viewers.iter())
-        .filter_map(|v| Some((v.first_index?, v.frontier.unwrap_or(u64::MAX))))
-        .filter(|(first, frontier)| first < frontier)
-        .collect();
-    ranges.sort_unstable();
-    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-    for (first, frontier) in ranges {
-        match merged.last_mut() {
-            Some(last) if first <= last.1 => last.1 = last.1.max(frontier),
-            _ => merged.push((first, frontier)),
-        }
-    }
-    merged
+    merged_ranges((viewers.iter()).filter_map(|v| Some((v.first_index?, v.frontier.unwrap_or(u64::MAX)))))
 }
 
 fn is_owed(owed: &[(u64, u64)], index: u64) -> bool {
     let after = owed.partition_point(|&(first, _)| first <= index);
     after > 0 && index < owed[after - 1].1
+}
+
+/// `ranges` (in any order) as sorted disjoint intervals.
+fn merged_ranges(ranges: impl Iterator<Item = (u64, u64)>) -> Vec<(u64, u64)> {
+    let mut ranges: Vec<(u64, u64)> = ranges.filter(|(first, end)| first < end).collect();
+    ranges.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (first, end) in ranges {
+        match merged.last_mut() {
+            Some(last) if first <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((first, end)),
+        }
+    }
+    merged
+}
+
+/// How much of `[from, to)` the sorted disjoint `ranges` cover.
+fn covered(ranges: &[(u64, u64)], from: u64, to: u64) -> u64 {
+    let start = ranges.partition_point(|&(_, end)| end <= from);
+    (ranges[start..].iter())
+        .take_while(|&&(first, _)| first < to)
+        .map(|&(first, end)| end.min(to).saturating_sub(first.max(from)))
+        .sum()
 }
 
 /// Settles the fate of every frame `stream` produced, against its own viewers.
@@ -673,26 +685,45 @@ fn stream_ledger(rec: &Recorder, stream: usize) -> Ledger {
         produced: own.frames_produced,
         ..Ledger::default()
     };
-    let mut published = 0u64;
-    // Cut by a packager but never published: lost between ingest and origin, unless it
-    // may still arrive.
+    // Published media, each frame once: a segment's frames that an earlier one
+    // already held (`overlap_frames`) are not new.
+    let published: u64 = (own.segments.values())
+        .map(|segment| u64::from(segment.frames) - segment.overlap_frames)
+        .sum();
+    // Cut by a packager but never published (as frame ranges, so copies cut at other
+    // phases count only for media no published segment holds): lost between ingest
+    // and origin, or passed over by a switch to a misaligned pipeline, unless it may
+    // still arrive.
+    let published_ranges = merged_ranges(
+        (own.segments.values()).map(|segment| (segment.first_frame, segment.first_frame + u64::from(segment.frames))),
+    );
+    // From here on a live packager will still publish every frame (never media before
+    // the published end, which only moves forward: a standby cutting at another phase
+    // holds some); without one, nothing more comes.
+    let produced = own.frames_produced;
+    let floor = (own.ingest_floor)
+        .map_or(produced, |floor| floor.max(own.published_end.unwrap_or(0)))
+        .min(produced);
     let mut packaged_unpublished = 0u64;
-    for (index, &(frames, at)) in &own.packaged {
-        if own.segments.contains_key(index) {
+    let mut cursor = 0u64;
+    for (&first, &(end, at)) in &own.packaged_ranges {
+        let (from, end) = (first.max(cursor), end.min(floor));
+        if from >= end {
             continue;
         }
-        packaged_unpublished += u64::from(frames);
-        if at + rec.shape.max_ingest_to_origin >= end {
-            ledger.in_flight += u64::from(frames);
+        cursor = end;
+        let frames = (end - from) - covered(&published_ranges, from, end);
+        packaged_unpublished += frames;
+        if at + rec.shape.max_ingest_to_origin >= rec.shape.end {
+            ledger.in_flight += frames;
         } else {
-            ledger.dropped.distribution += u64::from(frames);
+            ledger.dropped.distribution += frames;
         }
     }
     for (&index, segment) in &own.segments {
-        let frames = u64::from(segment.frames);
-        published += frames;
+        let frames = u64::from(segment.frames) - segment.overlap_frames;
         if let Some(first_play) = segment.first_play_at {
-            let shown = (0..frames)
+            let shown = (segment.overlap_frames..u64::from(segment.frames))
                 .take_while(|&i| display_time(first_play, i, rec.shape.fps) < end)
                 .count() as u64;
             ledger.played += shown;
@@ -715,17 +746,10 @@ fn stream_ledger(rec: &Recorder, stream: usize) -> Ledger {
     let downstream = published + packaged_unpublished;
     ledger.overcounted += downstream.saturating_sub(ledger.produced);
     let unpackaged = ledger.produced.saturating_sub(downstream);
-    let ingest_in_flight = own
-        .ingest_floor
-        .map_or(0, |floor| ledger.produced.saturating_sub(floor))
-        .min(unpackaged);
+    let tail = (produced - floor) - covered(&published_ranges, floor, produced);
+    let ingest_in_flight = tail.min(unpackaged);
     ledger.in_flight += ingest_in_flight;
     ledger.dropped.ingest = unpackaged - ingest_in_flight;
-    // A switch between misaligned pipelines passes over media one of them packaged.
-    let passed_over: u64 = own.segments.values().map(|s| s.passed_over_frames).sum();
-    let passed_over = passed_over.min(ledger.dropped.ingest);
-    ledger.dropped.ingest -= passed_over;
-    ledger.dropped.distribution += passed_over;
     ledger.dropped.total = ledger.dropped.ingest + ledger.dropped.distribution + ledger.dropped.player;
     ledger
 }
@@ -841,11 +865,6 @@ pub fn outages(rec: &Recorder, stream: usize) -> Vec<(SimTime, SimTime)> {
         .collect()
 }
 
-/// `frames` of media at `fps`, in milliseconds.
-fn frames_ms(frames: u64, fps: u32) -> f64 {
-    frames as f64 * 1000.0 / f64::from(fps)
-}
-
 fn ms(t: SimTime) -> f64 {
     t.as_millis_f64()
 }
@@ -904,7 +923,9 @@ pub fn failover_rows(rec: &Recorder) -> Vec<FailoverRow> {
             first_segment_ms: e.first_segment.map(ms),
             time_to_detect_ms: (e.detected - e.onset).as_millis_f64(),
             failover_latency_ms: e.first_frame.map(|f| (f - e.onset).as_millis_f64()),
-            media_gap_ms: e.gap_frames.map(|frames| frames_ms(frames, rec.shape.fps)),
+            media_gap_ms: e
+                .gap_frames
+                .map(|frames| frames as f64 * 1000.0 / f64::from(rec.shape.fps)),
         })
         .collect()
 }
@@ -1030,7 +1051,7 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         live_latency_s_p95: nearest_rank(&latencies_s, 0.95),
         edge_requests_per_s_peak: rec.edge_requests_per_s.iter().copied().max().unwrap_or(0),
         discontinuities: (rec.streams.iter().flat_map(|s| s.segments.values()))
-            .filter(|segment| segment.gap_frames > 0)
+            .filter(|segment| segment.gap_frames > 0 || segment.overlap_frames > 0)
             .count() as u64,
         alert_precision,
         alert_recall,
@@ -1253,7 +1274,8 @@ mod tests {
             first_edge_at: edge.then(|| SimTime::from_secs(published_s)),
             first_play_at: play.map(SimTime::from_secs),
             gap_frames: 0,
-            passed_over_frames: 0,
+            overlap_frames: 0,
+            start: index * 60,
         }
     }
 
@@ -1271,7 +1293,7 @@ mod tests {
                 .insert(i, segment(i, 2 * i + 2, true, Some(2 * i + 3)));
         }
         // Segment 5 was packaged at 12 s but never reached the origin.
-        rec.segment_packaged(0, 5, 60, SimTime::from_secs(12));
+        rec.segment_packaged(0, 5, 300, 60, SimTime::from_secs(12));
         rec.streams[0].segments.insert(6, segment(6, 14, false, None));
         rec.streams[0].segments.insert(7, segment(7, 15, true, None));
         // Played from 19 s: 30 frames shown before the end at 20 s, 30 still to show.

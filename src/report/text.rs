@@ -60,6 +60,7 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
                 .map_or("never".to_string(), |t| format!("+{:.2} s", (t - row.onset_ms) / 1000.0)),
             match row.media_gap_ms {
                 Some(gap) if gap > 0.0 => format!(", media gap {:.2} s", gap / 1000.0),
+                Some(gap) if gap < 0.0 => format!(", media repeated {:.2} s", -gap / 1000.0),
                 Some(_) => ", seamless".to_string(),
                 None => String::new(),
             },

@@ -299,8 +299,8 @@ pub struct LbCfg {
     /// Whether the devices probe the edges (`health`); nginx open source does not.
     pub active_checks: bool,
     /// What an active check asks: `liveness` (the edge answers) or `playlist` (the
-    /// edge answers with the first stream's live playlist, and it has gained a segment
-    /// within `playlist_stale_after`).
+    /// edge's live playlists, one of which has gained a segment within
+    /// `playlist_stale_after`).
     pub check: String,
     /// With `check = "playlist"`: how long the newest segment may stay the same before
     /// the check fails.
