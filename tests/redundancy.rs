@@ -321,3 +321,29 @@ fn misaligned_losses_are_settled_alike_whenever_the_run_ends() {
         assert!(balances(&out.summary));
     }
 }
+
+#[test]
+fn a_dns_record_catching_up_after_a_stale_spell_flips_once() {
+    use failcast::scenario::Dur;
+    // Three servers; the zone stops taking health results at 9 min; ingest-1 and
+    // ingest-2 die at 10 min; at 12 min the record catches up with both at once.
+    let mut s = short("scenarios/dns-failover.toml", &["ingest.servers=3", "scenario.duration=15m"]);
+    s.expects.clear();
+    let crash = s.faults[0].clone();
+    let mut second = crash.clone();
+    second.id = Some("second-crash".into());
+    second.target = "ingest-2".into();
+    let mut stale = crash.clone();
+    stale.id = Some("zone-stale".into());
+    stale.kind = "dns.stale".into();
+    stale.target = "dns-1".into();
+    stale.at = Dur(SimDuration::from_secs(540));
+    stale.duration = Some(Dur(SimDuration::from_secs(180)));
+    s.faults.push(second);
+    s.faults.push(stale);
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    let flips: Vec<_> = (out.failovers.iter())
+        .map(|e| (e.kind.as_str(), e.from.as_str(), e.to.as_str(), e.switched_ms))
+        .collect();
+    assert_eq!(flips, [("failover", "ingest-1", "ingest-3", 720_000.0)]);
+}

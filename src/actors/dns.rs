@@ -72,27 +72,33 @@ impl Dns {
     }
 
     /// A target's health as the record should take it (not while stale).
-    fn apply_health(&mut self, ctx: &mut Ctx<'_, Msg>, target: usize, healthy: bool) {
+    /// Health changes of targets, applied together (a catch-up after `dns.stale`
+    /// applies every target's at once, so a record flips at most once).
+    fn apply_health(&mut self, ctx: &mut Ctx<'_, Msg>, changes: &[(usize, bool)]) {
         if self.stale {
             return;
         }
         let records = match &mut self.record {
             Record::Failover(records) => records,
             Record::RoundRobin(record) => {
-                record.set_health(target, healthy);
+                for &(target, healthy) in changes {
+                    record.set_health(target, healthy);
+                }
                 return;
             }
         };
         for (stream, (record, members)) in records.iter_mut().enumerate() {
-            let Some(member) = members.iter().position(|&m| m == target) else {
-                continue;
-            };
             let before = members[record.answer().target];
-            if !record.set_health(member, healthy) {
-                continue;
+            for &(target, healthy) in changes {
+                if let Some(member) = members.iter().position(|&m| m == target) {
+                    record.set_health(member, healthy);
+                }
             }
             let after_member = record.answer().target;
             let after = members[after_member];
+            if after == before {
+                continue;
+            }
             let (from, to) = (&self.names[before], &self.names[after]);
             tracing::info!(stream, %from, %to, "DNS record flipped");
             // Back to a healthy primary is a failback; "back" to the primary because
@@ -126,7 +132,7 @@ impl Dns {
                     .borrow_mut()
                     .detected(&self.names[event.target], &self.check_name, event.at);
             }
-            self.apply_health(ctx, event.target, healthy);
+            self.apply_health(ctx, &[(event.target, healthy)]);
         }
         self.timer.arm(self.health.poll_timeout(), ctx, Msg::ControlTimer);
     }
@@ -176,10 +182,10 @@ impl Behavior for Dns {
                     self.stale = on;
                     if !on {
                         // Catch up with what the checkers see now.
-                        for target in 0..self.targets.len() {
-                            let healthy = self.health.health(target) == Health::Up;
-                            self.apply_health(ctx, target, healthy);
-                        }
+                        let now_seen: Vec<(usize, bool)> = (0..self.targets.len())
+                            .map(|target| (target, self.health.health(target) == Health::Up))
+                            .collect();
+                        self.apply_health(ctx, &now_seen);
                     }
                 }
                 _ => {}
