@@ -327,7 +327,10 @@ fn a_dns_record_catching_up_after_a_stale_spell_flips_once() {
     use failcast::scenario::Dur;
     // Three servers; the zone stops taking health results at 9 min; ingest-1 and
     // ingest-2 die at 10 min; at 12 min the record catches up with both at once.
-    let mut s = short("scenarios/dns-failover.toml", &["ingest.servers=3", "scenario.duration=15m"]);
+    let mut s = short(
+        "scenarios/dns-failover.toml",
+        &["ingest.servers=3", "scenario.duration=15m"],
+    );
     s.expects.clear();
     let crash = s.faults[0].clone();
     let mut second = crash.clone();

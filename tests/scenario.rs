@@ -565,3 +565,40 @@ fn a_playlist_check_must_allow_more_than_one_segment_without_a_new_one() {
     );
     assert!(d.to_string().contains("lb.check"), "{d}");
 }
+
+#[test]
+fn sweep_values_are_checked_where_they_stand_and_cells_cover_every_combination() {
+    let sweep = "[sweep]\n\"ingest.health.interval\" = [\"500ms\", \"1s\", \"2s\"]\n\"dns.ttl\" = [\"30s\", \"60s\"]\n";
+    let s = load_str("t.toml", &format!("{MINIMAL}{sweep}"), &[]).unwrap();
+    let cells = s.sweep_cells();
+    assert_eq!(cells.len(), 6);
+    assert_eq!(cells[0], ["dns.ttl=\"30s\"", "ingest.health.interval=\"500ms\""]);
+    assert_eq!(cells[5], ["dns.ttl=\"60s\"", "ingest.health.interval=\"2s\""]);
+    // Every cell loads.
+    for cell in &cells {
+        load_str("t.toml", &format!("{MINIMAL}{sweep}"), cell).unwrap();
+    }
+
+    let d = errors(
+        &format!("{MINIMAL}[sweep]\n\"dns.ttl\" = [\"30s\", \"banana\"]\n\"viewers.count\" = [10, 0]\n"),
+        &[],
+    );
+    let text = d.to_string();
+    assert!(
+        text.contains("sweep `dns.ttl` = \"banana\": `dns.ttl`: `banana` does not start with a number"),
+        "{text}"
+    );
+    assert!(text.contains("--> t.toml:5:21"), "{text}");
+    assert!(
+        text.contains("sweep `viewers.count` = 0: viewers.count must be at least 1"),
+        "{text}"
+    );
+    assert!(text.contains("--> t.toml:6:24"), "{text}");
+
+    let d = errors(&format!("{MINIMAL}[sweep]\ningest.health.interval = [\"1s\"]\n"), &[]);
+    assert!(d.to_string().contains("[sweep] keys are dotted paths in quotes"), "{d}");
+    let d = errors(&format!("{MINIMAL}[sweep]\n\"viewers.cuont\" = [1]\n"), &[]);
+    assert!(d.to_string().contains("did you mean `viewers.count`?"), "{d}");
+    let d = errors(&format!("{MINIMAL}[sweep]\n\"viewers.count\" = []\n"), &[]);
+    assert!(d.to_string().contains("sweep `viewers.count` has no values"), "{d}");
+}

@@ -96,7 +96,14 @@ pub struct Scenario {
     /// Alerting rules; when none are given, the defaults of [`default_alerts`].
     #[serde(default = "default_alerts", rename = "alert")]
     pub alerts: Vec<AlertCfg>,
+    /// Experiment axes: a dotted key (as `--set` takes it) → the values to try. Every
+    /// value is checked when the file loads; `failcast sweep` runs every combination.
+    #[serde(default)]
+    pub sweep: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
 }
+
+/// Most combinations a `[sweep]` may have.
+pub const MAX_SWEEP_CELLS: usize = 10_000;
 
 /// The monitor: how often it scrapes and how long notifications take.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -941,6 +948,114 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, Diagnostics> 
 
 /// As [`load`], from text; `file` names it in diagnostics.
 pub fn load_str(file: &str, source: &str, overrides: &[String]) -> Result<Scenario, Diagnostics> {
+    let scenario = load_without_sweep_check(file, source, overrides)?;
+    if !scenario.sweep.is_empty() {
+        check_sweep(file, source, overrides, &scenario)?;
+    }
+    Ok(scenario)
+}
+
+/// Every `[sweep]` value must make a valid scenario on its own (with the caller's
+/// overrides); an error names the value's place in the file. Combinations are
+/// checked when they run.
+fn check_sweep(file: &str, source: &str, overrides: &[String], scenario: &Scenario) -> Result<(), Diagnostics> {
+    let doc = toml_edit::ImDocument::parse(source).ok();
+    let place = |key: &str, i: Option<usize>| {
+        let values = doc.as_ref()?.get("sweep")?.get(key)?;
+        match i {
+            Some(i) => values.as_array()?.get(i)?.span(),
+            None => values.span(),
+        }
+    };
+    let mut errors = Vec::new();
+    let mut cells: usize = 1;
+    for (key, values) in &scenario.sweep {
+        if values.is_empty() {
+            errors.push(
+                Diagnostic::at(file, source, place(key, None), format!("sweep `{key}` has no values"))
+                    .with_help("list the values to try, e.g. \"ingest.health.interval\" = [\"1s\", \"2s\"]"),
+            );
+            continue;
+        }
+        cells = cells.saturating_mul(values.len());
+        for (i, value) in values.iter().enumerate() {
+            let Some(literal) = sweep_literal(value) else {
+                errors.push(
+                    Diagnostic::at(
+                        file,
+                        source,
+                        place(key, Some(i)),
+                        format!("sweep `{key}`: value {value} is a table"),
+                    )
+                    .with_help("sweep values are numbers, strings, booleans or arrays"),
+                );
+                continue;
+            };
+            let mut with = overrides.to_vec();
+            with.push(format!("{key}={literal}"));
+            if let Err(found) = load_without_sweep_check(file, source, &with) {
+                for inner in found.0 {
+                    let message = format!("sweep `{key}` = {literal}: {}", inner.message);
+                    let mut d = Diagnostic::at(file, source, place(key, Some(i)), message);
+                    d.help = inner.help;
+                    errors.push(d);
+                }
+            }
+        }
+    }
+    if cells > MAX_SWEEP_CELLS {
+        errors.push(
+            Diagnostic::at(
+                file,
+                source,
+                doc.as_ref().and_then(|d| d.get("sweep")).and_then(|s| s.span()),
+                format!("[sweep] has {cells} combinations, more than {MAX_SWEEP_CELLS}"),
+            )
+            .with_help("sweep fewer values per key, or split the experiment"),
+        );
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Diagnostics(errors))
+    }
+}
+
+/// A sweep value as `--set` takes it (`None` for a table).
+fn sweep_literal(value: &serde_json::Value) -> Option<String> {
+    Some(match value {
+        serde_json::Value::String(s) => toml_edit::Value::from(s.as_str()).to_string().trim().to_string(),
+        serde_json::Value::Array(items) => {
+            let items: Option<Vec<String>> = items.iter().map(sweep_literal).collect();
+            format!("[{}]", items?.join(", "))
+        }
+        serde_json::Value::Object(_) => return None,
+        other => other.to_string(),
+    })
+}
+
+impl Scenario {
+    /// Every combination of the `[sweep]` axes, each as `--set` arguments: keys in
+    /// name order, the last key varying fastest, values in the order listed.
+    pub fn sweep_cells(&self) -> Vec<Vec<String>> {
+        let mut cells: Vec<Vec<String>> = vec![Vec::new()];
+        for (key, values) in &self.sweep {
+            let literals: Vec<String> = values.iter().filter_map(sweep_literal).collect();
+            cells = (cells.iter())
+                .flat_map(|cell| {
+                    literals.iter().map(move |literal| {
+                        let mut next = cell.clone();
+                        next.push(format!("{key}={literal}"));
+                        next
+                    })
+                })
+                .collect();
+        }
+        cells
+    }
+}
+
+fn load_without_sweep_check(file: &str, source: &str, overrides: &[String]) -> Result<Scenario, Diagnostics> {
     let base: Scenario =
         toml::from_str(source).map_err(|e| Diagnostics(vec![validate::from_toml(file, source, &e)]))?;
     if overrides.is_empty() {

@@ -44,6 +44,8 @@ pub(super) fn from_toml(file: &str, source: &str, error: &toml::de::Error) -> Di
         };
     } else if message.contains("missing field") {
         d = d.with_help("add the missing key; see scenarios/quickstart.toml for a complete example");
+    } else if in_sweep_table(source, error.span()) {
+        d = d.with_help("[sweep] keys are dotted paths in quotes: \"ingest.health.interval\" = [\"1s\", \"2s\"]");
     } else if message.contains("has no unit") || message.contains("unknown unit") {
         d = d.with_help("durations are strings with a unit: \"500ms\", \"2s\", \"10m\", \"1h\"");
     }
@@ -361,6 +363,14 @@ fn check_workload(c: &mut Checker<'_>, s: &Scenario, duration: SimDuration) {
             );
         }
     }
+}
+
+/// Whether byte range `span` lies in the `[sweep]` table.
+fn in_sweep_table(source: &str, span: Option<Range<usize>>) -> bool {
+    let Some(span) = span else { return false };
+    let before = &source[..span.start.min(source.len())];
+    let header = before.lines().rev().find(|line| line.trim_start().starts_with('['));
+    header.is_some_and(|line| line.trim() == "[sweep]")
 }
 
 fn check_selector(c: &mut Checker<'_>, path: &str, selector: &str, universe: &Universe<'_>) -> Vec<String> {
