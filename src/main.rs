@@ -156,8 +156,13 @@ fn run(args: RunArgs) -> i32 {
     for v in &verdicts {
         let measured = v.measured.map_or("no value".to_string(), |m| m.to_string());
         let mark = if v.passed { "pass" } else { "FAIL" };
+        let during = v
+            .expect
+            .during
+            .as_deref()
+            .map_or(String::new(), |w| format!(" during {w}"));
         say!(
-            "expect    {mark}: {} {} {} (measured {measured})",
+            "expect    {mark}: {} {} {}{during} (measured {measured})",
             v.expect.metric,
             v.expect.op,
             v.expect.describe()

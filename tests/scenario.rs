@@ -602,3 +602,54 @@ fn sweep_values_are_checked_where_they_stand_and_cells_cover_every_combination()
     let d = errors(&format!("{MINIMAL}[sweep]\n\"viewers.count\" = []\n"), &[]);
     assert!(d.to_string().contains("sweep `viewers.count` has no values"), "{d}");
 }
+
+#[test]
+fn windowed_expectations_measure_their_window_only() {
+    let mut s = common::scenario(
+        "scenarios/hardware-lb.toml",
+        &["viewers.count=60", "scenario.duration=7m"],
+    );
+    let window = |metric: &str, during: &str| failcast::scenario::Expect {
+        metric: metric.into(),
+        op: "ge".into(),
+        value: failcast::scenario::Threshold::Number(0.0),
+        during: Some(during.into()),
+    };
+    s.expects = vec![
+        window("viewer_request_errors", "fault:lb-crash+1m"),
+        window("viewer_request_errors", "10s..5m"),
+        window("stall_count", "fault:lb-crash+2m"),
+        window("stall_count", "10s..5m"),
+    ];
+    let out = failcast::experiment::run_scenario(&s, 1, None, false).unwrap();
+    let measured: Vec<f64> = out.verdicts.iter().map(|v| v.measured.unwrap()).collect();
+    let summary = &out.summary;
+    // Every request error and stall of the run falls in the takeover's window, none
+    // before the crash.
+    assert!(summary.viewer_request_errors > 0);
+    assert_eq!(measured[0], summary.viewer_request_errors as f64);
+    assert_eq!(measured[1], 0.0);
+    assert_eq!(measured[2], summary.stall_count as f64);
+    assert_eq!(measured[3], 0.0);
+}
+
+#[test]
+fn windows_are_checked_like_everything_else() {
+    let fault = "[[fault]]\nid = \"crash\"\nat = \"30s\"\nkind = \"node.crash\"\ntarget = \"ingest-1\"\n";
+    let expect = |metric: &str, during: &str| {
+        format!("{MINIMAL}{fault}[[expect]]\nmetric = \"{metric}\"\nop = \"lt\"\nvalue = 1\nduring = \"{during}\"\n")
+    };
+    let d = errors(&expect("stall_count", "fault:crahs+1m"), &[]);
+    assert!(d.to_string().contains("no fault `crahs` to measure during"), "{d}");
+    assert!(d.to_string().contains("did you mean `fault:crash`?"), "{d}");
+    let d = errors(&expect("rebuffer_ratio", "fault:crash"), &[]);
+    assert!(d.to_string().contains("`rebuffer_ratio` is a whole-run figure"), "{d}");
+    let d = errors(&expect("stall_count", "10s..2m"), &[]);
+    assert!(
+        d.to_string().contains("the window ends at 2m, after the run (1m)"),
+        "{d}"
+    );
+    let d = errors(&expect("stall_count", "around the crash"), &[]);
+    assert!(d.to_string().contains("`around the crash` is not a window"), "{d}");
+    load_str("t.toml", &expect("stall_count", "fault:crash+20s"), &[]).unwrap();
+}

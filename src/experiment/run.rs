@@ -6,13 +6,13 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use crate::actors::{world, Msg};
-use crate::metrics::summary::{ledger, RunFacts};
+use crate::metrics::summary::{ledger, MeasureWindow, RunFacts};
 use crate::metrics::{
     alert_rows, fault_rows, node_rows, outages, summarize, AlertRow, FailoverRow, FaultRow, NodeRow, Recorder, Summary,
     TimelineRow, ViewerRecord,
 };
 use crate::report::tables::StallRow;
-use crate::scenario::{Expect, Scenario};
+use crate::scenario::{Expect, Scenario, Window};
 use crate::sim::trace::{first_divergence, Divergence};
 use crate::sim::{run_in_system, Dispatch, Kernel, SimError, TraceRecord};
 use crate::time::SimTime;
@@ -86,6 +86,7 @@ pub fn run_scenario(
     let settled = ledger(&recorder);
     assert!(settled.balances(), "frame conservation violated: {settled:?}");
     let facts = RunFacts {
+        windows: measure_windows(s),
         scenario: s.scenario.name.clone(),
         description: s.scenario.description.clone(),
         seed,
@@ -140,11 +141,30 @@ pub struct Verdict {
 }
 
 /// Checks every expectation of `s` against `summary`. A metric with no value fails.
+/// The windows the scenario's expectations measure over.
+fn measure_windows(s: &Scenario) -> Vec<(String, String, MeasureWindow)> {
+    (s.expects.iter())
+        .filter_map(|expect| {
+            let window = match Window::parse(expect.during.as_deref()?).ok()? {
+                Window::Fault { id, after } => MeasureWindow::Fault { id, after },
+                Window::Span { from, to } => MeasureWindow::Span {
+                    from: SimTime::ZERO + from,
+                    to: SimTime::ZERO + to,
+                },
+            };
+            Some((expect.measured_as(), expect.metric.clone(), window))
+        })
+        .collect()
+}
+
 pub fn evaluate(s: &Scenario, summary: &Summary) -> Vec<Verdict> {
     s.expects
         .iter()
         .map(|expect| {
-            let measured = summary.metric(&expect.metric);
+            let measured = match &expect.during {
+                Some(_) => summary.windowed.get(&expect.measured_as()).copied().flatten(),
+                None => summary.metric(&expect.metric),
+            };
             let (low, high) = expect.bounds().unwrap_or((f64::NAN, f64::NAN));
             let passed = measured.is_some_and(|m| match expect.op.as_str() {
                 "lt" => m < low,

@@ -181,8 +181,13 @@ pub fn report(run: &RunTables) -> Result<String, String> {
             let (class, word) = if v.passed { ("pass", "pass") } else { ("fail", "FAIL") };
             let _ = writeln!(
                 w,
-                "<tr><td class=\"{class}\">{word}</td><td>{}</td><td>{} {}</td><td>{}</td></tr>",
+                "<tr><td class=\"{class}\">{word}</td><td>{}{}</td><td>{} {}</td><td>{}</td></tr>",
                 escape(&v.metric),
+                if v.during.is_empty() {
+                    String::new()
+                } else {
+                    format!(" during {}", escape(&v.during))
+                },
                 escape(&v.op),
                 escape(&v.value),
                 v.measured.map_or("no value".into(), |m| m.to_string()),

@@ -56,7 +56,7 @@ pub const FAULT_COLUMNS: &[&str] = &[
     "recovery_ms_p95",
 ];
 pub const STALL_COLUMNS: &[&str] = &["viewer", "resumed_s", "duration_s"];
-pub const EXPECTATION_COLUMNS: &[&str] = &["metric", "op", "value", "measured", "passed"];
+pub const EXPECTATION_COLUMNS: &[&str] = &["metric", "op", "value", "measured", "passed", "during"];
 
 /// The column names of `viewers.csv`.
 pub const VIEWER_COLUMNS: &[&str] = &[

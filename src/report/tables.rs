@@ -35,6 +35,8 @@ pub struct VerdictRow {
     pub value: String,
     pub measured: Option<f64>,
     pub passed: bool,
+    /// The window it was measured over (`during`); empty: the whole run.
+    pub during: String,
 }
 
 /// Everything the plots and the report show.
@@ -89,6 +91,7 @@ impl RunTables {
                     value: v.expect.describe(),
                     measured: v.measured,
                     passed: v.passed,
+                    during: v.expect.during.clone().unwrap_or_default(),
                 })
                 .collect(),
         }

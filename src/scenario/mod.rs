@@ -818,6 +818,51 @@ pub struct Expect {
     /// A number in the metric's unit, a duration (`"3s"`) for a metric in `_ms` or
     /// `_s`, a percentage (`"2%"`) for a ratio; for `between`, two of them.
     pub value: Threshold,
+    /// Measure over a window only: `fault:ID` (the fault's onset to its end),
+    /// `fault:ID+60s` (to 60 s after its end) or `5m..10m`.
+    #[serde(default)]
+    pub during: Option<String>,
+}
+
+/// The window of an expectation (`during`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Window {
+    /// From the onset of fault `id` (on any node it hits) to `after` past its end.
+    Fault { id: String, after: SimDuration },
+    /// A fixed span of the run.
+    Span { from: SimDuration, to: SimDuration },
+}
+
+impl Window {
+    /// Reads `fault:ID`, `fault:ID+DURATION` or `FROM..TO`.
+    pub fn parse(text: &str) -> Result<Window, String> {
+        let text = text.trim();
+        if let Some(rest) = text.strip_prefix("fault:") {
+            let (id, after) = match rest.rsplit_once('+') {
+                Some((id, after)) => (
+                    id,
+                    SimDuration::parse(after.trim()).map_err(|e| format!("`{after}`: {e}"))?,
+                ),
+                None => (rest, SimDuration::ZERO),
+            };
+            if id.trim().is_empty() {
+                return Err("`fault:` names no fault".into());
+            }
+            return Ok(Window::Fault {
+                id: id.trim().to_string(),
+                after,
+            });
+        }
+        if let Some((from, to)) = text.split_once("..") {
+            let from = SimDuration::parse(from.trim()).map_err(|e| format!("`{from}`: {e}"))?;
+            let to = SimDuration::parse(to.trim()).map_err(|e| format!("`{to}`: {e}"))?;
+            if to <= from {
+                return Err(format!("the window {from}..{to} is empty"));
+            }
+            return Ok(Window::Span { from, to });
+        }
+        Err(format!("`{text}` is not a window"))
+    }
 }
 
 /// An expectation's threshold as written.
@@ -880,6 +925,15 @@ impl Expect {
             Ok((low, high)) if self.op == "between" => format!("{low} and {high}"),
             Ok((value, _)) => value.to_string(),
             Err(_) => "?".into(),
+        }
+    }
+
+    /// The key of its measurement: the metric, and its window if it has one (the
+    /// key of `summary.json`'s `windowed`).
+    pub fn measured_as(&self) -> String {
+        match &self.during {
+            Some(during) => format!("{} during {}", self.metric, during.trim()),
+            None => self.metric.clone(),
         }
     }
 }

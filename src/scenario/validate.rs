@@ -14,7 +14,7 @@ use crate::actors::monitor::MonitorMetric;
 use crate::control::balance::Algorithm;
 use crate::control::lease::LeaseConfig;
 use crate::control::player::PlayerConfig;
-use crate::metrics::summary::METRICS;
+use crate::metrics::summary::{METRICS, WINDOWED_METRICS};
 use crate::metrics::TRIGGER_EVENTS;
 use crate::time::SimDuration;
 
@@ -1148,6 +1148,42 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
                 "write `value = [low, high]`",
             ),
             Ok(_) => {}
+        }
+        if let Some(during) = &expect.during {
+            let at = format!("expect[{n}].during");
+            match super::Window::parse(during) {
+                Err(message) => c.error(
+                    &at,
+                    message,
+                    "write `fault:ID` (the fault's window), `fault:ID+60s` (to 60 s after its end) or `5m..10m`",
+                ),
+                Ok(super::Window::Fault { id, .. }) => {
+                    let ids: Vec<String> = (0..s.faults.len()).map(|i| s.fault_id(i)).collect();
+                    if !ids.contains(&id) {
+                        let help = match did_you_mean(&id, ids.iter().map(String::as_str)) {
+                            Some(near) => format!("did you mean `fault:{near}`?"),
+                            None => "name the `id` of a [[fault]] in this file".to_string(),
+                        };
+                        c.error(&at, format!("no fault `{id}` to measure during"), help);
+                    }
+                }
+                Ok(super::Window::Span { to, .. }) if to > duration => c.error(
+                    &at,
+                    format!("the window ends at {to}, after the run ({duration})"),
+                    "end the window within scenario.duration",
+                ),
+                Ok(_) => {}
+            }
+            if !WINDOWED_METRICS.contains(&expect.metric.as_str()) && METRICS.contains(&expect.metric.as_str()) {
+                c.error(
+                    &format!("expect[{n}].metric"),
+                    format!(
+                        "`{}` is a whole-run figure and cannot be measured during a window",
+                        expect.metric
+                    ),
+                    format!("metrics with a window: {}", WINDOWED_METRICS.join(", ")),
+                );
+            }
         }
     }
     if c.errors.is_empty() {
