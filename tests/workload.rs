@@ -131,3 +131,35 @@ fn workload_errors_name_the_key_and_the_fix() {
         "{text}"
     );
 }
+
+#[test]
+fn segments_cross_to_another_region_later_by_the_inter_region_latency() {
+    let source = "[scenario]\nname = \"t\"\nduration = \"1m\"\n[cdn]\nedges = 4\n\
+        [regions]\neu = [\"origin-1\", \"edge-1\", \"edge-2\"]\nus = [\"edge-3\", \"edge-4\"]\n\
+        [network]\ninter_region = { latency = \"100ms\" }\norigin_edge = { jitter = \"0s\" }\n[viewers]\ncount = 8\n";
+    let s = load_str("t.toml", source, &[]).unwrap();
+    let out = run_scenario(&s, 1, None, true).unwrap();
+    let id = |name: &str| out.node_names.iter().position(|n| n == name).unwrap() as u32;
+    let records = out.records.as_ref().unwrap();
+    let arrivals = |edge: u32| -> Vec<SimTime> {
+        (records.iter())
+            .filter(|r| r.dst == edge && r.kind == "segment")
+            .map(|r| r.time)
+            .collect()
+    };
+    let (eu, us) = (arrivals(id("edge-1")), arrivals(id("edge-3")));
+    assert_eq!(eu.len(), us.len());
+    for (near, far) in eu.iter().zip(&us) {
+        assert_eq!(*far - *near, failcast::time::SimDuration::from_millis(100));
+    }
+    let d = load_str(
+        "t.toml",
+        "[scenario]\nname = \"t\"\nduration = \"1m\"\n[network]\ninter_region = { latency = \"50ms\" }\n",
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        d.to_string().contains("network.inter_region applies between regions"),
+        "{d}"
+    );
+}

@@ -154,6 +154,42 @@ fn place_planned_viewers(
     members
 }
 
+/// Tells the network where each node runs (`[regions]`; a cohort runs where its
+/// viewers' primary edge does) and how far apart regions are.
+fn place_in_regions(
+    kernel: &mut Kernel<Msg>,
+    s: &Scenario,
+    names: &[String],
+    edge_ids: &[NodeId],
+    cohort_ids: &[NodeId],
+) {
+    if s.regions.is_empty() {
+        return;
+    }
+    let nodes = s.node_names();
+    let universe = Universe {
+        nodes: &nodes,
+        groups: &s.groups,
+        regions: &s.regions,
+    };
+    let net = kernel.network_mut();
+    let gap = &s.network.inter_region;
+    net.set_inter_region(gap.latency.0, gap.jitter.0);
+    for (region, name) in s.regions.keys().enumerate() {
+        let members = (universe.resolve::<crate::sim::SimRng>(&format!("region:{name}"), None)).unwrap_or_default();
+        for member in &members {
+            if let Some(id) = names.iter().position(|n| n == member) {
+                net.set_region(id as NodeId, region as u16);
+            }
+        }
+        for (edge, &cohort) in edge_ids.iter().zip(cohort_ids) {
+            if members.contains(&names[*edge as usize]) {
+                net.set_region(cohort, region as u16);
+            }
+        }
+    }
+}
+
 /// Places each of `streams` streams on one of `origins` origins with
 /// `control::placement` (least loaded, no standby); returns each stream's origin.
 pub fn place_origins(streams: u32, origins: u32) -> Vec<usize> {
@@ -691,6 +727,8 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
             assert_eq!(kernel.spawn(&name, class::LB, device), id);
         }
     }
+
+    place_in_regions(kernel, s, &names, &edge_ids, &cohort_ids);
 
     let mut triggers = Vec::new();
     for (n, concrete) in concrete_faults(s, |stream| rng_for(seed, stream))

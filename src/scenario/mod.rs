@@ -551,6 +551,26 @@ pub struct NetworkLinks {
     pub origin_edge: LinkCfg,
     /// The viewers' last mile (segment downloads).
     pub edge_viewer: LinkCfg,
+    /// Added to every link between nodes of two different `[regions]`.
+    pub inter_region: InterRegion,
+}
+
+/// The extra distance between regions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct InterRegion {
+    pub latency: Dur,
+    /// Mean of an extra exponential delay (capped at 10×, as on every link).
+    pub jitter: Dur,
+}
+
+impl Default for InterRegion {
+    fn default() -> Self {
+        InterRegion {
+            latency: dur("0s"),
+            jitter: dur("0s"),
+        }
+    }
 }
 
 impl Default for NetworkLinks {
@@ -561,6 +581,7 @@ impl Default for NetworkLinks {
             ingest_origin: LinkCfg::new("5ms", "500us", 1000.0),
             origin_edge: LinkCfg::new("15ms", "2ms", 1000.0),
             edge_viewer: LinkCfg::new("20ms", "5ms", 0.0),
+            inter_region: InterRegion::default(),
         }
     }
 }

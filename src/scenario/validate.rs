@@ -978,6 +978,14 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
         );
     }
     check_workload(&mut c, &s, duration);
+    let gap = &s.network.inter_region;
+    if s.regions.is_empty() && !(gap.latency.0.is_zero() && gap.jitter.0.is_zero()) {
+        c.error(
+            "network.inter_region",
+            "network.inter_region applies between regions, and this scenario has none",
+            "define [regions] (e.g. eu = [\"edge-1\", \"edge-2\"]), or drop network.inter_region",
+        );
+    }
     if v.join_at.0 + v.join_over.0 > duration {
         c.error(
             "viewers.join_at",

@@ -129,6 +129,10 @@ pub struct Network {
     partitions: BTreeMap<u64, Partition>,
     degradations: BTreeMap<u64, Degradation>,
     lost: u64,
+    /// Each node's region, if it has one.
+    regions: Vec<Option<u16>>,
+    /// Extra latency and jitter between nodes of two different regions.
+    inter_region: (SimDuration, SimDuration),
 }
 
 impl Network {
@@ -145,7 +149,22 @@ impl Network {
             partitions: BTreeMap::new(),
             degradations: BTreeMap::new(),
             lost: 0,
+            regions: vec![None],
+            inter_region: (SimDuration::ZERO, SimDuration::ZERO),
         }
+    }
+
+    /// Node `node` runs in region `region`.
+    pub fn set_region(&mut self, node: NodeId, region: u16) {
+        if let Some(slot) = self.regions.get_mut(node as usize) {
+            *slot = Some(region);
+        }
+    }
+
+    /// Messages between nodes of two different regions take `latency` more, plus
+    /// exponential jitter of mean `jitter` (on links not yet used).
+    pub fn set_inter_region(&mut self, latency: SimDuration, jitter: SimDuration) {
+        self.inter_region = (latency, jitter);
     }
 
     /// Registers node `id` (ids are handed out in order) with its stable name and link class.
@@ -153,6 +172,7 @@ impl Network {
         assert_eq!(id as usize, self.names.len(), "nodes are registered in id order");
         self.names.push(name.to_string());
         self.classes.push(class);
+        self.regions.push(None);
     }
 
     pub fn name(&self, node: NodeId) -> &str {
@@ -224,10 +244,15 @@ impl Network {
             Dest::Vip(v) => self.vip_classes[v as usize],
         };
         let from_class = self.classes[src as usize];
-        self.class_specs
-            .get(&(from_class, to_class))
-            .copied()
-            .unwrap_or(self.default_spec)
+        let mut spec = (self.class_specs.get(&(from_class, to_class)).copied()).unwrap_or(self.default_spec);
+        if let Dest::Node(to) = dst {
+            let (a, b) = (self.regions[src as usize], self.regions[to as usize]);
+            if a.is_some() && b.is_some() && a != b {
+                spec.latency += self.inter_region.0;
+                spec.jitter += self.inter_region.1;
+            }
+        }
+        spec
     }
 
     /// Sends `bytes` from `src` to `dst` at `now`; returns the arrival time, or `None` if lost.
@@ -355,6 +380,42 @@ mod tests {
         assert_eq!(
             net.transmit(t, 1, Dest::Node(2), 1000),
             Some(SimTime::from_millis(1012))
+        );
+    }
+
+    #[test]
+    fn links_between_regions_take_the_extra_latency() {
+        let spec = LinkSpec {
+            latency: SimDuration::from_millis(10),
+            ..LinkSpec::default()
+        };
+        let mut net = net_with(spec);
+        net.set_inter_region(SimDuration::from_millis(80), SimDuration::ZERO);
+        net.set_region(1, 0);
+        net.set_region(2, 1);
+        let t = SimTime::from_secs(1);
+        assert_eq!(
+            net.transmit(t, 1, Dest::Node(2), 100),
+            Some(SimTime::from_millis(1_090))
+        );
+        assert_eq!(
+            net.transmit(t, 2, Dest::Node(1), 100),
+            Some(SimTime::from_millis(1_090))
+        );
+        // To a node with no region: the link's own latency.
+        assert_eq!(
+            net.transmit(t, 1, Dest::Node(3), 100),
+            Some(SimTime::from_millis(1_010))
+        );
+        // Within a region too; across, the extra.
+        net.set_region(3, 1);
+        assert_eq!(
+            net.transmit(t, 2, Dest::Node(3), 100),
+            Some(SimTime::from_millis(1_010))
+        );
+        assert_eq!(
+            net.transmit(t, 3, Dest::Node(1), 100),
+            Some(SimTime::from_millis(1_090))
         );
     }
 
