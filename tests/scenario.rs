@@ -653,3 +653,49 @@ fn windows_are_checked_like_everything_else() {
     assert!(d.to_string().contains("`around the crash` is not a window"), "{d}");
     load_str("t.toml", &expect("stall_count", "fault:crash+20s"), &[]).unwrap();
 }
+
+#[test]
+fn a_warmup_leaves_its_stalls_and_outages_out_and_nothing_else() {
+    // The quickstart's failover is at 10 min; measure from 9 min.
+    let plain = common::short_quickstart(&["viewers.count=60"]);
+    let mut warm = plain.clone();
+    warm.scenario.warmup = failcast::scenario::Dur(failcast::time::SimDuration::from_secs(540));
+    let window = |metric: &str| failcast::scenario::Expect {
+        metric: metric.into(),
+        op: "ge".into(),
+        value: failcast::scenario::Threshold::Number(0.0),
+        during: Some(format!("9m..{}", plain.scenario.duration.0)),
+    };
+    let mut measured = plain.clone();
+    measured.expects = vec![window("stall_count"), window("stall_s_total"), window("availability")];
+    let a = failcast::experiment::run_scenario(&measured, 1, None, false).unwrap();
+    let b = failcast::experiment::run_scenario(&warm, 1, None, false).unwrap();
+    // Same simulation, other accounting.
+    assert_eq!(a.summary.trace_digest, b.summary.trace_digest);
+    assert_eq!(a.summary.frames_dropped, b.summary.frames_dropped);
+    let windowed: Vec<f64> = a.verdicts.iter().map(|v| v.measured.unwrap()).collect();
+    assert_eq!(b.summary.stall_count as f64, windowed[0]);
+    assert!(
+        (b.summary.stall_s_total - windowed[1]).abs() < 1e-6,
+        "{} vs {}",
+        b.summary.stall_s_total,
+        windowed[1]
+    );
+    assert!((b.summary.availability - windowed[2]).abs() < 1e-9);
+    assert!(windowed[0] > 0.0, "the failover's stalls are measured");
+    // The same outage over a shorter span.
+    assert!(b.summary.availability < a.summary.availability);
+
+    let d = errors(
+        &format!("{MINIMAL}warmup = \"20s\"\n[[fault]]\nat = \"10s\"\nkind = \"node.crash\"\ntarget = \"ingest-1\"\n"),
+        &[],
+    );
+    let text = d.to_string();
+    assert!(text.contains("fault at 10s starts inside the warmup (20s)"), "{text}");
+    let d = errors(&format!("{MINIMAL}warmup = \"1m\"\n"), &[]);
+    assert!(
+        d.to_string()
+            .contains("scenario.warmup = 1m leaves nothing of the 1m run to measure"),
+        "{d}"
+    );
+}

@@ -37,6 +37,8 @@ pub struct CohortConfig {
     pub fps: u32,
     pub frame_bytes: u64,
     pub joins: Joins,
+    /// Viewer time and stalls count from here on (`scenario.warmup`).
+    pub measure_from: SimTime,
     pub downlink_bps: u64,
     /// How viewers find their edge.
     pub edge_choice: EdgeChoice,
@@ -282,7 +284,7 @@ impl Cohort {
 
     fn set_state(&mut self, slot: usize, at: SimTime, to: ViewerState) {
         let viewer = &mut self.viewers[slot];
-        let elapsed = at.saturating_since(viewer.since);
+        let elapsed = at.saturating_since(viewer.since.max(self.config.measure_from));
         match viewer.state {
             Some(ViewerState::Playing) => viewer.record.play_time += elapsed,
             Some(ViewerState::Stalled) => viewer.record.stall_time += elapsed,
@@ -324,12 +326,17 @@ impl Cohort {
                     }
                 }
                 PlayerEvent::Stalled { at } => {
-                    self.viewers[slot].record.stalls += 1;
+                    if at >= self.config.measure_from {
+                        self.viewers[slot].record.stalls += 1;
+                    }
                     self.set_state(slot, at, ViewerState::Stalled);
                 }
                 PlayerEvent::Resumed { at, stalled } => {
                     let viewer = self.config.viewers[slot];
-                    self.recorder.borrow_mut().stall_durations.push((viewer, at, stalled));
+                    // Only stalls that began after the warmup count.
+                    if at - stalled >= self.config.measure_from {
+                        self.recorder.borrow_mut().stall_durations.push((viewer, at, stalled));
+                    }
                     self.set_state(slot, at, ViewerState::Playing);
                 }
                 PlayerEvent::Skipped { from, to, .. } => {
@@ -415,7 +422,7 @@ impl Cohort {
         viewer.left = true;
         viewer.downloading = None;
         if let Some(state) = viewer.state.take() {
-            let elapsed = now.saturating_since(viewer.since);
+            let elapsed = now.saturating_since(viewer.since.max(self.config.measure_from));
             match state {
                 ViewerState::Playing => viewer.record.play_time += elapsed,
                 ViewerState::Stalled => viewer.record.stall_time += elapsed,
@@ -441,8 +448,9 @@ impl Cohort {
             }
             if let Some(state) = self.viewers[slot].state {
                 // Close the open interval at the end of the run.
+                let measure_from = self.config.measure_from;
                 let viewer = &mut self.viewers[slot];
-                let elapsed = now.saturating_since(viewer.since);
+                let elapsed = now.saturating_since(viewer.since.max(measure_from));
                 match state {
                     ViewerState::Playing => viewer.record.play_time += elapsed,
                     ViewerState::Stalled => {

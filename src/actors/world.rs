@@ -306,6 +306,7 @@ pub fn network(s: &Scenario, seed: u64) -> crate::sim::Network {
 
 /// Spawns every node of `s` on `kernel` and schedules its faults.
 pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &SharedRecorder) {
+    recorder.borrow_mut().measure_from = SimTime::ZERO + s.scenario.warmup.0;
     let fps = s.encoders.fps;
     let frame_bytes = (s.encoders.bitrate_kbps * 1000 / 8 / u64::from(fps)).max(1);
     let servers = s.ingest.servers;
@@ -579,6 +580,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                 fps,
                 frame_bytes,
                 joins,
+                measure_from: SimTime::ZERO + s.scenario.warmup.0,
                 downlink_bps: (s.viewers.downlink_mbps * 1e6).round().max(1.0) as u64,
                 edge_choice: edge_choice.clone(),
             },

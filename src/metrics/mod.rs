@@ -271,6 +271,8 @@ pub struct Recorder {
     /// The edges' names, by edge index (as viewer switches name them).
     pub edge_names: Vec<String>,
     /// Per (stream, edge load index): how fresh the edge's live edge was.
+    /// Where viewer time and availability start counting (`scenario.warmup`).
+    pub measure_from: SimTime,
     pub edge_freshness: BTreeMap<(usize, usize), EdgeFreshness>,
     /// Stalls viewers recovered from: (viewer, when playback resumed, how long it
     /// stalled), in order of recovery.
@@ -303,6 +305,7 @@ impl Recorder {
             load_clients: Vec::new(),
             edge_requests_per_s: vec![0; bins],
             stall_durations: Vec::new(),
+            measure_from: SimTime::ZERO,
             edge_freshness: BTreeMap::new(),
             edge_names: Vec::new(),
         }
@@ -502,11 +505,12 @@ impl Recorder {
     /// Edge `edge` (its load index) listed a new segment of `stream` at `at`.
     pub fn edge_refreshed(&mut self, stream: usize, edge: usize, at: SimTime) {
         let stale_after = self.shape.segment.mul_f64(1.5);
+        let measure_from = self.measure_from;
         let fresh = self.edge_freshness.entry((stream, edge)).or_default();
         match fresh.first {
             None => fresh.first = Some(at),
             Some(_) => {
-                let stale_from = fresh.last + stale_after;
+                let stale_from = (fresh.last + stale_after).max(measure_from);
                 if at > stale_from {
                     fresh.stale += at - stale_from;
                 }

@@ -825,11 +825,15 @@ pub fn edge_availability(rec: &Recorder) -> f64 {
     let end = rec.shape.end;
     let (mut stale, mut span) = (SimDuration::ZERO, SimDuration::ZERO);
     for fresh in rec.edge_freshness.values() {
-        let Some(first) = fresh.first.filter(|&first| first < end) else {
+        let Some(first) = fresh
+            .first
+            .map(|first| first.max(rec.measure_from))
+            .filter(|&first| first < end)
+        else {
             continue;
         };
         span += end - first;
-        stale += fresh.stale + end.saturating_since(fresh.last + stale_after);
+        stale += fresh.stale + end.saturating_since((fresh.last + stale_after).max(rec.measure_from));
     }
     if span == SimDuration::ZERO {
         return 0.0;
@@ -841,13 +845,16 @@ fn stream_availability(rec: &Recorder, stream: usize) -> f64 {
     let Some(first) = rec.streams[stream].segments.values().map(|s| s.published_at).min() else {
         return 0.0;
     };
+    let first = first.max(rec.measure_from);
     let end = rec.shape.end;
     if end <= first {
         return 1.0;
     }
     let unavailable = outages(rec, stream)
         .iter()
-        .fold(SimDuration::ZERO, |total, &(from, to)| total + (to - from));
+        .fold(SimDuration::ZERO, |total, &(from, to)| {
+            total + to.saturating_since(from.max(first))
+        });
     1.0 - unavailable.as_secs_f64() / (end - first).as_secs_f64()
 }
 

@@ -174,6 +174,15 @@ pub struct Meta {
     /// `window` (default) or `strict`: results are identical, window is faster.
     #[serde(default = "default_dispatch")]
     pub dispatch: String,
+    /// The first part of the run, left out of the viewers' stalls, stall and play time
+    /// and of availability: joins and startup transients settle in it. No fault of
+    /// the file may start in it.
+    #[serde(default = "no_warmup")]
+    pub warmup: Dur,
+}
+
+fn no_warmup() -> Dur {
+    dur("0s")
 }
 
 fn default_seed() -> u64 {

@@ -978,6 +978,26 @@ pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario
         );
     }
     check_workload(&mut c, &s, duration);
+    let warmup = s.scenario.warmup.0;
+    if warmup >= duration && !warmup.is_zero() {
+        c.error(
+            "scenario.warmup",
+            format!("scenario.warmup = {warmup} leaves nothing of the {duration} run to measure"),
+            "make the warmup shorter than scenario.duration",
+        );
+    }
+    for (i, fault) in s.faults.iter().enumerate() {
+        if fault.on.is_none() && fault.at.0 < warmup {
+            c.error(
+                &format!("fault[{i}].at"),
+                format!(
+                    "fault at {} starts inside the warmup ({warmup}): what it does would not be measured",
+                    fault.at.0
+                ),
+                format!("move it to {warmup} or later, or shorten scenario.warmup"),
+            );
+        }
+    }
     let gap = &s.network.inter_region;
     if s.regions.is_empty() && !(gap.latency.0.is_zero() && gap.jitter.0.is_zero()) {
         c.error(
