@@ -572,8 +572,8 @@ fn sweep_values_are_checked_where_they_stand_and_cells_cover_every_combination()
     let s = load_str("t.toml", &format!("{MINIMAL}{sweep}"), &[]).unwrap();
     let cells = s.sweep_cells();
     assert_eq!(cells.len(), 6);
-    assert_eq!(cells[0], ["dns.ttl=\"30s\"", "ingest.health.interval=\"500ms\""]);
-    assert_eq!(cells[5], ["dns.ttl=\"60s\"", "ingest.health.interval=\"2s\""]);
+    assert_eq!(cells[0], ["dns.ttl=30s", "ingest.health.interval=500ms"]);
+    assert_eq!(cells[5], ["dns.ttl=60s", "ingest.health.interval=2s"]);
     // Every cell loads.
     for cell in &cells {
         load_str("t.toml", &format!("{MINIMAL}{sweep}"), cell).unwrap();
@@ -585,7 +585,7 @@ fn sweep_values_are_checked_where_they_stand_and_cells_cover_every_combination()
     );
     let text = d.to_string();
     assert!(
-        text.contains("sweep `dns.ttl` = \"banana\": `dns.ttl`: `banana` does not start with a number"),
+        text.contains("sweep `dns.ttl` = banana: `dns.ttl`: `banana` does not start with a number"),
         "{text}"
     );
     assert!(text.contains("--> t.toml:5:21"), "{text}");
@@ -698,4 +698,23 @@ fn a_warmup_leaves_its_stalls_and_outages_out_and_nothing_else() {
             .contains("scenario.warmup = 1m leaves nothing of the 1m run to measure"),
         "{d}"
     );
+}
+
+#[test]
+fn a_sweep_cell_runs_even_when_another_value_of_its_key_would_not_fit_it() {
+    // join_at 100s + join_over 60s is past a 2 min run; the cell (100s, 5s) is fine.
+    let source = format!(
+        "{}[sweep]\n\"viewers.join_at\" = [\"10s\", \"100s\"]\n\"viewers.join_over\" = [\"5s\", \"60s\"]\n\"scenario.description\" = ['say \"hi\" \\\\o/']\n",
+        MINIMAL.replace("1m", "2m")
+    );
+    let cell = vec!["viewers.join_at=100s".to_string(), "viewers.join_over=5s".to_string()];
+    load_str("t.toml", &source, &cell).unwrap();
+    let s = load_str("t.toml", &source, &[]).unwrap();
+    // Strings reach --set as written.
+    let described = load_str("t.toml", &source, &s.sweep_cells()[0]).unwrap();
+    assert_eq!(
+        Some(described.scenario.description.as_str()),
+        s.sweep["scenario.description"][0].as_str()
+    );
+    assert!(described.scenario.description.contains("\"hi\""));
 }

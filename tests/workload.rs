@@ -163,3 +163,20 @@ fn segments_cross_to_another_region_later_by_the_inter_region_latency() {
         "{d}"
     );
 }
+
+#[test]
+fn stalls_cut_short_by_a_departure_count_in_windows_as_in_the_whole_run() {
+    let mut s = common::scenario("scenarios/match-day.toml", &["viewers.count=600"]);
+    let whole = |metric: &str| failcast::scenario::Expect {
+        metric: metric.into(),
+        op: "ge".into(),
+        value: failcast::scenario::Threshold::Number(0.0),
+        during: Some("0s..40m".into()),
+    };
+    s.expects = vec![whole("stall_count"), whole("stall_s_total")];
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    let measured: Vec<f64> = out.verdicts.iter().map(|v| v.measured.unwrap()).collect();
+    assert_eq!(measured[0], out.summary.stall_count as f64);
+    assert!((measured[1] - out.summary.stall_s_total).abs() < 1e-6);
+    assert_eq!(out.stalls.len() as u64, out.summary.stall_count);
+}

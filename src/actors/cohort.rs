@@ -423,12 +423,20 @@ impl Cohort {
         viewer.downloading = None;
         if let Some(state) = viewer.state.take() {
             let elapsed = now.saturating_since(viewer.since.max(self.config.measure_from));
+            let mut recorder = self.recorder.borrow_mut();
             match state {
                 ViewerState::Playing => viewer.record.play_time += elapsed,
-                ViewerState::Stalled => viewer.record.stall_time += elapsed,
+                ViewerState::Stalled => {
+                    viewer.record.stall_time += elapsed;
+                    // Leaving ends the stall: it is listed like one the viewer got over.
+                    if viewer.since >= self.config.measure_from {
+                        let id = self.config.viewers[slot];
+                        recorder.stall_durations.push((id, now, now - viewer.since));
+                    }
+                }
                 ViewerState::Starting => {}
             }
-            self.recorder.borrow_mut().viewer_left(now, state);
+            recorder.viewer_left(now, state);
         }
         if let Some(id) = viewer.connection.as_mut().and_then(|conn| conn.query.take()) {
             self.queries.remove(&id);

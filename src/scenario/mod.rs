@@ -1034,15 +1034,15 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, Diagnostics> 
 pub fn load_str(file: &str, source: &str, overrides: &[String]) -> Result<Scenario, Diagnostics> {
     let scenario = load_without_sweep_check(file, source, overrides)?;
     if !scenario.sweep.is_empty() {
-        check_sweep(file, source, overrides, &scenario)?;
+        check_sweep(file, source, &scenario)?;
     }
     Ok(scenario)
 }
 
-/// Every `[sweep]` value must make a valid scenario on its own (with the caller's
-/// overrides); an error names the value's place in the file. Combinations are
-/// checked when they run.
-fn check_sweep(file: &str, source: &str, overrides: &[String], scenario: &Scenario) -> Result<(), Diagnostics> {
+/// Every `[sweep]` value must make a valid scenario on its own (on the file as
+/// written); an error names the value's place in the file. Combinations are checked
+/// when they run.
+fn check_sweep(file: &str, source: &str, scenario: &Scenario) -> Result<(), Diagnostics> {
     let doc = toml_edit::ImDocument::parse(source).ok();
     let place = |key: &str, i: Option<usize>| {
         let values = doc.as_ref()?.get("sweep")?.get(key)?;
@@ -1075,9 +1075,9 @@ fn check_sweep(file: &str, source: &str, overrides: &[String], scenario: &Scenar
                 );
                 continue;
             };
-            let mut with = overrides.to_vec();
-            with.push(format!("{key}={literal}"));
-            if let Err(found) = load_without_sweep_check(file, source, &with) {
+            // Against the file alone: with the caller's overrides (a cell being run)
+            // the key's other values would be judged on top of that cell.
+            if let Err(found) = load_without_sweep_check(file, source, &[format!("{key}={literal}")]) {
                 for inner in found.0 {
                     let message = format!("sweep `{key}` = {literal}: {}", inner.message);
                     let mut d = Diagnostic::at(file, source, place(key, Some(i)), message);
@@ -1105,12 +1105,26 @@ fn check_sweep(file: &str, source: &str, overrides: &[String], scenario: &Scenar
     }
 }
 
-/// A sweep value as `--set` takes it (`None` for a table).
-fn sweep_literal(value: &serde_json::Value) -> Option<String> {
+/// A value inside a TOML array (`None` for a table).
+fn toml_literal(value: &serde_json::Value) -> Option<String> {
     Some(match value {
         serde_json::Value::String(s) => toml_edit::Value::from(s.as_str()).to_string().trim().to_string(),
         serde_json::Value::Array(items) => {
-            let items: Option<Vec<String>> = items.iter().map(sweep_literal).collect();
+            let items: Option<Vec<String>> = items.iter().map(toml_literal).collect();
+            format!("[{}]", items?.join(", "))
+        }
+        serde_json::Value::Object(_) => return None,
+        other => other.to_string(),
+    })
+}
+
+/// A sweep value as `--set` takes it (`None` for a table).
+fn sweep_literal(value: &serde_json::Value) -> Option<String> {
+    Some(match value {
+        // `--set` takes a string key's value as it is written.
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => {
+            let items: Option<Vec<String>> = items.iter().map(toml_literal).collect();
             format!("[{}]", items?.join(", "))
         }
         serde_json::Value::Object(_) => return None,

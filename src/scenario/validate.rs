@@ -342,16 +342,26 @@ fn check_workload(c: &mut Checker<'_>, s: &Scenario, duration: SimDuration) {
                 );
                 continue;
             }
-            let edges = (universe.resolve::<rand_chacha::ChaCha20Rng>(&format!("region:{name}"), None))
+            let edges: Vec<usize> = (universe.resolve::<rand_chacha::ChaCha20Rng>(&format!("region:{name}"), None))
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|node| node.starts_with("edge-"))
-                .count();
-            if weight > 0.0 && edges == 0 {
+                .filter_map(|node| node.strip_prefix("edge-")?.parse::<usize>().ok())
+                .collect();
+            if weight > 0.0 && edges.is_empty() {
                 c.error(
                     &path,
                     format!("region `{name}` has viewers but no edge"),
                     format!("add an edge to regions.{name}, or give it weight 0"),
+                );
+            }
+            // The balancer never picks an edge of weight 0.
+            let weights = &s.cdn.weights;
+            let weighted = !weights.is_empty();
+            if weight > 0.0 && weighted && edges.iter().all(|&e| weights.get(e - 1).is_none_or(|&w| w == 0)) {
+                c.error(
+                    &path,
+                    format!("region `{name}` has viewers but every edge of it has weight 0 in cdn.weights"),
+                    format!("give an edge of regions.{name} a positive weight, or give the region share 0"),
                 );
             }
         }
