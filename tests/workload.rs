@@ -180,3 +180,21 @@ fn stalls_cut_short_by_a_departure_count_in_windows_as_in_the_whole_run() {
     assert!((measured[1] - out.summary.stall_s_total).abs() < 1e-6);
     assert_eq!(out.stalls.len() as u64, out.summary.stall_count);
 }
+
+#[test]
+fn a_departed_viewer_frees_its_load_balancer_connection() {
+    // 400 one-minute sessions spread over 9 minutes (about 45 at once) through a
+    // device that tracks 100 connections: every viewer gets in.
+    let mut s = common::scenario(
+        "scenarios/hardware-lb.toml",
+        &["viewers.count=400", "viewers.join_over=9m", "lb.max_connections=100"],
+    );
+    s.viewers.session = Some(failcast::scenario::workload::Session {
+        distribution: "fixed".into(),
+        mean: failcast::scenario::Dur(failcast::time::SimDuration::from_secs(60)),
+        sigma: 1.0,
+    });
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    assert!(common::balances(&out.summary));
+    assert_eq!(out.summary.viewers_started, 400);
+}

@@ -507,6 +507,14 @@ impl Behavior for Cohort {
             Input::Timer(Msg::ViewerLeave { viewer }) => {
                 let slot = self.slot_of(viewer);
                 self.leave(slot, now);
+                // Behind a load balancer the device holds the viewer's connection.
+                if let EdgeChoice::Balanced { vip } = self.config.edge_choice {
+                    let closed = Msg::ConnectionClosed {
+                        client: ctx.me(),
+                        viewer,
+                    };
+                    ctx.send(Dest::Vip(vip), closed, CONTROL_MESSAGE_BYTES);
+                }
             }
             Input::Timer(Msg::ViewerJoin { viewer }) => {
                 let slot = self.slot_of(viewer);

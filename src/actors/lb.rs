@@ -430,6 +430,12 @@ impl Behavior for LoadBalancer {
                 self.arm_proxy_timer(ctx);
             }
             Input::Msg { msg, .. } => match msg {
+                // A departed viewer's connection frees its entry and its edge's count.
+                Msg::ConnectionClosed { client, viewer } => {
+                    if let Some(edge) = self.connections.remove(&(client, viewer)) {
+                        self.balancer.release(edge);
+                    }
+                }
                 Msg::PlaylistRequest {
                     client, viewer, req, ..
                 }

@@ -262,6 +262,12 @@ pub enum Msg {
     ViewerLeave {
         viewer: u32,
     },
+    /// Cohort → load balancer: viewer `viewer` of cohort `client` closed its
+    /// connection (it left the stream).
+    ConnectionClosed {
+        client: NodeId,
+        viewer: u32,
+    },
     ViewerTimer {
         viewer: u32,
     },
@@ -393,6 +399,7 @@ impl TraceMsg for Msg {
             Msg::Segment(_) => "segment",
             Msg::ViewerJoin { .. } => "viewer-join",
             Msg::ViewerLeave { .. } => "viewer-leave",
+            Msg::ConnectionClosed { .. } => "connection-closed",
             Msg::ViewerTimer { .. } => "viewer-timer",
             Msg::SegmentLoaded { .. } => "segment-loaded",
             Msg::PlaylistRequest { .. } => "playlist-request",
@@ -492,6 +499,7 @@ impl TraceMsg for Msg {
             ),
             Msg::ViewerJoin { viewer } | Msg::ViewerTimer { viewer } => mix(&[u64::from(viewer)]),
             Msg::ViewerLeave { viewer } => mix(&[u64::from(viewer), 0x4c45]),
+            Msg::ConnectionClosed { client, viewer } => mix(&[u64::from(client), u64::from(viewer)]),
             Msg::SegmentLoaded { viewer, req, index } => mix(&[u64::from(viewer), u64::from(req), index]),
             Msg::SegmentRequest {
                 client,
