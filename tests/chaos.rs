@@ -280,3 +280,52 @@ fn regions_are_disjoint_and_region_outages_name_a_region() {
         ["region.outage targets a region, not `edge-1`"]
     );
 }
+
+#[test]
+fn set_reaches_every_random_fault_key_even_those_the_file_leaves_out() {
+    let soak = |set: &[&str]| common::scenario("scenarios/chaos-soak.toml", set);
+    let base = soak(&[]);
+    let r = base.random_faults.as_ref().unwrap();
+    assert_eq!((r.until, r.kinds[2].latency, r.kinds[2].jitter), (None, None, None));
+    let s = soak(&[
+        "random_faults.until=2h",
+        "random_faults.kind[0].weight=5",
+        "random_faults.kind[2].latency=40ms",
+        "random_faults.kind[2].target=role:ingest",
+    ]);
+    let r = s.random_faults.as_ref().unwrap();
+    assert_eq!(r.until.unwrap().0, SimDuration::from_secs(7200));
+    assert_eq!(r.kinds[0].weight, Some(5.0));
+    assert_eq!(r.kinds[2].latency.unwrap().0, SimDuration::from_millis(40));
+    assert_eq!(r.kinds[2].target.as_deref(), Some("role:ingest"));
+    // Everything else is as the file has it.
+    assert_eq!(r.kinds[1], base.random_faults.as_ref().unwrap().kinds[1]);
+    assert_eq!(s.faults, base.faults);
+
+    // A value the kind cannot take is refused where it came from.
+    let overrides = vec!["random_faults.kind[1].mttr=soon".to_string()];
+    let d = failcast::scenario::load(&common::repo_path("scenarios/chaos-soak.toml"), &overrides).unwrap_err();
+    assert_eq!(d.0[0].file, "--set", "{d}");
+    assert_eq!(
+        d.0[0].source_line.as_deref(),
+        Some("--set random_faults.kind[1].mttr=soon"),
+        "{d}"
+    );
+    // An entry the file does not have.
+    let overrides = vec!["random_faults.kind[7].mtbf=1h".to_string()];
+    let d = failcast::scenario::load(&common::repo_path("scenarios/chaos-soak.toml"), &overrides).unwrap_err();
+    assert_eq!(
+        d.0[0].message, "unknown scenario key `random_faults.kind[7].mtbf`",
+        "{d}"
+    );
+}
+
+#[test]
+fn set_on_random_faults_of_a_scenario_without_them_says_what_to_add() {
+    let overrides = vec!["random_faults.mtbf=1h".to_string()];
+    let d = load_str("t.toml", "[scenario]\nname = \"t\"\nduration = \"1h\"\n", &overrides).unwrap_err();
+    assert_eq!(
+        d.to_string(),
+        "error: `random_faults.mtbf`: this scenario has no [random_faults]\n  --> --set\n  = help: add a [random_faults] table with at least one [[random_faults.kind]] to the file\n\n1 error in scenario"
+    );
+}

@@ -6,6 +6,7 @@
 
 pub mod chaos;
 pub mod diag;
+mod include;
 mod overrides;
 pub mod select;
 mod validate;
@@ -17,6 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use diag::{Diagnostic, Diagnostics};
+use include::Sources;
 
 use crate::time::SimDuration;
 
@@ -179,6 +181,12 @@ pub struct Meta {
     /// the file may start in it.
     #[serde(default = "no_warmup")]
     pub warmup: Dur,
+    /// Files merged under this one, in order (paths relative to this file's folder):
+    /// shared topology, workload or faults. Tables merge key by key, this file's keys
+    /// win, and `[[fault]]`, `[[expect]]` and `[[alert]]` entries of every file are kept
+    /// (the included files' first). An included file has no `[scenario]` or `[sweep]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
 }
 
 fn no_warmup() -> Dur {
@@ -1156,14 +1164,50 @@ impl Scenario {
 fn load_without_sweep_check(file: &str, source: &str, overrides: &[String]) -> Result<Scenario, Diagnostics> {
     let base: Scenario =
         toml::from_str(source).map_err(|e| Diagnostics(vec![validate::from_toml(file, source, &e)]))?;
+    if !base.scenario.include.is_empty() {
+        return load_with_includes(file, source, &base.scenario.include, overrides);
+    }
     if overrides.is_empty() {
         let base = with_context_defaults(source, base);
-        return validate::validate(file, source, base);
+        return validate::validate(&Sources::single(file, source), base);
     }
     let edited = overrides::apply(file, source, &base, overrides)?;
     let scenario: Scenario = toml::from_str(&edited.text).map_err(|e| Diagnostics(vec![edited.explain(file, &e)]))?;
     let scenario = with_context_defaults(&edited.text, scenario);
-    validate::validate(file, &edited.text, scenario)
+    validate::validate(&Sources::single(file, &edited.text), scenario)
+}
+
+/// A scenario file with `include`: each fragment is checked on its own, then the merged
+/// document is overridden and validated; an error points into the file that wrote the
+/// key (an override's value is blamed on its `--set`).
+fn load_with_includes(
+    file: &str,
+    source: &str,
+    include: &[String],
+    overrides: &[String],
+) -> Result<Scenario, Diagnostics> {
+    let included = include::resolve(file, source, include)?;
+    let merged_error = |e: toml::de::Error| {
+        let mut d = Diagnostic::at(
+            file,
+            source,
+            None,
+            format!("the merged scenario: {}", e.message().trim()),
+        );
+        d = d.with_help("each file is valid alone, but not together: check the keys the included files share");
+        Diagnostics(vec![d])
+    };
+    let base: Scenario = toml::from_str(&included.merged).map_err(merged_error)?;
+    let text = if overrides.is_empty() {
+        included.merged
+    } else {
+        let edited = overrides::apply(file, &included.merged, &base, overrides)?;
+        toml::from_str::<Scenario>(&edited.text).map_err(|e| Diagnostics(vec![edited.explain(file, &e)]))?;
+        edited.text
+    };
+    let scenario: Scenario = toml::from_str(&text).map_err(merged_error)?;
+    let scenario = with_context_defaults(&text, scenario);
+    validate::validate(&included.sources, scenario)
 }
 
 /// Re-reads `text` over the defaults of every table, so that a table written in part

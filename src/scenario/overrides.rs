@@ -1,8 +1,9 @@
 //! `--set KEY=VALUE`: override any scenario value by its dotted path, checked against
 //! the schema (not just the file), with a did-you-mean for unknown paths.
 
-use toml_edit::{DocumentMut, ImDocument, Item, Value};
+use toml_edit::{DocumentMut, ImDocument, Item, Table, Value};
 
+use super::chaos::{RandomFaults, RandomKind};
 use super::diag::{did_you_mean, Diagnostic, Diagnostics};
 use super::{Dur, Fault, Scenario};
 use crate::time::SimDuration;
@@ -14,7 +15,7 @@ pub(super) struct Edited {
 }
 
 /// The scenario's arrays of tables; every other array is a plain value.
-const ARRAYS_OF_TABLES: &[&str] = &["fault", "expect", "alert"];
+const ARRAYS_OF_TABLES: &[&str] = &["fault", "expect", "alert", "random_faults.kind"];
 
 fn leaf_paths(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Value)>) {
     match value {
@@ -34,11 +35,14 @@ fn leaf_paths(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Va
                 let path = format!("{prefix}[{i}]");
                 if let toml::Value::Table(table) = item {
                     // Optional keys a file may leave out can still be set.
-                    if prefix == "fault" {
-                        for (key, placeholder) in fault_placeholders() {
-                            if !table.contains_key(&key) {
-                                out.push((format!("{path}.{key}"), placeholder));
-                            }
+                    let optional = match prefix {
+                        "fault" => fault_placeholders(),
+                        "random_faults.kind" => random_kind_placeholders(),
+                        _ => toml::Table::new(),
+                    };
+                    for (key, placeholder) in optional {
+                        if !table.contains_key(&key) {
+                            out.push((format!("{path}.{key}"), placeholder));
                         }
                     }
                 }
@@ -47,6 +51,44 @@ fn leaf_paths(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Va
         }
         leaf => out.push((prefix.to_string(), leaf.clone())),
     }
+}
+
+/// `[random_faults]` keys a file may leave out, with a value of their type.
+fn random_faults_placeholders() -> toml::Table {
+    let d = Dur(SimDuration::ZERO);
+    let every = RandomFaults {
+        from: Some(d),
+        until: Some(d),
+        mtbf: Some(d),
+        ..RandomFaults::default()
+    };
+    let mut table = toml::Table::try_from(&every).expect("random faults serialise");
+    table.remove("kind");
+    table
+}
+
+/// Every key a `[[random_faults.kind]]` entry can have, with a value of its type.
+fn random_kind_placeholders() -> toml::Table {
+    let d = Dur(SimDuration::ZERO);
+    let every = RandomKind {
+        kind: String::new(),
+        target: Some(String::new()),
+        weight: Some(0.0),
+        mtbf: Some(d),
+        mttr: d,
+        interval_distribution: String::new(),
+        duration_distribution: String::new(),
+        capacity_mbps: Some(0.0),
+        capacity_streams: Some(0),
+        latency: Some(d),
+        jitter: Some(d),
+        loss: Some(0.0),
+        loss_burst: Some(d),
+        bandwidth_mbps: Some(0.0),
+        delay: Some(d),
+        drift: Some(0.0),
+    };
+    toml::Table::try_from(&every).expect("a random fault kind serialises")
 }
 
 /// Every key a `[[fault]]` entry can have, with a value of its type (what a `--set`
@@ -91,28 +133,77 @@ fn indexed(segment: &str) -> (&str, Option<usize>) {
     }
 }
 
-/// The item at a dotted path, creating tables as needed; an index may only appear on the
-/// first segment (the arrays of tables `fault` and `expect`).
-fn item_at<'d>(doc: &'d mut DocumentMut, segments: &[String]) -> Option<&'d mut Item> {
-    let (first, index) = indexed(segments.first()?);
-    let mut item: &mut Item = match index {
-        Some(i) => {
-            let table = doc.get_mut(first)?.as_array_of_tables_mut()?.get_mut(i)?;
-            table.entry(segments.get(1)?).or_insert(Item::None)
-        }
-        None => &mut doc[first],
+/// Puts `value` at a dotted path under `table`, creating tables as needed; a segment
+/// may index an array of tables (`fault[2]`, `random_faults.kind[0]`) or an inline
+/// array of tables. `false` if the path does not lead to a value.
+fn set_in_table(table: &mut Table, segments: &[String], value: Value) -> bool {
+    let Some((first, rest)) = segments.split_first() else {
+        return false;
     };
-    let rest = if index.is_some() { 2 } else { 1 };
-    for segment in &segments[rest..] {
-        item = &mut item[segment.as_str()];
+    let (key, index) = indexed(first);
+    let child = table.entry(key).or_insert(Item::None);
+    set_in_child(child, index, rest, value)
+}
+
+fn set_in_child(child: &mut Item, index: Option<usize>, rest: &[String], value: Value) -> bool {
+    match index {
+        None if rest.is_empty() => {
+            *child = Item::Value(value);
+            true
+        }
+        None => {
+            if child.is_none() {
+                let mut implicit = Table::new();
+                implicit.set_implicit(true);
+                *child = Item::Table(implicit);
+            }
+            if let Some(table) = child.as_table_mut() {
+                return set_in_table(table, rest, value);
+            }
+            match (rest, child.as_inline_table_mut()) {
+                ([last], Some(inline)) => {
+                    inline.insert(last, value);
+                    true
+                }
+                _ => false,
+            }
+        }
+        Some(i) => {
+            if let Some(entry) = child.as_array_of_tables_mut().and_then(|a| a.get_mut(i)) {
+                return set_in_table(entry, rest, value);
+            }
+            let Some(element) = child.as_array_mut().and_then(|a| a.get_mut(i)) else {
+                return false;
+            };
+            match (rest, element.as_inline_table_mut()) {
+                ([], _) => {
+                    *element = value;
+                    true
+                }
+                ([last], Some(inline)) => {
+                    inline.insert(last, value);
+                    true
+                }
+                _ => false,
+            }
+        }
     }
-    Some(item)
 }
 
 pub(super) fn apply(file: &str, source: &str, base: &Scenario, overrides: &[String]) -> Result<Edited, Diagnostics> {
     let schema = toml::Value::try_from(base).expect("a scenario always serialises");
     let mut leaves = Vec::new();
     leaf_paths("", &schema, &mut leaves);
+    // Optional `[random_faults]` keys the file leaves out (the table itself must be
+    // written: chaos needs at least one kind).
+    if base.random_faults.is_some() {
+        for (key, placeholder) in random_faults_placeholders() {
+            let path = format!("random_faults.{key}");
+            if !leaves.iter().any(|(p, _)| *p == path) {
+                leaves.push((path, placeholder));
+            }
+        }
+    }
     let mut doc: DocumentMut = source.parse().map_err(|e: toml_edit::TomlError| {
         Diagnostics(vec![Diagnostic::at(file, source, e.span(), e.message().to_string())])
     })?;
@@ -128,6 +219,13 @@ pub(super) fn apply(file: &str, source: &str, base: &Scenario, overrides: &[Stri
         };
         let key = key.trim();
         let Some((_, current)) = leaves.iter().find(|(path, _)| path == key) else {
+            if base.random_faults.is_none() && key.starts_with("random_faults.") {
+                errors.push(
+                    set_error(arg, format!("`{key}`: this scenario has no [random_faults]"))
+                        .with_help("add a [random_faults] table with at least one [[random_faults.kind]] to the file"),
+                );
+                continue;
+            }
             let mut d = set_error(arg, format!("unknown scenario key `{key}`"));
             d = match did_you_mean(key, leaves.iter().map(|(p, _)| p.as_str())) {
                 Some(near) => d.with_help(format!("did you mean `{near}`?")),
@@ -151,12 +249,9 @@ pub(super) fn apply(file: &str, source: &str, base: &Scenario, overrides: &[Stri
             },
         };
         let segments: Vec<String> = key.split('.').map(str::to_string).collect();
-        match item_at(&mut doc, &segments) {
-            Some(item) => *item = Item::Value(value),
-            None => {
-                errors.push(set_error(arg, format!("cannot set `{key}` in this file")));
-                continue;
-            }
+        if !set_in_table(doc.as_table_mut(), &segments, value) {
+            errors.push(set_error(arg, format!("cannot set `{key}` in this file")));
+            continue;
         }
         applied.push((segments, arg.clone()));
     }

@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use toml_edit::ImDocument;
-
 use super::chaos::{RandomFaults, DISTRIBUTIONS};
 use super::diag::{did_you_mean, Diagnostic, Diagnostics};
+use super::include::Sources;
 use super::select::Universe;
 use super::{Fault, FaultKind, Scenario, FAULT_KIND_SPECS};
 use crate::actors::monitor::MonitorMetric;
@@ -53,57 +52,15 @@ pub(super) fn from_toml(file: &str, source: &str, error: &toml::de::Error) -> Di
 }
 
 struct Checker<'a> {
-    file: &'a str,
-    source: &'a str,
-    doc: Option<ImDocument<&'a str>>,
+    sources: &'a Sources,
     errors: Vec<Diagnostic>,
 }
 
-impl<'a> Checker<'a> {
-    /// Byte span of the value at a dotted path such as `fault[1].target`; falls back to
-    /// the nearest enclosing table that the file spells out.
-    fn span_of(&self, path: &str) -> Option<Range<usize>> {
-        let doc = self.doc.as_ref()?;
-        let mut item = doc.as_item();
-        let mut best = None;
-        let mut segments = path.split('.');
-        while let Some(segment) = segments.next() {
-            let (key, index) = match segment.split_once('[') {
-                Some((key, rest)) => (key, rest.trim_end_matches(']').parse::<usize>().ok()),
-                None => (segment, None),
-            };
-            let Some(child) = item.get(key) else { break };
-            item = child;
-            if let Some(index) = index {
-                if let Some(value) = item.as_array().and_then(|a| a.get(index)) {
-                    // An element of an inline array (`arrivals = [{ at = "1h", … }]`):
-                    // the key after it, if any, is in its inline table.
-                    let inner = (segments.next())
-                        .and_then(|next| value.as_inline_table().and_then(|t| t.get(next)))
-                        .and_then(|v| v.span());
-                    return inner.or(value.span()).or(item.span()).or(best);
-                }
-                match item.as_array_of_tables().and_then(|a| a.get(index)) {
-                    Some(table) => {
-                        best = table.span().or(best);
-                        item = match doc.as_item().get(key).and_then(|i| i.get(index)) {
-                            Some(i) => i,
-                            None => break,
-                        };
-                        continue;
-                    }
-                    None => break,
-                }
-            }
-            best = item.span().or(best);
-        }
-        best
-    }
-
+impl Checker<'_> {
+    /// An error at the value of a dotted path such as `fault[1].target`, in the file
+    /// that wrote it (or the nearest enclosing table the scenario file spells out).
     fn error(&mut self, path: &str, message: impl Into<String>, help: impl Into<String>) {
-        let span = self.span_of(path);
-        self.errors
-            .push(Diagnostic::at(self.file, self.source, span, message).with_help(help));
+        self.errors.push(self.sources.error_at(path, message).with_help(help));
     }
 
     fn one_of(&mut self, path: &str, value: &str, allowed: &[&str], planned: &[&str]) {
@@ -533,11 +490,9 @@ fn frames_in(span: SimDuration, fps: u32) -> Option<u64> {
     (product % 1_000_000_000 == 0).then_some((product / 1_000_000_000) as u64)
 }
 
-pub(super) fn validate(file: &str, source: &str, s: Scenario) -> Result<Scenario, Diagnostics> {
+pub(super) fn validate(sources: &Sources, s: Scenario) -> Result<Scenario, Diagnostics> {
     let mut c = Checker {
-        file,
-        source,
-        doc: ImDocument::parse(source).ok(),
+        sources,
         errors: Vec::new(),
     };
     let name_ok = !s.scenario.name.is_empty()

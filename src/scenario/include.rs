@@ -1,0 +1,264 @@
+//! `include = [...]`: scenario files built from shared fragments (a topology, a fault
+//! set), merged into one document, and the map back from a key to the file that wrote it.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml_edit::ImDocument;
+
+use super::diag::{Diagnostic, Diagnostics};
+use super::Scenario;
+
+/// Arrays of tables: the entries of every file are kept, fragments' first.
+const CONCATENATED: &[&str] = &["fault", "expect", "alert"];
+
+/// Tables only the scenario file itself may have.
+const SCENARIO_ONLY: &[&str] = &["scenario", "sweep"];
+
+/// One file that went into a scenario.
+pub(super) struct SourceFile {
+    pub name: String,
+    pub text: String,
+    doc: Option<ImDocument<String>>,
+}
+
+impl SourceFile {
+    pub fn new(name: &str, text: &str) -> SourceFile {
+        SourceFile {
+            name: name.to_string(),
+            text: text.to_string(),
+            doc: ImDocument::parse(text.to_string()).ok(),
+        }
+    }
+
+    fn entries(&self, array: &str) -> usize {
+        (self.doc.as_ref())
+            .and_then(|d| d.get(array))
+            .and_then(|i| i.as_array_of_tables())
+            .map_or(0, |a| a.len())
+    }
+}
+
+/// The files of a scenario: its fragments in include order, then the scenario file
+/// (which overrides them key by key).
+pub(super) struct Sources {
+    pub files: Vec<SourceFile>,
+}
+
+impl Sources {
+    pub fn single(name: &str, text: &str) -> Sources {
+        Sources {
+            files: vec![SourceFile::new(name, text)],
+        }
+    }
+
+    pub fn main(&self) -> &SourceFile {
+        self.files.last().expect("a scenario file")
+    }
+
+    /// The file and byte span of the value at a dotted path such as `fault[1].target`:
+    /// an entry of a concatenated array in the file that wrote it, another key in the
+    /// last file that spells it out, else the nearest table the scenario file spells out.
+    pub fn locate(&self, path: &str) -> (&SourceFile, Option<Range<usize>>) {
+        let main = self.main();
+        if self.files.len() == 1 {
+            return (main, span_in(main.doc.as_ref(), path).0);
+        }
+        let first = path.split('.').next().unwrap_or("");
+        if let Some((array, rest)) = first.split_once('[') {
+            if let (true, Ok(mut index)) = (
+                CONCATENATED.contains(&array),
+                rest.trim_end_matches(']').parse::<usize>(),
+            ) {
+                for file in &self.files {
+                    let n = file.entries(array);
+                    if index < n {
+                        let tail = path.split_once('.').map(|(_, t)| format!(".{t}")).unwrap_or_default();
+                        return (file, span_in(file.doc.as_ref(), &format!("{array}[{index}]{tail}")).0);
+                    }
+                    index -= n;
+                }
+            }
+        }
+        for file in self.files.iter().rev() {
+            if let (Some(span), true) = span_in(file.doc.as_ref(), path) {
+                return (file, Some(span));
+            }
+        }
+        (main, span_in(main.doc.as_ref(), path).0)
+    }
+
+    /// A diagnostic at a dotted path, in the file that wrote it.
+    pub fn error_at(&self, path: &str, message: impl Into<String>) -> Diagnostic {
+        let (file, span) = self.locate(path);
+        Diagnostic::at(&file.name, &file.text, span, message)
+    }
+}
+
+/// Byte span of the value at a dotted path, and whether the whole path was found
+/// (otherwise the span is of the nearest enclosing table the file spells out).
+pub(super) fn span_in(doc: Option<&ImDocument<String>>, path: &str) -> (Option<Range<usize>>, bool) {
+    let Some(doc) = doc else { return (None, false) };
+    let mut item = doc.as_item();
+    let mut best = None;
+    let mut segments = path.split('.');
+    while let Some(segment) = segments.next() {
+        let (key, index) = match segment.split_once('[') {
+            Some((key, rest)) => (key, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (segment, None),
+        };
+        let Some(child) = item.get(key) else {
+            return (best, false);
+        };
+        item = child;
+        if let Some(index) = index {
+            if let Some(value) = item.as_array().and_then(|a| a.get(index)) {
+                // An element of an inline array (`arrivals = [{ at = "1h", … }]`):
+                // the key after it, if any, is in its inline table.
+                let inner = match segments.next() {
+                    None => None,
+                    Some(next) => match value.as_inline_table().and_then(|t| t.get(next)) {
+                        Some(v) => v.span(),
+                        None => return (value.span().or(best), false),
+                    },
+                };
+                let exact = segments.next().is_none();
+                return (inner.or(value.span()).or(item.span()).or(best), exact);
+            }
+            match item.as_array_of_tables().and_then(|a| a.get(index)) {
+                Some(table) => {
+                    best = table.span().or(best);
+                    item = match item.get(index) {
+                        Some(i) => i,
+                        None => return (best, false),
+                    };
+                    continue;
+                }
+                None => return (best, false),
+            }
+        }
+        best = item.span().or(best);
+    }
+    (best, true)
+}
+
+/// What a scenario with `include` reads: its fragments and the merged text.
+pub(super) struct Included {
+    pub sources: Sources,
+    pub merged: String,
+}
+
+/// Reads the fragments `main` includes (paths relative to its folder), checks each on
+/// its own (so a type error points into the fragment), and merges them under `main`.
+pub(super) fn resolve(file: &str, source: &str, include: &[String]) -> Result<Included, Diagnostics> {
+    let main = SourceFile::new(file, source);
+    let dir = Path::new(file).parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut errors = Vec::new();
+    let mut files = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for (k, name) in include.iter().enumerate() {
+        let at = format!("scenario.include[{k}]");
+        let fail = |message: String, help: &str| {
+            Diagnostic::at(file, source, span_in(main.doc.as_ref(), &at).0, message).with_help(help)
+        };
+        let path = dir.join(name);
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+        if seen.contains(&canonical) || Path::new(file).canonicalize().is_ok_and(|m| m == canonical) {
+            errors.push(fail(
+                format!("`{name}` is included twice"),
+                "list each file once; the scenario file itself is never included",
+            ));
+            continue;
+        }
+        seen.push(canonical);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                errors.push(fail(
+                    format!("cannot read included file `{}`: {e}", path.display()),
+                    "include paths are relative to the scenario file's folder",
+                ));
+                continue;
+            }
+        };
+        let fragment = SourceFile::new(&path.display().to_string(), &text);
+        match check_fragment(&fragment) {
+            Ok(()) => files.push(fragment),
+            Err(found) => errors.extend(found.0),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    files.push(main);
+    let mut merged = toml::Table::new();
+    for f in &files {
+        let table: toml::Table = f
+            .text
+            .parse()
+            .map_err(|e: toml::de::Error| Diagnostics(vec![super::validate::from_toml(&f.name, &f.text, &e)]))?;
+        merge(&mut merged, table);
+    }
+    // The merged document is complete: it includes nothing more.
+    if let Some(toml::Value::Table(meta)) = merged.get_mut("scenario") {
+        meta.remove("include");
+    }
+    let merged = toml::to_string(&merged).map_err(|e| {
+        Diagnostics(vec![Diagnostic::at(
+            file,
+            source,
+            None,
+            format!("cannot merge the included files: {e}"),
+        )])
+    })?;
+    Ok(Included {
+        sources: Sources { files },
+        merged,
+    })
+}
+
+/// A fragment must be a valid part of a scenario by itself, without the tables only
+/// the scenario file has.
+fn check_fragment(fragment: &SourceFile) -> Result<(), Diagnostics> {
+    let (name, text) = (&fragment.name, &fragment.text);
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| Diagnostics(vec![super::validate::from_toml(name, text, &e)]))?;
+    let mut errors = Vec::new();
+    for key in SCENARIO_ONLY {
+        if table.contains_key(*key) {
+            let span = span_in(fragment.doc.as_ref(), key).0;
+            errors.push(
+                Diagnostic::at(name, text, span, format!("an included file cannot have a [{key}] table"))
+                    .with_help(format!(
+                        "move [{key}] to the scenario file; included files hold shared parts such as the topology (and include nothing themselves)"
+                    )),
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    // Appended, a placeholder [scenario] leaves every offset in the fragment as it is.
+    let whole = format!("{text}\n[scenario]\nname = \"included\"\nduration = \"1m\"\n");
+    match toml::from_str::<Scenario>(&whole) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Diagnostics(vec![super::validate::from_toml(name, text, &e)])),
+    }
+}
+
+/// `over` on top of `base`: tables merge key by key, the arrays of tables in
+/// [`CONCATENATED`] append, anything else is replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge(inner, value),
+            (Some(toml::Value::Array(items)), toml::Value::Array(more)) if CONCATENATED.contains(&key.as_str()) => {
+                items.extend(more)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
