@@ -165,8 +165,12 @@ fn bad_selectors_and_random_fault_tables_are_refused_with_exact_text() {
     };
     let err = |source: String| messages(load_str("t.toml", &source, &[]).unwrap_err());
     assert_eq!(
+        err(fault("role:cache", "node.crash")),
+        ["unknown role `cache` in target `role:cache`"]
+    );
+    assert_eq!(
         err(fault("role:shield", "node.crash")),
-        ["unknown role `shield` in target `role:shield`"]
+        ["target `role:shield`: this scenario has no shield node"]
     );
     assert_eq!(
         err(fault("count:9:role:edge", "node.crash")),

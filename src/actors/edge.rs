@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::control::admission::TokenBucket;
 use crate::control::player::PlaylistEntry;
-use crate::sim::{Behavior, Ctx, Input};
+use crate::sim::{Behavior, Ctx, Input, NodeId};
 use crate::time::{SimDuration, SimTime};
 
 use super::{Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
@@ -45,8 +45,32 @@ impl Cached {
     }
 }
 
+/// An edge behind a shield: who feeds it, and when it asks the origins directly.
+#[derive(Clone, Debug)]
+pub struct ShieldFeed {
+    pub shield: NodeId,
+    /// Every origin (a stream may be on any of them).
+    pub origins: Vec<NodeId>,
+    /// Quiet this long, the edge asks the origins to push to it directly; `None`:
+    /// it waits for its shield.
+    pub fallback_after: Option<SimDuration>,
+    /// How often it checks (and, while the shield stays quiet, asks again).
+    pub check_every: SimDuration,
+    /// The shield's name and this edge's, for detection records.
+    pub shield_name: String,
+    pub edge_name: String,
+}
+
+/// How an edge behind a shield is doing.
+struct Upstream {
+    feed: ShieldFeed,
+    last_from_shield: SimTime,
+    direct: bool,
+}
+
 pub struct Edge {
     config: EdgeConfig,
+    upstream: Option<Upstream>,
     /// Per stream, in stream order.
     streams: Vec<Cached>,
     egress: Option<TokenBucket>,
@@ -57,10 +81,71 @@ impl Edge {
     pub fn new(config: EdgeConfig, streams: usize, recorder: SharedRecorder) -> Self {
         Edge {
             config,
+            upstream: None,
             streams: (0..streams).map(|_| Cached::empty()).collect(),
             egress: (config.capacity_bps > 0).then(|| TokenBucket::new(config.capacity_bps, SimTime::ZERO)),
             recorder,
         }
+    }
+
+    /// Puts the edge behind a shield.
+    pub fn behind_shield(mut self, feed: ShieldFeed) -> Self {
+        self.upstream = Some(Upstream {
+            feed,
+            last_from_shield: SimTime::ZERO,
+            direct: false,
+        });
+        self
+    }
+
+    /// Starts (or after a restart, restarts) watching the shield.
+    fn watch_shield(&mut self, ctx: &mut Ctx<'_, Msg>, restarted: bool) {
+        let Some(up) = &mut self.upstream else { return };
+        up.last_from_shield = ctx.now();
+        // A restarted edge may have been fed directly before it died: stop that.
+        if restarted {
+            for &origin in &up.feed.origins {
+                ctx.send(origin, Msg::DirectFeed { on: false }, CONTROL_MESSAGE_BYTES);
+            }
+        }
+        up.direct = false;
+        if up.feed.fallback_after.is_some() {
+            ctx.timer_at(ctx.now() + up.feed.check_every, Msg::ShieldCheck);
+        }
+    }
+
+    /// A segment arrived from `from`: if from the shield, it feeds this edge again.
+    fn heard_from(&mut self, from: NodeId, ctx: &mut Ctx<'_, Msg>) {
+        let Some(up) = &mut self.upstream else { return };
+        if from != up.feed.shield {
+            return;
+        }
+        up.last_from_shield = ctx.now();
+        if up.direct {
+            up.direct = false;
+            for &origin in &up.feed.origins {
+                ctx.send(origin, Msg::DirectFeed { on: false }, CONTROL_MESSAGE_BYTES);
+            }
+        }
+    }
+
+    fn check_shield(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let Some(up) = &mut self.upstream else { return };
+        let Some(after) = up.feed.fallback_after else { return };
+        let now = ctx.now();
+        if now.saturating_since(up.last_from_shield) >= after {
+            if !up.direct {
+                up.direct = true;
+                let by = format!("{} shield fallback", up.feed.edge_name);
+                self.recorder.borrow_mut().detected(&up.feed.shield_name, &by, now);
+            }
+            // Again at every check while the shield stays quiet: an origin that
+            // restarted has forgotten.
+            for &origin in &up.feed.origins {
+                ctx.send(origin, Msg::DirectFeed { on: true }, CONTROL_MESSAGE_BYTES);
+            }
+        }
+        ctx.timer_at(ctx.now() + up.feed.check_every, Msg::ShieldCheck);
     }
 
     /// Lists a new segment; `false` for a late or repeated copy (a live playlist only
@@ -92,10 +177,13 @@ impl Behavior for Edge {
             return;
         }
         match input {
+            Input::Start => self.watch_shield(ctx, false),
+            Input::Timer(Msg::ShieldCheck) => self.check_shield(ctx),
             Input::Msg {
                 msg: Msg::Segment(info),
-                ..
+                from,
             } => {
+                self.heard_from(from, ctx);
                 let stream = info.stream as usize;
                 self.recorder
                     .borrow_mut()
@@ -215,6 +303,7 @@ impl Behavior for Edge {
             Input::Restart => {
                 // The cache lived in memory.
                 self.streams.iter_mut().for_each(|cached| *cached = Cached::empty());
+                self.watch_shield(ctx, true);
             }
             _ => {}
         }

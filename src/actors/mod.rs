@@ -12,6 +12,7 @@ pub mod lease;
 pub mod manager;
 pub mod monitor;
 pub mod origin;
+pub mod shield;
 pub mod world;
 
 use std::cell::RefCell;
@@ -223,6 +224,13 @@ pub enum Msg {
     },
     /// Origin: the input selector's deadline.
     SelectorTimer,
+    /// Edge → origin: push segments to me directly (`on`: my shield has gone quiet),
+    /// or stop (`on = false`: it feeds me again).
+    DirectFeed {
+        on: bool,
+    },
+    /// Edge: time to check that the shield still feeds it.
+    ShieldCheck,
     /// Encoder: connection attempt `attempt` got no answer in time.
     ConnectTimeout {
         attempt: u64,
@@ -406,6 +414,8 @@ impl TraceMsg for Msg {
             Msg::VrrpAdvert { .. } => "vrrp-advert",
             Msg::VrrpTimer => "vrrp-timer",
             Msg::SetCapacity { .. } => "set-capacity",
+            Msg::DirectFeed { .. } => "direct-feed",
+            Msg::ShieldCheck => "shield-check",
             Msg::SegmentRequest { .. } => "segment-request",
             Msg::PlaylistReply { .. } => "playlist-reply",
             Msg::SegmentReply { .. } => "segment-reply",
@@ -516,6 +526,7 @@ impl TraceMsg for Msg {
             } => mix_stream(&[u64::from(client), u64::from(viewer), u64::from(req)], stream),
             Msg::VrrpAdvert { priority } => mix(&[u64::from(priority)]),
             Msg::SetCapacity { bps } => mix(&[bps]),
+            Msg::DirectFeed { on } => mix(&[u64::from(on)]),
             Msg::PlaylistReply {
                 edge,
                 viewer,
@@ -544,7 +555,12 @@ impl TraceMsg for Msg {
             ]),
             Msg::FetchFailed { viewer, req, status } => mix(&[u64::from(viewer), u64::from(req), u64::from(status)]),
             Msg::RetryConnect { uplink } => mix(&[u64::from(uplink)]),
-            Msg::CaptureTick | Msg::ControlTimer | Msg::SelectorTimer | Msg::ScrapeTick | Msg::VrrpTimer => 0,
+            Msg::CaptureTick
+            | Msg::ControlTimer
+            | Msg::SelectorTimer
+            | Msg::ScrapeTick
+            | Msg::VrrpTimer
+            | Msg::ShieldCheck => 0,
         }
     }
 }
@@ -585,6 +601,7 @@ pub mod class {
     pub const MONITOR: u16 = 8;
     pub const LEASE: u16 = 9;
     pub const LB: u16 = 10;
+    pub const SHIELD: u16 = 11;
 }
 
 /// Small control messages (probes, session handshakes, playlist updates), in bytes.

@@ -60,7 +60,11 @@ impl OriginStream {
 }
 
 pub struct Origin {
+    /// Who it pushes every segment to: the shields, or the edges when there are none.
     edges: Vec<NodeId>,
+    /// Edges whose shield went quiet and that asked for segments directly, in id order.
+    /// Volatile: such an edge asks again while its shield stays quiet.
+    direct: Vec<NodeId>,
     /// Node names, indexed by node id, to name pipelines in records.
     names: Vec<String>,
     media: OriginMedia,
@@ -86,6 +90,7 @@ impl Origin {
         Origin {
             load,
             edges,
+            direct: Vec::new(),
             names,
             media,
             streams,
@@ -130,15 +135,15 @@ impl Origin {
             },
         );
         let bytes = u64::from(info.frames) * self.media.frame_bytes;
-        let pushed = bytes * self.edges.len() as u64;
+        let pushed = bytes * (self.edges.len() + self.direct.len()) as u64;
         {
             let mut recorder = self.recorder.borrow_mut();
             recorder.node_load(self.load, ctx.now(), pushed, false);
-            for &edge in &self.edges {
+            for &edge in self.edges.iter().chain(&self.direct) {
                 recorder.node_client(self.load, ctx.now(), u64::from(edge));
             }
         }
-        for &edge in &self.edges {
+        for &edge in self.edges.iter().chain(&self.direct) {
             ctx.send(edge, Msg::Segment(info), bytes);
         }
     }
@@ -253,7 +258,18 @@ impl Behavior for Origin {
                 from,
                 msg: Msg::Probe { id },
             } => ctx.send(from, Msg::probe_ack(id), CONTROL_MESSAGE_BYTES),
+            Input::Msg {
+                from,
+                msg: Msg::DirectFeed { on },
+            } => match (self.direct.binary_search(&from), on) {
+                (Err(at), true) => self.direct.insert(at, from),
+                (Ok(at), false) => {
+                    self.direct.remove(at);
+                }
+                _ => {}
+            },
             Input::Restart => {
+                self.direct.clear();
                 for own in &mut self.streams {
                     own.held.clear();
                     if let Inputs::Selector { selector, .. } = &mut own.inputs {

@@ -27,7 +27,7 @@ use crate::time::{SimDuration, SimTime};
 use super::class;
 use super::cohort::{Cohort, CohortConfig, EdgeChoice, Joins};
 use super::dns::{Dns, Record};
-use super::edge::{Edge, EdgeConfig};
+use super::edge::{Edge, EdgeConfig, ShieldFeed};
 use super::encoder::{Encoder, EncoderConfig, UplinkTarget};
 use super::ingest::{Ingest, IngestConfig};
 use super::lb::{LbConfig, LoadBalancer};
@@ -35,6 +35,7 @@ use super::lease::LeaseStoreNode;
 use super::manager::{Manager, ManagerConfig};
 use super::monitor::{Monitor, MonitorMetric, ScrapeTargets};
 use super::origin::{Inputs, Origin, OriginMedia, OriginStream};
+use super::shield::Shield;
 use super::{content, impair, Msg, SharedRecorder};
 
 /// The seeded stream the manager's probe phases are drawn from (one draw per ingest
@@ -152,6 +153,43 @@ fn place_planned_viewers(
         list.sort_unstable();
     }
     members
+}
+
+/// Which shield feeds each edge (indices into `shield_ids`; empty without shields):
+/// round-robin, in id order, among the shields of the edge's region, or among all
+/// shields when its region has none (or there are no regions).
+fn assign_shields(s: &Scenario, names: &[String], shield_ids: &[NodeId], edge_ids: &[NodeId]) -> Vec<usize> {
+    if shield_ids.is_empty() {
+        return Vec::new();
+    }
+    let nodes = s.node_names();
+    let universe = Universe {
+        nodes: &nodes,
+        groups: &s.groups,
+        regions: &s.regions,
+    };
+    let region_members: Vec<Vec<String>> = (s.regions.keys())
+        .map(|name| (universe.resolve::<crate::sim::SimRng>(&format!("region:{name}"), None)).unwrap_or_default())
+        .collect();
+    let region_of = |id: NodeId| region_members.iter().position(|m| m.contains(&names[id as usize]));
+    let mut turns: std::collections::BTreeMap<Option<usize>, usize> = Default::default();
+    (edge_ids.iter())
+        .map(|&edge| {
+            let region = region_of(edge);
+            let local: Vec<usize> = (0..shield_ids.len())
+                .filter(|&k| region.is_some() && region_of(shield_ids[k]) == region)
+                .collect();
+            let (pool, key) = if local.is_empty() {
+                ((0..shield_ids.len()).collect(), None)
+            } else {
+                (local, region)
+            };
+            let turn = turns.entry(key).or_default();
+            let chosen = pool[*turn % pool.len()];
+            *turn += 1;
+            chosen
+        })
+        .collect()
 }
 
 /// Tells the network where each node runs (`[regions]`; a cohort runs where its
@@ -297,6 +335,9 @@ pub fn network(s: &Scenario, seed: u64) -> crate::sim::Network {
     net.set_class_link(class::MANAGER, class::INGEST, link(&n.control), true);
     net.set_class_link(class::INGEST, class::ORIGIN, link(&n.ingest_origin), true);
     net.set_class_link(class::ORIGIN, class::EDGE, link(&n.origin_edge), true);
+    // A shield is one more hop of the same kind.
+    net.set_class_link(class::ORIGIN, class::SHIELD, link(&n.origin_edge), true);
+    net.set_class_link(class::SHIELD, class::EDGE, link(&n.origin_edge), true);
     net.set_class_link(class::EDGE, class::VIEWERS, link(&n.edge_viewer), true);
     // Viewers' resolvers and load balancers are as far away as their edges.
     net.set_class_link(class::VIEWERS, class::DNS, link(&n.edge_viewer), true);
@@ -321,21 +362,25 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     let origins = s.cdn.origins;
     let origin_ids: Vec<NodeId> = (0..origins).map(|i| manager_id + 1 + i).collect();
     let origin_id = origin_ids[origins as usize - 1];
-    let edge_ids: Vec<NodeId> = (0..edges).map(|i| origin_id + 1 + i).collect();
-    let cohort_ids: Vec<NodeId> = (0..edges).map(|i| origin_id + 1 + edges + i).collect();
+    let shields = s.cdn.shields;
+    let shield_ids: Vec<NodeId> = (0..shields).map(|i| origin_id + 1 + i).collect();
+    let last_upstream_id = shield_ids.last().copied().unwrap_or(origin_id);
+    let edge_ids: Vec<NodeId> = (0..edges).map(|i| last_upstream_id + 1 + i).collect();
+    let cohort_ids: Vec<NodeId> = (0..edges).map(|i| last_upstream_id + 1 + edges + i).collect();
 
     let mut names = vec![String::from("kernel"); first_encoder_id as usize];
     names.extend((0..streams).map(|k| format!("encoder-{}", k + 1)));
     names.extend((0..servers).map(Scenario::ingest_name));
     names.push("manager-1".into());
     names.extend((0..origins).map(|i| format!("origin-{}", i + 1)));
+    names.extend((0..shields).map(|i| format!("shield-{}", i + 1)));
     names.extend((0..edges).map(Scenario::edge_name));
     names.extend((0..edges).map(|i| format!("viewers-{}", i + 1)));
 
     let active_active = s.ingest.redundancy == "active-active";
     let round_robin_dns = s.cdn.balancing == "round-robin-dns";
     let dns_failover = s.ingest.redundancy == "dns";
-    let dns_id = cohort_ids.last().map_or(origin_id + 1, |&id| id + 1);
+    let dns_id = cohort_ids.last().map_or(last_upstream_id + 1, |&id| id + 1);
     let preferences = place_streams(streams, servers);
     let origin_of = place_origins(streams, origins);
     // Each stream's floating ingest address starts on its primary.
@@ -390,7 +435,8 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
 
     // Nodes after the cohorts: dns-1 (DNS failover), monitor-1, then manager-2 and
     // lease-1 (a manager pair): appended so that every other node keeps its id.
-    let monitor_id = cohort_ids.last().map_or(origin_id + 1, |&id| id + 1) + u32::from(s.ingest.redundancy == "dns");
+    let monitor_id =
+        cohort_ids.last().map_or(last_upstream_id + 1, |&id| id + 1) + u32::from(s.ingest.redundancy == "dns");
     let manager_pair = s.managers.count > 1;
     let (manager2_id, lease_id) = (monitor_id + 1, monitor_id + 2);
     let ingest_config = IngestConfig {
@@ -480,7 +526,11 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         let name = &names[id as usize];
         let origin = Origin::new(
             name,
-            edge_ids.clone(),
+            if shields > 0 {
+                shield_ids.clone()
+            } else {
+                edge_ids.clone()
+            },
             names.clone(),
             OriginMedia {
                 frame_bytes,
@@ -499,9 +549,30 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         capacity_bps: capacity_bps(s.cdn.edge_capacity_mbps),
         index: 0,
     };
-    for &id in &edge_ids {
+    let shield_of = assign_shields(s, &names, &shield_ids, &edge_ids);
+    for (k, &id) in shield_ids.iter().enumerate() {
+        let fed: Vec<NodeId> = (edge_ids.iter().zip(&shield_of))
+            .filter(|&(_, &shield)| shield == k)
+            .map(|(&edge, _)| edge)
+            .collect();
         let index = recorder.borrow_mut().register_load(&names[id as usize]);
-        let edge = Edge::new(EdgeConfig { index, ..edge_config }, streams as usize, recorder.clone());
+        let shield = Shield::new(fed, frame_bytes, index, recorder.clone());
+        assert_eq!(kernel.spawn(&names[id as usize], class::SHIELD, shield), id);
+    }
+    let fallback_after = s.cdn.shield_fallback_after.0;
+    for (e, &id) in edge_ids.iter().enumerate() {
+        let index = recorder.borrow_mut().register_load(&names[id as usize]);
+        let mut edge = Edge::new(EdgeConfig { index, ..edge_config }, streams as usize, recorder.clone());
+        if let Some(&k) = shield_of.get(e) {
+            edge = edge.behind_shield(ShieldFeed {
+                shield: shield_ids[k],
+                origins: origin_ids.clone(),
+                fallback_after: (!fallback_after.is_zero()).then_some(fallback_after),
+                check_every: SimDuration::from_nanos(fallback_after.as_nanos() / 4),
+                shield_name: names[shield_ids[k] as usize].clone(),
+                edge_name: names[id as usize].clone(),
+            });
+        }
         assert_eq!(kernel.spawn(&names[id as usize], class::EDGE, edge), id);
     }
 

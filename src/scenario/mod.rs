@@ -475,6 +475,13 @@ pub struct Cdn {
     /// Backup edges each viewer's player may move to (redundant stream URLs or
     /// pathways): route 0 is the viewer's edge, route k the k-th next edge.
     pub backup_edges: u32,
+    /// Mid-tier caches between the origins and the edges (`shield-1` …; 0: the origins
+    /// push to every edge). Each edge is fed by one shield: round-robin among the
+    /// shields of its `[regions]` region, or among all of them.
+    pub shields: u32,
+    /// An edge whose shield has sent nothing for this long asks the origins to push to
+    /// it directly until the shield feeds it again; `"0s"`: it waits for its shield.
+    pub shield_fallback_after: Dur,
 }
 
 impl Default for Cdn {
@@ -490,6 +497,8 @@ impl Default for Cdn {
             playlist_window: 10,
             backup_edges: 0,
             edge_capacity_mbps: 0.0,
+            shields: 0,
+            shield_fallback_after: dur("6s"),
         }
     }
 }
@@ -990,6 +999,7 @@ impl Scenario {
         names.extend((0..self.ingest.servers).map(Self::ingest_name));
         names.extend((0..self.managers.count).map(|i| format!("manager-{}", i + 1)));
         names.extend((0..self.cdn.origins).map(|i| format!("origin-{}", i + 1)));
+        names.extend((0..self.cdn.shields).map(|i| format!("shield-{}", i + 1)));
         names.extend((0..self.cdn.edges).map(Self::edge_name));
         if self.ingest.redundancy == "dns" {
             names.push("dns-1".into());

@@ -15,6 +15,7 @@ pub const ROLES: &[(&str, &[&str])] = &[
     ("ingest", &["ingest-"]),
     ("manager", &["manager-"]),
     ("origin", &["origin-"]),
+    ("shield", &["shield-"]),
     ("edge", &["edge-"]),
     ("dns", &["dns-", "cdn-dns"]),
     ("monitor", &["monitor-"]),
@@ -266,7 +267,7 @@ mod tests {
             err("count:5:role:edge"),
             "target `count:5:role:edge` draws 5 of 4 nodes"
         );
-        assert_eq!(err("role:shield"), "unknown role `shield` in target `role:shield`");
+        assert_eq!(err("role:cache"), "unknown role `cache` in target `role:cache`");
         assert_eq!(err("role:lb"), "target `role:lb`: this scenario has no lb node");
         assert_eq!(err("group:east"), "unknown group `east` in target `group:east`");
         assert!(err("group:loop").contains("nests groups or draws more than"));

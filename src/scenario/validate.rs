@@ -786,6 +786,29 @@ pub(super) fn validate(sources: &Sources, s: Scenario) -> Result<Scenario, Diagn
             "viewers need at least one edge to watch from",
         );
     }
+    if cdn.shields > cdn.edges.max(1) {
+        c.error(
+            "cdn.shields",
+            format!(
+                "cdn.shields = {} is more than the {} edge(s) they would feed",
+                cdn.shields, cdn.edges
+            ),
+            "use at most one shield per edge (typically one per region), or 0 for none",
+        );
+    }
+    if cdn.shields > 0 {
+        let per_segment = s.cdn.segment.0;
+        if !cdn.shield_fallback_after.0.is_zero() && cdn.shield_fallback_after.0 < per_segment {
+            c.error(
+                "cdn.shield_fallback_after",
+                format!(
+                    "cdn.shield_fallback_after = \"{}\" is shorter than a segment (\"{per_segment}\"): edges would leave a working shield between two segments",
+                    cdn.shield_fallback_after.0
+                ),
+                "allow at least one segment duration (3 segments is a common choice), or \"0s\" to never fall back",
+            );
+        }
+    }
     c.one_of(
         "cdn.balancing",
         &cdn.balancing,
