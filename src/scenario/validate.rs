@@ -27,6 +27,9 @@ const MAX_RANDOM_ARRIVALS: f64 = 100_000.0;
 const MAX_DURATION: SimDuration = SimDuration::from_secs(30 * 86_400);
 const MAX_EDGES: u32 = 10_000;
 const MAX_INGEST_SERVERS: u32 = 64;
+/// Highest relative arrival rate: the curve's area over a 30-day run stays far inside
+/// an f64's exact range (rates are relative, so this limits nothing real).
+const MAX_ARRIVAL_RATE: f64 = 1e12;
 /// Shortest health-check interval: faster probing is not a real deployment.
 const MIN_HEALTH_INTERVAL: SimDuration = SimDuration::from_millis(10);
 
@@ -216,15 +219,15 @@ fn check_workload(c: &mut Checker<'_>, s: &Scenario, duration: SimDuration) {
                     "list the points in time order (two at the same instant make a step)",
                 );
             }
-            if !point.rate.is_finite() || point.rate < 0.0 {
+            if !point.rate.is_finite() || !(0.0..=MAX_ARRIVAL_RATE).contains(&point.rate) {
                 c.error(
                     &format!("viewers.arrivals[{i}].rate"),
-                    format!("arrival rate {} is not a non-negative number", point.rate),
-                    "rates are relative intensities: 0 or more",
+                    format!("arrival rate {:e} is not a number in 0 ..= {MAX_ARRIVAL_RATE:e}", point.rate),
+                    "rates are relative intensities: only their ratios matter, e.g. 1 at the start and 15 for a flash crowd",
                 );
             }
         }
-        let valid = v.arrivals.iter().all(|p| p.rate.is_finite() && p.rate >= 0.0);
+        let valid = (v.arrivals.iter()).all(|p| p.rate.is_finite() && (0.0..=MAX_ARRIVAL_RATE).contains(&p.rate));
         let ordered = v.arrivals.windows(2).all(|w| w[0].at.0 <= w[1].at.0);
         if v.arrivals.len() >= 2 && valid && ordered && super::workload::curve_area(&v.arrivals, duration) <= 0.0 {
             c.error(
