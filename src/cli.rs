@@ -47,6 +47,26 @@ pub enum Command {
         /// A run folder written by `failcast run`.
         dir: PathBuf,
     },
+    /// Judge every [[expect]] of scenario files (or folders of them) over seeds, for CI.
+    /// Exit code 0: all pass; 1: an expectation failed or a metric regressed against
+    /// --baseline; 2: invalid input; 3: a run failed (panic, model error).
+    Check(CheckArgs),
+    /// Combine the folders of a sharded experiment (`--shard K/N`) into the aggregate
+    /// an unsharded run writes.
+    Merge {
+        /// Experiment folders (one per shard).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged experiment goes (default: the first folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// `check` experiments: also write JUnit XML here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// `check` experiments: also write a Markdown summary here.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
     /// Print the JSON Schema of scenario files (for editors and TOML language servers).
     Schema,
     /// Measure the simulation kernel against a bare binary-heap loop.
@@ -80,4 +100,59 @@ pub struct RunArgs {
     /// spans of faults, failover phases and alerts; open it in Perfetto).
     #[arg(long)]
     pub trace: bool,
+}
+
+/// How a batch of runs is executed (shared by check, compare and sweep).
+#[derive(clap::Args, Debug)]
+pub struct BatchArgs {
+    /// Seeds per setup: the scenario's own seed and the ones after it.
+    #[arg(long, default_value_t = 1)]
+    pub seeds: u64,
+    /// Start from this seed instead of the scenario's `scenario.seed`.
+    #[arg(long)]
+    pub first_seed: Option<u64>,
+    /// Runs at once, each on its own thread (default: every core). Results are the
+    /// same whatever this is.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Keep the runs an interrupted experiment in --out already finished.
+    #[arg(long)]
+    pub resume: bool,
+    /// Run one slice of the runs: K/N (K = 1 … N). `auto/N` (Kubernetes Indexed Jobs)
+    /// takes K from JOB_COMPLETION_INDEX; `auto` (Slurm job arrays) takes K and N from
+    /// SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_COUNT. Combine
+    /// the slices with `failcast merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Override a value in every scenario, e.g. --set viewers.count=50.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// Scenario files, or folders whose *.toml files are scenarios.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+    /// How an expectation is judged over seeds: `all` (every seed passes), or `mean`,
+    /// `p50`, `p95`, `min`, `max` of the measured values checked once.
+    #[arg(long, default_value = "all")]
+    pub statistic: String,
+    /// Experiment folder: one record per run, check.json, check.md, junit.xml.
+    #[arg(long, default_value = "results/check")]
+    pub out: PathBuf,
+    /// Also write JUnit XML (one test case per expectation) here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Also write a Markdown summary (for $GITHUB_STEP_SUMMARY) here.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Fail on metrics worse than this stored result by more than their tolerance.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Store this check's metrics as a baseline file.
+    #[arg(long)]
+    pub save_baseline: Option<PathBuf>,
 }

@@ -1,6 +1,7 @@
 //! The `failcast` binary: parses the command line and maps outcomes to exit codes.
 
 mod cli;
+mod commands;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +53,13 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Validate { scenarios, set } => validate(&scenarios, &set),
         Command::Bench { json, repeats } => bench_command(json, repeats),
+        Command::Check(args) => commands::check(args),
+        Command::Merge {
+            dirs,
+            out,
+            junit,
+            markdown,
+        } => commands::merge(&dirs, out.as_deref(), junit.as_deref(), markdown.as_deref()),
         Command::Schema => {
             println!("{}", failcast::scenario::json_schema());
             exit::OK

@@ -112,7 +112,10 @@ fn workload_errors_name_the_key_and_the_fix() {
     );
     // A rate near f64::MAX would overflow the curve's area (every join at the end).
     let text = refused("[viewers]\narrivals = [{ at = \"0s\", rate = 1e308 }, { at = \"5m\", rate = 1e308 }]\n");
-    assert!(text.contains("arrival rate 1e308 is not a number in 0 ..= 1e12"), "{text}");
+    assert!(
+        text.contains("arrival rate 1e308 is not a number in 0 ..= 1e12"),
+        "{text}"
+    );
     let text =
         refused("[viewers]\njoin_at = \"1m\"\narrivals = [{ at = \"0s\", rate = 1 }, { at = \"5m\", rate = 1 }]\n");
     assert!(text.contains("both say when viewers join"), "{text}");

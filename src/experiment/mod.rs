@@ -1,7 +1,10 @@
 //! Experiments: run one scenario, check it for determinism, evaluate its expectations,
-//! and benchmark the kernel.
+//! run batches of (setup, seed) runs for `check`, `compare` and `sweep`, and benchmark
+//! the kernel.
 
+pub mod batch;
 pub mod bench;
+pub mod check;
 pub mod run;
 
 pub use run::{check_determinism, evaluate, run_scenario, RunOutput, Verdict};

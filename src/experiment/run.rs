@@ -165,16 +165,7 @@ pub fn evaluate(s: &Scenario, summary: &Summary) -> Vec<Verdict> {
                 Some(_) => summary.windowed.get(&expect.measured_as()).copied().flatten(),
                 None => summary.metric(&expect.metric),
             };
-            let (low, high) = expect.bounds().unwrap_or((f64::NAN, f64::NAN));
-            let passed = measured.is_some_and(|m| match expect.op.as_str() {
-                "lt" => m < low,
-                "le" => m <= low,
-                "gt" => m > low,
-                "ge" => m >= low,
-                "eq" => m == low,
-                "between" => (low..=high).contains(&m),
-                _ => false,
-            });
+            let passed = measured.is_some_and(|m| holds(expect, m));
             Verdict {
                 expect: expect.clone(),
                 measured,
@@ -182,6 +173,20 @@ pub fn evaluate(s: &Scenario, summary: &Summary) -> Vec<Verdict> {
             }
         })
         .collect()
+}
+
+/// Whether `measured` meets `expect`'s operator and threshold.
+pub fn holds(expect: &Expect, measured: f64) -> bool {
+    let (low, high) = expect.bounds().unwrap_or((f64::NAN, f64::NAN));
+    match expect.op.as_str() {
+        "lt" => measured < low,
+        "le" => measured <= low,
+        "gt" => measured > low,
+        "ge" => measured >= low,
+        "eq" => measured == low,
+        "between" => (low..=high).contains(&measured),
+        _ => false,
+    }
 }
 
 /// What differed between two runs of the same scenario and seed.

@@ -1,0 +1,369 @@
+//! The batch commands (`check`, `merge`): turn arguments into a plan, execute it,
+//! write the aggregates and map the outcome to an exit code.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+use failcast::experiment::batch::{self, write_atomic, Executed, Options, Plan, RunRecord, Settings, Setup};
+use failcast::experiment::check::{self, Baseline, CheckReport};
+use failcast::scenario;
+
+use crate::cli::{exit, BatchArgs, CheckArgs};
+
+/// Exit code of an experiment stopped by Ctrl-C (128 + SIGINT, as shells report it).
+const INTERRUPTED: i32 = 130;
+
+/// Prints a line to stdout; a closed pipe is not an error.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// Set by Ctrl-C: take no new runs (those under way finish and are kept).
+fn stop_flag() -> &'static AtomicBool {
+    static STOP: OnceLock<&'static AtomicBool> = OnceLock::new();
+    STOP.get_or_init(|| {
+        let flag: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+        // A second Ctrl-C leaves at once.
+        let _ = ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                std::process::exit(INTERRUPTED);
+            }
+            eprintln!("stopping: finishing the runs under way (Ctrl-C again to leave now)");
+        });
+        flag
+    })
+}
+
+/// Scenario files: each file given, and the `*.toml` files directly in each folder.
+fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(format!("{}: no *.toml scenario files in this folder", path.display()));
+            }
+            files.extend(found);
+        } else if path.exists() {
+            files.push(path.clone());
+        } else {
+            return Err(format!("{}: no such file or folder", path.display()));
+        }
+    }
+    Ok(files)
+}
+
+/// `K/N`, `auto/N` or `auto` → 0-based (k, n).
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<usize>().ok());
+    let help = "write --shard K/N with 1 ≤ K ≤ N, e.g. --shard 2/8";
+    let (k, n) = match text.split_once('/') {
+        Some(("auto", n)) => {
+            let n: usize = n
+                .parse()
+                .map_err(|_| format!("--shard {text}: N is not a number; {help}"))?;
+            let k = env("JOB_COMPLETION_INDEX")
+                .or_else(|| Some(env("SLURM_ARRAY_TASK_ID")? - env("SLURM_ARRAY_TASK_MIN").unwrap_or(0)))
+                .ok_or(format!(
+                    "--shard {text}: neither JOB_COMPLETION_INDEX nor SLURM_ARRAY_TASK_ID is set"
+                ))?;
+            (k + 1, n)
+        }
+        Some((k, n)) => (
+            k.parse()
+                .map_err(|_| format!("--shard {text}: K is not a number; {help}"))?,
+            n.parse()
+                .map_err(|_| format!("--shard {text}: N is not a number; {help}"))?,
+        ),
+        None if text == "auto" => {
+            let id = env("SLURM_ARRAY_TASK_ID")
+                .ok_or("--shard auto: SLURM_ARRAY_TASK_ID is not set (on Kubernetes write --shard auto/N)")?;
+            let n = env("SLURM_ARRAY_TASK_COUNT").ok_or("--shard auto: SLURM_ARRAY_TASK_COUNT is not set")?;
+            (id - env("SLURM_ARRAY_TASK_MIN").unwrap_or(0) + 1, n)
+        }
+        None => return Err(format!("--shard {text}: {help}")),
+    };
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("--shard {text}: shard {k} of {n} does not exist; {help}"));
+    }
+    Ok((k - 1, n))
+}
+
+fn options(args: &BatchArgs, shard: Option<(usize, usize)>) -> Options {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Options {
+        jobs: args.jobs.unwrap_or(cores).max(1),
+        resume: args.resume,
+        shard,
+        progress: true,
+    }
+}
+
+/// Loads every scenario (printing every diagnostic); `None` if any is invalid.
+fn load_setups(files: &[PathBuf], args: &BatchArgs) -> Option<Vec<Setup>> {
+    let mut setups: Vec<Setup> = Vec::new();
+    let mut ok = true;
+    for file in files {
+        match scenario::load(file, &args.set) {
+            Ok(s) => {
+                let mut label = s.scenario.name.clone();
+                let mut n = 2;
+                while setups.iter().any(|setup| setup.label == label) {
+                    label = format!("{}-{n}", s.scenario.name);
+                    n += 1;
+                }
+                let first_seed = args.first_seed.unwrap_or(s.scenario.seed);
+                setups.push(Setup::new(label, file, args.set.clone(), first_seed, s));
+            }
+            Err(diagnostics) => {
+                eprintln!("{diagnostics}");
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(setups)
+}
+
+pub fn check(args: CheckArgs) -> i32 {
+    if !batch::STATISTICS.contains(&args.statistic.as_str()) {
+        eprintln!("error: unknown --statistic `{}`", args.statistic);
+        eprintln!("  = help: use one of: {}", batch::STATISTICS.join(", "));
+        return exit::INVALID;
+    }
+    if args.batch.seeds == 0 {
+        eprintln!("error: --seeds 0 runs nothing\n  = help: give --seeds 1 or more");
+        return exit::INVALID;
+    }
+    let shard = match args.batch.shard.as_deref().map(parse_shard).transpose() {
+        Ok(shard) => shard,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::INVALID;
+        }
+    };
+    let baseline = match &args.baseline {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str::<Baseline>(&text).map_err(|e| e.to_string()))
+        {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("error: baseline {}: {e}", path.display());
+                eprintln!("  = help: give a file written by `failcast check --save-baseline FILE`");
+                return exit::INVALID;
+            }
+        },
+    };
+    let files = match scenario_files(&args.paths) {
+        Ok(files) => files,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::INVALID;
+        }
+    };
+    let Some(setups) = load_setups(&files, &args.batch) else {
+        return exit::INVALID;
+    };
+    let plan = Plan {
+        command: "check".into(),
+        setups,
+        seeds: args.batch.seeds,
+        settings: Settings {
+            statistic: Some(args.statistic.clone()),
+            baseline,
+            ..Settings::default()
+        },
+    };
+    let executed = match execute(&plan, &args.out, &options(&args.batch, shard)) {
+        Ok(executed) => executed,
+        Err(code) => return code,
+    };
+    if let Some(code) = unfinished(&plan, &args.out, &executed, shard) {
+        return code;
+    }
+    let records = executed
+        .complete()
+        .expect("a finished unsharded experiment has every run");
+    finish_check(
+        &plan,
+        &records,
+        &args.out,
+        args.junit.as_deref(),
+        args.markdown.as_deref(),
+        args.save_baseline.as_deref(),
+    )
+}
+
+fn execute(plan: &Plan, out: &Path, options: &Options) -> Result<Executed, i32> {
+    let started = std::time::Instant::now();
+    match batch::execute(plan, out, options, stop_flag()) {
+        Ok(executed) => {
+            let wall = started.elapsed().as_secs_f64();
+            if executed.ran > 0 {
+                eprintln!(
+                    "ran       {} run(s) in {wall:.1} s wall on {} job(s) · {:.0} simulated s/s",
+                    executed.ran,
+                    options.jobs,
+                    executed.simulated_s / wall.max(1e-9)
+                );
+            }
+            Ok(executed)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            Err(match error {
+                batch::BatchError::Folder { .. } => exit::INVALID,
+                batch::BatchError::Io { .. } => exit::INTERNAL,
+            })
+        }
+    }
+}
+
+/// An interrupted or sharded experiment ends here: what is done is kept.
+fn unfinished(plan: &Plan, out: &Path, executed: &Executed, shard: Option<(usize, usize)>) -> Option<i32> {
+    let done = executed.records.iter().filter(|r| r.is_some()).count();
+    let failed = (executed.records.iter().flatten())
+        .filter(|r| r.summary().is_none())
+        .count();
+    if executed.interrupted {
+        eprintln!(
+            "interrupted: {done} of {} run(s) done and kept in {}; continue with the same command and --resume",
+            plan.len(),
+            out.display()
+        );
+        return Some(INTERRUPTED);
+    }
+    let (k, n) = shard?;
+    say!(
+        "shard {}/{n}: {done} run(s) of this shard in {}; when every shard is done: failcast merge DIR...",
+        k + 1,
+        out.display()
+    );
+    for record in executed.records.iter().flatten() {
+        if let batch::Outcome::Failed { error } = &record.outcome {
+            let setup = &plan.setups[record.setup];
+            eprintln!(
+                "ERROR {} seed {}: {error}\n      replay: {}",
+                setup.label,
+                record.seed,
+                setup.replay(record.seed)
+            );
+        }
+    }
+    Some(if failed > 0 { exit::INTERNAL } else { exit::OK })
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), i32> {
+    write_atomic(path, text.as_bytes()).map_err(|e| {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        exit::INTERNAL
+    })
+}
+
+/// Writes check.json, check.md and junit.xml in `out` (and where asked), prints the
+/// verdicts, and returns the exit code.
+fn finish_check(
+    plan: &Plan,
+    records: &[&RunRecord],
+    out: &Path,
+    junit: Option<&Path>,
+    markdown: Option<&Path>,
+    save_baseline: Option<&Path>,
+) -> i32 {
+    let statistic = plan.settings.statistic.as_deref().unwrap_or("all");
+    let report: CheckReport = check::judge(plan, records, statistic, plan.settings.baseline.as_ref());
+    let json = serde_json::to_string_pretty(&report).expect("a report serialises") + "\n";
+    let xml = check::junit(&report, plan);
+    let md = check::markdown(&report, plan);
+    let mut writes = vec![
+        (out.join("check.json"), json),
+        (out.join("junit.xml"), xml.clone()),
+        (out.join("check.md"), md.clone()),
+    ];
+    writes.extend(junit.map(|p| (p.to_path_buf(), xml)));
+    writes.extend(markdown.map(|p| (p.to_path_buf(), md)));
+    if let Some(path) = save_baseline {
+        let tolerances = plan
+            .settings
+            .baseline
+            .as_ref()
+            .map(|b| b.tolerances.clone())
+            .unwrap_or_default();
+        let baseline = report.to_baseline(tolerances);
+        writes.push((
+            path.to_path_buf(),
+            serde_json::to_string_pretty(&baseline).expect("serialises") + "\n",
+        ));
+    }
+    for (path, text) in &writes {
+        if let Err(code) = write_file(path, text) {
+            return code;
+        }
+    }
+    for line in check::text_lines(&report, plan) {
+        say!("{line}");
+    }
+    let (checks, failures, errors) = (report.expectations(), report.failures(), report.failed_runs());
+    say!(
+        "check     {} of {checks} passed over {} scenario(s) × {} seed(s){}; wrote {}/{{check.json, check.md, junit.xml}}",
+        checks - failures,
+        plan.setups.len(),
+        plan.seeds,
+        if errors > 0 { format!(", {errors} run(s) failed") } else { String::new() },
+        out.display()
+    );
+    if errors > 0 {
+        exit::INTERNAL
+    } else if failures > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
+    }
+}
+
+pub fn merge(dirs: &[PathBuf], out: Option<&Path>, junit: Option<&Path>, markdown: Option<&Path>) -> i32 {
+    let (plan, records) = match batch::merge(dirs) {
+        Ok(merged) => merged,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit::INVALID;
+        }
+    };
+    let plan = match plan.with_scenarios() {
+        Ok(plan) => plan,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::INVALID;
+        }
+    };
+    let out = out.unwrap_or(&dirs[0]);
+    // The merged folder is a complete experiment: manifest and every record.
+    let manifest = serde_json::to_string_pretty(&plan).expect("a plan serialises");
+    if let Err(code) = write_file(&out.join(batch::MANIFEST_FILE), &manifest) {
+        return code;
+    }
+    for (index, record) in records.iter().enumerate() {
+        let json = serde_json::to_string_pretty(record).expect("a record serialises");
+        if let Err(code) = write_file(&plan.record_path(out, index), &json) {
+            return code;
+        }
+    }
+    let records: Vec<&RunRecord> = records.iter().collect();
+    match plan.command.as_str() {
+        "check" => finish_check(&plan, &records, out, junit, markdown, None),
+        other => {
+            eprintln!("error: cannot merge `{other}` experiments in this version");
+            exit::INVALID
+        }
+    }
+}

@@ -1,0 +1,458 @@
+//! `failcast check`: every `[[expect]]` of every scenario judged over seeds, baseline
+//! regressions, and the CI formats (JUnit XML, a Markdown step summary).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::batch::{statistic, Outcome, Plan, RunRecord};
+use super::run::holds;
+
+/// One expectation of one scenario over its seeds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExpectationResult {
+    /// `rebuffer_ratio lt 0.02 during fault:x`.
+    pub name: String,
+    pub statistic: String,
+    /// Each seed's measured value (`None`: the metric had no value, or the run failed).
+    pub values: Vec<(u64, Option<f64>)>,
+    /// The statistic over the seeds (for `all`: the worst seed's value).
+    pub measured: Option<f64>,
+    pub passed: bool,
+    /// The seed to replay: the first that fails on its own, else the one furthest
+    /// from passing.
+    pub worst_seed: Option<u64>,
+}
+
+/// A metric against the stored baseline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BaselineResult {
+    pub metric: String,
+    pub baseline: f64,
+    /// Mean over this check's seeds.
+    pub measured: Option<f64>,
+    /// Allowed change in the worse direction, as a fraction of the baseline (of
+    /// 1 − baseline for a share where more is better), with an absolute floor of
+    /// `absolute`.
+    pub tolerance: f64,
+    pub absolute: f64,
+    pub passed: bool,
+}
+
+/// One scenario's verdicts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioCheck {
+    pub label: String,
+    pub file: String,
+    pub seeds: Vec<u64>,
+    pub expectations: Vec<ExpectationResult>,
+    /// Runs that panicked or failed: (seed, error, replay command).
+    pub failed_runs: Vec<(u64, String, String)>,
+    pub baseline: Vec<BaselineResult>,
+    /// Each headline metric's mean over the seeds (what `--save-baseline` stores).
+    pub means: BTreeMap<String, f64>,
+}
+
+/// Everything `check` found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckReport {
+    pub statistic: String,
+    pub scenarios: Vec<ScenarioCheck>,
+}
+
+/// Metrics a baseline keeps, and whether more is better.
+pub const BASELINE_METRICS: &[(&str, bool)] = &[
+    ("failover_latency_ms.p50", false),
+    ("failover_latency_ms.max", false),
+    ("frames_dropped.total", false),
+    ("viewer_frames_dropped.total", false),
+    ("stall_count", false),
+    ("stall_s_total", false),
+    ("rebuffer_ratio", false),
+    ("availability", true),
+    ("startup_ms_p50", false),
+    ("time_to_detect_s_max", false),
+    ("time_to_alert_s_max", false),
+    ("discontinuities", false),
+];
+
+/// A stored result `--baseline` compares against (`--save-baseline` writes one).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Allowed relative change in the worse direction per metric (default 10%).
+    #[serde(default)]
+    pub tolerances: BTreeMap<String, f64>,
+    /// Scenario label → metric → mean.
+    pub scenarios: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+/// Default relative tolerance of a baseline metric.
+pub const DEFAULT_TOLERANCE: f64 = 0.10;
+/// Changes smaller than this (in the metric's unit) are never regressions: a metric
+/// whose baseline is 0 would otherwise fail on any noise.
+const ABSOLUTE_FLOOR: f64 = 1e-9;
+
+impl CheckReport {
+    pub fn expectations(&self) -> usize {
+        self.scenarios
+            .iter()
+            .map(|s| s.expectations.len() + s.baseline.len())
+            .sum()
+    }
+
+    pub fn failures(&self) -> usize {
+        (self.scenarios.iter())
+            .map(|s| {
+                s.expectations.iter().filter(|e| !e.passed).count() + s.baseline.iter().filter(|b| !b.passed).count()
+            })
+            .sum()
+    }
+
+    pub fn failed_runs(&self) -> usize {
+        self.scenarios.iter().map(|s| s.failed_runs.len()).sum()
+    }
+
+    /// The baseline this report would store.
+    pub fn to_baseline(&self, tolerances: BTreeMap<String, f64>) -> Baseline {
+        Baseline {
+            tolerances,
+            scenarios: (self.scenarios.iter())
+                .map(|s| (s.label.clone(), s.means.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// Judges every expectation of every setup of `plan` over its seeds.
+pub fn judge(plan: &Plan, records: &[&RunRecord], stat: &str, baseline: Option<&Baseline>) -> CheckReport {
+    let per = plan.seeds as usize;
+    let scenarios = (plan.setups.iter().enumerate())
+        .map(|(k, setup)| {
+            let runs = &records[k * per..(k + 1) * per];
+            let scenario = setup.scenario.as_ref().expect("check plans hold their scenarios");
+            let seeds: Vec<u64> = runs.iter().map(|r| r.seed).collect();
+            let failed_runs = (runs.iter())
+                .filter_map(|r| match &r.outcome {
+                    Outcome::Failed { error } => Some((r.seed, error.clone(), setup.replay(r.seed))),
+                    Outcome::Done { .. } => None,
+                })
+                .collect();
+            let expectations = (scenario.expects.iter().enumerate())
+                .map(|(i, expect)| {
+                    let values: Vec<(u64, Option<f64>)> = (runs.iter())
+                        .map(|r| {
+                            let value = match &r.outcome {
+                                Outcome::Done { expects, .. } => expects.get(i).and_then(|m| m.measured),
+                                Outcome::Failed { .. } => None,
+                            };
+                            (r.seed, value)
+                        })
+                        .collect();
+                    let passes = |v: Option<f64>| v.is_some_and(|v| holds(expect, v));
+                    // How far a value is from passing (0: it passes).
+                    let distance = |v: f64| {
+                        let (low, high) = expect.bounds().unwrap_or((f64::NAN, f64::NAN));
+                        match expect.op.as_str() {
+                            "lt" | "le" => v - low,
+                            "gt" | "ge" => low - v,
+                            "between" => (low - v).max(v - high),
+                            _ => (v - low).abs(),
+                        }
+                    };
+                    let first_failing = values.iter().find(|(_, v)| !passes(*v)).map(|&(seed, _)| seed);
+                    let furthest = (values.iter())
+                        .filter_map(|&(seed, v)| v.map(|v| (seed, distance(v))))
+                        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+                        .map(|(seed, _)| seed);
+                    let worst_seed = first_failing.or(furthest);
+                    let (measured, passed) = if stat == "all" {
+                        let worst = worst_seed.and_then(|seed| values.iter().find(|(s, _)| *s == seed)?.1);
+                        (worst, values.iter().all(|(_, v)| passes(*v)))
+                    } else {
+                        let present: Vec<f64> = values.iter().filter_map(|(_, v)| *v).collect();
+                        let complete = present.len() == values.len();
+                        let measured = if complete { statistic(stat, &present) } else { None };
+                        (measured, passes(measured))
+                    };
+                    let during = expect
+                        .during
+                        .as_deref()
+                        .map_or(String::new(), |w| format!(" during {w}"));
+                    ExpectationResult {
+                        name: format!("{} {} {}{during}", expect.metric, expect.op, expect.describe()),
+                        statistic: stat.to_string(),
+                        values,
+                        measured,
+                        passed,
+                        worst_seed,
+                    }
+                })
+                .collect();
+            let means: BTreeMap<String, f64> = (BASELINE_METRICS.iter())
+                .filter_map(|&(metric, _)| {
+                    let values: Vec<f64> = (runs.iter())
+                        .map(|r| r.summary().and_then(|s| s.metric(metric)))
+                        .collect::<Option<Vec<f64>>>()?;
+                    Some((metric.to_string(), statistic("mean", &values)?))
+                })
+                .collect();
+            let baseline = baseline
+                .and_then(|b| Some((b, b.scenarios.get(&setup.label)?)))
+                .map(|(b, stored)| compare_to_baseline(b, stored, &means))
+                .unwrap_or_default();
+            ScenarioCheck {
+                label: setup.label.clone(),
+                file: setup.file.clone(),
+                seeds,
+                expectations,
+                failed_runs,
+                baseline,
+                means,
+            }
+        })
+        .collect();
+    CheckReport {
+        statistic: stat.to_string(),
+        scenarios,
+    }
+}
+
+fn compare_to_baseline(
+    b: &Baseline,
+    stored: &BTreeMap<String, f64>,
+    means: &BTreeMap<String, f64>,
+) -> Vec<BaselineResult> {
+    (stored.iter())
+        .map(|(metric, &was)| {
+            let tolerance = b.tolerances.get(metric).copied().unwrap_or(DEFAULT_TOLERANCE);
+            // A metric where more is better is a share (availability): its tolerance
+            // applies to what is missing (1 − value), so 99.9% → 99.8% is a doubling.
+            let higher_is_better = BASELINE_METRICS.iter().any(|&(m, better)| m == metric && better);
+            let measured = means.get(metric).copied();
+            let lacking = |v: f64| if higher_is_better { 1.0 - v } else { v };
+            let allowed = (lacking(was).abs() * tolerance).max(ABSOLUTE_FLOOR);
+            let passed = measured.is_some_and(|now| lacking(now) - lacking(was) <= allowed);
+            BaselineResult {
+                metric: metric.clone(),
+                baseline: was,
+                measured,
+                tolerance,
+                absolute: ABSOLUTE_FLOOR,
+                passed,
+            }
+        })
+        .collect()
+}
+
+fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 cannot carry most control characters at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn number(value: Option<f64>) -> String {
+    value.map_or_else(|| "no value".to_string(), |v| format!("{v}"))
+}
+
+impl ExpectationResult {
+    fn failure_text(&self, seeds: usize) -> String {
+        match self.statistic.as_str() {
+            "all" => format!(
+                "measured {} on seed {}, expected {} (every one of {seeds} seed(s) must pass)",
+                number(self.measured),
+                self.worst_seed.map_or("-".into(), |s| s.to_string()),
+                self.name
+            ),
+            stat => format!(
+                "{stat} over {seeds} seed(s) measured {}, expected {} (worst seed {})",
+                number(self.measured),
+                self.name,
+                self.worst_seed.map_or("-".into(), |s| s.to_string())
+            ),
+        }
+    }
+}
+
+/// The report as JUnit XML: a test suite per scenario, a test case per expectation
+/// (and per baseline metric), an error per failed run. No timings: it is the same
+/// whatever machine or `--jobs` produced it.
+pub fn junit(report: &CheckReport, plan: &Plan) -> String {
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let tests: usize = report.expectations() + report.failed_runs();
+    xml.push_str(&format!(
+        "<testsuites name=\"failcast check\" tests=\"{tests}\" failures=\"{}\" errors=\"{}\">\n",
+        report.failures(),
+        report.failed_runs()
+    ));
+    for (k, s) in report.scenarios.iter().enumerate() {
+        let setup = &plan.setups[k];
+        let failures =
+            s.expectations.iter().filter(|e| !e.passed).count() + s.baseline.iter().filter(|b| !b.passed).count();
+        xml.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{}\">\n",
+            xml_escape(&s.label),
+            s.expectations.len() + s.baseline.len() + s.failed_runs.len(),
+            s.failed_runs.len()
+        ));
+        xml.push_str(&format!(
+            "    <properties><property name=\"file\" value=\"{}\"/><property name=\"seeds\" value=\"{}\"/></properties>\n",
+            xml_escape(&s.file),
+            s.seeds.len()
+        ));
+        let class = xml_escape(&format!("failcast.{}", s.label));
+        for e in &s.expectations {
+            let name = xml_escape(&format!("{} ({} of {} seeds)", e.name, e.statistic, s.seeds.len()));
+            if e.passed {
+                xml.push_str(&format!("    <testcase classname=\"{class}\" name=\"{name}\"/>\n"));
+            } else {
+                let replay = e.worst_seed.map(|seed| setup.replay(seed)).unwrap_or_default();
+                xml.push_str(&format!(
+                    "    <testcase classname=\"{class}\" name=\"{name}\">\n      <failure message=\"{}\" type=\"expectation\">replay: {}</failure>\n    </testcase>\n",
+                    xml_escape(&e.failure_text(s.seeds.len())),
+                    xml_escape(&replay)
+                ));
+            }
+        }
+        for b in &s.baseline {
+            let name = xml_escape(&format!("baseline {}", b.metric));
+            if b.passed {
+                xml.push_str(&format!("    <testcase classname=\"{class}\" name=\"{name}\"/>\n"));
+            } else {
+                xml.push_str(&format!(
+                    "    <testcase classname=\"{class}\" name=\"{name}\">\n      <failure message=\"{}\" type=\"regression\">replay: {}</failure>\n    </testcase>\n",
+                    xml_escape(&b.describe()),
+                    xml_escape(&setup.replay(setup.first_seed))
+                ));
+            }
+        }
+        for (seed, error, replay) in &s.failed_runs {
+            xml.push_str(&format!(
+                "    <testcase classname=\"{class}\" name=\"run seed {seed}\">\n      <error message=\"{}\" type=\"internal\">replay: {}</error>\n    </testcase>\n",
+                xml_escape(error),
+                xml_escape(replay)
+            ));
+        }
+        xml.push_str("  </testsuite>\n");
+    }
+    xml.push_str("</testsuites>\n");
+    xml
+}
+
+impl BaselineResult {
+    pub fn describe(&self) -> String {
+        format!(
+            "{}: {} now, {} in the baseline (tolerance {:.1}% in the worse direction)",
+            self.metric,
+            number(self.measured),
+            self.baseline,
+            self.tolerance * 100.0
+        )
+    }
+}
+
+fn md_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The report as Markdown, fit for a CI step summary (`$GITHUB_STEP_SUMMARY`).
+pub fn markdown(report: &CheckReport, plan: &Plan) -> String {
+    let failed = report.failures();
+    let errors = report.failed_runs();
+    let mut md = String::new();
+    let verdict = match (failed, errors) {
+        (0, 0) => "all passed".to_string(),
+        (f, 0) => format!("{f} failed"),
+        (0, e) => format!("{e} run(s) failed"),
+        (f, e) => format!("{f} failed, {e} run(s) failed"),
+    };
+    md.push_str(&format!(
+        "## failcast check: {} of {} checks passed ({verdict})\n\n",
+        report.expectations() - failed,
+        report.expectations()
+    ));
+    md.push_str(&format!(
+        "{} scenario(s); expectations judged by `{}` over each scenario's seeds.\n\n",
+        report.scenarios.len(),
+        report.statistic
+    ));
+    md.push_str("| | scenario | check | measured | replay |\n|---|---|---|---|---|\n");
+    for (k, s) in report.scenarios.iter().enumerate() {
+        let setup = &plan.setups[k];
+        for e in &s.expectations {
+            let mark = if e.passed { "✅" } else { "❌" };
+            let replay = match (e.passed, e.worst_seed) {
+                (false, Some(seed)) => format!("`{}`", setup.replay(seed)),
+                _ => String::new(),
+            };
+            md.push_str(&format!(
+                "| {mark} | {} | {} | {} | {} |\n",
+                md_cell(&s.label),
+                md_cell(&e.name),
+                number(e.measured),
+                md_cell(&replay)
+            ));
+        }
+        for b in &s.baseline {
+            let mark = if b.passed { "✅" } else { "❌" };
+            md.push_str(&format!(
+                "| {mark} | {} | baseline `{}` ≤ {:.1}% worse than {} | {} | |\n",
+                md_cell(&s.label),
+                b.metric,
+                b.tolerance * 100.0,
+                b.baseline,
+                number(b.measured)
+            ));
+        }
+        for (seed, error, replay) in &s.failed_runs {
+            md.push_str(&format!(
+                "| 💥 | {} | run seed {seed}: {} | | `{}` |\n",
+                md_cell(&s.label),
+                md_cell(error),
+                md_cell(replay)
+            ));
+        }
+    }
+    md
+}
+
+/// One line per check, for the terminal.
+pub fn text_lines(report: &CheckReport, plan: &Plan) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (k, s) in report.scenarios.iter().enumerate() {
+        let setup = &plan.setups[k];
+        for e in &s.expectations {
+            let mark = if e.passed { "pass" } else { "FAIL" };
+            lines.push(format!(
+                "{mark}  {}: {} ({} of {} seeds: {})",
+                s.label,
+                e.name,
+                e.statistic,
+                s.seeds.len(),
+                number(e.measured)
+            ));
+            if let (false, Some(seed)) = (e.passed, e.worst_seed) {
+                lines.push(format!("      replay: {}", setup.replay(seed)));
+            }
+        }
+        for b in &s.baseline {
+            let mark = if b.passed { "pass" } else { "FAIL" };
+            lines.push(format!("{mark}  {}: baseline {}", s.label, b.describe()));
+        }
+        for (seed, error, replay) in &s.failed_runs {
+            lines.push(format!("ERROR {}: run seed {seed}: {error}", s.label));
+            lines.push(format!("      replay: {replay}"));
+        }
+    }
+    lines
+}
