@@ -51,6 +51,9 @@ pub enum Command {
     /// Exit code 0: all pass; 1: an expectation failed or a metric regressed against
     /// --baseline; 2: invalid input; 3: a run failed (panic, model error).
     Check(CheckArgs),
+    /// Run setups on the same seeds and compare them metric by metric: mean, p50, p95,
+    /// 95% confidence intervals, and the paired difference to the first setup.
+    Compare(CompareArgs),
     /// Combine the folders of a sharded experiment (`--shard K/N`) into the aggregate
     /// an unsharded run writes.
     Merge {
@@ -105,9 +108,10 @@ pub struct RunArgs {
 /// How a batch of runs is executed (shared by check, compare and sweep).
 #[derive(clap::Args, Debug)]
 pub struct BatchArgs {
-    /// Seeds per setup: the scenario's own seed and the ones after it.
-    #[arg(long, default_value_t = 1)]
-    pub seeds: u64,
+    /// Seeds per setup: the scenario's own seed and the ones after it (default: 1 for
+    /// check, 10 for compare, 3 for sweep).
+    #[arg(long)]
+    pub seeds: Option<u64>,
     /// Start from this seed instead of the scenario's `scenario.seed`.
     #[arg(long)]
     pub first_seed: Option<u64>,
@@ -155,4 +159,20 @@ pub struct CheckArgs {
     /// Store this check's metrics as a baseline file.
     #[arg(long)]
     pub save_baseline: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CompareArgs {
+    /// Scenario files, one setup each (the first is the reference).
+    #[arg(required = true)]
+    pub scenarios: Vec<PathBuf>,
+    /// A further setup: the first scenario with overrides, `NAME:KEY=VALUE;KEY=VALUE`
+    /// (e.g. --variant 'fast-checks:ingest.health.interval=500ms;ingest.health.fall=2').
+    #[arg(long, value_name = "NAME:KEY=VALUE;...")]
+    pub variant: Vec<String>,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+    /// Experiment folder: records, comparison.csv, comparison.json, comparison.html, plots/.
+    #[arg(long, default_value = "results/compare")]
+    pub out: PathBuf,
 }

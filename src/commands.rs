@@ -7,9 +7,11 @@ use std::sync::OnceLock;
 
 use failcast::experiment::batch::{self, write_atomic, Executed, Options, Plan, RunRecord, Settings, Setup};
 use failcast::experiment::check::{self, Baseline, CheckReport};
+use failcast::experiment::compare;
+use failcast::report::{compare_html, compare_plots};
 use failcast::scenario;
 
-use crate::cli::{exit, BatchArgs, CheckArgs};
+use crate::cli::{exit, BatchArgs, CheckArgs, CompareArgs};
 
 /// Exit code of an experiment stopped by Ctrl-C (128 + SIGINT, as shells report it).
 const INTERRUPTED: i32 = 130;
@@ -108,21 +110,39 @@ fn options(args: &BatchArgs, shard: Option<(usize, usize)>) -> Options {
     }
 }
 
-/// Loads every scenario (printing every diagnostic); `None` if any is invalid.
-fn load_setups(files: &[PathBuf], args: &BatchArgs) -> Option<Vec<Setup>> {
+/// `--seeds`, or the command's default; `None` (reported) for 0.
+fn seeds(args: &BatchArgs, default: u64) -> Option<u64> {
+    match args.seeds.unwrap_or(default) {
+        0 => {
+            eprintln!("error: --seeds 0 runs nothing\n  = help: give --seeds 1 or more");
+            None
+        }
+        n => Some(n),
+    }
+}
+
+/// A label not used yet: `name`, else `name-2`, `name-3`, …
+fn unique_label(setups: &[Setup], name: &str) -> String {
+    let mut label = name.to_string();
+    let mut n = 2;
+    while setups.iter().any(|setup| setup.label == label) {
+        label = format!("{name}-{n}");
+        n += 1;
+    }
+    label
+}
+
+/// One setup per (file, overrides, label); every diagnostic is printed; `None` if any
+/// is invalid. `first_seed`: one for all (paired), else each scenario's own.
+fn load_setups_with(specs: &[(PathBuf, Vec<String>, Option<String>)], first_seed: Option<u64>) -> Option<Vec<Setup>> {
     let mut setups: Vec<Setup> = Vec::new();
     let mut ok = true;
-    for file in files {
-        match scenario::load(file, &args.set) {
+    for (file, overrides, label) in specs {
+        match scenario::load(file, overrides) {
             Ok(s) => {
-                let mut label = s.scenario.name.clone();
-                let mut n = 2;
-                while setups.iter().any(|setup| setup.label == label) {
-                    label = format!("{}-{n}", s.scenario.name);
-                    n += 1;
-                }
-                let first_seed = args.first_seed.unwrap_or(s.scenario.seed);
-                setups.push(Setup::new(label, file, args.set.clone(), first_seed, s));
+                let label = unique_label(&setups, label.as_deref().unwrap_or(&s.scenario.name));
+                let first_seed = first_seed.unwrap_or(s.scenario.seed);
+                setups.push(Setup::new(label, file, overrides.clone(), first_seed, s));
             }
             Err(diagnostics) => {
                 eprintln!("{diagnostics}");
@@ -133,16 +153,21 @@ fn load_setups(files: &[PathBuf], args: &BatchArgs) -> Option<Vec<Setup>> {
     ok.then_some(setups)
 }
 
+/// Loads every scenario with the batch's `--set`s.
+fn load_setups(files: &[PathBuf], args: &BatchArgs) -> Option<Vec<Setup>> {
+    let specs: Vec<_> = files.iter().map(|f| (f.clone(), args.set.clone(), None)).collect();
+    load_setups_with(&specs, args.first_seed)
+}
+
 pub fn check(args: CheckArgs) -> i32 {
     if !batch::STATISTICS.contains(&args.statistic.as_str()) {
         eprintln!("error: unknown --statistic `{}`", args.statistic);
         eprintln!("  = help: use one of: {}", batch::STATISTICS.join(", "));
         return exit::INVALID;
     }
-    if args.batch.seeds == 0 {
-        eprintln!("error: --seeds 0 runs nothing\n  = help: give --seeds 1 or more");
+    let Some(seeds) = seeds(&args.batch, 1) else {
         return exit::INVALID;
-    }
+    };
     let shard = match args.batch.shard.as_deref().map(parse_shard).transpose() {
         Ok(shard) => shard,
         Err(message) => {
@@ -177,7 +202,7 @@ pub fn check(args: CheckArgs) -> i32 {
     let plan = Plan {
         command: "check".into(),
         setups,
-        seeds: args.batch.seeds,
+        seeds,
         settings: Settings {
             statistic: Some(args.statistic.clone()),
             baseline,
@@ -331,6 +356,158 @@ fn finish_check(
     }
 }
 
+/// `NAME:KEY=VALUE;KEY=VALUE` (the name is optional) → (name, overrides).
+fn parse_variant(text: &str) -> Result<(Option<String>, Vec<String>), String> {
+    let (name, sets) = match (text.find(':'), text.find('=')) {
+        (Some(colon), Some(eq)) if colon < eq => (Some(text[..colon].trim().to_string()), &text[colon + 1..]),
+        _ => (None, text),
+    };
+    let sets: Vec<String> = sets
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    if sets.is_empty() || sets.iter().any(|s| !s.contains('=')) {
+        return Err(format!(
+            "--variant '{text}': write NAME:KEY=VALUE;KEY=VALUE, e.g. --variant 'fast-checks:ingest.health.interval=500ms'"
+        ));
+    }
+    Ok((name.filter(|n| !n.is_empty()).or_else(|| Some(sets.join(" "))), sets))
+}
+
+pub fn compare(args: CompareArgs) -> i32 {
+    let Some(seeds) = seeds(&args.batch, 10) else {
+        return exit::INVALID;
+    };
+    let shard = match args.batch.shard.as_deref().map(parse_shard).transpose() {
+        Ok(shard) => shard,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::INVALID;
+        }
+    };
+    for file in &args.scenarios {
+        if !file.is_file() {
+            eprintln!("error: {}: no such scenario file", file.display());
+            return exit::INVALID;
+        }
+    }
+    let mut specs: Vec<(PathBuf, Vec<String>, Option<String>)> = (args.scenarios.iter())
+        .map(|f| (f.clone(), args.batch.set.clone(), None))
+        .collect();
+    for text in &args.variant {
+        match parse_variant(text) {
+            Ok((name, sets)) => {
+                let mut overrides = args.batch.set.clone();
+                overrides.extend(sets);
+                specs.push((args.scenarios[0].clone(), overrides, name));
+            }
+            Err(message) => {
+                eprintln!("error: {message}");
+                return exit::INVALID;
+            }
+        }
+    }
+    if specs.len() < 2 {
+        eprintln!("error: compare needs at least two setups");
+        eprintln!("  = help: give two scenario files, or one and a --variant 'NAME:KEY=VALUE'");
+        return exit::INVALID;
+    }
+    // Paired: every setup runs the reference's seeds.
+    let first_seed = match args.batch.first_seed {
+        Some(seed) => seed,
+        None => match scenario::load(&args.scenarios[0], &args.batch.set) {
+            Ok(s) => s.scenario.seed,
+            Err(_) => 1, // reported by load_setups_with below
+        },
+    };
+    let Some(setups) = load_setups_with(&specs, Some(first_seed)) else {
+        return exit::INVALID;
+    };
+    let plan = Plan {
+        command: "compare".into(),
+        setups,
+        seeds,
+        settings: Settings::default(),
+    };
+    let executed = match execute(&plan, &args.out, &options(&args.batch, shard)) {
+        Ok(executed) => executed,
+        Err(code) => return code,
+    };
+    if let Some(code) = unfinished(&plan, &args.out, &executed, shard) {
+        return code;
+    }
+    let records = executed
+        .complete()
+        .expect("a finished unsharded experiment has every run");
+    finish_compare(&plan, &records, &args.out)
+}
+
+/// Writes comparison.csv, comparison.json, plots/ and comparison.html in `out`,
+/// prints the table, and returns the exit code.
+fn finish_compare(plan: &Plan, records: &[&RunRecord], out: &Path) -> i32 {
+    let c = compare::compare(plan, records);
+    let mut csv_out = csv::Writer::from_writer(Vec::new());
+    for row in c.rows() {
+        csv_out.serialize(row).expect("a comparison row serialises");
+    }
+    let csv_text = String::from_utf8(csv_out.into_inner().expect("in memory")).expect("UTF-8");
+    let json = serde_json::to_string_pretty(&c).expect("a comparison serialises") + "\n";
+    let html = match compare_html::comparison_html(&c, plan) {
+        Ok(html) => html,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    // Plots: drawn aside, then swapped in whole.
+    let plots = out.join("plots");
+    let fresh = out.join(".plots.tmp");
+    let _ = std::fs::remove_dir_all(&fresh);
+    if let Err(e) = compare_plots::write_all(&fresh, &c) {
+        eprintln!("error: {e}");
+        return exit::INTERNAL;
+    }
+    let _ = std::fs::remove_dir_all(&plots);
+    if let Err(e) = std::fs::rename(&fresh, &plots) {
+        eprintln!("error: cannot write {}: {e}", plots.display());
+        return exit::INTERNAL;
+    }
+    for (name, text) in [
+        ("comparison.csv", csv_text),
+        ("comparison.json", json),
+        ("comparison.html", html),
+    ] {
+        if let Err(code) = write_file(&out.join(name), &text) {
+            return code;
+        }
+    }
+    for line in compare::text_table(&c) {
+        say!("{line}");
+    }
+    for (setup, seed, error) in &c.failed_runs {
+        let replay = plan
+            .setups
+            .iter()
+            .find(|s| &s.label == setup)
+            .map(|s| s.replay(*seed))
+            .unwrap_or_default();
+        eprintln!("ERROR {setup} seed {seed}: {error}\n      replay: {replay}");
+    }
+    say!(
+        "compare   {} setups × {} paired seed(s); wrote {}/{{comparison.csv, comparison.json, comparison.html, plots/}}",
+        plan.setups.len(),
+        plan.seeds,
+        out.display()
+    );
+    if c.failed_runs.is_empty() {
+        exit::OK
+    } else {
+        exit::INTERNAL
+    }
+}
+
 pub fn merge(dirs: &[PathBuf], out: Option<&Path>, junit: Option<&Path>, markdown: Option<&Path>) -> i32 {
     let (plan, records) = match batch::merge(dirs) {
         Ok(merged) => merged,
@@ -361,6 +538,7 @@ pub fn merge(dirs: &[PathBuf], out: Option<&Path>, junit: Option<&Path>, markdow
     let records: Vec<&RunRecord> = records.iter().collect();
     match plan.command.as_str() {
         "check" => finish_check(&plan, &records, out, junit, markdown, None),
+        "compare" => finish_compare(&plan, &records, out),
         other => {
             eprintln!("error: cannot merge `{other}` experiments in this version");
             exit::INVALID

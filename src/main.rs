@@ -54,6 +54,7 @@ fn main() -> ExitCode {
         Command::Validate { scenarios, set } => validate(&scenarios, &set),
         Command::Bench { json, repeats } => bench_command(json, repeats),
         Command::Check(args) => commands::check(args),
+        Command::Compare(args) => commands::compare(args),
         Command::Merge {
             dirs,
             out,

@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod bench;
 pub mod check;
+pub mod compare;
 pub mod run;
 
 pub use run::{check_determinism, evaluate, run_scenario, RunOutput, Verdict};

@@ -29,7 +29,7 @@ fn opt(value: Option<f64>, unit: &str, scale: f64, decimals: usize) -> String {
     value.map_or("–".into(), |v| format!("{:.*} {unit}", decimals, v * scale))
 }
 
-const STYLE: &str = "
+pub(super) const STYLE: &str = "
 body { font-family: sans-serif; margin: 2em auto; max-width: 1040px; color: #222; }
 h1 { margin-bottom: 0.2em; } .sub { color: #555; margin-top: 0; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 14px; }

@@ -3,6 +3,8 @@
 //! into a temporary folder that replaces the final one in a single rename, so a reader
 //! never sees a half-written run and a failed write leaves no partial output.
 
+pub mod compare_html;
+pub mod compare_plots;
 pub mod html;
 pub mod plots;
 pub mod tables;

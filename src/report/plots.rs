@@ -14,7 +14,7 @@ use plotters::style::FontStyle;
 use crate::metrics::{FailoverRow, NodeRow, TimelineRow};
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-const SIZE: (u32, u32) = (1000, 520);
+pub(super) const SIZE: (u32, u32) = (1000, 520);
 
 /// The plots' names, without extension (each is written as `.svg` and `.png`).
 pub const PLOTS: &[&str] = &[
@@ -42,7 +42,7 @@ pub struct PlotInput<'a> {
     pub stalls_s: Vec<f64>,
 }
 
-fn register_font() {
+pub(super) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         for style in [FontStyle::Normal, FontStyle::Bold] {
@@ -54,7 +54,7 @@ fn register_font() {
 
 /// A tick label: whole numbers without decimals, small fractions with one.
 /// A log-axis label: one significant digit below 1 (0.001, 0.02, 0.5).
-fn log_tick(value: f64) -> String {
+pub(super) fn log_tick(value: f64) -> String {
     if value >= 1.0 {
         return tick(value);
     }
@@ -62,7 +62,7 @@ fn log_tick(value: f64) -> String {
     format!("{value:.decimals$}")
 }
 
-fn tick(value: f64) -> String {
+pub(super) fn tick(value: f64) -> String {
     if value.fract() == 0.0 || value.abs() >= 10.0 {
         format!("{value:.0}")
     } else {
@@ -70,7 +70,24 @@ fn tick(value: f64) -> String {
     }
 }
 
-type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+pub(super) type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// Colours told apart by most readers (Tableau 10), for one series per setup.
+pub(super) fn palette(k: usize) -> RGBColor {
+    const COLORS: [RGBColor; 10] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
+        RGBColor(23, 190, 207),
+    ];
+    COLORS[k % COLORS.len()]
+}
 
 const FAULT_SHADE: RGBColor = RGBColor(250, 210, 200);
 const PLAYING: RGBColor = RGBColor(46, 125, 50);
