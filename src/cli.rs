@@ -54,6 +54,9 @@ pub enum Command {
     /// Run setups on the same seeds and compare them metric by metric: mean, p50, p95,
     /// 95% confidence intervals, and the paired difference to the first setup.
     Compare(CompareArgs),
+    /// Run every cell of a parameter grid (--grid, or the scenario's [sweep]) on the
+    /// same seeds: a tidy CSV of cells and a heatmap for two axes.
+    Sweep(SweepArgs),
     /// Combine the folders of a sharded experiment (`--shard K/N`) into the aggregate
     /// an unsharded run writes.
     Merge {
@@ -174,5 +177,26 @@ pub struct CompareArgs {
     pub batch: BatchArgs,
     /// Experiment folder: records, comparison.csv, comparison.json, comparison.html, plots/.
     #[arg(long, default_value = "results/compare")]
+    pub out: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// An axis: a key `--set` takes and its values, e.g. --grid ingest.health.interval=1s,2s,5s
+    /// (repeat for more axes; the last varies fastest). Default: the scenario's [sweep].
+    #[arg(long, value_name = "KEY=V1,V2,...")]
+    pub grid: Vec<String>,
+    /// The figure the heatmap shows, e.g. failover_latency_ms.max or rebuffer_ratio.
+    #[arg(long, default_value = "failover_latency_ms.max")]
+    pub metric: String,
+    /// Its statistic across each cell's seeds: mean, p50, p95, min or max.
+    #[arg(long, default_value = "mean")]
+    pub statistic: String,
+    #[command(flatten)]
+    pub batch: BatchArgs,
+    /// Experiment folder: records, sweep.csv, sweep.json, plots/sweep.{svg,png}.
+    #[arg(long, default_value = "results/sweep")]
     pub out: PathBuf,
 }

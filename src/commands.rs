@@ -8,10 +8,11 @@ use std::sync::OnceLock;
 use failcast::experiment::batch::{self, write_atomic, Executed, Options, Plan, RunRecord, Settings, Setup};
 use failcast::experiment::check::{self, Baseline, CheckReport};
 use failcast::experiment::compare;
-use failcast::report::{compare_html, compare_plots};
+use failcast::experiment::sweep;
+use failcast::report::{compare_html, compare_plots, sweep_plots};
 use failcast::scenario;
 
-use crate::cli::{exit, BatchArgs, CheckArgs, CompareArgs};
+use crate::cli::{exit, BatchArgs, CheckArgs, CompareArgs, SweepArgs};
 
 /// Exit code of an experiment stopped by Ctrl-C (128 + SIGINT, as shells report it).
 const INTERRUPTED: i32 = 130;
@@ -508,6 +509,193 @@ fn finish_compare(plan: &Plan, records: &[&RunRecord], out: &Path) -> i32 {
     }
 }
 
+/// `KEY=V1,V2,...` → (key, values).
+fn parse_grid(text: &str) -> Result<(String, Vec<String>), String> {
+    let help = "write --grid KEY=V1,V2,..., e.g. --grid ingest.health.interval=1s,2s,5s";
+    let (key, values) = text.split_once('=').ok_or(format!("--grid {text}: no `=`; {help}"))?;
+    let values: Vec<String> = values
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
+    if key.trim().is_empty() || values.is_empty() {
+        return Err(format!("--grid {text}: {help}"));
+    }
+    Ok((key.trim().to_string(), values))
+}
+
+pub fn sweep(args: SweepArgs) -> i32 {
+    let Some(seeds) = seeds(&args.batch, 3) else {
+        return exit::INVALID;
+    };
+    if !failcast::metrics::summary::METRICS.contains(&args.metric.as_str()) {
+        eprintln!("error: unknown --metric `{}`", args.metric);
+        let names = failcast::metrics::summary::METRICS.iter().copied();
+        match failcast::scenario::diag::did_you_mean(&args.metric, names) {
+            Some(near) => eprintln!("  = help: did you mean `{near}`?"),
+            None => eprintln!("  = help: metrics are the summary.json keys listed in docs/metrics.md"),
+        }
+        return exit::INVALID;
+    }
+    if args.statistic == "all" || !batch::STATISTICS.contains(&args.statistic.as_str()) {
+        eprintln!(
+            "error: unknown --statistic `{}`\n  = help: use mean, p50, p95, min or max",
+            args.statistic
+        );
+        return exit::INVALID;
+    }
+    let shard = match args.batch.shard.as_deref().map(parse_shard).transpose() {
+        Ok(shard) => shard,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::INVALID;
+        }
+    };
+    let base = match scenario::load(&args.scenario, &args.batch.set) {
+        Ok(s) => s,
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            return exit::INVALID;
+        }
+    };
+    // The cells: --grid axes in the order given (the last varies fastest), else the
+    // scenario's [sweep] (keys in name order).
+    let (axes, cells): (Vec<String>, Vec<Vec<String>>) = if args.grid.is_empty() {
+        (base.sweep.keys().cloned().collect(), base.sweep_cells())
+    } else {
+        let mut axes = Vec::new();
+        let mut cells: Vec<Vec<String>> = vec![Vec::new()];
+        for text in &args.grid {
+            let (key, values) = match parse_grid(text) {
+                Ok(grid) => grid,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return exit::INVALID;
+                }
+            };
+            cells = (cells.iter())
+                .flat_map(|cell| {
+                    values.iter().map(|v| {
+                        let mut next = cell.clone();
+                        next.push(format!("{key}={v}"));
+                        next
+                    })
+                })
+                .collect();
+            axes.push(key);
+        }
+        (axes, cells)
+    };
+    if axes.is_empty() {
+        eprintln!("error: {}: nothing to sweep", args.scenario.display());
+        eprintln!("  = help: give --grid KEY=V1,V2,... or a [sweep] table in the scenario");
+        return exit::INVALID;
+    }
+    if cells.len() > scenario::MAX_SWEEP_CELLS {
+        eprintln!(
+            "error: the grid has {} cells, more than {}",
+            cells.len(),
+            scenario::MAX_SWEEP_CELLS
+        );
+        eprintln!("  = help: sweep fewer values per key, or split the experiment");
+        return exit::INVALID;
+    }
+    let specs: Vec<(PathBuf, Vec<String>, Option<String>)> = (cells.iter())
+        .map(|cell| {
+            let mut overrides = args.batch.set.clone();
+            overrides.extend(cell.iter().cloned());
+            (args.scenario.clone(), overrides, Some(cell.join(" ")))
+        })
+        .collect();
+    let first_seed = args.batch.first_seed.unwrap_or(base.scenario.seed);
+    let Some(setups) = load_setups_with(&specs, Some(first_seed)) else {
+        return exit::INVALID;
+    };
+    let plan = Plan {
+        command: "sweep".into(),
+        setups,
+        seeds,
+        settings: Settings {
+            statistic: Some(args.statistic.clone()),
+            axes,
+            metric: Some(args.metric.clone()),
+            ..Settings::default()
+        },
+    };
+    let executed = match execute(&plan, &args.out, &options(&args.batch, shard)) {
+        Ok(executed) => executed,
+        Err(code) => return code,
+    };
+    if let Some(code) = unfinished(&plan, &args.out, &executed, shard) {
+        return code;
+    }
+    let records = executed
+        .complete()
+        .expect("a finished unsharded experiment has every run");
+    finish_sweep(&plan, &records, &args.out)
+}
+
+/// Writes sweep.csv, sweep.json and plots/sweep.{svg,png} in `out`, prints the cells,
+/// and returns the exit code.
+fn finish_sweep(plan: &Plan, records: &[&RunRecord], out: &Path) -> i32 {
+    let metric = plan.settings.metric.as_deref().unwrap_or("failover_latency_ms.max");
+    let statistic = plan.settings.statistic.as_deref().unwrap_or("mean");
+    let result = sweep::sweep(plan, records, metric, statistic);
+    let json = serde_json::to_string_pretty(&result).expect("a sweep serialises") + "\n";
+    let plots = out.join("plots");
+    let fresh = out.join(".plots.tmp");
+    let _ = std::fs::remove_dir_all(&fresh);
+    let drawn = match sweep_plots::write(&fresh, &result) {
+        Ok(drawn) => drawn,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    let _ = std::fs::remove_dir_all(&plots);
+    if drawn {
+        if let Err(e) = std::fs::rename(&fresh, &plots) {
+            eprintln!("error: cannot write {}: {e}", plots.display());
+            return exit::INTERNAL;
+        }
+    }
+    for (name, text) in [("sweep.csv", result.csv()), ("sweep.json", json)] {
+        if let Err(code) = write_file(&out.join(name), &text) {
+            return code;
+        }
+    }
+    for line in result.text_table() {
+        say!("{line}");
+    }
+    let mut failed = 0;
+    for (cell, setup) in result.cells.iter().zip(&plan.setups) {
+        for (seed, error) in &cell.failed_runs {
+            failed += 1;
+            eprintln!(
+                "ERROR {} seed {seed}: {error}\n      replay: {}",
+                setup.label,
+                setup.replay(*seed)
+            );
+        }
+    }
+    let plot_note = if drawn {
+        ", plots/sweep.{svg,png}"
+    } else {
+        " (no plot for more than two axes)"
+    };
+    say!(
+        "sweep     {} cell(s) × {} seed(s); wrote {}/{{sweep.csv, sweep.json}}{plot_note}",
+        plan.setups.len(),
+        plan.seeds,
+        out.display()
+    );
+    if failed > 0 {
+        exit::INTERNAL
+    } else {
+        exit::OK
+    }
+}
+
 pub fn merge(dirs: &[PathBuf], out: Option<&Path>, junit: Option<&Path>, markdown: Option<&Path>) -> i32 {
     let (plan, records) = match batch::merge(dirs) {
         Ok(merged) => merged,
@@ -539,6 +727,7 @@ pub fn merge(dirs: &[PathBuf], out: Option<&Path>, junit: Option<&Path>, markdow
     match plan.command.as_str() {
         "check" => finish_check(&plan, &records, out, junit, markdown, None),
         "compare" => finish_compare(&plan, &records, out),
+        "sweep" => finish_sweep(&plan, &records, out),
         other => {
             eprintln!("error: cannot merge `{other}` experiments in this version");
             exit::INVALID

@@ -55,6 +55,7 @@ fn main() -> ExitCode {
         Command::Bench { json, repeats } => bench_command(json, repeats),
         Command::Check(args) => commands::check(args),
         Command::Compare(args) => commands::compare(args),
+        Command::Sweep(args) => commands::sweep(args),
         Command::Merge {
             dirs,
             out,

@@ -101,9 +101,12 @@ pub struct Settings {
     /// `check`: the stored result regressions are measured against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<super::check::Baseline>,
-    /// `sweep`: the axes (keys) and, per setup, its cell's values.
+    /// `sweep`: the axes (keys); each setup's overrides end with its cell's values.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub axes: Vec<String>,
+    /// `sweep`: the metric its heatmap shows (with `statistic` across seeds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
 }
 
 impl Plan {

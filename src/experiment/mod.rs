@@ -7,5 +7,6 @@ pub mod bench;
 pub mod check;
 pub mod compare;
 pub mod run;
+pub mod sweep;
 
 pub use run::{check_determinism, evaluate, run_scenario, RunOutput, Verdict};

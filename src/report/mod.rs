@@ -7,6 +7,7 @@ pub mod compare_html;
 pub mod compare_plots;
 pub mod html;
 pub mod plots;
+pub mod sweep_plots;
 pub mod tables;
 pub mod text;
 pub mod trace;
