@@ -25,6 +25,20 @@ fn failcast(args: &[&str], out: &Path) -> Output {
         .unwrap()
 }
 
+/// One short scenario, with `extra` arguments.
+fn check_args_with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "check",
+        "scenarios/quickstart.toml",
+        "--set",
+        "scenario.duration=11m",
+        "--set",
+        "viewers.count=20",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn check_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "check",
@@ -366,4 +380,53 @@ fn exit_codes_junit_and_markdown() {
         "{}",
         stdout(&o)
     );
+}
+
+#[test]
+fn ctrl_c_keeps_the_finished_runs_and_resume_completes_the_experiment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("soak");
+    let args = check_args_with(&["--seeds", "30", "--jobs", "1"]);
+    let child = Command::new(common::binary())
+        .current_dir(common::repo_path(""))
+        .args(&args)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first run is on disk.
+    let first = out.join("runs/setup-1/seed-1.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !first.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(first.exists(), "no run finished in time");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(130), "{said}");
+    assert!(said.contains("continue with the same command and --resume"), "{said}");
+    let kept = std::fs::read_dir(out.join("runs/setup-1")).unwrap().count();
+    assert!((1..30).contains(&kept), "{kept} runs kept");
+    assert!(
+        !out.join("check.json").exists(),
+        "no aggregate from a partial experiment"
+    );
+    // Resume: only the missing runs, then the verdict.
+    let mut resumed = args.clone();
+    resumed.push("--resume");
+    let o = failcast(&resumed, &out);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("ran       {} run(s)", 30 - kept)),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(std::fs::read_dir(out.join("runs/setup-1")).unwrap().count(), 30);
 }
