@@ -330,6 +330,14 @@ fn set_on_random_faults_of_a_scenario_without_them_says_what_to_add() {
     let d = load_str("t.toml", "[scenario]\nname = \"t\"\nduration = \"1h\"\n", &overrides).unwrap_err();
     assert_eq!(
         d.to_string(),
-        "error: `random_faults.mtbf`: this scenario has no [random_faults]\n  --> --set\n  = help: add a [random_faults] table with at least one [[random_faults.kind]] to the file\n\n1 error in scenario"
+        "error: `random_faults.mtbf`: this scenario has no [random_faults]\n  --> --set\n  |\n  | --set random_faults.mtbf=1h\n  = help: add a [random_faults] table with at least one [[random_faults.kind]] to the file\n\n1 error in scenario"
     );
+}
+
+#[test]
+fn set_reaches_a_random_fault_kind_written_inline() {
+    let text = "random_faults = { mtbf = \"1h\", kind = [{ kind = \"node.crash\", target = \"role:edge\", weight = 1, mttr = \"5m\" }] }\n\
+        [scenario]\nname = \"t\"\nduration = \"2h\"\n";
+    let s = load_str("t.toml", text, &["random_faults.kind[0].mttr=9m".to_string()]).unwrap();
+    assert_eq!(s.random_faults.unwrap().kinds[0].mttr.0, SimDuration::from_secs(540));
 }

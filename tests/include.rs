@@ -159,3 +159,64 @@ fn every_bundled_part_is_included_by_a_bundled_scenario() {
         assert!(users >= 1, "scenarios/parts/{name} is included by no scenario");
     }
 }
+
+#[test]
+fn random_fault_kinds_of_every_file_are_kept_and_inline_faults_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "parts/chaos.toml",
+        "fault = [{ at = \"1m\", kind = \"node.crash\", target = \"edge-9\" }]\n\
+         [random_faults]\nmtbf = \"1h\"\n[[random_faults.kind]]\nkind = \"node.crash\"\ntarget = \"role:edge\"\nweight = 1\nmttr = \"5m\"\n",
+    );
+    let file = write(
+        dir.path(),
+        "main.toml",
+        "[scenario]\nname = \"m\"\nduration = \"2h\"\ninclude = [\"parts/chaos.toml\"]\n\n\
+         [[random_faults.kind]]\nkind = \"net.degrade\"\ntarget = \"role:edge\"\nweight = 1\nmttr = \"5m\"\nloss = 0.01\n\n\
+         [[fault]]\nat = \"2m\"\nkind = \"node.crash\"\ntarget = \"edge-8\"\n",
+    );
+    let d = refused(&file, &[]);
+    let places: Vec<_> = (d.0.iter())
+        .map(|e| (Path::new(&e.file).file_name().unwrap().to_owned(), e.line))
+        .collect();
+    assert_eq!(
+        places,
+        [("chaos.toml".into(), Some(1)), ("main.toml".into(), Some(16))],
+        "{d}"
+    );
+    // Without the bad targets: both kinds, the fragment's first; --set counts them so.
+    let ok = std::fs::read_to_string(&file).unwrap().replace("edge-8", "edge-1");
+    std::fs::write(&file, ok).unwrap();
+    let fragment = dir.path().join("parts/chaos.toml");
+    let fixed = std::fs::read_to_string(&fragment).unwrap().replace("edge-9", "edge-2");
+    std::fs::write(&fragment, fixed).unwrap();
+    let s = load(&file, &["random_faults.kind[1].loss=0.05".into()]).unwrap();
+    let kinds = &s.random_faults.as_ref().unwrap().kinds;
+    assert_eq!(
+        kinds.iter().map(|k| k.kind.as_str()).collect::<Vec<_>>(),
+        ["node.crash", "net.degrade"]
+    );
+    assert_eq!(kinds[1].loss, Some(0.05));
+    assert_eq!(s.faults.len(), 2);
+}
+
+#[test]
+fn a_problem_with_a_value_set_on_the_command_line_is_blamed_on_the_set() {
+    let (_dir, file) =
+        with_topology("[scenario]\nname = \"m\"\nduration = \"10m\"\ninclude = [\"parts/topology.toml\"]\n");
+    let d = refused(&file, &["cdn.edges=0"]);
+    assert_eq!(d.0[0].file, "--set", "{d}");
+    assert!(d.to_string().contains("  | --set cdn.edges=0"), "{d}");
+    let d = refused(&file, &["fault[0].target=edge-9"]);
+    assert_eq!(d.0[0].file, "--set", "{d}");
+    // Not an include: the same.
+    let plain = file.with_file_name("plain.toml");
+    std::fs::write(
+        &plain,
+        format!("[scenario]\nname = \"p\"\nduration = \"10m\"\n{TOPOLOGY}"),
+    )
+    .unwrap();
+    let d = refused(&plain, &["cdn.edges=0"]);
+    assert_eq!((d.0[0].file.as_str(), d.0[0].line), ("--set", None), "{d}");
+}

@@ -127,11 +127,66 @@ fn shield_settings_are_validated() {
         ["cdn.shields = 3 is more than the 2 edge(s) they would feed"]
     );
     assert_eq!(
-        err("shields = 1\nshield_fallback_after = \"1s\"\n"),
-        ["cdn.shield_fallback_after = \"1s\" is shorter than a segment (\"2s\"): edges would leave a working shield between two segments"]
+        err("shields = 1\nshield_fallback_after = \"500ms\"\n"),
+        ["cdn.shield_fallback_after = \"500ms\" is shorter than 1s: a live shield would be left for a slow probe answer"]
     );
     // Shields are nodes faults can name.
     let with_fault =
         "shields = 1\n[[fault]]\nat = \"10s\"\nkind = \"node.pause\"\ntarget = \"role:shield\"\nduration = \"5s\"\n";
     assert!(failcast::scenario::load_str("t.toml", &format!("{base}{with_fault}"), &[]).is_ok());
+}
+
+fn run_text(text: &str) -> RunOutput {
+    let s = failcast::scenario::load_str("t.toml", text, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    assert!(common::balances(&out.summary));
+    out
+}
+
+const SIX_EDGES: &str =
+    "[scenario]\nname = \"t\"\nduration = \"12m\"\n[cdn]\nedges = 6\nshields = 2\n[viewers]\ncount = 30\n";
+
+#[test]
+fn an_origin_that_missed_the_stop_is_told_again() {
+    // The edge's "stop feeding me" to origin-1 is lost in a partition; once it heals,
+    // the next direct segment gets the answer again.
+    let out = run_text(&format!(
+        "{SIX_EDGES}[[fault]]\nat = \"5m\"\nkind = \"node.crash\"\ntarget = \"shield-1\"\nduration = \"2m\"\n\
+         [[fault]]\nat = \"6m\"\nkind = \"net.partition\"\ntarget = \"edge-1\"\nother = \"origin-1\"\nduration = \"2m\"\n"
+    ));
+    assert_eq!(row(&out, 360, "origin-1").connections, 5);
+    assert_eq!(
+        row(&out, 440, "origin-1").connections,
+        3,
+        "edge-1 still fed directly while cut off"
+    );
+    for t in (490..720).step_by(10) {
+        assert_eq!(row(&out, t, "origin-1").connections, 2, "at {t} s");
+    }
+}
+
+#[test]
+fn a_live_shield_with_nothing_to_relay_is_not_left() {
+    // 6 s segments (nothing for the first 6 s) and an encoder stall: the shields are
+    // alive throughout, so no edge goes around them and nobody records a detection
+    // against them.
+    let out = run_text(
+        "[scenario]\nname = \"t\"\nduration = \"4m\"\n[cdn]\nedges = 4\nshields = 2\nsegment = \"6s\"\n\
+         [viewers]\ncount = 20\n[[fault]]\nid = \"enc\"\nat = \"1m\"\nkind = \"encoder.stall\"\ntarget = \"encoder-1\"\nduration = \"30s\"\n",
+    );
+    for t in (0..240).step_by(10) {
+        assert!(row(&out, t, "origin-1").connections <= 2, "at {t} s");
+    }
+    assert_eq!(out.faults[0].detected_by.as_deref(), Some("ingest-1 content check"));
+}
+
+#[test]
+fn shields_outside_every_region_are_refused_when_edges_have_regions() {
+    let text = "[scenario]\nname = \"t\"\nduration = \"3m\"\n[cdn]\nedges = 4\nshields = 2\n\
+        [regions]\neu = [\"shield-1\", \"edge-1\", \"edge-2\"]\nus = [\"edge-3\", \"edge-4\"]\n";
+    let d = failcast::scenario::load_str("t.toml", text, &[]).unwrap_err();
+    assert_eq!(
+        d.0[0].message,
+        "shield-2 in no region, while [regions] places the edges"
+    );
 }

@@ -51,10 +51,11 @@ pub struct ShieldFeed {
     pub shield: NodeId,
     /// Every origin (a stream may be on any of them).
     pub origins: Vec<NodeId>,
-    /// Quiet this long, the edge asks the origins to push to it directly; `None`:
-    /// it waits for its shield.
+    /// Its shield silent this long (no segment, no answer to a probe), the edge asks
+    /// the origins to push to it directly; `None`: it waits for its shield.
     pub fallback_after: Option<SimDuration>,
-    /// How often it checks (and, while the shield stays quiet, asks again).
+    /// How often it probes its shield and checks (and, while the shield stays silent,
+    /// asks the origins again).
     pub check_every: SimDuration,
     /// The shield's name and this edge's, for detection records.
     pub shield_name: String,
@@ -64,8 +65,12 @@ pub struct ShieldFeed {
 /// How an edge behind a shield is doing.
 struct Upstream {
     feed: ShieldFeed,
+    /// When the shield last showed it is alive: a segment, or an answer to a probe.
+    /// Liveness, not freshness: a shield with nothing to relay (the encoder stalled,
+    /// the run just began) is no reason to go around it.
     last_from_shield: SimTime,
     direct: bool,
+    probes_sent: u64,
 }
 
 pub struct Edge {
@@ -94,6 +99,7 @@ impl Edge {
             feed,
             last_from_shield: SimTime::ZERO,
             direct: false,
+            probes_sent: 0,
         });
         self
     }
@@ -114,18 +120,21 @@ impl Edge {
         }
     }
 
-    /// A segment arrived from `from`: if from the shield, it feeds this edge again.
+    /// A segment (or a probe's answer) arrived from `from`. From the shield: it is
+    /// alive, so stop any direct feed. From an origin while the shield feeds this edge:
+    /// the origin missed an earlier "stop" (lost, or the origin was down), so say it again.
     fn heard_from(&mut self, from: NodeId, ctx: &mut Ctx<'_, Msg>) {
         let Some(up) = &mut self.upstream else { return };
-        if from != up.feed.shield {
-            return;
-        }
-        up.last_from_shield = ctx.now();
-        if up.direct {
-            up.direct = false;
-            for &origin in &up.feed.origins {
-                ctx.send(origin, Msg::DirectFeed { on: false }, CONTROL_MESSAGE_BYTES);
+        if from == up.feed.shield {
+            up.last_from_shield = ctx.now();
+            if up.direct {
+                up.direct = false;
+                for &origin in &up.feed.origins {
+                    ctx.send(origin, Msg::DirectFeed { on: false }, CONTROL_MESSAGE_BYTES);
+                }
             }
+        } else if !up.direct && up.feed.origins.contains(&from) {
+            ctx.send(from, Msg::DirectFeed { on: false }, CONTROL_MESSAGE_BYTES);
         }
     }
 
@@ -133,6 +142,9 @@ impl Edge {
         let Some(up) = &mut self.upstream else { return };
         let Some(after) = up.feed.fallback_after else { return };
         let now = ctx.now();
+        // A probe every check: a live shield answers even with nothing to relay.
+        up.probes_sent += 1;
+        ctx.send(up.feed.shield, Msg::Probe { id: up.probes_sent }, CONTROL_MESSAGE_BYTES);
         if now.saturating_since(up.last_from_shield) >= after {
             if !up.direct {
                 up.direct = true;
@@ -179,6 +191,10 @@ impl Behavior for Edge {
         match input {
             Input::Start => self.watch_shield(ctx, false),
             Input::Timer(Msg::ShieldCheck) => self.check_shield(ctx),
+            Input::Msg {
+                from,
+                msg: Msg::ProbeAck { .. },
+            } => self.heard_from(from, ctx),
             Input::Msg {
                 msg: Msg::Segment(info),
                 from,

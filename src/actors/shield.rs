@@ -34,6 +34,15 @@ impl Behavior for Shield {
         if super::answer_liveness_scrape(&input, ctx) {
             return;
         }
+        // Its edges' probes: alive, whether or not there is anything to relay.
+        if let Input::Msg {
+            from,
+            msg: Msg::Probe { id },
+        } = input
+        {
+            ctx.send(from, Msg::probe_ack(id), super::CONTROL_MESSAGE_BYTES);
+            return;
+        }
         if let Input::Msg {
             msg: Msg::Segment(info),
             ..

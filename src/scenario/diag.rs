@@ -65,6 +65,10 @@ impl fmt::Display for Diagnostic {
             writeln!(f, "{:gutter$} |", "")?;
             writeln!(f, "{line} | {text}")?;
             writeln!(f, "{:gutter$} | {:>column$}", "", "^")?;
+        } else if let (Some(text), None) = (&self.source_line, self.line) {
+            // No place in a file (a `--set`): show what was given.
+            writeln!(f, "  |")?;
+            writeln!(f, "  | {text}")?;
         }
         if let Some(help) = &self.help {
             writeln!(f, "  = help: {help}")?;

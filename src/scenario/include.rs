@@ -9,8 +9,9 @@ use toml_edit::ImDocument;
 use super::diag::{Diagnostic, Diagnostics};
 use super::Scenario;
 
-/// Arrays of tables: the entries of every file are kept, fragments' first.
-const CONCATENATED: &[&str] = &["fault", "expect", "alert"];
+/// Arrays of tables (by dotted path): the entries of every file are kept, fragments'
+/// first.
+const CONCATENATED: &[&str] = &["fault", "expect", "alert", "random_faults.kind"];
 
 /// Tables only the scenario file itself may have.
 const SCENARIO_ONLY: &[&str] = &["scenario", "sweep"];
@@ -31,11 +32,20 @@ impl SourceFile {
         }
     }
 
-    fn entries(&self, array: &str) -> usize {
-        (self.doc.as_ref())
-            .and_then(|d| d.get(array))
-            .and_then(|i| i.as_array_of_tables())
-            .map_or(0, |a| a.len())
+    /// Entries of the array of tables at dotted `path`, written as `[[…]]` sections or
+    /// as an inline array.
+    fn entries(&self, path: &str) -> usize {
+        let Some(doc) = self.doc.as_ref() else { return 0 };
+        let mut item = doc.as_item();
+        for key in path.split('.') {
+            match item.get(key) {
+                Some(child) => item = child,
+                None => return 0,
+            }
+        }
+        (item.as_array_of_tables().map(|a| a.len()))
+            .or_else(|| item.as_array().map(|a| a.len()))
+            .unwrap_or(0)
     }
 }
 
@@ -43,13 +53,40 @@ impl SourceFile {
 /// (which overrides them key by key).
 pub(super) struct Sources {
     pub files: Vec<SourceFile>,
+    /// `--set`s applied on top: (dotted key, the argument as given).
+    pub overrides: Vec<(String, String)>,
 }
 
 impl Sources {
     pub fn single(name: &str, text: &str) -> Sources {
         Sources {
             files: vec![SourceFile::new(name, text)],
+            overrides: Vec::new(),
         }
+    }
+
+    /// With the `--set`s that were applied (a problem with a value one of them wrote
+    /// is blamed on it).
+    pub fn with_overrides(mut self, overrides: Vec<(String, String)>) -> Sources {
+        self.overrides = overrides;
+        self
+    }
+
+    /// The `--set` that wrote the value at `path` or something inside it.
+    fn override_of(&self, path: &str) -> Option<&str> {
+        // A problem with a whole table (`encoders.reconnect`) is the override's if it
+        // wrote into that table; a top-level table (`[random_faults]`) is too broad to say.
+        let nested = path.contains('.') || path.contains('[');
+        let inside = |key: &str, of: &str| {
+            key == of
+                || (nested
+                    && key
+                        .strip_prefix(of)
+                        .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('[')))
+        };
+        (self.overrides.iter().rev())
+            .find(|(key, _)| inside(key, path))
+            .map(|(_, arg)| arg.as_str())
     }
 
     pub fn main(&self) -> &SourceFile {
@@ -64,16 +101,13 @@ impl Sources {
         if self.files.len() == 1 {
             return (main, span_in(main.doc.as_ref(), path).0);
         }
-        let first = path.split('.').next().unwrap_or("");
-        if let Some((array, rest)) = first.split_once('[') {
-            if let (true, Ok(mut index)) = (
-                CONCATENATED.contains(&array),
-                rest.trim_end_matches(']').parse::<usize>(),
-            ) {
+        // An entry of a concatenated array: `ARRAY[N]` then the rest of the path.
+        if let Some((array, rest)) = path.split_once('[') {
+            let (index, tail) = rest.split_once(']').unwrap_or((rest, ""));
+            if let (true, Ok(mut index)) = (CONCATENATED.contains(&array), index.parse::<usize>()) {
                 for file in &self.files {
                     let n = file.entries(array);
                     if index < n {
-                        let tail = path.split_once('.').map(|(_, t)| format!(".{t}")).unwrap_or_default();
                         return (file, span_in(file.doc.as_ref(), &format!("{array}[{index}]{tail}")).0);
                     }
                     index -= n;
@@ -88,8 +122,12 @@ impl Sources {
         (main, span_in(main.doc.as_ref(), path).0)
     }
 
-    /// A diagnostic at a dotted path, in the file that wrote it.
+    /// A diagnostic at a dotted path: on the `--set` that wrote it, else in the file
+    /// that wrote it.
     pub fn error_at(&self, path: &str, message: impl Into<String>) -> Diagnostic {
+        if let Some(arg) = self.override_of(path) {
+            return super::overrides::set_error(arg, message.into());
+        }
         let (file, span) = self.locate(path);
         Diagnostic::at(&file.name, &file.text, span, message)
     }
@@ -197,7 +235,7 @@ pub(super) fn resolve(file: &str, source: &str, include: &[String]) -> Result<In
             .text
             .parse()
             .map_err(|e: toml::de::Error| Diagnostics(vec![super::validate::from_toml(&f.name, &f.text, &e)]))?;
-        merge(&mut merged, table);
+        merge(&mut merged, table, "");
     }
     // The merged document is complete: it includes nothing more.
     if let Some(toml::Value::Table(meta)) = merged.get_mut("scenario") {
@@ -212,7 +250,10 @@ pub(super) fn resolve(file: &str, source: &str, include: &[String]) -> Result<In
         )])
     })?;
     Ok(Included {
-        sources: Sources { files },
+        sources: Sources {
+            files,
+            overrides: Vec::new(),
+        },
         merged,
     })
 }
@@ -247,13 +288,18 @@ fn check_fragment(fragment: &SourceFile) -> Result<(), Diagnostics> {
     }
 }
 
-/// `over` on top of `base`: tables merge key by key, the arrays of tables in
-/// [`CONCATENATED`] append, anything else is replaced.
-fn merge(base: &mut toml::Table, over: toml::Table) {
+/// `over` on top of `base` (at dotted `prefix`): tables merge key by key, the arrays
+/// of tables in [`CONCATENATED`] append, anything else is replaced.
+fn merge(base: &mut toml::Table, over: toml::Table, prefix: &str) {
     for (key, value) in over {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge(inner, value),
-            (Some(toml::Value::Array(items)), toml::Value::Array(more)) if CONCATENATED.contains(&key.as_str()) => {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge(inner, value, &path),
+            (Some(toml::Value::Array(items)), toml::Value::Array(more)) if CONCATENATED.contains(&path.as_str()) => {
                 items.extend(more)
             }
             (_, value) => {

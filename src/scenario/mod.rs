@@ -1184,7 +1184,10 @@ fn load_without_sweep_check(file: &str, source: &str, overrides: &[String]) -> R
     let edited = overrides::apply(file, source, &base, overrides)?;
     let scenario: Scenario = toml::from_str(&edited.text).map_err(|e| Diagnostics(vec![edited.explain(file, &e)]))?;
     let scenario = with_context_defaults(&edited.text, scenario);
-    validate::validate(&Sources::single(file, &edited.text), scenario)
+    validate::validate(
+        &Sources::single(file, &edited.text).with_overrides(edited.applied()),
+        scenario,
+    )
 }
 
 /// A scenario file with `include`: each fragment is checked on its own, then the merged
@@ -1208,16 +1211,17 @@ fn load_with_includes(
         Diagnostics(vec![d])
     };
     let base: Scenario = toml::from_str(&included.merged).map_err(merged_error)?;
-    let text = if overrides.is_empty() {
-        included.merged
+    let (text, applied) = if overrides.is_empty() {
+        (included.merged, Vec::new())
     } else {
         let edited = overrides::apply(file, &included.merged, &base, overrides)?;
         toml::from_str::<Scenario>(&edited.text).map_err(|e| Diagnostics(vec![edited.explain(file, &e)]))?;
-        edited.text
+        let applied = edited.applied();
+        (edited.text, applied)
     };
     let scenario: Scenario = toml::from_str(&text).map_err(merged_error)?;
     let scenario = with_context_defaults(&text, scenario);
-    validate::validate(&included.sources, scenario)
+    validate::validate(&included.sources.with_overrides(applied), scenario)
 }
 
 /// Re-reads `text` over the defaults of every table, so that a table written in part

@@ -119,7 +119,7 @@ fn fault_placeholders() -> toml::Table {
     toml::Table::try_from(&every).expect("a fault serialises")
 }
 
-fn set_error(arg: &str, message: String) -> Diagnostic {
+pub(super) fn set_error(arg: &str, message: String) -> Diagnostic {
     let mut d = Diagnostic::at("--set", "", None, message);
     d.source_line = Some(format!("--set {arg}"));
     d
@@ -160,12 +160,9 @@ fn set_in_child(child: &mut Item, index: Option<usize>, rest: &[String], value: 
             if let Some(table) = child.as_table_mut() {
                 return set_in_table(table, rest, value);
             }
-            match (rest, child.as_inline_table_mut()) {
-                ([last], Some(inline)) => {
-                    inline.insert(last, value);
-                    true
-                }
-                _ => false,
+            match child.as_value_mut() {
+                Some(inline) => set_in_value(inline, rest, value),
+                None => false,
             }
         }
         Some(i) => {
@@ -175,18 +172,42 @@ fn set_in_child(child: &mut Item, index: Option<usize>, rest: &[String], value: 
             let Some(element) = child.as_array_mut().and_then(|a| a.get_mut(i)) else {
                 return false;
             };
-            match (rest, element.as_inline_table_mut()) {
-                ([], _) => {
-                    *element = value;
-                    true
-                }
-                ([last], Some(inline)) => {
-                    inline.insert(last, value);
-                    true
-                }
-                _ => false,
+            if rest.is_empty() {
+                *element = value;
+                return true;
             }
+            set_in_value(element, rest, value)
         }
+    }
+}
+
+/// As [`set_in_table`], inside an inline table (`session = { mean = "10m" }`, or an
+/// element of `kind = [{ … }]`), at any depth.
+fn set_in_value(inline: &mut Value, segments: &[String], value: Value) -> bool {
+    let (Some((first, rest)), Some(table)) = (segments.split_first(), inline.as_inline_table_mut()) else {
+        return false;
+    };
+    let (key, index) = indexed(first);
+    if index.is_none() && rest.is_empty() {
+        table.insert(key, value);
+        return true;
+    }
+    if index.is_none() && !table.contains_key(key) {
+        table.insert(key, Value::InlineTable(toml_edit::InlineTable::new()));
+    }
+    let Some(child) = table.get_mut(key) else {
+        return false;
+    };
+    match index {
+        None => set_in_value(child, rest, value),
+        Some(i) => match child.as_array_mut().and_then(|a| a.get_mut(i)) {
+            Some(element) if rest.is_empty() => {
+                *element = value;
+                true
+            }
+            Some(element) => set_in_value(element, rest, value),
+            None => false,
+        },
     }
 }
 
@@ -265,6 +286,13 @@ pub(super) fn apply(file: &str, source: &str, base: &Scenario, overrides: &[Stri
 }
 
 impl Edited {
+    /// Each applied override: (dotted key, the argument as given).
+    pub(super) fn applied(&self) -> Vec<(String, String)> {
+        (self.overrides.iter())
+            .map(|(segments, arg)| (segments.join("."), arg.clone()))
+            .collect()
+    }
+
     /// A type error in the edited text: blame the `--set` that put the value there.
     pub(super) fn explain(&self, file: &str, error: &toml::de::Error) -> Diagnostic {
         let span = error.span();

@@ -30,6 +30,8 @@ const MAX_INGEST_SERVERS: u32 = 64;
 /// Highest relative arrival rate: the curve's area over a 30-day run stays far inside
 /// an f64's exact range (rates are relative, so this limits nothing real).
 const MAX_ARRIVAL_RATE: f64 = 1e12;
+/// Shortest `cdn.shield_fallback_after`: edges probe their shield 4 times in it.
+const MIN_SHIELD_FALLBACK: SimDuration = SimDuration::from_secs(1);
 /// Shortest health-check interval: faster probing is not a real deployment.
 const MIN_HEALTH_INTERVAL: SimDuration = SimDuration::from_millis(10);
 
@@ -800,16 +802,42 @@ pub(super) fn validate(sources: &Sources, s: Scenario) -> Result<Scenario, Diagn
         );
     }
     if cdn.shields > 0 {
-        let per_segment = s.cdn.segment.0;
-        if !cdn.shield_fallback_after.0.is_zero() && cdn.shield_fallback_after.0 < per_segment {
+        let after = cdn.shield_fallback_after.0;
+        if !after.is_zero() && after < MIN_SHIELD_FALLBACK {
             c.error(
                 "cdn.shield_fallback_after",
-                format!(
-                    "cdn.shield_fallback_after = \"{}\" is shorter than a segment (\"{per_segment}\"): edges would leave a working shield between two segments",
-                    cdn.shield_fallback_after.0
-                ),
-                "allow at least one segment duration (3 segments is a common choice), or \"0s\" to never fall back",
+                format!("cdn.shield_fallback_after = \"{after}\" is shorter than {MIN_SHIELD_FALLBACK}: a live shield would be left for a slow probe answer"),
+                "allow a few probe round trips (6 s is the default), or \"0s\" to never fall back",
             );
+        }
+        // With edges placed in regions, a shield outside every region would be in none:
+        // no inter-region distance, no region partition, a bridge between regions.
+        if !s.regions.is_empty() {
+            let nodes = s.node_names();
+            let universe = Universe {
+                nodes: &nodes,
+                groups: &s.groups,
+                regions: &s.regions,
+            };
+            let placed: Vec<String> = (s.regions.keys())
+                .flat_map(|r| {
+                    universe
+                        .resolve::<crate::sim::SimRng>(&format!("region:{r}"), None)
+                        .unwrap_or_default()
+                })
+                .collect();
+            let edges_placed = (0..cdn.edges).any(|i| placed.contains(&Scenario::edge_name(i)));
+            let unplaced: Vec<String> = (1..=cdn.shields)
+                .map(|i| format!("shield-{i}"))
+                .filter(|name| !placed.contains(name))
+                .collect();
+            if edges_placed && !unplaced.is_empty() {
+                c.error(
+                    "regions",
+                    format!("{} in no region, while [regions] places the edges", unplaced.join(", ")),
+                    "list every shield in the region it serves (its edges are fed by the shields of their region)",
+                );
+            }
         }
     }
     c.one_of(
