@@ -72,6 +72,9 @@ pub enum Command {
         /// `check` experiments: also write a Markdown summary here.
         #[arg(long)]
         markdown: Option<PathBuf>,
+        /// `check` experiments: store the metrics as a baseline file.
+        #[arg(long)]
+        save_baseline: Option<PathBuf>,
     },
     /// Print the JSON Schema of scenario files (for editors and TOML language servers).
     Schema,
@@ -83,6 +86,17 @@ pub enum Command {
         /// Repetitions per figure; medians are reported.
         #[arg(long, default_value_t = 3)]
         repeats: u32,
+        /// Also time the bundled reference day (24 simulated hours) and report its
+        /// speed and peak memory.
+        #[arg(long)]
+        day: bool,
+        /// Also measure runs/s of a batch with --jobs 1 and --jobs 2.
+        #[arg(long)]
+        jobs_scaling: bool,
+        /// Also measure how wall time grows with simulated time and with viewers, and
+        /// print the fitted exponents.
+        #[arg(long)]
+        scaling: bool,
     },
 }
 

@@ -74,11 +74,12 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
             let n: usize = n
                 .parse()
                 .map_err(|_| format!("--shard {text}: N is not a number; {help}"))?;
-            let k = env("JOB_COMPLETION_INDEX")
-                .or_else(|| Some(env("SLURM_ARRAY_TASK_ID")? - env("SLURM_ARRAY_TASK_MIN").unwrap_or(0)))
-                .ok_or(format!(
+            let k = match env("JOB_COMPLETION_INDEX") {
+                Some(k) => k,
+                None => slurm_task()?.ok_or(format!(
                     "--shard {text}: neither JOB_COMPLETION_INDEX nor SLURM_ARRAY_TASK_ID is set"
-                ))?;
+                ))?,
+            };
             (k + 1, n)
         }
         Some((k, n)) => (
@@ -88,10 +89,10 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
                 .map_err(|_| format!("--shard {text}: N is not a number; {help}"))?,
         ),
         None if text == "auto" => {
-            let id = env("SLURM_ARRAY_TASK_ID")
+            let k = slurm_task()?
                 .ok_or("--shard auto: SLURM_ARRAY_TASK_ID is not set (on Kubernetes write --shard auto/N)")?;
             let n = env("SLURM_ARRAY_TASK_COUNT").ok_or("--shard auto: SLURM_ARRAY_TASK_COUNT is not set")?;
-            (id - env("SLURM_ARRAY_TASK_MIN").unwrap_or(0) + 1, n)
+            (k + 1, n)
         }
         None => return Err(format!("--shard {text}: {help}")),
     };
@@ -99,6 +100,21 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
         return Err(format!("--shard {text}: shard {k} of {n} does not exist; {help}"));
     }
     Ok((k - 1, n))
+}
+
+/// This Slurm array task's 0-based place among the array's tasks:
+/// (ID − MIN) / STEP (`--array=0-12:4` has tasks 0, 4, 8, 12).
+fn slurm_task() -> Result<Option<usize>, String> {
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<usize>().ok());
+    let Some(id) = env("SLURM_ARRAY_TASK_ID") else {
+        return Ok(None);
+    };
+    let min = env("SLURM_ARRAY_TASK_MIN").unwrap_or(0);
+    let step = env("SLURM_ARRAY_TASK_STEP").unwrap_or(1).max(1);
+    let offset = id
+        .checked_sub(min)
+        .ok_or(format!("SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}"))?;
+    Ok(Some(offset / step))
 }
 
 fn options(args: &BatchArgs, shard: Option<(usize, usize)>) -> Options {
@@ -111,15 +127,68 @@ fn options(args: &BatchArgs, shard: Option<(usize, usize)>) -> Options {
     }
 }
 
-/// `--seeds`, or the command's default; `None` (reported) for 0.
+/// Most runs one experiment may plan (each run's record is kept in memory).
+const MAX_RUNS: u64 = 10_000_000;
+
+/// `--seeds`, or the command's default; `None` (reported) for 0, for more runs than
+/// an experiment may have, or for seeds past the largest seed.
 fn seeds(args: &BatchArgs, default: u64) -> Option<u64> {
-    match args.seeds.unwrap_or(default) {
-        0 => {
-            eprintln!("error: --seeds 0 runs nothing\n  = help: give --seeds 1 or more");
-            None
-        }
-        n => Some(n),
+    let n = args.seeds.unwrap_or(default);
+    if n == 0 {
+        eprintln!("error: --seeds 0 runs nothing\n  = help: give --seeds 1 or more");
+        return None;
     }
+    if n > MAX_RUNS {
+        eprintln!("error: --seeds {n} is more than {MAX_RUNS} runs\n  = help: split the experiment with --shard, or run fewer seeds");
+        return None;
+    }
+    if let Some(first) = args.first_seed.filter(|first| first.checked_add(n - 1).is_none()) {
+        eprintln!(
+            "error: --first-seed {first} with --seeds {n} runs past the largest seed ({})",
+            u64::MAX
+        );
+        eprintln!("  = help: start from a smaller seed");
+        return None;
+    }
+    Some(n)
+}
+
+/// Refuses (exit 2, before anything runs) an experiment too large, a --out that is a
+/// file, or an output file that is a folder.
+fn check_outputs(plan: &Plan, out: &Path, files: &[Option<&Path>]) -> Result<(), i32> {
+    if plan.setups.len() as u64 * plan.seeds > MAX_RUNS {
+        eprintln!(
+            "error: {} setups × {} seeds is more than {MAX_RUNS} runs\n  = help: split the experiment with --shard, or run fewer seeds",
+            plan.setups.len(),
+            plan.seeds
+        );
+        return Err(exit::INVALID);
+    }
+    if plan
+        .setups
+        .iter()
+        .any(|s| s.first_seed.checked_add(plan.seeds - 1).is_none())
+    {
+        eprintln!("error: the seeds run past the largest seed\n  = help: give a smaller --first-seed or scenario.seed");
+        return Err(exit::INVALID);
+    }
+    if out.exists() && !out.is_dir() {
+        eprintln!(
+            "error: --out {} is a file\n  = help: give a folder (it is created if missing)",
+            out.display()
+        );
+        return Err(exit::INVALID);
+    }
+    for file in files.iter().flatten() {
+        if file.is_dir() {
+            eprintln!(
+                "error: {} is a folder\n  = help: give a file name to write",
+                file.display()
+            );
+            return Err(exit::INVALID);
+        }
+    }
+    Ok(())
 }
 
 /// A label not used yet: `name`, else `name-2`, `name-3`, …
@@ -200,16 +269,31 @@ pub fn check(args: CheckArgs) -> i32 {
     let Some(setups) = load_setups(&files, &args.batch) else {
         return exit::INVALID;
     };
-    let plan = Plan {
-        command: "check".into(),
+    let plan = Plan::new(
+        "check",
         setups,
         seeds,
-        settings: Settings {
+        Settings {
             statistic: Some(args.statistic.clone()),
             baseline,
             ..Settings::default()
         },
-    };
+    );
+    let outputs = [
+        args.junit.as_deref(),
+        args.markdown.as_deref(),
+        args.save_baseline.as_deref(),
+    ];
+    if shard.is_some() && outputs.iter().any(Option::is_some) {
+        eprintln!(
+            "error: a shard has no verdict to write: --junit, --markdown and --save-baseline go with `failcast merge`"
+        );
+        eprintln!("  = help: run the shards without them, then: failcast merge DIR... --junit FILE --markdown FILE");
+        return exit::INVALID;
+    }
+    if let Err(code) = check_outputs(&plan, &args.out, &outputs) {
+        return code;
+    }
     let executed = match execute(&plan, &args.out, &options(&args.batch, shard)) {
         Ok(executed) => executed,
         Err(code) => return code,
@@ -426,12 +510,10 @@ pub fn compare(args: CompareArgs) -> i32 {
     let Some(setups) = load_setups_with(&specs, Some(first_seed)) else {
         return exit::INVALID;
     };
-    let plan = Plan {
-        command: "compare".into(),
-        setups,
-        seeds,
-        settings: Settings::default(),
-    };
+    let plan = Plan::new("compare", setups, seeds, Settings::default());
+    if let Err(code) = check_outputs(&plan, &args.out, &[]) {
+        return code;
+    }
     let executed = match execute(&plan, &args.out, &options(&args.batch, shard)) {
         Ok(executed) => executed,
         Err(code) => return code,
@@ -573,6 +655,10 @@ pub fn sweep(args: SweepArgs) -> i32 {
                     return exit::INVALID;
                 }
             };
+            if axes.contains(&key) {
+                eprintln!("error: --grid {key} is given twice\n  = help: list every value of an axis in one --grid {key}=V1,V2,...");
+                return exit::INVALID;
+            }
             cells = (cells.iter())
                 .flat_map(|cell| {
                     values.iter().map(|v| {
@@ -608,20 +694,27 @@ pub fn sweep(args: SweepArgs) -> i32 {
         })
         .collect();
     let first_seed = args.batch.first_seed.unwrap_or(base.scenario.seed);
+    // A key no cell can take is reported once, not once per cell.
+    if load_setups_with(&specs[..1], Some(first_seed)).is_none() {
+        return exit::INVALID;
+    }
     let Some(setups) = load_setups_with(&specs, Some(first_seed)) else {
         return exit::INVALID;
     };
-    let plan = Plan {
-        command: "sweep".into(),
+    let plan = Plan::new(
+        "sweep",
         setups,
         seeds,
-        settings: Settings {
+        Settings {
             statistic: Some(args.statistic.clone()),
             axes,
             metric: Some(args.metric.clone()),
             ..Settings::default()
         },
-    };
+    );
+    if let Err(code) = check_outputs(&plan, &args.out, &[]) {
+        return code;
+    }
     let executed = match execute(&plan, &args.out, &options(&args.batch, shard)) {
         Ok(executed) => executed,
         Err(code) => return code,
@@ -696,7 +789,13 @@ fn finish_sweep(plan: &Plan, records: &[&RunRecord], out: &Path) -> i32 {
     }
 }
 
-pub fn merge(dirs: &[PathBuf], out: Option<&Path>, junit: Option<&Path>, markdown: Option<&Path>) -> i32 {
+pub fn merge(
+    dirs: &[PathBuf],
+    out: Option<&Path>,
+    junit: Option<&Path>,
+    markdown: Option<&Path>,
+    save_baseline: Option<&Path>,
+) -> i32 {
     let (plan, records) = match batch::merge(dirs) {
         Ok(merged) => merged,
         Err(error) => {
@@ -725,7 +824,7 @@ pub fn merge(dirs: &[PathBuf], out: Option<&Path>, junit: Option<&Path>, markdow
     }
     let records: Vec<&RunRecord> = records.iter().collect();
     match plan.command.as_str() {
-        "check" => finish_check(&plan, &records, out, junit, markdown, None),
+        "check" => finish_check(&plan, &records, out, junit, markdown, save_baseline),
         "compare" => finish_compare(&plan, &records, out),
         "sweep" => finish_sweep(&plan, &records, out),
         other => {

@@ -52,7 +52,13 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run(args),
         Command::Validate { scenarios, set } => validate(&scenarios, &set),
-        Command::Bench { json, repeats } => bench_command(json, repeats),
+        Command::Bench {
+            json,
+            repeats,
+            day,
+            jobs_scaling,
+            scaling,
+        } => bench_command(json, repeats, day, jobs_scaling, scaling),
         Command::Check(args) => commands::check(args),
         Command::Compare(args) => commands::compare(args),
         Command::Sweep(args) => commands::sweep(args),
@@ -61,7 +67,14 @@ fn main() -> ExitCode {
             out,
             junit,
             markdown,
-        } => commands::merge(&dirs, out.as_deref(), junit.as_deref(), markdown.as_deref()),
+            save_baseline,
+        } => commands::merge(
+            &dirs,
+            out.as_deref(),
+            junit.as_deref(),
+            markdown.as_deref(),
+            save_baseline.as_deref(),
+        ),
         Command::Schema => {
             println!("{}", failcast::scenario::json_schema());
             exit::OK
@@ -184,11 +197,40 @@ fn run(args: RunArgs) -> i32 {
     code
 }
 
-fn bench_command(json: bool, repeats: u32) -> i32 {
+fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scaling: bool) -> i32 {
     use failcast::time::SimDuration;
     let report = bench::run_bench(repeats, SimDuration::from_secs(20), SimDuration::from_secs(4));
+    let day_run = match day.then(|| bench::run_reference_day(&[])).transpose() {
+        Ok(run) => run,
+        Err(e) => {
+            eprintln!("error: reference day: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    let peak_rss = day_run.as_ref().and_then(|_| bench::peak_rss_bytes());
+    let jobs = match jobs_scaling.then(|| bench::run_jobs_scaling(8)).transpose() {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            eprintln!("error: jobs scaling: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    let growth = match scaling.then(|| bench::run_scaling(1, 1000)).transpose() {
+        Ok(growth) => growth,
+        Err(e) => {
+            eprintln!("error: scaling: {e}");
+            return exit::INTERNAL;
+        }
+    };
     if json {
-        say!("{}", serde_json::to_string(&report).expect("bench report serialises"));
+        let value = serde_json::json!({
+            "kernel": report,
+            "reference_day": day_run,
+            "reference_day_peak_rss_bytes": peak_rss,
+            "jobs_scaling": jobs,
+            "scaling": growth,
+        });
+        say!("{value}");
         return exit::OK;
     }
     if cfg!(debug_assertions) {
@@ -218,5 +260,42 @@ fn bench_command(json: bool, repeats: u32) -> i32 {
         "strict (one event at a time) dispatch at 1,000 actors: {}",
         m(report.strict_events_per_s_1k)
     );
+    if let Some(run) = &day_run {
+        say!(
+            "reference day: {:.0} s simulated in {:.1} s wall ({:.0}× real time), {} events ({}/s), peak RSS {}",
+            run.simulated_s,
+            run.wall_s,
+            run.speedup,
+            run.events,
+            m(run.events_per_s),
+            peak_rss.map_or("-".into(), |b| format!("{:.0} MB", b as f64 / 1e6))
+        );
+    }
+    if let Some(j) = &jobs {
+        say!(
+            "jobs: {} runs of 2 h: {:.2} runs/s with --jobs 1, {:.2} with --jobs 2 ({:.2}×)",
+            j.runs,
+            j.runs_per_s_1,
+            j.runs_per_s_2,
+            j.speedup
+        );
+    }
+    if let Some(g) = &growth {
+        for (what, runs) in [
+            ("simulated time (viewers per hour fixed)", &g.by_duration),
+            ("viewers (1 h)", &g.by_viewers),
+        ] {
+            let points: Vec<String> = runs
+                .iter()
+                .map(|r| format!("{:.0} s/{} viewers: {:.2} s", r.simulated_s, r.viewers, r.wall_s))
+                .collect();
+            say!("scaling in {what}: {}", points.join(", "));
+        }
+        say!(
+            "scaling exponents (wall ∝ x^k): simulated time k = {:.2}, viewers k = {:.2}",
+            g.duration_exponent,
+            g.viewers_exponent
+        );
+    }
     exit::OK
 }

@@ -174,12 +174,7 @@ fn resume_redoes_only_the_missing_runs() {
 fn small_plan() -> Plan {
     let s = common::short_quickstart(&["viewers.count=10", "scenario.duration=11m"]);
     let setup = Setup::new("q".into(), Path::new("scenarios/quickstart.toml"), Vec::new(), 1, s);
-    Plan {
-        command: "check".into(),
-        setups: vec![setup],
-        seeds: 4,
-        settings: Settings::default(),
-    }
+    Plan::new("check", vec![setup], 4, Settings::default())
 }
 
 #[test]
@@ -301,11 +296,11 @@ fn exit_codes_junit_and_markdown() {
     let failure = cases[0].children().find(|n| n.has_tag_name("failure")).unwrap();
     assert_eq!(
         failure.attribute("message"),
-        Some("measured 6063.848774 on seed 1, expected failover_latency_ms.p99 lt 1000 (every one of 2 seed(s) must pass)")
+        Some("measured 6067.473176 on seed 2, expected failover_latency_ms.p99 lt 1000 (every one of 2 seed(s) must pass)")
     );
     assert_eq!(
         failure.text(),
-        Some("replay: failcast run scenarios/quickstart.toml --seed 1 --set 'scenario.duration=11m' --set 'viewers.count=20' --set 'expect[0].value=1000'")
+        Some("replay: failcast run scenarios/quickstart.toml --seed 2 --set scenario.duration=11m --set viewers.count=20 --set 'expect[0].value=1000'")
     );
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(
@@ -313,7 +308,7 @@ fn exit_codes_junit_and_markdown() {
         "{md}"
     );
     assert!(
-        md.contains("| ❌ | quickstart | failover_latency_ms.p99 lt 1000 | 6063.848774 |"),
+        md.contains("| ❌ | quickstart | failover_latency_ms.p99 lt 1000 | 6067.473176 |"),
         "{md}"
     );
 
@@ -429,4 +424,93 @@ fn ctrl_c_keeps_the_finished_runs_and_resume_completes_the_experiment() {
         stdout(&o)
     );
     assert_eq!(std::fs::read_dir(out.join("runs/setup-1")).unwrap().count(), 30);
+}
+
+#[test]
+fn bad_batch_arguments_are_refused_before_anything_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refused = |extra: &[&str], out: &Path| {
+        let o = failcast(&check_args_with(extra), out);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stdout(&o));
+        stdout(&o)
+    };
+    let out = tmp.path().join("x");
+    assert!(refused(&["--seeds", "100000000000000"], &out).contains("more than 10000000 runs"));
+    assert!(refused(&["--seeds", "2", "--first-seed", "18446744073709551615"], &out).contains("past the largest seed"));
+    assert!(refused(&["--shard", "1/2", "--junit", "j.xml"], &out).contains("go with `failcast merge`"));
+    let dir_as_file = tmp.path().join("a-folder");
+    std::fs::create_dir(&dir_as_file).unwrap();
+    assert!(refused(&["--junit", dir_as_file.to_str().unwrap()], &out).contains("is a folder"));
+    assert!(!out.exists(), "nothing written");
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    assert!(refused(&[], &file).contains("is a file"));
+}
+
+#[test]
+fn starting_over_keeps_other_files_and_a_baseline_without_the_scenario_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("exp");
+    let baseline = out.join("baseline.json");
+    let b = baseline.to_str().unwrap();
+    assert_eq!(
+        failcast(&check_args_with(&["--save-baseline", b]), &out).status.code(),
+        Some(0)
+    );
+    // Again without --resume: the experiment starts over, the baseline stays.
+    let o = failcast(&check_args_with(&["--baseline", b]), &out);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(baseline.exists());
+    // A baseline that does not know the scenario fails it.
+    let text = std::fs::read_to_string(&baseline)
+        .unwrap()
+        .replace("\"quickstart\"", "\"quickstrat\"");
+    std::fs::write(&baseline, text).unwrap();
+    let o = failcast(&check_args_with(&["--baseline", b]), &out);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("the baseline has no entry for `quickstart` (it has: quickstrat)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn slurm_array_steps_map_onto_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    // --array=0-12:4 has tasks 0, 4, 8, 12: task 4 is the second of four.
+    let o = Command::new(common::binary())
+        .current_dir(common::repo_path(""))
+        .args(check_args_with(&["--seeds", "4", "--shard", "auto"]))
+        .arg("--out")
+        .arg(tmp.path().join("s"))
+        .env("SLURM_ARRAY_TASK_ID", "4")
+        .env("SLURM_ARRAY_TASK_MIN", "0")
+        .env("SLURM_ARRAY_TASK_STEP", "4")
+        .env("SLURM_ARRAY_TASK_COUNT", "4")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("shard 2/4: 1 run(s)"), "{}", stdout(&o));
+    assert!(tmp.path().join("s/runs/setup-1/seed-2.json").exists());
+}
+
+#[test]
+fn replay_commands_survive_a_shell() {
+    assert_eq!(
+        batch::shell_quote("scenarios/quickstart.toml"),
+        "scenarios/quickstart.toml"
+    );
+    assert_eq!(batch::shell_quote("my dir/a.toml"), "'my dir/a.toml'");
+    assert_eq!(
+        batch::shell_quote("scenario.description=it's"),
+        "'scenario.description=it'\\''s'"
+    );
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf %s {}", batch::shell_quote("a b'c$HOME")))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "a b'c$HOME");
 }

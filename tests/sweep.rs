@@ -120,6 +120,42 @@ fn the_scenarios_own_sweep_table_and_bad_grids() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("did you mean `ingest.health.fall`?"), "{}", text(&o));
     assert!(!tmp.path().join("bad").exists());
+    let o = sweep(
+        &[
+            "scenarios/quickstart.toml",
+            "--grid",
+            "ingest.health.fall=2,3",
+            "--grid",
+            "ingest.health.fall=4",
+        ],
+        &tmp.path().join("twice"),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("--grid ingest.health.fall is given twice"),
+        "{}",
+        text(&o)
+    );
+    // A bad key is reported once, not once per cell.
+    let o = sweep(
+        &["scenarios/quickstart.toml", "--grid", "nosuch=1,2,3"],
+        &tmp.path().join("once"),
+    );
+    assert_eq!(
+        text(&o).matches("unknown scenario key `nosuch`").count(),
+        1,
+        "{}",
+        text(&o)
+    );
+    // The heatmap's metric is tabulated even when it is not a compared one.
+    let live = tmp.path().join("live");
+    let o = sweep(
+        &[file.to_str().unwrap(), "--seeds", "1", "--metric", "live_latency_s_p95"],
+        &live,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let csv = std::fs::read_to_string(live.join("sweep.csv")).unwrap();
+    assert_eq!(csv.matches(",live_latency_s_p95,").count(), 3, "{csv}");
     let o = sweep(&["scenarios/quickstart.toml"], &tmp.path().join("none"));
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("nothing to sweep"), "{}", text(&o));

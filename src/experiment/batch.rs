@@ -4,7 +4,6 @@
 //! their run, and results kept by run index so every aggregate is the same whatever
 //! `--jobs` is.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -72,11 +71,22 @@ impl Setup {
 
     /// The command that replays one run of this setup.
     pub fn replay(&self, seed: u64) -> String {
-        let mut command = format!("failcast run {} --seed {seed}", self.file);
+        let mut command = format!("failcast run {} --seed {seed}", shell_quote(&self.file));
         for o in &self.overrides {
-            command.push_str(&format!(" --set '{o}'"));
+            command.push_str(&format!(" --set {}", shell_quote(o)));
         }
         command
+    }
+}
+
+/// `text` as one word for a POSIX shell: as it is when it holds only characters no
+/// shell treats specially, else in single quotes (a `'` inside written `'\''`).
+pub fn shell_quote(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./=:,@%+".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 
@@ -84,6 +94,9 @@ impl Setup {
 /// its aggregates are made (so `merge` makes exactly the same).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
+    /// The failcast version that ran it: records of another version may differ.
+    #[serde(default)]
+    pub version: String,
     /// `check`, `compare` or `sweep`.
     pub command: String,
     pub setups: Vec<Setup>,
@@ -122,6 +135,17 @@ impl Plan {
 }
 
 impl Plan {
+    /// A plan of this failcast version.
+    pub fn new(command: &str, setups: Vec<Setup>, seeds: u64, settings: Settings) -> Plan {
+        Plan {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            command: command.to_string(),
+            setups,
+            seeds,
+            settings,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.setups.len() * self.seeds as usize
     }
@@ -428,16 +452,32 @@ fn prepare_folder(plan: &Plan, dir: &Path, resume: bool) -> Result<(), BatchErro
         dir: dir.display().to_string(),
         message,
     };
+    if dir.exists() && !dir.is_dir() {
+        return Err(folder_error("is a file, not a folder; give another --out".into()));
+    }
     if dir.join(MANIFEST_FILE).exists() {
         let earlier = read_manifest(dir)?;
-        if resume && earlier != *plan {
-            return Err(folder_error(
-                "holds another experiment (other setups, seeds or scenario contents): resume it with the same command, or give another --out"
-                    .into(),
-            ));
-        }
-        if !resume {
-            std::fs::remove_dir_all(dir).map_err(io_error(dir))?;
+        if resume {
+            if let Some(what) = plan.differs_in_runs(&earlier) {
+                return Err(folder_error(format!(
+                    "holds another experiment ({what} differ): resume it with the same command, or give another --out"
+                )));
+            }
+        } else {
+            // Start over: what an earlier experiment wrote goes, anything else stays.
+            for name in WRITTEN {
+                let path = dir.join(name);
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                if let Err(e) = removed {
+                    if e.kind() != io::ErrorKind::NotFound {
+                        return Err(io_error(&path)(e));
+                    }
+                }
+            }
         }
     } else if dir.exists() && std::fs::read_dir(dir).map_err(io_error(dir))?.next().is_some() {
         return Err(folder_error(
@@ -450,6 +490,41 @@ fn prepare_folder(plan: &Plan, dir: &Path, resume: bool) -> Result<(), BatchErro
     write_atomic(&path, &json).map_err(io_error(&path))
 }
 
+/// What an experiment folder holds that the batch commands wrote (removed when an
+/// experiment starts over in it).
+pub const WRITTEN: &[&str] = &[
+    MANIFEST_FILE,
+    RUNS_DIR,
+    "check.json",
+    "check.md",
+    "junit.xml",
+    "comparison.csv",
+    "comparison.json",
+    "comparison.html",
+    "sweep.csv",
+    "sweep.json",
+    "plots",
+    ".plots.tmp",
+];
+
+impl Plan {
+    /// Why another plan's runs are not this plan's runs (`None`: they are, whatever
+    /// their aggregate settings): the version, the command, the setups or the seeds.
+    pub fn differs_in_runs(&self, other: &Plan) -> Option<&'static str> {
+        if self.version != other.version {
+            Some("failcast versions")
+        } else if self.command != other.command {
+            Some("the commands")
+        } else if self.setups != other.setups {
+            Some("the setups (files, overrides, first seeds or scenario contents)")
+        } else if self.seeds != other.seeds {
+            Some("the seed counts")
+        } else {
+            None
+        }
+    }
+}
+
 /// Reads the records of every run of `plan` from shard folders (each must hold the
 /// same plan); a run missing from all of them is an error naming it.
 pub fn merge(dirs: &[PathBuf]) -> Result<(Plan, Vec<RunRecord>), BatchError> {
@@ -459,10 +534,14 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Plan, Vec<RunRecord>), BatchError> {
     })?;
     let plan = read_manifest(first)?;
     for dir in &dirs[1..] {
-        if read_manifest(dir)? != plan {
+        let other = read_manifest(dir)?;
+        let what = plan
+            .differs_in_runs(&other)
+            .or((other.settings != plan.settings).then_some("the settings"));
+        if let Some(what) = what {
             return Err(BatchError::Folder {
                 dir: dir.display().to_string(),
-                message: format!("holds another experiment than {}", first.display()),
+                message: format!("holds another experiment than {} ({what} differ)", first.display()),
             });
         }
     }
@@ -511,14 +590,4 @@ pub fn statistic(name: &str, values: &[f64]) -> Option<f64> {
         "max" => sorted[sorted.len() - 1],
         _ => return None,
     })
-}
-
-/// Record counts by outcome, for messages.
-pub fn failed_runs<'a>(plan: &'a Plan, records: &[&'a RunRecord]) -> BTreeMap<usize, (&'a Setup, u64, &'a str)> {
-    (records.iter().enumerate())
-        .filter_map(|(i, r)| match &r.outcome {
-            Outcome::Failed { error } => Some((i, (&plan.setups[r.setup], r.seed, error.as_str()))),
-            Outcome::Done { .. } => None,
-        })
-        .collect()
 }

@@ -179,8 +179,153 @@ pub fn run_bench(repeats: u32, span_1k: SimDuration, span_10k: SimDuration) -> B
     }
 }
 
+/// The bundled reference day (`scenarios/reference-day.toml`), built in so that
+/// `failcast bench --day` runs anywhere.
+pub const REFERENCE_DAY: &str = include_str!("../../scenarios/reference-day.toml");
+
+/// One timed run of a scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioRun {
+    pub simulated_s: f64,
+    pub viewers: u32,
+    pub events: u64,
+    pub wall_s: f64,
+    /// Simulated seconds per wall second.
+    pub speedup: f64,
+    pub events_per_s: f64,
+}
+
+/// The reference day with `overrides` (e.g. a shorter duration), run once and timed.
+pub fn run_reference_day(overrides: &[String]) -> Result<ScenarioRun, String> {
+    let s = crate::scenario::load_str("reference-day.toml", REFERENCE_DAY, overrides).map_err(|d| d.to_string())?;
+    let started = Instant::now();
+    let out = super::run_scenario(&s, s.scenario.seed, None, false).map_err(|e| e.to_string())?;
+    let wall_s = started.elapsed().as_secs_f64();
+    let simulated_s = s.scenario.duration.0.as_secs_f64();
+    Ok(ScenarioRun {
+        simulated_s,
+        viewers: s.viewers.count,
+        events: out.summary.events,
+        wall_s,
+        speedup: simulated_s / wall_s,
+        events_per_s: out.summary.events as f64 / wall_s,
+    })
+}
+
+/// Peak resident memory of this process so far (Linux `VmHWM`), in bytes.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The least-squares slope of log(y) on log(x): the exponent of y ∝ x^k.
+pub fn log_log_slope(points: &[(f64, f64)]) -> f64 {
+    let logs: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (libm::log(x), libm::log(y))).collect();
+    let n = logs.len() as f64;
+    let (mx, my) = (
+        logs.iter().map(|p| p.0).sum::<f64>() / n,
+        logs.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let cov: f64 = logs.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    let var: f64 = logs.iter().map(|(x, _)| (x - mx) * (x - mx)).sum();
+    cov / var
+}
+
+/// How wall time grows with simulated time and with viewers: the reference day at
+/// 1, 2 and 4 × a base duration (viewers per hour fixed), and at 1, 2 and 4 × a base
+/// viewer count (duration fixed).
+#[derive(Debug, Clone, Serialize)]
+pub struct Scaling {
+    pub by_duration: Vec<ScenarioRun>,
+    pub duration_exponent: f64,
+    pub by_viewers: Vec<ScenarioRun>,
+    pub viewers_exponent: f64,
+}
+
+pub fn run_scaling(base_hours: u32, base_viewers: u32) -> Result<Scaling, String> {
+    let mut by_duration = Vec::new();
+    for k in [1, 2, 4] {
+        // Arrivals are spread over the run, so viewers scale with the duration to keep
+        // the audience per hour the same.
+        by_duration.push(run_reference_day(&[
+            format!("scenario.duration={}h", base_hours * k),
+            format!("viewers.count={}", base_viewers * k),
+        ])?);
+    }
+    let mut by_viewers = Vec::new();
+    for k in [1, 2, 4] {
+        by_viewers.push(run_reference_day(&[
+            format!("scenario.duration={base_hours}h"),
+            format!("viewers.count={}", base_viewers * k),
+        ])?);
+    }
+    let slope = |runs: &[ScenarioRun], x: fn(&ScenarioRun) -> f64| {
+        log_log_slope(&runs.iter().map(|r| (x(r), r.wall_s)).collect::<Vec<_>>())
+    };
+    Ok(Scaling {
+        duration_exponent: slope(&by_duration, |r| r.simulated_s),
+        viewers_exponent: slope(&by_viewers, |r| f64::from(r.viewers)),
+        by_duration,
+        by_viewers,
+    })
+}
+
+/// Runs/s of a batch of short runs with one worker, and with two.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobsScaling {
+    pub runs: usize,
+    pub runs_per_s_1: f64,
+    pub runs_per_s_2: f64,
+    pub speedup: f64,
+}
+
+pub fn run_jobs_scaling(runs: u64) -> Result<JobsScaling, String> {
+    use super::batch::{execute, Options, Plan, Settings, Setup};
+    let overrides = vec!["scenario.duration=2h".to_string(), "viewers.count=300".to_string()];
+    let s = crate::scenario::load_str("reference-day.toml", REFERENCE_DAY, &overrides).map_err(|d| d.to_string())?;
+    let setup = Setup::new(
+        "reference-day".into(),
+        std::path::Path::new("reference-day.toml"),
+        overrides,
+        1,
+        s,
+    );
+    let plan = Plan::new("bench", vec![setup], runs, Settings::default());
+    let dir = std::env::temp_dir().join(format!("failcast-bench-{}", std::process::id()));
+    let mut rates = Vec::new();
+    for jobs in [1, 2] {
+        let _ = std::fs::remove_dir_all(&dir);
+        let options = Options {
+            jobs,
+            resume: false,
+            shard: None,
+            progress: false,
+        };
+        let started = Instant::now();
+        execute(&plan, &dir, &options, &std::sync::atomic::AtomicBool::new(false)).map_err(|e| e.to_string())?;
+        rates.push(runs as f64 / started.elapsed().as_secs_f64());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(JobsScaling {
+        runs: runs as usize,
+        runs_per_s_1: rates[0],
+        runs_per_s_2: rates[1],
+        speedup: rates[1] / rates[0],
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn log_log_slope_recovers_an_exponent() {
+        let points: Vec<(f64, f64)> = [1.0, 2.0, 4.0, 8.0].iter().map(|&x| (x, 3.0 * x * x)).collect();
+        assert!((super::log_log_slope(&points) - 2.0).abs() < 1e-12);
+        let linear: Vec<(f64, f64)> = [10.0, 20.0, 40.0].iter().map(|&x| (x, 0.5 * x)).collect();
+        assert!((super::log_log_slope(&linear) - 1.0).abs() < 1e-12);
+    }
+
     use super::*;
 
     /// Every queued event is as large as the largest kernel input: keep them small,

@@ -19,8 +19,7 @@ pub struct ExpectationResult {
     /// The statistic over the seeds (for `all`: the worst seed's value).
     pub measured: Option<f64>,
     pub passed: bool,
-    /// The seed to replay: the first that fails on its own, else the one furthest
-    /// from passing.
+    /// The seed to replay: one without a value, else the one furthest from passing.
     pub worst_seed: Option<u64>,
 }
 
@@ -37,6 +36,9 @@ pub struct BaselineResult {
     pub tolerance: f64,
     pub absolute: f64,
     pub passed: bool,
+    /// Why there is nothing to compare (the baseline has no entry for the scenario).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// One scenario's verdicts.
@@ -159,12 +161,14 @@ pub fn judge(plan: &Plan, records: &[&RunRecord], stat: &str, baseline: Option<&
                             _ => (v - low).abs(),
                         }
                     };
-                    let first_failing = values.iter().find(|(_, v)| !passes(*v)).map(|&(seed, _)| seed);
+                    // The seed furthest from passing (earliest on ties); a seed with
+                    // no value (the metric never happened, or the run failed) first.
+                    let no_value = values.iter().find(|(_, v)| v.is_none()).map(|&(seed, _)| seed);
                     let furthest = (values.iter())
                         .filter_map(|&(seed, v)| v.map(|v| (seed, distance(v))))
                         .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
                         .map(|(seed, _)| seed);
-                    let worst_seed = first_failing.or(furthest);
+                    let worst_seed = no_value.or(furthest);
                     let (measured, passed) = if stat == "all" {
                         let worst = worst_seed.and_then(|seed| values.iter().find(|(s, _)| *s == seed)?.1);
                         (worst, values.iter().all(|(_, v)| passes(*v)))
@@ -196,10 +200,27 @@ pub fn judge(plan: &Plan, records: &[&RunRecord], stat: &str, baseline: Option<&
                     Some((metric.to_string(), statistic("mean", &values)?))
                 })
                 .collect();
-            let baseline = baseline
-                .and_then(|b| Some((b, b.scenarios.get(&setup.label)?)))
-                .map(|(b, stored)| compare_to_baseline(b, stored, &means))
-                .unwrap_or_default();
+            // A scenario the baseline does not know fails: a regression check that
+            // checks nothing must not pass quietly.
+            let baseline = match baseline {
+                None => Vec::new(),
+                Some(b) => match b.scenarios.get(&setup.label) {
+                    Some(stored) => compare_to_baseline(b, stored, &means),
+                    None => vec![BaselineResult {
+                        metric: "entry".into(),
+                        baseline: 0.0,
+                        measured: None,
+                        tolerance: 0.0,
+                        absolute: 0.0,
+                        passed: false,
+                        note: Some(format!(
+                            "the baseline has no entry for `{}` (it has: {}); store one with --save-baseline",
+                            setup.label,
+                            b.scenarios.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )),
+                    }],
+                },
+            };
             ScenarioCheck {
                 label: setup.label.clone(),
                 file: setup.file.clone(),
@@ -239,6 +260,7 @@ fn compare_to_baseline(
                 tolerance,
                 absolute: ABSOLUTE_FLOOR,
                 passed,
+                note: None,
             }
         })
         .collect()
@@ -351,6 +373,9 @@ pub fn junit(report: &CheckReport, plan: &Plan) -> String {
 
 impl BaselineResult {
     pub fn describe(&self) -> String {
+        if let Some(note) = &self.note {
+            return note.clone();
+        }
         format!(
             "{}: {} now, {} in the baseline (tolerance {:.1}% in the worse direction)",
             self.metric,
@@ -405,6 +430,14 @@ pub fn markdown(report: &CheckReport, plan: &Plan) -> String {
         }
         for b in &s.baseline {
             let mark = if b.passed { "✅" } else { "❌" };
+            if b.note.is_some() {
+                md.push_str(&format!(
+                    "| {mark} | {} | baseline: {} | | |\n",
+                    md_cell(&s.label),
+                    md_cell(&b.describe())
+                ));
+                continue;
+            }
             md.push_str(&format!(
                 "| {mark} | {} | baseline `{}` ≤ {:.1}% worse than {} | {} | |\n",
                 md_cell(&s.label),

@@ -252,7 +252,13 @@ pub fn text_table(c: &Comparison) -> Vec<String> {
                 None => String::new(),
                 Some(d) => match (d.mean, d.ci_low, d.ci_high) {
                     (Some(mean), Some(l), Some(h)) => {
-                        format!("{:+} [{}, {}]", fmt(Some(mean)), fmt(Some(l)), fmt(Some(h))).replace("+-", "-")
+                        format!(
+                            "{}{} [{}, {}]",
+                            if mean > 0.0 { "+" } else { "" },
+                            fmt(Some(mean)),
+                            fmt(Some(l)),
+                            fmt(Some(h))
+                        )
                     }
                     (Some(mean), _, _) => fmt(Some(mean)),
                     _ => "-".into(),

@@ -50,8 +50,10 @@ pub fn sweep(plan: &Plan, records: &[&RunRecord], metric: &str, stat: &str) -> S
                     .filter_map(|r| r.summary().and_then(|s| s.metric(metric)))
                     .collect()
             };
-            let metrics = (COMPARE_METRICS.iter())
-                .map(|&m| (m.to_string(), Stats::of(&values_of(m))))
+            // The tabulated metrics, and the heatmap's if it is not among them.
+            let extra = (!COMPARE_METRICS.contains(&metric)).then_some(metric);
+            let metrics = (COMPARE_METRICS.iter().copied().chain(extra))
+                .map(|m| (m.to_string(), Stats::of(&values_of(m))))
                 .collect();
             let failed_runs = (runs.iter())
                 .filter_map(|r| match &r.outcome {
@@ -121,7 +123,7 @@ impl Sweep {
     /// The terminal table: a line per cell with the heatmap's figure.
     pub fn text_table(&self) -> Vec<String> {
         let mut lines = vec![format!(
-            "{}  {} {} over {} seed(s)",
+            "{}  {} {} over {} seed(s) (runs with a value)",
             self.axes.join("  "),
             self.statistic,
             self.metric,
@@ -141,7 +143,14 @@ impl Sweep {
             let values: Vec<String> = (cell.values.iter().zip(&widths))
                 .map(|(v, w)| format!("{v:<w$}"))
                 .collect();
-            lines.push(format!("{}  {}", values.join("  "), super::compare::fmt(cell.heat)));
+            let with_value = (cell.metrics.iter())
+                .find(|(m, _)| *m == self.metric)
+                .map_or(0, |(_, stats)| stats.n);
+            lines.push(format!(
+                "{}  {} ({with_value})",
+                values.join("  "),
+                super::compare::fmt(cell.heat)
+            ));
         }
         lines
     }
