@@ -215,7 +215,7 @@ fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scalin
             return exit::INTERNAL;
         }
     };
-    let growth = match scaling.then(|| bench::run_scaling(1, 1000)).transpose() {
+    let growth = match scaling.then(|| bench::run_scaling(30, 2000)).transpose() {
         Ok(growth) => growth,
         Err(e) => {
             eprintln!("error: scaling: {e}");
@@ -282,8 +282,8 @@ fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scalin
     }
     if let Some(g) = &growth {
         for (what, runs) in [
-            ("simulated time (viewers per hour fixed)", &g.by_duration),
-            ("viewers (1 h)", &g.by_viewers),
+            ("simulated time (quickstart, 2,000 viewers)", &g.by_duration),
+            ("viewers (quickstart, 30 min)", &g.by_viewers),
         ] {
             let points: Vec<String> = runs
                 .iter()

@@ -233,9 +233,9 @@ pub fn log_log_slope(points: &[(f64, f64)]) -> f64 {
     cov / var
 }
 
-/// How wall time grows with simulated time and with viewers: the reference day at
-/// 1, 2 and 4 × a base duration (viewers per hour fixed), and at 1, 2 and 4 × a base
-/// viewer count (duration fixed).
+/// How wall time grows with simulated time and with viewers, on a steady workload
+/// (the quickstart: viewers join in the first minute and stay; its fault at 10 min):
+/// 1, 2 and 4 × a base duration, and 1, 2 and 4 × a base viewer count.
 #[derive(Debug, Clone, Serialize)]
 pub struct Scaling {
     pub by_duration: Vec<ScenarioRun>,
@@ -244,20 +244,37 @@ pub struct Scaling {
     pub viewers_exponent: f64,
 }
 
-pub fn run_scaling(base_hours: u32, base_viewers: u32) -> Result<Scaling, String> {
+/// The bundled quickstart, built in like the reference day.
+pub const QUICKSTART: &str = include_str!("../../scenarios/quickstart.toml");
+
+fn run_quickstart(overrides: &[String]) -> Result<ScenarioRun, String> {
+    let s = crate::scenario::load_str("quickstart.toml", QUICKSTART, overrides).map_err(|d| d.to_string())?;
+    let started = Instant::now();
+    let out = super::run_scenario(&s, s.scenario.seed, None, false).map_err(|e| e.to_string())?;
+    let wall_s = started.elapsed().as_secs_f64();
+    let simulated_s = s.scenario.duration.0.as_secs_f64();
+    Ok(ScenarioRun {
+        simulated_s,
+        viewers: s.viewers.count,
+        events: out.summary.events,
+        wall_s,
+        speedup: simulated_s / wall_s,
+        events_per_s: out.summary.events as f64 / wall_s,
+    })
+}
+
+pub fn run_scaling(base_minutes: u32, base_viewers: u32) -> Result<Scaling, String> {
     let mut by_duration = Vec::new();
     for k in [1, 2, 4] {
-        // Arrivals are spread over the run, so viewers scale with the duration to keep
-        // the audience per hour the same.
-        by_duration.push(run_reference_day(&[
-            format!("scenario.duration={}h", base_hours * k),
-            format!("viewers.count={}", base_viewers * k),
+        by_duration.push(run_quickstart(&[
+            format!("scenario.duration={}m", base_minutes * k),
+            format!("viewers.count={base_viewers}"),
         ])?);
     }
     let mut by_viewers = Vec::new();
     for k in [1, 2, 4] {
-        by_viewers.push(run_reference_day(&[
-            format!("scenario.duration={base_hours}h"),
+        by_viewers.push(run_quickstart(&[
+            format!("scenario.duration={base_minutes}m"),
             format!("viewers.count={}", base_viewers * k),
         ])?);
     }
