@@ -204,3 +204,35 @@ fn a_departed_viewer_frees_its_load_balancer_connection() {
     assert!(common::balances(&out.summary));
     assert_eq!(out.summary.viewers_started, 400);
 }
+
+#[test]
+fn frames_to_a_floating_ingest_address_cross_regions_by_the_inter_region_latency() {
+    // The encoder in Europe, both ingest servers in the US: frames go to the stream's
+    // floating address, held by ingest-1.
+    let source = |gap: &str| {
+        format!(
+            "[scenario]\nname = \"t\"\nduration = \"1m\"\n\
+             [regions]\neu = [\"encoder-1\"]\nus = [\"ingest-1\", \"ingest-2\", \"manager-1\", \"origin-1\"]\n\
+             [network]\ninter_region = {{ latency = \"{gap}\" }}\nencoder_ingest = {{ jitter = \"0s\" }}\n[viewers]\ncount = 4\n"
+        )
+    };
+    let frames = |gap: &str| -> Vec<SimTime> {
+        let s = load_str("t.toml", &source(gap), &[]).unwrap();
+        let out = run_scenario(&s, 1, None, true).unwrap();
+        let ingest = out.node_names.iter().position(|n| n == "ingest-1").unwrap() as u32;
+        (out.records.as_ref().unwrap().iter())
+            .filter(|r| r.dst == ingest && r.kind == "frames")
+            .map(|r| r.time)
+            .collect()
+    };
+    let (near, far) = (frames("1ms"), frames("151ms"));
+    assert!(near.len() > 1000);
+    // Capture starts once the connection is up (the handshake's two legs, each 150 ms
+    // longer), then every frame takes 150 ms longer to arrive: 450 ms in all (150 ms
+    // if the address were as near as the encoder).
+    let shift = far[0] - near[0];
+    for (a, b) in near.iter().zip(&far).take(1000) {
+        assert_eq!(*b - *a, shift);
+    }
+    assert_eq!(shift, failcast::time::SimDuration::from_millis(450), "{shift}");
+}

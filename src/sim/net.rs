@@ -329,6 +329,18 @@ impl Network {
                 };
             }
         }
+        // To a floating address: the distance to whoever holds it as the message
+        // leaves (the address may move; the link's FIFO order still holds below).
+        if let (Dest::Vip(_), Some(to)) = (dst, resolved) {
+            let (a, b) = (self.regions[src as usize], self.regions[to as usize]);
+            if a.is_some() && b.is_some() && a != b {
+                extra += self.inter_region.0;
+                if !self.inter_region.1.is_zero() {
+                    let u: f64 = link.rng.gen();
+                    extra += self.inter_region.1.mul_f64((-libm::log(1.0 - u)).min(10.0));
+                }
+            }
+        }
         let departure = if spec.bandwidth_bps > 0 {
             let start = link.busy_until.max(now);
             let serialisation_ns = (u128::from(bytes) * 8 * 1_000_000_000 / u128::from(spec.bandwidth_bps)) as u64;
@@ -416,6 +428,38 @@ mod tests {
         assert_eq!(
             net.transmit(t, 3, Dest::Node(1), 100),
             Some(SimTime::from_millis(1_090))
+        );
+    }
+
+    #[test]
+    fn a_floating_address_is_as_far_as_its_holder_when_a_message_leaves() {
+        let spec = LinkSpec {
+            latency: SimDuration::from_millis(10),
+            ..LinkSpec::default()
+        };
+        let mut net = net_with(spec);
+        net.set_inter_region(SimDuration::from_millis(80), SimDuration::ZERO);
+        net.set_region(1, 0);
+        net.set_region(2, 0);
+        net.set_region(3, 1);
+        let vip = net.add_vip(2, Some(3));
+        let t = SimTime::from_secs(1);
+        // Held across the regions: the extra distance.
+        assert_eq!(
+            net.transmit(t, 1, Dest::Vip(vip), 100),
+            Some(SimTime::from_millis(1_090))
+        );
+        // Moved to a node of the sender's region: the link's own latency, but never
+        // before what the link already carries (FIFO).
+        net.move_vip(vip, Some(2));
+        assert_eq!(
+            net.transmit(t, 1, Dest::Vip(vip), 100),
+            Some(SimTime::from_millis(1_090))
+        );
+        let later = SimTime::from_secs(2);
+        assert_eq!(
+            net.transmit(later, 1, Dest::Vip(vip), 100),
+            Some(SimTime::from_millis(2_010))
         );
     }
 
