@@ -291,27 +291,16 @@ pub fn check(args: CheckArgs) -> i32 {
         eprintln!("  = help: run the shards without them, then: failcast merge DIR... --junit FILE --markdown FILE");
         return exit::INVALID;
     }
-    if let Err(code) = check_outputs(&plan, &args.out, &outputs) {
-        return code;
-    }
-    let executed = match execute(&plan, &args.out, &options(&args.batch, shard)) {
-        Ok(executed) => executed,
-        Err(code) => return code,
-    };
-    if let Some(code) = unfinished(&plan, &args.out, &executed, shard) {
-        return code;
-    }
-    let records = executed
-        .complete()
-        .expect("a finished unsharded experiment has every run");
-    finish_check(
-        &plan,
-        &records,
-        &args.out,
-        args.junit.as_deref(),
-        args.markdown.as_deref(),
-        args.save_baseline.as_deref(),
-    )
+    run_plan(&plan, &args.out, &args.batch, shard, &outputs, |plan, records| {
+        finish_check(
+            plan,
+            records,
+            &args.out,
+            args.junit.as_deref(),
+            args.markdown.as_deref(),
+            args.save_baseline.as_deref(),
+        )
+    })
 }
 
 fn execute(plan: &Plan, out: &Path, options: &Options) -> Result<Executed, i32> {
@@ -337,6 +326,32 @@ fn execute(plan: &Plan, out: &Path, options: &Options) -> Result<Executed, i32> 
             })
         }
     }
+}
+
+/// Executes `plan` in `out` (after refusing bad outputs), and hands a finished,
+/// unsharded experiment's records to `finish`.
+fn run_plan(
+    plan: &Plan,
+    out: &Path,
+    batch: &BatchArgs,
+    shard: Option<(usize, usize)>,
+    outputs: &[Option<&Path>],
+    finish: impl FnOnce(&Plan, &[&RunRecord]) -> i32,
+) -> i32 {
+    if let Err(code) = check_outputs(plan, out, outputs) {
+        return code;
+    }
+    let executed = match execute(plan, out, &options(batch, shard)) {
+        Ok(executed) => executed,
+        Err(code) => return code,
+    };
+    if let Some(code) = unfinished(plan, out, &executed, shard) {
+        return code;
+    }
+    let records = executed
+        .complete()
+        .expect("a finished unsharded experiment has every run");
+    finish(plan, &records)
 }
 
 /// An interrupted or sharded experiment ends here: what is done is kept.
@@ -511,20 +526,9 @@ pub fn compare(args: CompareArgs) -> i32 {
         return exit::INVALID;
     };
     let plan = Plan::new("compare", setups, seeds, Settings::default());
-    if let Err(code) = check_outputs(&plan, &args.out, &[]) {
-        return code;
-    }
-    let executed = match execute(&plan, &args.out, &options(&args.batch, shard)) {
-        Ok(executed) => executed,
-        Err(code) => return code,
-    };
-    if let Some(code) = unfinished(&plan, &args.out, &executed, shard) {
-        return code;
-    }
-    let records = executed
-        .complete()
-        .expect("a finished unsharded experiment has every run");
-    finish_compare(&plan, &records, &args.out)
+    run_plan(&plan, &args.out, &args.batch, shard, &[], |plan, records| {
+        finish_compare(plan, records, &args.out)
+    })
 }
 
 /// Writes comparison.csv, comparison.json, plots/ and comparison.html in `out`,
@@ -712,20 +716,9 @@ pub fn sweep(args: SweepArgs) -> i32 {
             ..Settings::default()
         },
     );
-    if let Err(code) = check_outputs(&plan, &args.out, &[]) {
-        return code;
-    }
-    let executed = match execute(&plan, &args.out, &options(&args.batch, shard)) {
-        Ok(executed) => executed,
-        Err(code) => return code,
-    };
-    if let Some(code) = unfinished(&plan, &args.out, &executed, shard) {
-        return code;
-    }
-    let records = executed
-        .complete()
-        .expect("a finished unsharded experiment has every run");
-    finish_sweep(&plan, &records, &args.out)
+    run_plan(&plan, &args.out, &args.batch, shard, &[], |plan, records| {
+        finish_sweep(plan, records, &args.out)
+    })
 }
 
 /// Writes sweep.csv, sweep.json and plots/sweep.{svg,png} in `out`, prints the cells,

@@ -195,9 +195,9 @@ pub struct ScenarioRun {
     pub events_per_s: f64,
 }
 
-/// The reference day with `overrides` (e.g. a shorter duration), run once and timed.
-pub fn run_reference_day(overrides: &[String]) -> Result<ScenarioRun, String> {
-    let s = crate::scenario::load_str("reference-day.toml", REFERENCE_DAY, overrides).map_err(|d| d.to_string())?;
+/// A built-in scenario (`name`, `text`) with `overrides`, run once and timed.
+fn run_builtin(name: &str, text: &str, overrides: &[String]) -> Result<ScenarioRun, String> {
+    let s = crate::scenario::load_str(name, text, overrides).map_err(|d| d.to_string())?;
     let started = Instant::now();
     let out = super::run_scenario(&s, s.scenario.seed, None, false).map_err(|e| e.to_string())?;
     let wall_s = started.elapsed().as_secs_f64();
@@ -210,6 +210,11 @@ pub fn run_reference_day(overrides: &[String]) -> Result<ScenarioRun, String> {
         speedup: simulated_s / wall_s,
         events_per_s: out.summary.events as f64 / wall_s,
     })
+}
+
+/// The reference day with `overrides` (e.g. a shorter duration), run once and timed.
+pub fn run_reference_day(overrides: &[String]) -> Result<ScenarioRun, String> {
+    run_builtin("reference-day.toml", REFERENCE_DAY, overrides)
 }
 
 /// Peak resident memory of this process so far (Linux `VmHWM`), in bytes.
@@ -248,19 +253,7 @@ pub struct Scaling {
 pub const QUICKSTART: &str = include_str!("../../scenarios/quickstart.toml");
 
 fn run_quickstart(overrides: &[String]) -> Result<ScenarioRun, String> {
-    let s = crate::scenario::load_str("quickstart.toml", QUICKSTART, overrides).map_err(|d| d.to_string())?;
-    let started = Instant::now();
-    let out = super::run_scenario(&s, s.scenario.seed, None, false).map_err(|e| e.to_string())?;
-    let wall_s = started.elapsed().as_secs_f64();
-    let simulated_s = s.scenario.duration.0.as_secs_f64();
-    Ok(ScenarioRun {
-        simulated_s,
-        viewers: s.viewers.count,
-        events: out.summary.events,
-        wall_s,
-        speedup: simulated_s / wall_s,
-        events_per_s: out.summary.events as f64 / wall_s,
-    })
+    run_builtin("quickstart.toml", QUICKSTART, overrides)
 }
 
 pub fn run_scaling(base_minutes: u32, base_viewers: u32) -> Result<Scaling, String> {
