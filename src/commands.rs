@@ -102,6 +102,13 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     Ok((k - 1, n))
 }
 
+/// The batch's `--shard`, if any (an error is printed).
+fn shard_of(batch: &BatchArgs) -> Result<Option<(usize, usize)>, ()> {
+    batch.shard.as_deref().map(parse_shard).transpose().map_err(|message| {
+        eprintln!("error: {message}");
+    })
+}
+
 /// This Slurm array task's 0-based place among the array's tasks:
 /// (ID − MIN) / STEP (`--array=0-12:4` has tasks 0, 4, 8, 12).
 fn slurm_task() -> Result<Option<usize>, String> {
@@ -238,12 +245,8 @@ pub fn check(args: CheckArgs) -> i32 {
     let Some(seeds) = seeds(&args.batch, 1) else {
         return exit::INVALID;
     };
-    let shard = match args.batch.shard.as_deref().map(parse_shard).transpose() {
-        Ok(shard) => shard,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit::INVALID;
-        }
+    let Ok(shard) = shard_of(&args.batch) else {
+        return exit::INVALID;
     };
     let baseline = match &args.baseline {
         None => None,
@@ -480,12 +483,8 @@ pub fn compare(args: CompareArgs) -> i32 {
     let Some(seeds) = seeds(&args.batch, 10) else {
         return exit::INVALID;
     };
-    let shard = match args.batch.shard.as_deref().map(parse_shard).transpose() {
-        Ok(shard) => shard,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit::INVALID;
-        }
+    let Ok(shard) = shard_of(&args.batch) else {
+        return exit::INVALID;
     };
     for file in &args.scenarios {
         if !file.is_file() {
@@ -630,12 +629,8 @@ pub fn sweep(args: SweepArgs) -> i32 {
         );
         return exit::INVALID;
     }
-    let shard = match args.batch.shard.as_deref().map(parse_shard).transpose() {
-        Ok(shard) => shard,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit::INVALID;
-        }
+    let Ok(shard) = shard_of(&args.batch) else {
+        return exit::INVALID;
     };
     let base = match scenario::load(&args.scenario, &args.batch.set) {
         Ok(s) => s,
