@@ -1,6 +1,11 @@
 //! The simulation kernel: a virtual clock and a kernel-owned event queue that dispatches
 //! to actix actors in a total order `(time, source id, source sequence)`.
 //!
+//! Each component kind (each [`Behavior`] type) runs in one actix actor, a [`Host`],
+//! that holds every node of that kind: per dispatch window the kernel sends a host one
+//! message for all of its nodes that have events, so the cost of an actix message is
+//! shared by the events of a window rather than paid per node.
+//!
 //! Calling contract, as for any sans-IO driver: the kernel alone advances time. Each
 //! actor is a [`Node`] wrapping a [`Behavior`]; it receives [`Input`]s stamped with the
 //! virtual `now` and answers only through its [`Ctx`]: network sends, timers, and kernel
@@ -12,6 +17,7 @@
 //!   its own in order (timers it sets for itself inside the window are merged locally).
 //!   This is safe because no message between two actors takes less than the lookahead.
 
+use std::any::{Any, TypeId};
 use std::cell::{Cell, RefCell};
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -449,9 +455,11 @@ impl<M> Ctx<'_, M> {
     }
 }
 
-/// The batch of events one actor handles in one dispatch window.
-pub struct Batch<M> {
-    window_end: SimTime,
+/// The events one node handles in one dispatch window, left by the kernel in its host's
+/// inbox.
+struct NodeBatch<M> {
+    /// The node's place in its host.
+    slot: u32,
     incarnation: u32,
     events: EventBatch<M>,
 }
@@ -459,27 +467,75 @@ pub struct Batch<M> {
 /// Most batches hold a single event: keep it inline rather than on the heap.
 type EventBatch<M> = SmallVec<[Pending<M>; 2]>;
 
-impl<M: Send + 'static> Message for Batch<M> {
+/// What the kernel left for a host's nodes in the current window.
+type Inbox<M> = Rc<RefCell<Vec<NodeBatch<M>>>>;
+
+/// The message that tells a host to handle its inbox: the window ends at `window_end`.
+pub struct Dispatched {
+    window_end: SimTime,
+}
+
+impl Message for Dispatched {
     type Result = ();
 }
 
-/// The actix actor that wraps a [`Behavior`].
-pub struct Node<B: Behavior> {
+/// One node: a [`Behavior`] with its own sequence numbers and in-window timers.
+struct Node<B: Behavior> {
     id: NodeId,
     behavior: B,
     seq: u64,
     local: BinaryHeap<Pending<B::Msg>>,
+}
+
+/// The nodes of one host, shared with the kernel, which adds them as it spawns them.
+type HostNodes<B> = Rc<RefCell<Vec<Node<B>>>>;
+
+/// The actix actor that runs every node of one component kind.
+pub struct Host<B: Behavior> {
+    nodes: HostNodes<B>,
+    inbox: Inbox<B::Msg>,
     shared: Rc<Shared<B::Msg>>,
 }
 
-impl<B: Behavior> Actor for Node<B> {
+impl<B: Behavior> Actor for Host<B> {
     type Context = Context<Self>;
 }
 
 impl<B: Behavior> Node<B> {
-    fn deliver(&mut self, event: Pending<B::Msg>, window_end: SimTime, incarnation: u32) -> bool {
+    /// Handles the kernel's batch (already in key order) merged with the node's own
+    /// timers that fall inside the window.
+    fn handle_batch(
+        &mut self,
+        events: EventBatch<B::Msg>,
+        window_end: SimTime,
+        incarnation: u32,
+        shared: &Shared<B::Msg>,
+    ) {
+        let mut events = events.into_iter().peekable();
+        loop {
+            let take_local = match (events.peek(), self.local.peek()) {
+                (Some(kernel), Some(local)) => local.key() < kernel.key(),
+                (None, Some(_)) => true,
+                (_, None) => false,
+            };
+            let next = if take_local { self.local.pop() } else { events.next() };
+            let Some(event) = next else { break };
+            if !self.deliver(event, window_end, incarnation, shared) {
+                self.local.clear();
+                break;
+            }
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        event: Pending<B::Msg>,
+        window_end: SimTime,
+        incarnation: u32,
+        shared: &Shared<B::Msg>,
+    ) -> bool {
         set_current_time(event.time);
-        self.shared.handled.borrow_mut().push(TraceRecord {
+        shared.handled.borrow_mut().push(TraceRecord {
             time: event.time,
             micro: event.micro,
             src: event.src,
@@ -488,7 +544,7 @@ impl<B: Behavior> Node<B> {
             kind: event.input.kind(),
             payload: event.input.payload_digest(),
         });
-        let mut outbox = self.shared.outbox.borrow_mut();
+        let mut outbox = shared.outbox.borrow_mut();
         let mut ctx = Ctx {
             now: event.time,
             micro: event.micro,
@@ -509,37 +565,30 @@ impl<B: Behavior> Node<B> {
                     .cloned()
                     .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "non-string panic".to_string());
-                *self.shared.panic.borrow_mut() = Some((self.id, event.time, message));
+                *shared.panic.borrow_mut() = Some((self.id, event.time, message));
                 false
             }
         }
     }
 }
 
-impl<B: Behavior> Handler<Batch<B::Msg>> for Node<B> {
+impl<B: Behavior> Handler<Dispatched> for Host<B> {
     type Result = ();
 
-    fn handle(&mut self, batch: Batch<B::Msg>, _ctx: &mut Context<Self>) {
-        let Batch {
-            window_end,
+    fn handle(&mut self, message: Dispatched, _ctx: &mut Context<Self>) {
+        // The kernel waits while hosts run, so the inbox is ours until we are done;
+        // its allocation goes back for the next window.
+        let mut batches = std::mem::take(&mut *self.inbox.borrow_mut());
+        let mut nodes = self.nodes.borrow_mut();
+        for NodeBatch {
+            slot,
             incarnation,
             events,
-        } = batch;
-        let mut events = events.into_iter().peekable();
-        loop {
-            // Merge the kernel's batch (already in key order) with local timers.
-            let take_local = match (events.peek(), self.local.peek()) {
-                (Some(kernel), Some(local)) => local.key() < kernel.key(),
-                (None, Some(_)) => true,
-                (_, None) => false,
-            };
-            let next = if take_local { self.local.pop() } else { events.next() };
-            let Some(event) = next else { break };
-            if !self.deliver(event, window_end, incarnation) {
-                self.local.clear();
-                break;
-            }
+        } in batches.drain(..)
+        {
+            nodes[slot as usize].handle_batch(events, message.window_end, incarnation, &self.shared);
         }
+        *self.inbox.borrow_mut() = batches;
         let left = self.shared.pending.get() - 1;
         self.shared.pending.set(left);
         if left == 0 {
@@ -548,6 +597,17 @@ impl<B: Behavior> Handler<Batch<B::Msg>> for Node<B> {
             }
         }
     }
+}
+
+/// The kernel's side of a host.
+struct HostHandle<M> {
+    kind: TypeId,
+    recipient: Recipient<Dispatched>,
+    inbox: Inbox<M>,
+    /// The host's [`HostNodes`], for spawning into it.
+    nodes: Box<dyn Any>,
+    /// Whether the host already has work in the current window.
+    touched: bool,
 }
 
 struct AllHandled<'a, M>(&'a Shared<M>);
@@ -599,7 +659,9 @@ pub struct RunStats {
 pub struct Kernel<M: Send + Unpin + TraceMsg + 'static> {
     queue: EventQueue<M>,
     kernel_events: BinaryHeap<KernelEvent>,
-    recipients: Vec<Option<Recipient<Batch<M>>>>,
+    hosts: Vec<HostHandle<M>>,
+    /// Each node's host and place in it (index 0, the kernel, is unused).
+    placement: Vec<(u32, u32)>,
     alive: Vec<bool>,
     incarnation: Vec<u32>,
     /// Hung nodes (`Pause`, nested pauses counted) and what waits for them.
@@ -615,6 +677,7 @@ pub struct Kernel<M: Send + Unpin + TraceMsg + 'static> {
     dispatch: Dispatch,
     batches: Vec<EventBatch<M>>,
     touched: Vec<NodeId>,
+    touched_hosts: Vec<u32>,
     end: SimTime,
     dropped_to_dead: u64,
     hook: Option<WindowHook<M>>,
@@ -632,7 +695,8 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         let mut kernel = Kernel {
             queue: EventQueue::new(),
             kernel_events: BinaryHeap::new(),
-            recipients: vec![None],
+            hosts: Vec::new(),
+            placement: vec![(u32::MAX, u32::MAX)],
             alive: vec![false],
             incarnation: vec![0],
             paused: vec![0],
@@ -651,6 +715,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             dispatch,
             batches: vec![EventBatch::new()],
             touched: Vec::new(),
+            touched_hosts: Vec::new(),
             end,
             dropped_to_dead: 0,
             hook: None,
@@ -669,10 +734,11 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
 
     /// The id the next spawned node will get.
     pub fn next_id(&self) -> NodeId {
-        self.recipients.len() as NodeId
+        self.placement.len() as NodeId
     }
 
-    /// Starts `behavior` as an actix actor named `name` in link class `class`.
+    /// Adds `behavior` as node `name` in link class `class`, run by the actix actor that
+    /// hosts its kind (started with the first node of the kind).
     pub fn spawn<B: Behavior<Msg = M>>(&mut self, name: &str, class: u16, behavior: B) -> NodeId {
         let id = self.next_id();
         self.net.add_node(id, name, class);
@@ -681,10 +747,35 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             behavior,
             seq: 0,
             local: BinaryHeap::new(),
-            shared: self.shared.clone(),
         };
-        let addr = node.start();
-        self.recipients.push(Some(addr.recipient()));
+        let kind = TypeId::of::<B>();
+        let host = match self.hosts.iter().position(|host| host.kind == kind) {
+            Some(host) => host,
+            None => {
+                let nodes: HostNodes<B> = Rc::new(RefCell::new(Vec::new()));
+                let inbox: Inbox<M> = Rc::new(RefCell::new(Vec::new()));
+                let actor = Host {
+                    nodes: nodes.clone(),
+                    inbox: inbox.clone(),
+                    shared: self.shared.clone(),
+                };
+                self.hosts.push(HostHandle {
+                    kind,
+                    recipient: actor.start().recipient(),
+                    inbox,
+                    nodes: Box::new(nodes),
+                    touched: false,
+                });
+                self.hosts.len() - 1
+            }
+        };
+        let nodes = self.hosts[host]
+            .nodes
+            .downcast_ref::<HostNodes<B>>()
+            .expect("a host holds nodes of its own kind");
+        let slot = nodes.borrow().len() as u32;
+        nodes.borrow_mut().push(node);
+        self.placement.push((host as u32, slot));
         self.alive.push(true);
         self.incarnation.push(0);
         self.paused.push(0);
@@ -961,17 +1052,27 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         self.batches[idx].push(event);
     }
 
-    /// Sends every node its batch and waits until all are handled.
+    /// Hands every node its batch, through one message per host, and waits until all
+    /// are handled.
     async fn flush(&mut self, window_end: SimTime) -> Result<(), SimError> {
-        self.shared.pending.set(self.touched.len());
         for node in self.touched.drain(..) {
-            let events = std::mem::take(&mut self.batches[node as usize]);
-            let recipient = self.recipients[node as usize].as_ref().expect("spawned");
-            recipient.do_send(Batch {
-                window_end,
+            let (host, slot) = self.placement[node as usize];
+            let handle = &mut self.hosts[host as usize];
+            handle.inbox.borrow_mut().push(NodeBatch {
+                slot,
                 incarnation: self.incarnation[node as usize],
-                events,
+                events: std::mem::take(&mut self.batches[node as usize]),
             });
+            if !handle.touched {
+                handle.touched = true;
+                self.touched_hosts.push(host);
+            }
+        }
+        self.shared.pending.set(self.touched_hosts.len());
+        for host in self.touched_hosts.drain(..) {
+            let handle = &mut self.hosts[host as usize];
+            handle.touched = false;
+            handle.recipient.do_send(Dispatched { window_end });
         }
         AllHandled(&self.shared).await;
         if let Some((node, time, message)) = self.shared.panic.borrow_mut().take() {
