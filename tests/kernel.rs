@@ -311,3 +311,13 @@ fn a_livelock_is_reported_not_hung() {
         assert!(error.contains("livelock") && error.contains("spinner"), "{error}");
     }
 }
+
+/// The model runs on virtual time only: a tokio timer anywhere inside a run panics
+/// rather than waiting on the wall clock.
+#[test]
+#[should_panic(expected = "timers are disabled")]
+fn a_tokio_timer_inside_a_run_panics() {
+    failcast::sim::run_in_system(|| async {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    });
+}

@@ -133,30 +133,40 @@ impl<M> Ord for Pending<M> {
 }
 
 /// The kernel's event queue: a monotone radix heap of small keys over a slab of event
-/// bodies, so that moving a key moves 40 bytes rather than a whole event.
+/// bodies, so that moving a key moves 32 bytes rather than a whole event.
 ///
 /// Monotone because time never goes backwards: every push is at or after the time of
-/// the last pop (asserted). Keys live in 64 buckets by the highest bit where their time
-/// differs from that last time; popping empties the lowest bucket into lower ones, so a
-/// key moves a few times in its life instead of sifting through a heap of every pending
-/// timer on each pop. Keys at exactly the current time wait in a small binary heap,
-/// ordered by the whole key, so events leave in the same `(time, micro, src, seq)`
-/// order as from one binary heap.
+/// the last pop (asserted). A key waits in the bucket named by the highest hexadecimal
+/// digit where its time differs from that last time, and by its own value of that
+/// digit; popping empties the lowest bucket into lower ones, so a key moves a handful
+/// of times in its life instead of sifting through a heap of every pending timer on
+/// each pop. Keys at exactly the current time wait in a small binary heap ordered by
+/// the whole key, so events leave in the same `(time, micro, src, seq)` order as from
+/// one binary heap.
 ///
 /// `(time, micro, src, seq, slot)`: the ordering key, then where the body is parked.
 type QueueKey = (SimTime, u32, NodeId, u64, u32);
+
+/// Bits per digit of the radix heap: 16 levels of 16 buckets for 64-bit times.
+const DIGIT_BITS: u32 = 4;
+const DIGITS: usize = 1 << DIGIT_BITS;
+const LEVELS: usize = 64 / DIGIT_BITS as usize;
+const BUCKETS: usize = LEVELS * DIGITS;
 
 struct EventQueue<M> {
     /// The time of the last pop: the base every bucket is relative to.
     last: SimTime,
     /// Keys at `last`.
     current: BinaryHeap<Reverse<QueueKey>>,
-    /// `buckets[b]`: keys whose time first differs from `last` at bit `b`.
-    buckets: [Vec<QueueKey>; 64],
+    /// `buckets[level * DIGITS + digit]`: keys whose time first differs from `last` in
+    /// digit `level`, where the key's digit is `digit` (and `last`'s is smaller).
+    buckets: Vec<Vec<QueueKey>>,
     /// The earliest time in each bucket (meaningful while the bucket is not empty).
-    bucket_min: [SimTime; 64],
-    /// Bit `b` set when `buckets[b]` is not empty.
-    occupied: u64,
+    bucket_min: Vec<SimTime>,
+    /// Bit `level` set when some bucket of that level is not empty.
+    levels_occupied: u32,
+    /// Per level, bit `digit` set when that bucket is not empty.
+    digits_occupied: [u32; LEVELS],
     /// A spare allocation for the bucket being redistributed.
     spare: Vec<QueueKey>,
     slots: Vec<Option<Pending<M>>>,
@@ -168,9 +178,10 @@ impl<M> EventQueue<M> {
         EventQueue {
             last: SimTime::ZERO,
             current: BinaryHeap::new(),
-            buckets: std::array::from_fn(|_| Vec::new()),
-            bucket_min: [SimTime::MAX; 64],
-            occupied: 0,
+            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            bucket_min: vec![SimTime::MAX; BUCKETS],
+            levels_occupied: 0,
+            digits_occupied: [0; LEVELS],
             spare: Vec::new(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -198,40 +209,55 @@ impl<M> EventQueue<M> {
     }
 
     fn place(&mut self, key: QueueKey) {
-        let differ = key.0.as_nanos() ^ self.last.as_nanos();
+        let time = key.0.as_nanos();
+        let differ = time ^ self.last.as_nanos();
         if differ == 0 {
             self.current.push(Reverse(key));
-        } else {
-            let bucket = 63 - differ.leading_zeros() as usize;
-            self.buckets[bucket].push(key);
-            self.occupied |= 1 << bucket;
-            if key.0 < self.bucket_min[bucket] {
-                self.bucket_min[bucket] = key.0;
-            }
+            return;
         }
+        let level = (63 - differ.leading_zeros()) / DIGIT_BITS;
+        let digit = (time >> (level * DIGIT_BITS)) as usize & (DIGITS - 1);
+        let bucket = level as usize * DIGITS + digit;
+        self.buckets[bucket].push(key);
+        self.levels_occupied |= 1 << level;
+        self.digits_occupied[level as usize] |= 1 << digit;
+        if key.0 < self.bucket_min[bucket] {
+            self.bucket_min[bucket] = key.0;
+        }
+    }
+
+    /// The bucket holding the earliest keys outside `current`.
+    fn lowest_bucket(&self) -> Option<usize> {
+        if self.levels_occupied == 0 {
+            return None;
+        }
+        let level = self.levels_occupied.trailing_zeros() as usize;
+        let digit = self.digits_occupied[level].trailing_zeros() as usize;
+        Some(level * DIGITS + digit)
     }
 
     fn peek_time(&self) -> Option<SimTime> {
         if !self.current.is_empty() {
             Some(self.last)
-        } else if self.occupied != 0 {
-            Some(self.bucket_min[self.occupied.trailing_zeros() as usize])
         } else {
-            None
+            self.lowest_bucket().map(|bucket| self.bucket_min[bucket])
         }
     }
 
     fn pop(&mut self) -> Option<Pending<M>> {
         if self.current.is_empty() {
-            if self.occupied == 0 {
-                return None;
-            }
-            // Advance to the earliest pending time; every key of the lowest bucket
-            // now differs from it below that bucket's bit, so each lands lower.
-            let lowest = self.occupied.trailing_zeros() as usize;
+            let lowest = self.lowest_bucket()?;
+            // Advance to the earliest pending time. Every key of the lowest bucket
+            // shares its digits above that bucket's level with it, so each lands in a
+            // lower level (or at the current time); keys of higher buckets still
+            // differ from it first where they differed from the old base.
             self.last = self.bucket_min[lowest];
             self.bucket_min[lowest] = SimTime::MAX;
-            self.occupied &= !(1 << lowest);
+            let (level, digit) = (lowest / DIGITS, lowest % DIGITS);
+            self.digits_occupied[level] &= !(1 << digit);
+            if self.digits_occupied[level] == 0 {
+                self.levels_occupied &= !(1 << level);
+            }
             let mut moving = std::mem::replace(&mut self.buckets[lowest], std::mem::take(&mut self.spare));
             for key in moving.drain(..) {
                 self.place(key);
@@ -1138,8 +1164,10 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
     }
 }
 
-/// Runs `body` on a fresh actix System: a current-thread tokio runtime with a paused
-/// clock, so that nothing can advance on wall time even by accident.
+/// Runs `body` on a fresh actix System: a current-thread tokio runtime without a time
+/// driver, so that a tokio timer anywhere in the model panics instead of running on
+/// wall time (a paused clock did the same more softly, and its driver cost a clock
+/// read and a timer-wheel check on every turn of the runtime, once per window).
 pub fn run_in_system<F, Fut, T>(body: F) -> T
 where
     F: FnOnce() -> Fut,
@@ -1147,8 +1175,6 @@ where
 {
     let system = actix::System::with_tokio_rt(|| {
         tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
             .build()
             .expect("a current-thread tokio runtime")
     });
