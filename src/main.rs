@@ -197,9 +197,21 @@ fn run(args: RunArgs) -> i32 {
     code
 }
 
+/// `100000` → `100,000`.
+fn with_thousands(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scaling: bool) -> i32 {
-    use failcast::time::SimDuration;
-    let report = bench::run_bench(repeats, SimDuration::from_secs(20), SimDuration::from_secs(4));
+    let report = bench::run_bench(repeats, &bench::BENCH_SIZES);
     let day_run = match day.then(|| bench::run_reference_day(&[])).transpose() {
         Ok(run) => run,
         Err(e) => {
@@ -242,20 +254,15 @@ fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scalin
         report.repeats
     );
     say!("{:>8}  {:>14}  {:>14}  {:>6}", "actors", "kernel", "floor", "ratio");
-    say!(
-        "{:>8}  {:>14}  {:>14}  {:>6.2}",
-        "1,000",
-        m(report.events_per_s_1k),
-        m(report.floor_events_per_s_1k),
-        report.ratio_1k
-    );
-    say!(
-        "{:>8}  {:>14}  {:>14}  {:>6.2}",
-        "10,000",
-        m(report.events_per_s_10k),
-        m(report.floor_events_per_s_10k),
-        report.ratio_10k
-    );
+    for size in &report.sizes {
+        say!(
+            "{:>8}  {:>14}  {:>14}  {:>6.2}",
+            with_thousands(size.actors),
+            m(size.events_per_s),
+            m(size.floor_events_per_s),
+            size.ratio
+        );
+    }
     say!(
         "strict (one event at a time) dispatch at 1,000 actors: {}",
         m(report.strict_events_per_s_1k)
@@ -298,4 +305,21 @@ fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scalin
         );
     }
     exit::OK
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_are_grouped_by_commas() {
+        let cases = [
+            (0, "0"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (100_000, "100,000"),
+            (1_234_567, "1,234,567"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(super::with_thousands(n), text);
+        }
+    }
 }
