@@ -123,7 +123,9 @@ pub struct Network {
     classes: Vec<u16>,
     class_specs: BTreeMap<(u16, u16), LinkSpec>,
     default_spec: LinkSpec,
-    links: BTreeMap<(NodeId, Dest), LinkState>,
+    /// Per source node, its links by destination: a message searches its sender's
+    /// few links rather than every link of the run.
+    links: Vec<BTreeMap<Dest, LinkState>>,
     vips: Vec<Option<NodeId>>,
     vip_classes: Vec<u16>,
     partitions: BTreeMap<u64, Partition>,
@@ -143,7 +145,7 @@ impl Network {
             classes: vec![0],
             class_specs: BTreeMap::new(),
             default_spec,
-            links: BTreeMap::new(),
+            links: vec![BTreeMap::new()],
             vips: Vec::new(),
             vip_classes: Vec::new(),
             partitions: BTreeMap::new(),
@@ -173,6 +175,7 @@ impl Network {
         self.names.push(name.to_string());
         self.classes.push(class);
         self.regions.push(None);
+        self.links.push(BTreeMap::new());
     }
 
     pub fn name(&self, node: NodeId) -> &str {
@@ -265,25 +268,23 @@ impl Network {
             self.lost += 1;
             return None;
         }
-        if !self.links.contains_key(&(src, dst)) {
+        if !self.links[src as usize].contains_key(&dst) {
             let spec = self.spec_for(src, dst);
             let dst_name = match dst {
                 Dest::Node(n) => self.names[n as usize].clone(),
                 Dest::Vip(v) => format!("vip-{v}"),
             };
             let rng = rng_for(self.seed, &format!("link:{}->{}", self.names[src as usize], dst_name));
-            self.links.insert(
-                (src, dst),
-                LinkState {
-                    spec,
-                    rng,
-                    busy_until: SimTime::ZERO,
-                    last_arrival: SimTime::ZERO,
-                    chains: BTreeMap::new(),
-                },
-            );
+            let link = LinkState {
+                spec,
+                rng,
+                busy_until: SimTime::ZERO,
+                last_arrival: SimTime::ZERO,
+                chains: BTreeMap::new(),
+            };
+            self.links[src as usize].insert(dst, link);
         }
-        let link = self.links.get_mut(&(src, dst)).expect("inserted above");
+        let link = self.links[src as usize].get_mut(&dst).expect("inserted above");
         let mut spec = link.spec;
         if spec.loss > 0.0 && link.rng.gen::<f64>() < spec.loss {
             self.lost += 1;
