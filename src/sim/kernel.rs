@@ -152,6 +152,11 @@ const DIGIT_BITS: u32 = 4;
 const DIGITS: usize = 1 << DIGIT_BITS;
 const LEVELS: usize = 64 / DIGIT_BITS as usize;
 const BUCKETS: usize = LEVELS * DIGITS;
+/// An emptied bucket keeps its allocation up to this many keys and frees a larger one:
+/// every bucket fills up at some point (a crowd of viewers' timers passes through each
+/// level), and 256 buckets each holding on to their peak would hold the whole queue
+/// many times over.
+const KEPT_BUCKET_CAPACITY: usize = 1024;
 
 struct EventQueue<M> {
     /// The time of the last pop: the base every bucket is relative to.
@@ -242,7 +247,9 @@ impl<M> EventQueue<M> {
         for key in moving.drain(..) {
             self.place(key);
         }
-        self.spare = moving;
+        if moving.capacity() <= KEPT_BUCKET_CAPACITY {
+            self.spare = moving;
+        }
     }
 
     /// The bucket holding the earliest keys outside `current`.
@@ -303,6 +310,9 @@ impl<M> EventQueue<M> {
             if bucket_end <= u128::from(end.as_nanos()) {
                 self.clear_bucket(lowest);
                 window.append(&mut self.buckets[lowest]);
+                if self.buckets[lowest].capacity() > KEPT_BUCKET_CAPACITY {
+                    self.buckets[lowest] = Vec::new();
+                }
             } else {
                 self.redistribute(lowest);
             }
@@ -756,6 +766,8 @@ pub struct Kernel<M: Send + Unpin + TraceMsg + 'static> {
     batches: Vec<EventBatch<M>>,
     /// The keys of the window being dispatched (an allocation kept between windows).
     window: Vec<QueueKey>,
+    /// Their bodies, taken from the queue in key order.
+    window_bodies: Vec<Pending<M>>,
     touched: Vec<NodeId>,
     touched_hosts: Vec<u32>,
     end: SimTime,
@@ -795,6 +807,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             dispatch,
             batches: vec![EventBatch::new()],
             window: Vec::new(),
+            window_bodies: Vec::new(),
             touched: Vec::new(),
             touched_hosts: Vec::new(),
             end,
@@ -1076,11 +1089,20 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                 let window_end = (t0 + lookahead).min(next_kernel.unwrap_or(SimTime::MAX));
                 let mut window = std::mem::take(&mut self.window);
                 self.queue.pop_window(window_end, &mut window);
-                for (.., slot) in window.drain(..) {
-                    let event = self.queue.take(slot).expect("a queued key has a body");
+                // Bodies first, in a tight loop, then routing: the bodies are scattered
+                // over the slab, and loads that do not wait on each other overlap
+                // their cache misses.
+                let mut bodies = std::mem::take(&mut self.window_bodies);
+                bodies.extend(
+                    window
+                        .drain(..)
+                        .map(|(.., slot)| self.queue.take(slot).expect("a queued key has a body")),
+                );
+                for event in bodies.drain(..) {
                     self.route(event);
                 }
                 self.window = window;
+                self.window_bodies = bodies;
                 window_end
             }
         };
