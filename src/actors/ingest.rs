@@ -200,7 +200,7 @@ impl Ingest {
             recorder.segment_packaged(stream, segment.index, segment.first_frame, segment.received, ctx.now());
             recorder.node_load(self.load, ctx.now(), bytes, false);
             if let Some(session) = &self.lanes[stream].session {
-                recorder.node_client(self.load, ctx.now(), u64::from(session.publisher));
+                recorder.node_client(self.load, ctx.now(), session.publisher);
             }
         }
         ctx.send(self.lanes[stream].origin, Msg::Segment(info), bytes);

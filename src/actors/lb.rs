@@ -309,7 +309,7 @@ impl LoadBalancer {
         {
             let mut recorder = self.recorder.borrow_mut();
             recorder.node_load(self.load, now, CONTROL_MESSAGE_BYTES, edge.is_none());
-            recorder.node_client(self.load, now, u64::from(viewer));
+            recorder.node_client(self.load, now, viewer);
         }
         match edge {
             Some(edge) if self.passive.is_some() => {

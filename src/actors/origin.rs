@@ -140,7 +140,7 @@ impl Origin {
             let mut recorder = self.recorder.borrow_mut();
             recorder.node_load(self.load, ctx.now(), pushed, false);
             for &edge in self.edges.iter().chain(&self.direct) {
-                recorder.node_client(self.load, ctx.now(), u64::from(edge));
+                recorder.node_client(self.load, ctx.now(), edge);
             }
         }
         for &edge in self.edges.iter().chain(&self.direct) {

@@ -53,7 +53,7 @@ impl Behavior for Shield {
                 let mut recorder = self.recorder.borrow_mut();
                 recorder.node_load(self.load, ctx.now(), bytes * self.edges.len() as u64, false);
                 for &edge in &self.edges {
-                    recorder.node_client(self.load, ctx.now(), u64::from(edge));
+                    recorder.node_client(self.load, ctx.now(), edge);
                 }
             }
             for &edge in &self.edges {

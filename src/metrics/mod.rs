@@ -263,9 +263,10 @@ pub struct Recorder {
     /// [`NODE_BIN_S`] bin.
     pub load_names: Vec<String>,
     pub load: Vec<Vec<NodeLoad>>,
-    /// Per load node: client → the last bin it was counted in (looked up, never
-    /// iterated, so a hash map keeps runs deterministic).
-    load_clients: Vec<std::collections::HashMap<u64, usize>>,
+    /// Per load node, indexed by client id (viewer or node ids, dense from 0): one
+    /// more than the last bin the client was counted in, 0 if never. Four bytes per
+    /// client, and no hashing on every request.
+    load_clients: Vec<Vec<u32>>,
     /// Requests reaching any edge, per second.
     pub edge_requests_per_s: Vec<u64>,
     /// The edges' names, by edge index (as viewer switches name them).
@@ -316,7 +317,7 @@ impl Recorder {
     pub fn register_load(&mut self, name: &str) -> usize {
         let bins = self.shape.end.as_nanos().div_ceil(NODE_BIN_S * 1_000_000_000) as usize;
         self.load.push(vec![NodeLoad::default(); bins]);
-        self.load_clients.push(std::collections::HashMap::new());
+        self.load_clients.push(Vec::new());
         self.load_names.push(name.to_string());
         self.load.len() - 1
     }
@@ -343,12 +344,18 @@ impl Recorder {
 
     /// Node `node` served `client` (a stable key: a node id, or a cohort and viewer)
     /// at `at`; each client counts once per bin towards `connections`.
-    pub fn node_client(&mut self, node: usize, at: SimTime, client: u64) {
+    pub fn node_client(&mut self, node: usize, at: SimTime, client: u32) {
         let bin = (at.as_nanos() / (NODE_BIN_S * 1_000_000_000)) as usize;
         let (Some(bins), Some(seen)) = (self.load.get_mut(node), self.load_clients.get_mut(node)) else {
             return;
         };
-        if seen.insert(client, bin) != Some(bin) {
+        let client = client as usize;
+        if client >= seen.len() {
+            seen.resize(client + 1, 0);
+        }
+        let mark = bin as u32 + 1;
+        if seen[client] != mark {
+            seen[client] = mark;
             if let Some(load) = bins.get_mut(bin) {
                 load.connections += 1;
             }
@@ -357,7 +364,7 @@ impl Recorder {
 
     /// Edge `node` (a load index) answered a request of viewer `viewer`.
     pub fn edge_request(&mut self, node: usize, viewer: u32, at: SimTime, bytes: u64, refused: bool) {
-        self.node_client(node, at, u64::from(viewer));
+        self.node_client(node, at, viewer);
         if let Some(slot) = self.edge_requests_per_s.get_mut(bin_of(at)) {
             *slot += 1;
         }
