@@ -602,6 +602,13 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         Some(plan) => place_planned_viewers(s, plan, algorithm, &weights, &names, &edge_ids, seed),
     };
     let mut members = members;
+    let mut slot_of_viewer = vec![0u32; s.viewers.count as usize];
+    for cohort in &members {
+        for (slot, &viewer) in cohort.iter().enumerate() {
+            slot_of_viewer[viewer as usize] = slot as u32;
+        }
+    }
+    let slot_of_viewer: std::rc::Rc<[u32]> = slot_of_viewer.into();
     let player = PlayerConfig::preset(&s.viewers.player).unwrap_or(PlayerConfig::HLS_JS);
     // Appended after every other node (cdn-dns last), so that it shifts no id.
     let cdn_dns_id = monitor_id + 1 + if manager_pair { 2 } else { 0 };
@@ -645,6 +652,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                 primary: i,
                 routes: 1 + s.cdn.backup_edges as u8,
                 viewers: cohort_viewers,
+                slot_of_viewer: slot_of_viewer.clone(),
                 streams,
                 player,
                 target_duration: s.cdn.segment.0,
