@@ -321,3 +321,62 @@ fn a_tokio_timer_inside_a_run_panics() {
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     });
 }
+
+/// Sends two pings, to arrive inside one dispatch window (at 1.0 and 1.6 ms).
+struct TwoPings {
+    to: NodeId,
+}
+impl Behavior for TwoPings {
+    type Msg = Note;
+    fn handle(&mut self, input: Input<Note>, ctx: &mut Ctx<'_, Note>) {
+        if let Input::Start = input {
+            ctx.schedule(self.to, SimDuration::from_millis(1), Note::Ping(1));
+            ctx.schedule(self.to, SimDuration::from_nanos(1_600_000), Note::Ping(2));
+        }
+    }
+}
+
+/// Logs what it gets; the first ping sets a timer 0.3 ms later, between the two.
+struct TimerBetween {
+    got: Rc<RefCell<Vec<(SimTime, String)>>>,
+}
+impl Behavior for TimerBetween {
+    type Msg = Note;
+    fn handle(&mut self, input: Input<Note>, ctx: &mut Ctx<'_, Note>) {
+        match input {
+            Input::Msg { msg, .. } => {
+                self.got.borrow_mut().push((ctx.now(), format!("{msg:?}")));
+                if msg == Note::Ping(1) {
+                    ctx.timer_at(ctx.now() + SimDuration::from_micros(300), Note::Tick(1));
+                }
+            }
+            Input::Timer(msg) => self.got.borrow_mut().push((ctx.now(), format!("timer {msg:?}"))),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn a_timer_set_inside_a_window_comes_before_later_inputs_of_that_window() {
+    for dispatch in [Dispatch::Strict, window()] {
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let got_in = got.clone();
+        run_in_system(|| async move {
+            let mut kernel: Kernel<Note> = Kernel::new(
+                Network::new(1, LinkSpec::default()),
+                SimTime::from_millis(5),
+                dispatch,
+                false,
+            );
+            kernel.spawn("sender", 0, TwoPings { to: 2 });
+            kernel.spawn("receiver", 0, TimerBetween { got: got_in });
+            kernel.run().await.unwrap();
+        });
+        let expected = [
+            (SimTime::from_micros_ms(1_000), "Ping(1)".to_string()),
+            (SimTime::from_micros_ms(1_300), "timer Tick(1)".to_string()),
+            (SimTime::from_micros_ms(1_600), "Ping(2)".to_string()),
+        ];
+        assert_eq!(*got.borrow(), expected, "{dispatch:?}");
+    }
+}

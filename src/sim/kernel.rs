@@ -28,7 +28,6 @@ use std::rc::Rc;
 use std::task::{Context as TaskContext, Poll, Waker};
 
 use actix::{Actor, Context, Handler, Message, Recipient};
-use smallvec::SmallVec;
 
 use super::net::{Degradation, Dest, Network, NodeId, Partition};
 use super::trace::{TraceDigest, TraceMsg, TraceRecord};
@@ -543,20 +542,17 @@ impl<M> Ctx<'_, M> {
     }
 }
 
-/// The events one node handles in one dispatch window, left by the kernel in its host's
-/// inbox.
-struct NodeBatch<M> {
+/// An event for one of a host's nodes, left by the kernel in the host's inbox.
+struct Delivery<M> {
     /// The node's place in its host.
     slot: u32,
+    /// The node's incarnation (what timers it sets are stamped with).
     incarnation: u32,
-    events: EventBatch<M>,
+    event: Pending<M>,
 }
 
-/// Most batches hold a single event: keep it inline rather than on the heap.
-type EventBatch<M> = SmallVec<[Pending<M>; 2]>;
-
-/// What the kernel left for a host's nodes in the current window.
-type Inbox<M> = Rc<RefCell<Vec<NodeBatch<M>>>>;
+/// What the kernel left for a host's nodes in the current window, in key order.
+type Inbox<M> = Rc<RefCell<Vec<Delivery<M>>>>;
 
 /// The message that tells a host to handle its inbox: the window ends at `window_end`.
 pub struct Dispatched {
@@ -573,6 +569,8 @@ struct Node<B: Behavior> {
     behavior: B,
     seq: u64,
     local: BinaryHeap<Pending<B::Msg>>,
+    /// Whether the node is on its host's list of nodes with in-window timers.
+    listed: bool,
 }
 
 /// The nodes of one host, shared with the kernel, which adds them as it spawns them.
@@ -583,6 +581,8 @@ pub struct Host<B: Behavior> {
     nodes: HostNodes<B>,
     inbox: Inbox<B::Msg>,
     shared: Rc<Shared<B::Msg>>,
+    /// Nodes holding in-window timers, with their incarnation.
+    with_local: Vec<(u32, u32)>,
 }
 
 impl<B: Behavior> Actor for Host<B> {
@@ -590,29 +590,26 @@ impl<B: Behavior> Actor for Host<B> {
 }
 
 impl<B: Behavior> Node<B> {
-    /// Handles the kernel's batch (already in key order) merged with the node's own
-    /// timers that fall inside the window.
-    fn handle_batch(
+    /// Handles the node's own in-window timers that come before `before` (all of
+    /// them for `None`), in key order. False if the node panicked.
+    fn deliver_local(
         &mut self,
-        events: EventBatch<B::Msg>,
+        before: Option<(SimTime, u32, NodeId, u64)>,
         window_end: SimTime,
         incarnation: u32,
         shared: &Shared<B::Msg>,
-    ) {
-        let mut events = events.into_iter().peekable();
-        loop {
-            let take_local = match (events.peek(), self.local.peek()) {
-                (Some(kernel), Some(local)) => local.key() < kernel.key(),
-                (None, Some(_)) => true,
-                (_, None) => false,
-            };
-            let next = if take_local { self.local.pop() } else { events.next() };
-            let Some(event) = next else { break };
+    ) -> bool {
+        while self
+            .local
+            .peek()
+            .is_some_and(|local| before.is_none_or(|key| local.key() < key))
+        {
+            let event = self.local.pop().expect("peeked");
             if !self.deliver(event, window_end, incarnation, shared) {
-                self.local.clear();
-                break;
+                return false;
             }
         }
+        true
     }
 
     fn deliver(
@@ -653,7 +650,8 @@ impl<B: Behavior> Node<B> {
                     .cloned()
                     .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "non-string panic".to_string());
-                *shared.panic.borrow_mut() = Some((self.id, event.time, message));
+                // The first panic is the one reported; the run stops at this window.
+                shared.panic.borrow_mut().get_or_insert((self.id, event.time, message));
                 false
             }
         }
@@ -666,17 +664,40 @@ impl<B: Behavior> Handler<Dispatched> for Host<B> {
     fn handle(&mut self, message: Dispatched, _ctx: &mut Context<Self>) {
         // The kernel waits while hosts run, so the inbox is ours until we are done;
         // its allocation goes back for the next window.
-        let mut batches = std::mem::take(&mut *self.inbox.borrow_mut());
+        let mut inbox = std::mem::take(&mut *self.inbox.borrow_mut());
         let mut nodes = self.nodes.borrow_mut();
-        for NodeBatch {
+        let window_end = message.window_end;
+        // Deliveries come in key order over all nodes. Nodes do not interact inside a
+        // window, so each only has to see its own inputs in key order: the kernel's,
+        // merged with the timers it sets for itself inside the window.
+        let mut failed = false;
+        for Delivery {
             slot,
             incarnation,
-            events,
-        } in batches.drain(..)
+            event,
+        } in inbox.drain(..)
         {
-            nodes[slot as usize].handle_batch(events, message.window_end, incarnation, &self.shared);
+            if failed {
+                continue;
+            }
+            let node = &mut nodes[slot as usize];
+            failed = !(node.deliver_local(Some(event.key()), window_end, incarnation, &self.shared)
+                && node.deliver(event, window_end, incarnation, &self.shared));
+            if !node.local.is_empty() && !node.listed {
+                node.listed = true;
+                self.with_local.push((slot, incarnation));
+            }
         }
-        *self.inbox.borrow_mut() = batches;
+        // Timers nodes set for themselves after their last input of the window.
+        for (slot, incarnation) in self.with_local.drain(..) {
+            let node = &mut nodes[slot as usize];
+            node.listed = false;
+            if !failed {
+                failed = !node.deliver_local(None, window_end, incarnation, &self.shared);
+            }
+            node.local.clear();
+        }
+        *self.inbox.borrow_mut() = inbox;
         let left = self.shared.pending.get() - 1;
         self.shared.pending.set(left);
         if left == 0 {
@@ -763,12 +784,10 @@ pub struct Kernel<M: Send + Unpin + TraceMsg + 'static> {
     digest: TraceDigest,
     seq: u64,
     dispatch: Dispatch,
-    batches: Vec<EventBatch<M>>,
     /// The keys of the window being dispatched (an allocation kept between windows).
     window: Vec<QueueKey>,
     /// Their bodies, taken from the queue in key order.
     window_bodies: Vec<Pending<M>>,
-    touched: Vec<NodeId>,
     touched_hosts: Vec<u32>,
     end: SimTime,
     dropped_to_dead: u64,
@@ -805,10 +824,8 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             digest: TraceDigest::new(keep_records),
             seq: 0,
             dispatch,
-            batches: vec![EventBatch::new()],
             window: Vec::new(),
             window_bodies: Vec::new(),
-            touched: Vec::new(),
             touched_hosts: Vec::new(),
             end,
             dropped_to_dead: 0,
@@ -841,6 +858,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             behavior,
             seq: 0,
             local: BinaryHeap::new(),
+            listed: false,
         };
         let kind = TypeId::of::<B>();
         let host = match self.hosts.iter().position(|host| host.kind == kind) {
@@ -852,6 +870,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                     nodes: nodes.clone(),
                     inbox: inbox.clone(),
                     shared: self.shared.clone(),
+                    with_local: Vec::new(),
                 };
                 self.hosts.push(HostHandle {
                     kind,
@@ -875,7 +894,6 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         self.paused.push(0);
         self.held.push(Vec::new());
         self.deferred.push(Vec::new());
-        self.batches.push(EventBatch::new());
         self.push_kernel_input(SimTime::ZERO, id, Input::Start);
         id
     }
@@ -1111,7 +1129,8 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         Ok(window_end)
     }
 
-    /// Resolves an event's destination and adds it to that node's batch, or drops it.
+    /// Resolves an event's destination and leaves it in that node's host's inbox, or
+    /// drops it. Called in key order.
     fn route(&mut self, event: Pending<M>) {
         let node = match event.dst {
             Dest::Node(n) => Some(n),
@@ -1152,28 +1171,22 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             });
             return;
         }
-        if self.batches[idx].is_empty() {
-            self.touched.push(node);
+        let (host, slot) = self.placement[idx];
+        let handle = &mut self.hosts[host as usize];
+        handle.inbox.borrow_mut().push(Delivery {
+            slot,
+            incarnation: self.incarnation[idx],
+            event,
+        });
+        if !handle.touched {
+            handle.touched = true;
+            self.touched_hosts.push(host);
         }
-        self.batches[idx].push(event);
     }
 
-    /// Hands every node its batch, through one message per host, and waits until all
+    /// Hands every host its inbox, through one message per host, and waits until all
     /// are handled.
     async fn flush(&mut self, window_end: SimTime) -> Result<(), SimError> {
-        for node in self.touched.drain(..) {
-            let (host, slot) = self.placement[node as usize];
-            let handle = &mut self.hosts[host as usize];
-            handle.inbox.borrow_mut().push(NodeBatch {
-                slot,
-                incarnation: self.incarnation[node as usize],
-                events: std::mem::take(&mut self.batches[node as usize]),
-            });
-            if !handle.touched {
-                handle.touched = true;
-                self.touched_hosts.push(host);
-            }
-        }
         self.shared.pending.set(self.touched_hosts.len());
         for host in self.touched_hosts.drain(..) {
             let handle = &mut self.hosts[host as usize];
