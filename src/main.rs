@@ -212,6 +212,7 @@ fn with_thousands(n: u32) -> String {
 
 fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scaling: bool) -> i32 {
     let report = bench::run_bench(repeats, &bench::BENCH_SIZES);
+    let peak_reset = day && bench::reset_peak_rss();
     let day_run = match day.then(|| bench::run_reference_day(&[])).transpose() {
         Ok(run) => run,
         Err(e) => {
@@ -219,7 +220,11 @@ fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scalin
             return exit::INTERNAL;
         }
     };
-    let peak_rss = day_run.as_ref().and_then(|_| bench::peak_rss_bytes());
+    // Without the reset, the peak would include the kernel bench's: better none.
+    let peak_rss = day_run
+        .as_ref()
+        .filter(|_| peak_reset)
+        .and_then(|_| bench::peak_rss_bytes());
     let jobs = match jobs_scaling.then(|| bench::run_jobs_scaling(8)).transpose() {
         Ok(jobs) => jobs,
         Err(e) => {

@@ -238,6 +238,13 @@ pub fn run_reference_day(overrides: &[String]) -> Result<ScenarioRun, String> {
     run_builtin("reference-day.toml", REFERENCE_DAY, overrides)
 }
 
+/// Resets this process's peak resident memory to its current size (Linux: `5` to
+/// `/proc/self/clear_refs`), so that a later [`peak_rss_bytes`] covers only what runs
+/// after it and not the kernel bench's 100,000 actors. Returns whether it could.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 /// Peak resident memory of this process so far (Linux `VmHWM`), in bytes.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -358,6 +365,24 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn the_peak_memory_can_be_reset() {
+        if peak_rss_bytes().is_none() {
+            return; // not Linux: nothing to reset, and --day reports no peak
+        }
+        {
+            let touched = vec![1u8; 256 << 20];
+            std::hint::black_box(&touched);
+        }
+        let before = peak_rss_bytes().expect("read above");
+        assert!(reset_peak_rss(), "cannot write /proc/self/clear_refs");
+        let after = peak_rss_bytes().expect("read above");
+        assert!(
+            after + (128 << 20) < before,
+            "peak {before} B, after the reset {after} B"
+        );
+    }
 
     /// Every queued event is as large as the largest kernel input: keep them small,
     /// the 100k-actor figure moves with it.
