@@ -72,8 +72,12 @@ impl TraceDigest {
 
     /// Folds a batch of delivered events, in the canonical `(time, micro, src, seq)` order.
     pub fn fold_batch(&mut self, batch: &mut [TraceRecord]) {
+        // Each host hands its records over in key order (but for timers a node set
+        // for itself inside the window), so the batch is a few sorted runs back to
+        // back: the stable sort finds the runs and merges them. Keys are unique, so
+        // any sort gives the same order.
         if batch.len() > 1 {
-            batch.sort_unstable_by_key(TraceRecord::key);
+            batch.sort_by_key(TraceRecord::key);
         }
         for record in batch.iter() {
             self.mix(record.time.as_nanos());
