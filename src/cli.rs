@@ -97,6 +97,15 @@ pub enum Command {
         /// print the fitted exponents.
         #[arg(long)]
         scaling: bool,
+        /// Also run the bundled quickstart with this many viewers (and a quarter as
+        /// many) for 90 simulated seconds: wall time, peak memory, bytes per viewer,
+        /// and the wall time of a simulated hour at that pace.
+        #[arg(long, value_name = "VIEWERS", value_parser = clap::value_parser!(u32).range(4..))]
+        audience: Option<u32>,
+        /// Internal: run one measurement (`day`, `audience=N`) in this process and print
+        /// it as JSON, for a bench that wants the run's own peak memory.
+        #[arg(long, hide = true, value_name = "WHAT")]
+        measure: Option<String>,
     },
 }
 

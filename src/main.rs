@@ -58,7 +58,12 @@ fn main() -> ExitCode {
             day,
             jobs_scaling,
             scaling,
-        } => bench_command(json, repeats, day, jobs_scaling, scaling),
+            audience,
+            measure,
+        } => match measure {
+            Some(what) => measure_command(&what),
+            None => bench_command(json, repeats, day, jobs_scaling, scaling, audience),
+        },
         Command::Check(args) => commands::check(args),
         Command::Compare(args) => commands::compare(args),
         Command::Sweep(args) => commands::sweep(args),
@@ -197,6 +202,47 @@ fn run(args: RunArgs) -> i32 {
     code
 }
 
+/// Runs one measurement (`day`, `audience=N`) in a fresh failcast process, so that its
+/// peak memory is its own.
+fn measure_isolated(what: &str) -> Result<bench::MeasuredRun, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the failcast binary: {e}"))?;
+    let out = std::process::Command::new(&exe)
+        .args(["bench", "--measure", what])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+    if !out.status.success() {
+        return Err(format!("the measurement `{what}` failed ({})", out.status));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("the measurement `{what}` printed no result: {e}"))
+}
+
+/// `failcast bench --measure WHAT`: one measurement, printed as JSON.
+fn measure_command(what: &str) -> i32 {
+    let run = match what.split_once('=') {
+        None if what == "day" => bench::run_reference_day(&[]),
+        Some(("audience", n)) => match n.parse::<u32>() {
+            Ok(viewers) if viewers > 0 => bench::run_audience(viewers),
+            _ => Err(format!("`{n}` is not a number of viewers")),
+        },
+        _ => Err(format!("unknown measurement `{what}` (day, audience=N)")),
+    };
+    match run {
+        Ok(run) => {
+            let measured = bench::MeasuredRun {
+                run,
+                peak_rss_bytes: bench::peak_rss_bytes(),
+            };
+            say!("{}", serde_json::to_string(&measured).expect("plain numbers serialise"));
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::INTERNAL
+        }
+    }
+}
+
 /// `100000` → `100,000`.
 fn with_thousands(n: u32) -> String {
     let digits = n.to_string();
@@ -210,21 +256,15 @@ fn with_thousands(n: u32) -> String {
     out
 }
 
-fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scaling: bool) -> i32 {
+fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scaling: bool, audience: Option<u32>) -> i32 {
     let report = bench::run_bench(repeats, &bench::BENCH_SIZES);
-    let peak_reset = day && bench::reset_peak_rss();
-    let day_run = match day.then(|| bench::run_reference_day(&[])).transpose() {
+    let day_run = match day.then(|| measure_isolated("day")).transpose() {
         Ok(run) => run,
         Err(e) => {
             eprintln!("error: reference day: {e}");
             return exit::INTERNAL;
         }
     };
-    // Without the reset, the peak would include the kernel bench's: better none.
-    let peak_rss = day_run
-        .as_ref()
-        .filter(|_| peak_reset)
-        .and_then(|_| bench::peak_rss_bytes());
     let jobs = match jobs_scaling.then(|| bench::run_jobs_scaling(8)).transpose() {
         Ok(jobs) => jobs,
         Err(e) => {
@@ -239,11 +279,23 @@ fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scalin
             return exit::INTERNAL;
         }
     };
+    let crowd = audience.map(|viewers| -> Result<bench::Audience, String> {
+        let quarter = measure_isolated(&format!("audience={}", viewers / 4))?;
+        let full = measure_isolated(&format!("audience={viewers}"))?;
+        Ok(bench::Audience::from_runs(quarter, full))
+    });
+    let crowd = match crowd.transpose() {
+        Ok(crowd) => crowd,
+        Err(e) => {
+            eprintln!("error: audience: {e}");
+            return exit::INTERNAL;
+        }
+    };
     if json {
         let value = serde_json::json!({
+            "audience": crowd,
             "kernel": report,
             "reference_day": day_run,
-            "reference_day_peak_rss_bytes": peak_rss,
             "jobs_scaling": jobs,
             "scaling": growth,
         });
@@ -272,7 +324,7 @@ fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scalin
         "strict (one event at a time) dispatch at 1,000 actors: {}",
         m(report.strict_events_per_s_1k)
     );
-    if let Some(run) = &day_run {
+    if let Some(bench::MeasuredRun { run, peak_rss_bytes }) = &day_run {
         say!(
             "reference day: {:.0} s simulated in {:.1} s wall ({:.0}× real time), {} events ({}/s), peak RSS {}",
             run.simulated_s,
@@ -280,7 +332,7 @@ fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scalin
             run.speedup,
             run.events,
             m(run.events_per_s),
-            peak_rss.map_or("-".into(), |b| format!("{:.0} MB", b as f64 / 1e6))
+            peak_rss_bytes.map_or("-".into(), |b| format!("{:.0} MB", b as f64 / 1e6))
         );
     }
     if let Some(j) = &jobs {
@@ -307,6 +359,26 @@ fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scalin
             "scaling exponents (wall ∝ x^k): simulated time k = {:.2}, viewers k = {:.2}",
             g.duration_exponent,
             g.viewers_exponent
+        );
+    }
+    if let Some(a) = &crowd {
+        let mb = |b: Option<u64>| b.map_or("-".into(), |b| format!("{:.0} MB", b as f64 / 1e6));
+        for bench::MeasuredRun { run, peak_rss_bytes } in [&a.quarter, &a.full] {
+            say!(
+                "audience: {} viewers, {:.0} s simulated in {:.1} s wall ({:.2}× real time), {} events ({}/s), peak RSS {}",
+                with_thousands(run.viewers),
+                run.simulated_s,
+                run.wall_s,
+                run.speedup,
+                run.events,
+                m(run.events_per_s),
+                mb(*peak_rss_bytes)
+            );
+        }
+        say!(
+            "audience: {} bytes per viewer; one simulated hour at this pace: {:.0} s wall",
+            a.bytes_per_viewer.map_or("-".into(), |b| format!("{b:.0}")),
+            a.projected_hour_s
         );
     }
     exit::OK

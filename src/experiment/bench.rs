@@ -11,7 +11,7 @@ use std::collections::BinaryHeap;
 use std::time::Instant;
 
 use rand::Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::sim::{
     rng_for, run_in_system, Behavior, Ctx, Dispatch, Input, Kernel, LinkSpec, Network, NodeId, SimRng, TraceMsg,
@@ -205,7 +205,7 @@ pub fn run_bench(repeats: u32, sizes: &[(u32, u64)]) -> BenchReport {
 pub const REFERENCE_DAY: &str = include_str!("../../scenarios/reference-day.toml");
 
 /// One timed run of a scenario.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioRun {
     pub simulated_s: f64,
     pub viewers: u32,
@@ -236,13 +236,6 @@ fn run_builtin(name: &str, text: &str, overrides: &[String]) -> Result<ScenarioR
 /// The reference day with `overrides` (e.g. a shorter duration), run once and timed.
 pub fn run_reference_day(overrides: &[String]) -> Result<ScenarioRun, String> {
     run_builtin("reference-day.toml", REFERENCE_DAY, overrides)
-}
-
-/// Resets this process's peak resident memory to its current size (Linux: `5` to
-/// `/proc/self/clear_refs`), so that a later [`peak_rss_bytes`] covers only what runs
-/// after it and not the kernel bench's 100,000 actors. Returns whether it could.
-pub fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// Peak resident memory of this process so far (Linux `VmHWM`), in bytes.
@@ -310,6 +303,59 @@ pub fn run_scaling(base_minutes: u32, base_viewers: u32) -> Result<Scaling, Stri
     })
 }
 
+/// A run timed in a process of its own, with that process's peak memory (a run in the
+/// bench's own process would count what earlier measurements left resident).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MeasuredRun {
+    pub run: ScenarioRun,
+    /// Peak resident memory of the process, if the platform can tell.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// What a large audience costs: a run with `viewers`, and one with a quarter as many
+/// to take the fixed cost out of the memory per viewer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Audience {
+    pub quarter: MeasuredRun,
+    pub full: MeasuredRun,
+    /// Extra peak memory per extra viewer between the two runs.
+    pub bytes_per_viewer: Option<f64>,
+    /// Wall time of one simulated hour at the full run's pace (joins included).
+    pub projected_hour_s: f64,
+}
+
+impl Audience {
+    pub fn from_runs(quarter: MeasuredRun, full: MeasuredRun) -> Audience {
+        let bytes_per_viewer = match (quarter.peak_rss_bytes, full.peak_rss_bytes) {
+            (Some(q), Some(f)) if full.run.viewers > quarter.run.viewers => {
+                Some((f as f64 - q as f64) / f64::from(full.run.viewers - quarter.run.viewers))
+            }
+            _ => None,
+        };
+        let projected_hour_s = full.run.wall_s * 3600.0 / full.run.simulated_s;
+        Audience {
+            quarter,
+            full,
+            bytes_per_viewer,
+            projected_hour_s,
+        }
+    }
+}
+
+/// Simulated span of an audience run.
+pub const AUDIENCE_SPAN_S: u32 = 90;
+
+/// The bundled quickstart with `viewers` viewers for 90 simulated seconds (joining from
+/// 10 s on, the ingest crash moved to 60 s), run once and timed.
+pub fn run_audience(viewers: u32) -> Result<ScenarioRun, String> {
+    run_quickstart(&[
+        format!("viewers.count={viewers}"),
+        format!("scenario.duration={AUDIENCE_SPAN_S}s"),
+        "fault[0].at=60s".into(),
+        "fault[0].duration=10s".into(),
+    ])
+}
+
 /// Runs/s of a batch of short runs with one worker, and with two.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobsScaling {
@@ -365,24 +411,6 @@ mod tests {
     }
 
     use super::*;
-
-    #[test]
-    fn the_peak_memory_can_be_reset() {
-        if peak_rss_bytes().is_none() {
-            return; // not Linux: nothing to reset, and --day reports no peak
-        }
-        {
-            let touched = vec![1u8; 256 << 20];
-            std::hint::black_box(&touched);
-        }
-        let before = peak_rss_bytes().expect("read above");
-        assert!(reset_peak_rss(), "cannot write /proc/self/clear_refs");
-        let after = peak_rss_bytes().expect("read above");
-        assert!(
-            after + (128 << 20) < before,
-            "peak {before} B, after the reset {after} B"
-        );
-    }
 
     /// Every queued event is as large as the largest kernel input: keep them small,
     /// the 100k-actor figure moves with it.
