@@ -568,6 +568,14 @@ impl Message for Dispatched {
     type Result = ();
 }
 
+/// Where a host's nodes leave what they did in a window, borrowed once per window
+/// rather than once per event.
+struct Sinks<'a, M> {
+    handled: &'a mut Vec<TraceRecord>,
+    outbox: &'a mut Vec<Emission<M>>,
+    panic: &'a RefCell<Option<(NodeId, SimTime, String)>>,
+}
+
 /// One node: a [`Behavior`] with its own sequence numbers and in-window timers.
 struct Node<B: Behavior> {
     id: NodeId,
@@ -602,7 +610,7 @@ impl<B: Behavior> Node<B> {
         before: Option<(SimTime, u32, NodeId, u64)>,
         window_end: SimTime,
         incarnation: u32,
-        shared: &Shared<B::Msg>,
+        sinks: &mut Sinks<'_, B::Msg>,
     ) -> bool {
         while self
             .local
@@ -610,7 +618,7 @@ impl<B: Behavior> Node<B> {
             .is_some_and(|local| before.is_none_or(|key| local.key() < key))
         {
             let event = self.local.pop().expect("peeked");
-            if !self.deliver(event, window_end, incarnation, shared) {
+            if !self.deliver(event, window_end, incarnation, sinks) {
                 return false;
             }
         }
@@ -622,10 +630,10 @@ impl<B: Behavior> Node<B> {
         event: Pending<B::Msg>,
         window_end: SimTime,
         incarnation: u32,
-        shared: &Shared<B::Msg>,
+        sinks: &mut Sinks<'_, B::Msg>,
     ) -> bool {
         set_current_time(event.time);
-        shared.handled.borrow_mut().push(TraceRecord {
+        sinks.handled.push(TraceRecord {
             time: event.time,
             micro: event.micro,
             src: event.src,
@@ -634,7 +642,6 @@ impl<B: Behavior> Node<B> {
             kind: event.input.kind(),
             payload: event.input.payload_digest(),
         });
-        let mut outbox = shared.outbox.borrow_mut();
         let mut ctx = Ctx {
             now: event.time,
             micro: event.micro,
@@ -643,7 +650,7 @@ impl<B: Behavior> Node<B> {
             incarnation,
             seq: &mut self.seq,
             local: &mut self.local,
-            out: &mut outbox,
+            out: sinks.outbox,
         };
         let behavior = &mut self.behavior;
         let input = event.input;
@@ -656,7 +663,7 @@ impl<B: Behavior> Node<B> {
                     .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "non-string panic".to_string());
                 // The first panic is the one reported; the run stops at this window.
-                shared.panic.borrow_mut().get_or_insert((self.id, event.time, message));
+                sinks.panic.borrow_mut().get_or_insert((self.id, event.time, message));
                 false
             }
         }
@@ -675,6 +682,13 @@ impl<B: Behavior> Handler<Dispatched> for Host<B> {
         // Deliveries come in key order over all nodes. Nodes do not interact inside a
         // window, so each only has to see its own inputs in key order: the kernel's,
         // merged with the timers it sets for itself inside the window.
+        let mut handled = self.shared.handled.borrow_mut();
+        let mut outbox = self.shared.outbox.borrow_mut();
+        let mut sinks = Sinks {
+            handled: &mut handled,
+            outbox: &mut outbox,
+            panic: &self.shared.panic,
+        };
         let mut failed = false;
         for Delivery {
             slot,
@@ -686,8 +700,8 @@ impl<B: Behavior> Handler<Dispatched> for Host<B> {
                 continue;
             }
             let node = &mut nodes[slot as usize];
-            failed = !(node.deliver_local(Some(event.key()), window_end, incarnation, &self.shared)
-                && node.deliver(event, window_end, incarnation, &self.shared));
+            failed = !(node.deliver_local(Some(event.key()), window_end, incarnation, &mut sinks)
+                && node.deliver(event, window_end, incarnation, &mut sinks));
             if !node.local.is_empty() && !node.listed {
                 node.listed = true;
                 self.with_local.push((slot, incarnation));
@@ -698,7 +712,7 @@ impl<B: Behavior> Handler<Dispatched> for Host<B> {
             let node = &mut nodes[slot as usize];
             node.listed = false;
             if !failed {
-                failed = !node.deliver_local(None, window_end, incarnation, &self.shared);
+                failed = !node.deliver_local(None, window_end, incarnation, &mut sinks);
             }
             node.local.clear();
         }
