@@ -127,6 +127,7 @@ pub struct Cohort {
 
 impl Cohort {
     pub fn new(config: CohortConfig, mut rng: SimRng, recorder: SharedRecorder) -> Self {
+        let player_config = Rc::new(config.player);
         let mut viewers: Vec<Viewer> = config
             .viewers
             .iter()
@@ -143,7 +144,7 @@ impl Cohort {
                         Some(Connection::boxed(violator.then_some(stretched_ttl)))
                     }
                 },
-                player: Player::new(config.player, config.target_duration, config.routes),
+                player: Player::new(player_config.clone(), config.target_duration, config.routes),
                 timer: Deadline::default(),
                 downloading: None,
                 state: None,

@@ -20,6 +20,7 @@
 //! Randomness (retry jitter) comes from the generator passed in.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use rand::Rng;
 
@@ -318,7 +319,8 @@ struct Loader {
 /// One live player.
 #[derive(Clone, Debug)]
 pub struct Player {
-    config: PlayerConfig,
+    /// Shared by every player of a cohort: one copy rather than one per viewer.
+    config: Rc<PlayerConfig>,
     target_duration: SimDuration,
     phase: Phase,
     joined_at: SimTime,
@@ -352,10 +354,10 @@ pub struct Player {
 
 impl Player {
     /// A player with `routes` ways to the stream (at least 1: the primary URL).
-    pub fn new(config: PlayerConfig, target_duration: SimDuration, routes: u8) -> Self {
+    pub fn new(config: impl Into<Rc<PlayerConfig>>, target_duration: SimDuration, routes: u8) -> Self {
         let routes = routes.max(1);
         Player {
-            config,
+            config: config.into(),
             target_duration,
             phase: Phase::Idle,
             joined_at: SimTime::ZERO,
