@@ -412,6 +412,29 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn bytes_per_viewer_is_the_extra_peak_over_the_extra_viewers() {
+        let measured = |viewers: u32, wall_s: f64, peak: Option<u64>| MeasuredRun {
+            run: ScenarioRun {
+                simulated_s: 90.0,
+                viewers,
+                events: 0,
+                wall_s,
+                speedup: 90.0 / wall_s,
+                events_per_s: 0.0,
+            },
+            peak_rss_bytes: peak,
+        };
+        let a = Audience::from_runs(
+            measured(1_000, 1.0, Some(10_000_000)),
+            measured(4_000, 4.5, Some(16_000_000)),
+        );
+        assert_eq!(a.bytes_per_viewer, Some(2_000.0));
+        assert_eq!(a.projected_hour_s, 180.0);
+        let unknown = Audience::from_runs(measured(1_000, 1.0, None), measured(4_000, 4.5, Some(16_000_000)));
+        assert_eq!(unknown.bytes_per_viewer, None);
+    }
+
     /// Every queued event is as large as the largest kernel input: keep them small,
     /// the 100k-actor figure moves with it.
     #[test]
