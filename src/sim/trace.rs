@@ -54,6 +54,7 @@ pub struct TraceDigest {
     hash: u64,
     events: u64,
     records: Option<Vec<TraceRecord>>,
+    kind_hashes: KindHashes,
 }
 
 impl TraceDigest {
@@ -62,6 +63,7 @@ impl TraceDigest {
             hash: FNV_OFFSET,
             events: 0,
             records: keep_records.then(Vec::new),
+            kind_hashes: KindHashes::default(),
         }
     }
 
@@ -85,7 +87,8 @@ impl TraceDigest {
             self.mix(u64::from(record.src));
             self.mix(record.seq);
             self.mix(u64::from(record.dst));
-            self.mix(kind_hash(record.kind));
+            let kind = self.kind_hashes.get(record.kind);
+            self.mix(kind);
             self.mix(record.payload);
         }
         self.events += batch.len() as u64;
@@ -112,8 +115,35 @@ impl TraceDigest {
     }
 }
 
-fn kind_hash(kind: &str) -> u64 {
-    fnv1a64(kind.as_bytes())
+/// The hashes of recently seen kind names, by where the name lives: a run has a few
+/// dozen kinds, all `&'static str`, and hashing the name byte by byte for every event
+/// was a serial chain as long as the rest of the record's. A name at the same address
+/// with the same length is the same bytes, so a hit is always right.
+#[derive(Clone, Debug)]
+struct KindHashes {
+    entries: [(usize, usize, u64); KIND_HASH_ENTRIES],
+}
+
+const KIND_HASH_ENTRIES: usize = 32;
+
+impl Default for KindHashes {
+    fn default() -> Self {
+        // No name lives at address 0, so the empty entries never hit.
+        KindHashes {
+            entries: [(0, 0, 0); KIND_HASH_ENTRIES],
+        }
+    }
+}
+
+impl KindHashes {
+    fn get(&mut self, kind: &'static str) -> u64 {
+        let (address, len) = (kind.as_ptr() as usize, kind.len());
+        let entry = &mut self.entries[(address ^ (address >> 5) ^ len) % KIND_HASH_ENTRIES];
+        if entry.0 != address || entry.1 != len {
+            *entry = (address, len, fnv1a64(kind.as_bytes()));
+        }
+        entry.2
+    }
 }
 
 /// Where two event logs part ways.
