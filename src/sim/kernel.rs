@@ -218,6 +218,7 @@ impl<M> EventQueue<M> {
         self.place((time, micro, src, seq, slot));
     }
 
+    #[inline(always)]
     fn place(&mut self, key: QueueKey) {
         let time = key.0.as_nanos();
         let differ = time ^ self.last.as_nanos();
@@ -422,7 +423,9 @@ enum Emission<M> {
         msg: M,
     },
     Direct(Pending<M>),
-    Kernel(KernelEvent),
+    /// Boxed: kernel actions are rare and large, and every emission is as large as
+    /// the largest kind.
+    Kernel(Box<KernelEvent>),
 }
 
 struct Shared<M> {
@@ -543,7 +546,7 @@ impl<M> Ctx<'_, M> {
             incarnation: self.incarnation,
             action,
         };
-        self.out.push(Emission::Kernel(event));
+        self.out.push(Emission::Kernel(Box::new(event)));
     }
 }
 
@@ -700,7 +703,9 @@ impl<B: Behavior> Handler<Dispatched> for Host<B> {
                 continue;
             }
             let node = &mut nodes[slot as usize];
-            failed = !(node.deliver_local(Some(event.key()), window_end, incarnation, &mut sinks)
+            // Most nodes set no timer inside a window: skip the call for them.
+            failed = !((node.local.is_empty()
+                || node.deliver_local(Some(event.key()), window_end, incarnation, &mut sinks))
                 && node.deliver(event, window_end, incarnation, &mut sinks));
             if !node.local.is_empty() && !node.listed {
                 node.listed = true;
@@ -805,8 +810,6 @@ pub struct Kernel<M: Send + Unpin + TraceMsg + 'static> {
     dispatch: Dispatch,
     /// The keys of the window being dispatched (an allocation kept between windows).
     window: Vec<QueueKey>,
-    /// Their bodies, taken from the queue in key order.
-    window_bodies: Vec<Pending<M>>,
     touched_hosts: Vec<u32>,
     end: SimTime,
     dropped_to_dead: u64,
@@ -844,7 +847,6 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             seq: 0,
             dispatch,
             window: Vec::new(),
-            window_bodies: Vec::new(),
             touched_hosts: Vec::new(),
             end,
             dropped_to_dead: 0,
@@ -1126,20 +1128,11 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                 let window_end = (t0 + lookahead).min(next_kernel.unwrap_or(SimTime::MAX));
                 let mut window = std::mem::take(&mut self.window);
                 self.queue.pop_window(window_end, &mut window);
-                // Bodies first, in a tight loop, then routing: the bodies are scattered
-                // over the slab, and loads that do not wait on each other overlap
-                // their cache misses.
-                let mut bodies = std::mem::take(&mut self.window_bodies);
-                bodies.extend(
-                    window
-                        .drain(..)
-                        .map(|(.., slot)| self.queue.take(slot).expect("a queued key has a body")),
-                );
-                for event in bodies.drain(..) {
+                for (.., slot) in window.drain(..) {
+                    let event = self.queue.take(slot).expect("a queued key has a body");
                     self.route(event);
                 }
                 self.window = window;
-                self.window_bodies = bodies;
                 window_end
             }
         };
@@ -1258,7 +1251,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                 }
                 Emission::Kernel(event) => {
                     self.check_lookahead(event.time, window_end, event.src);
-                    self.kernel_events.push(event);
+                    self.kernel_events.push(*event);
                 }
             }
         }
