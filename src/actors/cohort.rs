@@ -15,7 +15,7 @@ use rand::Rng;
 use crate::control::dns::{Answer, ResolverCache};
 use crate::control::player::{FetchError, Player, PlayerAction, PlayerConfig, PlayerEvent, PlaylistEntry};
 use crate::metrics::{ViewerRecord, ViewerState};
-use crate::sim::{Behavior, Ctx, Dest, Input, NodeId, SimRng};
+use crate::sim::{prefetch, prefetch_all, Behavior, Ctx, Dest, Input, NodeId, SimRng};
 use crate::time::{SimDuration, SimTime};
 
 use super::{Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
@@ -483,6 +483,31 @@ impl Cohort {
 
 impl Behavior for Cohort {
     type Msg = Msg;
+
+    /// The viewer an input is for: its state is what a large audience waits on.
+    fn prefetch(&self, input: &Input<Msg>) {
+        let viewer = match input {
+            Input::Timer(
+                Msg::ViewerTimer { viewer }
+                | Msg::SegmentLoaded { viewer, .. }
+                | Msg::ViewerJoin { viewer }
+                | Msg::ViewerLeave { viewer },
+            )
+            | Input::Msg {
+                msg:
+                    Msg::PlaylistReply { viewer, .. } | Msg::SegmentReply { viewer, .. } | Msg::FetchFailed { viewer, .. },
+                ..
+            } => *viewer,
+            _ => return,
+        };
+        let Some(&slot) = self.config.slot_of_viewer.get(viewer as usize) else {
+            return;
+        };
+        if let Some(state) = self.viewers.get(slot as usize) {
+            prefetch_all(state);
+            prefetch(&self.config.viewers[slot as usize]);
+        }
+    }
 
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();

@@ -184,6 +184,20 @@ impl Edge {
 impl Behavior for Edge {
     type Msg = Msg;
 
+    /// A request's viewer: its entry in the per-bin client table is a miss in a
+    /// large audience.
+    fn prefetch(&self, input: &Input<Msg>) {
+        if let Input::Msg {
+            msg: Msg::PlaylistRequest { viewer, .. } | Msg::SegmentRequest { viewer, .. },
+            ..
+        } = input
+        {
+            if let Ok(recorder) = self.recorder.try_borrow() {
+                recorder.prefetch_client(self.config.index, *viewer);
+            }
+        }
+    }
+
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
         if super::answer_liveness_scrape(&input, ctx) {
             return;

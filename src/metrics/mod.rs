@@ -362,6 +362,14 @@ impl Recorder {
         }
     }
 
+    /// Where [`Recorder::node_client`] will look for `client` of `node`: starts loading
+    /// it (see [`crate::sim::prefetch`]).
+    pub fn prefetch_client(&self, node: usize, client: u32) {
+        if let Some(entry) = self.load_clients.get(node).and_then(|seen| seen.get(client as usize)) {
+            crate::sim::prefetch(entry);
+        }
+    }
+
     /// Edge `node` (a load index) answered a request of viewer `viewer`.
     pub fn edge_request(&mut self, node: usize, viewer: u32, at: SimTime, bytes: u64, refused: bool) {
         self.node_client(node, at, viewer);

@@ -33,6 +33,10 @@ use super::net::{Degradation, Dest, Network, NodeId, Partition};
 use super::trace::{TraceDigest, TraceMsg, TraceRecord};
 use crate::time::{SimDuration, SimTime};
 
+/// How many events ahead the kernel and hosts ask for memory to be loaded: enough
+/// to cover a miss to main memory with the work of the events in between.
+const PREFETCH_DISTANCE: usize = 8;
+
 /// The longest chain of events at one instant before the kernel calls it a livelock.
 pub const MAX_MICROSTEPS: u32 = 100_000;
 
@@ -282,6 +286,13 @@ impl<M> EventQueue<M> {
         self.take(slot)
     }
 
+    /// Starts loading the body parked in `slot` (see [`super::prefetch`]).
+    fn prefetch(&self, slot: u32) {
+        if let Some(body) = self.slots.get(slot as usize) {
+            super::prefetch(body);
+        }
+    }
+
     fn take(&mut self, slot: u32) -> Option<Pending<M>> {
         self.free.push(slot);
         self.slots[slot as usize].take()
@@ -440,6 +451,9 @@ struct Shared<M> {
 pub trait Behavior: Unpin + 'static {
     type Msg: Send + Unpin + TraceMsg + 'static;
     fn handle(&mut self, input: Input<Self::Msg>, ctx: &mut Ctx<'_, Self::Msg>);
+    /// `input` comes a few events from now: start loading the state it will touch
+    /// (see [`super::prefetch`]). A hint only; the default does nothing.
+    fn prefetch(&self, _input: &Input<Self::Msg>) {}
 }
 
 /// The handle an actor answers through. Everything it emits is stamped with `now`.
@@ -693,14 +707,18 @@ impl<B: Behavior> Handler<Dispatched> for Host<B> {
             panic: &self.shared.panic,
         };
         let mut failed = false;
-        for Delivery {
+        let mut deliveries = inbox.drain(..);
+        while let Some(Delivery {
             slot,
             incarnation,
             event,
-        } in inbox.drain(..)
+        }) = deliveries.next()
         {
             if failed {
                 continue;
+            }
+            if let Some(ahead) = deliveries.as_slice().get(PREFETCH_DISTANCE - 1) {
+                nodes[ahead.slot as usize].behavior.prefetch(&ahead.event.input);
             }
             let node = &mut nodes[slot as usize];
             // Most nodes set no timer inside a window: skip the call for them.
@@ -721,6 +739,7 @@ impl<B: Behavior> Handler<Dispatched> for Host<B> {
             }
             node.local.clear();
         }
+        drop(deliveries);
         *self.inbox.borrow_mut() = inbox;
         let left = self.shared.pending.get() - 1;
         self.shared.pending.set(left);
@@ -1128,10 +1147,14 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                 let window_end = (t0 + lookahead).min(next_kernel.unwrap_or(SimTime::MAX));
                 let mut window = std::mem::take(&mut self.window);
                 self.queue.pop_window(window_end, &mut window);
-                for (.., slot) in window.drain(..) {
-                    let event = self.queue.take(slot).expect("a queued key has a body");
+                for i in 0..window.len() {
+                    if let Some(&(.., ahead)) = window.get(i + PREFETCH_DISTANCE) {
+                        self.queue.prefetch(ahead);
+                    }
+                    let event = self.queue.take(window[i].4).expect("a queued key has a body");
                     self.route(event);
                 }
+                window.clear();
                 self.window = window;
                 window_end
             }

@@ -4,6 +4,7 @@
 
 pub mod kernel;
 pub mod net;
+pub mod prefetch;
 pub mod seed;
 pub mod trace;
 
@@ -12,5 +13,6 @@ pub use kernel::{
     WindowHook, KERNEL,
 };
 pub use net::{Degradation, Dest, LinkSpec, Network, NodeId, Partition};
+pub use prefetch::{prefetch, prefetch_all};
 pub use seed::{rng_for, SimRng};
 pub use trace::{TraceDigest, TraceMsg, TraceRecord};
