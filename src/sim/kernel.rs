@@ -286,6 +286,14 @@ impl<M> EventQueue<M> {
         self.take(slot)
     }
 
+    /// Starts loading the slab slot that the push `ahead` pushes from now will fill,
+    /// if every push until then reuses a freed one.
+    fn prefetch_free(&self, ahead: usize) {
+        if let Some(&slot) = self.free.len().checked_sub(ahead + 1).map(|i| &self.free[i]) {
+            self.prefetch(slot);
+        }
+    }
+
     /// Starts loading the body parked in `slot` (see [`super::prefetch`]).
     fn prefetch(&self, slot: u32) {
         if let Some(body) = self.slots.get(slot as usize) {
@@ -1246,6 +1254,9 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
     fn drain_outbox(&mut self, window_end: SimTime) {
         let mut outbox = std::mem::take(&mut *self.shared.outbox.borrow_mut());
         for emission in outbox.drain(..) {
+            // The slab slot a push a few emissions on will fill: handling the window
+            // has likely pushed it out of the cache, and filling it reads it first.
+            self.queue.prefetch_free(PREFETCH_DISTANCE);
             match emission {
                 Emission::Net {
                     src,
