@@ -503,9 +503,9 @@ impl Behavior for Cohort {
         let Some(&slot) = self.config.slot_of_viewer.get(viewer as usize) else {
             return;
         };
-        if let Some(state) = self.viewers.get(slot as usize) {
+        if let (Some(state), Some(id)) = (self.viewers.get(slot as usize), self.config.viewers.get(slot as usize)) {
             prefetch_all(state);
-            prefetch(&self.config.viewers[slot as usize]);
+            prefetch(id);
         }
     }
 

@@ -7,15 +7,7 @@
 /// state and cannot fault, so results never depend on it.
 #[inline(always)]
 pub fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: PREFETCHT0 never faults and reads nothing into the program; the pointer
-    // comes from a live reference anyway.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
+    prefetch_line(value as *const T as usize);
 }
 
 /// [`prefetch`] for every cache line `value` spans.
@@ -25,15 +17,22 @@ pub fn prefetch_all<T>(value: &T) {
     let end = start + std::mem::size_of::<T>();
     let mut line = start & !(CACHE_LINE - 1);
     while line < end {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as in `prefetch`; a prefetch of an address outside `value` (the
-        // rest of its first and last lines) is harmless, it never faults.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(line as *const i8);
-        }
+        prefetch_line(line);
         line += CACHE_LINE;
     }
 }
 
 const CACHE_LINE: usize = 64;
+
+#[inline(always)]
+fn prefetch_line(address: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 never faults, whatever the address, and reads nothing into
+    // the program; callers pass addresses within or next to a live reference.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(address as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
+}
