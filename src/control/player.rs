@@ -19,10 +19,10 @@
 //! the viewer experienced from [`Player::poll_event`]. `now` never goes backwards.
 //! Randomness (retry jitter) comes from the generator passed in.
 
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 use rand::Rng;
+use smallvec::SmallVec;
 
 use crate::time::{SimDuration, SimTime};
 
@@ -343,13 +343,16 @@ pub struct Player {
     route: u8,
     routes: u8,
     /// Per route: avoided until then.
-    excluded_until: Vec<SimTime>,
-    buffer: VecDeque<PlaylistEntry>,
+    excluded_until: SmallVec<[SimTime; 2]>,
+    /// Segments loaded and not yet played, oldest first.
+    buffer: SmallVec<[PlaylistEntry; 4]>,
     buffered: SimDuration,
     playing: Option<(u64, SimTime)>,
     stall_started: Option<SimTime>,
-    actions: VecDeque<PlayerAction>,
-    events: VecDeque<PlayerEvent>,
+    /// Requests and experiences not yet polled: the player's I/O takes them after every
+    /// call, so a few fit in place and a large audience touches no heap for them.
+    actions: SmallVec<[PlayerAction; 2]>,
+    events: SmallVec<[PlayerEvent; 2]>,
 }
 
 impl Player {
@@ -376,16 +379,16 @@ impl Player {
             route: 0,
             routes,
             excluded_until: if routes > 1 {
-                vec![SimTime::ZERO; usize::from(routes)]
+                smallvec::smallvec![SimTime::ZERO; usize::from(routes)]
             } else {
-                Vec::new()
+                SmallVec::new()
             },
-            buffer: VecDeque::new(),
+            buffer: SmallVec::new(),
             buffered: SimDuration::ZERO,
             playing: None,
             stall_started: None,
-            actions: VecDeque::new(),
-            events: VecDeque::new(),
+            actions: SmallVec::new(),
+            events: SmallVec::new(),
         }
     }
 
@@ -412,7 +415,7 @@ impl Player {
     /// was either played or passed over.
     pub fn frontier(&self) -> Option<u64> {
         self.buffer
-            .front()
+            .first()
             .map(|e| e.index)
             .or(self.loading)
             .or(self.next_index)
@@ -438,8 +441,7 @@ impl Player {
         self.playlist.in_flight = Some(req);
         self.playlist.sent_at = now;
         self.playlist.deadline = Some(now + self.config.playlist_retry.first_byte_timeout);
-        self.actions
-            .push_back(PlayerAction::LoadPlaylist { req, route: self.route });
+        self.actions.push(PlayerAction::LoadPlaylist { req, route: self.route });
     }
 
     fn request_segment(&mut self, now: SimTime, index: u64) {
@@ -449,7 +451,7 @@ impl Player {
         self.segment.in_flight = Some(req);
         self.segment.sent_at = now;
         self.segment.deadline = Some(now + self.config.segment_retry.first_byte_timeout);
-        self.actions.push_back(PlayerAction::LoadSegment {
+        self.actions.push(PlayerAction::LoadSegment {
             req,
             route: self.route,
             index,
@@ -495,7 +497,7 @@ impl Player {
                 self.first_index = Some(live_start);
             }
             Some(next) if next < first.index && self.loading.is_none() => {
-                self.events.push_back(PlayerEvent::Skipped {
+                self.events.push(PlayerEvent::Skipped {
                     at: now,
                     from: next,
                     to: live_start,
@@ -528,11 +530,11 @@ impl Player {
         self.segment = Loader::default();
         self.segment_switches = 0;
         self.loading = None;
-        self.buffer.push_back(entry);
+        self.buffer.push(entry);
         self.buffered += entry.duration;
         match self.phase {
             Phase::Starting if self.buffered >= self.config.start_buffer => {
-                self.events.push_back(PlayerEvent::Started {
+                self.events.push(PlayerEvent::Started {
                     at: now,
                     startup: now - self.joined_at,
                 });
@@ -540,7 +542,7 @@ impl Player {
             }
             Phase::Stalled if self.buffered >= self.config.resume_buffer => {
                 let since = self.stall_started.take().expect("stalled players know when");
-                self.events.push_back(PlayerEvent::Resumed {
+                self.events.push(PlayerEvent::Resumed {
                     at: now,
                     stalled: now - since,
                 });
@@ -580,7 +582,7 @@ impl Player {
         loader.deadline = None;
         let retry = loader.failures;
         loader.failures += 1;
-        self.events.push_back(PlayerEvent::RequestFailed {
+        self.events.push(PlayerEvent::RequestFailed {
             at: now,
             segment: kind == Kind::Segment,
             error,
@@ -644,7 +646,7 @@ impl Player {
                 let index = self.loading.take().expect("a failing segment load has an index");
                 self.segment_retry_at = None;
                 self.segment_switches = 0;
-                self.events.push_back(PlayerEvent::Skipped {
+                self.events.push(PlayerEvent::Skipped {
                     at: now,
                     from: index,
                     to: index + 1,
@@ -668,7 +670,7 @@ impl Player {
             .or_else(|| candidates.min_by_key(|&r| self.excluded_until[usize::from(r)]))
             .expect("switching needs at least two routes");
         self.route = to;
-        self.events.push_back(PlayerEvent::RouteSwitched { at: now, from, to });
+        self.events.push(PlayerEvent::RouteSwitched { at: now, from, to });
         // Work in flight on the old route is abandoned and redone on the new one.
         if failing != Kind::Playlist && (self.playlist.in_flight.is_some() || self.reload_at.is_some()) {
             self.playlist = Loader::default();
@@ -681,11 +683,11 @@ impl Player {
     }
 
     fn play_next(&mut self, at: SimTime) {
-        let entry = self.buffer.pop_front().expect("only called with a buffered segment");
+        let entry = pop_front(&mut self.buffer).expect("only called with a buffered segment");
         self.buffered = self.buffered - entry.duration;
         self.playing = Some((entry.index, at + entry.duration));
         self.phase = Phase::Playing;
-        self.events.push_back(PlayerEvent::SegmentStarted {
+        self.events.push(PlayerEvent::SegmentStarted {
             index: entry.index,
             at,
             duration: entry.duration,
@@ -706,7 +708,7 @@ impl Player {
         if next > hole_start {
             // Not in the playlist: never published, or never delivered to this server.
             // The driver tells which (the frames of a published one are lost to this viewer).
-            self.events.push_back(PlayerEvent::Skipped {
+            self.events.push(PlayerEvent::Skipped {
                 at: now,
                 from: hole_start,
                 to: next,
@@ -744,7 +746,7 @@ impl Player {
             if self.buffer.is_empty() {
                 self.phase = Phase::Stalled;
                 self.stall_started = Some(ends_at);
-                self.events.push_back(PlayerEvent::Stalled { at: ends_at });
+                self.events.push(PlayerEvent::Stalled { at: ends_at });
             } else {
                 self.play_next(ends_at);
             }
@@ -766,12 +768,18 @@ impl Player {
     }
 
     pub fn poll_action(&mut self) -> Option<PlayerAction> {
-        self.actions.pop_front()
+        pop_front(&mut self.actions)
     }
 
     pub fn poll_event(&mut self) -> Option<PlayerEvent> {
-        self.events.pop_front()
+        pop_front(&mut self.events)
     }
+}
+
+/// The oldest item of a short in-place queue (a few items: shifting is cheaper than a
+/// ring's bookkeeping).
+fn pop_front<A: smallvec::Array>(queue: &mut SmallVec<A>) -> Option<A::Item> {
+    (!queue.is_empty()).then(|| queue.remove(0))
 }
 
 #[cfg(test)]
@@ -1168,7 +1176,7 @@ mod tests {
         p.handle_error(t(40), req, FetchError::ServerError, &mut rng);
         assert_eq!(p.route(), 0, "every route excluded: the one excluded longest ago");
         let mut p = started(PlayerConfig::EXOPLAYER, 2, &[0, 1, 2, 3]).0;
-        p.excluded_until = vec![SimTime::ZERO, t(300_010)];
+        p.excluded_until = smallvec::smallvec![SimTime::ZERO, t(300_010)];
         let (req, _, _) = segment_req(&[PlayerAction::LoadSegment {
             req: 1,
             route: 0,
