@@ -109,7 +109,8 @@ struct Viewer {
     downloading: Option<(u32, PlaylistEntry)>,
     state: Option<ViewerState>,
     since: SimTime,
-    record: ViewerRecord,
+    /// The stream it watches (also in its record, which most events do not touch).
+    stream: u32,
     connection: Option<Box<Connection>>,
     /// Left the stream: whatever still arrives for it is ignored.
     left: bool,
@@ -118,6 +119,10 @@ struct Viewer {
 pub struct Cohort {
     config: CohortConfig,
     viewers: Vec<Viewer>,
+    /// Each viewer's record, by slot: apart from the viewers' state, so that an event
+    /// loads only the lines it needs (a segment starting touches its record; most
+    /// events do not).
+    records: Vec<ViewerRecord>,
     /// DNS queries in flight: query id → viewer slot.
     queries: BTreeMap<u64, usize>,
     next_query: u64,
@@ -150,21 +155,23 @@ impl Cohort {
                 state: None,
                 left: false,
                 since: SimTime::ZERO,
-                record: ViewerRecord {
-                    edge: config.edge_names[config.primary].clone(),
-                    ..ViewerRecord::default()
-                },
+                stream: 0,
             })
             .collect();
+        let mut records = Vec::with_capacity(viewers.len());
         for (viewer, &id) in viewers.iter_mut().zip(&config.viewers) {
-            viewer.record.stream = id % config.streams.max(1);
-        }
-        for viewer in &mut viewers {
-            viewer.record.ttl_violator = viewer.connection.as_ref().is_some_and(|c| c.cache.is_violator());
+            viewer.stream = id % config.streams.max(1);
+            records.push(ViewerRecord {
+                stream: viewer.stream,
+                edge: config.edge_names[config.primary].clone(),
+                ttl_violator: viewer.connection.as_ref().is_some_and(|c| c.cache.is_violator()),
+                ..ViewerRecord::default()
+            });
         }
         Cohort {
             config,
             viewers,
+            records,
             queries: BTreeMap::new(),
             next_query: 0,
             rng,
@@ -214,14 +221,17 @@ impl Cohort {
     /// Opens viewer `slot`'s connection to edge `edge`; a different edge than last time
     /// is a switch.
     fn connect(&mut self, slot: usize, edge: usize, now: SimTime) {
-        let viewer = &mut self.viewers[slot];
-        let conn = viewer.connection.as_mut().expect("resolving viewers have one");
+        let record = &mut self.records[slot];
+        let conn = self.viewers[slot]
+            .connection
+            .as_mut()
+            .expect("resolving viewers have one");
         match conn.last_edge {
-            None => viewer.record.edge = self.config.edge_names[edge].clone(),
+            None => record.edge = self.config.edge_names[edge].clone(),
             Some(last) if last != edge => {
-                viewer.record.route_switches += 1;
-                viewer.record.first_switch_at.get_or_insert(now);
-                viewer.record.switches.push((now, edge as u16));
+                record.route_switches += 1;
+                record.first_switch_at.get_or_insert(now);
+                record.switches.push((now, edge as u16));
             }
             Some(_) => {}
         }
@@ -291,8 +301,8 @@ impl Cohort {
         let viewer = &mut self.viewers[slot];
         let elapsed = at.saturating_since(viewer.since.max(self.config.measure_from));
         match viewer.state {
-            Some(ViewerState::Playing) => viewer.record.play_time += elapsed,
-            Some(ViewerState::Stalled) => viewer.record.stall_time += elapsed,
+            Some(ViewerState::Playing) => self.records[slot].play_time += elapsed,
+            Some(ViewerState::Stalled) => self.records[slot].stall_time += elapsed,
             _ => {}
         }
         let from = viewer.state.replace(to);
@@ -303,11 +313,11 @@ impl Cohort {
     /// Performs the player's requests and books what it reports, then re-arms its timer.
     fn drive(&mut self, slot: usize, ctx: &mut Ctx<'_, Msg>) {
         let viewer_id = self.config.viewers[slot];
-        let stream = self.viewers[slot].record.stream;
+        let stream = self.viewers[slot].stream;
         while let Some(event) = self.viewers[slot].player.poll_event() {
             match event {
                 PlayerEvent::Started { at, startup } => {
-                    self.viewers[slot].record.startup = Some(startup);
+                    self.records[slot].startup = Some(startup);
                     self.set_state(slot, at, ViewerState::Playing);
                 }
                 PlayerEvent::SegmentStarted { index, at, .. } => {
@@ -321,7 +331,7 @@ impl Cohort {
                         (u64::from(segment.frames), captured)
                     });
                     drop(recorder);
-                    let record = &mut self.viewers[slot].record;
+                    let record = &mut self.records[slot];
                     record.segments_played += 1;
                     record.frames_played += frames;
                     if let Some(captured) = captured {
@@ -332,7 +342,7 @@ impl Cohort {
                 }
                 PlayerEvent::Stalled { at } => {
                     if at >= self.config.measure_from {
-                        self.viewers[slot].record.stalls += 1;
+                        self.records[slot].stalls += 1;
                     }
                     self.set_state(slot, at, ViewerState::Stalled);
                 }
@@ -350,19 +360,20 @@ impl Cohort {
                         .segments
                         .range(from..to)
                         .fold((0, 0), |(n, f), (_, segment)| (n + 1, f + u64::from(segment.frames)));
-                    let record = &mut self.viewers[slot].record;
+                    let record = &mut self.records[slot];
                     record.segments_skipped += segments;
                     record.frames_skipped += frames;
                 }
                 PlayerEvent::RequestFailed { error, at, .. } => {
                     let viewer = &mut self.viewers[slot];
-                    viewer.record.request_errors += 1;
+                    let record = &mut self.records[slot];
+                    record.request_errors += 1;
                     let code = match error {
                         FetchError::Timeout => 0,
                         FetchError::ServerError => 1,
                         FetchError::NotFound => 2,
                     };
-                    viewer.record.failures.push((at, code));
+                    record.failures.push((at, code));
                     // A request that timed out breaks its connection (or DNS query): the
                     // next request opens a new one. An error answer came over a working one.
                     if let (FetchError::Timeout, Some(conn)) = (error, viewer.connection.as_mut()) {
@@ -374,7 +385,7 @@ impl Cohort {
                 }
                 PlayerEvent::RouteSwitched { at, to, .. } => {
                     let edge = (self.config.primary + usize::from(to)) % self.config.edges.len();
-                    let record = &mut self.viewers[slot].record;
+                    let record = &mut self.records[slot];
                     record.route_switches += 1;
                     record.first_switch_at.get_or_insert(at);
                     record.switches.push((at, edge as u16));
@@ -419,6 +430,7 @@ impl Cohort {
     /// Viewer `slot` leaves at `now`: its time is booked and its record final.
     fn leave(&mut self, slot: usize, now: SimTime) {
         let viewer = &mut self.viewers[slot];
+        let record = &mut self.records[slot];
         if viewer.left {
             return;
         }
@@ -428,9 +440,9 @@ impl Cohort {
             let elapsed = now.saturating_since(viewer.since.max(self.config.measure_from));
             let mut recorder = self.recorder.borrow_mut();
             match state {
-                ViewerState::Playing => viewer.record.play_time += elapsed,
+                ViewerState::Playing => record.play_time += elapsed,
                 ViewerState::Stalled => {
-                    viewer.record.stall_time += elapsed;
+                    record.stall_time += elapsed;
                     // Leaving ends the stall: it is listed like one the viewer got over.
                     if viewer.since >= self.config.measure_from {
                         let id = self.config.viewers[slot];
@@ -445,11 +457,12 @@ impl Cohort {
             self.queries.remove(&id);
         }
         let viewer = &mut self.viewers[slot];
-        viewer.record.left_at = Some(now);
-        viewer.record.first_index = viewer.player.first_index();
-        viewer.record.frontier = viewer.player.frontier();
+        let record = &mut self.records[slot];
+        record.left_at = Some(now);
+        record.first_index = viewer.player.first_index();
+        record.frontier = viewer.player.frontier();
         let id = self.config.viewers[slot] as usize;
-        self.recorder.borrow_mut().viewers[id] = viewer.record.clone();
+        self.recorder.borrow_mut().viewers[id] = record.clone();
     }
 
     fn finish(&mut self, now: SimTime) {
@@ -461,22 +474,24 @@ impl Cohort {
                 // Close the open interval at the end of the run.
                 let measure_from = self.config.measure_from;
                 let viewer = &mut self.viewers[slot];
+                let record = &mut self.records[slot];
                 let elapsed = now.saturating_since(viewer.since.max(measure_from));
                 match state {
-                    ViewerState::Playing => viewer.record.play_time += elapsed,
+                    ViewerState::Playing => record.play_time += elapsed,
                     ViewerState::Stalled => {
-                        viewer.record.stall_time += elapsed;
-                        viewer.record.stalled_at_end = Some(viewer.since);
+                        record.stall_time += elapsed;
+                        record.stalled_at_end = Some(viewer.since);
                     }
                     ViewerState::Starting => {}
                 }
                 viewer.since = now;
             }
             let viewer = &mut self.viewers[slot];
-            viewer.record.first_index = viewer.player.first_index();
-            viewer.record.frontier = viewer.player.frontier();
+            let record = &mut self.records[slot];
+            record.first_index = viewer.player.first_index();
+            record.frontier = viewer.player.frontier();
             let id = self.config.viewers[slot] as usize;
-            self.recorder.borrow_mut().viewers[id] = viewer.record.clone();
+            self.recorder.borrow_mut().viewers[id] = std::mem::take(record);
         }
     }
 }
@@ -503,9 +518,18 @@ impl Behavior for Cohort {
         let Some(&slot) = self.config.slot_of_viewer.get(viewer as usize) else {
             return;
         };
-        if let (Some(state), Some(id)) = (self.viewers.get(slot as usize), self.config.viewers.get(slot as usize)) {
+        let slot = slot as usize;
+        if let (Some(state), Some(id)) = (self.viewers.get(slot), self.config.viewers.get(slot)) {
             prefetch_all(state);
             prefetch(id);
+        }
+        // Segments start playing on timers (one ending, one loaded): those book the
+        // segment in the record.
+        if let (Input::Timer(_), Some(record)) = (input, self.records.get(slot)) {
+            prefetch(&record.segments_played);
+            prefetch(&record.frames_played);
+            prefetch(&record.latency_total);
+            prefetch(&record.latency_max);
         }
     }
 
@@ -546,7 +570,7 @@ impl Behavior for Cohort {
             }
             Input::Timer(Msg::ViewerJoin { viewer }) => {
                 let slot = self.slot_of(viewer);
-                self.viewers[slot].record.joined_at = Some(now);
+                self.records[slot].joined_at = Some(now);
                 self.viewers[slot].player.handle_join(now);
                 self.set_state(slot, now, ViewerState::Starting);
                 self.drive(slot, ctx);
