@@ -499,21 +499,18 @@ impl Cohort {
 impl Behavior for Cohort {
     type Msg = Msg;
 
+    /// Where the viewer an input is for sits in this cohort: a table of all viewers,
+    /// too large to stay cached in a large audience.
+    fn prefetch_index(&self, input: &Input<Msg>) {
+        if let Some(entry) = viewer_of(input).and_then(|viewer| self.config.slot_of_viewer.get(viewer as usize)) {
+            prefetch(entry);
+        }
+    }
+
     /// The viewer an input is for: its state is what a large audience waits on.
     fn prefetch(&self, input: &Input<Msg>) {
-        let viewer = match input {
-            Input::Timer(
-                Msg::ViewerTimer { viewer }
-                | Msg::SegmentLoaded { viewer, .. }
-                | Msg::ViewerJoin { viewer }
-                | Msg::ViewerLeave { viewer },
-            )
-            | Input::Msg {
-                msg:
-                    Msg::PlaylistReply { viewer, .. } | Msg::SegmentReply { viewer, .. } | Msg::FetchFailed { viewer, .. },
-                ..
-            } => *viewer,
-            _ => return,
+        let Some(viewer) = viewer_of(input) else {
+            return;
         };
         let Some(&slot) = self.config.slot_of_viewer.get(viewer as usize) else {
             return;
@@ -676,5 +673,22 @@ impl Behavior for Cohort {
             Input::Finish => self.finish(now),
             _ => {}
         }
+    }
+}
+
+/// The viewer an input to a cohort is for, if it is for one.
+fn viewer_of(input: &Input<Msg>) -> Option<u32> {
+    match input {
+        Input::Timer(
+            Msg::ViewerTimer { viewer }
+            | Msg::SegmentLoaded { viewer, .. }
+            | Msg::ViewerJoin { viewer }
+            | Msg::ViewerLeave { viewer },
+        )
+        | Input::Msg {
+            msg: Msg::PlaylistReply { viewer, .. } | Msg::SegmentReply { viewer, .. } | Msg::FetchFailed { viewer, .. },
+            ..
+        } => Some(*viewer),
+        _ => None,
     }
 }

@@ -462,6 +462,10 @@ pub trait Behavior: Unpin + 'static {
     /// `input` comes a few events from now: start loading the state it will touch
     /// (see [`super::prefetch`]). A hint only; the default does nothing.
     fn prefetch(&self, _input: &Input<Self::Msg>) {}
+    /// `input` comes twice as far ahead as for [`Behavior::prefetch`]: start loading
+    /// what finding its state takes (an index from the input to the state), so that
+    /// `prefetch` does not wait for it. A hint only; the default does nothing.
+    fn prefetch_index(&self, _input: &Input<Self::Msg>) {}
 }
 
 /// The handle an actor answers through. Everything it emits is stamped with `now`.
@@ -725,7 +729,11 @@ impl<B: Behavior> Handler<Dispatched> for Host<B> {
             if failed {
                 continue;
             }
-            if let Some(ahead) = deliveries.as_slice().get(PREFETCH_DISTANCE - 1) {
+            let coming = deliveries.as_slice();
+            if let Some(far) = coming.get(2 * PREFETCH_DISTANCE - 1) {
+                nodes[far.slot as usize].behavior.prefetch_index(&far.event.input);
+            }
+            if let Some(ahead) = coming.get(PREFETCH_DISTANCE - 1) {
                 nodes[ahead.slot as usize].behavior.prefetch(&ahead.event.input);
             }
             let node = &mut nodes[slot as usize];
