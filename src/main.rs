@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod huge_pages;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +23,9 @@ macro_rules! say {
         let _ = writeln!(std::io::stdout().lock(), $($arg)*);
     }};
 }
+
+#[global_allocator]
+static ALLOCATOR: huge_pages::HugePageHint = huge_pages::HugePageHint;
 
 /// Log lines carry virtual time, never wall time.
 struct VirtualTime;
