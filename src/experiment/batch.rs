@@ -338,10 +338,7 @@ fn run_isolated(plan: &Plan, index: usize, runner: &(dyn Fn(&Plan, usize) -> Run
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    let text = (panic.downcast_ref::<String>().cloned())
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "a panic without a message".into());
-    format!("panicked: {text}")
+    format!("panicked: {}", crate::sim::panic_text(panic.as_ref()))
 }
 
 /// Runs every run of `plan` this shard owns that `dir` does not hold yet, writing each

@@ -59,7 +59,27 @@ pub fn scenario_dispatch(s: &Scenario) -> Dispatch {
 }
 
 /// Runs `s` with `seed`. `dispatch` overrides the scenario's mode (results are equal).
+/// A panic anywhere in the run (an actor's, or one while building the world or
+/// summarising) is an error, never an abort: `failcast run` names the seed to replay.
 pub fn run_scenario(
+    s: &Scenario,
+    seed: u64,
+    dispatch: Option<Dispatch>,
+    keep_records: bool,
+) -> Result<RunOutput, SimError> {
+    not_panicking(|| run_scenario_unguarded(s, seed, dispatch, keep_records))
+}
+
+/// `body`'s result, or its panic as [`SimError::Panic`].
+fn not_panicking<T>(body: impl FnOnce() -> Result<T, SimError>) -> Result<T, SimError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or_else(|payload| {
+        Err(SimError::Panic {
+            message: crate::sim::panic_text(payload.as_ref()),
+        })
+    })
+}
+
+fn run_scenario_unguarded(
     s: &Scenario,
     seed: u64,
     dispatch: Option<Dispatch>,
@@ -264,4 +284,20 @@ pub fn check_determinism(s: &Scenario, seed: u64) -> Result<DeterminismReport, S
         differing_outputs: differing,
         node_names: first.node_names,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_outside_the_actors_is_an_error_that_quotes_it() {
+        let result: Result<(), SimError> = not_panicking(|| panic!("no edge named edge-9"));
+        let error = result.expect_err("a panic becomes an error").to_string();
+        assert!(error.contains("outside the actors"), "{error}");
+        assert!(error.ends_with("no edge named edge-9"), "{error}");
+        let formatted: Result<(), SimError> = not_panicking(|| panic!("edge {} of {}", 9, 4));
+        assert!(formatted.expect_err("a panic").to_string().ends_with("edge 9 of 4"));
+        assert_eq!(not_panicking(|| Ok::<_, SimError>(7)).expect("no panic"), 7);
+    }
 }

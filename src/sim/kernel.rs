@@ -686,11 +686,7 @@ impl<B: Behavior> Node<B> {
         match catch_unwind(AssertUnwindSafe(|| behavior.handle(input, &mut ctx))) {
             Ok(()) => true,
             Err(payload) => {
-                let message = payload
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "non-string panic".to_string());
+                let message = panic_text(payload.as_ref());
                 // The first panic is the one reported; the run stops at this window.
                 sinks.panic.borrow_mut().get_or_insert((self.id, event.time, message));
                 false
@@ -811,6 +807,16 @@ pub enum SimError {
         time: SimTime,
         message: String,
     },
+    /// A panic outside any actor: building the world or summarising the run.
+    #[error("failcast panicked outside the actors (a bug; please report it with the scenario and seed): {message}")]
+    Panic { message: String },
+}
+
+/// What a panic said, for an error message.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    (payload.downcast_ref::<String>().cloned())
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic without a message".to_string())
 }
 
 /// Counters from a finished run.

@@ -9,8 +9,8 @@ pub mod seed;
 pub mod trace;
 
 pub use kernel::{
-    current_time, run_in_system, Behavior, Ctx, Dispatch, Input, Kernel, KernelAction, RunStats, Scheduled, SimError,
-    WindowHook, KERNEL,
+    current_time, panic_text, run_in_system, Behavior, Ctx, Dispatch, Input, Kernel, KernelAction, RunStats, Scheduled,
+    SimError, WindowHook, KERNEL,
 };
 pub use net::{Degradation, Dest, LinkSpec, Network, NodeId, Partition};
 pub use prefetch::{prefetch, prefetch_all};
