@@ -177,9 +177,11 @@ fn pinned_regression_seed() {
 }
 
 type Pinned = (&'static str, u64, u64, u64, u64, u64, u64, Option<f64>, u64);
+// Digest and events moved (550,295 before) when players stopped being woken at every
+// segment end and load; every other value stayed.
 const PINNED: Pinned = (
-    "b07f6ce198da2384",
-    550_295,
+    "7621a130b648f26c",
+    410_597,
     21_599,
     21_223,
     240,

@@ -105,8 +105,6 @@ impl Connection {
 struct Viewer {
     player: Player,
     timer: Deadline,
-    /// The segment arriving over the downlink, and the request it answers.
-    downloading: Option<(u32, PlaylistEntry)>,
     state: Option<ViewerState>,
     since: SimTime,
     /// The stream it watches (also in its record, which most events do not touch).
@@ -151,7 +149,6 @@ impl Cohort {
                 },
                 player: Player::new(player_config.clone(), config.target_duration, config.routes),
                 timer: Deadline::default(),
-                downloading: None,
                 state: None,
                 left: false,
                 since: SimTime::ZERO,
@@ -310,9 +307,9 @@ impl Cohort {
         self.recorder.borrow_mut().viewer_transition(at, from, to);
     }
 
-    /// Performs the player's requests and books what it reports, then re-arms its timer.
-    fn drive(&mut self, slot: usize, ctx: &mut Ctx<'_, Msg>) {
-        let viewer_id = self.config.viewers[slot];
+    /// Books what the player reports, each at its own instant (playback is caught up
+    /// late, so an instant may lie before now).
+    fn book_events(&mut self, slot: usize) {
         let stream = self.viewers[slot].stream;
         while let Some(event) = self.viewers[slot].player.poll_event() {
             match event {
@@ -392,6 +389,13 @@ impl Cohort {
                 }
             }
         }
+    }
+
+    /// Performs the player's requests and books what it reports, then re-arms its timer.
+    fn drive(&mut self, slot: usize, ctx: &mut Ctx<'_, Msg>) {
+        self.book_events(slot);
+        let viewer_id = self.config.viewers[slot];
+        let stream = self.viewers[slot].stream;
         while let Some(action) = self.viewers[slot].player.poll_action() {
             let (route, msg) = match action {
                 PlayerAction::LoadPlaylist { req, route } => (
@@ -421,6 +425,14 @@ impl Cohort {
         viewer.timer.arm(next, ctx, Msg::ViewerTimer { viewer: viewer_id });
     }
 
+    /// Brings viewer `slot`'s playback up to `now` and books it, for a reading of its
+    /// state at `now`: segments that began and a buffer that ran dry since its last
+    /// event. Playback alone asks for nothing, so there is nothing to send.
+    fn catch_up(&mut self, slot: usize, now: SimTime) {
+        self.viewers[slot].player.advance(now);
+        self.book_events(slot);
+    }
+
     fn slot_of(&self, viewer: u32) -> usize {
         let slot = self.config.slot_of_viewer[viewer as usize] as usize;
         debug_assert_eq!(self.config.viewers[slot], viewer, "viewer belongs to this cohort");
@@ -429,13 +441,13 @@ impl Cohort {
 
     /// Viewer `slot` leaves at `now`: its time is booked and its record final.
     fn leave(&mut self, slot: usize, now: SimTime) {
-        let viewer = &mut self.viewers[slot];
-        let record = &mut self.records[slot];
-        if viewer.left {
+        if self.viewers[slot].left {
             return;
         }
+        self.catch_up(slot, now);
+        let viewer = &mut self.viewers[slot];
+        let record = &mut self.records[slot];
         viewer.left = true;
-        viewer.downloading = None;
         if let Some(state) = viewer.state.take() {
             let elapsed = now.saturating_since(viewer.since.max(self.config.measure_from));
             let mut recorder = self.recorder.borrow_mut();
@@ -470,6 +482,7 @@ impl Cohort {
             if self.viewers[slot].left {
                 continue;
             }
+            self.catch_up(slot, now);
             if let Some(state) = self.viewers[slot].state {
                 // Close the open interval at the end of the run.
                 let measure_from = self.config.measure_from;
@@ -616,10 +629,10 @@ impl Behavior for Cohort {
                 }
                 self.answered_by(slot, edge, now);
                 let entry = self.segment_entry(index, frames);
-                let done = now + self.transfer_time(u64::from(frames));
-                self.viewers[slot].player.handle_first_byte(now, req);
-                self.viewers[slot].downloading = Some((req, entry));
-                ctx.timer_at(done, Msg::SegmentLoaded { viewer, req, index });
+                let loaded_at = now + self.transfer_time(u64::from(frames));
+                self.viewers[slot]
+                    .player
+                    .handle_segment_arriving(now, req, entry, loaded_at);
                 self.drive(slot, ctx);
             }
             Input::Msg {
@@ -642,17 +655,15 @@ impl Behavior for Cohort {
                 msg: Msg::DnsAnswer { id, target, ttl_ns },
                 ..
             } => self.resolved(id, target, SimDuration::from_nanos(ttl_ns), ctx),
-            Input::Timer(Msg::SegmentLoaded { viewer, req, .. }) => {
-                let slot = self.slot_of(viewer);
-                if let Some((_, entry)) = self.viewers[slot].downloading.take_if(|(r, _)| *r == req) {
-                    self.viewers[slot].player.handle_segment_loaded(now, req, entry);
-                    self.drive(slot, ctx);
-                }
-            }
             Input::Msg {
                 from,
                 msg: Msg::Scrape { round },
             } => {
+                for slot in 0..self.viewers.len() {
+                    if !self.viewers[slot].left {
+                        self.catch_up(slot, now);
+                    }
+                }
                 let stalled = self
                     .viewers
                     .iter()
@@ -679,12 +690,7 @@ impl Behavior for Cohort {
 /// The viewer an input to a cohort is for, if it is for one.
 fn viewer_of(input: &Input<Msg>) -> Option<u32> {
     match input {
-        Input::Timer(
-            Msg::ViewerTimer { viewer }
-            | Msg::SegmentLoaded { viewer, .. }
-            | Msg::ViewerJoin { viewer }
-            | Msg::ViewerLeave { viewer },
-        )
+        Input::Timer(Msg::ViewerTimer { viewer } | Msg::ViewerJoin { viewer } | Msg::ViewerLeave { viewer })
         | Input::Msg {
             msg: Msg::PlaylistReply { viewer, .. } | Msg::SegmentReply { viewer, .. } | Msg::FetchFailed { viewer, .. },
             ..

@@ -279,13 +279,6 @@ pub enum Msg {
     ViewerTimer {
         viewer: u32,
     },
-    /// Cohort: the answer to viewer `viewer`'s request `req` (segment `index`) has
-    /// fully arrived over its last mile.
-    SegmentLoaded {
-        viewer: u32,
-        req: u32,
-        index: u64,
-    },
     /// Viewer (cohort `client`) → edge: request `req` for the media playlist, or for a
     /// segment. A load balancer forwards it unchanged; the edge answers `client`
     /// directly (direct server return).
@@ -409,7 +402,6 @@ impl TraceMsg for Msg {
             Msg::ViewerLeave { .. } => "viewer-leave",
             Msg::ConnectionClosed { .. } => "connection-closed",
             Msg::ViewerTimer { .. } => "viewer-timer",
-            Msg::SegmentLoaded { .. } => "segment-loaded",
             Msg::PlaylistRequest { .. } => "playlist-request",
             Msg::VrrpAdvert { .. } => "vrrp-advert",
             Msg::VrrpTimer => "vrrp-timer",
@@ -510,7 +502,6 @@ impl TraceMsg for Msg {
             Msg::ViewerJoin { viewer } | Msg::ViewerTimer { viewer } => mix(&[u64::from(viewer)]),
             Msg::ViewerLeave { viewer } => mix(&[u64::from(viewer), 0x4c45]),
             Msg::ConnectionClosed { client, viewer } => mix(&[u64::from(client), u64::from(viewer)]),
-            Msg::SegmentLoaded { viewer, req, index } => mix(&[u64::from(viewer), u64::from(req), index]),
             Msg::SegmentRequest {
                 client,
                 viewer,

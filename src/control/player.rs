@@ -16,7 +16,10 @@
 //! [`Player::handle_segment_loaded`], or [`Player::handle_error`]; answers to requests
 //! the player has abandoned are ignored, and a request that is never answered times out.
 //! Call [`Player::handle_timeout`] when `now` reaches [`Player::poll_timeout`]. Read what
-//! the viewer experienced from [`Player::poll_event`]. `now` never goes backwards.
+//! the viewer experienced from [`Player::poll_event`]; each event carries its own
+//! instant, which may lie before the call that reported it (playback runs without
+//! wakes, see [`Player::poll_timeout`]; [`Player::advance`] brings it up to `now`).
+//! `now` never goes backwards; calling [`Player::handle_timeout`] early is harmless.
 //! Randomness (retry jitter) comes from the generator passed in.
 
 use std::rc::Rc;
@@ -314,6 +317,8 @@ struct Loader {
     deadline: Option<SimTime>,
     /// Failed attempts since the last success (or route switch).
     failures: u32,
+    /// The wake where a playlist answer would put the next reload has passed.
+    hint_passed: bool,
 }
 
 /// One live player.
@@ -348,6 +353,9 @@ pub struct Player {
     buffer: SmallVec<[PlaylistEntry; 4]>,
     buffered: SimDuration,
     playing: Option<(u64, SimTime)>,
+    /// A segment whose first byte came: the request, the segment, and when its last
+    /// byte will have come (the driver timed the transfer).
+    arriving: Option<(u32, PlaylistEntry, SimTime)>,
     stall_started: Option<SimTime>,
     /// Requests and experiences not yet polled: the player's I/O takes them after every
     /// call, so a few fit in place and a large audience touches no heap for them.
@@ -386,12 +394,15 @@ impl Player {
             buffer: SmallVec::new(),
             buffered: SimDuration::ZERO,
             playing: None,
+            arriving: None,
             stall_started: None,
             actions: SmallVec::new(),
             events: SmallVec::new(),
         }
     }
 
+    /// The phase as of the last call: playback since then is caught up by
+    /// [`Player::advance`].
     pub fn phase(&self) -> Phase {
         self.phase
     }
@@ -412,7 +423,7 @@ impl Player {
     }
 
     /// The smallest segment index this player may still play: every segment below it
-    /// was either played or passed over.
+    /// was either played or passed over (as of the last call, like [`Player::phase`]).
     pub fn frontier(&self) -> Option<u64> {
         self.buffer
             .first()
@@ -440,6 +451,7 @@ impl Player {
         self.reload_at = None;
         self.playlist.in_flight = Some(req);
         self.playlist.sent_at = now;
+        self.playlist.hint_passed = false;
         self.playlist.deadline = Some(now + self.config.playlist_retry.first_byte_timeout);
         self.actions.push(PlayerAction::LoadPlaylist { req, route: self.route });
     }
@@ -461,6 +473,7 @@ impl Player {
     /// A playlist arrived in answer to `req`; `entries` are in index order (missing
     /// indices are gaps that will never be filled).
     pub fn handle_playlist(&mut self, now: SimTime, req: u32, entries: &[PlaylistEntry]) {
+        self.advance(now);
         if self.playlist.in_flight != Some(req) {
             return;
         }
@@ -511,7 +524,8 @@ impl Player {
 
     /// The first byte of the answer to `req` arrived: from now on only the load
     /// timeout applies to it.
-    pub fn handle_first_byte(&mut self, _now: SimTime, req: u32) {
+    pub fn handle_first_byte(&mut self, now: SimTime, req: u32) {
+        self.advance(now);
         for (loader, policy) in [
             (&mut self.playlist, &self.config.playlist_retry),
             (&mut self.segment, &self.config.segment_retry),
@@ -522,8 +536,26 @@ impl Player {
         }
     }
 
-    /// Segment `entry` finished loading in answer to `req`.
+    /// The first byte of segment `entry` came in answer to `req`, and its last byte
+    /// will have come at `loaded_at`: [`Player::handle_first_byte`] now and
+    /// [`Player::handle_segment_loaded`] at `loaded_at`, without a call then unless the
+    /// load lets the player do something at that instant ([`Player::poll_timeout`]).
+    /// A timeout or a switch before `loaded_at` abandons it as it would the request.
+    pub fn handle_segment_arriving(&mut self, now: SimTime, req: u32, entry: PlaylistEntry, loaded_at: SimTime) {
+        self.handle_first_byte(now, req);
+        if self.segment.in_flight == Some(req) {
+            self.arriving = Some((req, entry, loaded_at.max(now)));
+        }
+    }
+
+    /// Segment `entry` finished loading in answer to `req`. (A segment ending at this
+    /// very instant finds it in the buffer.)
     pub fn handle_segment_loaded(&mut self, now: SimTime, req: u32, entry: PlaylistEntry) {
+        self.arriving = Some((req, entry, now));
+        self.advance(now);
+    }
+
+    fn segment_loaded(&mut self, now: SimTime, req: u32, entry: PlaylistEntry) {
         if self.segment.in_flight != Some(req) || self.loading != Some(entry.index) {
             return;
         }
@@ -555,6 +587,7 @@ impl Player {
 
     /// Request `req` was answered with an error.
     pub fn handle_error(&mut self, now: SimTime, req: u32, error: FetchError, rng: &mut impl Rng) {
+        self.advance(now);
         if self.playlist.in_flight == Some(req) {
             self.fail(now, Kind::Playlist, error, rng);
         } else if self.segment.in_flight == Some(req) {
@@ -722,12 +755,30 @@ impl Player {
         }
     }
 
+    /// When the player must be called next ([`Player::handle_timeout`]). Playback
+    /// itself asks for no wake: segments that began and a buffer that ran dry in the
+    /// meantime are caught up, each at its own instant, by whatever call comes next
+    /// ([`Player::advance`]). Only where a segment ending lets a load start (a full
+    /// buffer drains below `max_buffer`) is its end a wake.
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        let ends = self.playing.map(|(_, ends_at)| ends_at);
+        let blocked = self.loading.is_none() && self.buffered >= self.config.max_buffer;
+        let ends = self.playing.filter(|_| blocked).map(|(_, ends_at)| ends_at);
         let reload = self.reload_at.filter(|_| self.playlist.in_flight.is_none());
+        // While a playlist is on its way, wake where its answer will most likely put
+        // the next reload (a target duration after sending, RFC 8216 §6.3.4): the
+        // answer then finds that wake already set, instead of one at the timeout
+        // that would fire for nothing.
+        let expected_reload = (self.playlist.in_flight.is_some() && !self.playlist.hint_passed)
+            .then(|| self.playlist.sent_at + self.target_duration);
+        let loaded = self
+            .arriving
+            .filter(|&(req, ..)| self.segment.in_flight == Some(req) && self.load_would_act())
+            .map(|(.., at)| at);
         [
             ends,
+            loaded,
             reload,
+            expected_reload,
             self.playlist.deadline,
             self.segment.deadline,
             self.segment_retry_at,
@@ -737,19 +788,53 @@ impl Player {
         .min()
     }
 
+    /// Whether a segment completing now would make [`Player::maybe_load`] request or
+    /// skip anything, whatever the buffer holds by then (so a load that lets a later
+    /// segment end unblock the buffer is on time too). The same tests as there.
+    fn load_would_act(&self) -> bool {
+        let (Some(next), Some(latest)) = (self.next_index, self.latest) else {
+            return false;
+        };
+        self.holes.binary_search(&next).is_ok() || (next <= latest && next >= self.window_first)
+    }
+
+    /// Plays on to `now`: each segment that ended starts the next buffered one, or the
+    /// buffer runs dry. Every `handle_*` call does this first; a driver calls it to read
+    /// the viewer's state at `now` (events are reported with their own instants).
+    pub fn advance(&mut self, now: SimTime) {
+        loop {
+            let ends = self.playing.map(|(_, ends_at)| ends_at).filter(|&at| at <= now);
+            let loaded = self.arriving.map(|(_, _, at)| at).filter(|&at| at <= now);
+            match (ends, loaded) {
+                // A segment completing as another ends is in the buffer in time.
+                (_, Some(loaded)) if ends.is_none_or(|ends| loaded <= ends) => {
+                    let (req, entry, _) = self.arriving.take().expect("a load to complete");
+                    let acted = self.actions.len();
+                    self.segment_loaded(loaded, req, entry);
+                    debug_assert!(
+                        loaded == now || self.actions.len() == acted,
+                        "a load that acts is woken for (load_would_act)"
+                    );
+                }
+                (Some(ends_at), _) => {
+                    self.playing = None;
+                    if self.buffer.is_empty() {
+                        self.phase = Phase::Stalled;
+                        self.stall_started = Some(ends_at);
+                        self.events.push(PlayerEvent::Stalled { at: ends_at });
+                    } else {
+                        self.play_next(ends_at);
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+
     pub fn handle_timeout(&mut self, now: SimTime, rng: &mut impl Rng) {
-        while let Some((_, ends_at)) = self.playing {
-            if ends_at > now {
-                break;
-            }
-            self.playing = None;
-            if self.buffer.is_empty() {
-                self.phase = Phase::Stalled;
-                self.stall_started = Some(ends_at);
-                self.events.push(PlayerEvent::Stalled { at: ends_at });
-            } else {
-                self.play_next(ends_at);
-            }
+        self.advance(now);
+        if self.playlist.in_flight.is_some() && self.playlist.sent_at + self.target_duration <= now {
+            self.playlist.hint_passed = true;
         }
         if self.playlist.deadline.is_some_and(|at| at <= now) {
             self.fail(now, Kind::Playlist, FetchError::Timeout, rng);
@@ -929,12 +1014,15 @@ mod tests {
         // An unchanged playlist is reloaded half a target duration after its request
         // went out (2.01 s), however late the answer (2.02 s).
         p.handle_playlist(t(2_020), req, &entries(&[0]));
-        assert_eq!(p.poll_timeout(), Some(t(2_100)));
-        p.handle_timeout(t(2_100), &mut rng);
-        assert_eq!(p.phase(), Phase::Stalled);
+        // Running dry asks for no wake: the next is the reload, and the stall is
+        // reported then, at its own instant.
         assert_eq!(p.poll_timeout(), Some(t(3_010)));
+        assert_eq!(p.phase(), Phase::Playing);
         p.handle_timeout(t(3_010), &mut rng);
-        let req = playlist_req(&drain(&mut p).0);
+        assert_eq!(p.phase(), Phase::Stalled);
+        let (actions, events) = drain(&mut p);
+        assert_eq!(events, [PlayerEvent::Stalled { at: t(2_100) }]);
+        let req = playlist_req(&actions);
         p.handle_playlist(t(3_020), req, &entries(&[0, 1]));
         let (req, _, index) = segment_req(&drain(&mut p).0);
         assert_eq!(index, 1);
@@ -1275,6 +1363,137 @@ mod tests {
                 (1u16..15_000).prop_map(Step::Wait),
                 (any::<bool>(), any::<bool>(), 0u8..3).prop_map(|(first, ok, error)| Step::Answer { first, ok, error }),
             ]
+        }
+
+        /// How the network answers the k-th request: first byte after `first_ns`, the
+        /// rest `transfer_ns` later; `outcome` 0 never answers, 1 and 2 are 404 and 503.
+        type Answer = (u64, u64, u8);
+
+        /// Drives a player through a scripted network for 120 s and logs every request
+        /// with its instant, and every event. `eager` wakes the player at every segment
+        /// end and tells it each load's first and last byte in calls of their own, as
+        /// drivers did before playback ran without wakes; otherwise it is woken only at
+        /// `poll_timeout` (as a cohort's `Deadline` does) and told the whole load at its
+        /// first byte. At one instant, loads complete first, then the player is woken,
+        /// then answers arrive: the order in which `advance` catches up.
+        fn script_run(
+            preset: usize,
+            routes: u8,
+            script: &[Answer],
+            eager: bool,
+        ) -> (Vec<(SimTime, PlayerAction)>, Vec<PlayerEvent>) {
+            #[derive(Debug)]
+            enum Item {
+                Answer(PlayerAction, Answer),
+                Loaded(u32, PlaylistEntry),
+                Wake,
+            }
+            let config = PlayerConfig::preset(PlayerConfig::PRESETS[preset]).unwrap();
+            let mut p = Player::new(config, SEG, routes);
+            let mut rng = rng();
+            let mut queue: std::collections::BTreeMap<(SimTime, u8, u64), Item> = std::collections::BTreeMap::new();
+            let (mut seq, mut next_answer) = (0u64, 0usize);
+            let (mut actions, mut events) = (Vec::new(), Vec::new());
+            let mut armed: Option<SimTime> = None;
+            let end = t(120_000);
+            let mut now = t(0);
+            p.handle_join(now);
+            loop {
+                while let Some(action) = p.poll_action() {
+                    actions.push((now, action));
+                    let answer = script[next_answer % script.len()];
+                    next_answer += 1;
+                    if answer.2 != 0 {
+                        seq += 1;
+                        queue.insert(
+                            (now + SimDuration::from_nanos(answer.0), 2, seq),
+                            Item::Answer(action, answer),
+                        );
+                    }
+                }
+                events.extend(std::iter::from_fn(|| p.poll_event()));
+                let ends = p.playing.map(|(_, ends_at)| ends_at).filter(|_| eager);
+                let wake = [p.poll_timeout(), ends]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .map(|at| at.max(now));
+                if let Some(at) = wake.filter(|_| wake != armed) {
+                    armed = wake;
+                    seq += 1;
+                    queue.insert((at, 1, seq), Item::Wake);
+                }
+                let Some(((at, ..), item)) = queue.pop_first() else {
+                    break;
+                };
+                if at > end {
+                    break;
+                }
+                now = at;
+                match item {
+                    Item::Wake if armed == Some(at) => {
+                        armed = None;
+                        p.handle_timeout(now, &mut rng);
+                    }
+                    Item::Wake => {}
+                    Item::Loaded(req, entry) => p.handle_segment_loaded(now, req, entry),
+                    Item::Answer(PlayerAction::LoadPlaylist { req, .. }, (_, _, outcome)) if outcome >= 3 => {
+                        // A long window: a player that fell behind fills its buffer to
+                        // the top and waits for room (a segment end is then a wake).
+                        let newest = 3 + now.as_nanos() / 2_000_000_000;
+                        let listed: Vec<u64> = (newest.saturating_sub(40)..=newest).collect();
+                        p.handle_playlist(now, req, &entries(&listed));
+                    }
+                    Item::Answer(PlayerAction::LoadSegment { req, index, .. }, (_, transfer_ns, outcome))
+                        if outcome >= 3 =>
+                    {
+                        let loaded_at = now + SimDuration::from_nanos(transfer_ns);
+                        if eager {
+                            p.handle_first_byte(now, req);
+                            seq += 1;
+                            queue.insert((loaded_at, 0, seq), Item::Loaded(req, seg(index)));
+                        } else {
+                            p.handle_segment_arriving(now, req, seg(index), loaded_at);
+                        }
+                    }
+                    Item::Answer(
+                        PlayerAction::LoadPlaylist { req, .. } | PlayerAction::LoadSegment { req, .. },
+                        (_, _, outcome),
+                    ) => {
+                        let error = if outcome == 1 {
+                            FetchError::NotFound
+                        } else {
+                            FetchError::ServerError
+                        };
+                        p.handle_error(now, req, error, &mut rng);
+                    }
+                }
+            }
+            p.advance(end);
+            events.extend(std::iter::from_fn(|| p.poll_event()));
+            (actions, events)
+        }
+
+        fn answer() -> impl Strategy<Value = Answer> {
+            // Fast answers on the whole: a player that fell behind fills its buffer.
+            (
+                1_000_000u64..1_500_000_000,
+                1_000_000u64..1_000_000_000,
+                prop_oneof![1 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8), 12 => Just(3u8)],
+            )
+        }
+
+        proptest! {
+            /// Playback without wakes and loads told at their first byte change nothing
+            /// a viewer sees: the same requests at the same instants, the same events
+            /// at the same instants, as a player woken at every segment end and load.
+            #[test]
+            fn a_player_left_alone_tells_the_same_story(preset in 0usize..3, routes in 1u8..4, script in proptest::collection::vec(answer(), 1..60)) {
+                let eager = script_run(preset, routes, &script, true);
+                let lazy = script_run(preset, routes, &script, false);
+                prop_assert!(eager.0.len() > 1);
+                prop_assert_eq!(eager, lazy);
+            }
         }
 
         proptest! {

@@ -103,6 +103,10 @@ fn run_scenario_unguarded(
         Ok::<_, SimError>((stats, recorder, names))
     })?;
     let wall_s = started.elapsed().as_secs_f64();
+    let mut recorder = recorder;
+    // Cohorts book a stall when they next hear from the viewer, not when it ended:
+    // list them by when they ended.
+    (recorder.stall_durations).sort_unstable_by_key(|&(viewer, resumed, stalled)| (resumed, viewer, stalled));
     let settled = ledger(&recorder);
     assert!(settled.balances(), "frame conservation violated: {settled:?}");
     let facts = RunFacts {
