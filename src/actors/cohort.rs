@@ -533,8 +533,8 @@ impl Behavior for Cohort {
             prefetch_all(state);
             prefetch(id);
         }
-        // Segments start playing on timers (one ending, one loaded): those book the
-        // segment in the record.
+        // Segments that began since the viewer's last event are booked on its next
+        // one, mostly its reload timer: timers touch the record.
         if let (Input::Timer(_), Some(record)) = (input, self.records.get(slot)) {
             prefetch(&record.segments_played);
             prefetch(&record.frames_played);
