@@ -731,13 +731,9 @@ impl Player {
         if self.loading.is_some() || self.buffered >= self.config.max_buffer {
             return;
         }
-        let (Some(mut next), Some(latest)) = (self.next_index, self.latest) else {
+        let (Some(hole_start), Some((next, requestable))) = (self.next_index, self.next_to_load()) else {
             return;
         };
-        let hole_start = next;
-        while self.holes.binary_search(&next).is_ok() {
-            next += 1;
-        }
         if next > hole_start {
             // Not in the playlist: never published, or never delivered to this server.
             // The driver tells which (the frames of a published one are lost to this viewer).
@@ -748,7 +744,7 @@ impl Player {
             });
         }
         self.next_index = Some(next);
-        if next <= latest && next >= self.window_first {
+        if requestable {
             self.next_index = Some(next + 1);
             self.segment_switches = 0;
             self.request_segment(now, next);
@@ -790,16 +786,26 @@ impl Player {
 
     /// Whether a segment completing now would make [`Player::maybe_load`] request or
     /// skip anything, whatever the buffer holds by then (so a load that lets a later
-    /// segment end unblock the buffer is on time too). The same tests as there.
+    /// segment end unblock the buffer is on time too).
     fn load_would_act(&self) -> bool {
-        let (Some(next), Some(latest)) = (self.next_index, self.latest) else {
-            return false;
-        };
-        self.holes.binary_search(&next).is_ok() || (next <= latest && next >= self.window_first)
+        self.next_to_load()
+            .is_some_and(|(next, requestable)| requestable || Some(next) != self.next_index)
     }
 
-    /// Plays on to `now`: each segment that ended starts the next buffered one, or the
-    /// buffer runs dry. Every `handle_*` call does this first; a driver calls it to read
+    /// The segment to load next, past any holes, and whether it can be requested now
+    /// (listed and still in the window); nothing before the first playlist.
+    fn next_to_load(&self) -> Option<(u64, bool)> {
+        let (Some(mut next), Some(latest)) = (self.next_index, self.latest) else {
+            return None;
+        };
+        while self.holes.binary_search(&next).is_ok() {
+            next += 1;
+        }
+        Some((next, next <= latest && next >= self.window_first))
+    }
+
+    /// Plays on to `now`, in time order: loads whose last byte came join the buffer,
+    /// and each segment that ended starts the next buffered one, or the buffer runs dry. Every `handle_*` call does this first; a driver calls it to read
     /// the viewer's state at `now` (events are reported with their own instants).
     pub fn advance(&mut self, now: SimTime) {
         loop {
