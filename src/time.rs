@@ -3,12 +3,18 @@
 //! Model code never reads a wall clock; it is handed a [`SimTime`] by the kernel.
 //! Integer nanoseconds keep arithmetic exact and platform-independent.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::num::NonZeroU64;
 use std::ops::{Add, AddAssign, Mul, Sub};
 
-/// A point in virtual time, in nanoseconds since the run started.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]
-pub struct SimTime(u64);
+/// A point in virtual time, in nanoseconds since the run started (at most
+/// [`SimTime::MAX`]; arithmetic saturates there).
+///
+/// Kept as the complement of the nanoseconds, which is never zero: an `Option<SimTime>`
+/// is then as small as a `SimTime`, and a player holds several of them per viewer.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SimTime(NonZeroU64);
 
 /// A span of virtual time, in nanoseconds.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]
@@ -18,30 +24,56 @@ pub const NANOS_PER_MS: u64 = 1_000_000;
 pub const NANOS_PER_S: u64 = 1_000_000_000;
 
 impl SimTime {
-    pub const ZERO: SimTime = SimTime(0);
-    pub const MAX: SimTime = SimTime(u64::MAX);
+    pub const ZERO: SimTime = SimTime(NonZeroU64::MAX);
+    /// The last instant, about 584 years in.
+    pub const MAX: SimTime = SimTime(NonZeroU64::MIN);
 
+    /// The instant `ns` nanoseconds in; [`SimTime::MAX`] if that lies beyond it.
     pub const fn from_nanos(ns: u64) -> Self {
-        SimTime(ns)
+        match NonZeroU64::new(!ns) {
+            Some(complement) => SimTime(complement),
+            None => SimTime::MAX,
+        }
     }
     pub const fn from_millis(ms: u64) -> Self {
-        SimTime(ms * NANOS_PER_MS)
+        SimTime::from_nanos(ms * NANOS_PER_MS)
     }
     pub const fn from_secs(s: u64) -> Self {
-        SimTime(s * NANOS_PER_S)
+        SimTime::from_nanos(s * NANOS_PER_S)
     }
     pub const fn as_nanos(self) -> u64 {
-        self.0
+        !self.0.get()
     }
     pub fn as_secs_f64(self) -> f64 {
-        self.0 as f64 / NANOS_PER_S as f64
+        self.as_nanos() as f64 / NANOS_PER_S as f64
     }
     pub fn as_millis_f64(self) -> f64 {
-        self.0 as f64 / NANOS_PER_MS as f64
+        self.as_nanos() as f64 / NANOS_PER_MS as f64
     }
     /// Time elapsed since `earlier`, or zero if `earlier` is later.
     pub fn saturating_since(self, earlier: SimTime) -> SimDuration {
-        SimDuration(self.0.saturating_sub(earlier.0))
+        SimDuration(self.as_nanos().saturating_sub(earlier.as_nanos()))
+    }
+}
+
+impl Ord for SimTime {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_nanos().cmp(&other.as_nanos())
+    }
+}
+impl PartialOrd for SimTime {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Default for SimTime {
+    fn default() -> Self {
+        SimTime::ZERO
+    }
+}
+impl fmt::Debug for SimTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SimTime").field(&self.as_nanos()).finish()
     }
 }
 
@@ -157,25 +189,26 @@ impl SimDuration {
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
     fn add(self, rhs: SimDuration) -> SimTime {
-        SimTime(self.0.saturating_add(rhs.0))
+        SimTime::from_nanos(self.as_nanos().saturating_add(rhs.0))
     }
 }
 impl AddAssign<SimDuration> for SimTime {
     fn add_assign(&mut self, rhs: SimDuration) {
-        self.0 = self.0.saturating_add(rhs.0);
+        *self = *self + rhs;
     }
 }
 impl Sub<SimDuration> for SimTime {
     type Output = SimTime;
     /// The instant `rhs` earlier; never before time zero.
     fn sub(self, rhs: SimDuration) -> SimTime {
-        SimTime(self.0.saturating_sub(rhs.0))
+        SimTime::from_nanos(self.as_nanos().saturating_sub(rhs.0))
     }
 }
 impl Sub<SimTime> for SimTime {
     type Output = SimDuration;
     fn sub(self, rhs: SimTime) -> SimDuration {
-        SimDuration(self.0.checked_sub(rhs.0).expect("virtual time never goes backwards"))
+        let (later, earlier) = (self.as_nanos(), rhs.as_nanos());
+        SimDuration(later.checked_sub(earlier).expect("virtual time never goes backwards"))
     }
 }
 impl Add for SimDuration {
@@ -205,8 +238,9 @@ impl Mul<u64> for SimDuration {
 impl fmt::Display for SimTime {
     /// `123.456789s`: seconds with microsecond precision, fixed width for log alignment.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0 / NANOS_PER_S;
-        let micros = (self.0 % NANOS_PER_S) / 1_000;
+        let ns = self.as_nanos();
+        let secs = ns / NANOS_PER_S;
+        let micros = (ns % NANOS_PER_S) / 1_000;
         write!(f, "{secs:>6}.{micros:06}s")
     }
 }
@@ -263,6 +297,29 @@ mod tests {
             "`6m59x` has unknown unit `x`; use ns, us, ms, s, m, h or d"
         );
         assert!(SimDuration::parse("5m3").unwrap_err().contains("no unit"));
+    }
+
+    #[test]
+    fn an_optional_instant_is_as_small_as_an_instant() {
+        assert_eq!(std::mem::size_of::<Option<SimTime>>(), std::mem::size_of::<SimTime>());
+        assert_eq!(std::mem::size_of::<SimTime>(), 8);
+    }
+
+    #[test]
+    fn instants_keep_their_nanoseconds_order_and_saturate_at_the_last_one() {
+        for ns in [0, 1, 999, NANOS_PER_S, u64::MAX - 2, u64::MAX - 1] {
+            assert_eq!(SimTime::from_nanos(ns).as_nanos(), ns);
+        }
+        assert_eq!(SimTime::from_nanos(u64::MAX), SimTime::MAX);
+        assert_eq!(SimTime::MAX.as_nanos(), u64::MAX - 1);
+        assert_eq!(SimTime::ZERO.as_nanos(), 0);
+        assert_eq!(SimTime::default(), SimTime::ZERO);
+        assert!(SimTime::from_nanos(1) < SimTime::from_nanos(2));
+        assert!(SimTime::ZERO < SimTime::MAX);
+        assert_eq!(SimTime::MAX + SimDuration::from_secs(1), SimTime::MAX);
+        assert_eq!(SimTime::from_nanos(5) - SimDuration::from_nanos(9), SimTime::ZERO);
+        assert_eq!(SimTime::from_secs(3) - SimTime::from_secs(1), SimDuration::from_secs(2));
+        assert_eq!(format!("{:?}", SimTime::from_millis(7)), "SimTime(7000000)");
     }
 
     #[test]
