@@ -102,7 +102,12 @@ pub enum Command {
         /// and the wall time of a simulated hour at that pace.
         #[arg(long, value_name = "VIEWERS", value_parser = clap::value_parser!(u32).range(4..))]
         audience: Option<u32>,
-        /// Internal: run one measurement (`day`, `audience=N`) in this process and print
+        /// Also run the bundled quickstart with this many viewers (and a quarter as
+        /// many) in squads (`viewers.squads`, joins on a 10 ms grid) for a whole
+        /// simulated hour: wall time, peak memory, bytes per viewer.
+        #[arg(long, value_name = "VIEWERS", value_parser = clap::value_parser!(u32).range(4..))]
+        squads: Option<u32>,
+        /// Internal: run one measurement (`day`, `audience=N`, `squads=N`) in this process and print
         /// it as JSON, for a bench that wants the run's own peak memory.
         #[arg(long, hide = true, value_name = "WHAT")]
         measure: Option<String>,

@@ -63,10 +63,11 @@ fn main() -> ExitCode {
             jobs_scaling,
             scaling,
             audience,
+            squads,
             measure,
         } => match measure {
             Some(what) => measure_command(&what),
-            None => bench_command(json, repeats, day, jobs_scaling, scaling, audience),
+            None => bench_command(json, repeats, day, jobs_scaling, scaling, audience, squads),
         },
         Command::Check(args) => commands::check(args),
         Command::Compare(args) => commands::compare(args),
@@ -229,7 +230,11 @@ fn measure_command(what: &str) -> i32 {
             Ok(viewers) if viewers > 0 => bench::run_audience(viewers),
             _ => Err(format!("`{n}` is not a number of viewers")),
         },
-        _ => Err(format!("unknown measurement `{what}` (day, audience=N)")),
+        Some(("squads", n)) => match n.parse::<u32>() {
+            Ok(viewers) if viewers > 0 => bench::run_squads(viewers),
+            _ => Err(format!("`{n}` is not a number of viewers")),
+        },
+        _ => Err(format!("unknown measurement `{what}` (day, audience=N, squads=N)")),
     };
     match run {
         Ok(run) => {
@@ -260,7 +265,15 @@ fn with_thousands(n: u32) -> String {
     out
 }
 
-fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scaling: bool, audience: Option<u32>) -> i32 {
+fn bench_command(
+    json: bool,
+    repeats: u32,
+    day: bool,
+    jobs_scaling: bool,
+    scaling: bool,
+    audience: Option<u32>,
+    squads: Option<u32>,
+) -> i32 {
     let report = bench::run_bench(repeats, &bench::BENCH_SIZES);
     let day_run = match day.then(|| measure_isolated("day")).transpose() {
         Ok(run) => run,
@@ -283,21 +296,32 @@ fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scalin
             return exit::INTERNAL;
         }
     };
-    let crowd = audience.map(|viewers| -> Result<bench::Audience, String> {
-        let quarter = measure_isolated(&format!("audience={}", viewers / 4))?;
-        let full = measure_isolated(&format!("audience={viewers}"))?;
+    let quarter_and_full = |what: &str, viewers: u32| -> Result<bench::Audience, String> {
+        let quarter = measure_isolated(&format!("{what}={}", viewers / 4))?;
+        let full = measure_isolated(&format!("{what}={viewers}"))?;
         Ok(bench::Audience::from_runs(quarter, full))
-    });
-    let crowd = match crowd.transpose() {
+    };
+    let crowd = match audience
+        .map(|viewers| quarter_and_full("audience", viewers))
+        .transpose()
+    {
         Ok(crowd) => crowd,
         Err(e) => {
             eprintln!("error: audience: {e}");
             return exit::INTERNAL;
         }
     };
+    let squad_crowd = match squads.map(|viewers| quarter_and_full("squads", viewers)).transpose() {
+        Ok(crowd) => crowd,
+        Err(e) => {
+            eprintln!("error: squads: {e}");
+            return exit::INTERNAL;
+        }
+    };
     if json {
         let value = serde_json::json!({
             "audience": crowd,
+            "squads": squad_crowd,
             "kernel": report,
             "reference_day": day_run,
             "jobs_scaling": jobs,
@@ -365,11 +389,11 @@ fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scalin
             g.viewers_exponent
         );
     }
-    if let Some(a) = &crowd {
+    let runs = |label: &str, a: &bench::Audience| {
         let mb = |b: Option<u64>| b.map_or("-".into(), |b| format!("{:.0} MB", b as f64 / 1e6));
         for bench::MeasuredRun { run, peak_rss_bytes } in [&a.quarter, &a.full] {
             say!(
-                "audience: {} viewers, {:.0} s simulated in {:.1} s wall ({:.2}× real time), {} events ({}/s), peak RSS {}",
+                "{label}: {} viewers, {:.0} s simulated in {:.1} s wall ({:.2}× real time), {} events ({}/s), peak RSS {}",
                 with_thousands(run.viewers),
                 run.simulated_s,
                 run.wall_s,
@@ -379,9 +403,19 @@ fn bench_command(json: bool, repeats: u32, day: bool, jobs_scaling: bool, scalin
                 mb(*peak_rss_bytes)
             );
         }
+        a.bytes_per_viewer.map_or("-".into(), |b| format!("{b:.0}"))
+    };
+    if let Some(a) = &squad_crowd {
+        say!(
+            "squads: {} bytes per viewer (joins on a {} grid, one player per squad)",
+            runs("squads", a),
+            bench::SQUADS_JOIN_STEP
+        );
+    }
+    if let Some(a) = &crowd {
         say!(
             "audience: {} bytes per viewer; one simulated hour at this pace: {:.0} s wall",
-            a.bytes_per_viewer.map_or("-".into(), |b| format!("{b:.0}")),
+            runs("audience", a),
             a.projected_hour_s
         );
     }

@@ -38,7 +38,7 @@ fn unknown_key_suggests_the_right_one_with_exact_text() {
     let d = errors(&format!("{MINIMAL}[viewers]\ncoutn = 5\n"), &[]);
     assert_eq!(
         d.to_string(),
-        "error: unknown field `coutn`, expected one of `count`, `player`, `join_at`, `join_over`, `downlink_mbps`, `arrivals`, `session`, `regions`\n  \
+        "error: unknown field `coutn`, expected one of `count`, `player`, `join_at`, `join_over`, `downlink_mbps`, `arrivals`, `session`, `regions`, `join_step`, `squads`\n  \
          --> t.toml:5:1\n  |\n5 | coutn = 5\n  | ^\n  = help: did you mean `count`?\n\n1 error in scenario"
     );
 }

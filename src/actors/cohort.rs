@@ -6,6 +6,12 @@
 //! stack: it resolves the CDN name through the viewer's resolver cache when it opens a
 //! connection, and keeps the connection until a request on it times out. Per-viewer
 //! metrics stay exact; only the actor is shared.
+//!
+//! With `viewers.squads`, viewers who join at the same instant and watch the same
+//! stream form a squad: one player, one record and one message per request for all of
+//! them, each request counted by the edge once per member. Exact as long as nothing
+//! treats the members apart (validation keeps out what would); a member leaving takes
+//! a copy of the squad's record with it.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -46,6 +52,10 @@ pub struct CohortConfig {
     pub downlink_bps: u64,
     /// How viewers find their edge.
     pub edge_choice: EdgeChoice,
+    /// `Joins::Uniform` instants snap down to this grid from `at` (zero: they do not).
+    pub join_step: SimDuration,
+    /// Viewers who join together share a player (`viewers.squads`).
+    pub squads: bool,
 }
 
 /// When the cohort's viewers join and leave.
@@ -114,8 +124,22 @@ struct Viewer {
     left: bool,
 }
 
+/// The squads of a cohort (`viewers.squads`); a slot of the cohort is a squad.
+struct Squads {
+    /// Each squad's key in messages and load records: its first member's global id,
+    /// kept when that member leaves.
+    ids: Vec<u32>,
+    /// The members still watching, by slot (global ids, ascending).
+    members: Vec<Vec<u32>>,
+    /// Every member's squad, by its place in `CohortConfig::viewers`.
+    slot_of_member: Vec<u32>,
+    /// When each squad joins (drawn when the cohort is built, scheduled at the start).
+    joins: Vec<SimTime>,
+}
+
 pub struct Cohort {
     config: CohortConfig,
+    squads: Option<Squads>,
     viewers: Vec<Viewer>,
     /// Each viewer's record, by slot: apart from the viewers' state, so that an event
     /// loads only the lines it needs (a segment starting touches its record; most
@@ -131,9 +155,9 @@ pub struct Cohort {
 impl Cohort {
     pub fn new(config: CohortConfig, mut rng: SimRng, recorder: SharedRecorder) -> Self {
         let player_config = Rc::new(config.player);
-        let mut viewers: Vec<Viewer> = config
-            .viewers
-            .iter()
+        let squads = config.squads.then(|| Squads::form(&config, &mut rng));
+        let slots = squads.as_ref().map_or(config.viewers.len(), |squads| squads.ids.len());
+        let mut viewers: Vec<Viewer> = (0..slots)
             .map(|_| Viewer {
                 connection: match config.edge_choice {
                     EdgeChoice::Assigned => None,
@@ -156,7 +180,8 @@ impl Cohort {
             })
             .collect();
         let mut records = Vec::with_capacity(viewers.len());
-        for (viewer, &id) in viewers.iter_mut().zip(&config.viewers) {
+        let ids = squads.as_ref().map_or(&config.viewers, |squads| &squads.ids);
+        for (viewer, &id) in viewers.iter_mut().zip(ids) {
             viewer.stream = id % config.streams.max(1);
             records.push(ViewerRecord {
                 stream: viewer.stream,
@@ -167,6 +192,7 @@ impl Cohort {
         }
         Cohort {
             config,
+            squads,
             viewers,
             records,
             queries: BTreeMap::new(),
@@ -304,7 +330,8 @@ impl Cohort {
         }
         let from = viewer.state.replace(to);
         viewer.since = at;
-        self.recorder.borrow_mut().viewer_transition(at, from, to);
+        let members = self.members(slot).len() as u32;
+        self.recorder.borrow_mut().viewer_transition(at, from, to, members);
     }
 
     /// Books what the player reports, each at its own instant (playback is caught up
@@ -344,10 +371,12 @@ impl Cohort {
                     self.set_state(slot, at, ViewerState::Stalled);
                 }
                 PlayerEvent::Resumed { at, stalled } => {
-                    let viewer = self.config.viewers[slot];
                     // Only stalls that began after the warmup count.
                     if at - stalled >= self.config.measure_from {
-                        self.recorder.borrow_mut().stall_durations.push((viewer, at, stalled));
+                        let mut recorder = self.recorder.borrow_mut();
+                        for &viewer in self.members(slot) {
+                            recorder.stall_durations.push((viewer, at, stalled));
+                        }
                     }
                     self.set_state(slot, at, ViewerState::Playing);
                 }
@@ -394,7 +423,8 @@ impl Cohort {
     /// Performs the player's requests and books what it reports, then re-arms its timer.
     fn drive(&mut self, slot: usize, ctx: &mut Ctx<'_, Msg>) {
         self.book_events(slot);
-        let viewer_id = self.config.viewers[slot];
+        let viewer_id = self.id(slot);
+        let members = self.members(slot).len() as u32;
         let stream = self.viewers[slot].stream;
         while let Some(action) = self.viewers[slot].player.poll_action() {
             let (route, msg) = match action {
@@ -403,6 +433,7 @@ impl Cohort {
                     Msg::PlaylistRequest {
                         client: ctx.me(),
                         viewer: viewer_id,
+                        members,
                         stream,
                         req,
                     },
@@ -412,6 +443,7 @@ impl Cohort {
                     Msg::SegmentRequest {
                         client: ctx.me(),
                         viewer: viewer_id,
+                        members,
                         stream,
                         req,
                         index,
@@ -433,48 +465,78 @@ impl Cohort {
         self.book_events(slot);
     }
 
+    /// The slot of viewer `viewer`: its own, or its squad's (a squad's key is the
+    /// global id of its first member, so it finds the squad too).
     fn slot_of(&self, viewer: u32) -> usize {
-        let slot = self.config.slot_of_viewer[viewer as usize] as usize;
-        debug_assert_eq!(self.config.viewers[slot], viewer, "viewer belongs to this cohort");
-        slot
+        let member = self.config.slot_of_viewer[viewer as usize] as usize;
+        debug_assert_eq!(self.config.viewers[member], viewer, "viewer belongs to this cohort");
+        match &self.squads {
+            Some(squads) => squads.slot_of_member[member] as usize,
+            None => member,
+        }
     }
 
-    /// Viewer `slot` leaves at `now`: its time is booked and its record final.
-    fn leave(&mut self, slot: usize, now: SimTime) {
-        if self.viewers[slot].left {
+    /// The key of slot `slot` in messages and load records.
+    fn id(&self, slot: usize) -> u32 {
+        match &self.squads {
+            Some(squads) => squads.ids[slot],
+            None => self.config.viewers[slot],
+        }
+    }
+
+    /// The viewers slot `slot` stands for: its squad's members still watching, or the
+    /// one viewer (who may have left).
+    fn members(&self, slot: usize) -> &[u32] {
+        match &self.squads {
+            Some(squads) => &squads.members[slot],
+            None => std::slice::from_ref(&self.config.viewers[slot]),
+        }
+    }
+
+    /// Viewer `viewer` of slot `slot` leaves at `now`: its time is booked and its
+    /// record final. The rest of its squad, if any, watches on.
+    fn leave(&mut self, slot: usize, viewer: u32, now: SimTime) {
+        if self.viewers[slot].left || !self.members(slot).contains(&viewer) {
             return;
         }
         self.catch_up(slot, now);
-        let viewer = &mut self.viewers[slot];
-        let record = &mut self.records[slot];
-        viewer.left = true;
-        if let Some(state) = viewer.state.take() {
-            let elapsed = now.saturating_since(viewer.since.max(self.config.measure_from));
+        let last = self.members(slot).len() == 1;
+        let mut record = if last {
+            std::mem::take(&mut self.records[slot])
+        } else {
+            self.records[slot].clone()
+        };
+        let viewer_state = &mut self.viewers[slot];
+        if let Some(state) = viewer_state.state {
+            let elapsed = now.saturating_since(viewer_state.since.max(self.config.measure_from));
             let mut recorder = self.recorder.borrow_mut();
             match state {
                 ViewerState::Playing => record.play_time += elapsed,
                 ViewerState::Stalled => {
                     record.stall_time += elapsed;
                     // Leaving ends the stall: it is listed like one the viewer got over.
-                    if viewer.since >= self.config.measure_from {
-                        let id = self.config.viewers[slot];
-                        recorder.stall_durations.push((id, now, now - viewer.since));
+                    if viewer_state.since >= self.config.measure_from {
+                        recorder.stall_durations.push((viewer, now, now - viewer_state.since));
                     }
                 }
                 ViewerState::Starting => {}
             }
             recorder.viewer_left(now, state);
         }
-        if let Some(id) = viewer.connection.as_mut().and_then(|conn| conn.query.take()) {
-            self.queries.remove(&id);
-        }
-        let viewer = &mut self.viewers[slot];
-        let record = &mut self.records[slot];
         record.left_at = Some(now);
-        record.first_index = viewer.player.first_index();
-        record.frontier = viewer.player.frontier();
-        let id = self.config.viewers[slot] as usize;
-        self.recorder.borrow_mut().viewers[id] = record.clone();
+        record.first_index = viewer_state.player.first_index();
+        record.frontier = viewer_state.player.frontier();
+        if last {
+            viewer_state.left = true;
+            viewer_state.state = None;
+            if let Some(id) = viewer_state.connection.as_mut().and_then(|conn| conn.query.take()) {
+                self.queries.remove(&id);
+            }
+        }
+        if let Some(squads) = &mut self.squads {
+            squads.members[slot].retain(|&member| member != viewer);
+        }
+        self.recorder.borrow_mut().viewers[viewer as usize] = record;
     }
 
     fn finish(&mut self, now: SimTime) {
@@ -503,10 +565,57 @@ impl Cohort {
             let record = &mut self.records[slot];
             record.first_index = viewer.player.first_index();
             record.frontier = viewer.player.frontier();
-            let id = self.config.viewers[slot] as usize;
-            self.recorder.borrow_mut().viewers[id] = std::mem::take(record);
+            let record = std::mem::take(record);
+            let mut recorder = self.recorder.borrow_mut();
+            if let Some((&last, others)) = self.members(slot).split_last() {
+                for &viewer in others {
+                    recorder.viewers[viewer as usize] = record.clone();
+                }
+                recorder.viewers[last as usize] = record;
+            }
         }
     }
+}
+
+impl Squads {
+    /// Groups the cohort's viewers by join instant and stream, squads in the order of
+    /// their first members. Uniform joins are drawn here, in member order, as the
+    /// cohort would draw them at the start without squads.
+    fn form(config: &CohortConfig, rng: &mut SimRng) -> Squads {
+        let joins: Vec<SimTime> = match &config.joins {
+            Joins::Uniform { at, over } => (0..config.viewers.len())
+                .map(|_| uniform_join(*at, *over, config.join_step, rng))
+                .collect(),
+            Joins::Planned(plan) => plan.iter().map(|&(join, _)| join).collect(),
+        };
+        let mut squads = Squads {
+            ids: Vec::new(),
+            members: Vec::new(),
+            slot_of_member: Vec::with_capacity(config.viewers.len()),
+            joins: Vec::new(),
+        };
+        let mut slot_of_key: BTreeMap<(SimTime, u32), u32> = BTreeMap::new();
+        for (&viewer, &join) in config.viewers.iter().zip(&joins) {
+            let stream = viewer % config.streams.max(1);
+            let slot = *slot_of_key.entry((join, stream)).or_insert_with(|| {
+                squads.ids.push(viewer);
+                squads.members.push(Vec::new());
+                squads.joins.push(join);
+                squads.ids.len() as u32 - 1
+            });
+            squads.members[slot as usize].push(viewer);
+            squads.slot_of_member.push(slot);
+        }
+        squads
+    }
+}
+
+/// A join drawn uniformly in `[at, at + over)`, snapped down onto the `step` grid from `at`.
+fn uniform_join(at: SimDuration, over: SimDuration, step: SimDuration, rng: &mut SimRng) -> SimTime {
+    let span = over.as_nanos();
+    let offset = if span == 0 { 0 } else { rng.gen_range(0..span) };
+    let start = SimTime::ZERO + at;
+    crate::scenario::workload::snap_join(start, start + SimDuration::from_nanos(offset), step)
 }
 
 impl Behavior for Cohort {
@@ -525,11 +634,17 @@ impl Behavior for Cohort {
         let Some(viewer) = viewer_of(input) else {
             return;
         };
-        let Some(&slot) = self.config.slot_of_viewer.get(viewer as usize) else {
+        let Some(&member) = self.config.slot_of_viewer.get(viewer as usize) else {
             return;
         };
-        let slot = slot as usize;
-        if let (Some(state), Some(id)) = (self.viewers.get(slot), self.config.viewers.get(slot)) {
+        let slot = match &self.squads {
+            Some(squads) => squads
+                .slot_of_member
+                .get(member as usize)
+                .map_or(usize::MAX, |&slot| slot as usize),
+            None => member as usize,
+        };
+        if let (Some(state), Some(id)) = (self.viewers.get(slot), self.config.viewers.get(member as usize)) {
             prefetch_all(state);
             prefetch(id);
         }
@@ -546,29 +661,35 @@ impl Behavior for Cohort {
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();
         match input {
-            Input::Start => match &self.config.joins {
-                Joins::Uniform { at, over } => {
-                    let span = over.as_nanos();
-                    for &viewer in &self.config.viewers {
-                        let offset = if span == 0 { 0 } else { self.rng.gen_range(0..span) };
-                        ctx.timer_at(
-                            SimTime::ZERO + *at + SimDuration::from_nanos(offset),
-                            Msg::ViewerJoin { viewer },
-                        );
+            Input::Start => {
+                if let Some(squads) = &mut self.squads {
+                    for (&viewer, join) in squads.ids.iter().zip(std::mem::take(&mut squads.joins)) {
+                        ctx.timer_at(join, Msg::ViewerJoin { viewer });
                     }
                 }
-                Joins::Planned(plan) => {
-                    for (&viewer, &(join, leave)) in self.config.viewers.iter().zip(plan) {
-                        ctx.timer_at(join, Msg::ViewerJoin { viewer });
-                        if let Some(leave) = leave {
-                            ctx.timer_at(leave, Msg::ViewerLeave { viewer });
+                match &self.config.joins {
+                    Joins::Uniform { .. } if self.squads.is_some() => {}
+                    &Joins::Uniform { at, over } => {
+                        for &viewer in &self.config.viewers {
+                            let join = uniform_join(at, over, self.config.join_step, &mut self.rng);
+                            ctx.timer_at(join, Msg::ViewerJoin { viewer });
+                        }
+                    }
+                    Joins::Planned(plan) => {
+                        for (&viewer, &(join, leave)) in self.config.viewers.iter().zip(plan) {
+                            if self.squads.is_none() {
+                                ctx.timer_at(join, Msg::ViewerJoin { viewer });
+                            }
+                            if let Some(leave) = leave {
+                                ctx.timer_at(leave, Msg::ViewerLeave { viewer });
+                            }
                         }
                     }
                 }
-            },
+            }
             Input::Timer(Msg::ViewerLeave { viewer }) => {
                 let slot = self.slot_of(viewer);
-                self.leave(slot, now);
+                self.leave(slot, viewer, now);
                 // Behind a load balancer the device holds the viewer's connection.
                 if let EdgeChoice::Balanced { vip } = self.config.edge_choice {
                     let closed = Msg::ConnectionClosed {
@@ -664,16 +785,14 @@ impl Behavior for Cohort {
                         self.catch_up(slot, now);
                     }
                 }
-                let stalled = self
-                    .viewers
-                    .iter()
-                    .filter(|v| v.state == Some(ViewerState::Stalled))
-                    .count();
-                let playing = self
-                    .viewers
-                    .iter()
-                    .filter(|v| v.state == Some(ViewerState::Playing))
-                    .count();
+                let in_state = |state| {
+                    (0..self.viewers.len())
+                        .filter(|&slot| self.viewers[slot].state == Some(state))
+                        .map(|slot| self.members(slot).len())
+                        .sum::<usize>()
+                };
+                let stalled = in_state(ViewerState::Stalled);
+                let playing = in_state(ViewerState::Playing);
                 let reply = Msg::ScrapeReply {
                     round,
                     a: stalled as u64,

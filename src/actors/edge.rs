@@ -227,6 +227,7 @@ impl Behavior for Edge {
                     Msg::PlaylistRequest {
                         client,
                         viewer,
+                        members,
                         stream,
                         req,
                     },
@@ -237,7 +238,7 @@ impl Behavior for Edge {
                 let bytes = CONTROL_MESSAGE_BYTES + 60 * playlist.len() as u64;
                 self.recorder
                     .borrow_mut()
-                    .edge_request(self.config.index, viewer, ctx.now(), bytes, false);
+                    .edge_request(self.config.index, viewer, ctx.now(), bytes, false, members);
                 ctx.send(
                     client,
                     Msg::PlaylistReply {
@@ -254,6 +255,7 @@ impl Behavior for Edge {
                     Msg::SegmentRequest {
                         client,
                         viewer,
+                        members,
                         stream,
                         req,
                         index,
@@ -267,8 +269,13 @@ impl Behavior for Edge {
                 let now = ctx.now();
                 let bits = |frames: u32| u64::from(frames) * self.config.frame_bytes * 8;
                 let reply = match found {
-                    // At capacity: shed the request quickly rather than slow everyone.
-                    Some(frames) if self.egress.as_mut().is_some_and(|b| !b.try_take(now, bits(frames))) => {
+                    // At capacity: shed the request quickly rather than slow everyone. (A
+                    // squad never meets a bucket: validation keeps squads off capped edges,
+                    // where some members would be served and others refused.)
+                    Some(frames)
+                        if (self.egress.as_mut())
+                            .is_some_and(|b| !b.try_take(now, bits(frames) * u64::from(members))) =>
+                    {
                         Msg::FetchFailed {
                             viewer,
                             req,
@@ -295,7 +302,7 @@ impl Behavior for Edge {
                 };
                 self.recorder
                     .borrow_mut()
-                    .edge_request(self.config.index, viewer, now, bytes, refused);
+                    .edge_request(self.config.index, viewer, now, bytes, refused, members);
                 ctx.send(client, reply, CONTROL_MESSAGE_BYTES);
             }
             // Health checks (of a health-checked DNS record or a load balancer).

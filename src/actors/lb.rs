@@ -319,15 +319,21 @@ impl LoadBalancer {
                 self.deadlines.insert((deadline, viewer, req));
                 let proxied = match msg {
                     Msg::PlaylistRequest {
-                        viewer, stream, req, ..
+                        viewer,
+                        members,
+                        stream,
+                        req,
+                        ..
                     } => Msg::PlaylistRequest {
                         client: ctx.me(),
                         viewer,
+                        members,
                         stream,
                         req,
                     },
                     Msg::SegmentRequest {
                         viewer,
+                        members,
                         stream,
                         req,
                         index,
@@ -335,6 +341,7 @@ impl LoadBalancer {
                     } => Msg::SegmentRequest {
                         client: ctx.me(),
                         viewer,
+                        members,
                         stream,
                         req,
                         index,

@@ -281,16 +281,20 @@ pub enum Msg {
     },
     /// Viewer (cohort `client`) → edge: request `req` for the media playlist, or for a
     /// segment. A load balancer forwards it unchanged; the edge answers `client`
-    /// directly (direct server return).
+    /// directly (direct server return). `viewer` names a squad of `members` viewers
+    /// asking together (`viewers.squads`; 1 otherwise): the edge answers it once and
+    /// counts it as `members` requests.
     PlaylistRequest {
         client: NodeId,
         viewer: u32,
+        members: u32,
         stream: u32,
         req: u32,
     },
     SegmentRequest {
         client: NodeId,
         viewer: u32,
+        members: u32,
         stream: u32,
         req: u32,
         index: u64,
@@ -365,6 +369,13 @@ fn mix(words: &[u64]) -> u64 {
 }
 
 impl TraceMsg for Msg {
+    fn stands_for(&self) -> u64 {
+        match *self {
+            Msg::PlaylistRequest { members, .. } | Msg::SegmentRequest { members, .. } => u64::from(members),
+            _ => 1,
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Msg::CaptureTick => "capture",
@@ -502,19 +513,40 @@ impl TraceMsg for Msg {
             Msg::ViewerJoin { viewer } | Msg::ViewerTimer { viewer } => mix(&[u64::from(viewer)]),
             Msg::ViewerLeave { viewer } => mix(&[u64::from(viewer), 0x4c45]),
             Msg::ConnectionClosed { client, viewer } => mix(&[u64::from(client), u64::from(viewer)]),
+            // A lone viewer's request folds as it did before squads existed.
             Msg::SegmentRequest {
                 client,
                 viewer,
+                members,
                 stream,
                 req,
                 index,
-            } => mix_stream(&[u64::from(client), u64::from(viewer), u64::from(req), index], stream),
+            } => match members {
+                1 => mix_stream(&[u64::from(client), u64::from(viewer), u64::from(req), index], stream),
+                _ => mix_stream(
+                    &[
+                        u64::from(client),
+                        u64::from(viewer),
+                        u64::from(req),
+                        index,
+                        u64::from(members),
+                    ],
+                    stream,
+                ),
+            },
             Msg::PlaylistRequest {
                 client,
                 viewer,
+                members,
                 stream,
                 req,
-            } => mix_stream(&[u64::from(client), u64::from(viewer), u64::from(req)], stream),
+            } => match members {
+                1 => mix_stream(&[u64::from(client), u64::from(viewer), u64::from(req)], stream),
+                _ => mix_stream(
+                    &[u64::from(client), u64::from(viewer), u64::from(req), u64::from(members)],
+                    stream,
+                ),
+            },
             Msg::VrrpAdvert { priority } => mix(&[u64::from(priority)]),
             Msg::SetCapacity { bps } => mix(&[bps]),
             Msg::DirectFeed { on } => mix(&[u64::from(on)]),

@@ -356,6 +356,20 @@ pub fn run_audience(viewers: u32) -> Result<ScenarioRun, String> {
     ])
 }
 
+/// The grid squads join on in [`run_squads`].
+pub const SQUADS_JOIN_STEP: &str = "10ms";
+
+/// The bundled quickstart with `viewers` viewers in squads (`viewers.squads`, joins on
+/// a 10 ms grid) for a whole simulated hour, run once and timed.
+pub fn run_squads(viewers: u32) -> Result<ScenarioRun, String> {
+    run_quickstart(&[
+        format!("viewers.count={viewers}"),
+        "scenario.duration=1h".into(),
+        format!("viewers.join_step={SQUADS_JOIN_STEP}"),
+        "viewers.squads=true".into(),
+    ])
+}
+
 /// Runs/s of a batch of short runs with one worker, and with two.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobsScaling {

@@ -325,11 +325,17 @@ impl Recorder {
     /// Node `node` handled one request (or message) at `at`, sending `bytes`, or
     /// refused it.
     pub fn node_load(&mut self, node: usize, at: SimTime, bytes: u64, refused: bool) {
+        self.node_loads(node, at, bytes, refused, 1);
+    }
+
+    /// `requests` alike, each of `bytes` (a squad asking together).
+    fn node_loads(&mut self, node: usize, at: SimTime, bytes: u64, refused: bool, requests: u32) {
         let bin = (at.as_nanos() / (NODE_BIN_S * 1_000_000_000)) as usize;
         if let Some(load) = self.load.get_mut(node).and_then(|bins| bins.get_mut(bin)) {
-            load.requests += 1;
-            load.refused += u64::from(refused);
-            load.egress_bytes += bytes;
+            let requests = u64::from(requests);
+            load.requests += requests;
+            load.refused += if refused { requests } else { 0 };
+            load.egress_bytes += bytes * requests;
         }
     }
 
@@ -345,6 +351,13 @@ impl Recorder {
     /// Node `node` served `client` (a stable key: a node id, or a cohort and viewer)
     /// at `at`; each client counts once per bin towards `connections`.
     pub fn node_client(&mut self, node: usize, at: SimTime, client: u32) {
+        self.node_clients(node, at, client, 1);
+    }
+
+    /// Like [`Recorder::node_client`] for a squad of `members` viewers under one key:
+    /// they count once per bin, as `members` clients. Exact because a squad never
+    /// gains a member and never splits.
+    fn node_clients(&mut self, node: usize, at: SimTime, client: u32, members: u32) {
         let bin = (at.as_nanos() / (NODE_BIN_S * 1_000_000_000)) as usize;
         let (Some(bins), Some(seen)) = (self.load.get_mut(node), self.load_clients.get_mut(node)) else {
             return;
@@ -357,7 +370,7 @@ impl Recorder {
         if seen[client] != mark {
             seen[client] = mark;
             if let Some(load) = bins.get_mut(bin) {
-                load.connections += 1;
+                load.connections += u64::from(members);
             }
         }
     }
@@ -370,13 +383,14 @@ impl Recorder {
         }
     }
 
-    /// Edge `node` (a load index) answered a request of viewer `viewer`.
-    pub fn edge_request(&mut self, node: usize, viewer: u32, at: SimTime, bytes: u64, refused: bool) {
-        self.node_client(node, at, viewer);
+    /// Edge `node` (a load index) answered a request of viewer `viewer`: of a squad
+    /// of `members` viewers under that key, each asking for the same `bytes`.
+    pub fn edge_request(&mut self, node: usize, viewer: u32, at: SimTime, bytes: u64, refused: bool, members: u32) {
+        self.node_clients(node, at, viewer, members);
         if let Some(slot) = self.edge_requests_per_s.get_mut(bin_of(at)) {
-            *slot += 1;
+            *slot += u64::from(members);
         }
-        self.node_load(node, at, bytes, refused);
+        self.node_loads(node, at, bytes, refused, members);
     }
 
     /// Frames captured, all streams together.
@@ -555,12 +569,14 @@ impl Recorder {
         ledger.ingest_floor = Some(ledger.ingest_floor.map_or(floor, |f| f.min(floor)));
     }
 
-    pub fn viewer_transition(&mut self, at: SimTime, from: Option<ViewerState>, to: ViewerState) {
+    /// `viewers` viewers (a squad, or one) went from `from` to `to` at `at`.
+    pub fn viewer_transition(&mut self, at: SimTime, from: Option<ViewerState>, to: ViewerState, viewers: u32) {
         let bin = bin_of(at).min(self.state_deltas.len().saturating_sub(1));
+        let viewers = i64::from(viewers);
         if let Some(from) = from {
-            self.state_deltas[bin][from as usize] -= 1;
+            self.state_deltas[bin][from as usize] -= viewers;
         }
-        self.state_deltas[bin][to as usize] += 1;
+        self.state_deltas[bin][to as usize] += viewers;
     }
 
     /// A viewer in state `from` left at `at`.

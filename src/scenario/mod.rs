@@ -522,6 +522,12 @@ pub struct Viewers {
     /// Share of viewers per region of `[regions]`: each watches from an edge of its
     /// region (software balancing).
     pub regions: std::collections::BTreeMap<String, f64>,
+    /// Joins snap down to a multiple of this (`"0s"`: every viewer joins at its own
+    /// drawn instant). A model change that lets viewers share work (`squads`).
+    pub join_step: Dur,
+    /// Viewers of one edge and stream who join at the same instant share one player,
+    /// one message per request and one record while nothing sets them apart.
+    pub squads: bool,
 }
 
 impl Default for Viewers {
@@ -535,6 +541,8 @@ impl Default for Viewers {
             arrivals: Vec::new(),
             session: None,
             regions: std::collections::BTreeMap::new(),
+            join_step: dur("0s"),
+            squads: false,
         }
     }
 }

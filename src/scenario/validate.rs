@@ -199,6 +199,62 @@ fn check_fault_values(c: &mut Checker<'_>, at: &str, fault: &Fault) {
 /// Every node `selector` could name (for draws, every candidate); reports why it names
 /// nothing usable.
 /// The viewers' arrival curve, sessions and regions.
+/// Squads are exact only where nothing treats their members apart, and this version
+/// does not yet split a squad: each setting that would is named with its fix.
+fn check_squads(c: &mut Checker<'_>, s: &Scenario) {
+    if !s.viewers.squads {
+        return;
+    }
+    const OFF: &str = "or set viewers.squads = false";
+    if s.cdn.balancing != "software" {
+        c.error(
+            "cdn.balancing",
+            format!(
+                "viewers.squads needs viewers placed by the software balancer; with cdn.balancing = \"{}\" each viewer finds its own edge",
+                s.cdn.balancing
+            ),
+            format!("use cdn.balancing = \"software\", {OFF}"),
+        );
+    }
+    if s.cdn.edge_capacity_mbps > 0.0 {
+        c.error(
+            "cdn.edge_capacity_mbps",
+            "viewers.squads cannot yet share a request that an edge at capacity answers for some members and refuses for others",
+            format!("use cdn.edge_capacity_mbps = 0 (unlimited), {OFF}"),
+        );
+    }
+    for (i, fault) in s.faults.iter().enumerate() {
+        if fault.kind == "cdn.overload" {
+            c.error(
+                &format!("fault[{i}].kind"),
+                "viewers.squads cannot yet share a request that an overloaded edge answers for some members and refuses for others",
+                format!("drop this cdn.overload fault, {OFF}"),
+            );
+        }
+    }
+    if let Some(random) = &s.random_faults {
+        if random.kinds.iter().any(|k| k.kind == "cdn.overload") {
+            c.error(
+                "random_faults",
+                "viewers.squads cannot yet share a request that an overloaded edge answers for some members and refuses for others",
+                format!("drop the cdn.overload kind from [random_faults], {OFF}"),
+            );
+        }
+    }
+    if let Some(player) = PlayerConfig::preset(&s.viewers.player) {
+        if player.segment_retry.jitter > 0.0 || player.playlist_retry.jitter > 0.0 {
+            c.error(
+                "viewers.player",
+                format!(
+                    "viewers.squads cannot yet share a {} player: its retries draw a jitter per viewer",
+                    s.viewers.player
+                ),
+                format!("use a player without retry jitter (hls.js, exoplayer), {OFF}"),
+            );
+        }
+    }
+}
+
 fn check_workload(c: &mut Checker<'_>, s: &Scenario, duration: SimDuration) {
     let v = &s.viewers;
     if !v.arrivals.is_empty() {
@@ -997,6 +1053,7 @@ pub(super) fn validate(sources: &Sources, s: Scenario) -> Result<Scenario, Diagn
         );
     }
     check_workload(&mut c, &s, duration);
+    check_squads(&mut c, &s);
     let warmup = s.scenario.warmup.0;
     if warmup >= duration && !warmup.is_zero() {
         c.error(

@@ -78,11 +78,12 @@ pub fn plan_viewers<R: Rng>(s: &Scenario, mut rng_for: impl FnMut(&str) -> R) ->
     (0..v.count)
         .map(|_| {
             let join = match &curve {
-                Some(curve) => curve.sample(arrivals.gen::<f64>()),
+                Some(curve) => snap_join(SimTime::ZERO, curve.sample(arrivals.gen::<f64>()), v.join_step.0),
                 None => {
                     let span = v.join_over.0.as_nanos();
                     let offset = if span == 0 { 0 } else { arrivals.gen_range(0..span) };
-                    SimTime::ZERO + v.join_at.0 + SimDuration::from_nanos(offset)
+                    let start = SimTime::ZERO + v.join_at.0;
+                    snap_join(start, start + SimDuration::from_nanos(offset), v.join_step.0)
                 }
             };
             let leave = (v.session.as_ref())
@@ -100,6 +101,16 @@ pub fn plan_viewers<R: Rng>(s: &Scenario, mut rng_for: impl FnMut(&str) -> R) ->
             ViewerPlan { join, leave, region }
         })
         .collect()
+}
+
+/// A join at `at` moved down onto the grid of `step` that starts at `origin`
+/// (`viewers.join_step`; a zero step leaves it where it is).
+pub fn snap_join(origin: SimTime, at: SimTime, step: SimDuration) -> SimTime {
+    if step.is_zero() {
+        return at;
+    }
+    let offset = at.saturating_since(origin).as_nanos();
+    origin + SimDuration::from_nanos(offset - offset % step.as_nanos())
 }
 
 /// A session length drawn from `session` (at least 1 ms).

@@ -88,6 +88,14 @@ impl<M: TraceMsg> Input<M> {
             Input::Vip { .. } => "vip",
         }
     }
+    /// Messages of the modelled system this input stands for, if it is lost.
+    fn stands_for(&self) -> u64 {
+        match self {
+            Input::Msg { msg, .. } => msg.stands_for(),
+            _ => 1,
+        }
+    }
+
     fn payload_digest(&self) -> u64 {
         match self {
             Input::Msg { msg, .. } | Input::Timer(msg) => msg.digest(),
@@ -1071,7 +1079,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                     for waiting in std::mem::take(&mut self.held[node as usize]) {
                         match waiting.input {
                             Input::Msg { from: KERNEL, .. } => self.deferred[node as usize].push(waiting),
-                            Input::Msg { .. } => self.dropped_to_dead += 1,
+                            Input::Msg { ref msg, .. } => self.dropped_to_dead += msg.stands_for(),
                             _ => {}
                         }
                     }
@@ -1194,7 +1202,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
             Dest::Vip(v) => self.net.vip_holder(v),
         };
         let Some(node) = node else {
-            self.dropped_to_dead += 1;
+            self.dropped_to_dead += event.input.stands_for();
             return;
         };
         let idx = node as usize;
@@ -1217,7 +1225,7 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         };
         if !deliverable {
             if matches!(event.input, Input::Msg { .. }) {
-                self.dropped_to_dead += 1;
+                self.dropped_to_dead += event.input.stands_for();
             }
             return;
         }
@@ -1291,6 +1299,9 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
                             incarnation: 0,
                             input: Input::Msg { from: src, msg },
                         });
+                    } else {
+                        // The network counted one.
+                        self.dropped_to_dead += msg.stands_for() - 1;
                     }
                 }
                 Emission::Direct(pending) => {

@@ -44,6 +44,11 @@ pub trait TraceMsg {
     fn kind(&self) -> &'static str;
     /// Stable hash of the fields that matter; equal messages must give equal digests.
     fn digest(&self) -> u64;
+    /// How many messages of the modelled system this one stands for (a squad's request
+    /// is one per member), as `messages_lost` counts them.
+    fn stands_for(&self) -> u64 {
+        1
+    }
 }
 
 /// Running digest of the event log: FNV-1a applied to 64-bit words

@@ -1,0 +1,191 @@
+//! Squads (`viewers.squads`): viewers who join together share a player, and every
+//! result a run writes is what the same viewers give one player each.
+
+mod common;
+
+use std::path::Path;
+
+use failcast::experiment::{run_scenario, RunOutput};
+use failcast::report::write_run;
+use failcast::scenario::Scenario;
+use failcast::time::{SimDuration, SimTime};
+
+/// Every CSV of the run folder, by name.
+fn csvs(out: &RunOutput) -> Vec<(String, Vec<u8>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    write_run(&run, out).unwrap();
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "csv"))
+        .map(|path| (name_of(&path), std::fs::read(&path).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+fn name_of(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// Runs `base` with one player per viewer and with squads, asserts that every CSV and
+/// every summary figure but the event count, digest and wall time are identical, and
+/// returns the events of each run.
+fn assert_squads_change_nothing(file: &str, base: &[&str]) -> (u64, u64) {
+    let load = |squads: &str| -> Scenario {
+        let mut overrides = base.to_vec();
+        overrides.push(squads);
+        common::scenario(file, &overrides)
+    };
+    let apart = run_scenario(&load("viewers.squads=false"), 1, None, false).unwrap();
+    let together = run_scenario(&load("viewers.squads=true"), 1, None, false).unwrap();
+    let (a, b) = (csvs(&apart), csvs(&together));
+    assert_eq!(
+        a.len(),
+        8,
+        "every CSV of a run: {:?}",
+        a.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for ((name, apart), (_, together)) in a.iter().zip(&b) {
+        assert!(
+            apart == together,
+            "{name} differs:\n--- one player each\n{}\n--- squads\n{}",
+            String::from_utf8_lossy(apart)
+                .lines()
+                .take(20)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            String::from_utf8_lossy(together)
+                .lines()
+                .take(20)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    }
+    let events = (apart.summary.events, together.summary.events);
+    let (mut x, mut y) = (apart.summary, together.summary);
+    for s in [&mut x, &mut y] {
+        s.wall_s = 0.0;
+        s.events = 0;
+        s.trace_digest = String::new();
+    }
+    assert_eq!(x, y);
+    assert!(common::balances(&y));
+    events
+}
+
+#[test]
+fn on_the_grid_squads_give_exactly_the_results_of_one_player_per_viewer() {
+    // 400 viewers join over 5 s on a 1 s grid: 5 instants, 4 edges, one stream, so
+    // 20 squads. The primary ingest crashes at 10 min: everyone stalls together.
+    let (apart, together) = assert_squads_change_nothing(
+        "scenarios/quickstart.toml",
+        &[
+            "scenario.duration=12m",
+            "viewers.count=400",
+            "viewers.join_step=1s",
+            "network.edge_viewer.jitter=0s",
+        ],
+    );
+    // The encoder's and ingest's events stay; the viewers' are 20 squads' instead of
+    // 400 viewers'.
+    let short = |count: &str| {
+        let s = common::scenario("scenarios/quickstart.toml", &["scenario.duration=12m", count]);
+        run_scenario(&s, 1, None, false).unwrap().summary.events
+    };
+    let (per_viewer, base) = (short("viewers.count=400"), short("viewers.count=20"));
+    assert!(
+        together - base < (per_viewer - base) / 10,
+        "squads share the work: {together} events against {apart} ({base} with 20 viewers)"
+    );
+}
+
+#[test]
+fn members_leave_one_by_one_and_ride_out_an_edge_crash_with_their_squad() {
+    // Match day: an arrival curve with a flash crowd, two regions, lognormal sessions
+    // that end one viewer at a time inside squads, and edge-2 dying at 11 min while its
+    // viewers move to their backup edge together.
+    let (apart, together) = assert_squads_change_nothing(
+        "scenarios/match-day.toml",
+        &[
+            "scenario.duration=16m",
+            "viewers.count=500",
+            "viewers.player=hls.js",
+            "cdn.edge_capacity_mbps=0",
+            "viewers.join_step=10s",
+            "network.edge_viewer.jitter=0s",
+        ],
+    );
+    assert!(together < apart, "{together} events against {apart}");
+}
+
+#[test]
+fn joins_snap_down_onto_the_grid_from_join_at() {
+    let step = SimDuration::from_millis(250);
+    let on_grid = |out: &RunOutput| {
+        (out.viewers.iter())
+            .all(|v| (v.joined_at.unwrap().saturating_since(SimTime::from_secs(10))).as_nanos() % step.as_nanos() == 0)
+    };
+    let s = common::short_quickstart(&["viewers.join_step=250ms"]);
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    assert!(on_grid(&out));
+    let instants: std::collections::BTreeSet<_> = out.viewers.iter().map(|v| v.joined_at.unwrap()).collect();
+    assert_eq!(instants.len(), 20, "5 s of joins on a 250 ms grid");
+    assert!(out
+        .viewers
+        .iter()
+        .all(|v| v.joined_at.unwrap() >= SimTime::from_secs(10)));
+    let free = run_scenario(&common::short_quickstart(&[]), 1, None, false).unwrap();
+    assert!(!on_grid(&free), "without a step, joins fall anywhere");
+}
+
+#[test]
+fn arrival_curve_joins_snap_onto_the_grid_from_the_start() {
+    let s = common::scenario(
+        "scenarios/match-day.toml",
+        &["viewers.count=300", "scenario.duration=12m", "viewers.join_step=2s"],
+    );
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    for v in &out.viewers {
+        let joined = v.joined_at.unwrap().as_nanos();
+        assert_eq!(joined % 2_000_000_000, 0, "{joined}");
+        if let Some(left) = v.left_at {
+            assert!(left > v.joined_at.unwrap());
+        }
+    }
+}
+
+#[test]
+fn squads_refuse_what_would_treat_their_members_apart() {
+    let refused = |overrides: &[&str]| -> String {
+        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        let path = common::repo_path("scenarios/quickstart.toml");
+        failcast::scenario::load(&path, &overrides)
+            .expect_err("the scenario must be refused")
+            .to_string()
+    };
+    let text = refused(&["viewers.squads=true", "viewers.player=shaka"]);
+    assert!(
+        text.contains("viewers.squads cannot yet share a shaka player"),
+        "{text}"
+    );
+    assert!(text.contains("or set viewers.squads = false"), "{text}");
+    let text = refused(&["viewers.squads=true", "cdn.edge_capacity_mbps=100"]);
+    assert!(text.contains("cdn.edge_capacity_mbps = 0"), "{text}");
+    let text = refused(&["viewers.squads=true", "cdn.balancing=round-robin-dns"]);
+    assert!(text.contains("needs viewers placed by the software balancer"), "{text}");
+    let text = refused(&[
+        "viewers.squads=true",
+        "fault[0].kind=cdn.overload",
+        "fault[0].target=edge-1",
+        "fault[0].capacity_mbps=10",
+    ]);
+    assert!(text.contains("fault[0].kind"), "{text}");
+    assert!(text.contains("drop this cdn.overload fault"), "{text}");
+    // Off, all of these run.
+    common::scenario(
+        "scenarios/quickstart.toml",
+        &["viewers.player=shaka", "cdn.edge_capacity_mbps=100"],
+    );
+}
