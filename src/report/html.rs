@@ -68,7 +68,17 @@ fn setup(w: &mut String, run: &RunTables) {
                 "CDN",
                 format!("{} origin(s), {} edges, {}", s.cdn.origins, s.cdn.edges, balancing),
             ),
-            ("viewers", format!("{} ({})", s.viewers.count, s.viewers.player)),
+            ("viewers", {
+                // Both change the model: a reader must see them next to the figures.
+                let step = s.viewers.join_step.0;
+                let mut viewers = format!("{} ({})", s.viewers.count, s.viewers.player);
+                match (s.viewers.squads, step.is_zero()) {
+                    (true, _) => viewers += &format!(", in squads, joins on a {step} grid"),
+                    (false, false) => viewers += &format!(", joins on a {step} grid"),
+                    (false, true) => {}
+                }
+                viewers
+            }),
             (
                 "run",
                 format!(
