@@ -236,3 +236,16 @@ fn frames_to_a_floating_ingest_address_cross_regions_by_the_inter_region_latency
     }
     assert_eq!(shift, failcast::time::SimDuration::from_millis(450), "{shift}");
 }
+
+#[test]
+fn sessions_can_be_given_from_the_command_line_to_a_scenario_without_them() {
+    let s = common::scenario("scenarios/quickstart.toml", &["viewers.session.mean=6m"]);
+    let session = s.viewers.session.expect("--set made a session table");
+    assert_eq!(session.distribution, "exponential");
+    assert_eq!(session.mean.0, failcast::time::SimDuration::from_secs(360));
+    let path = common::repo_path("scenarios/quickstart.toml");
+    let text = failcast::scenario::load(&path, &["viewers.session.men=6m".to_string()])
+        .expect_err("a misspelt session key is refused")
+        .to_string();
+    assert!(text.contains("did you mean `viewers.session.mean`?"), "{text}");
+}

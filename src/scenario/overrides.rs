@@ -225,6 +225,17 @@ pub(super) fn apply(file: &str, source: &str, base: &Scenario, overrides: &[Stri
             }
         }
     }
+    // `viewers.session` is optional: a run without sessions can be given some.
+    if base.viewers.session.is_none() {
+        let every = super::workload::Session {
+            distribution: String::new(),
+            mean: Dur(SimDuration::ZERO),
+            sigma: 0.0,
+        };
+        for (key, placeholder) in toml::Table::try_from(&every).expect("a session serialises") {
+            leaves.push((format!("viewers.session.{key}"), placeholder));
+        }
+    }
     let mut doc: DocumentMut = source.parse().map_err(|e: toml_edit::TomlError| {
         Diagnostics(vec![Diagnostic::at(file, source, e.span(), e.message().to_string())])
     })?;
