@@ -189,3 +189,9 @@ fn squads_refuse_what_would_treat_their_members_apart() {
         &["viewers.player=shaka", "cdn.edge_capacity_mbps=100"],
     );
 }
+
+#[test]
+fn squads_give_the_same_event_log_in_strict_and_window_dispatch() {
+    let s = common::short_quickstart(&["viewers.join_step=1s", "viewers.squads=true"]);
+    common::assert_dispatch_modes_agree(&s, 3);
+}
