@@ -470,9 +470,14 @@ impl Cohort {
     fn slot_of(&self, viewer: u32) -> usize {
         let member = self.config.slot_of_viewer[viewer as usize] as usize;
         debug_assert_eq!(self.config.viewers[member], viewer, "viewer belongs to this cohort");
+        self.slot_of_member(member).expect("every member has a slot")
+    }
+
+    /// The slot of the member at `member` in `CohortConfig::viewers`.
+    fn slot_of_member(&self, member: usize) -> Option<usize> {
         match &self.squads {
-            Some(squads) => squads.slot_of_member[member] as usize,
-            None => member,
+            Some(squads) => squads.slot_of_member.get(member).map(|&slot| slot as usize),
+            None => Some(member),
         }
     }
 
@@ -637,12 +642,8 @@ impl Behavior for Cohort {
         let Some(&member) = self.config.slot_of_viewer.get(viewer as usize) else {
             return;
         };
-        let slot = match &self.squads {
-            Some(squads) => squads
-                .slot_of_member
-                .get(member as usize)
-                .map_or(usize::MAX, |&slot| slot as usize),
-            None => member as usize,
+        let Some(slot) = self.slot_of_member(member as usize) else {
+            return;
         };
         if let (Some(state), Some(id)) = (self.viewers.get(slot), self.config.viewers.get(member as usize)) {
             prefetch_all(state);

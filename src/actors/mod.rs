@@ -521,32 +521,26 @@ impl TraceMsg for Msg {
                 stream,
                 req,
                 index,
-            } => match members {
-                1 => mix_stream(&[u64::from(client), u64::from(viewer), u64::from(req), index], stream),
-                _ => mix_stream(
-                    &[
-                        u64::from(client),
-                        u64::from(viewer),
-                        u64::from(req),
-                        index,
-                        u64::from(members),
-                    ],
-                    stream,
-                ),
-            },
+            } => {
+                let words = [
+                    u64::from(client),
+                    u64::from(viewer),
+                    u64::from(req),
+                    index,
+                    u64::from(members),
+                ];
+                mix_stream(&words[..if members == 1 { 4 } else { 5 }], stream)
+            }
             Msg::PlaylistRequest {
                 client,
                 viewer,
                 members,
                 stream,
                 req,
-            } => match members {
-                1 => mix_stream(&[u64::from(client), u64::from(viewer), u64::from(req)], stream),
-                _ => mix_stream(
-                    &[u64::from(client), u64::from(viewer), u64::from(req), u64::from(members)],
-                    stream,
-                ),
-            },
+            } => {
+                let words = [u64::from(client), u64::from(viewer), u64::from(req), u64::from(members)];
+                mix_stream(&words[..if members == 1 { 3 } else { 4 }], stream)
+            }
             Msg::VrrpAdvert { priority } => mix(&[u64::from(priority)]),
             Msg::SetCapacity { bps } => mix(&[bps]),
             Msg::DirectFeed { on } => mix(&[u64::from(on)]),

@@ -206,6 +206,8 @@ fn check_squads(c: &mut Checker<'_>, s: &Scenario) {
         return;
     }
     const OFF: &str = "or set viewers.squads = false";
+    const OVERLOAD: &str =
+        "viewers.squads cannot yet share a request that an overloaded edge answers for some members and refuses for others";
     if s.cdn.balancing != "software" {
         c.error(
             "cdn.balancing",
@@ -227,7 +229,7 @@ fn check_squads(c: &mut Checker<'_>, s: &Scenario) {
         if fault.kind == "cdn.overload" {
             c.error(
                 &format!("fault[{i}].kind"),
-                "viewers.squads cannot yet share a request that an overloaded edge answers for some members and refuses for others",
+                OVERLOAD,
                 format!("drop this cdn.overload fault, {OFF}"),
             );
         }
@@ -236,7 +238,7 @@ fn check_squads(c: &mut Checker<'_>, s: &Scenario) {
         if random.kinds.iter().any(|k| k.kind == "cdn.overload") {
             c.error(
                 "random_faults",
-                "viewers.squads cannot yet share a request that an overloaded edge answers for some members and refuses for others",
+                OVERLOAD,
                 format!("drop the cdn.overload kind from [random_faults], {OFF}"),
             );
         }
