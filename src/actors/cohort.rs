@@ -9,14 +9,17 @@
 //!
 //! With `viewers.squads`, viewers who join at the same instant and watch the same
 //! stream form a squad: one player, one record and one message per request for all of
-//! them, each request counted by the edge once per member. Exact as long as nothing
-//! treats the members apart (validation keeps out what would); a member leaving takes
-//! a copy of the squad's record with it.
+//! them, each request counted by the edge once per member. A member leaving takes a
+//! copy of the squad's record with it; an answer for some members only (an edge at
+//! capacity) splits the squad, each part with a copy of the player and record.
+//! Validation keeps out what would treat members apart otherwise.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use rand::Rng;
+use smallvec::{smallvec, SmallVec};
 
 use crate::control::dns::{Answer, ResolverCache};
 use crate::control::player::{FetchError, Player, PlayerAction, PlayerConfig, PlayerEvent, PlaylistEntry};
@@ -24,7 +27,7 @@ use crate::metrics::{ViewerRecord, ViewerState};
 use crate::sim::{prefetch, prefetch_all, Behavior, Ctx, Dest, Input, NodeId, SimRng};
 use crate::time::{SimDuration, SimTime};
 
-use super::{Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{Deadline, Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 #[derive(Clone, Debug)]
 pub struct CohortConfig {
@@ -88,6 +91,7 @@ pub enum EdgeChoice {
 }
 
 /// A viewer's name resolution and connection, when edges are found through DNS.
+#[derive(Clone)]
 struct Connection {
     cache: ResolverCache,
     /// The edge (index) the open connection goes to.
@@ -112,6 +116,7 @@ impl Connection {
     }
 }
 
+#[derive(Clone)]
 struct Viewer {
     player: Player,
     timer: Deadline,
@@ -126,11 +131,11 @@ struct Viewer {
 
 /// The squads of a cohort (`viewers.squads`); a slot of the cohort is a squad.
 struct Squads {
-    /// Each squad's key in messages and load records: its first member's global id,
-    /// kept when that member leaves.
+    /// Each squad's key in messages: its first member's global id, kept when that
+    /// member leaves (a part split off takes its own first member's).
     ids: Vec<u32>,
-    /// The members still watching, by slot (global ids, ascending).
-    members: Vec<Vec<u32>>,
+    /// The members still watching, by slot: what its messages stand for.
+    parties: Vec<Arc<Party>>,
     /// Every member's squad, by its place in `CohortConfig::viewers`.
     slot_of_member: Vec<u32>,
     /// When each squad joins (drawn when the cohort is built, scheduled at the start).
@@ -424,7 +429,7 @@ impl Cohort {
     fn drive(&mut self, slot: usize, ctx: &mut Ctx<'_, Msg>) {
         self.book_events(slot);
         let viewer_id = self.id(slot);
-        let members = self.members(slot).len() as u32;
+        let party = self.party(slot);
         let stream = self.viewers[slot].stream;
         while let Some(action) = self.viewers[slot].player.poll_action() {
             let (route, msg) = match action {
@@ -433,7 +438,7 @@ impl Cohort {
                     Msg::PlaylistRequest {
                         client: ctx.me(),
                         viewer: viewer_id,
-                        members,
+                        party: party.clone(),
                         stream,
                         req,
                     },
@@ -443,7 +448,7 @@ impl Cohort {
                     Msg::SegmentRequest {
                         client: ctx.me(),
                         viewer: viewer_id,
-                        members,
+                        party: party.clone(),
                         stream,
                         req,
                         index,
@@ -454,7 +459,11 @@ impl Cohort {
         }
         let viewer = &mut self.viewers[slot];
         let next = viewer.player.poll_timeout();
-        viewer.timer.arm(next, ctx, Msg::ViewerTimer { viewer: viewer_id });
+        let timer = Msg::ViewerTimer {
+            viewer: viewer_id,
+            party,
+        };
+        viewer.timer.arm(next, ctx, timer);
     }
 
     /// Brings viewer `slot`'s playback up to `now` and books it, for a reading of its
@@ -493,8 +502,81 @@ impl Cohort {
     /// one viewer (who may have left).
     fn members(&self, slot: usize) -> &[u32] {
         match &self.squads {
-            Some(squads) => &squads.members[slot],
+            Some(squads) => &squads.parties[slot].members,
             None => std::slice::from_ref(&self.config.viewers[slot]),
+        }
+    }
+
+    /// What slot `slot`'s messages stand for: its squad's members (none without squads).
+    fn party(&self, slot: usize) -> Option<Arc<Party>> {
+        self.squads.as_ref().map(|squads| Arc::clone(&squads.parties[slot]))
+    }
+
+    /// The slots an input for `viewer` (a key) and `party` is for. Without squads, or
+    /// for the party a squad holds now, that is the key's slot. A party of the past (a
+    /// reply or a timer from before its squad split, or before a member left) is for
+    /// every slot holding a member of it still watching, in member order; a slot that
+    /// holds some of its members and others besides is split first, since the input
+    /// treats them apart (an edge serving some members of a squad and refusing others).
+    fn slots_for(&mut self, viewer: u32, party: Option<&Arc<Party>>) -> SmallVec<[usize; 2]> {
+        let slot = self.slot_of(viewer);
+        let (Some(party), Some(squads)) = (party, &self.squads) else {
+            return smallvec![slot];
+        };
+        if Arc::ptr_eq(&squads.parties[slot], party) {
+            return smallvec![slot];
+        }
+        let mut slots: SmallVec<[usize; 2]> = SmallVec::new();
+        for &member in party.members.iter() {
+            let slot = self.slot_of(member);
+            if slots.contains(&slot) || self.members(slot).binary_search(&member).is_err() {
+                continue;
+            }
+            let inside = |m: &u32| party.members.binary_search(m).is_ok();
+            let slot = if self.members(slot).iter().all(inside) {
+                slot
+            } else {
+                self.split(slot, party)
+            };
+            slots.push(slot);
+        }
+        slots
+    }
+
+    /// Splits squad `slot` into its members in `party` and the others: the part with
+    /// the slot's key stays, the other takes a new slot, each with a copy of the
+    /// player, timer and record. Returns the slot of the members in `party`.
+    fn split(&mut self, slot: usize, party: &Party) -> usize {
+        let squads = self.squads.as_mut().expect("only squads split");
+        let whole = Arc::clone(&squads.parties[slot]);
+        let (inside, outside): (Vec<u32>, Vec<u32>) =
+            (whole.members.iter()).partition(|m| party.members.binary_search(m).is_ok());
+        let key_inside = inside.binary_search(&squads.ids[slot]).is_ok();
+        let (staying, moving) = if key_inside {
+            (inside, outside)
+        } else {
+            (outside, inside)
+        };
+        let new = self.viewers.len();
+        for &member in &moving {
+            squads.slot_of_member[self.config.slot_of_viewer[member as usize] as usize] = new as u32;
+        }
+        squads.ids.push(moving[0]);
+        let part = |members: Vec<u32>| {
+            Arc::new(Party {
+                root: whole.root,
+                whole: false,
+                members: members.into(),
+            })
+        };
+        squads.parties[slot] = part(staying);
+        squads.parties.push(part(moving));
+        self.viewers.push(self.viewers[slot].clone());
+        self.records.push(self.records[slot].clone());
+        if key_inside {
+            slot
+        } else {
+            new
         }
     }
 
@@ -539,7 +621,16 @@ impl Cohort {
             }
         }
         if let Some(squads) = &mut self.squads {
-            squads.members[slot].retain(|&member| member != viewer);
+            let party = &squads.parties[slot];
+            let members = (party.members.iter())
+                .copied()
+                .filter(|&member| member != viewer)
+                .collect();
+            squads.parties[slot] = Arc::new(Party {
+                root: party.root,
+                whole: party.whole,
+                members,
+            });
         }
         self.recorder.borrow_mut().viewers[viewer as usize] = record;
     }
@@ -593,9 +684,10 @@ impl Squads {
                 .collect(),
             Joins::Planned(plan) => plan.iter().map(|&(join, _)| join).collect(),
         };
+        let mut members: Vec<Vec<u32>> = Vec::new();
         let mut squads = Squads {
             ids: Vec::new(),
-            members: Vec::new(),
+            parties: Vec::new(),
             slot_of_member: Vec::with_capacity(config.viewers.len()),
             joins: Vec::new(),
         };
@@ -604,13 +696,22 @@ impl Squads {
             let stream = viewer % config.streams.max(1);
             let slot = *slot_of_key.entry((join, stream)).or_insert_with(|| {
                 squads.ids.push(viewer);
-                squads.members.push(Vec::new());
+                members.push(Vec::new());
                 squads.joins.push(join);
                 squads.ids.len() as u32 - 1
             });
-            squads.members[slot as usize].push(viewer);
+            members[slot as usize].push(viewer);
             squads.slot_of_member.push(slot);
         }
+        squads.parties = (squads.ids.iter().zip(members))
+            .map(|(&root, members)| {
+                Arc::new(Party {
+                    root,
+                    whole: true,
+                    members: members.into(),
+                })
+            })
+            .collect();
         squads
     }
 }
@@ -707,11 +808,12 @@ impl Behavior for Cohort {
                 self.set_state(slot, now, ViewerState::Starting);
                 self.drive(slot, ctx);
             }
-            Input::Timer(Msg::ViewerTimer { viewer }) => {
-                let slot = self.slot_of(viewer);
-                if self.viewers[slot].timer.fire(now) && !self.viewers[slot].left {
-                    self.viewers[slot].player.handle_timeout(now, &mut self.rng);
-                    self.drive(slot, ctx);
+            Input::Timer(Msg::ViewerTimer { viewer, party }) => {
+                for slot in self.slots_for(viewer, party.as_ref()) {
+                    if self.viewers[slot].timer.fire(now) && !self.viewers[slot].left {
+                        self.viewers[slot].player.handle_timeout(now, &mut self.rng);
+                        self.drive(slot, ctx);
+                    }
                 }
             }
             Input::Msg {
@@ -719,59 +821,70 @@ impl Behavior for Cohort {
                     Msg::PlaylistReply {
                         edge,
                         viewer,
+                        party,
                         req,
                         playlist,
                     },
                 ..
             } => {
-                let slot = self.slot_of(viewer);
-                if self.viewers[slot].left {
-                    return;
+                for slot in self.slots_for(viewer, party.as_ref()) {
+                    if self.viewers[slot].left {
+                        continue;
+                    }
+                    self.answered_by(slot, edge, now);
+                    self.viewers[slot].player.handle_playlist(now, req, &playlist);
+                    self.drive(slot, ctx);
                 }
-                self.answered_by(slot, edge, now);
-                self.viewers[slot].player.handle_playlist(now, req, &playlist);
-                self.drive(slot, ctx);
             }
             Input::Msg {
                 msg:
                     Msg::SegmentReply {
                         edge,
                         viewer,
+                        party,
                         req,
                         index,
                         frames,
                     },
                 ..
             } => {
-                let slot = self.slot_of(viewer);
-                // A late answer to a request the player gave up must not displace the
-                // download it is waiting for.
-                if self.viewers[slot].left || self.viewers[slot].player.segment_request() != Some(req) {
-                    return;
-                }
-                self.answered_by(slot, edge, now);
                 let entry = self.segment_entry(index, frames);
                 let loaded_at = now + self.transfer_time(u64::from(frames));
-                self.viewers[slot]
-                    .player
-                    .handle_segment_arriving(now, req, entry, loaded_at);
-                self.drive(slot, ctx);
+                for slot in self.slots_for(viewer, party.as_ref()) {
+                    // A late answer to a request the player gave up must not displace
+                    // the download it is waiting for.
+                    if self.viewers[slot].left || self.viewers[slot].player.segment_request() != Some(req) {
+                        continue;
+                    }
+                    self.answered_by(slot, edge, now);
+                    self.viewers[slot]
+                        .player
+                        .handle_segment_arriving(now, req, entry, loaded_at);
+                    self.drive(slot, ctx);
+                }
             }
             Input::Msg {
-                msg: Msg::FetchFailed { viewer, req, status },
+                msg:
+                    Msg::FetchFailed {
+                        viewer,
+                        party,
+                        req,
+                        status,
+                    },
                 ..
             } => {
-                let slot = self.slot_of(viewer);
-                if self.viewers[slot].left {
-                    return;
-                }
                 let error = if (400..500).contains(&status) {
                     FetchError::NotFound
                 } else {
                     FetchError::ServerError
                 };
-                self.viewers[slot].player.handle_error(now, req, error, &mut self.rng);
-                self.drive(slot, ctx);
+                for slot in self.slots_for(viewer, party.as_ref()) {
+                    if self.viewers[slot].left {
+                        continue;
+                    }
+                    self.viewers[slot].player.handle_error(now, req, error, &mut self.rng);
+                    self.drive(slot, ctx);
+                }
             }
             Input::Msg {
                 msg: Msg::DnsAnswer { id, target, ttl_ns },
@@ -810,7 +923,7 @@ impl Behavior for Cohort {
 /// The viewer an input to a cohort is for, if it is for one.
 fn viewer_of(input: &Input<Msg>) -> Option<u32> {
     match input {
-        Input::Timer(Msg::ViewerTimer { viewer } | Msg::ViewerJoin { viewer } | Msg::ViewerLeave { viewer })
+        Input::Timer(Msg::ViewerTimer { viewer, .. } | Msg::ViewerJoin { viewer } | Msg::ViewerLeave { viewer })
         | Input::Msg {
             msg: Msg::PlaylistReply { viewer, .. } | Msg::SegmentReply { viewer, .. } | Msg::FetchFailed { viewer, .. },
             ..

@@ -12,7 +12,7 @@ use crate::control::player::PlaylistEntry;
 use crate::sim::{Behavior, Ctx, Input, NodeId};
 use crate::time::{SimDuration, SimTime};
 
-use super::{Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 #[derive(Clone, Copy, Debug)]
 pub struct EdgeConfig {
@@ -227,7 +227,7 @@ impl Behavior for Edge {
                     Msg::PlaylistRequest {
                         client,
                         viewer,
-                        members,
+                        party,
                         stream,
                         req,
                     },
@@ -236,26 +236,27 @@ impl Behavior for Edge {
                 let playlist = (self.streams.get(stream as usize))
                     .map_or_else(|| Arc::from(Vec::new()), |cached| Arc::clone(&cached.playlist));
                 let bytes = CONTROL_MESSAGE_BYTES + 60 * playlist.len() as u64;
-                self.recorder
-                    .borrow_mut()
-                    .edge_request(self.config.index, viewer, ctx.now(), bytes, false, members);
-                ctx.send(
-                    client,
-                    Msg::PlaylistReply {
-                        edge: ctx.me(),
-                        viewer,
-                        req,
-                        playlist,
-                    },
-                    CONTROL_MESSAGE_BYTES,
-                );
+                let now = ctx.now();
+                {
+                    let mut recorder = self.recorder.borrow_mut();
+                    recorder.edge_clients(self.config.index, viewer, party.as_deref(), now);
+                    recorder.edge_answered(self.config.index, now, bytes, false, Party::count(&party));
+                }
+                let reply = Msg::PlaylistReply {
+                    edge: ctx.me(),
+                    viewer,
+                    party,
+                    req,
+                    playlist,
+                };
+                ctx.send(client, reply, CONTROL_MESSAGE_BYTES);
             }
             Input::Msg {
                 msg:
                     Msg::SegmentRequest {
                         client,
                         viewer,
-                        members,
+                        party,
                         stream,
                         req,
                         index,
@@ -267,43 +268,71 @@ impl Behavior for Edge {
                         .map(|at| cached.held[at].1)
                 });
                 let now = ctx.now();
-                let bits = |frames: u32| u64::from(frames) * self.config.frame_bytes * 8;
-                let reply = match found {
-                    // At capacity: shed the request quickly rather than slow everyone. (A
-                    // squad never meets a bucket: validation keeps squads off capped edges,
-                    // where some members would be served and others refused.)
-                    Some(frames)
-                        if (self.egress.as_mut())
-                            .is_some_and(|b| !b.try_take(now, bits(frames) * u64::from(members))) =>
-                    {
-                        Msg::FetchFailed {
-                            viewer,
-                            req,
-                            status: 503,
-                        }
-                    }
-                    Some(frames) => Msg::SegmentReply {
+                let asking = Party::count(&party);
+                self.recorder
+                    .borrow_mut()
+                    .edge_clients(self.config.index, viewer, party.as_deref(), now);
+                let Some(frames) = found else {
+                    self.recorder.borrow_mut().edge_answered(
+                        self.config.index,
+                        now,
+                        CONTROL_MESSAGE_BYTES,
+                        false,
+                        asking,
+                    );
+                    let not_found = Msg::FetchFailed {
+                        viewer,
+                        party,
+                        req,
+                        status: 404,
+                    };
+                    return ctx.send(client, not_found, CONTROL_MESSAGE_BYTES);
+                };
+                let bytes = u64::from(frames) * self.config.frame_bytes;
+                // At capacity: shed the request quickly rather than slow everyone. A
+                // squad's members take the bucket one after another, as they would
+                // asking apart, so the first are served and the rest refused.
+                let served = match self.egress.as_mut() {
+                    None => asking,
+                    Some(bucket) => (0..asking).take_while(|_| bucket.try_take(now, bytes * 8)).count() as u64,
+                };
+                let (served_party, refused_party) = match &party {
+                    Some(p) if served > 0 && served < asking => (
+                        Some(p.part(0..served as usize)),
+                        Some(p.part(served as usize..p.members.len())),
+                    ),
+                    _ => (party.clone(), party),
+                };
+                if served > 0 {
+                    self.recorder
+                        .borrow_mut()
+                        .edge_answered(self.config.index, now, bytes, false, served);
+                    let reply = Msg::SegmentReply {
                         edge: ctx.me(),
                         viewer,
+                        party: served_party,
                         req,
                         index,
                         frames,
-                    },
-                    None => Msg::FetchFailed {
+                    };
+                    ctx.send(client, reply, CONTROL_MESSAGE_BYTES);
+                }
+                if served < asking {
+                    self.recorder.borrow_mut().edge_answered(
+                        self.config.index,
+                        now,
+                        CONTROL_MESSAGE_BYTES,
+                        true,
+                        asking - served,
+                    );
+                    let refused = Msg::FetchFailed {
                         viewer,
+                        party: refused_party,
                         req,
-                        status: 404,
-                    },
-                };
-                let (bytes, refused) = match reply {
-                    Msg::SegmentReply { frames, .. } => (bits(frames) / 8, false),
-                    Msg::FetchFailed { status, .. } => (CONTROL_MESSAGE_BYTES, status == 503),
-                    _ => (0, false),
-                };
-                self.recorder
-                    .borrow_mut()
-                    .edge_request(self.config.index, viewer, now, bytes, refused, members);
-                ctx.send(client, reply, CONTROL_MESSAGE_BYTES);
+                        status: 503,
+                    };
+                    ctx.send(client, refused, CONTROL_MESSAGE_BYTES);
+                }
             }
             // Health checks (of a health-checked DNS record or a load balancer).
             Input::Msg {

@@ -188,6 +188,7 @@ impl LoadBalancer {
                 self.book(now, pending.edge, Outcome::Failure);
                 let timed_out = Msg::FetchFailed {
                     viewer,
+                    party: None,
                     req,
                     status: 504,
                 };
@@ -320,20 +321,20 @@ impl LoadBalancer {
                 let proxied = match msg {
                     Msg::PlaylistRequest {
                         viewer,
-                        members,
+                        party,
                         stream,
                         req,
                         ..
                     } => Msg::PlaylistRequest {
                         client: ctx.me(),
                         viewer,
-                        members,
+                        party,
                         stream,
                         req,
                     },
                     Msg::SegmentRequest {
                         viewer,
-                        members,
+                        party,
                         stream,
                         req,
                         index,
@@ -341,7 +342,7 @@ impl LoadBalancer {
                     } => Msg::SegmentRequest {
                         client: ctx.me(),
                         viewer,
-                        members,
+                        party,
                         stream,
                         req,
                         index,
@@ -355,6 +356,7 @@ impl LoadBalancer {
             None => {
                 let refused = Msg::FetchFailed {
                     viewer,
+                    party: None,
                     req,
                     status: 503,
                 };

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use crate::control::failover::SwitchReason;
 use crate::control::health::{HealthChecker, HealthConfig};
 use crate::control::player::PlaylistEntry;
+pub use crate::metrics::Party;
 use crate::metrics::Recorder;
 use crate::sim::{Ctx, Input, NodeId, TraceMsg};
 use crate::time::{SimDuration, SimTime};
@@ -276,25 +277,27 @@ pub enum Msg {
         client: NodeId,
         viewer: u32,
     },
+    /// A viewer's player timer; with squads, `party` names the viewers it was armed for.
     ViewerTimer {
         viewer: u32,
+        party: Option<Arc<Party>>,
     },
     /// Viewer (cohort `client`) → edge: request `req` for the media playlist, or for a
     /// segment. A load balancer forwards it unchanged; the edge answers `client`
-    /// directly (direct server return). `viewer` names a squad of `members` viewers
-    /// asking together (`viewers.squads`; 1 otherwise): the edge answers it once and
-    /// counts it as `members` requests.
+    /// directly (direct server return). With `viewers.squads`, `viewer` is a squad's
+    /// key and `party` the members asking together: the edge counts the request once
+    /// per member and answers the party (or, at capacity, each part of it).
     PlaylistRequest {
         client: NodeId,
         viewer: u32,
-        members: u32,
+        party: Option<Arc<Party>>,
         stream: u32,
         req: u32,
     },
     SegmentRequest {
         client: NodeId,
         viewer: u32,
-        members: u32,
+        party: Option<Arc<Party>>,
         stream: u32,
         req: u32,
         index: u64,
@@ -315,6 +318,7 @@ pub enum Msg {
     PlaylistReply {
         edge: NodeId,
         viewer: u32,
+        party: Option<Arc<Party>>,
         req: u32,
         playlist: Arc<[PlaylistEntry]>,
     },
@@ -323,6 +327,7 @@ pub enum Msg {
     SegmentReply {
         edge: NodeId,
         viewer: u32,
+        party: Option<Arc<Party>>,
         req: u32,
         index: u64,
         frames: u32,
@@ -330,6 +335,7 @@ pub enum Msg {
     /// Edge → viewer: request `req` failed with HTTP status `status`.
     FetchFailed {
         viewer: u32,
+        party: Option<Arc<Party>>,
         req: u32,
         status: u16,
     },
@@ -371,7 +377,7 @@ fn mix(words: &[u64]) -> u64 {
 impl TraceMsg for Msg {
     fn stands_for(&self) -> u64 {
         match *self {
-            Msg::PlaylistRequest { members, .. } | Msg::SegmentRequest { members, .. } => u64::from(members),
+            Msg::PlaylistRequest { ref party, .. } | Msg::SegmentRequest { ref party, .. } => Party::count(party),
             _ => 1,
         }
     }
@@ -510,35 +516,31 @@ impl TraceMsg for Msg {
                 ],
                 s.stream,
             ),
-            Msg::ViewerJoin { viewer } | Msg::ViewerTimer { viewer } => mix(&[u64::from(viewer)]),
+            Msg::ViewerJoin { viewer } | Msg::ViewerTimer { viewer, .. } => mix(&[u64::from(viewer)]),
             Msg::ViewerLeave { viewer } => mix(&[u64::from(viewer), 0x4c45]),
             Msg::ConnectionClosed { client, viewer } => mix(&[u64::from(client), u64::from(viewer)]),
             // A lone viewer's request folds as it did before squads existed.
             Msg::SegmentRequest {
                 client,
                 viewer,
-                members,
+                ref party,
                 stream,
                 req,
                 index,
             } => {
-                let words = [
-                    u64::from(client),
-                    u64::from(viewer),
-                    u64::from(req),
-                    index,
-                    u64::from(members),
-                ];
+                let members = Party::count(party);
+                let words = [u64::from(client), u64::from(viewer), u64::from(req), index, members];
                 mix_stream(&words[..if members == 1 { 4 } else { 5 }], stream)
             }
             Msg::PlaylistRequest {
                 client,
                 viewer,
-                members,
+                ref party,
                 stream,
                 req,
             } => {
-                let words = [u64::from(client), u64::from(viewer), u64::from(req), u64::from(members)];
+                let members = Party::count(party);
+                let words = [u64::from(client), u64::from(viewer), u64::from(req), members];
                 mix_stream(&words[..if members == 1 { 3 } else { 4 }], stream)
             }
             Msg::VrrpAdvert { priority } => mix(&[u64::from(priority)]),
@@ -549,6 +551,7 @@ impl TraceMsg for Msg {
                 viewer,
                 req,
                 ref playlist,
+                ..
             } => mix(&[
                 u64::from(edge),
                 u64::from(viewer),
@@ -563,6 +566,7 @@ impl TraceMsg for Msg {
                 req,
                 index,
                 frames,
+                ..
             } => mix(&[
                 u64::from(edge),
                 u64::from(viewer),
@@ -570,7 +574,9 @@ impl TraceMsg for Msg {
                 index,
                 u64::from(frames),
             ]),
-            Msg::FetchFailed { viewer, req, status } => mix(&[u64::from(viewer), u64::from(req), u64::from(status)]),
+            Msg::FetchFailed {
+                viewer, req, status, ..
+            } => mix(&[u64::from(viewer), u64::from(req), u64::from(status)]),
             Msg::RetryConnect { uplink } => mix(&[u64::from(uplink)]),
             Msg::CaptureTick
             | Msg::ControlTimer

@@ -11,6 +11,7 @@ pub mod quantile;
 pub mod summary;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::time::{SimDuration, SimTime};
 
@@ -105,6 +106,35 @@ pub struct AlertRecord {
     pub fired: SimTime,
     pub notified: Option<SimTime>,
     pub resolved: Option<SimTime>,
+}
+
+/// Viewers of one squad (`viewers.squads`) that a message stands for: every member
+/// asks, is answered, or is woken alike. Shared, not copied, by the messages of a squad.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Party {
+    /// The squad as formed: its first member's global id. Parts of a split squad keep it.
+    pub root: u32,
+    /// Whether this is the squad as formed (less members who left) rather than a part
+    /// split from it: its members then count as clients under `root`.
+    pub whole: bool,
+    /// Global ids of the members, ascending.
+    pub members: Box<[u32]>,
+}
+
+impl Party {
+    /// How many viewers a message for `party` stands for (one without a party).
+    pub fn count(party: &Option<Arc<Party>>) -> u64 {
+        party.as_ref().map_or(1, |p| p.members.len() as u64)
+    }
+
+    /// The members `range` of this party as a part of its own.
+    pub fn part(&self, range: std::ops::Range<usize>) -> Arc<Party> {
+        Arc::new(Party {
+            root: self.root,
+            whole: false,
+            members: self.members[range].into(),
+        })
+    }
 }
 
 /// What a viewer's player lived through.
@@ -267,6 +297,11 @@ pub struct Recorder {
     /// more than the last bin the client was counted in, 0 if never. Four bytes per
     /// client, and no hashing on every request.
     load_clients: Vec<Vec<u32>>,
+    /// The same marks, per load node, for viewers of split squads counted one by one
+    /// (by viewer id), and for the roots of squads a part of which was (by root): a
+    /// squad counted whole in a bin has counted every member there. Grown on first use.
+    split_clients: Vec<Vec<u32>>,
+    split_roots: Vec<Vec<u32>>,
     /// Requests reaching any edge, per second.
     pub edge_requests_per_s: Vec<u64>,
     /// The edges' names, by edge index (as viewer switches name them).
@@ -278,6 +313,19 @@ pub struct Recorder {
     /// Stalls viewers recovered from: (viewer, when playback resumed, how long it
     /// stalled), in order of recovery.
     pub stall_durations: Vec<(u32, SimTime, SimDuration)>,
+}
+
+/// Marks `client` as counted in `bin` in a per-client table of one-more-than-the-last-bin
+/// marks; whether it was not yet.
+fn mark(seen: &mut Vec<u32>, client: u32, bin: usize) -> bool {
+    let client = client as usize;
+    if client >= seen.len() {
+        seen.resize(client + 1, 0);
+    }
+    let mark = bin as u32 + 1;
+    let new = seen[client] != mark;
+    seen[client] = mark;
+    new
 }
 
 fn bin_of(time: SimTime) -> usize {
@@ -304,6 +352,8 @@ impl Recorder {
             load_names: Vec::new(),
             load: Vec::new(),
             load_clients: Vec::new(),
+            split_clients: Vec::new(),
+            split_roots: Vec::new(),
             edge_requests_per_s: vec![0; bins],
             stall_durations: Vec::new(),
             measure_from: SimTime::ZERO,
@@ -318,6 +368,8 @@ impl Recorder {
         let bins = self.shape.end.as_nanos().div_ceil(NODE_BIN_S * 1_000_000_000) as usize;
         self.load.push(vec![NodeLoad::default(); bins]);
         self.load_clients.push(Vec::new());
+        self.split_clients.push(Vec::new());
+        self.split_roots.push(Vec::new());
         self.load_names.push(name.to_string());
         self.load.len() - 1
     }
@@ -329,10 +381,9 @@ impl Recorder {
     }
 
     /// `requests` alike, each of `bytes` (a squad asking together).
-    fn node_loads(&mut self, node: usize, at: SimTime, bytes: u64, refused: bool, requests: u32) {
+    fn node_loads(&mut self, node: usize, at: SimTime, bytes: u64, refused: bool, requests: u64) {
         let bin = (at.as_nanos() / (NODE_BIN_S * 1_000_000_000)) as usize;
         if let Some(load) = self.load.get_mut(node).and_then(|bins| bins.get_mut(bin)) {
-            let requests = u64::from(requests);
             load.requests += requests;
             load.refused += if refused { requests } else { 0 };
             load.egress_bytes += bytes * requests;
@@ -355,23 +406,47 @@ impl Recorder {
     }
 
     /// Like [`Recorder::node_client`] for a squad of `members` viewers under one key:
-    /// they count once per bin, as `members` clients. Exact because a squad never
-    /// gains a member and never splits.
+    /// they count once per bin, as `members` clients.
     fn node_clients(&mut self, node: usize, at: SimTime, client: u32, members: u32) {
         let bin = (at.as_nanos() / (NODE_BIN_S * 1_000_000_000)) as usize;
         let (Some(bins), Some(seen)) = (self.load.get_mut(node), self.load_clients.get_mut(node)) else {
             return;
         };
-        let client = client as usize;
-        if client >= seen.len() {
-            seen.resize(client + 1, 0);
-        }
-        let mark = bin as u32 + 1;
-        if seen[client] != mark {
-            seen[client] = mark;
+        if mark(seen, client, bin) {
             if let Some(load) = bins.get_mut(bin) {
                 load.connections += u64::from(members);
             }
+        }
+    }
+
+    /// Edge `node` (a load index) was asked by viewer `viewer` at `at`, or by the
+    /// squad `party` under that key: each viewer counts once per bin towards
+    /// `connections`, across the parts a squad splits into.
+    pub fn edge_clients(&mut self, node: usize, viewer: u32, party: Option<&Party>, at: SimTime) {
+        let Some(party) = party else {
+            return self.node_clients(node, at, viewer, 1);
+        };
+        let bin = (at.as_nanos() / (NODE_BIN_S * 1_000_000_000)) as usize;
+        let root = party.root as usize;
+        let split = (self.split_roots.get(node)).is_some_and(|roots| roots.get(root) == Some(&(bin as u32 + 1)));
+        if party.whole && !split {
+            return self.node_clients(node, at, party.root, party.members.len() as u32);
+        }
+        let (Some(bins), Some(seen)) = (self.load.get_mut(node), self.load_clients.get_mut(node)) else {
+            return;
+        };
+        if seen.get(root) == Some(&(bin as u32 + 1)) {
+            // The whole squad was counted in this bin already, these members with it.
+            return;
+        }
+        if party.whole {
+            mark(seen, party.root, bin);
+        }
+        mark(&mut self.split_roots[node], party.root, bin);
+        let members = &mut self.split_clients[node];
+        let new = (party.members.iter()).filter(|&&m| mark(members, m, bin)).count();
+        if let Some(load) = bins.get_mut(bin) {
+            load.connections += new as u64;
         }
     }
 
@@ -383,14 +458,13 @@ impl Recorder {
         }
     }
 
-    /// Edge `node` (a load index) answered a request of viewer `viewer`: of a squad
-    /// of `members` viewers under that key, each asking for the same `bytes`.
-    pub fn edge_request(&mut self, node: usize, viewer: u32, at: SimTime, bytes: u64, refused: bool, members: u32) {
-        self.node_clients(node, at, viewer, members);
+    /// Edge `node` (a load index) answered `requests` alike at `at`, each with `bytes`
+    /// (a squad's members asking together).
+    pub fn edge_answered(&mut self, node: usize, at: SimTime, bytes: u64, refused: bool, requests: u64) {
         if let Some(slot) = self.edge_requests_per_s.get_mut(bin_of(at)) {
-            *slot += u64::from(members);
+            *slot += requests;
         }
-        self.node_loads(node, at, bytes, refused, members);
+        self.node_loads(node, at, bytes, refused, requests);
     }
 
     /// Frames captured, all streams together.
@@ -736,5 +810,68 @@ impl Recorder {
         if !failback {
             self.note("failover.switched", at);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge_recorder() -> Recorder {
+        let shape = StreamShape {
+            fps: 30,
+            frames_per_segment: 60,
+            segment: SimDuration::from_secs(2),
+            end: SimTime::from_secs(60),
+            viewers: 10,
+            streams: 1,
+            max_ingest_to_origin: SimDuration::from_millis(10),
+        };
+        let mut rec = Recorder::new(shape, Vec::new());
+        rec.register_load("edge-1");
+        rec
+    }
+
+    fn party(whole: bool, members: &[u32]) -> Party {
+        Party {
+            root: 2,
+            whole,
+            members: members.into(),
+        }
+    }
+
+    /// Connections in each of the first two 10 s bins.
+    fn connections(rec: &Recorder) -> [u64; 2] {
+        [rec.load[0][0].connections, rec.load[0][1].connections]
+    }
+
+    #[test]
+    fn a_squad_counts_each_member_once_per_bin_across_its_split() {
+        let mut rec = edge_recorder();
+        let at = SimTime::from_secs;
+        // Squad 2 = {2, 5, 7} asks whole, then splits into {2, 7} and {5}: still three.
+        rec.edge_clients(0, 2, Some(&party(true, &[2, 5, 7])), at(1));
+        rec.edge_clients(0, 2, Some(&party(true, &[2, 5, 7])), at(2));
+        rec.edge_clients(0, 2, Some(&party(false, &[2, 7])), at(3));
+        rec.edge_clients(0, 5, Some(&party(false, &[5])), at(4));
+        // A lone viewer under its own key.
+        rec.edge_clients(0, 9, None, at(5));
+        assert_eq!(connections(&rec), [4, 0]);
+        // Next bin: the parts first, then a whole request that was still in flight.
+        rec.edge_clients(0, 5, Some(&party(false, &[5])), at(11));
+        rec.edge_clients(0, 2, Some(&party(false, &[2, 7])), at(12));
+        rec.edge_clients(0, 2, Some(&party(true, &[2, 5, 7])), at(13));
+        rec.edge_clients(0, 2, Some(&party(false, &[7])), at(14));
+        assert_eq!(connections(&rec), [4, 3]);
+    }
+
+    #[test]
+    fn a_squad_that_never_splits_counts_its_members_under_its_key() {
+        let mut rec = edge_recorder();
+        rec.edge_clients(0, 2, Some(&party(true, &[2, 5, 7])), SimTime::from_secs(1));
+        rec.edge_clients(0, 2, Some(&party(true, &[2, 7])), SimTime::from_secs(2));
+        rec.edge_clients(0, 2, Some(&party(true, &[2, 7])), SimTime::from_secs(12));
+        assert_eq!(connections(&rec), [3, 2]);
+        assert!(rec.split_clients[0].is_empty(), "no member is counted one by one");
     }
 }

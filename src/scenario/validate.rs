@@ -196,18 +196,15 @@ fn check_fault_values(c: &mut Checker<'_>, at: &str, fault: &Fault) {
     }
 }
 
-/// Every node `selector` could name (for draws, every candidate); reports why it names
-/// nothing usable.
-/// The viewers' arrival curve, sessions and regions.
-/// Squads are exact only where nothing treats their members apart, and this version
-/// does not yet split a squad: each setting that would is named with its fix.
+/// Squads split where an edge treats their members apart (serving some at capacity and
+/// refusing the rest); what would treat them apart elsewhere (a DNS answer or a
+/// balancer's choice per viewer, a retry jitter drawn per viewer) is refused, each
+/// setting named with its fix.
 fn check_squads(c: &mut Checker<'_>, s: &Scenario) {
     if !s.viewers.squads {
         return;
     }
     const OFF: &str = "or set viewers.squads = false";
-    const OVERLOAD: &str =
-        "viewers.squads cannot yet share a request that an overloaded edge answers for some members and refuses for others";
     if s.cdn.balancing != "software" {
         c.error(
             "cdn.balancing",
@@ -217,31 +214,6 @@ fn check_squads(c: &mut Checker<'_>, s: &Scenario) {
             ),
             format!("use cdn.balancing = \"software\", {OFF}"),
         );
-    }
-    if s.cdn.edge_capacity_mbps > 0.0 {
-        c.error(
-            "cdn.edge_capacity_mbps",
-            "viewers.squads cannot yet share a request that an edge at capacity answers for some members and refuses for others",
-            format!("use cdn.edge_capacity_mbps = 0 (unlimited), {OFF}"),
-        );
-    }
-    for (i, fault) in s.faults.iter().enumerate() {
-        if fault.kind == "cdn.overload" {
-            c.error(
-                &format!("fault[{i}].kind"),
-                OVERLOAD,
-                format!("drop this cdn.overload fault, {OFF}"),
-            );
-        }
-    }
-    if let Some(random) = &s.random_faults {
-        if random.kinds.iter().any(|k| k.kind == "cdn.overload") {
-            c.error(
-                "random_faults",
-                OVERLOAD,
-                format!("drop the cdn.overload kind from [random_faults], {OFF}"),
-            );
-        }
     }
     if let Some(player) = PlayerConfig::preset(&s.viewers.player) {
         if player.segment_retry.jitter > 0.0 || player.playlist_retry.jitter > 0.0 {
@@ -257,6 +229,7 @@ fn check_squads(c: &mut Checker<'_>, s: &Scenario) {
     }
 }
 
+/// The viewers' arrival curve, sessions and regions.
 fn check_workload(c: &mut Checker<'_>, s: &Scenario, duration: SimDuration) {
     let v = &s.viewers;
     if !v.arrivals.is_empty() {
@@ -403,6 +376,8 @@ fn in_sweep_table(source: &str, span: Option<Range<usize>>) -> bool {
     header.is_some_and(|line| line.trim() == "[sweep]")
 }
 
+/// Every node `selector` could name (for draws, every candidate); reports why it names
+/// nothing usable.
 fn check_selector(c: &mut Checker<'_>, path: &str, selector: &str, universe: &Universe<'_>) -> Vec<String> {
     match universe.resolve::<rand_chacha::ChaCha8Rng>(selector, None) {
         Ok(nodes) => nodes,
