@@ -158,6 +158,30 @@ fn squads_split_under_an_overload_fault() {
 }
 
 #[test]
+fn squads_split_by_the_answers_of_round_robin_dns() {
+    // Round-robin DNS answers each member of a squad in turn: a squad of 20 spreads
+    // over the 4 edges, one part per edge. Its TTL violators (8.7%) form squads of
+    // their own. Edge-1 dies at 5 min for 8; its viewers re-resolve.
+    let (apart, together) = assert_squads_change_nothing(
+        "scenarios/round-robin-dns.toml",
+        &[
+            "viewers.count=400",
+            "viewers.join_step=1s",
+            "network.edge_viewer.jitter=0s",
+        ],
+    );
+    assert!(together < apart, "{together} events against {apart}");
+    let s = common::scenario(
+        "scenarios/round-robin-dns.toml",
+        &["viewers.count=400", "viewers.join_step=1s", "viewers.squads=true"],
+    );
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    let edges: std::collections::BTreeSet<&str> = out.viewers.iter().map(|v| v.edge.as_str()).collect();
+    assert_eq!(edges.len(), 4, "{edges:?}");
+    assert!(out.viewers.iter().any(|v| v.ttl_violator));
+}
+
+#[test]
 fn joins_snap_down_onto_the_grid_from_join_at() {
     let step = SimDuration::from_millis(250);
     let on_grid = |out: &RunOutput| {
@@ -208,12 +232,12 @@ fn squads_refuse_what_would_treat_their_members_apart() {
         "{text}"
     );
     assert!(text.contains("or set viewers.squads = false"), "{text}");
-    let text = refused(&["viewers.squads=true", "cdn.balancing=round-robin-dns"]);
-    assert!(text.contains("needs viewers placed by the software balancer"), "{text}");
+    let text = refused(&["viewers.squads=true", "cdn.balancing=hardware"]);
+    assert!(text.contains("through a hardware load balancer"), "{text}");
     // Off, all of these run.
     common::scenario(
         "scenarios/quickstart.toml",
-        &["viewers.player=shaka", "cdn.balancing=round-robin-dns"],
+        &["viewers.player=shaka", "cdn.balancing=hardware"],
     );
 }
 

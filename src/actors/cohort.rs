@@ -11,8 +11,9 @@
 //! stream form a squad: one player, one record and one message per request for all of
 //! them, each request counted by the edge once per member. A member leaving takes a
 //! copy of the squad's record with it; an answer for some members only (an edge at
-//! capacity) splits the squad, each part with a copy of the player and record.
-//! Validation keeps out what would treat members apart otherwise.
+//! capacity, a DNS answer), or resolver caches that disagree, split the squad, each
+//! part with a copy of the player and record. Validation keeps out what would treat
+//! members apart otherwise.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -102,9 +103,42 @@ struct Connection {
     waiting: Vec<Msg>,
     /// The edge the last connection went to.
     last_edge: Option<usize>,
+    /// A squad whose members' resolvers differ: the violators' cache (`cache` is
+    /// the honest members'), until the two answer differently and the squad splits.
+    violator_cache: Option<ResolverCache>,
 }
 
 impl Connection {
+    /// Slot `slot`'s connection, if its viewers keep one: a resolver drawn for a lone
+    /// viewer; for a squad, its members' (drawn when it was formed). A squad of honest
+    /// and violating resolvers keeps both caches until their answers differ.
+    fn for_slot(
+        config: &CohortConfig,
+        squads: Option<&Squads>,
+        slot: usize,
+        rng: &mut SimRng,
+    ) -> Option<Box<Connection>> {
+        let (violator_share, stretched_ttl) = match config.edge_choice {
+            EdgeChoice::Assigned => return None,
+            EdgeChoice::Balanced { .. } => return Some(Connection::boxed(None)),
+            EdgeChoice::Resolved {
+                violator_share,
+                stretched_ttl,
+                ..
+            } => (violator_share, stretched_ttl),
+        };
+        let Some(squads) = squads else {
+            let violator = rng.gen_bool(violator_share.clamp(0.0, 1.0));
+            return Some(Connection::boxed(violator.then_some(stretched_ttl)));
+        };
+        let (honest, violating) = squads.resolver_kinds(config, slot);
+        let mut conn = Connection::boxed((!honest).then_some(stretched_ttl));
+        if honest && violating {
+            conn.violator_cache = Some(ResolverCache::new(Some(stretched_ttl)));
+        }
+        Some(conn)
+    }
+
     fn boxed(stretched_ttl: Option<SimDuration>) -> Box<Connection> {
         Box::new(Connection {
             cache: ResolverCache::new(stretched_ttl),
@@ -112,6 +146,7 @@ impl Connection {
             query: None,
             waiting: Vec::new(),
             last_edge: None,
+            violator_cache: None,
         })
     }
 }
@@ -140,6 +175,9 @@ struct Squads {
     slot_of_member: Vec<u32>,
     /// When each squad joins (drawn when the cohort is built, scheduled at the start).
     joins: Vec<SimTime>,
+    /// Whether each member's resolver stretches TTLs, by its place in
+    /// `CohortConfig::viewers` (with DNS-based balancing; empty otherwise).
+    violators: Vec<bool>,
 }
 
 pub struct Cohort {
@@ -163,19 +201,8 @@ impl Cohort {
         let squads = config.squads.then(|| Squads::form(&config, &mut rng));
         let slots = squads.as_ref().map_or(config.viewers.len(), |squads| squads.ids.len());
         let mut viewers: Vec<Viewer> = (0..slots)
-            .map(|_| Viewer {
-                connection: match config.edge_choice {
-                    EdgeChoice::Assigned => None,
-                    EdgeChoice::Balanced { .. } => Some(Connection::boxed(None)),
-                    EdgeChoice::Resolved {
-                        violator_share,
-                        stretched_ttl,
-                        ..
-                    } => {
-                        let violator = rng.gen_bool(violator_share.clamp(0.0, 1.0));
-                        Some(Connection::boxed(violator.then_some(stretched_ttl)))
-                    }
-                },
+            .map(|slot| Viewer {
+                connection: Connection::for_slot(&config, squads.as_ref(), slot, &mut rng),
                 player: Player::new(player_config.clone(), config.target_duration, config.routes),
                 timer: Deadline::default(),
                 state: None,
@@ -241,8 +268,12 @@ impl Cohort {
             let id = self.next_query;
             self.next_query += 1;
             conn.query = Some(id);
-            self.queries.insert(id, slot);
-            ctx.send(dns, Msg::DnsQuery { id, name: 0 }, CONTROL_MESSAGE_BYTES);
+            // A squad's answers name their members (a squad may split before they come).
+            if self.squads.is_none() {
+                self.queries.insert(id, slot);
+            }
+            let party = self.party(slot);
+            ctx.send(dns, Msg::DnsQuery { id, name: 0, party }, CONTROL_MESSAGE_BYTES);
         }
     }
 
@@ -277,14 +308,28 @@ impl Cohort {
         }
     }
 
-    /// A DNS answer for query `id`: cache it, connect, and send what was waiting.
-    fn resolved(&mut self, id: u64, target: NodeId, ttl: SimDuration, ctx: &mut Ctx<'_, Msg>) {
-        let Some(slot) = self.queries.remove(&id) else {
-            return;
+    /// A DNS answer for query `id` (asked by `party`, or by the viewer the query map
+    /// names): for each slot it is for, cache it, connect, and send what was waiting.
+    fn resolved(
+        &mut self,
+        id: u64,
+        target: NodeId,
+        ttl: SimDuration,
+        party: Option<Arc<Party>>,
+        ctx: &mut Ctx<'_, Msg>,
+    ) {
+        let slots = match &party {
+            Some(party) => self.slots_for(party.members[0], Some(party)),
+            None => self.queries.remove(&id).into_iter().collect(),
         };
-        if self.viewers[slot].left {
-            return;
+        for slot in slots {
+            if !self.viewers[slot].left {
+                self.resolved_slot(slot, id, target, ttl, ctx);
+            }
         }
+    }
+
+    fn resolved_slot(&mut self, slot: usize, id: u64, target: NodeId, ttl: SimDuration, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();
         let Some(edge) = self.config.edges.iter().position(|&e| e == target) else {
             return;
@@ -298,12 +343,23 @@ impl Cohort {
         }
         conn.query = None;
         conn.cache.store(now, Answer { target: edge, ttl });
+        if let Some(cache) = &mut conn.violator_cache {
+            cache.store(now, Answer { target: edge, ttl });
+        }
         self.connect(slot, edge, now);
         let conn = self.viewers[slot]
             .connection
             .as_mut()
             .expect("resolving viewers have one");
-        for msg in std::mem::take(&mut conn.waiting) {
+        let waiting = std::mem::take(&mut conn.waiting);
+        let (key, now_party) = (self.id(slot), self.party(slot));
+        for mut msg in waiting {
+            // Asked for the squad as it was: the squad may have split since, and this
+            // part asks for itself.
+            if let Msg::PlaylistRequest { viewer, party, .. } | Msg::SegmentRequest { viewer, party, .. } = &mut msg {
+                *viewer = key;
+                party.clone_from(&now_party);
+            }
             ctx.send(self.config.edges[edge], msg, CONTROL_MESSAGE_BYTES);
         }
     }
@@ -428,6 +484,63 @@ impl Cohort {
     /// Performs the player's requests and books what it reports, then re-arms its timer.
     fn drive(&mut self, slot: usize, ctx: &mut Ctx<'_, Msg>) {
         self.book_events(slot);
+        match self.split_by_resolver(slot, ctx.now()) {
+            // Both parts go on, the one with the first member first.
+            Some(other) if self.members(other)[0] < self.members(slot)[0] => {
+                self.send_actions(other, ctx);
+                self.send_actions(slot, ctx);
+            }
+            Some(other) => {
+                self.send_actions(slot, ctx);
+                self.send_actions(other, ctx);
+            }
+            None => self.send_actions(slot, ctx),
+        }
+    }
+
+    /// A squad of honest and violating resolvers whose caches now answer differently
+    /// (an answer expired for the honest, kept by the violators) splits in two, each
+    /// part with its own cache; returns the slot of the part that moved.
+    fn split_by_resolver(&mut self, slot: usize, now: SimTime) -> Option<usize> {
+        let squads = self.squads.as_ref()?;
+        let conn = self.viewers[slot].connection.as_ref()?;
+        let violating = conn.violator_cache.as_ref()?;
+        if conn.open.is_some() || conn.cache.lookup(now) == violating.lookup(now) {
+            return None;
+        }
+        let party = &squads.parties[slot];
+        let violators: Box<[u32]> = (party.members.iter())
+            .copied()
+            .filter(|&member| squads.violator(&self.config, member))
+            .collect();
+        if violators.is_empty() || violators.len() == party.members.len() {
+            // Those who left made it one kind: it keeps that kind's cache.
+            let conn = self.viewers[slot].connection.as_mut().expect("checked");
+            let violating = conn.violator_cache.take().expect("checked");
+            if !violators.is_empty() {
+                conn.cache = violating;
+            }
+            return None;
+        }
+        let violators = party.part_of(violators);
+        let violators_slot = self.split(slot, &violators);
+        let honest_slot = if violators_slot == slot {
+            self.viewers.len() - 1
+        } else {
+            slot
+        };
+        let conn = self.viewers[violators_slot].connection.as_mut().expect("checked");
+        conn.cache = conn.violator_cache.take().expect("checked");
+        self.viewers[honest_slot]
+            .connection
+            .as_mut()
+            .expect("checked")
+            .violator_cache = None;
+        Some(self.viewers.len() - 1)
+    }
+
+    /// Sends what slot `slot`'s player asks for, then re-arms its timer.
+    fn send_actions(&mut self, slot: usize, ctx: &mut Ctx<'_, Msg>) {
         let viewer_id = self.id(slot);
         let party = self.party(slot);
         let stream = self.viewers[slot].stream;
@@ -611,6 +724,10 @@ impl Cohort {
             recorder.viewer_left(now, state);
         }
         record.left_at = Some(now);
+        if let Some(squads) = &self.squads {
+            record.ttl_violator = squads.violator(&self.config, viewer);
+        }
+        let viewer_state = &mut self.viewers[slot];
         record.first_index = viewer_state.player.first_index();
         record.frontier = viewer_state.player.frontier();
         if last {
@@ -661,11 +778,19 @@ impl Cohort {
             let record = &mut self.records[slot];
             record.first_index = viewer.player.first_index();
             record.frontier = viewer.player.frontier();
-            let record = std::mem::take(record);
+            let mut record = std::mem::take(record);
             let mut recorder = self.recorder.borrow_mut();
             if let Some((&last, others)) = self.members(slot).split_last() {
+                let squads = self.squads.as_ref();
+                let violator = |viewer| squads.is_some_and(|squads| squads.violator(&self.config, viewer));
                 for &viewer in others {
-                    recorder.viewers[viewer as usize] = record.clone();
+                    recorder.viewers[viewer as usize] = ViewerRecord {
+                        ttl_violator: violator(viewer),
+                        ..record.clone()
+                    };
+                }
+                if squads.is_some() {
+                    record.ttl_violator = violator(last);
                 }
                 recorder.viewers[last as usize] = record;
             }
@@ -678,6 +803,14 @@ impl Squads {
     /// their first members. Uniform joins are drawn here, in member order, as the
     /// cohort would draw them at the start without squads.
     fn form(config: &CohortConfig, rng: &mut SimRng) -> Squads {
+        // Drawn as the cohort draws them without squads: resolvers when it is built,
+        // then the joins at the start.
+        let violators: Vec<bool> = match config.edge_choice {
+            EdgeChoice::Resolved { violator_share, .. } => (0..config.viewers.len())
+                .map(|_| rng.gen_bool(violator_share.clamp(0.0, 1.0)))
+                .collect(),
+            _ => vec![false; config.viewers.len()],
+        };
         let joins: Vec<SimTime> = match &config.joins {
             Joins::Uniform { at, over } => (0..config.viewers.len())
                 .map(|_| uniform_join(*at, *over, config.join_step, rng))
@@ -690,6 +823,7 @@ impl Squads {
             parties: Vec::new(),
             slot_of_member: Vec::with_capacity(config.viewers.len()),
             joins: Vec::new(),
+            violators,
         };
         let mut slot_of_key: BTreeMap<(SimTime, u32), u32> = BTreeMap::new();
         for (&viewer, &join) in config.viewers.iter().zip(&joins) {
@@ -713,6 +847,22 @@ impl Squads {
             })
             .collect();
         squads
+    }
+}
+
+impl Squads {
+    /// Whether squad `slot` has members with an honest resolver, and with one that
+    /// stretches TTLs.
+    fn resolver_kinds(&self, config: &CohortConfig, slot: usize) -> (bool, bool) {
+        (self.parties[slot].members.iter()).fold((false, false), |(honest, violating), &member| {
+            let violator = self.violator(config, member);
+            (honest || !violator, violating || violator)
+        })
+    }
+
+    fn violator(&self, config: &CohortConfig, viewer: u32) -> bool {
+        let member = config.slot_of_viewer[viewer as usize] as usize;
+        self.violators.get(member).copied().unwrap_or(false)
     }
 }
 
@@ -887,9 +1037,15 @@ impl Behavior for Cohort {
                 }
             }
             Input::Msg {
-                msg: Msg::DnsAnswer { id, target, ttl_ns },
+                msg:
+                    Msg::DnsAnswer {
+                        id,
+                        target,
+                        ttl_ns,
+                        party,
+                    },
                 ..
-            } => self.resolved(id, target, SimDuration::from_nanos(ttl_ns), ctx),
+            } => self.resolved(id, target, SimDuration::from_nanos(ttl_ns), party, ctx),
             Input::Msg {
                 from,
                 msg: Msg::Scrape { round },

@@ -5,12 +5,16 @@
 //! the records, as Route 53 health checks are): a flip of a record is the switch of a
 //! DNS failover episode of its stream; publishers only follow it when they next
 //! resolve, after their connection broke and their resolver's cache expired. `cdn-dns`
-//! keeps a `control::dns::RoundRobinRecord` over the edges for viewers.
+//! keeps a `control::dns::RoundRobinRecord` over the edges for viewers. A squad's query
+//! (`viewers.squads`) is answered once per member, in member order, with one reply per
+//! target naming the members given it.
 //!
 //! Faults of the service itself: `dns.outage` (queries go unanswered; the health
 //! checkers, a separate system, keep checking) and `dns.stale` (the record stops taking
 //! health results, as a failed zone update; when it ends the record catches up with
 //! what the checkers see then).
+
+use std::sync::Arc;
 
 use crate::control::dns::{FailoverRecord, RoundRobinRecord};
 use crate::control::health::{Health, HealthChecker, HealthConfig};
@@ -74,6 +78,22 @@ impl Dns {
     /// A target's health as the record should take it (not while stale).
     /// Health changes of targets, applied together (a catch-up after `dns.stale`
     /// applies every target's at once, so a record flips at most once).
+    /// The answer to a query for `name` now (target index, TTL): the next one for a
+    /// rotating record. `None` for a name it does not serve.
+    fn answer(&mut self, name: u32) -> Option<(usize, SimDuration)> {
+        match &mut self.record {
+            Record::Failover(records) => {
+                let (record, members) = records.get(name as usize)?;
+                let answer = record.answer();
+                Some((members[answer.target], answer.ttl))
+            }
+            Record::RoundRobin(record) => {
+                let answer = record.answer();
+                Some((answer.target, answer.ttl))
+            }
+        }
+    }
+
     fn apply_health(&mut self, ctx: &mut Ctx<'_, Msg>, changes: &[(usize, bool)]) {
         if self.stale {
             return;
@@ -196,28 +216,43 @@ impl Behavior for Dns {
             } if self.outage => return,
             Input::Msg {
                 from,
-                msg: Msg::DnsQuery { id, name },
+                msg: Msg::DnsQuery { id, name, party },
             } => {
-                let (target, ttl) = match &mut self.record {
-                    Record::Failover(records) => {
-                        // A name it does not serve: no answer (NXDOMAIN is not modelled).
-                        let Some((record, members)) = records.get(name as usize) else {
-                            return;
-                        };
-                        let answer = record.answer();
-                        (members[answer.target], answer.ttl)
-                    }
-                    Record::RoundRobin(record) => {
-                        let answer = record.answer();
-                        (answer.target, answer.ttl)
-                    }
+                let Some(party) = party else {
+                    // A name it does not serve: no answer (NXDOMAIN is not modelled).
+                    let Some((target, ttl)) = self.answer(name) else { return };
+                    let reply = Msg::DnsAnswer {
+                        id,
+                        target: self.targets[target],
+                        ttl_ns: ttl.as_nanos(),
+                        party: None,
+                    };
+                    return ctx.send(from, reply, CONTROL_MESSAGE_BYTES);
                 };
-                let reply = Msg::DnsAnswer {
-                    id,
-                    target: self.targets[target],
-                    ttl_ns: ttl.as_nanos(),
-                };
-                ctx.send(from, reply, CONTROL_MESSAGE_BYTES);
+                // One answer per member, in member order, as their own queries would
+                // get; those with the same answer share a reply.
+                let mut answers: Vec<((usize, SimDuration), Vec<u32>)> = Vec::new();
+                for &member in party.members.iter() {
+                    let Some(answer) = self.answer(name) else { return };
+                    match answers.iter_mut().find(|(a, _)| *a == answer) {
+                        Some((_, members)) => members.push(member),
+                        None => answers.push((answer, vec![member])),
+                    }
+                }
+                let one = answers.len() == 1;
+                for ((target, ttl), members) in answers {
+                    let reply = Msg::DnsAnswer {
+                        id,
+                        target: self.targets[target],
+                        ttl_ns: ttl.as_nanos(),
+                        party: Some(if one {
+                            Arc::clone(&party)
+                        } else {
+                            party.part_of(members.into())
+                        }),
+                    };
+                    ctx.send(from, reply, CONTROL_MESSAGE_BYTES);
+                }
                 return;
             }
             _ => return,

@@ -125,6 +125,7 @@ impl Encoder {
                     let query = Msg::DnsQuery {
                         id: link.conn,
                         name: self.config.stream,
+                        party: None,
                     };
                     ctx.send(*dns, query, CONTROL_MESSAGE_BYTES);
                     ctx.timer_at(now + *query_timeout, Msg::DnsTimeout { id: link.conn });
@@ -283,7 +284,7 @@ impl Behavior for Encoder {
                 }
             }
             Input::Msg {
-                msg: Msg::DnsAnswer { id, target, ttl_ns },
+                msg: Msg::DnsAnswer { id, target, ttl_ns, .. },
                 ..
             } => {
                 if let Some(uplink) = self.uplink_of(id) {

@@ -157,15 +157,18 @@ pub enum Msg {
     },
     /// Client → DNS: resolve a name (query `id`), and the answer. `name` is the
     /// stream whose ingest name an encoder asks for (0 for the first, and for the CDN
-    /// name viewers ask for).
+    /// name viewers ask for). A squad's members ask together (`party`); each gets
+    /// its own answer, and those given the same target are answered together.
     DnsQuery {
         id: u64,
         name: u32,
+        party: Option<Arc<Party>>,
     },
     DnsAnswer {
         id: u64,
         target: NodeId,
         ttl_ns: u64,
+        party: Option<Arc<Party>>,
     },
     /// Encoder: query `id` got no answer in time.
     DnsTimeout {
@@ -377,7 +380,10 @@ fn mix(words: &[u64]) -> u64 {
 impl TraceMsg for Msg {
     fn stands_for(&self) -> u64 {
         match *self {
-            Msg::PlaylistRequest { ref party, .. } | Msg::SegmentRequest { ref party, .. } => Party::count(party),
+            Msg::PlaylistRequest { ref party, .. }
+            | Msg::SegmentRequest { ref party, .. }
+            | Msg::DnsQuery { ref party, .. }
+            | Msg::DnsAnswer { ref party, .. } => Party::count(party),
             _ => 1,
         }
     }
@@ -456,8 +462,8 @@ impl TraceMsg for Msg {
             | Msg::IdleCheck { conn }
             | Msg::AckCheck { conn }
             | Msg::DnsTimeout { id: conn } => mix(&[conn]),
-            Msg::DnsQuery { id, name } => mix_stream(&[id], name),
-            Msg::DnsAnswer { id, target, ttl_ns } => mix(&[id, u64::from(target), ttl_ns]),
+            Msg::DnsQuery { id, name, .. } => mix_stream(&[id], name),
+            Msg::DnsAnswer { id, target, ttl_ns, .. } => mix(&[id, u64::from(target), ttl_ns]),
             Msg::Scrape { round } => mix(&[round]),
             Msg::LeaseRequest { id } | Msg::LeaseGrant { id } => mix(&[id]),
             Msg::Promote {

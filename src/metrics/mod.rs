@@ -129,10 +129,15 @@ impl Party {
 
     /// The members `range` of this party as a part of its own.
     pub fn part(&self, range: std::ops::Range<usize>) -> Arc<Party> {
+        self.part_of(self.members[range].into())
+    }
+
+    /// `members` (some of this party's, ascending) as a part of it.
+    pub fn part_of(&self, members: Box<[u32]>) -> Arc<Party> {
         Arc::new(Party {
             root: self.root,
             whole: false,
-            members: self.members[range].into(),
+            members,
         })
     }
 }

@@ -196,23 +196,20 @@ fn check_fault_values(c: &mut Checker<'_>, at: &str, fault: &Fault) {
     }
 }
 
-/// Squads split where an edge treats their members apart (serving some at capacity and
-/// refusing the rest); what would treat them apart elsewhere (a DNS answer or a
-/// balancer's choice per viewer, a retry jitter drawn per viewer) is refused, each
-/// setting named with its fix.
+/// Squads split where an edge or DNS treats their members apart (serving some at
+/// capacity and refusing the rest; a rotating answer per viewer); what would treat
+/// them apart elsewhere (a hardware balancer's choice per viewer, a retry jitter drawn
+/// per viewer) is refused, each setting named with its fix.
 fn check_squads(c: &mut Checker<'_>, s: &Scenario) {
     if !s.viewers.squads {
         return;
     }
     const OFF: &str = "or set viewers.squads = false";
-    if s.cdn.balancing != "software" {
+    if s.cdn.balancing == "hardware" {
         c.error(
             "cdn.balancing",
-            format!(
-                "viewers.squads needs viewers placed by the software balancer; with cdn.balancing = \"{}\" each viewer finds its own edge",
-                s.cdn.balancing
-            ),
-            format!("use cdn.balancing = \"software\", {OFF}"),
+            "viewers.squads cannot yet share a connection through a hardware load balancer, which places each viewer on its own",
+            format!("use cdn.balancing = \"software\" or \"round-robin-dns\", {OFF}"),
         );
     }
     if let Some(player) = PlayerConfig::preset(&s.viewers.player) {
