@@ -307,6 +307,9 @@ pub struct Recorder {
     /// squad counted whole in a bin has counted every member there. Grown on first use.
     split_clients: Vec<Vec<u32>>,
     split_roots: Vec<Vec<u32>>,
+    /// And by the key of a part: the last part counted under it, and in which bin
+    /// (held, so that the same part asking again in the bin is known by its address).
+    split_parts: Vec<Vec<Option<CountedPart>>>,
     /// Requests reaching any edge, per second.
     pub edge_requests_per_s: Vec<u64>,
     /// The edges' names, by edge index (as viewer switches name them).
@@ -319,6 +322,9 @@ pub struct Recorder {
     /// stalled), in order of recovery.
     pub stall_durations: Vec<(u32, SimTime, SimDuration)>,
 }
+
+/// A part of a split squad counted in a bin: one more than the bin, and the part.
+type CountedPart = (u32, Arc<Party>);
 
 /// Marks `client` as counted in `bin` in a per-client table of one-more-than-the-last-bin
 /// marks; whether it was not yet.
@@ -359,6 +365,7 @@ impl Recorder {
             load_clients: Vec::new(),
             split_clients: Vec::new(),
             split_roots: Vec::new(),
+            split_parts: Vec::new(),
             edge_requests_per_s: vec![0; bins],
             stall_durations: Vec::new(),
             measure_from: SimTime::ZERO,
@@ -375,6 +382,7 @@ impl Recorder {
         self.load_clients.push(Vec::new());
         self.split_clients.push(Vec::new());
         self.split_roots.push(Vec::new());
+        self.split_parts.push(Vec::new());
         self.load_names.push(name.to_string());
         self.load.len() - 1
     }
@@ -427,7 +435,7 @@ impl Recorder {
     /// Edge `node` (a load index) was asked by viewer `viewer` at `at`, or by the
     /// squad `party` under that key: each viewer counts once per bin towards
     /// `connections`, across the parts a squad splits into.
-    pub fn edge_clients(&mut self, node: usize, viewer: u32, party: Option<&Party>, at: SimTime) {
+    pub fn edge_clients(&mut self, node: usize, viewer: u32, party: Option<&Arc<Party>>, at: SimTime) {
         let Some(party) = party else {
             return self.node_clients(node, at, viewer, 1);
         };
@@ -446,6 +454,20 @@ impl Recorder {
         }
         if party.whole {
             mark(seen, party.root, bin);
+        } else {
+            let parts = &mut self.split_parts[node];
+            if viewer as usize >= parts.len() {
+                parts.resize(viewer as usize + 1, None);
+            }
+            let last = &mut parts[viewer as usize];
+            let mark = bin as u32 + 1;
+            if last
+                .as_ref()
+                .is_some_and(|(at, seen)| *at == mark && Arc::ptr_eq(seen, party))
+            {
+                return;
+            }
+            *last = Some((mark, Arc::clone(party)));
         }
         mark(&mut self.split_roots[node], party.root, bin);
         let members = &mut self.split_clients[node];
@@ -837,12 +859,12 @@ mod tests {
         rec
     }
 
-    fn party(whole: bool, members: &[u32]) -> Party {
-        Party {
+    fn party(whole: bool, members: &[u32]) -> Arc<Party> {
+        Arc::new(Party {
             root: 2,
             whole,
             members: members.into(),
-        }
+        })
     }
 
     /// Connections in each of the first two 10 s bins.
@@ -868,6 +890,13 @@ mod tests {
         rec.edge_clients(0, 2, Some(&party(true, &[2, 5, 7])), at(13));
         rec.edge_clients(0, 2, Some(&party(false, &[7])), at(14));
         assert_eq!(connections(&rec), [4, 3]);
+        // Next bin: a part keyed 2 splits again, and its newer request overtakes the older.
+        let older = party(false, &[2, 5, 7]);
+        let newer = party(false, &[2, 7]);
+        rec.edge_clients(0, 2, Some(&newer), at(21));
+        rec.edge_clients(0, 2, Some(&newer), at(22));
+        rec.edge_clients(0, 2, Some(&older), at(23));
+        assert_eq!(rec.load[0][2].connections, 3);
     }
 
     #[test]
