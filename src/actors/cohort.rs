@@ -515,28 +515,31 @@ impl Cohort {
             .collect();
         if violators.is_empty() || violators.len() == party.members.len() {
             // Those who left made it one kind: it keeps that kind's cache.
-            let conn = self.viewers[slot].connection.as_mut().expect("checked");
-            let violating = conn.violator_cache.take().expect("checked");
-            if !violators.is_empty() {
-                conn.cache = violating;
-            }
+            self.settle_resolver(slot, !violators.is_empty());
             return None;
         }
         let violators = party.part_of(violators);
         let violators_slot = self.split(slot, &violators);
-        let honest_slot = if violators_slot == slot {
-            self.viewers.len() - 1
-        } else {
-            slot
-        };
-        let conn = self.viewers[violators_slot].connection.as_mut().expect("checked");
-        conn.cache = conn.violator_cache.take().expect("checked");
-        self.viewers[honest_slot]
+        let moved = self.viewers.len() - 1;
+        self.settle_resolver(slot, violators_slot == slot);
+        self.settle_resolver(moved, violators_slot == moved);
+        Some(moved)
+    }
+
+    /// Slot `slot`'s members are now of one kind: violators keep their cache, the
+    /// honest theirs.
+    fn settle_resolver(&mut self, slot: usize, violators: bool) {
+        let conn = self.viewers[slot]
             .connection
             .as_mut()
-            .expect("checked")
-            .violator_cache = None;
-        Some(self.viewers.len() - 1)
+            .expect("squads of two kinds resolve");
+        let violating = conn
+            .violator_cache
+            .take()
+            .expect("squads of two kinds keep both caches");
+        if violators {
+            conn.cache = violating;
+        }
     }
 
     /// Sends what slot `slot`'s player asks for, then re-arms its timer.
