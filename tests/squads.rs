@@ -157,6 +157,28 @@ fn squads_split_under_an_overload_fault() {
     assert!(together < apart, "{together} events against {apart}");
 }
 
+/// Multi-stream cut to 16 min with 300 viewers on a 1 s grid: at each instant the
+/// joiners of six streams interleave by id, while squads go squad by squad.
+const SIX_STREAMS: &[&str] = &[
+    "scenario.duration=16m",
+    "viewers.count=300",
+    "viewers.join_step=1s",
+    "network.edge_viewer.jitter=0s",
+];
+
+#[test]
+fn with_several_streams_same_instant_requests_meet_dns_and_capacity_in_squad_order() {
+    // Without squads, viewers who join at one instant are taken stream by stream, as
+    // squads take turns; taken by id instead, a round-robin DNS handed out its edges
+    // and an edge at capacity its refusals to other members than with squads.
+    let dns = [SIX_STREAMS, &["cdn.balancing=round-robin-dns"]].concat();
+    let (apart, together) = assert_squads_change_nothing("scenarios/multi-stream.toml", &dns);
+    assert!(together < apart, "{together} events against {apart}");
+    let capped = [SIX_STREAMS, &["cdn.edge_capacity_mbps=150"]].concat();
+    let (apart, together) = assert_squads_change_nothing("scenarios/multi-stream.toml", &capped);
+    assert!(together < apart, "{together} events against {apart}");
+}
+
 #[test]
 fn squads_split_by_the_answers_of_round_robin_dns() {
     // Round-robin DNS answers each member of a squad in turn: a squad of 20 spreads

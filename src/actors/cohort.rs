@@ -869,6 +869,23 @@ impl Squads {
     }
 }
 
+/// The cohort's members (places in `CohortConfig::viewers`) in the order their joins
+/// are scheduled without squads: those who join at one instant grouped by stream, the
+/// groups in the order of their first members, as squads take turns. Same-instant
+/// requests then reach a round-robin DNS or an edge at capacity in the order squads
+/// send them, with several streams too.
+fn squad_order(config: &CohortConfig, joins: &[SimTime]) -> Vec<usize> {
+    let mut first_of_key: BTreeMap<(SimTime, u32), usize> = BTreeMap::new();
+    let mut order: Vec<(usize, usize)> = (joins.iter().zip(&config.viewers).enumerate())
+        .map(|(member, (&join, &viewer))| {
+            let stream = viewer % config.streams.max(1);
+            (*first_of_key.entry((join, stream)).or_insert(member), member)
+        })
+        .collect();
+    order.sort_unstable();
+    order.into_iter().map(|(_, member)| member).collect()
+}
+
 /// A join drawn uniformly in `[at, at + over)`, snapped down onto the `step` grid from `at`.
 fn uniform_join(at: SimDuration, over: SimDuration, step: SimDuration, rng: &mut SimRng) -> SimTime {
     let span = over.as_nanos();
@@ -922,22 +939,22 @@ impl Behavior for Cohort {
                         ctx.timer_at(join, Msg::ViewerJoin { viewer });
                     }
                 }
-                match &self.config.joins {
-                    Joins::Uniform { .. } if self.squads.is_some() => {}
-                    &Joins::Uniform { at, over } => {
-                        for &viewer in &self.config.viewers {
-                            let join = uniform_join(at, over, self.config.join_step, &mut self.rng);
-                            ctx.timer_at(join, Msg::ViewerJoin { viewer });
-                        }
-                    }
-                    Joins::Planned(plan) => {
-                        for (&viewer, &(join, leave)) in self.config.viewers.iter().zip(plan) {
-                            if self.squads.is_none() {
-                                ctx.timer_at(join, Msg::ViewerJoin { viewer });
-                            }
-                            if let Some(leave) = leave {
-                                ctx.timer_at(leave, Msg::ViewerLeave { viewer });
-                            }
+                let joins: Vec<SimTime> = match &self.config.joins {
+                    Joins::Uniform { .. } if self.squads.is_some() => Vec::new(),
+                    &Joins::Uniform { at, over } => (self.config.viewers.iter())
+                        .map(|_| uniform_join(at, over, self.config.join_step, &mut self.rng))
+                        .collect(),
+                    Joins::Planned(plan) if self.squads.is_none() => plan.iter().map(|&(join, _)| join).collect(),
+                    Joins::Planned(_) => Vec::new(),
+                };
+                for member in squad_order(&self.config, &joins) {
+                    let viewer = self.config.viewers[member];
+                    ctx.timer_at(joins[member], Msg::ViewerJoin { viewer });
+                }
+                if let Joins::Planned(plan) = &self.config.joins {
+                    for (&viewer, &(_, leave)) in self.config.viewers.iter().zip(plan) {
+                        if let Some(leave) = leave {
+                            ctx.timer_at(leave, Msg::ViewerLeave { viewer });
                         }
                     }
                 }
