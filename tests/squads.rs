@@ -223,6 +223,43 @@ fn joins_snap_down_onto_the_grid_from_join_at() {
     assert!(!on_grid(&free), "without a step, joins fall anywhere");
 }
 
+/// Behind a load balancer: jitter-free links to the device and from it to the edges.
+const BEHIND_LB: &[&str] = &[
+    "scenario.duration=16m",
+    "viewers.count=300",
+    "viewers.join_step=1s",
+    "network.edge_viewer.jitter=0s",
+    "network.control.jitter=0s",
+];
+
+#[test]
+fn squads_split_by_the_connections_of_a_hardware_load_balancer() {
+    // lb-1 places each member on its own connection (least connections), so every
+    // squad spreads over the 4 edges. lb-1 dies at 5 min: lb-2 takes the address and
+    // places every member afresh, then lb-1 preempts it at 6 min. The table holds 250
+    // connections: the last members of each wave are refused.
+    let base = [BEHIND_LB, &["lb.max_connections=250"]].concat();
+    let (apart, together) = assert_squads_change_nothing("scenarios/hardware-lb.toml", &base);
+    assert!(together < apart, "{together} events against {apart}");
+    let s = common::scenario(
+        "scenarios/hardware-lb.toml",
+        &[&base[..], &["viewers.squads=true"]].concat(),
+    );
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    let edges: std::collections::BTreeSet<&str> = out.viewers.iter().map(|v| v.edge.as_str()).collect();
+    assert_eq!(edges.len(), 4, "{edges:?}");
+    let errors: u64 = out.viewers.iter().map(|v| u64::from(v.request_errors)).sum();
+    assert!(errors > 50, "the full table refuses requests: {errors}");
+}
+
+#[test]
+fn squads_split_behind_a_proxy_with_passive_checks() {
+    // nginx proxies every answer, times out what edge-2 no longer answers when it dies
+    // (504), and takes it out after failures on real traffic.
+    let (apart, together) = assert_squads_change_nothing("scenarios/nginx-proxy.toml", BEHIND_LB);
+    assert!(together < apart, "{together} events against {apart}");
+}
+
 #[test]
 fn arrival_curve_joins_snap_onto_the_grid_from_the_start() {
     let s = common::scenario(
@@ -254,12 +291,21 @@ fn squads_refuse_what_would_treat_their_members_apart() {
         "{text}"
     );
     assert!(text.contains("or set viewers.squads = false"), "{text}");
-    let text = refused(&["viewers.squads=true", "cdn.balancing=hardware"]);
-    assert!(text.contains("through a hardware load balancer"), "{text}");
+    let text = refused(&[
+        "viewers.squads=true",
+        "cdn.balancing=hardware",
+        "cdn.edge_capacity_mbps=300",
+    ]);
+    assert!(
+        text.contains("hardware load balancer brings to edges at capacity"),
+        "{text}"
+    );
+    assert!(text.contains("leave the edges uncapped"), "{text}");
     // Off, all of these run.
+    common::scenario("scenarios/quickstart.toml", &["viewers.player=shaka"]);
     common::scenario(
         "scenarios/quickstart.toml",
-        &["viewers.player=shaka", "cdn.balancing=hardware"],
+        &["cdn.balancing=hardware", "cdn.edge_capacity_mbps=300"],
     );
 }
 

@@ -239,7 +239,7 @@ impl Behavior for Edge {
                 let now = ctx.now();
                 {
                     let mut recorder = self.recorder.borrow_mut();
-                    recorder.edge_clients(self.config.index, viewer, party.as_ref(), now);
+                    recorder.party_clients(self.config.index, viewer, party.as_ref(), now);
                     recorder.edge_answered(self.config.index, now, bytes, false, Party::count(&party));
                 }
                 let reply = Msg::PlaylistReply {
@@ -271,7 +271,7 @@ impl Behavior for Edge {
                 let asking = Party::count(&party);
                 self.recorder
                     .borrow_mut()
-                    .edge_clients(self.config.index, viewer, party.as_ref(), now);
+                    .party_clients(self.config.index, viewer, party.as_ref(), now);
                 let Some(frames) = found else {
                     self.recorder.borrow_mut().edge_answered(
                         self.config.index,

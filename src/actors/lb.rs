@@ -16,6 +16,9 @@
 //! takes over (the failure a VRRP pair does not cover).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use smallvec::SmallVec;
 
 use crate::control::balance::{Algorithm, Balancer};
 use crate::control::content::PlaylistCheck;
@@ -26,7 +29,7 @@ use crate::metrics::ALL_STREAMS;
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId, SimRng};
 use crate::time::{SimDuration, SimTime};
 
-use super::{checker_from, impair, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{checker_from, impair, Deadline, Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 #[derive(Clone, Debug)]
 pub struct LbConfig {
@@ -61,12 +64,35 @@ pub struct LbConfig {
     pub frame_bytes: u64,
 }
 
-/// A request the device proxies: who asked, and which edge has it.
-#[derive(Clone, Copy, Debug)]
+/// A viewer's request (or a squad's) waiting for the other requests of its instant.
+struct Arrival {
+    client: NodeId,
+    viewer: u32,
+    party: Option<Arc<Party>>,
+    msg: Msg,
+}
+
+impl Arrival {
+    /// The viewers it asks for: the squad's members, or the viewer alone.
+    fn members(&self) -> &[u32] {
+        self.party
+            .as_deref()
+            .map_or(std::slice::from_ref(&self.viewer), |p| &p.members)
+    }
+}
+
+/// A viewer's request the device proxies: who asked, which edge has it, and the
+/// message it went out in (a squad's members share one).
+#[derive(Clone, Debug)]
 struct Pending {
     client: NodeId,
     edge: usize,
     deadline: SimTime,
+    /// The forwarded message: its order among the device's messages, its key in
+    /// messages (`viewer`), and the members it stood for.
+    sent: u64,
+    viewer: u32,
+    party: Option<Arc<Party>>,
 }
 
 pub struct LoadBalancer {
@@ -80,9 +106,14 @@ pub struct LoadBalancer {
     vrrp_timer: Deadline,
     health_timer: Deadline,
     passive: Option<Passive>,
-    /// Proxied requests by (viewer, request id), and their deadlines in order.
+    /// Proxied requests by (viewer, request id), and their deadlines in order: by
+    /// instant, then in the order they went out (forwarded message, viewer, request id).
     pending: BTreeMap<(u32, u32), Pending>,
-    deadlines: BTreeSet<(SimTime, u32, u32)>,
+    deadlines: BTreeSet<(SimTime, u64, u32, u32)>,
+    /// Messages proxied so far: orders same-instant deadlines as the requests went out.
+    sent: u64,
+    /// The requests of this instant, placed together once all are in.
+    arrivals: Vec<Arrival>,
     proxy_timer: Deadline,
     rng: SimRng,
     recorder: SharedRecorder,
@@ -120,6 +151,8 @@ impl LoadBalancer {
             passive: config.passive.clone(),
             pending: BTreeMap::new(),
             deadlines: BTreeSet::new(),
+            sent: 0,
+            arrivals: Vec::new(),
             proxy_timer: Deadline::default(),
             rng,
             recorder,
@@ -148,6 +181,7 @@ impl LoadBalancer {
         self.passive = c.passive.clone();
         self.pending.clear();
         self.deadlines.clear();
+        self.arrivals.clear();
         self.proxy_timer.clear();
     }
 
@@ -174,26 +208,34 @@ impl LoadBalancer {
     }
 
     fn arm_proxy_timer(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        let first_deadline = self.deadlines.first().map(|&(at, _, _)| at);
+        let first_deadline = self.deadlines.first().map(|&(at, ..)| at);
         let sweep = self.passive.as_ref().and_then(Passive::poll_timeout);
         let next = [first_deadline, sweep].into_iter().flatten().min();
         self.proxy_timer.arm(next, ctx, Msg::SelectorTimer);
     }
 
-    /// Fails every proxied request past its deadline (504 to the viewer).
+    /// Fails every proxied request past its deadline (504 to the viewer): one answer
+    /// per forwarded message, for those of its members still waiting.
     fn expire(&mut self, now: SimTime, ctx: &mut Ctx<'_, Msg>) {
-        while let Some(&(at, viewer, req)) = self.deadlines.first().filter(|d| d.0 <= now) {
-            self.deadlines.remove(&(at, viewer, req));
-            if let Some(pending) = self.pending.remove(&(viewer, req)) {
-                self.book(now, pending.edge, Outcome::Failure);
-                let timed_out = Msg::FetchFailed {
-                    viewer,
-                    party: None,
-                    req,
-                    status: 504,
-                };
-                ctx.send(pending.client, timed_out, CONTROL_MESSAGE_BYTES);
+        while let Some(&(at, sent, _, req)) = self.deadlines.first().filter(|d| d.0 <= now) {
+            let mut expired: SmallVec<[u32; 8]> = SmallVec::new();
+            let mut first: Option<Pending> = None;
+            while let Some(&(_, _, member, _)) = self.deadlines.first().filter(|d| (d.0, d.1) == (at, sent)) {
+                self.deadlines.remove(&(at, sent, member, req));
+                if let Some(pending) = self.pending.remove(&(member, req)) {
+                    self.book(now, pending.edge, Outcome::Failure);
+                    expired.push(member);
+                    first.get_or_insert(pending);
+                }
             }
+            let Some(pending) = first else { continue };
+            let timed_out = Msg::FetchFailed {
+                viewer: pending.viewer,
+                party: part_of(&pending.party, &expired),
+                req,
+                status: 504,
+            };
+            ctx.send(pending.client, timed_out, CONTROL_MESSAGE_BYTES);
         }
         if let Some(passive) = &mut self.passive {
             passive.handle_timeout(now);
@@ -280,19 +322,16 @@ impl LoadBalancer {
             .arm(self.health.poll_timeout(), ctx, Msg::ControlTimer);
     }
 
-    /// Forwards a viewer's request on its connection, opening one if needed.
-    fn forward(&mut self, client: NodeId, viewer: u32, req: u32, msg: Msg, ctx: &mut Ctx<'_, Msg>) {
-        let now = ctx.now();
-        if std::mem::take(&mut self.awaiting_first_request) {
-            self.recorder.borrow_mut().path_served(&self.config.name, now);
-        }
+    /// The edge viewer `viewer` of `client` is connected to, opening a connection if
+    /// it has none (None: the table is full or no edge is usable).
+    fn connection(&mut self, client: NodeId, viewer: u32, now: SimTime) -> Option<usize> {
         let key = (client, viewer);
         // A connection to an edge the checks took out is reset; the request picks anew.
         if let Some(&edge) = self.connections.get(&key).filter(|&&edge| !self.usable(now, edge)) {
             self.connections.remove(&key);
             self.balancer.release(edge);
         }
-        let edge = match self.connections.get(&key) {
+        match self.connections.get(&key) {
             Some(&edge) => Some(edge),
             None if self.connections.len() as u64 >= self.config.max_connections => None,
             None => {
@@ -306,64 +345,224 @@ impl LoadBalancer {
                 }
                 picked
             }
-        };
-        {
-            let mut recorder = self.recorder.borrow_mut();
-            recorder.node_load(self.load, now, CONTROL_MESSAGE_BYTES, edge.is_none());
-            recorder.node_client(self.load, now, viewer);
-        }
-        match edge {
-            Some(edge) if self.passive.is_some() => {
-                // Proxy: the edge answers the device, which answers the viewer.
-                let deadline = now + self.config.proxy_timeout;
-                self.pending.insert((viewer, req), Pending { client, edge, deadline });
-                self.deadlines.insert((deadline, viewer, req));
-                let proxied = match msg {
-                    Msg::PlaylistRequest {
-                        viewer,
-                        party,
-                        stream,
-                        req,
-                        ..
-                    } => Msg::PlaylistRequest {
-                        client: ctx.me(),
-                        viewer,
-                        party,
-                        stream,
-                        req,
-                    },
-                    Msg::SegmentRequest {
-                        viewer,
-                        party,
-                        stream,
-                        req,
-                        index,
-                        ..
-                    } => Msg::SegmentRequest {
-                        client: ctx.me(),
-                        viewer,
-                        party,
-                        stream,
-                        req,
-                        index,
-                    },
-                    other => other,
-                };
-                ctx.send(self.config.edges[edge], proxied, CONTROL_MESSAGE_BYTES);
-                self.arm_proxy_timer(ctx);
-            }
-            Some(edge) => ctx.send(self.config.edges[edge], msg, CONTROL_MESSAGE_BYTES),
-            None => {
-                let refused = Msg::FetchFailed {
-                    viewer,
-                    party: None,
-                    req,
-                    status: 503,
-                };
-                ctx.send(client, refused, CONTROL_MESSAGE_BYTES);
-            }
         }
     }
+
+    /// Takes a viewer's request (or a squad's) to place once every request of this
+    /// instant is in: see [`LoadBalancer::place`].
+    fn arrive(&mut self, request: Arrival, ctx: &mut Ctx<'_, Msg>) {
+        if self.arrivals.is_empty() {
+            ctx.timer_at(ctx.now(), Msg::PlaceTimer);
+        }
+        self.arrivals.push(request);
+    }
+
+    /// Forwards the requests of this instant, each viewer's on its connection, opening
+    /// one if needed. The viewers take their connections in viewer order (a viewer's
+    /// own requests in the order they came), however the requests were grouped: a
+    /// squad's members (`party`) are placed as separate requests would be, and
+    /// same-instant arrivals never depend on which came first. Each request goes on in
+    /// one message per edge; members the device cannot place get one 503.
+    fn place(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let now = ctx.now();
+        if std::mem::take(&mut self.awaiting_first_request) {
+            self.recorder.borrow_mut().path_served(&self.config.name, now);
+        }
+        let arrivals = std::mem::take(&mut self.arrivals);
+        let mut order: Vec<(u32, usize, usize)> = Vec::new();
+        for (at, arrival) in arrivals.iter().enumerate() {
+            order.extend((arrival.members().iter().enumerate()).map(|(place, &member)| (member, at, place)));
+        }
+        order.sort_unstable();
+        let mut edges: Vec<SmallVec<[Option<usize>; 8]>> = (arrivals.iter())
+            .map(|arrival| smallvec::smallvec![None; arrival.members().len()])
+            .collect();
+        for (member, at, place) in order {
+            edges[at][place] = self.connection(arrivals[at].client, member, now);
+        }
+        for (arrival, edges) in arrivals.into_iter().zip(edges) {
+            self.forward(arrival, &edges, ctx);
+        }
+    }
+
+    /// Sends request `arrival` on, its members to `edges` (theirs, in member order).
+    fn forward(&mut self, arrival: Arrival, edges: &[Option<usize>], ctx: &mut Ctx<'_, Msg>) {
+        let now = ctx.now();
+        let Arrival {
+            client,
+            viewer,
+            party,
+            msg,
+        } = arrival;
+        {
+            let refused = edges.iter().filter(|e| e.is_none()).count() as u64;
+            let placed = edges.len() as u64 - refused;
+            let mut recorder = self.recorder.borrow_mut();
+            recorder.node_loads(self.load, now, CONTROL_MESSAGE_BYTES, false, placed);
+            recorder.node_loads(self.load, now, CONTROL_MESSAGE_BYTES, true, refused);
+            recorder.party_clients(self.load, viewer, party.as_ref(), now);
+        }
+        // One message per outcome, in the order of each outcome's first member.
+        let mut outcomes: SmallVec<[Option<usize>; 4]> = SmallVec::new();
+        for &edge in edges {
+            if !outcomes.contains(&edge) {
+                outcomes.push(edge);
+            }
+        }
+        for &edge in &outcomes {
+            let group = match &party {
+                Some(p) if outcomes.len() > 1 => {
+                    let chosen: SmallVec<[u32; 8]> = (p.members.iter().zip(edges))
+                        .filter(|&(_, &e)| e == edge)
+                        .map(|(&member, _)| member)
+                        .collect();
+                    part_of(&party, &chosen)
+                }
+                _ => party.clone(),
+            };
+            self.send_on(client, viewer, group, edge, &msg, ctx);
+        }
+    }
+
+    /// Sends `msg` on for the members `party` to `edge`, or answers 503 without one.
+    fn send_on(
+        &mut self,
+        client: NodeId,
+        viewer: u32,
+        party: Option<Arc<Party>>,
+        edge: Option<usize>,
+        msg: &Msg,
+        ctx: &mut Ctx<'_, Msg>,
+    ) {
+        let Some(edge) = edge else {
+            let refused = Msg::FetchFailed {
+                viewer,
+                party,
+                req: request_id(msg),
+                status: 503,
+            };
+            return ctx.send(client, refused, CONTROL_MESSAGE_BYTES);
+        };
+        if self.passive.is_none() {
+            let forwarded = readdressed(msg, client, party);
+            return ctx.send(self.config.edges[edge], forwarded, CONTROL_MESSAGE_BYTES);
+        }
+        // Proxy: the edge answers the device, which answers the viewer.
+        let now = ctx.now();
+        let deadline = now + self.config.proxy_timeout;
+        let (req, sent) = (request_id(msg), self.sent);
+        self.sent += 1;
+        let lone = [viewer];
+        for &member in party.as_deref().map_or(&lone[..], |p| &p.members) {
+            let pending = Pending {
+                client,
+                edge,
+                deadline,
+                sent,
+                viewer,
+                party: party.clone(),
+            };
+            self.pending.insert((member, req), pending);
+            self.deadlines.insert((deadline, sent, member, req));
+        }
+        let proxied = readdressed(msg, ctx.me(), party);
+        ctx.send(self.config.edges[edge], proxied, CONTROL_MESSAGE_BYTES);
+        self.arm_proxy_timer(ctx);
+    }
+
+    /// A proxied answer for `party` (or `viewer` alone) to request `req`: books it for
+    /// each member still waiting and passes it on for them.
+    fn answered(&mut self, viewer: u32, party: Option<Arc<Party>>, req: u32, msg: Msg, ctx: &mut Ctx<'_, Msg>) {
+        let now = ctx.now();
+        let outcome = match msg {
+            Msg::FetchFailed { status, .. } if status >= 500 => Outcome::ServerError,
+            _ => Outcome::Ok,
+        };
+        let lone = [viewer];
+        let members: &[u32] = party.as_deref().map_or(&lone, |p| &p.members);
+        let mut waiting: SmallVec<[u32; 8]> = SmallVec::new();
+        let mut client = None;
+        for &member in members {
+            let Some(pending) = self.pending.remove(&(member, req)) else {
+                continue;
+            };
+            self.deadlines.remove(&(pending.deadline, pending.sent, member, req));
+            self.book(now, pending.edge, outcome);
+            waiting.push(member);
+            client = Some(pending.client);
+        }
+        let Some(client) = client else {
+            return;
+        };
+        if let Msg::SegmentReply { frames, .. } = msg {
+            let bytes = u64::from(frames) * self.config.frame_bytes * waiting.len() as u64;
+            self.recorder.borrow_mut().node_egress(self.load, now, bytes);
+        }
+        self.arm_proxy_timer(ctx);
+        let msg = if waiting.len() < members.len() {
+            with_party(msg, part_of(&party, &waiting))
+        } else {
+            msg
+        };
+        ctx.send(client, msg, CONTROL_MESSAGE_BYTES);
+    }
+}
+
+/// The members `members` of `party` as the party of a message: `party` itself when
+/// they are all of it, a part of it when they are some.
+fn part_of(party: &Option<Arc<Party>>, members: &[u32]) -> Option<Arc<Party>> {
+    let party = party.as_ref()?;
+    if members.len() == party.members.len() {
+        return Some(Arc::clone(party));
+    }
+    Some(party.part_of(members.into()))
+}
+
+fn request_id(msg: &Msg) -> u32 {
+    match msg {
+        Msg::PlaylistRequest { req, .. } | Msg::SegmentRequest { req, .. } => *req,
+        _ => unreachable!("the device forwards requests only"),
+    }
+}
+
+/// Request `msg` from `client` for the members `party`.
+fn readdressed(msg: &Msg, client: NodeId, party: Option<Arc<Party>>) -> Msg {
+    match *msg {
+        Msg::PlaylistRequest {
+            viewer, stream, req, ..
+        } => Msg::PlaylistRequest {
+            client,
+            viewer,
+            party,
+            stream,
+            req,
+        },
+        Msg::SegmentRequest {
+            viewer,
+            stream,
+            req,
+            index,
+            ..
+        } => Msg::SegmentRequest {
+            client,
+            viewer,
+            party,
+            stream,
+            req,
+            index,
+        },
+        _ => unreachable!("the device forwards requests only"),
+    }
+}
+
+/// Answer `msg` for the members `to`.
+fn with_party(mut msg: Msg, to: Option<Arc<Party>>) -> Msg {
+    if let Msg::PlaylistReply { party, .. } | Msg::SegmentReply { party, .. } | Msg::FetchFailed { party, .. } =
+        &mut msg
+    {
+        *party = to;
+    }
+    msg
 }
 
 impl Behavior for LoadBalancer {
@@ -434,6 +633,7 @@ impl Behavior for LoadBalancer {
                     | Msg::FetchFailed { .. },
                 ..
             } if self.data_plane_down => {}
+            Input::Timer(Msg::PlaceTimer) => self.place(ctx),
             Input::Timer(Msg::SelectorTimer) if self.proxy_timer.fire(now) => {
                 self.expire(now, ctx);
                 self.arm_proxy_timer(ctx);
@@ -446,30 +646,38 @@ impl Behavior for LoadBalancer {
                     }
                 }
                 Msg::PlaylistRequest {
-                    client, viewer, req, ..
+                    client,
+                    viewer,
+                    ref party,
+                    ..
                 }
                 | Msg::SegmentRequest {
-                    client, viewer, req, ..
-                } => self.forward(client, viewer, req, msg, ctx),
+                    client,
+                    viewer,
+                    ref party,
+                    ..
+                } => {
+                    let party = party.clone();
+                    let request = Arrival {
+                        client,
+                        viewer,
+                        party,
+                        msg,
+                    };
+                    self.arrive(request, ctx);
+                }
                 // A proxied answer: book it and pass it on.
-                Msg::PlaylistReply { viewer, req, .. }
-                | Msg::SegmentReply { viewer, req, .. }
-                | Msg::FetchFailed { viewer, req, .. } => {
-                    let Some(pending) = self.pending.remove(&(viewer, req)) else {
-                        return;
-                    };
-                    self.deadlines.remove(&(pending.deadline, viewer, req));
-                    let outcome = match msg {
-                        Msg::FetchFailed { status, .. } if status >= 500 => Outcome::ServerError,
-                        _ => Outcome::Ok,
-                    };
-                    self.book(now, pending.edge, outcome);
-                    if let Msg::SegmentReply { frames, .. } = msg {
-                        let bytes = u64::from(frames) * self.config.frame_bytes;
-                        self.recorder.borrow_mut().node_egress(self.load, now, bytes);
-                    }
-                    self.arm_proxy_timer(ctx);
-                    ctx.send(pending.client, msg, CONTROL_MESSAGE_BYTES);
+                Msg::PlaylistReply {
+                    viewer, ref party, req, ..
+                }
+                | Msg::SegmentReply {
+                    viewer, ref party, req, ..
+                }
+                | Msg::FetchFailed {
+                    viewer, ref party, req, ..
+                } => {
+                    let party = party.clone();
+                    self.answered(viewer, party, req, msg, ctx);
                 }
                 _ => {}
             },

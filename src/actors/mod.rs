@@ -311,6 +311,8 @@ pub enum Msg {
     },
     /// Load balancer: the VRRP deadline.
     VrrpTimer,
+    /// Load balancer: every request of this instant has arrived; place them.
+    PlaceTimer,
     /// Kernel → edge: the egress capacity is now `bps` (0: unlimited); a
     /// `cdn.overload` fault and its end.
     SetCapacity {
@@ -428,6 +430,7 @@ impl TraceMsg for Msg {
             Msg::PlaylistRequest { .. } => "playlist-request",
             Msg::VrrpAdvert { .. } => "vrrp-advert",
             Msg::VrrpTimer => "vrrp-timer",
+            Msg::PlaceTimer => "place-timer",
             Msg::SetCapacity { .. } => "set-capacity",
             Msg::DirectFeed { .. } => "direct-feed",
             Msg::ShieldCheck => "shield-check",
@@ -589,6 +592,7 @@ impl TraceMsg for Msg {
             | Msg::SelectorTimer
             | Msg::ScrapeTick
             | Msg::VrrpTimer
+            | Msg::PlaceTimer
             | Msg::ShieldCheck => 0,
         }
     }

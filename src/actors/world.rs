@@ -663,8 +663,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                 downlink_bps: (s.viewers.downlink_mbps * 1e6).round().max(1.0) as u64,
                 edge_choice: edge_choice.clone(),
                 join_step: s.viewers.join_step.0,
-                // Validation keeps squads from viewers behind a hardware balancer.
-                squads: s.viewers.squads && !matches!(edge_choice, EdgeChoice::Balanced { .. }),
+                squads: s.viewers.squads,
             },
             rng_for(seed, name),
             recorder.clone(),

@@ -394,7 +394,7 @@ impl Recorder {
     }
 
     /// `requests` alike, each of `bytes` (a squad asking together).
-    fn node_loads(&mut self, node: usize, at: SimTime, bytes: u64, refused: bool, requests: u64) {
+    pub fn node_loads(&mut self, node: usize, at: SimTime, bytes: u64, refused: bool, requests: u64) {
         let bin = (at.as_nanos() / (NODE_BIN_S * 1_000_000_000)) as usize;
         if let Some(load) = self.load.get_mut(node).and_then(|bins| bins.get_mut(bin)) {
             load.requests += requests;
@@ -432,10 +432,10 @@ impl Recorder {
         }
     }
 
-    /// Edge `node` (a load index) was asked by viewer `viewer` at `at`, or by the
-    /// squad `party` under that key: each viewer counts once per bin towards
+    /// Node `node` (a load index: an edge, a load balancer) was asked by viewer
+    /// `viewer` at `at`, or by the squad `party` under that key: each viewer counts once per bin towards
     /// `connections`, across the parts a squad splits into.
-    pub fn edge_clients(&mut self, node: usize, viewer: u32, party: Option<&Arc<Party>>, at: SimTime) {
+    pub fn party_clients(&mut self, node: usize, viewer: u32, party: Option<&Arc<Party>>, at: SimTime) {
         let Some(party) = party else {
             return self.node_clients(node, at, viewer, 1);
         };
@@ -877,34 +877,34 @@ mod tests {
         let mut rec = edge_recorder();
         let at = SimTime::from_secs;
         // Squad 2 = {2, 5, 7} asks whole, then splits into {2, 7} and {5}: still three.
-        rec.edge_clients(0, 2, Some(&party(true, &[2, 5, 7])), at(1));
-        rec.edge_clients(0, 2, Some(&party(true, &[2, 5, 7])), at(2));
-        rec.edge_clients(0, 2, Some(&party(false, &[2, 7])), at(3));
-        rec.edge_clients(0, 5, Some(&party(false, &[5])), at(4));
+        rec.party_clients(0, 2, Some(&party(true, &[2, 5, 7])), at(1));
+        rec.party_clients(0, 2, Some(&party(true, &[2, 5, 7])), at(2));
+        rec.party_clients(0, 2, Some(&party(false, &[2, 7])), at(3));
+        rec.party_clients(0, 5, Some(&party(false, &[5])), at(4));
         // A lone viewer under its own key.
-        rec.edge_clients(0, 9, None, at(5));
+        rec.party_clients(0, 9, None, at(5));
         assert_eq!(connections(&rec), [4, 0]);
         // Next bin: the parts first, then a whole request that was still in flight.
-        rec.edge_clients(0, 5, Some(&party(false, &[5])), at(11));
-        rec.edge_clients(0, 2, Some(&party(false, &[2, 7])), at(12));
-        rec.edge_clients(0, 2, Some(&party(true, &[2, 5, 7])), at(13));
-        rec.edge_clients(0, 2, Some(&party(false, &[7])), at(14));
+        rec.party_clients(0, 5, Some(&party(false, &[5])), at(11));
+        rec.party_clients(0, 2, Some(&party(false, &[2, 7])), at(12));
+        rec.party_clients(0, 2, Some(&party(true, &[2, 5, 7])), at(13));
+        rec.party_clients(0, 2, Some(&party(false, &[7])), at(14));
         assert_eq!(connections(&rec), [4, 3]);
         // Next bin: a part keyed 2 splits again, and its newer request overtakes the older.
         let older = party(false, &[2, 5, 7]);
         let newer = party(false, &[2, 7]);
-        rec.edge_clients(0, 2, Some(&newer), at(21));
-        rec.edge_clients(0, 2, Some(&newer), at(22));
-        rec.edge_clients(0, 2, Some(&older), at(23));
+        rec.party_clients(0, 2, Some(&newer), at(21));
+        rec.party_clients(0, 2, Some(&newer), at(22));
+        rec.party_clients(0, 2, Some(&older), at(23));
         assert_eq!(rec.load[0][2].connections, 3);
     }
 
     #[test]
     fn a_squad_that_never_splits_counts_its_members_under_its_key() {
         let mut rec = edge_recorder();
-        rec.edge_clients(0, 2, Some(&party(true, &[2, 5, 7])), SimTime::from_secs(1));
-        rec.edge_clients(0, 2, Some(&party(true, &[2, 7])), SimTime::from_secs(2));
-        rec.edge_clients(0, 2, Some(&party(true, &[2, 7])), SimTime::from_secs(12));
+        rec.party_clients(0, 2, Some(&party(true, &[2, 5, 7])), SimTime::from_secs(1));
+        rec.party_clients(0, 2, Some(&party(true, &[2, 7])), SimTime::from_secs(2));
+        rec.party_clients(0, 2, Some(&party(true, &[2, 7])), SimTime::from_secs(12));
         assert_eq!(connections(&rec), [3, 2]);
         assert!(rec.split_clients[0].is_empty(), "no member is counted one by one");
     }

@@ -196,21 +196,28 @@ fn check_fault_values(c: &mut Checker<'_>, at: &str, fault: &Fault) {
     }
 }
 
-/// Squads split where an edge or DNS treats their members apart (serving some at
-/// capacity and refusing the rest; a rotating answer per viewer); what would treat
-/// them apart elsewhere (a hardware balancer's choice per viewer, a retry jitter drawn
-/// per viewer) is refused, each setting named with its fix.
+/// Squads split where an edge, a DNS or a load balancer treats their members apart
+/// (serving some at capacity and refusing the rest; a rotating answer per viewer; a
+/// connection per viewer); what would treat them apart elsewhere (a retry jitter drawn
+/// per viewer; edges at capacity behind a hardware balancer, which brings them the
+/// members of several squads interleaved) is refused, each with its fix.
 fn check_squads(c: &mut Checker<'_>, s: &Scenario) {
     if !s.viewers.squads {
         return;
     }
     const OFF: &str = "or set viewers.squads = false";
     if s.cdn.balancing == "hardware" {
-        c.error(
-            "cdn.balancing",
-            "viewers.squads cannot yet share a connection through a hardware load balancer, which places each viewer on its own",
-            format!("use cdn.balancing = \"software\" or \"round-robin-dns\", {OFF}"),
-        );
+        let capped = (s.cdn.edge_capacity_mbps > 0.0).then_some("cdn.edge_capacity_mbps".to_string());
+        let overload = (s.faults.iter().enumerate())
+            .find(|(_, f)| f.kind == "cdn.overload")
+            .map(|(i, _)| format!("fault[{i}].kind"));
+        if let Some(key) = capped.or(overload) {
+            c.error(
+                &key,
+                "viewers.squads cannot yet share requests that a hardware load balancer brings to edges at capacity: the device hands each edge members of several squads, which it would serve in another order than separate viewers",
+                format!("leave the edges uncapped, use cdn.balancing = \"software\" or \"round-robin-dns\", {OFF}"),
+            );
+        }
     }
     if let Some(player) = PlayerConfig::preset(&s.viewers.player) {
         if player.segment_retry.jitter > 0.0 || player.playlist_retry.jitter > 0.0 {
