@@ -33,10 +33,18 @@ fn name_of(path: &Path) -> String {
 /// every summary figure but the event count, digest and wall time are identical, and
 /// returns the events of each run.
 fn assert_squads_change_nothing(file: &str, base: &[&str]) -> (u64, u64) {
+    assert_squads_change_nothing_in(file, base, |_| {})
+}
+
+/// Like [`assert_squads_change_nothing`], with `edit` applied to both scenarios (what
+/// overrides cannot say, such as a second fault).
+fn assert_squads_change_nothing_in(file: &str, base: &[&str], edit: impl Fn(&mut Scenario)) -> (u64, u64) {
     let load = |squads: &str| -> Scenario {
         let mut overrides = base.to_vec();
         overrides.push(squads);
-        common::scenario(file, &overrides)
+        let mut s = common::scenario(file, &overrides);
+        edit(&mut s);
+        s
     };
     let apart = run_scenario(&load("viewers.squads=false"), 1, None, false).unwrap();
     let together = run_scenario(&load("viewers.squads=true"), 1, None, false).unwrap();
@@ -153,6 +161,28 @@ fn squads_split_under_an_overload_fault() {
             ],
         ]
         .concat(),
+    );
+    assert!(together < apart, "{together} events against {apart}");
+}
+
+#[test]
+fn parts_that_re_resolve_at_one_instant_get_the_answers_their_members_would() {
+    // Edge-1 and edge-2 die together: the parts of every squad on either re-resolve at
+    // the same instant, members of several parts interleaved by id. The rotation
+    // answers them in viewer order, as it answers separate viewers.
+    let (apart, together) = assert_squads_change_nothing_in(
+        "scenarios/round-robin-dns.toml",
+        &[
+            "viewers.count=400",
+            "viewers.join_step=1s",
+            "network.edge_viewer.jitter=0s",
+        ],
+        |s| {
+            let mut second = s.faults[0].clone();
+            second.id = Some("edge-crash-2".into());
+            second.target = "edge-2".into();
+            s.faults.push(second);
+        },
     );
     assert!(together < apart, "{together} events against {apart}");
 }

@@ -272,8 +272,13 @@ impl Cohort {
             if self.squads.is_none() {
                 self.queries.insert(id, slot);
             }
-            let party = self.party(slot);
-            ctx.send(dns, Msg::DnsQuery { id, name: 0, party }, CONTROL_MESSAGE_BYTES);
+            let query = Msg::DnsQuery {
+                id,
+                name: 0,
+                viewer: self.id(slot),
+                party: self.party(slot),
+            };
+            ctx.send(dns, query, CONTROL_MESSAGE_BYTES);
         }
     }
 

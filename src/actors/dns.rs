@@ -5,9 +5,11 @@
 //! the records, as Route 53 health checks are): a flip of a record is the switch of a
 //! DNS failover episode of its stream; publishers only follow it when they next
 //! resolve, after their connection broke and their resolver's cache expired. `cdn-dns`
-//! keeps a `control::dns::RoundRobinRecord` over the edges for viewers. A squad's query
-//! (`viewers.squads`) is answered once per member, in member order, with one reply per
-//! target naming the members given it.
+//! keeps a `control::dns::RoundRobinRecord` over the edges for viewers. Its rotation
+//! hands the queries of one instant their answers together, once the last is in, in
+//! viewer order: no answer depends on which simultaneous query the kernel delivered
+//! first. A squad's query (`viewers.squads`) gets one answer per member, as its
+//! members' own queries would, with one reply per target naming the members given it.
 //!
 //! Faults of the service itself: `dns.outage` (queries go unanswered; the health
 //! checkers, a separate system, keep checking) and `dns.stale` (the record stops taking
@@ -16,12 +18,14 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::control::dns::{FailoverRecord, RoundRobinRecord};
 use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::sim::{Behavior, Ctx, Input, NodeId};
 use crate::time::{SimDuration, SimTime};
 
-use super::{checker_from, impair, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{checker_from, impair, Deadline, Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 /// What the names answer with.
 pub enum Record {
@@ -46,6 +50,29 @@ pub struct Dns {
     /// `dns.outage` and `dns.stale` in force.
     outage: bool,
     stale: bool,
+    /// A rotating record's queries of this instant, answered together once all are in.
+    queries: Vec<Query>,
+}
+
+/// An answer: a target (index) and its TTL.
+type Answer = (usize, SimDuration);
+
+/// A query to a rotating record, waiting for the other queries of its instant.
+struct Query {
+    from: NodeId,
+    id: u64,
+    name: u32,
+    viewer: u32,
+    party: Option<Arc<Party>>,
+}
+
+impl Query {
+    /// The viewers it asks for: the squad's members, or the viewer alone.
+    fn members(&self) -> &[u32] {
+        self.party
+            .as_deref()
+            .map_or(std::slice::from_ref(&self.viewer), |p| &p.members)
+    }
 }
 
 impl Dns {
@@ -72,6 +99,7 @@ impl Dns {
             recorder,
             outage: false,
             stale: false,
+            queries: Vec::new(),
         }
     }
 
@@ -90,6 +118,52 @@ impl Dns {
             Record::RoundRobin(record) => {
                 let answer = record.answer();
                 Some((answer.target, answer.ttl))
+            }
+        }
+    }
+
+    /// Answers the queries of this instant: each viewer (a squad's members one by one)
+    /// in viewer order takes the record's next answer; each query then gets one reply
+    /// per target, naming the members given it.
+    fn answer_queries(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let queries = std::mem::take(&mut self.queries);
+        let mut order: Vec<(u32, usize, usize)> = Vec::new();
+        for (at, query) in queries.iter().enumerate() {
+            order.extend((query.members().iter().enumerate()).map(|(place, &member)| (member, at, place)));
+        }
+        order.sort_unstable();
+        let mut answers: Vec<SmallVec<[Option<Answer>; 8]>> = (queries.iter())
+            .map(|query| smallvec::smallvec![None; query.members().len()])
+            .collect();
+        for (_, at, place) in order {
+            answers[at][place] = self.answer(queries[at].name);
+        }
+        for (query, answers) in queries.into_iter().zip(answers) {
+            // Those with the same answer share a reply, in the order of their first.
+            let mut targets: SmallVec<[Answer; 4]> = SmallVec::new();
+            for &answer in answers.iter().flatten() {
+                if !targets.contains(&answer) {
+                    targets.push(answer);
+                }
+            }
+            for &(target, ttl) in &targets {
+                let party = match &query.party {
+                    Some(party) if targets.len() > 1 => {
+                        let given: Box<[u32]> = (party.members.iter().zip(&answers))
+                            .filter(|&(_, &a)| a == Some((target, ttl)))
+                            .map(|(&member, _)| member)
+                            .collect();
+                        Some(party.part_of(given))
+                    }
+                    party => party.clone(),
+                };
+                let reply = Msg::DnsAnswer {
+                    id: query.id,
+                    target: self.targets[target],
+                    ttl_ns: ttl.as_nanos(),
+                    party,
+                };
+                ctx.send(query.from, reply, CONTROL_MESSAGE_BYTES);
             }
         }
     }
@@ -179,6 +253,7 @@ impl Behavior for Dns {
                 }
                 self.detected_at.fill(None);
                 self.timer.clear();
+                self.queries.clear();
             }
             Input::Timer(Msg::ControlTimer) => {
                 if self.timer.fire(ctx.now()) {
@@ -216,45 +291,40 @@ impl Behavior for Dns {
             } if self.outage => return,
             Input::Msg {
                 from,
-                msg: Msg::DnsQuery { id, name, party },
+                msg:
+                    Msg::DnsQuery {
+                        id,
+                        name,
+                        viewer,
+                        party,
+                    },
             } => {
-                let Some(party) = party else {
-                    // A name it does not serve: no answer (NXDOMAIN is not modelled).
-                    let Some((target, ttl)) = self.answer(name) else { return };
-                    let reply = Msg::DnsAnswer {
-                        id,
-                        target: self.targets[target],
-                        ttl_ns: ttl.as_nanos(),
-                        party: None,
-                    };
-                    return ctx.send(from, reply, CONTROL_MESSAGE_BYTES);
-                };
-                // One answer per member, in member order, as their own queries would
-                // get; those with the same answer share a reply.
-                let mut answers: Vec<((usize, SimDuration), Vec<u32>)> = Vec::new();
-                for &member in party.members.iter() {
-                    let Some(answer) = self.answer(name) else { return };
-                    match answers.iter_mut().find(|(a, _)| *a == answer) {
-                        Some((_, members)) => members.push(member),
-                        None => answers.push((answer, vec![member])),
+                if let Record::RoundRobin(_) = self.record {
+                    if self.queries.is_empty() {
+                        ctx.timer_at(ctx.now(), Msg::PlaceTimer);
                     }
-                }
-                let one = answers.len() == 1;
-                for ((target, ttl), members) in answers {
-                    let reply = Msg::DnsAnswer {
+                    let query = Query {
+                        from,
                         id,
-                        target: self.targets[target],
-                        ttl_ns: ttl.as_nanos(),
-                        party: Some(if one {
-                            Arc::clone(&party)
-                        } else {
-                            party.part_of(members.into())
-                        }),
+                        name,
+                        viewer,
+                        party,
                     };
-                    ctx.send(from, reply, CONTROL_MESSAGE_BYTES);
+                    self.queries.push(query);
+                    return;
                 }
-                return;
+                // A failover record answers alike whatever the order: at once. A name
+                // it does not serve gets no answer (NXDOMAIN is not modelled).
+                let Some((target, ttl)) = self.answer(name) else { return };
+                let reply = Msg::DnsAnswer {
+                    id,
+                    target: self.targets[target],
+                    ttl_ns: ttl.as_nanos(),
+                    party,
+                };
+                return ctx.send(from, reply, CONTROL_MESSAGE_BYTES);
             }
+            Input::Timer(Msg::PlaceTimer) => return self.answer_queries(ctx),
             _ => return,
         }
         self.pump(ctx);

@@ -125,6 +125,7 @@ impl Encoder {
                     let query = Msg::DnsQuery {
                         id: link.conn,
                         name: self.config.stream,
+                        viewer: 0,
                         party: None,
                     };
                     ctx.send(*dns, query, CONTROL_MESSAGE_BYTES);

@@ -157,11 +157,13 @@ pub enum Msg {
     },
     /// Client → DNS: resolve a name (query `id`), and the answer. `name` is the
     /// stream whose ingest name an encoder asks for (0 for the first, and for the CDN
-    /// name viewers ask for). A squad's members ask together (`party`); each gets
-    /// its own answer, and those given the same target are answered together.
+    /// name viewers ask for). `viewer`: the viewer asking (the squad's key; 0 from an
+    /// encoder). A squad's members ask together (`party`); each gets its own answer,
+    /// and those given the same target are answered together.
     DnsQuery {
         id: u64,
         name: u32,
+        viewer: u32,
         party: Option<Arc<Party>>,
     },
     DnsAnswer {
@@ -311,7 +313,8 @@ pub enum Msg {
     },
     /// Load balancer: the VRRP deadline.
     VrrpTimer,
-    /// Load balancer: every request of this instant has arrived; place them.
+    /// Load balancer, round-robin DNS: every request of this instant has arrived;
+    /// answer them in viewer order.
     PlaceTimer,
     /// Kernel → edge: the egress capacity is now `bps` (0: unlimited); a
     /// `cdn.overload` fault and its end.
