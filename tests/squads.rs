@@ -267,8 +267,9 @@ fn squads_split_by_the_connections_of_a_hardware_load_balancer() {
     // lb-1 places each member on its own connection (least connections), so every
     // squad spreads over the 4 edges. lb-1 dies at 5 min: lb-2 takes the address and
     // places every member afresh, then lb-1 preempts it at 6 min. The table holds 250
-    // connections: the last members of each wave are refused.
-    let base = [BEHIND_LB, &["lb.max_connections=250"]].concat();
+    // connections: the last members of each wave are refused. Viewers leave one by
+    // one (4 min sessions, each new session a viewer of its own), freeing entries.
+    let base = [BEHIND_LB, &["lb.max_connections=250", "viewers.session.mean=4m"]].concat();
     let (apart, together) = assert_squads_change_nothing("scenarios/hardware-lb.toml", &base);
     assert!(together < apart, "{together} events against {apart}");
     let s = common::scenario(

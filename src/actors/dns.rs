@@ -25,7 +25,7 @@ use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::sim::{Behavior, Ctx, Input, NodeId};
 use crate::time::{SimDuration, SimTime};
 
-use super::{checker_from, impair, Deadline, Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{checker_from, impair, in_viewer_order, Deadline, Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 /// What the names answer with.
 pub enum Record {
@@ -69,9 +69,7 @@ struct Query {
 impl Query {
     /// The viewers it asks for: the squad's members, or the viewer alone.
     fn members(&self) -> &[u32] {
-        self.party
-            .as_deref()
-            .map_or(std::slice::from_ref(&self.viewer), |p| &p.members)
+        Party::members_of(&self.party, &self.viewer)
     }
 }
 
@@ -127,17 +125,8 @@ impl Dns {
     /// per target, naming the members given it.
     fn answer_queries(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let queries = std::mem::take(&mut self.queries);
-        let mut order: Vec<(u32, usize, usize)> = Vec::new();
-        for (at, query) in queries.iter().enumerate() {
-            order.extend((query.members().iter().enumerate()).map(|(place, &member)| (member, at, place)));
-        }
-        order.sort_unstable();
-        let mut answers: Vec<SmallVec<[Option<Answer>; 8]>> = (queries.iter())
-            .map(|query| smallvec::smallvec![None; query.members().len()])
-            .collect();
-        for (_, at, place) in order {
-            answers[at][place] = self.answer(queries[at].name);
-        }
+        let members: Vec<&[u32]> = queries.iter().map(Query::members).collect();
+        let answers = in_viewer_order(&members, None, |_, at| self.answer(queries[at].name));
         for (query, answers) in queries.into_iter().zip(answers) {
             // Those with the same answer share a reply, in the order of their first.
             let mut targets: SmallVec<[Answer; 4]> = SmallVec::new();

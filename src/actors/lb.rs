@@ -5,7 +5,9 @@
 //! A pair runs `control::vrrp`: the master advertises, the backup takes the address
 //! after Master_Down_Interval of silence, and a higher-priority device preempts when it
 //! is back. The connection table lives in the device: when the address moves, open
-//! connections start afresh on the other device. A full table answers 503.
+//! connections start afresh on the other device. A full table answers 503. The
+//! requests of one instant are placed together, in viewer order, and a squad's members
+//! (`viewers.squads`) each take their own connection, as separate viewers would.
 //!
 //! With passive checks (`control::passive`: nginx or Envoy) the device is a full
 //! proxy instead: answers come back through it, it times out requests an edge does not
@@ -29,7 +31,7 @@ use crate::metrics::ALL_STREAMS;
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId, SimRng};
 use crate::time::{SimDuration, SimTime};
 
-use super::{checker_from, impair, Deadline, Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{checker_from, impair, in_viewer_order, Deadline, Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 #[derive(Clone, Debug)]
 pub struct LbConfig {
@@ -64,6 +66,56 @@ pub struct LbConfig {
     pub frame_bytes: u64,
 }
 
+/// The device's connection table: each viewer's edge, by viewer id (ids are global,
+/// so a viewer names its connection). Dense, because a million viewers look theirs
+/// up on every request.
+#[derive(Default)]
+struct Connections {
+    /// Edge index + 1 by viewer id; 0: no connection.
+    edge_of: Vec<u16>,
+    open: u64,
+}
+
+impl Connections {
+    fn get(&self, viewer: u32) -> Option<usize> {
+        let entry = *self.edge_of.get(viewer as usize)?;
+        (entry > 0).then(|| usize::from(entry - 1))
+    }
+
+    fn insert(&mut self, viewer: u32, edge: usize) {
+        let at = viewer as usize;
+        if at >= self.edge_of.len() {
+            self.edge_of.resize(at + 1, 0);
+        }
+        self.open += u64::from(self.edge_of[at] == 0);
+        self.edge_of[at] = u16::try_from(edge + 1).expect("fewer than 65,535 edges");
+    }
+
+    fn remove(&mut self, viewer: u32) -> Option<usize> {
+        let edge = self.get(viewer)?;
+        self.edge_of[viewer as usize] = 0;
+        self.open -= 1;
+        Some(edge)
+    }
+
+    /// Closes every connection to an edge `close` picks, telling `closed` its edge.
+    fn close_where(&mut self, close: impl Fn(usize) -> bool, mut closed: impl FnMut(usize)) {
+        for entry in self.edge_of.iter_mut().filter(|e| **e > 0) {
+            let edge = usize::from(*entry - 1);
+            if close(edge) {
+                *entry = 0;
+                self.open -= 1;
+                closed(edge);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.edge_of.clear();
+        self.open = 0;
+    }
+}
+
 /// A viewer's request (or a squad's) waiting for the other requests of its instant.
 struct Arrival {
     client: NodeId,
@@ -75,9 +127,7 @@ struct Arrival {
 impl Arrival {
     /// The viewers it asks for: the squad's members, or the viewer alone.
     fn members(&self) -> &[u32] {
-        self.party
-            .as_deref()
-            .map_or(std::slice::from_ref(&self.viewer), |p| &p.members)
+        Party::members_of(&self.party, &self.viewer)
     }
 }
 
@@ -101,8 +151,7 @@ pub struct LoadBalancer {
     health: HealthChecker,
     balancer: Balancer,
     healthy: Vec<bool>,
-    /// (client node, viewer) → edge index.
-    connections: BTreeMap<(NodeId, u32), usize>,
+    connections: Connections,
     vrrp_timer: Deadline,
     health_timer: Deadline,
     passive: Option<Passive>,
@@ -145,7 +194,7 @@ impl LoadBalancer {
             health: checker_from(config.health, &config.phases, SimTime::ZERO),
             balancer: Balancer::weighted(config.algorithm, config.weights.clone()),
             healthy: vec![true; n],
-            connections: BTreeMap::new(),
+            connections: Connections::default(),
             vrrp_timer: Deadline::default(),
             health_timer: Deadline::default(),
             passive: config.passive.clone(),
@@ -309,31 +358,24 @@ impl LoadBalancer {
             if !up {
                 // Connections to a dead edge are reset; their next request picks anew.
                 let balancer = &mut self.balancer;
-                self.connections.retain(|_, edge| {
-                    let keep = *edge != event.target;
-                    if !keep {
-                        balancer.release(*edge);
-                    }
-                    keep
-                });
+                (self.connections).close_where(|edge| edge == event.target, |edge| balancer.release(edge));
             }
         }
         self.health_timer
             .arm(self.health.poll_timeout(), ctx, Msg::ControlTimer);
     }
 
-    /// The edge viewer `viewer` of `client` is connected to, opening a connection if
-    /// it has none (None: the table is full or no edge is usable).
-    fn connection(&mut self, client: NodeId, viewer: u32, now: SimTime) -> Option<usize> {
-        let key = (client, viewer);
+    /// The edge viewer `viewer` is connected to, opening a connection if it has none
+    /// (None: the table is full or no edge is usable).
+    fn connection(&mut self, viewer: u32, now: SimTime) -> Option<usize> {
         // A connection to an edge the checks took out is reset; the request picks anew.
-        if let Some(&edge) = self.connections.get(&key).filter(|&&edge| !self.usable(now, edge)) {
-            self.connections.remove(&key);
+        if let Some(edge) = self.connections.get(viewer).filter(|&edge| !self.usable(now, edge)) {
+            self.connections.remove(viewer);
             self.balancer.release(edge);
         }
-        match self.connections.get(&key) {
-            Some(&edge) => Some(edge),
-            None if self.connections.len() as u64 >= self.config.max_connections => None,
+        match self.connections.get(viewer) {
+            Some(edge) => Some(edge),
+            None if self.connections.open >= self.config.max_connections => None,
             None => {
                 for edge in 0..self.healthy.len() {
                     let usable = self.usable(now, edge);
@@ -341,7 +383,7 @@ impl LoadBalancer {
                 }
                 let picked = self.balancer.pick(u64::from(viewer), &mut self.rng);
                 if let Some(edge) = picked {
-                    self.connections.insert(key, edge);
+                    self.connections.insert(viewer, edge);
                 }
                 picked
             }
@@ -369,17 +411,8 @@ impl LoadBalancer {
             self.recorder.borrow_mut().path_served(&self.config.name, now);
         }
         let arrivals = std::mem::take(&mut self.arrivals);
-        let mut order: Vec<(u32, usize, usize)> = Vec::new();
-        for (at, arrival) in arrivals.iter().enumerate() {
-            order.extend((arrival.members().iter().enumerate()).map(|(place, &member)| (member, at, place)));
-        }
-        order.sort_unstable();
-        let mut edges: Vec<SmallVec<[Option<usize>; 8]>> = (arrivals.iter())
-            .map(|arrival| smallvec::smallvec![None; arrival.members().len()])
-            .collect();
-        for (member, at, place) in order {
-            edges[at][place] = self.connection(arrivals[at].client, member, now);
-        }
+        let members: Vec<&[u32]> = arrivals.iter().map(Arrival::members).collect();
+        let edges = in_viewer_order(&members, None, |member, _| self.connection(member, now));
         for (arrival, edges) in arrivals.into_iter().zip(edges) {
             self.forward(arrival, &edges, ctx);
         }
@@ -452,8 +485,7 @@ impl LoadBalancer {
         let deadline = now + self.config.proxy_timeout;
         let (req, sent) = (request_id(msg), self.sent);
         self.sent += 1;
-        let lone = [viewer];
-        for &member in party.as_deref().map_or(&lone[..], |p| &p.members) {
+        for &member in Party::members_of(&party, &viewer) {
             let pending = Pending {
                 client,
                 edge,
@@ -478,8 +510,7 @@ impl LoadBalancer {
             Msg::FetchFailed { status, .. } if status >= 500 => Outcome::ServerError,
             _ => Outcome::Ok,
         };
-        let lone = [viewer];
-        let members: &[u32] = party.as_deref().map_or(&lone, |p| &p.members);
+        let members = Party::members_of(&party, &viewer);
         let mut waiting: SmallVec<[u32; 8]> = SmallVec::new();
         let mut client = None;
         for &member in members {
@@ -640,8 +671,8 @@ impl Behavior for LoadBalancer {
             }
             Input::Msg { msg, .. } => match msg {
                 // A departed viewer's connection frees its entry and its edge's count.
-                Msg::ConnectionClosed { client, viewer } => {
-                    if let Some(edge) = self.connections.remove(&(client, viewer)) {
+                Msg::ConnectionClosed { viewer, .. } => {
+                    if let Some(edge) = self.connections.remove(viewer) {
                         self.balancer.release(edge);
                     }
                 }
@@ -701,9 +732,8 @@ impl Behavior for LoadBalancer {
                 }
             }
             Input::Vip { held: false, .. } => {
-                for (_, edge) in std::mem::take(&mut self.connections) {
-                    self.balancer.release(edge);
-                }
+                let balancer = &mut self.balancer;
+                (self.connections).close_where(|_| true, |edge| balancer.release(edge));
             }
             _ => {}
         }

@@ -19,6 +19,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::control::failover::SwitchReason;
 use crate::control::health::{HealthChecker, HealthConfig};
 use crate::control::player::PlaylistEntry;
@@ -599,6 +601,32 @@ impl TraceMsg for Msg {
             | Msg::ShieldCheck => 0,
         }
     }
+}
+
+/// Decides for every viewer that the requests of one instant ask for, in viewer order
+/// (ascending id; a viewer's own requests in the order they came), whatever order the
+/// requests arrived in and however squads grouped them: `decide(viewer, request)` runs
+/// once per member of each request (`requests`: each one's viewers), and the decisions
+/// come back by request, in member order. Servers whose answers hang on order (a
+/// load balancer placing connections, a rotating DNS record) use it, so that a squad's
+/// members are answered as separate viewers would be.
+pub fn in_viewer_order<T: Clone>(
+    requests: &[&[u32]],
+    undecided: T,
+    mut decide: impl FnMut(u32, usize) -> T,
+) -> Vec<SmallVec<[T; 8]>> {
+    let mut order: Vec<(u32, usize, usize)> = Vec::new();
+    for (at, members) in requests.iter().enumerate() {
+        order.extend((members.iter().enumerate()).map(|(place, &member)| (member, at, place)));
+    }
+    order.sort_unstable();
+    let mut decided: Vec<SmallVec<[T; 8]>> = (requests.iter())
+        .map(|members| smallvec::smallvec![undecided.clone(); members.len()])
+        .collect();
+    for (member, at, place) in order {
+        decided[at][place] = decide(member, at);
+    }
+    decided
 }
 
 /// Faults of a service that is up but misbehaves, carried by [`Msg::Impair`].

@@ -122,6 +122,11 @@ pub struct Party {
 }
 
 impl Party {
+    /// The viewers a message for `party` stands for: its members, or `viewer` alone.
+    pub fn members_of<'a>(party: &'a Option<Arc<Party>>, viewer: &'a u32) -> &'a [u32] {
+        party.as_deref().map_or(std::slice::from_ref(viewer), |p| &p.members)
+    }
+
     /// How many viewers a message for `party` stands for (one without a party).
     pub fn count(party: &Option<Arc<Party>>) -> u64 {
         party.as_ref().map_or(1, |p| p.members.len() as u64)
