@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use smallvec::{smallvec, SmallVec};
 
 use crate::control::dns::{Answer, ResolverCache};
@@ -60,6 +60,9 @@ pub struct CohortConfig {
     pub join_step: SimDuration,
     /// Viewers who join together share a player (`viewers.squads`).
     pub squads: bool,
+    /// The key of the viewers' retry jitter: viewer `v` draws from stream `v` under it,
+    /// its own whoever else draws (`viewers/retry` of the run's seed).
+    pub retry_key: [u8; 32],
 }
 
 /// When the cohort's viewers join and leave.
@@ -162,6 +165,8 @@ struct Viewer {
     connection: Option<Box<Connection>>,
     /// Left the stream: whatever still arrives for it is ignored.
     left: bool,
+    /// Words its retry jitter has taken from its own random stream.
+    retry_words: u32,
 }
 
 /// The squads of a cohort (`viewers.squads`); a slot of the cohort is a squad.
@@ -209,6 +214,7 @@ impl Cohort {
                 left: false,
                 since: SimTime::ZERO,
                 stream: 0,
+                retry_words: 0,
             })
             .collect();
         let mut records = Vec::with_capacity(viewers.len());
@@ -701,6 +707,75 @@ impl Cohort {
         }
     }
 
+    /// Runs `event` on slot `slot`'s player, its retry jitter drawn from the viewer's
+    /// own stream. A squad's members would draw apart: when the event draws (found by
+    /// running it on a copy, unless `may_draw` rules it out), the squad splits into its
+    /// members first, and each runs it with its own stream. Returns the slots that ran
+    /// it.
+    fn run_drawing(
+        &mut self,
+        slot: usize,
+        may_draw: bool,
+        event: impl Fn(&mut Player, &mut SimRng),
+    ) -> SmallVec<[usize; 2]> {
+        if !self.config.player.draws_jitter() || (self.members(slot).len() > 1 && !may_draw) {
+            // Nothing to draw: the cohort's stream is passed and left untouched.
+            let before = self.rng.get_word_pos();
+            event(&mut self.viewers[slot].player, &mut self.rng);
+            debug_assert_eq!(self.rng.get_word_pos(), before, "the event was not to draw");
+            return smallvec![slot];
+        }
+        if self.members(slot).len() > 1 {
+            let mut probe = self.viewer_rng(0, 0);
+            let mut player = self.viewers[slot].player.clone();
+            event(&mut player, &mut probe);
+            if probe.get_word_pos() == 0 {
+                self.viewers[slot].player = player;
+                return smallvec![slot];
+            }
+            let singles = self.split_into_members(slot);
+            for &single in &singles {
+                self.draw_for(single, &event);
+            }
+            return singles;
+        }
+        self.draw_for(slot, &event);
+        smallvec![slot]
+    }
+
+    /// Runs `event` on the player of slot `slot`, one viewer, with its own stream.
+    fn draw_for(&mut self, slot: usize, event: &impl Fn(&mut Player, &mut SimRng)) {
+        let viewer = self.members(slot).first().copied().unwrap_or(self.id(slot));
+        let mut rng = self.viewer_rng(viewer, self.viewers[slot].retry_words);
+        event(&mut self.viewers[slot].player, &mut rng);
+        self.viewers[slot].retry_words = u32::try_from(rng.get_word_pos()).unwrap_or(u32::MAX);
+    }
+
+    /// Viewer `viewer`'s retry stream, `words` into it.
+    fn viewer_rng(&self, viewer: u32, words: u32) -> SimRng {
+        let mut rng = SimRng::from_seed(self.config.retry_key);
+        rng.set_stream(u64::from(viewer));
+        rng.set_word_pos(u128::from(words));
+        rng
+    }
+
+    /// Splits squad `slot` into one slot per member, in member order (the first keeps
+    /// the slot). Returns them.
+    fn split_into_members(&mut self, slot: usize) -> SmallVec<[usize; 2]> {
+        let members = self.members(slot).to_vec();
+        let root = self.squads.as_ref().map_or(0, |squads| squads.parties[slot].root);
+        let mut singles: SmallVec<[usize; 2]> = smallvec![slot];
+        for &member in &members[1..] {
+            let alone = Party {
+                root,
+                whole: false,
+                members: Box::new([member]),
+            };
+            singles.push(self.split(slot, &alone));
+        }
+        singles
+    }
+
     /// Viewer `viewer` of slot `slot` leaves at `now`: its time is booked and its
     /// record final. The rest of its squad, if any, watches on.
     fn leave(&mut self, slot: usize, viewer: u32, now: SimTime) {
@@ -986,8 +1061,10 @@ impl Behavior for Cohort {
             Input::Timer(Msg::ViewerTimer { viewer, party }) => {
                 for slot in self.slots_for(viewer, party.as_ref()) {
                     if self.viewers[slot].timer.fire(now) && !self.viewers[slot].left {
-                        self.viewers[slot].player.handle_timeout(now, &mut self.rng);
-                        self.drive(slot, ctx);
+                        let may_draw = self.viewers[slot].player.timed_out_by(now);
+                        for slot in self.run_drawing(slot, may_draw, |player, rng| player.handle_timeout(now, rng)) {
+                            self.drive(slot, ctx);
+                        }
                     }
                 }
             }
@@ -1057,8 +1134,9 @@ impl Behavior for Cohort {
                     if self.viewers[slot].left {
                         continue;
                     }
-                    self.viewers[slot].player.handle_error(now, req, error, &mut self.rng);
-                    self.drive(slot, ctx);
+                    for slot in self.run_drawing(slot, true, |player, rng| player.handle_error(now, req, error, rng)) {
+                        self.drive(slot, ctx);
+                    }
                 }
             }
             Input::Msg {

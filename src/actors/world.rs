@@ -664,6 +664,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
                 edge_choice: edge_choice.clone(),
                 join_step: s.viewers.join_step.0,
                 squads: s.viewers.squads,
+                retry_key: crate::sim::derive_key(seed, "viewers/retry"),
             },
             rng_for(seed, name),
             recorder.clone(),

@@ -124,6 +124,11 @@ pub struct PlayerConfig {
 }
 
 impl PlayerConfig {
+    /// Whether its retries draw a random jitter (Shaka's do).
+    pub fn draws_jitter(&self) -> bool {
+        self.playlist_retry.jitter > 0.0 || self.segment_retry.jitter > 0.0
+    }
+
     /// hls.js defaults (`src/config.ts`): 3 segments behind live, play as soon as a
     /// segment is buffered, `maxBufferLength` 30 s. Fragments: first byte within 10 s,
     /// complete within 120 s, 4 immediate retries on timeout, 6 on error with 1, 2, 4,
@@ -835,6 +840,13 @@ impl Player {
                 _ => return,
             }
         }
+    }
+
+    /// Whether a request has timed out by `now`: only then may [`Player::handle_timeout`]
+    /// retry it (and draw a jitter).
+    pub fn timed_out_by(&self, now: SimTime) -> bool {
+        let due = |deadline: Option<SimTime>| deadline.is_some_and(|at| at <= now);
+        due(self.playlist.deadline) || due(self.segment.deadline)
     }
 
     pub fn handle_timeout(&mut self, now: SimTime, rng: &mut impl Rng) {

@@ -196,11 +196,11 @@ fn check_fault_values(c: &mut Checker<'_>, at: &str, fault: &Fault) {
     }
 }
 
-/// Squads split where an edge, a DNS or a load balancer treats their members apart
-/// (serving some at capacity and refusing the rest; a rotating answer per viewer; a
-/// connection per viewer); what would treat them apart elsewhere (a retry jitter drawn
-/// per viewer; edges at capacity behind a hardware balancer, which brings them the
-/// members of several squads interleaved) is refused, each with its fix.
+/// Squads split where an edge, a DNS, a load balancer or a retry jitter treats their
+/// members apart (serving some at capacity and refusing the rest; a rotating answer
+/// per viewer; a connection per viewer; a delay drawn per viewer); edges at capacity
+/// behind a hardware balancer, which brings them the members of several squads
+/// interleaved, are refused, with the fix.
 fn check_squads(c: &mut Checker<'_>, s: &Scenario) {
     if !s.viewers.squads {
         return;
@@ -216,18 +216,6 @@ fn check_squads(c: &mut Checker<'_>, s: &Scenario) {
                 &key,
                 "viewers.squads cannot yet share requests that a hardware load balancer brings to edges at capacity: the device hands each edge members of several squads, which it would serve in another order than separate viewers",
                 format!("leave the edges uncapped, use cdn.balancing = \"software\" or \"round-robin-dns\", {OFF}"),
-            );
-        }
-    }
-    if let Some(player) = PlayerConfig::preset(&s.viewers.player) {
-        if player.segment_retry.jitter > 0.0 || player.playlist_retry.jitter > 0.0 {
-            c.error(
-                "viewers.player",
-                format!(
-                    "viewers.squads cannot yet share a {} player: its retries draw a jitter per viewer",
-                    s.viewers.player
-                ),
-                format!("use a player without retry jitter (hls.js, exoplayer), {OFF}"),
             );
         }
     }

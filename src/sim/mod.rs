@@ -14,5 +14,5 @@ pub use kernel::{
 };
 pub use net::{Degradation, Dest, LinkSpec, Network, NodeId, Partition};
 pub use prefetch::{prefetch, prefetch_all};
-pub use seed::{rng_for, SimRng};
+pub use seed::{derive_key, rng_for, SimRng};
 pub use trace::{TraceDigest, TraceMsg, TraceRecord};
