@@ -718,7 +718,7 @@ impl Cohort {
         may_draw: bool,
         event: impl Fn(&mut Player, &mut SimRng),
     ) -> SmallVec<[usize; 2]> {
-        if !self.config.player.draws_jitter() || (self.members(slot).len() > 1 && !may_draw) {
+        if !self.config.player.draws_jitter() || !may_draw {
             // Nothing to draw: the cohort's stream is passed and left untouched.
             let before = self.rng.get_word_pos();
             event(&mut self.viewers[slot].player, &mut self.rng);
