@@ -885,6 +885,30 @@ pub fn edge_availability(rec: &Recorder) -> f64 {
     1.0 - stale.as_secs_f64() / span.as_secs_f64()
 }
 
+/// [`availability`] over `[from, to)`: each stream counts from its first segment (and
+/// `scenario.warmup`) as over the whole run, a stream that never published is down
+/// throughout, and a window that ends before any stream began has no value. Over the
+/// whole run it is exactly [`availability`].
+fn windowed_availability(rec: &Recorder, from: SimTime, to: SimTime) -> Option<f64> {
+    let mut ratios = Vec::with_capacity(rec.streams.len());
+    for stream in 0..rec.streams.len() {
+        let Some(first) = rec.streams[stream].segments.values().map(|s| s.published_at).min() else {
+            ratios.push(0.0);
+            continue;
+        };
+        let start = first.max(rec.measure_from).max(from);
+        let end = to.min(rec.shape.end);
+        if end <= start {
+            continue;
+        }
+        let unavailable = (outages(rec, stream).iter()).fold(SimDuration::ZERO, |total, &(a, b)| {
+            total + b.min(end).saturating_since(a.max(start))
+        });
+        ratios.push(1.0 - unavailable.as_secs_f64() / (end - start).as_secs_f64());
+    }
+    (!ratios.is_empty()).then(|| ratios.iter().sum::<f64>() / ratios.len() as f64)
+}
+
 fn stream_availability(rec: &Recorder, stream: usize) -> f64 {
     let Some(first) = rec.streams[stream].segments.values().map(|s| s.published_at).min() else {
         return 0.0;
@@ -1218,21 +1242,7 @@ pub fn windowed_metric(rec: &Recorder, metric: &str, from: SimTime, to: SimTime)
             .map(|v| v.switches.iter().filter(|&&(at, _)| within(at)).count())
             .sum::<usize>() as f64,
         "alerts_fired" => rec.alerts.iter().filter(|a| within(a.fired)).count() as f64,
-        "availability" => {
-            let span = to.saturating_since(from);
-            if span == SimDuration::ZERO || rec.streams.is_empty() {
-                return None;
-            }
-            let streams = rec.streams.len();
-            let down: f64 = (0..streams)
-                .map(|stream| {
-                    (outages(rec, stream).iter())
-                        .fold(SimDuration::ZERO, |total, &(a, b)| total + overlap(a, b))
-                        .as_secs_f64()
-                })
-                .sum();
-            1.0 - down / (streams as f64 * span.as_secs_f64())
-        }
+        "availability" => windowed_availability(rec, from, to)?,
         "edge_requests_per_s_peak" => {
             let seconds = bin_of_s(from)..bin_of_s(to).max(bin_of_s(from) + 1);
             (rec.edge_requests_per_s.get(seconds).unwrap_or(&[]).iter().copied())
@@ -1651,6 +1661,24 @@ mod tests {
         assert_eq!(outages(&rec, 0), vec![(SimTime::from_secs(9), SimTime::from_secs(14))]);
         let expected = 1.0 - 5.0 / 18.0;
         assert!((availability(&rec) - expected).abs() < 1e-12);
+        // A window counts from the first segment, as the whole run does.
+        let window = |rec: &Recorder, from: u64, to: u64| {
+            windowed_metric(rec, "availability", SimTime::from_secs(from), SimTime::from_secs(to))
+        };
+        assert_eq!(window(&rec, 0, 20), Some(availability(&rec)));
+        assert_eq!(window(&rec, 0, 10), Some(1.0 - 1.0 / 8.0));
+        assert_eq!(window(&rec, 0, 2), None, "nothing had begun");
+        assert_eq!(window(&rec, 10, 14), Some(0.0));
+        // A second stream that never published is down throughout, window or not.
+        rec.streams.push(Default::default());
+        assert_eq!(availability(&rec), expected / 2.0);
+        assert_eq!(window(&rec, 0, 20), Some(expected / 2.0));
+        assert_eq!(window(&rec, 0, 2), Some(0.0));
+        // From the warmup on.
+        rec.streams.pop();
+        rec.measure_from = SimTime::from_secs(10);
+        assert_eq!(window(&rec, 0, 20), Some(availability(&rec)));
+        assert_eq!(window(&rec, 0, 20), Some(1.0 - 4.0 / 10.0));
     }
 
     #[test]
