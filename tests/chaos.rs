@@ -278,6 +278,18 @@ fn regions_are_disjoint_and_region_outages_name_a_region() {
         messages(load_str("t.toml", base, &[]).unwrap_err()),
         ["`edge-2` is in region `eu` and in region `us`"]
     );
+    // A region places its nodes for the whole run: a draw, direct or through a group,
+    // would leave them to the seed.
+    for (groups, region) in [
+        ("", "count:1:role:edge"),
+        ("[groups]\nsome = [\"percent:50:role:edge\"]\n", "group:some"),
+    ] {
+        let drawn = format!("[scenario]\nname = \"t\"\nduration = \"1m\"\n{groups}[regions]\neu = [\"{region}\"]\n");
+        assert_eq!(
+            messages(load_str("t.toml", &drawn, &[]).unwrap_err()),
+            [format!("`{region}` in region `eu` draws its nodes (count: or percent:), but a region places nodes for the whole run")]
+        );
+    }
     let outage = "[scenario]\nname = \"t\"\nduration = \"1m\"\n[[fault]]\nat = \"30s\"\nkind = \"region.outage\"\ntarget = \"edge-1\"\n";
     assert_eq!(
         messages(load_str("t.toml", outage, &[]).unwrap_err()),

@@ -55,6 +55,50 @@ fn wrong_types_and_malformed_durations_are_located() {
 }
 
 #[test]
+fn a_missing_key_is_named_with_an_example_for_its_table() {
+    const TAIL: &str = "; docs/scenarios.md lists every key with its unit and range";
+    let cases = [
+        (
+            "[viewers.session]\ndistribution = \"fixed\"\n",
+            4,
+            "add `mean = \"6m\"` to [viewers.session]",
+        ),
+        (
+            "[viewers]\nsession = { distribution = \"fixed\" }\n",
+            5,
+            "add `mean = \"6m\"` to [viewers.session]",
+        ),
+        (
+            "[viewers]\narrivals = [\n  { at = \"0s\", rate = 1.0 },\n  { at = \"1m\" },\n]\n",
+            7,
+            "add `rate = 1.0` to each point of viewers.arrivals",
+        ),
+        (
+            "[[fault]]\nat = \"1m\"\nkind = \"node.crash\"\n",
+            4,
+            "add `target = \"ingest-1\"` to this [[fault]] entry",
+        ),
+        (
+            "[[expect]]\nmetric = \"availability\"\nop = \"gt\"\n",
+            4,
+            "add `value = 15000` to this [[expect]] entry",
+        ),
+    ];
+    for (tail, line, help) in cases {
+        let d = errors(&format!("{MINIMAL}{tail}"), &[]);
+        assert_eq!(d.0.len(), 1, "{d}");
+        assert!(d.0[0].message.starts_with("missing field"), "{d}");
+        assert_eq!(d.0[0].line, Some(line), "{d}");
+        assert_eq!(d.0[0].help.as_deref(), Some(format!("{help}{TAIL}").as_str()), "{d}");
+    }
+    let d = errors("[scenario]\nduration = \"1m\"\n", &[]);
+    assert_eq!(
+        d.0[0].help.as_deref(),
+        Some(format!("add `name = \"my-scenario\"` to [scenario]{TAIL}").as_str())
+    );
+}
+
+#[test]
 fn impossible_topology_has_exact_text() {
     let d = errors(&format!("{MINIMAL}[ingest]\nservers = 1\n"), &[]);
     assert_eq!(
@@ -652,6 +696,38 @@ fn windows_are_checked_like_everything_else() {
     let d = errors(&expect("stall_count", "around the crash"), &[]);
     assert!(d.to_string().contains("`around the crash` is not a window"), "{d}");
     load_str("t.toml", &expect("stall_count", "fault:crash+20s"), &[]).unwrap();
+}
+
+#[test]
+fn fault_ids_are_unique_and_fit_in_a_window() {
+    let fault = |id: &str| format!("[[fault]]\n{id}at = \"30s\"\nkind = \"node.crash\"\ntarget = \"ingest-1\"\n");
+    let d = errors(
+        &format!("{MINIMAL}{}{}", fault("id = \"crash\"\n"), fault("id = \"crash\"\n")),
+        &[],
+    );
+    assert_eq!(d.0.len(), 1, "{d}");
+    assert_eq!(d.0[0].message, "fault id `crash` is also fault[0]'s");
+    assert_eq!(d.0[0].line, Some(10), "at the second id: {d}");
+    // An id equal to another fault's default name.
+    let d = errors(&format!("{MINIMAL}{}{}", fault(""), fault("id = \"fault-1\"\n")), &[]);
+    assert_eq!(d.0[0].message, "fault id `fault-1` is also fault[0]'s", "{d}");
+    for (id, message) in [
+        ("crash+1", "fault id `crash+1` contains `+`"),
+        (" crash", "fault id ` crash` starts or ends with blanks"),
+        ("", "a fault id is empty"),
+        ("random-3", "fault id `random-3` is how random faults are named"),
+    ] {
+        let d = errors(&format!("{MINIMAL}{}", fault(&format!("id = \"{id}\"\n"))), &[]);
+        assert_eq!(d.0.len(), 1, "{d}");
+        assert_eq!(d.0[0].message, message);
+        assert_eq!((d.0[0].line, d.0[0].column), (Some(5), Some(6)), "{d}");
+    }
+    load_str(
+        "t.toml",
+        &format!("{MINIMAL}{}", fault("id = \"edge-2.crash_1\"\n")),
+        &[],
+    )
+    .unwrap();
 }
 
 #[test]

@@ -119,6 +119,11 @@ fn workload_errors_name_the_key_and_the_fix() {
     let text =
         refused("[viewers]\njoin_at = \"1m\"\narrivals = [{ at = \"0s\", rate = 1 }, { at = \"5m\", rate = 1 }]\n");
     assert!(text.contains("both say when viewers join"), "{text}");
+    // Written at its default, a join key still says something the curve contradicts.
+    let text =
+        refused("[viewers]\narrivals = [{ at = \"0s\", rate = 1 }, { at = \"5m\", rate = 1 }]\njoin_over = \"5s\"\n");
+    assert!(text.contains("both say when viewers join"), "{text}");
+    assert!(text.contains("t.toml:6:13"), "points at join_over: {text}");
     let text = refused("[viewers]\nsession = { distribution = \"pareto\", mean = \"10m\" }\n");
     assert!(text.contains("viewers.session.distribution"), "{text}");
     let regions = "[regions]\neurope = [\"edge-1\", \"edge-2\"]\nasia = [\"ingest-1\"]\n";

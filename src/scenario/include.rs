@@ -122,6 +122,12 @@ impl Sources {
         (main, span_in(main.doc.as_ref(), path).0)
     }
 
+    /// Whether some file or `--set` writes the value at `path` (a value equal to its
+    /// default is written too, and may still conflict with another key).
+    pub fn writes(&self, path: &str) -> bool {
+        self.override_of(path).is_some() || (self.files.iter()).any(|file| span_in(file.doc.as_ref(), path).1)
+    }
+
     /// A diagnostic at a dotted path: on the `--set` that wrote it, else in the file
     /// that wrote it.
     pub fn error_at(&self, path: &str, message: impl Into<String>) -> Diagnostic {

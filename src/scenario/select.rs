@@ -70,6 +70,29 @@ impl Universe<'_> {
         Ok(picked)
     }
 
+    /// Whether `selector` draws (`count:`/`percent:`), itself or through the groups and
+    /// regions it names: what it names then hangs on the seed.
+    pub fn draws(&self, selector: &str) -> bool {
+        self.draws_at(selector, 0)
+    }
+
+    fn draws_at(&self, selector: &str, depth: usize) -> bool {
+        let selector = selector.trim();
+        if depth > MAX_DEPTH {
+            // Too deep to resolve at all: resolving reports it.
+            return false;
+        }
+        if selector.starts_with("count:") || selector.starts_with("percent:") {
+            return true;
+        }
+        let named = [("group:", self.groups), ("region:", self.regions)];
+        named.iter().any(|&(prefix, sets)| {
+            (selector.strip_prefix(prefix))
+                .and_then(|name| sets.get(name))
+                .is_some_and(|members| members.iter().any(|m| self.draws_at(m, depth + 1)))
+        })
+    }
+
     fn resolve_at<R: Rng>(
         &self,
         selector: &str,

@@ -46,8 +46,9 @@ pub(super) fn from_toml(file: &str, source: &str, error: &toml::de::Error) -> Di
             Some(near) => d.with_help(format!("did you mean `{near}`?")),
             None => d.with_help(format!("remove `{unknown}` or use one of the keys listed")),
         };
-    } else if message.contains("missing field") {
-        d = d.with_help("add the missing key; see scenarios/quickstart.toml for a complete example");
+    } else if let Some(rest) = message.strip_prefix("missing field `") {
+        let key = rest.split('`').next().unwrap_or(rest);
+        d = d.with_help(missing_key_help(&table_of(source, error.span()), key));
     } else if in_sweep_table(source, error.span()) {
         d = d.with_help("[sweep] keys are dotted paths in quotes: \"ingest.health.interval\" = [\"1s\", \"2s\"]");
     } else if message.contains("has no unit") || message.contains("unknown unit") {
@@ -196,6 +197,38 @@ fn check_fault_values(c: &mut Checker<'_>, at: &str, fault: &Fault) {
     }
 }
 
+/// A fault's own `id`: a name that `during = "fault:ID+60s"` and the reports can
+/// carry, and not one the random faults take.
+fn check_fault_id(c: &mut Checker<'_>, at: &str, id: Option<&str>) {
+    let Some(id) = id else { return };
+    let path = format!("{at}.id");
+    if id.trim().is_empty() {
+        c.error(
+            &path,
+            "a fault id is empty",
+            "name the fault, e.g. id = \"primary-crash\"",
+        );
+    } else if id.trim() != id {
+        c.error(
+            &path,
+            format!("fault id `{id}` starts or ends with blanks"),
+            format!("write id = \"{}\"", id.trim()),
+        );
+    } else if id.contains('+') {
+        c.error(
+            &path,
+            format!("fault id `{id}` contains `+`"),
+            "`+` separates the id from the time after the fault in `during = \"fault:ID+60s\"`: use another character, e.g. `-`",
+        );
+    } else if id.strip_prefix("random-").is_some_and(|n| n.parse::<u64>().is_ok()) {
+        c.error(
+            &path,
+            format!("fault id `{id}` is how random faults are named"),
+            "give the fault another id, e.g. id = \"primary-crash\"",
+        );
+    }
+}
+
 /// Squads split where an edge, a DNS, a load balancer or a retry jitter treats their
 /// members apart (serving some at capacity and refusing the rest; a rotating answer
 /// per viewer; a connection per viewer; a delay drawn per viewer); edges at capacity
@@ -262,9 +295,12 @@ fn check_workload(c: &mut Checker<'_>, s: &Scenario, duration: SimDuration) {
             );
         }
         let defaults = super::Viewers::default();
-        if v.join_at != defaults.join_at || v.join_over != defaults.join_over {
+        let written = ["viewers.join_at", "viewers.join_over"]
+            .into_iter()
+            .find(|path| c.sources.writes(path));
+        if written.is_some() || v.join_at != defaults.join_at || v.join_over != defaults.join_over {
             c.error(
-                "viewers.join_at",
+                written.unwrap_or("viewers.join_at"),
                 "viewers.join_at / join_over and viewers.arrivals both say when viewers join",
                 "drop join_at and join_over: the arrival curve decides",
             );
@@ -366,6 +402,92 @@ fn in_sweep_table(source: &str, span: Option<Range<usize>>) -> bool {
     let before = &source[..span.start.min(source.len())];
     let header = before.lines().rev().find(|line| line.trim_start().starts_with('['));
     header.is_some_and(|line| line.trim() == "[sweep]")
+}
+
+/// The dotted name of the table an error's span stands in: `viewers.session` for
+/// `[viewers.session]`, `fault` for `[[fault]]`, the key of an inline table or of an
+/// array of them (`session = { … }` or `arrivals = [{ … }]` under `[viewers]`:
+/// `viewers.session`, `viewers.arrivals`); empty at the top.
+fn table_of(source: &str, span: Option<Range<usize>>) -> String {
+    let Some(span) = span else { return String::new() };
+    let start = span.start.min(source.len());
+    let line_start = source[..start].rfind('\n').map_or(0, |at| at + 1);
+    let line = source[line_start..].lines().next().unwrap_or("").trim();
+    let header_of = |line: &str| line.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+    if line.starts_with('[') {
+        return header_of(line);
+    }
+    let above = (source[..line_start].lines().rev())
+        .find(|line| line.trim_start().starts_with('['))
+        .map(header_of)
+        .unwrap_or_default();
+    // An inline table: the key before its `{`, or before the `[` of the array it is in.
+    let before = &source[..start];
+    let opening = if source[start..].starts_with('{') {
+        let mut depth = 0usize;
+        let unclosed = before.char_indices().rev().find(|&(_, c)| match c {
+            ']' => {
+                depth += 1;
+                false
+            }
+            '[' if depth == 0 => true,
+            '[' => {
+                depth -= 1;
+                false
+            }
+            _ => false,
+        });
+        match unclosed {
+            Some((at, _)) if !before[..at].trim_end().ends_with('\n') && before[..at].trim_end().ends_with('=') => at,
+            _ => start,
+        }
+    } else {
+        return above;
+    };
+    let inline = before[..opening]
+        .rsplit_once('=')
+        .map(|(key, _)| key.rsplit(['{', ',', '\n']).next().unwrap_or("").trim().to_string())
+        .filter(|key| !key.is_empty());
+    match (above.is_empty(), inline) {
+        (_, None) => above,
+        (true, Some(key)) => key,
+        (false, Some(key)) => format!("{above}.{key}"),
+    }
+}
+
+/// What to write for required key `key` of table `table`, with an example value.
+fn missing_key_help(table: &str, key: &str) -> String {
+    let example = match (table, key) {
+        ("scenario", "name") => "name = \"my-scenario\"",
+        ("scenario", "duration") => "duration = \"30m\"",
+        ("fault", "at") => "at = \"10m\"",
+        ("fault", "kind") => "kind = \"node.crash\"",
+        ("fault", "target") => "target = \"ingest-1\"",
+        ("expect", "metric") => "metric = \"failover_latency_ms.p99\"",
+        ("expect", "op") => "op = \"lt\"",
+        ("expect", "value") => "value = 15000",
+        ("alert", "name") => "name = \"stream-stale\"",
+        ("alert", "metric") => "metric = \"stream_stale_s\"",
+        ("alert", "op") => "op = \"gt\"",
+        ("alert", "threshold") => "threshold = 10",
+        ("viewers.session", "mean") => "mean = \"6m\"",
+        ("viewers.arrivals", "at") => "at = \"10m\"",
+        ("viewers.arrivals", "rate") => "rate = 1.0",
+        ("random_faults.kind", "kind") => "kind = \"node.crash\"",
+        ("random_faults.kind", "mttr") => "mttr = \"5m\"",
+        _ => "",
+    };
+    let place = match table {
+        "" => "the file".to_string(),
+        "fault" | "expect" | "alert" | "random_faults.kind" => format!("this [[{table}]] entry"),
+        "viewers.arrivals" => "each point of viewers.arrivals".to_string(),
+        _ => format!("[{table}]"),
+    };
+    if example.is_empty() {
+        format!("add `{key}` to {place}; docs/scenarios.md lists every key with its unit and range")
+    } else {
+        format!("add `{example}` to {place}; docs/scenarios.md lists every key with its unit and range")
+    }
 }
 
 /// Every node `selector` could name (for draws, every candidate); reports why it names
@@ -1106,6 +1228,14 @@ pub(super) fn validate(sources: &Sources, s: Scenario) -> Result<Scenario, Diagn
     let mut region_of: BTreeMap<String, &str> = BTreeMap::new();
     for (name, members) in &s.regions {
         for member in members {
+            if universe.draws(member) {
+                c.error(
+                    &format!("regions.{name}"),
+                    format!("`{member}` in region `{name}` draws its nodes (count: or percent:), but a region places nodes for the whole run"),
+                    "name the nodes (e.g. \"edge-1\"), a role or a group without draws",
+                );
+                continue;
+            }
             for node in check_selector(&mut c, &format!("regions.{name}"), member, &universe) {
                 if let Some(other) = region_of.insert(node.clone(), name).filter(|o| o != name) {
                     c.error(
@@ -1120,8 +1250,17 @@ pub(super) fn validate(sources: &Sources, s: Scenario) -> Result<Scenario, Diagn
     if let Some(random) = &s.random_faults {
         check_random_faults(&mut c, random, &universe, duration);
     }
+    let mut ids: BTreeMap<String, usize> = BTreeMap::new();
     for (n, fault) in s.faults.iter().enumerate() {
         let at = format!("fault[{n}]");
+        check_fault_id(&mut c, &at, fault.id.as_deref());
+        if let Some(first) = ids.insert(s.fault_id(n), n) {
+            c.error(
+                &format!("{at}.id"),
+                format!("fault id `{}` is also fault[{first}]'s", s.fault_id(n)),
+                "give each fault its own `id` (reports and `during = \"fault:ID\"` name faults by it)",
+            );
+        }
         if FaultKind::by_name(&fault.kind).is_none() {
             let names: Vec<&str> = FAULT_KIND_SPECS.iter().map(|k| k.name).collect();
             c.one_of(&format!("{at}.kind"), &fault.kind, &names, &[]);
