@@ -331,30 +331,36 @@ fn arrival_curve_joins_snap_onto_the_grid_from_the_start() {
 }
 
 #[test]
-fn squads_refuse_what_would_treat_their_members_apart() {
-    let refused = |overrides: &[&str]| -> String {
-        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-        let path = common::repo_path("scenarios/quickstart.toml");
-        failcast::scenario::load(&path, &overrides)
-            .expect_err("the scenario must be refused")
-            .to_string()
-    };
-    let text = refused(&[
-        "viewers.squads=true",
-        "cdn.balancing=hardware",
-        "cdn.edge_capacity_mbps=300",
-    ]);
+fn squads_split_at_edges_at_capacity_behind_a_proxy_with_outlier_detection() {
+    // edge-1's egress drops to 5 Mbit/s for 2 min: it refuses (503) what it cannot
+    // serve, the device proxies each refusal to the members it stands for and counts
+    // Envoy's consecutive 5xx per member, and ejects edge-1 when it would for
+    // separate viewers. Two streams interleave the squads' ids.
+    let base = [BEHIND_LB, &["encoders.count=2"]].concat();
+    let (apart, together) = assert_squads_change_nothing("scenarios/edge-overload.toml", &base);
+    assert!(together < apart, "{together} events against {apart}");
+    let s = common::scenario(
+        "scenarios/edge-overload.toml",
+        &[&base[..], &["viewers.squads=true"]].concat(),
+    );
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    let refused: u64 = out.viewers.iter().map(|v| u64::from(v.request_errors)).sum();
+    assert!(refused > 20, "edge-1 refuses requests: {refused}");
     assert!(
-        text.contains("hardware load balancer brings to edges at capacity"),
-        "{text}"
+        out.faults[0].time_to_detect_s.is_some(),
+        "the outlier detection ejects edge-1"
     );
-    assert!(text.contains("leave the edges uncapped"), "{text}");
-    assert!(text.contains("or set viewers.squads = false"), "{text}");
-    // Off, it runs.
-    common::scenario(
-        "scenarios/quickstart.toml",
-        &["cdn.balancing=hardware", "cdn.edge_capacity_mbps=300"],
-    );
+}
+
+#[test]
+fn squads_split_at_capped_edges_behind_a_hardware_balancer() {
+    // Every edge capped at 200 Mbit/s, lb-1 dying at 5 min: after the takeover the
+    // device hands each edge the members of many squads, interleaved otherwise than
+    // separate viewers would arrive; each edge serves the members of an instant in
+    // viewer order, so the same viewers are served and refused.
+    let base = [BEHIND_LB, &["cdn.edge_capacity_mbps=200"]].concat();
+    let (apart, together) = assert_squads_change_nothing("scenarios/hardware-lb.toml", &base);
+    assert!(together < apart, "{together} events against {apart}");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The edge actor: a CDN edge server that holds the segments the origin pushes to it
 //! and answers viewers' playlist and segment requests over HTTP semantics (200, or 404
 //! for what it does not hold, or 503 when its egress is at capacity:
-//! `control::admission`). A crashed edge answers nothing, so players time out; a
+//! `control::admission`; behind a hardware balancer, the requests of one instant in
+//! viewer order). A crashed edge answers nothing, so players time out; a
 //! restarted one has lost its cache and lists only what arrives after.
 
 use std::collections::VecDeque;
@@ -12,7 +13,9 @@ use crate::control::player::PlaylistEntry;
 use crate::sim::{Behavior, Ctx, Input, NodeId};
 use crate::time::{SimDuration, SimTime};
 
-use super::{Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use smallvec::SmallVec;
+
+use super::{in_viewer_order, part_of, Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 #[derive(Clone, Copy, Debug)]
 pub struct EdgeConfig {
@@ -24,6 +27,21 @@ pub struct EdgeConfig {
     pub capacity_bps: u64,
     /// This edge's index among the edges (for load records).
     pub index: usize,
+    /// Serve the segment requests of one instant together, in viewer order, when the
+    /// egress may run short: set behind a hardware load balancer, which hands an edge
+    /// the members of several squads interleaved, so that who is served and who is
+    /// refused never hangs on the order same-instant requests arrived in.
+    pub serve_in_viewer_order: bool,
+}
+
+/// A segment request the edge holds, waiting for the rest of its instant.
+struct Asked {
+    client: NodeId,
+    viewer: u32,
+    party: Option<Arc<Party>>,
+    req: u32,
+    index: u64,
+    frames: u32,
 }
 
 /// What an edge holds of one stream.
@@ -79,6 +97,8 @@ pub struct Edge {
     /// Per stream, in stream order.
     streams: Vec<Cached>,
     egress: Option<TokenBucket>,
+    /// Segment requests of this instant, served together (`serve_in_viewer_order`).
+    asked: Vec<Asked>,
     recorder: SharedRecorder,
 }
 
@@ -89,6 +109,7 @@ impl Edge {
             upstream: None,
             streams: (0..streams).map(|_| Cached::empty()).collect(),
             egress: (config.capacity_bps > 0).then(|| TokenBucket::new(config.capacity_bps, SimTime::ZERO)),
+            asked: Vec::new(),
             recorder,
         }
     }
@@ -178,6 +199,77 @@ impl Edge {
         let first = cached.held.len() - listed;
         cached.playlist = cached.held.range(first..).map(|&(entry, _)| entry).collect();
         true
+    }
+
+    /// Serves the segment requests of this instant, each member in viewer order (a
+    /// viewer's own requests in the order they came): at capacity, the first are served
+    /// and the rest refused, however the requests were grouped and whichever came first.
+    fn serve_asked(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let now = ctx.now();
+        let asked = std::mem::take(&mut self.asked);
+        let members: Vec<&[u32]> = (asked.iter()).map(|a| Party::members_of(&a.party, &a.viewer)).collect();
+        let frame_bytes = self.config.frame_bytes;
+        let served = in_viewer_order(&members, false, |_, at| {
+            let bits = u64::from(asked[at].frames) * frame_bytes * 8;
+            self.egress.as_mut().is_none_or(|bucket| bucket.try_take(now, bits))
+        });
+        for (asked, served) in asked.into_iter().zip(served) {
+            self.answer(asked, &served, ctx);
+        }
+    }
+
+    /// Answers `asked`: the segment to the members `served` marks (in member order), 503
+    /// to the rest; one message each way.
+    fn answer(&mut self, asked: Asked, served: &[bool], ctx: &mut Ctx<'_, Msg>) {
+        let now = ctx.now();
+        let Asked {
+            client,
+            viewer,
+            party,
+            req,
+            index,
+            frames,
+        } = asked;
+        let members = Party::members_of(&party, &viewer);
+        let (mut taken, mut refused): (SmallVec<[u32; 8]>, SmallVec<[u32; 8]>) = (SmallVec::new(), SmallVec::new());
+        for (&member, &served) in members.iter().zip(served) {
+            if served {
+                taken.push(member);
+            } else {
+                refused.push(member);
+            }
+        }
+        let bytes = u64::from(frames) * self.config.frame_bytes;
+        if !taken.is_empty() {
+            self.recorder
+                .borrow_mut()
+                .edge_answered(self.config.index, now, bytes, false, taken.len() as u64);
+            let reply = Msg::SegmentReply {
+                edge: ctx.me(),
+                viewer,
+                party: part_of(&party, &taken),
+                req,
+                index,
+                frames,
+            };
+            ctx.send(client, reply, CONTROL_MESSAGE_BYTES);
+        }
+        if !refused.is_empty() {
+            self.recorder.borrow_mut().edge_answered(
+                self.config.index,
+                now,
+                CONTROL_MESSAGE_BYTES,
+                true,
+                refused.len() as u64,
+            );
+            let refused = Msg::FetchFailed {
+                viewer,
+                party: part_of(&party, &refused),
+                req,
+                status: 503,
+            };
+            ctx.send(client, refused, CONTROL_MESSAGE_BYTES);
+        }
     }
 }
 
@@ -288,52 +380,32 @@ impl Behavior for Edge {
                     };
                     return ctx.send(client, not_found, CONTROL_MESSAGE_BYTES);
                 };
-                let bytes = u64::from(frames) * self.config.frame_bytes;
-                // At capacity: shed the request quickly rather than slow everyone. A
-                // squad's members take the bucket one after another, as they would
-                // asking apart, so the first are served and the rest refused.
-                let served = match self.egress.as_mut() {
-                    None => asking,
-                    Some(bucket) => (0..asking).take_while(|_| bucket.try_take(now, bytes * 8)).count() as u64,
+                let asked = Asked {
+                    client,
+                    viewer,
+                    party,
+                    req,
+                    index,
+                    frames,
                 };
-                let (served_party, refused_party) = match &party {
-                    Some(p) if served > 0 && served < asking => (
-                        Some(p.part(0..served as usize)),
-                        Some(p.part(served as usize..p.members.len())),
-                    ),
-                    _ => (party.clone(), party),
-                };
-                if served > 0 {
-                    self.recorder
-                        .borrow_mut()
-                        .edge_answered(self.config.index, now, bytes, false, served);
-                    let reply = Msg::SegmentReply {
-                        edge: ctx.me(),
-                        viewer,
-                        party: served_party,
-                        req,
-                        index,
-                        frames,
+                if !self.config.serve_in_viewer_order {
+                    // A squad's members take the bucket one after another, as they
+                    // would asking apart, so the first are served and the rest refused.
+                    let bytes = u64::from(frames) * self.config.frame_bytes;
+                    let served = match self.egress.as_mut() {
+                        None => asking as usize,
+                        Some(bucket) => (0..asking).take_while(|_| bucket.try_take(now, bytes * 8)).count(),
                     };
-                    ctx.send(client, reply, CONTROL_MESSAGE_BYTES);
+                    let members = Party::members_of(&asked.party, &asked.viewer);
+                    let served: SmallVec<[bool; 8]> = (0..members.len()).map(|at| at < served).collect();
+                    return self.answer(asked, &served, ctx);
                 }
-                if served < asking {
-                    self.recorder.borrow_mut().edge_answered(
-                        self.config.index,
-                        now,
-                        CONTROL_MESSAGE_BYTES,
-                        true,
-                        asking - served,
-                    );
-                    let refused = Msg::FetchFailed {
-                        viewer,
-                        party: refused_party,
-                        req,
-                        status: 503,
-                    };
-                    ctx.send(client, refused, CONTROL_MESSAGE_BYTES);
+                if self.asked.is_empty() {
+                    ctx.timer_at(now, Msg::PlaceTimer);
                 }
+                self.asked.push(asked);
             }
+            Input::Timer(Msg::PlaceTimer) => self.serve_asked(ctx),
             // Health checks (of a health-checked DNS record or a load balancer).
             Input::Msg {
                 from,
@@ -369,6 +441,7 @@ impl Behavior for Edge {
             Input::Restart => {
                 // The cache lived in memory.
                 self.streams.iter_mut().for_each(|cached| *cached = Cached::empty());
+                self.asked.clear();
                 self.watch_shield(ctx, true);
             }
             _ => {}

@@ -31,7 +31,9 @@ use crate::metrics::ALL_STREAMS;
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId, SimRng};
 use crate::time::{SimDuration, SimTime};
 
-use super::{checker_from, impair, in_viewer_order, Deadline, Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{
+    checker_from, impair, in_viewer_order, part_of, Deadline, Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES,
+};
 
 #[derive(Clone, Debug)]
 pub struct LbConfig {
@@ -537,16 +539,6 @@ impl LoadBalancer {
         };
         ctx.send(client, msg, CONTROL_MESSAGE_BYTES);
     }
-}
-
-/// The members `members` of `party` as the party of a message: `party` itself when
-/// they are all of it, a part of it when they are some.
-fn part_of(party: &Option<Arc<Party>>, members: &[u32]) -> Option<Arc<Party>> {
-    let party = party.as_ref()?;
-    if members.len() == party.members.len() {
-        return Some(Arc::clone(party));
-    }
-    Some(party.part_of(members.into()))
 }
 
 fn request_id(msg: &Msg) -> u32 {

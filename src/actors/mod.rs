@@ -629,6 +629,16 @@ pub fn in_viewer_order<T: Clone>(
     decided
 }
 
+/// The members `members` of `party` as the party of a message: `party` itself when
+/// they are all of it, a part of it when they are some.
+pub fn part_of(party: &Option<Arc<Party>>, members: &[u32]) -> Option<Arc<Party>> {
+    let party = party.as_ref()?;
+    if members.len() == party.members.len() {
+        return Some(Arc::clone(party));
+    }
+    Some(party.part_of(members.into()))
+}
+
 /// Faults of a service that is up but misbehaves, carried by [`Msg::Impair`].
 pub mod impair {
     /// `dns.outage`: queries go unanswered.

@@ -548,6 +548,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         frame_bytes,
         capacity_bps: capacity_bps(s.cdn.edge_capacity_mbps),
         index: 0,
+        serve_in_viewer_order: s.cdn.balancing == "hardware" && edges_may_run_short(s),
     };
     let shield_of = assign_shields(s, &names, &shield_ids, &edge_ids);
     for (k, &id) in shield_ids.iter().enumerate() {
@@ -1027,4 +1028,13 @@ fn apply_fault(
         }
         other => unreachable!("validation admits only known fault kinds, not {other}"),
     }
+}
+
+/// Whether an edge's egress may ever be capped: `cdn.edge_capacity_mbps`, or a
+/// `cdn.overload` fault, scheduled or random.
+fn edges_may_run_short(s: &Scenario) -> bool {
+    const OVERLOAD: &str = "cdn.overload";
+    s.cdn.edge_capacity_mbps > 0.0
+        || s.faults.iter().any(|f| f.kind == OVERLOAD)
+        || (s.random_faults.iter()).any(|r| r.kinds.iter().any(|k| k.kind == OVERLOAD))
 }

@@ -229,31 +229,6 @@ fn check_fault_id(c: &mut Checker<'_>, at: &str, id: Option<&str>) {
     }
 }
 
-/// Squads split where an edge, a DNS, a load balancer or a retry jitter treats their
-/// members apart (serving some at capacity and refusing the rest; a rotating answer
-/// per viewer; a connection per viewer; a delay drawn per viewer); edges at capacity
-/// behind a hardware balancer, which brings them the members of several squads
-/// interleaved, are refused, with the fix.
-fn check_squads(c: &mut Checker<'_>, s: &Scenario) {
-    if !s.viewers.squads {
-        return;
-    }
-    const OFF: &str = "or set viewers.squads = false";
-    if s.cdn.balancing == "hardware" {
-        let capped = (s.cdn.edge_capacity_mbps > 0.0).then_some("cdn.edge_capacity_mbps".to_string());
-        let overload = (s.faults.iter().enumerate())
-            .find(|(_, f)| f.kind == "cdn.overload")
-            .map(|(i, _)| format!("fault[{i}].kind"));
-        if let Some(key) = capped.or(overload) {
-            c.error(
-                &key,
-                "viewers.squads cannot yet share requests that a hardware load balancer brings to edges at capacity: the device hands each edge members of several squads, which it would serve in another order than separate viewers",
-                format!("leave the edges uncapped, use cdn.balancing = \"software\" or \"round-robin-dns\", {OFF}"),
-            );
-        }
-    }
-}
-
 /// The viewers' arrival curve, sessions and regions.
 fn check_workload(c: &mut Checker<'_>, s: &Scenario, duration: SimDuration) {
     let v = &s.viewers;
@@ -1144,7 +1119,6 @@ pub(super) fn validate(sources: &Sources, s: Scenario) -> Result<Scenario, Diagn
         );
     }
     check_workload(&mut c, &s, duration);
-    check_squads(&mut c, &s);
     let warmup = s.scenario.warmup.0;
     if warmup >= duration && !warmup.is_zero() {
         c.error(
