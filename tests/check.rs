@@ -115,11 +115,7 @@ fn results_do_not_depend_on_jobs_and_shards_merge_into_the_unsharded_result() {
         );
     }
     // A merge with a shard missing names what is missing.
-    let o = Command::new(common::binary())
-        .arg("merge")
-        .args(&shards[..2])
-        .output()
-        .unwrap();
+    let o = common::merge(&shards[..2], None);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stdout(&o).contains("2 run(s) missing from every folder"),
@@ -127,13 +123,7 @@ fn results_do_not_depend_on_jobs_and_shards_merge_into_the_unsharded_result() {
         stdout(&o)
     );
     let merged = tmp.path().join("merged");
-    let o = Command::new(common::binary())
-        .arg("merge")
-        .args(&shards)
-        .arg("--out")
-        .arg(&merged)
-        .output()
-        .unwrap();
+    let o = common::merge(&shards, Some(&merged));
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(
         reference == files(&merged),

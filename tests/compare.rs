@@ -106,13 +106,7 @@ fn active_active_against_active_passive_and_jobs_invariance() {
         shards.push(dir);
     }
     let merged = tmp.path().join("merged");
-    let o = Command::new(common::binary())
-        .arg("merge")
-        .args(&shards)
-        .arg("--out")
-        .arg(&merged)
-        .output()
-        .unwrap();
+    let o = common::merge(&shards, Some(&merged));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     for file in [
         "comparison.csv",

@@ -81,13 +81,7 @@ fn detection_grows_with_interval_times_fall_across_the_grid() {
         );
     }
     let merged = tmp.path().join("merged");
-    let o = Command::new(common::binary())
-        .arg("merge")
-        .args(&shards)
-        .arg("--out")
-        .arg(&merged)
-        .output()
-        .unwrap();
+    let o = common::merge(&shards, Some(&merged));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     for file in ["sweep.csv", "sweep.json", "plots/sweep.svg", "plots/sweep.png"] {
         let reference = std::fs::read(one.join(file)).unwrap();

@@ -28,6 +28,17 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_failcast"))
 }
 
+/// `failcast merge SHARDS… [--out OUT]`, its output.
+#[allow(dead_code)] // not every test binary merges
+pub fn merge(shards: &[PathBuf], out: Option<&Path>) -> std::process::Output {
+    let mut command = std::process::Command::new(binary());
+    command.arg("merge").args(shards);
+    if let Some(out) = out {
+        command.arg("--out").arg(out);
+    }
+    command.output().expect("failcast runs")
+}
+
 /// The frame ledger: every produced frame is played, dropped, in flight or unwatched.
 pub fn balances(s: &Summary) -> bool {
     s.frames_produced == s.frames_played + s.frames_dropped.total + s.frames_in_flight + s.frames_unwatched
