@@ -18,7 +18,7 @@ use crate::control::reconnect::Backoff;
 use crate::control::vrrp::Role;
 use crate::metrics::{FaultRecord, StreamShape};
 use crate::scenario::chaos::{concrete_faults, ConcreteFault};
-use crate::scenario::select::{is_node_id, Universe};
+use crate::scenario::select::is_node_id;
 use crate::scenario::workload;
 use crate::scenario::{Fault, LinkCfg, Scenario};
 use crate::sim::{rng_for, Degradation, Dest, Kernel, KernelAction, LinkSpec, NodeId, Partition, Scheduled};
@@ -108,11 +108,7 @@ fn place_planned_viewers(
         vec![(0..edge_ids.len()).collect()]
     } else {
         let nodes = s.node_names();
-        let universe = Universe {
-            nodes: &nodes,
-            groups: &s.groups,
-            regions: &s.regions,
-        };
+        let universe = s.selectors(&nodes);
         (s.regions.keys())
             .map(|region| {
                 let members =
@@ -163,11 +159,7 @@ fn assign_shields(s: &Scenario, names: &[String], shield_ids: &[NodeId], edge_id
         return Vec::new();
     }
     let nodes = s.node_names();
-    let universe = Universe {
-        nodes: &nodes,
-        groups: &s.groups,
-        regions: &s.regions,
-    };
+    let universe = s.selectors(&nodes);
     let region_members: Vec<Vec<String>> = (s.regions.keys())
         .map(|name| (universe.resolve::<crate::sim::SimRng>(&format!("region:{name}"), None)).unwrap_or_default())
         .collect();
@@ -205,11 +197,7 @@ fn place_in_regions(
         return;
     }
     let nodes = s.node_names();
-    let universe = Universe {
-        nodes: &nodes,
-        groups: &s.groups,
-        regions: &s.regions,
-    };
+    let universe = s.selectors(&nodes);
     let net = kernel.network_mut();
     let gap = &s.network.inter_region;
     net.set_inter_region(gap.latency.0, gap.jitter.0);

@@ -147,11 +147,7 @@ fn role_of(node: &str) -> &'static str {
 /// seed stream. The scenario was validated, so every selector resolves.
 pub fn concrete_faults<R: Rng>(s: &Scenario, mut rng_for: impl FnMut(&str) -> R) -> Vec<ConcreteFault> {
     let nodes = s.node_names();
-    let universe = Universe {
-        nodes: &nodes,
-        groups: &s.groups,
-        regions: &s.regions,
-    };
+    let universe = s.selectors(&nodes);
     let mut out: Vec<ConcreteFault> = Vec::new();
     for (i, fault) in s.faults.iter().enumerate() {
         let id = s.fault_id(i);

@@ -1025,6 +1025,16 @@ impl Scenario {
         names
     }
 
+    /// What a selector can name in this scenario: `nodes` (its [`Scenario::node_names`]),
+    /// its groups and its regions.
+    pub fn selectors<'a>(&'a self, nodes: &'a [String]) -> select::Universe<'a> {
+        select::Universe {
+            nodes,
+            groups: &self.groups,
+            regions: &self.regions,
+        }
+    }
+
     /// The fault's id, or `fault-N` (1-based, in file order).
     pub fn fault_id(&self, index: usize) -> String {
         self.faults[index]

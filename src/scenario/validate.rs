@@ -315,11 +315,7 @@ fn check_workload(c: &mut Checker<'_>, s: &Scenario, duration: SimDuration) {
             );
         }
         let nodes = s.node_names();
-        let universe = Universe {
-            nodes: &nodes,
-            groups: &s.groups,
-            regions: &s.regions,
-        };
+        let universe = s.selectors(&nodes);
         for (name, &weight) in &v.regions {
             let path = format!("viewers.regions.{name}");
             if !s.regions.contains_key(name) {
@@ -936,11 +932,7 @@ pub(super) fn validate(sources: &Sources, s: Scenario) -> Result<Scenario, Diagn
         // no inter-region distance, no region partition, a bridge between regions.
         if !s.regions.is_empty() {
             let nodes = s.node_names();
-            let universe = Universe {
-                nodes: &nodes,
-                groups: &s.groups,
-                regions: &s.regions,
-            };
+            let universe = s.selectors(&nodes);
             let placed: Vec<String> = (s.regions.keys())
                 .flat_map(|r| {
                     universe
@@ -1189,11 +1181,7 @@ pub(super) fn validate(sources: &Sources, s: Scenario) -> Result<Scenario, Diagn
     }
 
     let nodes = s.node_names();
-    let universe = Universe {
-        nodes: &nodes,
-        groups: &s.groups,
-        regions: &s.regions,
-    };
+    let universe = s.selectors(&nodes);
     for (name, members) in &s.groups {
         for member in members {
             check_selector(&mut c, &format!("groups.{name}"), member, &universe);
