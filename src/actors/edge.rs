@@ -208,14 +208,17 @@ impl Edge {
         let now = ctx.now();
         let asked = std::mem::take(&mut self.asked);
         let members: Vec<&[u32]> = (asked.iter()).map(|a| Party::members_of(&a.party, &a.viewer)).collect();
-        let frame_bytes = self.config.frame_bytes;
-        let served = in_viewer_order(&members, false, |_, at| {
-            let bits = u64::from(asked[at].frames) * frame_bytes * 8;
-            self.egress.as_mut().is_none_or(|bucket| bucket.try_take(now, bits))
-        });
+        let served = in_viewer_order(&members, false, |_, at| self.admits(now, asked[at].frames));
         for (asked, served) in asked.into_iter().zip(served) {
             self.answer(asked, &served, ctx);
         }
+    }
+
+    /// Whether the egress has room at `now` for one answer of `frames` frames (and takes
+    /// it). Once refused at an instant, an answer as large is refused again.
+    fn admits(&mut self, now: SimTime, frames: u32) -> bool {
+        let bits = u64::from(frames) * self.config.frame_bytes * 8;
+        self.egress.as_mut().is_none_or(|bucket| bucket.try_take(now, bits))
     }
 
     /// Answers `asked`: the segment to the members `served` marks (in member order), 503
@@ -391,13 +394,8 @@ impl Behavior for Edge {
                 if !self.config.serve_in_viewer_order {
                     // A squad's members take the bucket one after another, as they
                     // would asking apart, so the first are served and the rest refused.
-                    let bytes = u64::from(frames) * self.config.frame_bytes;
-                    let served = match self.egress.as_mut() {
-                        None => asking as usize,
-                        Some(bucket) => (0..asking).take_while(|_| bucket.try_take(now, bytes * 8)).count(),
-                    };
                     let members = Party::members_of(&asked.party, &asked.viewer);
-                    let served: SmallVec<[bool; 8]> = (0..members.len()).map(|at| at < served).collect();
+                    let served: SmallVec<[bool; 8]> = members.iter().map(|_| self.admits(now, frames)).collect();
                     return self.answer(asked, &served, ctx);
                 }
                 if self.asked.is_empty() {
