@@ -365,23 +365,26 @@ impl Msg {
 
 /// [`mix`] of `words`, then of `stream` unless it is the first (0): a run of one stream
 /// keeps the digests it had before streams were numbered.
+/// `mix` of `words` and then of a word naming the stream (stream 0 adds none). The
+/// stream's word is folded onto the hash, not appended to a copy of `words`: this runs
+/// for every segment and request in the trace digest, and must not allocate.
 fn mix_stream(words: &[u64], stream: u32) -> u64 {
+    let hash = mix(words);
     if stream == 0 {
-        mix(words)
+        hash
     } else {
-        let mut all = words.to_vec();
-        all.push(u64::from(stream) << 32 | 0x5354);
-        mix(&all)
+        fold(hash, u64::from(stream) << 32 | 0x5354)
     }
 }
 
 fn mix(words: &[u64]) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    for &word in words {
-        hash ^= word;
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
+    words
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, &word| fold(hash, word))
+}
+
+fn fold(hash: u64, word: u64) -> u64 {
+    (hash ^ word).wrapping_mul(0x0000_0100_0000_01b3)
 }
 
 impl TraceMsg for Msg {
