@@ -210,7 +210,7 @@ impl Edge {
         let members: Vec<&[u32]> = (asked.iter()).map(|a| Party::members_of(&a.party, &a.viewer)).collect();
         let served = in_viewer_order(&members, false, |_, at| self.admits(now, asked[at].frames));
         for (asked, served) in asked.into_iter().zip(served) {
-            self.answer(asked, &served, ctx);
+            self.answer(&asked, &served, ctx);
         }
     }
 
@@ -222,19 +222,16 @@ impl Edge {
     }
 
     /// Answers `asked`: the segment to the members `served` marks (in member order), 503
-    /// to the rest; one message each way.
-    fn answer(&mut self, asked: Asked, served: &[bool], ctx: &mut Ctx<'_, Msg>) {
-        let now = ctx.now();
-        let Asked {
-            client,
-            viewer,
-            party,
-            req,
-            index,
-            frames,
-        } = asked;
-        let members = Party::members_of(&party, &viewer);
-        let (mut taken, mut refused): (SmallVec<[u32; 8]>, SmallVec<[u32; 8]>) = (SmallVec::new(), SmallVec::new());
+    /// to the rest.
+    fn answer(&mut self, asked: &Asked, served: &[bool], ctx: &mut Ctx<'_, Msg>) {
+        let members = Party::members_of(&asked.party, &asked.viewer);
+        if served.iter().all(|&s| s) {
+            return self.reply(asked, members, &[], ctx);
+        }
+        if !served.contains(&true) {
+            return self.reply(asked, &[], members, ctx);
+        }
+        let (mut taken, mut refused) = (SmallVec::<[u32; 8]>::new(), SmallVec::<[u32; 8]>::new());
         for (&member, &served) in members.iter().zip(served) {
             if served {
                 taken.push(member);
@@ -242,6 +239,21 @@ impl Edge {
                 refused.push(member);
             }
         }
+        self.reply(asked, &taken, &refused, ctx);
+    }
+
+    /// The segment to `taken`, 503 to `refused` (members of `asked`): one message each
+    /// way, for the whole request when either is all of it.
+    fn reply(&mut self, asked: &Asked, taken: &[u32], refused: &[u32], ctx: &mut Ctx<'_, Msg>) {
+        let now = ctx.now();
+        let &Asked {
+            client,
+            viewer,
+            ref party,
+            req,
+            index,
+            frames,
+        } = asked;
         let bytes = u64::from(frames) * self.config.frame_bytes;
         if !taken.is_empty() {
             self.recorder
@@ -250,7 +262,7 @@ impl Edge {
             let reply = Msg::SegmentReply {
                 edge: ctx.me(),
                 viewer,
-                party: part_of(&party, &taken),
+                party: part_of(party, taken),
                 req,
                 index,
                 frames,
@@ -267,7 +279,7 @@ impl Edge {
             );
             let refused = Msg::FetchFailed {
                 viewer,
-                party: part_of(&party, &refused),
+                party: part_of(party, refused),
                 req,
                 status: 503,
             };
@@ -393,10 +405,12 @@ impl Behavior for Edge {
                 };
                 if !self.config.serve_in_viewer_order {
                     // A squad's members take the bucket one after another, as they
-                    // would asking apart, so the first are served and the rest refused.
+                    // would asking apart, so the first are served and the rest refused
+                    // (once `admits` refuses at an instant, it refuses the rest too).
                     let members = Party::members_of(&asked.party, &asked.viewer);
-                    let served: SmallVec<[bool; 8]> = members.iter().map(|_| self.admits(now, frames)).collect();
-                    return self.answer(asked, &served, ctx);
+                    let served = members.iter().take_while(|_| self.admits(now, frames)).count();
+                    let (taken, refused) = members.split_at(served);
+                    return self.reply(&asked, taken, refused, ctx);
                 }
                 if self.asked.is_empty() {
                     ctx.timer_at(now, Msg::PlaceTimer);
