@@ -224,6 +224,7 @@ fn measure_isolated(what: &str) -> Result<bench::MeasuredRun, String> {
 
 /// `failcast bench --measure WHAT`: one measurement, printed as JSON.
 fn measure_command(what: &str) -> i32 {
+    let calls_before = huge_pages::allocation_calls_on_this_thread();
     let run = match what.split_once('=') {
         None if what == "day" => bench::run_reference_day(&[]),
         Some(("audience", n)) => match n.parse::<u32>() {
@@ -241,6 +242,7 @@ fn measure_command(what: &str) -> i32 {
             let measured = bench::MeasuredRun {
                 run,
                 peak_rss_bytes: bench::peak_rss_bytes(),
+                allocation_calls: Some(huge_pages::allocation_calls_on_this_thread() - calls_before),
             };
             say!("{}", serde_json::to_string(&measured).expect("plain numbers serialise"));
             exit::OK
@@ -352,15 +354,20 @@ fn bench_command(
         "strict (one event at a time) dispatch at 1,000 actors: {}",
         m(report.strict_events_per_s_1k)
     );
-    if let Some(bench::MeasuredRun { run, peak_rss_bytes }) = &day_run {
+    let per_event = |measured: &bench::MeasuredRun| {
+        (measured.allocations_per_event()).map_or("-".into(), |calls| format!("{calls:.3}"))
+    };
+    if let Some(day) = &day_run {
+        let run = &day.run;
         say!(
-            "reference day: {:.0} s simulated in {:.1} s wall ({:.0}× real time), {} events ({}/s), peak RSS {}",
+            "reference day: {:.0} s simulated in {:.1} s wall ({:.0}× real time), {} events ({}/s), peak RSS {}, {} allocations per event",
             run.simulated_s,
             run.wall_s,
             run.speedup,
             run.events,
             m(run.events_per_s),
-            peak_rss_bytes.map_or("-".into(), |b| format!("{:.0} MB", b as f64 / 1e6))
+            day.peak_rss_bytes.map_or("-".into(), |b| format!("{:.0} MB", b as f64 / 1e6)),
+            per_event(day)
         );
     }
     if let Some(j) = &jobs {
@@ -391,16 +398,18 @@ fn bench_command(
     }
     let runs = |label: &str, a: &bench::Audience| {
         let mb = |b: Option<u64>| b.map_or("-".into(), |b| format!("{:.0} MB", b as f64 / 1e6));
-        for bench::MeasuredRun { run, peak_rss_bytes } in [&a.quarter, &a.full] {
+        for measured in [&a.quarter, &a.full] {
+            let run = &measured.run;
             say!(
-                "{label}: {} viewers, {:.0} s simulated in {:.1} s wall ({:.2}× real time), {} events ({}/s), peak RSS {}",
+                "{label}: {} viewers, {:.0} s simulated in {:.1} s wall ({:.2}× real time), {} events ({}/s), peak RSS {}, {} allocations per event",
                 with_thousands(run.viewers),
                 run.simulated_s,
                 run.wall_s,
                 run.speedup,
                 run.events,
                 m(run.events_per_s),
-                mb(*peak_rss_bytes)
+                mb(measured.peak_rss_bytes),
+                per_event(measured)
             );
         }
         a.bytes_per_viewer.map_or("-".into(), |b| format!("{b:.0}"))

@@ -310,6 +310,18 @@ pub struct MeasuredRun {
     pub run: ScenarioRun,
     /// Peak resident memory of the process, if the platform can tell.
     pub peak_rss_bytes: Option<u64>,
+    /// Calls to the allocator during the measurement, building the world included, if
+    /// the allocator counts them (the failcast binary's does).
+    #[serde(default)]
+    pub allocation_calls: Option<u64>,
+}
+
+impl MeasuredRun {
+    /// Allocator calls per simulated event.
+    pub fn allocations_per_event(&self) -> Option<f64> {
+        let calls = self.allocation_calls?;
+        (self.run.events > 0).then(|| calls as f64 / self.run.events as f64)
+    }
 }
 
 /// What a large audience costs: a run with `viewers`, and one with a quarter as many
@@ -438,6 +450,7 @@ mod tests {
                 events_per_s: 0.0,
             },
             peak_rss_bytes: peak,
+            allocation_calls: None,
         };
         let a = Audience::from_runs(
             measured(1_000, 1.0, Some(10_000_000)),
