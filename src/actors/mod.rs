@@ -364,10 +364,9 @@ impl Msg {
 }
 
 /// [`mix`] of `words`, then of `stream` unless it is the first (0): a run of one stream
-/// keeps the digests it had before streams were numbered.
-/// `mix` of `words` and then of a word naming the stream (stream 0 adds none). The
-/// stream's word is folded onto the hash, not appended to a copy of `words`: this runs
-/// for every segment and request in the trace digest, and must not allocate.
+/// keeps the digests it had before streams were numbered. The stream's word is folded
+/// onto the hash, not appended to a copy of `words`: this runs for every segment and
+/// request in the trace digest, and must not allocate.
 fn mix_stream(words: &[u64], stream: u32) -> u64 {
     let hash = mix(words);
     if stream == 0 {

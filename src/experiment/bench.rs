@@ -310,8 +310,9 @@ pub struct MeasuredRun {
     pub run: ScenarioRun,
     /// Peak resident memory of the process, if the platform can tell.
     pub peak_rss_bytes: Option<u64>,
-    /// Calls to the allocator during the measurement, building the world included, if
-    /// the allocator counts them (the failcast binary's does).
+    /// Calls to the allocator during the measurement (loading the scenario, building
+    /// the world and summarising included), if the allocator counts them (the failcast
+    /// binary's does).
     #[serde(default)]
     pub allocation_calls: Option<u64>,
 }

@@ -606,7 +606,7 @@ pub struct Dispatched {
 /// How the kernel wakes a host: a one-slot stream the host actor consumes through
 /// actix's `StreamHandler`. An actix message (`do_send`) boxes an envelope and a
 /// mailbox node for every host in every window: on the reference day, whose windows
-/// hold few events, that was 1.4 allocations per event, and nearly all of them.
+/// hold few events, that was about 1.4 allocations per event, nearly all of them.
 struct Doorbell {
     window_end: Cell<Option<SimTime>>,
     waker: RefCell<Option<Waker>>,
@@ -614,6 +614,8 @@ struct Doorbell {
 
 impl Doorbell {
     fn ring(&self, window_end: SimTime) {
+        // The kernel waits for every host before the next window: none is rung twice.
+        debug_assert!(self.window_end.get().is_none(), "a host rung twice in one window");
         self.window_end.set(Some(window_end));
         if let Some(waker) = self.waker.borrow().as_ref() {
             waker.wake_by_ref();
@@ -1291,8 +1293,8 @@ impl<M: Send + Unpin + TraceMsg + 'static> Kernel<M> {
         }
     }
 
-    /// Hands every host its inbox, through one message per host, and waits until all
-    /// are handled.
+    /// Hands every host its inbox, ringing each host's doorbell once, and waits until
+    /// all are handled.
     async fn flush(&mut self, window_end: SimTime) -> Result<(), SimError> {
         self.shared.pending.set(self.touched_hosts.len());
         for host in self.touched_hosts.drain(..) {
