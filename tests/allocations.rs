@@ -7,7 +7,8 @@
 //! counts are deterministic. Measured
 //! when written: 0.080 on the reference day (1.49 when each host's turn was an actix
 //! message), 0.051 with squads (0.132 when an edge listed a squad's members to answer
-//! it).
+//! it), 0.003 behind a hardware balancer with capped edges (0.912 when ordering each
+//! instant's requests built new lists).
 
 mod common;
 
@@ -93,4 +94,12 @@ fn squads_allocate_almost_nothing_per_event() {
         &["viewers.squads=true", "viewers.join_step=1s", "viewers.count=2500"],
     );
     assert!(per_event < 0.08, "{per_event:.3} allocations per event");
+}
+
+/// A hardware balancer pair and capped edges behind it: each instant's requests are
+/// placed, and served, in viewer order from lists kept between instants.
+#[test]
+fn hardware_balancing_allocates_almost_nothing_per_event() {
+    let per_event = per_extra_event("scenarios/hardware-lb.toml", (7, 14), &["cdn.edge_capacity_mbps=200"]);
+    assert!(per_event < 0.05, "{per_event:.3} allocations per event");
 }

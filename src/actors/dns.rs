@@ -25,7 +25,7 @@ use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::sim::{Behavior, Ctx, Input, NodeId};
 use crate::time::{SimDuration, SimTime};
 
-use super::{checker_from, impair, in_viewer_order, Deadline, Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{checker_from, impair, Deadline, Msg, Party, SharedRecorder, ViewerOrder, CONTROL_MESSAGE_BYTES};
 
 /// What the names answer with.
 pub enum Record {
@@ -52,6 +52,8 @@ pub struct Dns {
     stale: bool,
     /// A rotating record's queries of this instant, answered together once all are in.
     queries: Vec<Query>,
+    /// Answers [`Dns::queries`]' viewers in viewer order.
+    order: ViewerOrder<Option<Answer>>,
 }
 
 /// An answer: a target (index) and its TTL.
@@ -98,6 +100,7 @@ impl Dns {
             outage: false,
             stale: false,
             queries: Vec::new(),
+            order: ViewerOrder::default(),
         }
     }
 
@@ -124,10 +127,11 @@ impl Dns {
     /// in viewer order takes the record's next answer; each query then gets one reply
     /// per target, naming the members given it.
     fn answer_queries(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        let queries = std::mem::take(&mut self.queries);
-        let members: Vec<&[u32]> = queries.iter().map(Query::members).collect();
-        let answers = in_viewer_order(&members, None, |_, at| self.answer(queries[at].name));
-        for (query, answers) in queries.into_iter().zip(answers) {
+        let mut queries = std::mem::take(&mut self.queries);
+        let mut order = std::mem::take(&mut self.order);
+        order.decide(&queries, Query::members, None, |_, at| self.answer(queries[at].name));
+        for (at, query) in queries.iter().enumerate() {
+            let answers = order.of(at);
             // Those with the same answer share a reply, in the order of their first.
             let mut targets: SmallVec<[Answer; 4]> = SmallVec::new();
             for &answer in answers.iter().flatten() {
@@ -138,7 +142,7 @@ impl Dns {
             for &(target, ttl) in &targets {
                 let party = match &query.party {
                     Some(party) if targets.len() > 1 => {
-                        let given: Box<[u32]> = (party.members.iter().zip(&answers))
+                        let given: Box<[u32]> = (party.members.iter().zip(answers))
                             .filter(|&(_, &a)| a == Some((target, ttl)))
                             .map(|(&member, _)| member)
                             .collect();
@@ -155,6 +159,9 @@ impl Dns {
                 ctx.send(query.from, reply, CONTROL_MESSAGE_BYTES);
             }
         }
+        queries.clear();
+        // Kept, emptied, for the next instant.
+        (self.queries, self.order) = (queries, order);
     }
 
     fn apply_health(&mut self, ctx: &mut Ctx<'_, Msg>, changes: &[(usize, bool)]) {

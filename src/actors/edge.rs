@@ -15,7 +15,7 @@ use crate::time::{SimDuration, SimTime};
 
 use smallvec::SmallVec;
 
-use super::{in_viewer_order, part_of, Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{part_of, Msg, Party, SharedRecorder, ViewerOrder, CONTROL_MESSAGE_BYTES};
 
 #[derive(Clone, Copy, Debug)]
 pub struct EdgeConfig {
@@ -42,6 +42,13 @@ struct Asked {
     req: u32,
     index: u64,
     frames: u32,
+}
+
+impl Asked {
+    /// The viewers it asks for: the squad's members, or the viewer alone.
+    fn members(&self) -> &[u32] {
+        Party::members_of(&self.party, &self.viewer)
+    }
 }
 
 /// What an edge holds of one stream.
@@ -99,6 +106,8 @@ pub struct Edge {
     egress: Option<TokenBucket>,
     /// Segment requests of this instant, served together (`serve_in_viewer_order`).
     asked: Vec<Asked>,
+    /// Serves [`Edge::asked`]'s viewers in viewer order.
+    order: ViewerOrder<bool>,
     recorder: SharedRecorder,
 }
 
@@ -110,6 +119,7 @@ impl Edge {
             streams: (0..streams).map(|_| Cached::empty()).collect(),
             egress: (config.capacity_bps > 0).then(|| TokenBucket::new(config.capacity_bps, SimTime::ZERO)),
             asked: Vec::new(),
+            order: ViewerOrder::default(),
             recorder,
         }
     }
@@ -206,12 +216,17 @@ impl Edge {
     /// and the rest refused, however the requests were grouped and whichever came first.
     fn serve_asked(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();
-        let asked = std::mem::take(&mut self.asked);
-        let members: Vec<&[u32]> = (asked.iter()).map(|a| Party::members_of(&a.party, &a.viewer)).collect();
-        let served = in_viewer_order(&members, false, |_, at| self.admits(now, asked[at].frames));
-        for (asked, served) in asked.into_iter().zip(served) {
-            self.answer(&asked, &served, ctx);
+        let mut asked = std::mem::take(&mut self.asked);
+        let mut order = std::mem::take(&mut self.order);
+        order.decide(&asked, Asked::members, false, |_, at| {
+            self.admits(now, asked[at].frames)
+        });
+        for (at, one) in asked.iter().enumerate() {
+            self.answer(one, order.of(at), ctx);
         }
+        asked.clear();
+        // Kept, emptied, for the next instant.
+        (self.asked, self.order) = (asked, order);
     }
 
     /// Whether the egress has room at `now` for one answer of `frames` frames (and takes

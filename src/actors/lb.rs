@@ -31,9 +31,7 @@ use crate::metrics::ALL_STREAMS;
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId, SimRng};
 use crate::time::{SimDuration, SimTime};
 
-use super::{
-    checker_from, impair, in_viewer_order, part_of, Deadline, Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES,
-};
+use super::{checker_from, impair, part_of, Deadline, Msg, Party, SharedRecorder, ViewerOrder, CONTROL_MESSAGE_BYTES};
 
 #[derive(Clone, Debug)]
 pub struct LbConfig {
@@ -165,6 +163,8 @@ pub struct LoadBalancer {
     sent: u64,
     /// The requests of this instant, placed together once all are in.
     arrivals: Vec<Arrival>,
+    /// Places [`LoadBalancer::arrivals`]' viewers in viewer order.
+    order: ViewerOrder<Option<usize>>,
     proxy_timer: Deadline,
     rng: SimRng,
     recorder: SharedRecorder,
@@ -204,6 +204,7 @@ impl LoadBalancer {
             deadlines: BTreeSet::new(),
             sent: 0,
             arrivals: Vec::new(),
+            order: ViewerOrder::default(),
             proxy_timer: Deadline::default(),
             rng,
             recorder,
@@ -412,12 +413,16 @@ impl LoadBalancer {
         if std::mem::take(&mut self.awaiting_first_request) {
             self.recorder.borrow_mut().path_served(&self.config.name, now);
         }
-        let arrivals = std::mem::take(&mut self.arrivals);
-        let members: Vec<&[u32]> = arrivals.iter().map(Arrival::members).collect();
-        let edges = in_viewer_order(&members, None, |member, _| self.connection(member, now));
-        for (arrival, edges) in arrivals.into_iter().zip(edges) {
-            self.forward(arrival, &edges, ctx);
+        let mut arrivals = std::mem::take(&mut self.arrivals);
+        let mut order = std::mem::take(&mut self.order);
+        order.decide(&arrivals, Arrival::members, None, |member, _| {
+            self.connection(member, now)
+        });
+        for (at, arrival) in arrivals.drain(..).enumerate() {
+            self.forward(arrival, order.of(at), ctx);
         }
+        // Kept, emptied, for the next instant.
+        (self.arrivals, self.order) = (arrivals, order);
     }
 
     /// Sends request `arrival` on, its members to `edges` (theirs, in member order).

@@ -19,8 +19,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use smallvec::SmallVec;
-
 use crate::control::failover::SwitchReason;
 use crate::control::health::{HealthChecker, HealthConfig};
 use crate::control::player::PlaylistEntry;
@@ -607,28 +605,62 @@ impl TraceMsg for Msg {
 
 /// Decides for every viewer that the requests of one instant ask for, in viewer order
 /// (ascending id; a viewer's own requests in the order they came), whatever order the
-/// requests arrived in and however squads grouped them: `decide(viewer, request)` runs
-/// once per member of each request (`requests`: each one's viewers), and the decisions
-/// come back by request, in member order. Servers whose answers hang on order (a
-/// load balancer placing connections, a rotating DNS record) use it, so that a squad's
-/// members are answered as separate viewers would be.
-pub fn in_viewer_order<T: Clone>(
-    requests: &[&[u32]],
-    undecided: T,
-    mut decide: impl FnMut(u32, usize) -> T,
-) -> Vec<SmallVec<[T; 8]>> {
-    let mut order: Vec<(u32, usize, usize)> = Vec::new();
-    for (at, members) in requests.iter().enumerate() {
-        order.extend((members.iter().enumerate()).map(|(place, &member)| (member, at, place)));
+/// requests arrived in and however squads grouped them. Servers whose answers hang on
+/// order (a load balancer placing connections, a rotating DNS record, an edge at
+/// capacity) use it, so that a squad's members are answered as separate viewers would
+/// be. A server keeps one between instants: once its lists have grown, deciding an
+/// instant allocates nothing.
+pub struct ViewerOrder<T> {
+    /// (viewer, request, place among the request's members), sorted.
+    order: Vec<(u32, usize, usize)>,
+    /// Where each request's decisions begin in `decided`.
+    starts: Vec<usize>,
+    decided: Vec<T>,
+}
+
+impl<T> Default for ViewerOrder<T> {
+    fn default() -> Self {
+        ViewerOrder {
+            order: Vec::new(),
+            starts: Vec::new(),
+            decided: Vec::new(),
+        }
     }
-    order.sort_unstable();
-    let mut decided: Vec<SmallVec<[T; 8]>> = (requests.iter())
-        .map(|members| smallvec::smallvec![undecided.clone(); members.len()])
-        .collect();
-    for (member, at, place) in order {
-        decided[at][place] = decide(member, at);
+}
+
+impl<T: Clone> ViewerOrder<T> {
+    /// Runs `decide(viewer, request)` once per member of each of `requests` (whose
+    /// viewers `members` names), in viewer order; [`ViewerOrder::of`] then gives each
+    /// request's decisions.
+    pub fn decide<R>(
+        &mut self,
+        requests: &[R],
+        members: impl Fn(&R) -> &[u32],
+        undecided: T,
+        mut decide: impl FnMut(u32, usize) -> T,
+    ) {
+        self.order.clear();
+        self.starts.clear();
+        self.decided.clear();
+        for (at, request) in requests.iter().enumerate() {
+            let members = members(request);
+            self.starts.push(self.decided.len());
+            self.decided
+                .extend(std::iter::repeat_n(undecided.clone(), members.len()));
+            (self.order).extend((members.iter().enumerate()).map(|(place, &member)| (member, at, place)));
+        }
+        self.order.sort_unstable();
+        for &(member, at, place) in &self.order {
+            self.decided[self.starts[at] + place] = decide(member, at);
+        }
     }
-    decided
+
+    /// The decisions for request `at` of the last [`ViewerOrder::decide`], in member
+    /// order.
+    pub fn of(&self, at: usize) -> &[T] {
+        let end = self.starts.get(at + 1).copied().unwrap_or(self.decided.len());
+        &self.decided[self.starts[at]..end]
+    }
 }
 
 /// The members `members` of `party` as the party of a message: `party` itself when
