@@ -39,6 +39,14 @@ fn assert_squads_change_nothing(file: &str, base: &[&str]) -> (u64, u64) {
 /// Like [`assert_squads_change_nothing`], with `edit` applied to both scenarios (what
 /// overrides cannot say, such as a second fault).
 fn assert_squads_change_nothing_in(file: &str, base: &[&str], edit: impl Fn(&mut Scenario)) -> (u64, u64) {
+    let (apart, together) = squads_compared(file, base, edit);
+    (apart, together.summary.events)
+}
+
+/// Makes the comparison of [`assert_squads_change_nothing_in`], and returns the events
+/// of the run with one player per viewer and the whole run with squads, for tests
+/// that look further into it.
+fn squads_compared(file: &str, base: &[&str], edit: impl Fn(&mut Scenario)) -> (u64, RunOutput) {
     let load = |squads: &str| -> Scenario {
         let mut overrides = base.to_vec();
         overrides.push(squads);
@@ -71,8 +79,8 @@ fn assert_squads_change_nothing_in(file: &str, base: &[&str], edit: impl Fn(&mut
                 .join("\n"),
         );
     }
-    let events = (apart.summary.events, together.summary.events);
-    let (mut x, mut y) = (apart.summary, together.summary);
+    let apart_events = apart.summary.events;
+    let (mut x, mut y) = (apart.summary, together.summary.clone());
     for s in [&mut x, &mut y] {
         s.wall_s = 0.0;
         s.events = 0;
@@ -80,7 +88,7 @@ fn assert_squads_change_nothing_in(file: &str, base: &[&str], edit: impl Fn(&mut
     }
     assert_eq!(x, y);
     assert!(common::balances(&y));
-    events
+    (apart_events, together)
 }
 
 /// 400 quickstart viewers for 12 min, joining over 5 s on a 1 s grid (5 instants, 4
@@ -135,13 +143,9 @@ fn squads_split_where_an_edge_at_capacity_serves_some_members_and_refuses_others
     // 400 Mbit/s. Every edge refuses part of each wave, and a squad at the boundary is
     // split into those it served and those it refused, who retry apart.
     let base = [GRID, &["cdn.edge_capacity_mbps=300"]].concat();
-    let (apart, together) = assert_squads_change_nothing("scenarios/quickstart.toml", &base);
+    let (apart, out) = squads_compared("scenarios/quickstart.toml", &base, |_| {});
+    let together = out.summary.events;
     assert!(together < apart, "{together} events against {apart}");
-    let s = common::scenario(
-        "scenarios/quickstart.toml",
-        &[&base[..], &["viewers.squads=true"]].concat(),
-    );
-    let out = run_scenario(&s, 1, None, false).unwrap();
     let errors: u64 = out.viewers.iter().map(|v| u64::from(v.request_errors)).sum();
     assert!(errors > 1000, "the edges refuse requests: {errors}");
     let differ = (out.viewers.windows(2)).any(|w| w[0].joined_at == w[1].joined_at && w[0] != w[1]);
@@ -199,13 +203,9 @@ fn shaka_squads_split_into_their_members_when_a_retry_draws_its_jitter() {
         "viewers.player=shaka",
         "network.edge_viewer.jitter=0s",
     ];
-    let (apart, together) = assert_squads_change_nothing("scenarios/edge-failover.toml", &base);
+    let (apart, out) = squads_compared("scenarios/edge-failover.toml", &base, |_| {});
+    let together = out.summary.events;
     assert!(together < apart, "{together} events against {apart}");
-    let s = common::scenario(
-        "scenarios/edge-failover.toml",
-        &[&base[..], &["viewers.squads=true"]].concat(),
-    );
-    let out = run_scenario(&s, 1, None, false).unwrap();
     let errors: u64 = out.viewers.iter().map(|v| u64::from(v.request_errors)).sum();
     assert!(errors > 50, "requests time out and are retried: {errors}");
 }
@@ -293,13 +293,9 @@ fn squads_split_by_the_connections_of_a_hardware_load_balancer() {
     // connections: the last members of each wave are refused. Viewers leave one by
     // one (4 min sessions, each new session a viewer of its own), freeing entries.
     let base = [BEHIND_LB, &["lb.max_connections=250", "viewers.session.mean=4m"]].concat();
-    let (apart, together) = assert_squads_change_nothing("scenarios/hardware-lb.toml", &base);
+    let (apart, out) = squads_compared("scenarios/hardware-lb.toml", &base, |_| {});
+    let together = out.summary.events;
     assert!(together < apart, "{together} events against {apart}");
-    let s = common::scenario(
-        "scenarios/hardware-lb.toml",
-        &[&base[..], &["viewers.squads=true"]].concat(),
-    );
-    let out = run_scenario(&s, 1, None, false).unwrap();
     let edges: std::collections::BTreeSet<&str> = out.viewers.iter().map(|v| v.edge.as_str()).collect();
     assert_eq!(edges.len(), 4, "{edges:?}");
     let errors: u64 = out.viewers.iter().map(|v| u64::from(v.request_errors)).sum();
@@ -337,13 +333,9 @@ fn squads_split_at_edges_at_capacity_behind_a_proxy_with_outlier_detection() {
     // Envoy's consecutive 5xx per member, and ejects edge-1 when it would for
     // separate viewers. Two streams interleave the squads' ids.
     let base = [BEHIND_LB, &["encoders.count=2"]].concat();
-    let (apart, together) = assert_squads_change_nothing("scenarios/edge-overload.toml", &base);
+    let (apart, out) = squads_compared("scenarios/edge-overload.toml", &base, |_| {});
+    let together = out.summary.events;
     assert!(together < apart, "{together} events against {apart}");
-    let s = common::scenario(
-        "scenarios/edge-overload.toml",
-        &[&base[..], &["viewers.squads=true"]].concat(),
-    );
-    let out = run_scenario(&s, 1, None, false).unwrap();
     let refused: u64 = out.viewers.iter().map(|v| u64::from(v.request_errors)).sum();
     assert!(refused > 20, "edge-1 refuses requests: {refused}");
     assert!(
