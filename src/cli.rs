@@ -41,6 +41,9 @@ pub enum Command {
         /// Override a value by its dotted path, e.g. --set viewers.count=50.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// Let `include` name files outside the scenario file's folder tree.
+        #[arg(long)]
+        allow_includes_anywhere: bool,
     },
     /// Redraw plots/ and report.html of a run folder from its CSVs and summary.json.
     Report {
@@ -134,6 +137,12 @@ pub struct RunArgs {
     /// spans of faults, failover phases and alerts; open it in Perfetto).
     #[arg(long)]
     pub trace: bool,
+    /// Run even if the run's estimated memory is more than this machine has available.
+    #[arg(long)]
+    pub no_memory_check: bool,
+    /// Let `include` name files outside the scenario file's folder tree.
+    #[arg(long)]
+    pub allow_includes_anywhere: bool,
 }
 
 /// How a batch of runs is executed (shared by check, compare and sweep).
@@ -162,6 +171,13 @@ pub struct BatchArgs {
     /// Override a value in every scenario, e.g. --set viewers.count=50.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Run even if the runs' estimated memory (each run's, times --jobs) is more than
+    /// this machine has available.
+    #[arg(long)]
+    pub no_memory_check: bool,
+    /// Let `include` name files outside each scenario file's folder tree.
+    #[arg(long)]
+    pub allow_includes_anywhere: bool,
 }
 
 #[derive(clap::Args, Debug)]

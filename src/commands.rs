@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
-use failcast::experiment::batch::{self, write_atomic, Executed, Options, Plan, RunRecord, Settings, Setup};
+use failcast::experiment::batch::{self, Executed, Options, Plan, RunRecord, Settings, Setup};
 use failcast::experiment::check::{self, Baseline, CheckReport};
 use failcast::experiment::compare;
 use failcast::experiment::sweep;
+use failcast::folders::{self, write_atomic};
 use failcast::report::{compare_html, compare_plots, sweep_plots};
 use failcast::scenario;
 
@@ -16,14 +17,6 @@ use crate::cli::{exit, BatchArgs, CheckArgs, CompareArgs, SweepArgs};
 
 /// Exit code of an experiment stopped by Ctrl-C (128 + SIGINT, as shells report it).
 const INTERRUPTED: i32 = 130;
-
-/// Prints a line to stdout; a closed pipe is not an error.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
-    }};
-}
 
 /// Set by Ctrl-C: take no new runs (those under way finish and are kept).
 fn stop_flag() -> &'static AtomicBool {
@@ -35,7 +28,7 @@ fn stop_flag() -> &'static AtomicBool {
             if flag.swap(true, Ordering::SeqCst) {
                 std::process::exit(INTERRUPTED);
             }
-            eprintln!("stopping: finishing the runs under way (Ctrl-C again to leave now)");
+            tell!("stopping: finishing the runs under way (Ctrl-C again to leave now)");
         });
         flag
     })
@@ -105,7 +98,7 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 /// The batch's `--shard`, if any (an error is printed).
 fn shard_of(batch: &BatchArgs) -> Result<Option<(usize, usize)>, ()> {
     batch.shard.as_deref().map(parse_shard).transpose().map_err(|message| {
-        eprintln!("error: {message}");
+        tell!("error: {message}");
     })
 }
 
@@ -142,19 +135,19 @@ const MAX_RUNS: u64 = 10_000_000;
 fn seeds(args: &BatchArgs, default: u64) -> Option<u64> {
     let n = args.seeds.unwrap_or(default);
     if n == 0 {
-        eprintln!("error: --seeds 0 runs nothing\n  = help: give --seeds 1 or more");
+        tell!("error: --seeds 0 runs nothing\n  = help: give --seeds 1 or more");
         return None;
     }
     if n > MAX_RUNS {
-        eprintln!("error: --seeds {n} is more than {MAX_RUNS} runs\n  = help: split the experiment with --shard, or run fewer seeds");
+        tell!("error: --seeds {n} is more than {MAX_RUNS} runs\n  = help: split the experiment with --shard, or run fewer seeds");
         return None;
     }
     if let Some(first) = args.first_seed.filter(|first| first.checked_add(n - 1).is_none()) {
-        eprintln!(
+        tell!(
             "error: --first-seed {first} with --seeds {n} runs past the largest seed ({})",
             u64::MAX
         );
-        eprintln!("  = help: start from a smaller seed");
+        tell!("  = help: start from a smaller seed");
         return None;
     }
     Some(n)
@@ -164,7 +157,7 @@ fn seeds(args: &BatchArgs, default: u64) -> Option<u64> {
 /// file, or an output file that is a folder.
 fn check_outputs(plan: &Plan, out: &Path, files: &[Option<&Path>]) -> Result<(), i32> {
     if plan.setups.len() as u64 * plan.seeds > MAX_RUNS {
-        eprintln!(
+        tell!(
             "error: {} setups × {} seeds is more than {MAX_RUNS} runs\n  = help: split the experiment with --shard, or run fewer seeds",
             plan.setups.len(),
             plan.seeds
@@ -176,11 +169,11 @@ fn check_outputs(plan: &Plan, out: &Path, files: &[Option<&Path>]) -> Result<(),
         .iter()
         .any(|s| s.first_seed.checked_add(plan.seeds - 1).is_none())
     {
-        eprintln!("error: the seeds run past the largest seed\n  = help: give a smaller --first-seed or scenario.seed");
+        tell!("error: the seeds run past the largest seed\n  = help: give a smaller --first-seed or scenario.seed");
         return Err(exit::INVALID);
     }
     if out.exists() && !out.is_dir() {
-        eprintln!(
+        tell!(
             "error: --out {} is a file\n  = help: give a folder (it is created if missing)",
             out.display()
         );
@@ -188,7 +181,7 @@ fn check_outputs(plan: &Plan, out: &Path, files: &[Option<&Path>]) -> Result<(),
     }
     for file in files.iter().flatten() {
         if file.is_dir() {
-            eprintln!(
+            tell!(
                 "error: {} is a folder\n  = help: give a file name to write",
                 file.display()
             );
@@ -211,18 +204,22 @@ fn unique_label(setups: &[Setup], name: &str) -> String {
 
 /// One setup per (file, overrides, label); every diagnostic is printed; `None` if any
 /// is invalid. `first_seed`: one for all (paired), else each scenario's own.
-fn load_setups_with(specs: &[(PathBuf, Vec<String>, Option<String>)], first_seed: Option<u64>) -> Option<Vec<Setup>> {
+fn load_setups_with(
+    specs: &[(PathBuf, Vec<String>, Option<String>)],
+    first_seed: Option<u64>,
+    options: scenario::LoadOptions,
+) -> Option<Vec<Setup>> {
     let mut setups: Vec<Setup> = Vec::new();
     let mut ok = true;
     for (file, overrides, label) in specs {
-        match scenario::load(file, overrides) {
+        match scenario::load_with(file, overrides, options) {
             Ok(s) => {
                 let label = unique_label(&setups, label.as_deref().unwrap_or(&s.scenario.name));
                 let first_seed = first_seed.unwrap_or(s.scenario.seed);
                 setups.push(Setup::new(label, file, overrides.clone(), first_seed, s));
             }
             Err(diagnostics) => {
-                eprintln!("{diagnostics}");
+                tell!("{diagnostics}");
                 ok = false;
             }
         }
@@ -230,16 +227,22 @@ fn load_setups_with(specs: &[(PathBuf, Vec<String>, Option<String>)], first_seed
     ok.then_some(setups)
 }
 
+fn load_options(args: &BatchArgs) -> scenario::LoadOptions {
+    scenario::LoadOptions {
+        includes_anywhere: args.allow_includes_anywhere,
+    }
+}
+
 /// Loads every scenario with the batch's `--set`s.
 fn load_setups(files: &[PathBuf], args: &BatchArgs) -> Option<Vec<Setup>> {
     let specs: Vec<_> = files.iter().map(|f| (f.clone(), args.set.clone(), None)).collect();
-    load_setups_with(&specs, args.first_seed)
+    load_setups_with(&specs, args.first_seed, load_options(args))
 }
 
 pub fn check(args: CheckArgs) -> i32 {
     if !batch::STATISTICS.contains(&args.statistic.as_str()) {
-        eprintln!("error: unknown --statistic `{}`", args.statistic);
-        eprintln!("  = help: use one of: {}", batch::STATISTICS.join(", "));
+        tell!("error: unknown --statistic `{}`", args.statistic);
+        tell!("  = help: use one of: {}", batch::STATISTICS.join(", "));
         return exit::INVALID;
     }
     let Some(seeds) = seeds(&args.batch, 1) else {
@@ -250,14 +253,11 @@ pub fn check(args: CheckArgs) -> i32 {
     };
     let baseline = match &args.baseline {
         None => None,
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| serde_json::from_str::<Baseline>(&text).map_err(|e| e.to_string()))
-        {
+        Some(path) => match read_baseline(path) {
             Ok(b) => Some(b),
             Err(e) => {
-                eprintln!("error: baseline {}: {e}", path.display());
-                eprintln!("  = help: give a file written by `failcast check --save-baseline FILE`");
+                tell!("error: baseline {}: {e}", path.display());
+                tell!("  = help: give a file written by `failcast check --save-baseline FILE`");
                 return exit::INVALID;
             }
         },
@@ -265,7 +265,7 @@ pub fn check(args: CheckArgs) -> i32 {
     let files = match scenario_files(&args.paths) {
         Ok(files) => files,
         Err(message) => {
-            eprintln!("error: {message}");
+            tell!("error: {message}");
             return exit::INVALID;
         }
     };
@@ -288,10 +288,10 @@ pub fn check(args: CheckArgs) -> i32 {
         args.save_baseline.as_deref(),
     ];
     if shard.is_some() && outputs.iter().any(Option::is_some) {
-        eprintln!(
+        tell!(
             "error: a shard has no verdict to write: --junit, --markdown and --save-baseline go with `failcast merge`"
         );
-        eprintln!("  = help: run the shards without them, then: failcast merge DIR... --junit FILE --markdown FILE");
+        tell!("  = help: run the shards without them, then: failcast merge DIR... --junit FILE --markdown FILE");
         return exit::INVALID;
     }
     run_plan(&plan, &args.out, &args.batch, shard, &outputs, |plan, records| {
@@ -306,13 +306,40 @@ pub fn check(args: CheckArgs) -> i32 {
     })
 }
 
+/// Most bytes a baseline file may hold (a few hundred per scenario).
+const MAX_BASELINE_BYTES: u64 = 16 << 20;
+
+/// A baseline file: a small regular file of JSON whose text holds no control
+/// character (its names reach the reports and the terminal).
+fn read_baseline(path: &Path) -> Result<Baseline, String> {
+    let text = folders::read_regular_text(path, MAX_BASELINE_BYTES)?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    if let Some(c) = first_unsafe_char(&value) {
+        return Err(format!("it holds {}", failcast::text::describe(c)));
+    }
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+/// The first control character in any key or string of `value`.
+fn first_unsafe_char(value: &serde_json::Value) -> Option<char> {
+    let unsafe_in = |text: &str| text.chars().find(|&c| failcast::text::is_unsafe(c));
+    match value {
+        serde_json::Value::String(text) => unsafe_in(text),
+        serde_json::Value::Array(items) => items.iter().find_map(first_unsafe_char),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .find_map(|(key, item)| unsafe_in(key).or_else(|| first_unsafe_char(item))),
+        _ => None,
+    }
+}
+
 fn execute(plan: &Plan, out: &Path, options: &Options) -> Result<Executed, i32> {
     let started = std::time::Instant::now();
     match batch::execute(plan, out, options, stop_flag()) {
         Ok(executed) => {
             let wall = started.elapsed().as_secs_f64();
             if executed.ran > 0 {
-                eprintln!(
+                tell!(
                     "ran       {} run(s) in {wall:.1} s wall on {} job(s) · {:.0} simulated s/s",
                     executed.ran,
                     options.jobs,
@@ -322,7 +349,7 @@ fn execute(plan: &Plan, out: &Path, options: &Options) -> Result<Executed, i32> 
             Ok(executed)
         }
         Err(error) => {
-            eprintln!("error: {error}");
+            tell!("error: {error}");
             Err(match error {
                 batch::BatchError::Folder { .. } => exit::INVALID,
                 batch::BatchError::Io { .. } => exit::INTERNAL,
@@ -344,7 +371,24 @@ fn run_plan(
     if let Err(code) = check_outputs(plan, out, outputs) {
         return code;
     }
-    let executed = match execute(plan, out, &options(batch, shard)) {
+    let options = options(batch, shard);
+    if !batch.no_memory_check {
+        let estimates: Vec<_> = (plan.setups.iter())
+            .filter_map(|setup| setup.scenario.as_ref())
+            .map(|s| failcast::experiment::memory::estimate(s, false))
+            .collect();
+        let at_once = options.jobs.min(plan.len());
+        if let Some(message) = failcast::experiment::memory::refusal(&estimates, at_once) {
+            tell!("error: {message}");
+            tell!("  = help: run fewer at once (--jobs), make the setups smaller, or pass --no-memory-check to run anyway");
+            return exit::INVALID;
+        }
+    }
+    crate::allocator::set_out_of_memory_note(format!(
+        "the runs already finished are kept in {}: continue with the same command, --resume and fewer --jobs",
+        out.display()
+    ));
+    let executed = match execute(plan, out, &options) {
         Ok(executed) => executed,
         Err(code) => return code,
     };
@@ -364,7 +408,7 @@ fn unfinished(plan: &Plan, out: &Path, executed: &Executed, shard: Option<(usize
         .filter(|r| r.summary().is_none())
         .count();
     if executed.interrupted {
-        eprintln!(
+        tell!(
             "interrupted: {done} of {} run(s) done and kept in {}; continue with the same command and --resume",
             plan.len(),
             out.display()
@@ -380,7 +424,7 @@ fn unfinished(plan: &Plan, out: &Path, executed: &Executed, shard: Option<(usize
     for record in executed.records.iter().flatten() {
         if let batch::Outcome::Failed { error } = &record.outcome {
             let setup = &plan.setups[record.setup];
-            eprintln!(
+            tell!(
                 "ERROR {} seed {}: {error}\n      replay: {}",
                 setup.label,
                 record.seed,
@@ -393,7 +437,7 @@ fn unfinished(plan: &Plan, out: &Path, executed: &Executed, shard: Option<(usize
 
 fn write_file(path: &Path, text: &str) -> Result<(), i32> {
     write_atomic(path, text.as_bytes()).map_err(|e| {
-        eprintln!("error: cannot write {}: {e}", path.display());
+        tell!("error: cannot write {}: {e}", path.display());
         exit::INTERNAL
     })
 }
@@ -488,7 +532,7 @@ pub fn compare(args: CompareArgs) -> i32 {
     };
     for file in &args.scenarios {
         if !file.is_file() {
-            eprintln!("error: {}: no such scenario file", file.display());
+            tell!("error: {}: no such scenario file", file.display());
             return exit::INVALID;
         }
     }
@@ -503,25 +547,25 @@ pub fn compare(args: CompareArgs) -> i32 {
                 specs.push((args.scenarios[0].clone(), overrides, name));
             }
             Err(message) => {
-                eprintln!("error: {message}");
+                tell!("error: {message}");
                 return exit::INVALID;
             }
         }
     }
     if specs.len() < 2 {
-        eprintln!("error: compare needs at least two setups");
-        eprintln!("  = help: give two scenario files, or one and a --variant 'NAME:KEY=VALUE'");
+        tell!("error: compare needs at least two setups");
+        tell!("  = help: give two scenario files, or one and a --variant 'NAME:KEY=VALUE'");
         return exit::INVALID;
     }
     // Paired: every setup runs the reference's seeds.
     let first_seed = match args.batch.first_seed {
         Some(seed) => seed,
-        None => match scenario::load(&args.scenarios[0], &args.batch.set) {
+        None => match scenario::load_with(&args.scenarios[0], &args.batch.set, load_options(&args.batch)) {
             Ok(s) => s.scenario.seed,
             Err(_) => 1, // reported by load_setups_with below
         },
     };
-    let Some(setups) = load_setups_with(&specs, Some(first_seed)) else {
+    let Some(setups) = load_setups_with(&specs, Some(first_seed), load_options(&args.batch)) else {
         return exit::INVALID;
     };
     let plan = Plan::new("compare", setups, seeds, Settings::default());
@@ -543,21 +587,13 @@ fn finish_compare(plan: &Plan, records: &[&RunRecord], out: &Path) -> i32 {
     let html = match compare_html::comparison_html(&c, plan) {
         Ok(html) => html,
         Err(e) => {
-            eprintln!("error: {e}");
+            tell!("error: {e}");
             return exit::INTERNAL;
         }
     };
-    // Plots: drawn aside, then swapped in whole.
-    let plots = out.join("plots");
-    let fresh = out.join(".plots.tmp");
-    let _ = std::fs::remove_dir_all(&fresh);
-    if let Err(e) = compare_plots::write_all(&fresh, &c) {
-        eprintln!("error: {e}");
-        return exit::INTERNAL;
-    }
-    let _ = std::fs::remove_dir_all(&plots);
-    if let Err(e) = std::fs::rename(&fresh, &plots) {
-        eprintln!("error: cannot write {}: {e}", plots.display());
+    // Each plot file is replaced on its own; nothing else in plots/ is touched.
+    if let Err(e) = compare_plots::write_all(&out.join(batch::PLOTS_DIR), &c) {
+        tell!("error: {e}");
         return exit::INTERNAL;
     }
     for (name, text) in [
@@ -579,7 +615,7 @@ fn finish_compare(plan: &Plan, records: &[&RunRecord], out: &Path) -> i32 {
             .find(|s| &s.label == setup)
             .map(|s| s.replay(*seed))
             .unwrap_or_default();
-        eprintln!("ERROR {setup} seed {seed}: {error}\n      replay: {replay}");
+        tell!("ERROR {setup} seed {seed}: {error}\n      replay: {replay}");
     }
     say!(
         "compare   {} setups × {} paired seed(s); wrote {}/{{comparison.csv, comparison.json, comparison.html, plots/}}",
@@ -614,16 +650,16 @@ pub fn sweep(args: SweepArgs) -> i32 {
         return exit::INVALID;
     };
     if !failcast::metrics::summary::METRICS.contains(&args.metric.as_str()) {
-        eprintln!("error: unknown --metric `{}`", args.metric);
+        tell!("error: unknown --metric `{}`", args.metric);
         let names = failcast::metrics::summary::METRICS.iter().copied();
         match failcast::scenario::diag::did_you_mean(&args.metric, names) {
-            Some(near) => eprintln!("  = help: did you mean `{near}`?"),
-            None => eprintln!("  = help: metrics are the summary.json keys listed in docs/metrics.md"),
+            Some(near) => tell!("  = help: did you mean `{near}`?"),
+            None => tell!("  = help: metrics are the summary.json keys listed in docs/metrics.md"),
         }
         return exit::INVALID;
     }
     if args.statistic == "all" || !batch::STATISTICS.contains(&args.statistic.as_str()) {
-        eprintln!(
+        tell!(
             "error: unknown --statistic `{}`\n  = help: use mean, p50, p95, min or max",
             args.statistic
         );
@@ -632,10 +668,10 @@ pub fn sweep(args: SweepArgs) -> i32 {
     let Ok(shard) = shard_of(&args.batch) else {
         return exit::INVALID;
     };
-    let base = match scenario::load(&args.scenario, &args.batch.set) {
+    let base = match scenario::load_with(&args.scenario, &args.batch.set, load_options(&args.batch)) {
         Ok(s) => s,
         Err(diagnostics) => {
-            eprintln!("{diagnostics}");
+            tell!("{diagnostics}");
             return exit::INVALID;
         }
     };
@@ -650,12 +686,12 @@ pub fn sweep(args: SweepArgs) -> i32 {
             let (key, values) = match parse_grid(text) {
                 Ok(grid) => grid,
                 Err(message) => {
-                    eprintln!("error: {message}");
+                    tell!("error: {message}");
                     return exit::INVALID;
                 }
             };
             if axes.contains(&key) {
-                eprintln!("error: --grid {key} is given twice\n  = help: list every value of an axis in one --grid {key}=V1,V2,...");
+                tell!("error: --grid {key} is given twice\n  = help: list every value of an axis in one --grid {key}=V1,V2,...");
                 return exit::INVALID;
             }
             cells = (cells.iter())
@@ -672,17 +708,17 @@ pub fn sweep(args: SweepArgs) -> i32 {
         (axes, cells)
     };
     if axes.is_empty() {
-        eprintln!("error: {}: nothing to sweep", args.scenario.display());
-        eprintln!("  = help: give --grid KEY=V1,V2,... or a [sweep] table in the scenario");
+        tell!("error: {}: nothing to sweep", args.scenario.display());
+        tell!("  = help: give --grid KEY=V1,V2,... or a [sweep] table in the scenario");
         return exit::INVALID;
     }
     if cells.len() > scenario::MAX_SWEEP_CELLS {
-        eprintln!(
+        tell!(
             "error: the grid has {} cells, more than {}",
             cells.len(),
             scenario::MAX_SWEEP_CELLS
         );
-        eprintln!("  = help: sweep fewer values per key, or split the experiment");
+        tell!("  = help: sweep fewer values per key, or split the experiment");
         return exit::INVALID;
     }
     let specs: Vec<(PathBuf, Vec<String>, Option<String>)> = (cells.iter())
@@ -694,10 +730,10 @@ pub fn sweep(args: SweepArgs) -> i32 {
         .collect();
     let first_seed = args.batch.first_seed.unwrap_or(base.scenario.seed);
     // A key no cell can take is reported once, not once per cell.
-    if load_setups_with(&specs[..1], Some(first_seed)).is_none() {
+    if load_setups_with(&specs[..1], Some(first_seed), load_options(&args.batch)).is_none() {
         return exit::INVALID;
     }
-    let Some(setups) = load_setups_with(&specs, Some(first_seed)) else {
+    let Some(setups) = load_setups_with(&specs, Some(first_seed), load_options(&args.batch)) else {
         return exit::INVALID;
     };
     let plan = Plan::new(
@@ -723,23 +759,13 @@ fn finish_sweep(plan: &Plan, records: &[&RunRecord], out: &Path) -> i32 {
     let statistic = plan.settings.statistic.as_deref().unwrap_or("mean");
     let result = sweep::sweep(plan, records, metric, statistic);
     let json = serde_json::to_string_pretty(&result).expect("a sweep serialises") + "\n";
-    let plots = out.join("plots");
-    let fresh = out.join(".plots.tmp");
-    let _ = std::fs::remove_dir_all(&fresh);
-    let drawn = match sweep_plots::write(&fresh, &result) {
+    let drawn = match sweep_plots::write(&out.join(batch::PLOTS_DIR), &result) {
         Ok(drawn) => drawn,
         Err(e) => {
-            eprintln!("error: {e}");
+            tell!("error: {e}");
             return exit::INTERNAL;
         }
     };
-    let _ = std::fs::remove_dir_all(&plots);
-    if drawn {
-        if let Err(e) = std::fs::rename(&fresh, &plots) {
-            eprintln!("error: cannot write {}: {e}", plots.display());
-            return exit::INTERNAL;
-        }
-    }
     for (name, text) in [("sweep.csv", result.csv()), ("sweep.json", json)] {
         if let Err(code) = write_file(&out.join(name), &text) {
             return code;
@@ -752,7 +778,7 @@ fn finish_sweep(plan: &Plan, records: &[&RunRecord], out: &Path) -> i32 {
     for (cell, setup) in result.cells.iter().zip(&plan.setups) {
         for (seed, error) in &cell.failed_runs {
             failed += 1;
-            eprintln!(
+            tell!(
                 "ERROR {} seed {seed}: {error}\n      replay: {}",
                 setup.label,
                 setup.replay(*seed)
@@ -787,23 +813,30 @@ pub fn merge(
     let (plan, records) = match batch::merge(dirs) {
         Ok(merged) => merged,
         Err(error) => {
-            eprintln!("error: {error}");
+            tell!("error: {error}");
             return exit::INVALID;
         }
     };
     let plan = match plan.with_scenarios() {
         Ok(plan) => plan,
         Err(message) => {
-            eprintln!("error: {message}");
+            tell!("error: {message}");
             return exit::INVALID;
         }
     };
     let out = out.unwrap_or(&dirs[0]);
-    // The merged folder is a complete experiment: manifest and every record.
-    let manifest = serde_json::to_string_pretty(&plan).expect("a plan serialises");
-    if let Err(code) = write_file(&out.join(batch::MANIFEST_FILE), &manifest) {
-        return code;
-    }
+    // The merged folder is a complete experiment: manifest and every record. It is
+    // locked like a batch's, and may only be empty or hold this same experiment.
+    let _lock = match batch::prepare_merge_folder(&plan, out) {
+        Ok(lock) => lock,
+        Err(error) => {
+            tell!("error: {error}");
+            return match error {
+                batch::BatchError::Folder { .. } => exit::INVALID,
+                batch::BatchError::Io { .. } => exit::INTERNAL,
+            };
+        }
+    };
     for (index, record) in records.iter().enumerate() {
         let json = serde_json::to_string_pretty(record).expect("a record serialises");
         if let Err(code) = write_file(&plan.record_path(out, index), &json) {
@@ -816,7 +849,7 @@ pub fn merge(
         "compare" => finish_compare(&plan, &records, out),
         "sweep" => finish_sweep(&plan, &records, out),
         other => {
-            eprintln!("error: cannot merge `{other}` experiments in this version");
+            tell!("error: cannot merge `{other}` experiments in this version");
             exit::INVALID
         }
     }

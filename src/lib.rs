@@ -2,21 +2,24 @@
 //! plane of a 24/7 live-streaming system.
 //!
 //! Module map (dependencies point down the list only where the layer allows):
-//! - [`time`]: virtual time, shared by every layer.
+//! - [`time`]: virtual time, shared by every layer; [`text`]: safe printing of any text.
 //! - [`control`]: the control plane as pure sans-IO state machines.
 //! - [`sim`]: kernel (virtual clock, event queue, dispatch), network, seeds, event log.
 //! - [`actors`]: one actix actor per component kind, wrapping `control`.
 //! - [`scenario`]: the TOML schema, `--set` overrides, validation.
 //! - [`metrics`]: the frame ledger, failover episodes, per-viewer QoE, timeline.
 //! - [`report`]: writes summary.json and the CSVs, atomically.
+//! - [`folders`]: what failcast may replace or delete: markers, locks, atomic writes.
 //! - [`experiment`]: run one scenario, check determinism, benchmark the kernel.
 //! - `cli`/`main` (binary): argument parsing and exit codes only.
 
 pub mod actors;
 pub mod control;
 pub mod experiment;
+pub mod folders;
 pub mod metrics;
 pub mod report;
 pub mod scenario;
 pub mod sim;
+pub mod text;
 pub mod time;

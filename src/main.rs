@@ -1,8 +1,10 @@
 //! The `failcast` binary: parses the command line and maps outcomes to exit codes.
 
+#[macro_use]
+mod print;
+mod allocator;
 mod cli;
 mod commands;
-mod huge_pages;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,18 +16,10 @@ use tracing_subscriber::EnvFilter;
 
 use cli::{exit, Cli, Command, RunArgs};
 use failcast::experiment::{self, bench};
-use failcast::{report, scenario};
-
-/// Prints a line to stdout; a closed pipe (`failcast run … | head`) is not an error.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
-    }};
-}
+use failcast::{folders, report, scenario};
 
 #[global_allocator]
-static ALLOCATOR: huge_pages::HugePageHint = huge_pages::HugePageHint;
+static ALLOCATOR: allocator::HugePageHint = allocator::HugePageHint;
 
 /// Log lines carry virtual time, never wall time.
 struct VirtualTime;
@@ -43,19 +37,48 @@ fn init_tracing(verbose: u8) {
         _ => "failcast=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Colour only on a terminal: a log file or a CI log gets no escape codes.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_timer(VirtualTime)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .init();
 }
 
+/// Refuses an argument holding a control character before anything reads it (clap
+/// would echo it in its own errors): failcast prints its arguments back in messages,
+/// replay lines and reports, and none may carry one.
+fn refuse_control_characters() -> Result<(), i32> {
+    for (n, arg) in std::env::args_os().enumerate().skip(1) {
+        let text = arg.to_string_lossy();
+        if let Some(c) = text.chars().find(|&c| failcast::text::is_unsafe(c)) {
+            tell!(
+                "error: argument {n} `{}` holds {}",
+                failcast::text::printable(&text),
+                failcast::text::describe(c)
+            );
+            tell!("  = help: rename the file or fix the value: failcast takes no control characters in its arguments");
+            return Err(exit::INVALID);
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    if let Err(code) = refuse_control_characters() {
+        return ExitCode::from(code as u8);
+    }
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let code = match cli.command {
         Command::Run(args) => run(args),
-        Command::Validate { scenarios, set } => validate(&scenarios, &set),
+        Command::Validate {
+            scenarios,
+            set,
+            allow_includes_anywhere,
+        } => validate(&scenarios, &set, load_options(allow_includes_anywhere)),
         Command::Bench {
             json,
             repeats,
@@ -91,26 +114,68 @@ fn main() -> ExitCode {
         }
         Command::Report { dir } => match report::rebuild(&dir) {
             Ok(()) => {
-                say!("wrote     {}/{{plots/, report.html}}", dir.display());
+                say!("wrote     {}/{{plots/, report.html}}", shown(&dir));
                 exit::OK
             }
-            Err(error) => {
-                eprintln!("error: {error}");
-                eprintln!("  = help: give a folder written by `failcast run` (it needs summary.json and the CSVs)");
-                exit::INVALID
-            }
+            Err(error) => folder_error(&error),
         },
     };
     ExitCode::from(code as u8)
 }
 
-fn validate(paths: &[PathBuf], set: &[String]) -> i32 {
+/// The command that replays a run: its file, seed and overrides, quoted for a shell.
+fn replay_line(args: &RunArgs, seed: u64) -> String {
+    let quote = |text: &str| failcast::experiment::batch::shell_quote(text);
+    let mut line = format!(
+        "failcast run {} --seed {seed}",
+        quote(&args.scenario.display().to_string())
+    );
+    for set in &args.set {
+        line.push_str(&format!(" --set {}", quote(set)));
+    }
+    if args.allow_includes_anywhere {
+        line.push_str(" --allow-includes-anywhere");
+    }
+    line
+}
+
+/// A path as failcast prints it: control characters escaped.
+fn shown(path: &std::path::Path) -> String {
+    failcast::text::printable(&path.display().to_string()).into_owned()
+}
+
+/// Reports an output folder failcast will not or could not write: exit 2 for a place
+/// that is not its to write (nothing was moved), 3 for an I/O failure.
+fn folder_error(error: &folders::FolderError) -> i32 {
+    tell!("error: {error}");
+    match error.help() {
+        Some(help) => {
+            tell!("  = help: {help}");
+            exit::INVALID
+        }
+        None => exit::INTERNAL,
+    }
+}
+
+fn load_options(includes_anywhere: bool) -> scenario::LoadOptions {
+    scenario::LoadOptions { includes_anywhere }
+}
+
+fn validate(paths: &[PathBuf], set: &[String], options: scenario::LoadOptions) -> i32 {
     let mut code = exit::OK;
     for path in paths {
-        match scenario::load(path, set) {
-            Ok(s) => say!("ok: {} ({})", path.display(), s.scenario.name),
+        match scenario::load_with(path, set, options) {
+            Ok(s) => {
+                let memory = experiment::memory::estimate(&s, false).bytes();
+                say!(
+                    "ok: {} ({}; a run needs about {} of memory)",
+                    shown(path),
+                    s.scenario.name,
+                    experiment::memory::human_bytes(memory)
+                );
+            }
             Err(diagnostics) => {
-                eprintln!("{diagnostics}");
+                tell!("{diagnostics}");
                 code = exit::INVALID;
             }
         }
@@ -119,14 +184,26 @@ fn validate(paths: &[PathBuf], set: &[String]) -> i32 {
 }
 
 fn run(args: RunArgs) -> i32 {
-    let s = match scenario::load(&args.scenario, &args.set) {
+    let s = match scenario::load_with(&args.scenario, &args.set, load_options(args.allow_includes_anywhere)) {
         Ok(s) => s,
         Err(diagnostics) => {
-            eprintln!("{diagnostics}");
+            tell!("{diagnostics}");
             return exit::INVALID;
         }
     };
     let seed = args.seed.unwrap_or(s.scenario.seed);
+    let replay = replay_line(&args, seed);
+    if !args.no_memory_check {
+        // The determinism check holds both runs, event logs included, to compare them.
+        let at_once = if args.check_determinism { 2 } else { 1 };
+        let estimate = experiment::memory::estimate(&s, args.trace || args.check_determinism);
+        if let Some(message) = experiment::memory::refusal(&vec![estimate; at_once], at_once) {
+            tell!("error: {message}");
+            tell!("  = help: make the run smaller (viewers.count, cdn.edges, scenario.duration), or pass --no-memory-check to run it anyway");
+            return exit::INVALID;
+        }
+    }
+    allocator::set_out_of_memory_note(format!("replay: {replay} --no-memory-check"));
     if args.check_determinism {
         return match experiment::check_determinism(&s, seed) {
             Ok(report) if report.deterministic() => {
@@ -138,50 +215,55 @@ fn run(args: RunArgs) -> i32 {
                 exit::OK
             }
             Ok(report) => {
-                eprintln!(
+                tell!(
                     "seed {seed} · {} · NOT deterministic: traces {} vs {}",
-                    s.scenario.name, report.digests.0, report.digests.1
+                    s.scenario.name,
+                    report.digests.0,
+                    report.digests.1
                 );
                 if let Some(sentence) = report.describe_divergence() {
-                    eprintln!("{sentence}");
+                    tell!("{sentence}");
                 }
                 if !report.differing_outputs.is_empty() {
-                    eprintln!("outputs that differ: {}", report.differing_outputs.join(", "));
+                    tell!("outputs that differ: {}", report.differing_outputs.join(", "));
                 }
                 exit::FAILED
             }
             Err(error) => {
-                eprintln!("error: {error}");
+                tell!("error: {error}");
                 exit::INTERNAL
             }
         };
     }
-    let output = match experiment::run_scenario(&s, seed, None, args.trace) {
-        Ok(output) => output,
-        Err(error) => {
-            eprintln!("error: seed {seed}: {error}");
-            eprintln!("replay: failcast run {} --seed {seed}", args.scenario.display());
-            return exit::INTERNAL;
-        }
-    };
     let out = args.out.unwrap_or_else(|| {
         PathBuf::from("results")
             .join(&s.scenario.name)
             .join(format!("seed-{seed}"))
     });
+    // Refused before the run, so a long run is not lost to a folder it may not replace.
+    if let Err(error) = folders::check_run_target(&out) {
+        return folder_error(&error);
+    }
+    let output = match experiment::run_scenario(&s, seed, None, args.trace) {
+        Ok(output) => output,
+        Err(error) => {
+            tell!("error: seed {seed}: {error}");
+            tell!("replay: {replay}");
+            return exit::INTERNAL;
+        }
+    };
     if let Err(error) = report::write_run(&out, &output) {
-        eprintln!("error: cannot write {}: {error}", out.display());
-        return exit::INTERNAL;
+        return folder_error(&error);
     }
     say!("{}", report::text::run_summary(&output.summary, &output.failovers));
     say!(
         "wrote     {}/{{summary.json, scenario.toml, report.html, plots/, *.csv}}",
-        out.display()
+        shown(&out)
     );
     if args.trace {
         say!(
             "trace     {}/{{events.csv, trace.json}} (open trace.json in Perfetto)",
-            out.display()
+            shown(&out)
         );
     }
     let verdicts = experiment::evaluate(&s, &output.summary);
@@ -224,7 +306,7 @@ fn measure_isolated(what: &str) -> Result<bench::MeasuredRun, String> {
 
 /// `failcast bench --measure WHAT`: one measurement, printed as JSON.
 fn measure_command(what: &str) -> i32 {
-    let calls_before = huge_pages::allocation_calls_on_this_thread();
+    let calls_before = allocator::allocation_calls_on_this_thread();
     let run = match what.split_once('=') {
         None if what == "day" => bench::run_reference_day(&[]),
         Some(("audience", n)) => match n.parse::<u32>() {
@@ -242,13 +324,13 @@ fn measure_command(what: &str) -> i32 {
             let measured = bench::MeasuredRun {
                 run,
                 peak_rss_bytes: bench::peak_rss_bytes(),
-                allocation_calls: Some(huge_pages::allocation_calls_on_this_thread() - calls_before),
+                allocation_calls: Some(allocator::allocation_calls_on_this_thread() - calls_before),
             };
             say!("{}", serde_json::to_string(&measured).expect("plain numbers serialise"));
             exit::OK
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            tell!("error: {e}");
             exit::INTERNAL
         }
     }
@@ -280,21 +362,21 @@ fn bench_command(
     let day_run = match day.then(|| measure_isolated("day")).transpose() {
         Ok(run) => run,
         Err(e) => {
-            eprintln!("error: reference day: {e}");
+            tell!("error: reference day: {e}");
             return exit::INTERNAL;
         }
     };
     let jobs = match jobs_scaling.then(|| bench::run_jobs_scaling(8)).transpose() {
         Ok(jobs) => jobs,
         Err(e) => {
-            eprintln!("error: jobs scaling: {e}");
+            tell!("error: jobs scaling: {e}");
             return exit::INTERNAL;
         }
     };
     let growth = match scaling.then(|| bench::run_scaling(30, 2000)).transpose() {
         Ok(growth) => growth,
         Err(e) => {
-            eprintln!("error: scaling: {e}");
+            tell!("error: scaling: {e}");
             return exit::INTERNAL;
         }
     };
@@ -309,14 +391,14 @@ fn bench_command(
     {
         Ok(crowd) => crowd,
         Err(e) => {
-            eprintln!("error: audience: {e}");
+            tell!("error: audience: {e}");
             return exit::INTERNAL;
         }
     };
     let squad_crowd = match squads.map(|viewers| quarter_and_full("squads", viewers)).transpose() {
         Ok(crowd) => crowd,
         Err(e) => {
-            eprintln!("error: squads: {e}");
+            tell!("error: squads: {e}");
             return exit::INTERNAL;
         }
     };

@@ -86,7 +86,11 @@ fn results_do_not_depend_on_jobs_and_shards_merge_into_the_unsharded_result() {
     let o = failcast(&check_args(&["--jobs", "2"]), &two);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let reference = files(&one);
-    assert_eq!(reference.len(), 4 + 6, "manifest, three aggregates, six runs");
+    assert_eq!(
+        reference.len(),
+        5 + 6,
+        "manifest, lock file, three aggregates, six runs"
+    );
     assert!(reference == files(&two), "--jobs 1 and --jobs 2 wrote different files");
 
     // Three shards (the last through the Kubernetes variable), then merge.
@@ -235,6 +239,8 @@ fn an_interrupted_batch_keeps_its_finished_runs_and_resumes() {
     assert_eq!(executed.records.iter().filter(|r| r.is_some()).count(), 2);
     assert!(plan.record_path(tmp.path(), 1).exists());
     assert!(!plan.record_path(tmp.path(), 2).exists());
+    // The batch is over: its folder's lock goes with it.
+    drop(executed);
     let resumed = Options {
         resume: true,
         ..options

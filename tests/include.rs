@@ -135,7 +135,7 @@ fn missing_twice_included_and_scenario_tables_in_fragments_are_refused() {
     let d = refused(&file, &[]);
     let text = d.to_string();
     assert_eq!(d.0.len(), 3, "{text}");
-    assert!(d.0[0].message.starts_with("cannot read included file"), "{text}");
+    assert!(d.0[0].message.starts_with("included file: cannot read"), "{text}");
     assert_eq!((d.0[0].line, d.0[0].column), (Some(4), Some(12)), "{text}");
     assert_eq!(
         d.0[1].message, "an included file cannot have a [scenario] table",

@@ -108,12 +108,18 @@ fn run_folder_has_documented_files_columns_and_keys() {
 fn rewriting_a_run_replaces_it_whole() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("seed-1");
-    std::fs::create_dir_all(&run).unwrap();
-    std::fs::write(run.join("stale.txt"), "from an older run").unwrap();
     let mut out = run_scenario(&common::short_quickstart(&["viewers.count=10"]), 2, None, false).unwrap();
+    write_run(&run, &out).unwrap();
+    std::fs::write(run.join("stale.txt"), "from an older run").unwrap();
     out.failovers.clear();
     write_run(&run, &out).unwrap();
     assert!(!run.join("stale.txt").exists());
+    // A folder failcast did not write is never replaced.
+    let foreign = dir.path().join("mine");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    assert!(write_run(&foreign, &out).is_err());
+    assert_eq!(std::fs::read_to_string(foreign.join("notes.txt")).unwrap(), "mine");
     // An empty failover table still has its header.
     assert_eq!(first_line(&run.join("failovers.csv")), FAILOVER_COLUMNS.join(","));
 }
@@ -182,6 +188,7 @@ fn report_command_redraws_plots_and_page_identically_from_the_files() {
     assert_eq!(
         names,
         [
+            ".failcast-run",
             "alerts.csv",
             "expectations.csv",
             "failovers.csv",
@@ -206,7 +213,7 @@ fn report_command_redraws_plots_and_page_identically_from_the_files() {
         .output()
         .unwrap();
     assert_eq!(refused.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("summary.json"));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a run folder failcast wrote"));
     assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
 }
 

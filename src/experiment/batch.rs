@@ -11,6 +11,7 @@ use std::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::folders::{self, FolderError, FolderLock};
 use crate::metrics::Summary;
 use crate::scenario::Scenario;
 
@@ -20,6 +21,10 @@ use super::run::{evaluate, run_scenario};
 pub const MANIFEST_FILE: &str = "experiment.json";
 /// Where run records go, one file per run.
 pub const RUNS_DIR: &str = "runs";
+/// Most bytes read of a manifest (each setup's resolved scenario is a few kilobytes;
+/// a sweep may have 10,000 cells) and of a run record (a summary and its latencies).
+const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+const MAX_RECORD_BYTES: u64 = 16 << 20;
 
 /// One setup: a scenario file with overrides. Two setups are equal when everything a
 /// manifest records is (the parsed scenario is derived from `resolved`).
@@ -64,9 +69,15 @@ impl Setup {
             file: file.display().to_string(),
             overrides,
             first_seed,
-            resolved: toml::to_string(&scenario).unwrap_or_default(),
+            resolved: scenario.to_toml().unwrap_or_default(),
             scenario: Some(scenario),
         }
+    }
+
+    /// A digest of the setup as it runs (its resolved scenario): every record carries
+    /// its setup's, and a record whose digest differs is never adopted.
+    pub fn digest(&self) -> String {
+        format!("{:016x}", crate::sim::trace::fnv1a64(self.resolved.as_bytes()))
     }
 
     /// The command that replays one run of this setup.
@@ -123,11 +134,13 @@ pub struct Settings {
 }
 
 impl Plan {
-    /// The scenarios of a plan read back from its manifest.
+    /// The scenarios of a plan read back from its manifest, validated as any scenario
+    /// file is (a manifest is a file like any other: it may have been edited).
     pub fn with_scenarios(mut self) -> Result<Plan, String> {
         for setup in &mut self.setups {
-            let scenario: Scenario = toml::from_str(&setup.resolved)
-                .map_err(|e| format!("setup `{}`: its scenario does not load: {e}", setup.label))?;
+            let name = format!("{MANIFEST_FILE} (setup `{}`)", setup.label);
+            let scenario = crate::scenario::load_str(&name, &setup.resolved, &[])
+                .map_err(|e| format!("setup `{}`: its scenario does not load:\n{e}", setup.label))?;
             setup.scenario = Some(scenario);
         }
         Ok(self)
@@ -152,6 +165,11 @@ impl Plan {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Every setup's [`Setup::digest`], by setup.
+    pub fn digests(&self) -> Vec<String> {
+        self.setups.iter().map(Setup::digest).collect()
     }
 
     /// Run `index`: (setup, seed).
@@ -183,6 +201,9 @@ pub struct Measured {
 pub struct RunRecord {
     pub setup: usize,
     pub seed: u64,
+    /// [`Setup::digest`] of the setup it ran (a record without one is run again).
+    #[serde(default)]
+    pub setup_digest: String,
     pub outcome: Outcome,
 }
 
@@ -229,6 +250,8 @@ pub struct Executed {
     pub ran: usize,
     /// Simulated seconds of the runs done now.
     pub simulated_s: f64,
+    /// The experiment folder's lock, held until the aggregates are written too.
+    pub lock: FolderLock,
 }
 
 impl Executed {
@@ -247,6 +270,18 @@ pub enum BatchError {
     Io { path: String, source: io::Error },
 }
 
+impl From<FolderError> for BatchError {
+    fn from(error: FolderError) -> BatchError {
+        match error {
+            FolderError::Refused { place, message, help } => BatchError::Folder {
+                dir: place,
+                message: format!("{message}; {help}"),
+            },
+            FolderError::Io { path, source } => BatchError::Io { path, source },
+        }
+    }
+}
+
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> BatchError + '_ {
     move |source| BatchError::Io {
         path: path.display().to_string(),
@@ -254,24 +289,10 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> BatchError + '_ {
     }
 }
 
-/// Writes `bytes` to `path` atomically (a temporary file renamed over it).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
 /// Reads the plan an experiment folder holds.
 pub fn read_manifest(dir: &Path) -> Result<Plan, BatchError> {
     let path = dir.join(MANIFEST_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| BatchError::Folder {
+    let text = folders::read_regular_text(&path, MAX_MANIFEST_BYTES).map_err(|e| BatchError::Folder {
         dir: dir.display().to_string(),
         message: format!("no experiment here ({MANIFEST_FILE}: {e})"),
     })?;
@@ -281,12 +302,13 @@ pub fn read_manifest(dir: &Path) -> Result<Plan, BatchError> {
     })
 }
 
-/// Reads the record of run `index`, if the folder has a valid one for this plan.
-pub fn read_record(plan: &Plan, dir: &Path, index: usize) -> Option<RunRecord> {
-    let text = std::fs::read_to_string(plan.record_path(dir, index)).ok()?;
+/// Reads the record of run `index`, if the folder has a valid one for this plan: its
+/// setup, seed and setup digest (`digests`, from [`Plan::digests`]) all match.
+pub fn read_record(plan: &Plan, digests: &[String], dir: &Path, index: usize) -> Option<RunRecord> {
+    let text = folders::read_regular_text(&plan.record_path(dir, index), MAX_RECORD_BYTES).ok()?;
     let record: RunRecord = serde_json::from_str(&text).ok()?;
     let (setup, seed) = plan.run(index);
-    (record.setup == setup && record.seed == seed).then_some(record)
+    (record.setup == setup && record.seed == seed && record.setup_digest == digests[setup]).then_some(record)
 }
 
 /// Runs one (setup, seed) of `plan`.
@@ -316,7 +338,12 @@ pub fn run_one(plan: &Plan, index: usize) -> RunRecord {
             error: error.to_string(),
         },
     };
-    RunRecord { setup, seed, outcome }
+    RunRecord {
+        setup,
+        seed,
+        setup_digest: plan.setups[setup].digest(),
+        outcome,
+    }
 }
 
 /// Runs `runner` for run `index`, turning a panic (an invariant the model broke) into
@@ -329,6 +356,7 @@ fn run_isolated(plan: &Plan, index: usize, runner: &(dyn Fn(&Plan, usize) -> Run
             RunRecord {
                 setup,
                 seed,
+                setup_digest: plan.setups[setup].digest(),
                 outcome: Outcome::Failed {
                     error: panic_message(&panic),
                 },
@@ -356,7 +384,8 @@ pub fn execute_with(
     stop: &AtomicBool,
     runner: &(dyn Fn(&Plan, usize) -> RunRecord + Sync),
 ) -> Result<Executed, BatchError> {
-    prepare_folder(plan, dir, options.resume)?;
+    let lock = prepare_folder(plan, dir, options.resume)?;
+    let digests = plan.digests();
     let owned = |index: usize| options.shard.is_none_or(|(k, n)| index % n == k);
     let mut records: Vec<Option<RunRecord>> = vec![None; plan.len()];
     let mut pending = Vec::new();
@@ -364,7 +393,11 @@ pub fn execute_with(
         if !owned(index) {
             continue;
         }
-        match options.resume.then(|| read_record(plan, dir, index)).flatten() {
+        match options
+            .resume
+            .then(|| read_record(plan, &digests, dir, index))
+            .flatten()
+        {
             Some(record) => *slot = Some(record),
             None => pending.push(index),
         }
@@ -397,7 +430,7 @@ pub fn execute_with(
         for (index, record) in receiver {
             let path = plan.record_path(dir, index);
             let json = serde_json::to_vec_pretty(&record).expect("a record serialises");
-            if let Err(e) = write_atomic(&path, &json) {
+            if let Err(e) = folders::write_atomic(&path, &json) {
                 write_error.get_or_insert_with(|| io_error(&path)(e));
                 stop.store(true, Ordering::SeqCst);
             }
@@ -419,6 +452,7 @@ pub fn execute_with(
         interrupted,
         ran,
         simulated_s,
+        lock,
     })
 }
 
@@ -442,15 +476,31 @@ fn progress_bar(len: usize, show: bool) -> indicatif::ProgressBar {
     bar
 }
 
-/// Makes `dir` hold `plan`: a fresh folder, or with `resume` the folder of the same
-/// plan (its records kept). Without `resume`, earlier records and aggregates go.
-fn prepare_folder(plan: &Plan, dir: &Path, resume: bool) -> Result<(), BatchError> {
+/// Makes `dir` hold `plan` and locks it: a fresh folder, or with `resume` the folder
+/// of the same plan (its records kept). Without `resume`, what an earlier experiment
+/// wrote there goes, and nothing else: a folder holding anything failcast did not
+/// write is refused, as is a folder another batch is writing.
+fn prepare_folder(plan: &Plan, dir: &Path, resume: bool) -> Result<FolderLock, BatchError> {
     let folder_error = |message: String| BatchError::Folder {
-        dir: dir.display().to_string(),
+        dir: crate::text::printable(&dir.display().to_string()).into_owned(),
         message,
     };
     if dir.exists() && !dir.is_dir() {
         return Err(folder_error("is a file, not a folder; give another --out".into()));
+    }
+    let foreign = || -> Result<bool, BatchError> {
+        let entries = std::fs::read_dir(dir).map_err(io_error(dir))?;
+        let mut names = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned());
+        Ok(!dir.join(MANIFEST_FILE).exists() && names.any(|name| !is_lock_or_temporary(&name)))
+    };
+    let not_ours = || folder_error("exists and is not an experiment folder; give another --out".into());
+    if dir.is_dir() && foreign()? {
+        return Err(not_ours());
+    }
+    let lock = folders::lock_experiment(dir)?;
+    // Looked at again under the lock: another batch may have started here meanwhile.
+    if foreign()? {
+        return Err(not_ours());
     }
     if dir.join(MANIFEST_FILE).exists() {
         let earlier = read_manifest(dir)?;
@@ -461,37 +511,48 @@ fn prepare_folder(plan: &Plan, dir: &Path, resume: bool) -> Result<(), BatchErro
                 )));
             }
         } else {
-            // Start over: what an earlier experiment wrote goes, anything else stays.
-            for name in WRITTEN {
-                let path = dir.join(name);
-                let removed = if path.is_dir() {
-                    std::fs::remove_dir_all(&path)
-                } else {
-                    std::fs::remove_file(&path)
-                };
-                if let Err(e) = removed {
-                    if e.kind() != io::ErrorKind::NotFound {
-                        return Err(io_error(&path)(e));
-                    }
-                }
-            }
+            remove_written(dir, &earlier)?;
         }
-    } else if dir.exists() && std::fs::read_dir(dir).map_err(io_error(dir))?.next().is_some() {
-        return Err(folder_error(
-            "exists and is not an experiment folder; give another --out".into(),
-        ));
     }
-    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    clean_temporary_files_below(dir);
     let path = dir.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(plan).expect("a plan serialises");
-    write_atomic(&path, &json).map_err(io_error(&path))
+    folders::write_atomic(&path, &json).map_err(io_error(&path))?;
+    Ok(lock)
 }
 
-/// What an experiment folder holds that the batch commands wrote (removed when an
-/// experiment starts over in it).
-pub const WRITTEN: &[&str] = &[
-    MANIFEST_FILE,
-    RUNS_DIR,
+/// Makes `dir` the folder of a merged experiment and locks it: it may be empty or
+/// hold the same experiment (a shard's folder, its records kept); the manifest is
+/// written.
+pub fn prepare_merge_folder(plan: &Plan, dir: &Path) -> Result<FolderLock, BatchError> {
+    prepare_folder(plan, dir, true)
+}
+
+/// The lock file, or a temporary file an interrupted batch left: a folder holding only
+/// these holds nothing of anyone's.
+fn is_lock_or_temporary(name: &str) -> bool {
+    name == folders::LOCK_FILE || (name.starts_with('.') && name.contains(".tmp-"))
+}
+
+/// Removes the temporary files interrupted batches left in an experiment folder (only
+/// one batch can be in it: it is locked).
+fn clean_temporary_files_below(dir: &Path) {
+    folders::clean_temporary_files(dir);
+    folders::clean_temporary_files(&dir.join(PLOTS_DIR));
+    let runs = dir.join(RUNS_DIR);
+    folders::clean_temporary_files(&runs);
+    for entry in std::fs::read_dir(&runs).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            folders::clean_temporary_files(&entry.path());
+        }
+    }
+}
+
+/// Where compare and sweep draw their plots in an experiment folder.
+pub const PLOTS_DIR: &str = "plots";
+
+/// The aggregates the batch commands write in an experiment folder.
+pub const AGGREGATES: &[&str] = &[
     "check.json",
     "check.md",
     "junit.xml",
@@ -500,9 +561,43 @@ pub const WRITTEN: &[&str] = &[
     "comparison.html",
     "sweep.csv",
     "sweep.json",
-    "plots",
-    ".plots.tmp",
 ];
+
+/// Removes what the experiment `earlier` wrote in `dir`: its manifest, the records of
+/// its runs, the aggregates and plots the batch commands write. A file failcast does
+/// not write there (a user's own, even under `runs/`) stays, and so do the folders
+/// holding one.
+fn remove_written(dir: &Path, earlier: &Plan) -> Result<(), BatchError> {
+    let remove_file = |path: &Path| match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() => std::fs::remove_file(path).map_err(io_error(path)),
+        _ => Ok(()),
+    };
+    let runs = dir.join(RUNS_DIR);
+    for (k, setup) in earlier.setups.iter().enumerate() {
+        let folder = runs.join(format!("setup-{}", k + 1));
+        let seeds = setup.first_seed..setup.first_seed.saturating_add(earlier.seeds);
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let seed = (name.strip_prefix("seed-").and_then(|n| n.strip_suffix(".json")))
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|n| n.parse::<u64>().ok());
+            if seed.is_some_and(|seed| seeds.contains(&seed)) {
+                remove_file(&entry.path())?;
+            }
+        }
+        let _ = std::fs::remove_dir(&folder); // only if nothing else is in it
+    }
+    let _ = std::fs::remove_dir(&runs);
+    for name in AGGREGATES {
+        remove_file(&dir.join(name))?;
+    }
+    let plots = dir.join(PLOTS_DIR);
+    for name in crate::report::experiment_plot_files() {
+        remove_file(&plots.join(name))?;
+    }
+    let _ = std::fs::remove_dir(&plots);
+    remove_file(&dir.join(MANIFEST_FILE))
+}
 
 impl Plan {
     /// Why another plan's runs are not this plan's runs (`None`: they are, whatever
@@ -544,8 +639,9 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Plan, Vec<RunRecord>), BatchError> {
     }
     let mut records = Vec::with_capacity(plan.len());
     let mut missing = Vec::new();
+    let digests = plan.digests();
     for index in 0..plan.len() {
-        match dirs.iter().find_map(|dir| read_record(&plan, dir, index)) {
+        match dirs.iter().find_map(|dir| read_record(&plan, &digests, dir, index)) {
             Some(record) => records.push(record),
             None => {
                 let (setup, seed) = plan.run(index);

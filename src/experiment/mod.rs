@@ -6,6 +6,7 @@ pub mod batch;
 pub mod bench;
 pub mod check;
 pub mod compare;
+pub mod memory;
 pub mod run;
 pub mod sweep;
 

@@ -20,7 +20,7 @@ use crate::time::SimTime;
 /// Everything one run produced.
 #[derive(Clone, Debug)]
 pub struct RunOutput {
-    /// The scenario as it ran (overrides applied).
+    /// The scenario as it ran: overrides applied, and the run's seed as its seed.
     pub scenario: Scenario,
     pub summary: Summary,
     pub timeline: Vec<TimelineRow>,
@@ -121,8 +121,11 @@ fn run_scenario_unguarded(
     };
     let (summary, timeline, failovers) = summarize(&recorder, &facts);
     let verdicts = evaluate(s, &summary);
+    // The scenario as this run used it: rerunning it (its `scenario.toml`) replays the run.
+    let mut scenario = s.clone();
+    scenario.scenario.seed = seed;
     Ok(RunOutput {
-        scenario: s.clone(),
+        scenario,
         summary,
         timeline,
         failovers,

@@ -198,17 +198,18 @@ pub fn svg(name: &str, c: &Comparison) -> Result<String, String> {
     Ok(text)
 }
 
-/// Writes every comparison plot to `dir` as `NAME.svg` and `NAME.png`.
+/// Writes every comparison plot to `dir` as `NAME.svg` and `NAME.png`, each file
+/// replaced atomically (other files in `dir` are left alone).
 pub fn write_all(dir: &Path, c: &Comparison) -> Result<(), String> {
     register_font();
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for name in COMPARISON_PLOTS {
-        std::fs::write(dir.join(format!("{name}.svg")), svg(name, c)?)
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
-        let png = dir.join(format!("{name}.png"));
-        let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
-        draw(name, &root, c).map_err(|e| format!("plot {name}: {e}"))?;
-        root.present().map_err(|e| format!("plot {name}: {e}"))?;
+        let svg_path = dir.join(format!("{name}.svg"));
+        crate::folders::write_atomic(&svg_path, svg(name, c)?.as_bytes())
+            .map_err(|e| format!("{}: {e}", svg_path.display()))?;
+        super::write_png_atomic(&dir.join(format!("{name}.png")), |root| {
+            draw(name, root, c).map_err(|e| format!("plot {name}: {e}"))
+        })?;
     }
     Ok(())
 }

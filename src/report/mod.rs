@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::experiment::RunOutput;
+use crate::folders::{self, FolderError};
 use crate::metrics::viewer_rows;
 use tables::RunTables;
 
@@ -95,13 +96,6 @@ pub const ALERT_COLUMNS: &[&str] = &[
     "resolved_ms",
 ];
 
-fn sibling(dir: &Path, tag: &str) -> PathBuf {
-    let name = dir
-        .file_name()
-        .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
-    dir.with_file_name(format!(".{name}.{tag}-{}", std::process::id()))
-}
-
 fn csv_bytes<T: Serialize>(rows: &[T], header: &[&str]) -> io::Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     if rows.is_empty() {
@@ -151,6 +145,40 @@ pub const TIMELINE_COLUMNS: &[&str] = &[
     "edge_requests",
 ];
 
+/// The plot files `compare` and `sweep` draw into an experiment folder's `plots/`
+/// (what starting an experiment over may remove there, and nothing else).
+pub fn experiment_plot_files() -> Vec<String> {
+    let names = compare_plots::COMPARISON_PLOTS.iter().chain([&sweep_plots::SWEEP_PLOT]);
+    names
+        .flat_map(|name| [format!("{name}.svg"), format!("{name}.png")])
+        .collect()
+}
+
+/// Draws a PNG with `draw` into a temporary file beside `path`, then renames it over
+/// `path`: a reader never sees half a picture, and a failure leaves no file behind.
+pub(crate) fn write_png_atomic(
+    path: &Path,
+    draw: impl FnOnce(
+        &plotters::drawing::DrawingArea<plotters::prelude::BitMapBackend<'_>, plotters::coord::Shift>,
+    ) -> Result<(), String>,
+) -> Result<(), String> {
+    use plotters::prelude::IntoDrawingArea;
+    // The encoder picks the format by the extension, so the temporary name keeps it.
+    let mut tmp = folders::sibling(path, "tmp").into_os_string();
+    tmp.push(".png");
+    let tmp = PathBuf::from(tmp);
+    let drawn = (|| {
+        let root = plotters::prelude::BitMapBackend::new(&tmp, plots::SIZE).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(|e| format!("{}: {e}", path.display()))
+    })()
+    .and_then(|()| fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display())));
+    if drawn.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    drawn
+}
+
 /// The bytes of `summary.json`: pretty JSON, keys in a fixed order, newline-terminated.
 pub fn summary_json(summary: &crate::metrics::Summary) -> String {
     let mut text = serde_json::to_string_pretty(summary).expect("a summary always serialises");
@@ -160,44 +188,49 @@ pub fn summary_json(summary: &crate::metrics::Summary) -> String {
 
 /// Redraws `plots/` and `report.html` of the run folder `dir` from its other files,
 /// without re-running. Each is replaced in one rename: a reader sees the old or the new.
-pub fn rebuild(dir: &Path) -> Result<(), String> {
-    let tables = RunTables::load(dir)?;
-    let page = html::report(&tables)?;
-    let fail = |e: io::Error| format!("{}: {e}", dir.display());
-    let staging = sibling(&dir.join(PLOTS_DIR), "tmp");
-    if staging.exists() {
-        fs::remove_dir_all(&staging).map_err(fail)?;
+/// Only a run folder failcast wrote is touched.
+pub fn rebuild(dir: &Path) -> Result<(), FolderError> {
+    if !folders::is_run_folder(dir) {
+        return Err(FolderError::refused(
+            dir,
+            format!("is not a run folder failcast wrote (it has no {})", folders::RUN_MARKER),
+            "give a folder written by `failcast run`",
+        ));
     }
+    let tables = RunTables::load(dir).map_err(|message| {
+        FolderError::refused(
+            dir,
+            message,
+            "give a folder written by `failcast run` (it needs summary.json and the CSVs)",
+        )
+    })?;
+    let page = html::report(&tables).map_err(|e| FolderError::io(dir)(io::Error::other(e)))?;
+    let plots_dir = dir.join(PLOTS_DIR);
+    folders::clean_leftovers(&plots_dir, false);
+    let staging = folders::sibling(&plots_dir, "tmp");
     if let Err(error) = plots::write_all(&staging, &tables.plot_input()) {
         let _ = fs::remove_dir_all(&staging);
-        return Err(error);
+        return Err(FolderError::io(&staging)(io::Error::other(error)));
     }
-    let plots_dir = dir.join(PLOTS_DIR);
-    let retired = sibling(&plots_dir, "old");
-    if plots_dir.exists() {
-        fs::rename(&plots_dir, &retired).map_err(fail)?;
-    }
-    fs::rename(&staging, &plots_dir).map_err(fail)?;
-    if retired.exists() {
-        fs::remove_dir_all(&retired).map_err(fail)?;
-    }
-    let report_tmp = sibling(&dir.join(REPORT_FILE), "tmp");
-    fs::write(&report_tmp, page).map_err(fail)?;
-    fs::rename(&report_tmp, dir.join(REPORT_FILE)).map_err(fail)?;
-    Ok(())
+    let retired = folders::sibling(&plots_dir, "old");
+    let fail = FolderError::io(dir);
+    let swapped = (|| {
+        if plots_dir.exists() {
+            fs::rename(&plots_dir, &retired)?;
+        }
+        fs::rename(&staging, &plots_dir)?;
+        if retired.exists() {
+            fs::remove_dir_all(&retired)?;
+        }
+        folders::write_atomic(&dir.join(REPORT_FILE), page.as_bytes())
+    })();
+    swapped.map_err(fail)
 }
 
-/// Writes a run's files to `dir`, replacing what was there, atomically.
-pub fn write_run(dir: &Path, run: &RunOutput) -> io::Result<()> {
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent)?;
-    }
-    let staging = sibling(dir, "tmp");
-    let result = (|| {
-        if staging.exists() {
-            fs::remove_dir_all(&staging)?;
-        }
-        fs::create_dir(&staging)?;
+/// Writes a run's files to `dir`, replacing the run folder that was there, atomically.
+/// A folder failcast did not write is refused (see [`folders::check_run_target`]).
+pub fn write_run(dir: &Path, run: &RunOutput) -> Result<(), FolderError> {
+    folders::write_run_folder(dir, |staging| {
         let tables = RunTables::of(run);
         let files: [(&str, Vec<u8>); 10] = [
             (SUMMARY_FILE, summary_json(&run.summary).into_bytes()),
@@ -226,19 +259,6 @@ pub fn write_run(dir: &Path, run: &RunOutput) -> io::Result<()> {
         fs::write(
             staging.join(REPORT_FILE),
             html::report(&tables).map_err(io::Error::other)?,
-        )?;
-        let retired = sibling(dir, "old");
-        if dir.exists() {
-            fs::rename(dir, &retired)?;
-        }
-        fs::rename(&staging, dir)?;
-        if retired.exists() {
-            fs::remove_dir_all(&retired)?;
-        }
-        Ok(())
-    })();
-    if result.is_err() && staging.exists() {
-        let _ = fs::remove_dir_all(&staging);
-    }
-    result
+        )
+    })
 }

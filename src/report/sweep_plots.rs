@@ -163,10 +163,10 @@ pub fn write(dir: &Path, s: &Sweep) -> Result<bool, String> {
         draw(&root, s).map_err(|e| format!("plot {SWEEP_PLOT}: {e}"))?;
         root.present().map_err(|e| format!("plot {SWEEP_PLOT}: {e}"))?;
     }
-    std::fs::write(dir.join(format!("{SWEEP_PLOT}.svg")), text).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let png = dir.join(format!("{SWEEP_PLOT}.png"));
-    let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
-    draw(&root, s).map_err(|e| format!("plot {SWEEP_PLOT}: {e}"))?;
-    root.present().map_err(|e| format!("plot {SWEEP_PLOT}: {e}"))?;
+    let svg_path = dir.join(format!("{SWEEP_PLOT}.svg"));
+    crate::folders::write_atomic(&svg_path, text.as_bytes()).map_err(|e| format!("{}: {e}", svg_path.display()))?;
+    super::write_png_atomic(&dir.join(format!("{SWEEP_PLOT}.png")), |root| {
+        draw(root, s).map_err(|e| format!("plot {SWEEP_PLOT}: {e}"))
+    })?;
     Ok(true)
 }

@@ -66,7 +66,9 @@ fn read_csv<T: DeserializeOwned>(dir: &Path, name: &str) -> Result<Vec<T>, Strin
 
 /// The scenario as a TOML file that `failcast run` accepts, headed by a comment.
 pub fn scenario_toml(scenario: &Scenario) -> String {
-    let body = toml::to_string(scenario).unwrap_or_else(|e| format!("# not representable as TOML: {e}\n"));
+    let body = scenario
+        .to_toml()
+        .unwrap_or_else(|e| format!("# not representable as TOML: {e}\n"));
     format!("# The scenario as this run used it (defaults filled in, overrides applied).\n{body}")
 }
 

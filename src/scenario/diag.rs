@@ -4,6 +4,8 @@
 use std::fmt;
 use std::ops::Range;
 
+use crate::text::printable;
+
 /// One problem found in a scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -53,27 +55,55 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+// Everything a diagnostic shows may come from the file or the command line, so every
+// part is printed with its control characters escaped (a file must not be able to
+// drive the terminal that shows its errors).
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
+        writeln!(f, "error: {}", printable(&self.message))?;
+        let file = printable(&self.file);
         match (self.line, self.column) {
-            (Some(line), Some(column)) => writeln!(f, "  --> {}:{}:{}", self.file, line, column)?,
-            _ => writeln!(f, "  --> {}", self.file)?,
+            (Some(line), Some(column)) => writeln!(f, "  --> {file}:{line}:{column}")?,
+            _ => writeln!(f, "  --> {file}")?,
         }
         if let (Some(text), Some(line), Some(column)) = (&self.source_line, self.line, self.column) {
             let gutter = line.to_string().len();
+            // The caret stands under the same character once the line before it is escaped.
+            let before: String = text.chars().take(column.saturating_sub(1)).collect();
+            let caret = printable(&before).chars().count() + 1;
             writeln!(f, "{:gutter$} |", "")?;
-            writeln!(f, "{line} | {text}")?;
-            writeln!(f, "{:gutter$} | {:>column$}", "", "^")?;
+            writeln!(f, "{line} | {}", printable(text))?;
+            writeln!(f, "{:gutter$} | {:>caret$}", "", "^")?;
         } else if let (Some(text), None) = (&self.source_line, self.line) {
             // No place in a file (a `--set`): show what was given.
             writeln!(f, "  |")?;
-            writeln!(f, "  | {text}")?;
+            writeln!(f, "  | {}", printable(text))?;
         }
         if let Some(help) = &self.help {
-            writeln!(f, "  = help: {help}")?;
+            writeln!(f, "  = help: {}", printable(help))?;
         }
         Ok(())
+    }
+}
+
+/// A TOML parser's message for the error at `span` of `source`, never empty: the
+/// parser gives none for some characters it refuses (a raw control character, a lone
+/// carriage return), so name the character there instead.
+pub fn parser_message(message: &str, source: &str, span: Option<Range<usize>>) -> String {
+    let message = message.trim();
+    if !message.is_empty() {
+        return message.to_string();
+    }
+    let found = span
+        .and_then(|span| source.get(span.start..))
+        .and_then(|rest| rest.chars().next());
+    match found {
+        Some(c) if crate::text::is_unsafe(c) => format!(
+            "{} is not allowed here: TOML takes tabs and line breaks (LF or CR LF) only",
+            crate::text::describe(c)
+        ),
+        Some(c) => format!("unexpected `{c}`"),
+        None => "the file ends where TOML expects more".to_string(),
     }
 }
 
@@ -123,6 +153,21 @@ mod tests {
         assert_eq!(
             d.to_string(),
             "error: viewers.count must be at least 1\n  --> s.toml:2:9\n  |\n2 | count = -3\n  |         ^\n  = help: set a positive number of viewers\n"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped_with_the_caret_still_under_its_place() {
+        let src = "[scenario]\nname = \"\u{1b}]0;x\u{7}\" # \u{1b}[2J\n";
+        let d = Diagnostic::at("s\u{1b}.toml", src, Some(23..24), "bad \u{1b}[31m name").with_help("no \u{7} here");
+        let text = d.to_string();
+        assert!(
+            !text.chars().any(|c| crate::text::is_unsafe(c) && c != '\n'),
+            "{text:?}"
+        );
+        assert_eq!(
+            text,
+            "error: bad \\u{1b}[31m name\n  --> s\\u{1b}.toml:2:13\n  |\n2 | name = \"\\u{1b}]0;x\\u{7}\" # \\u{1b}[2J\n  |                  ^\n  = help: no \\u{7} here\n"
         );
     }
 

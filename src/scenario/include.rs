@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use toml_edit::ImDocument;
 
 use super::diag::{Diagnostic, Diagnostics};
-use super::Scenario;
+use super::{LoadOptions, Scenario};
 
 /// Arrays of tables (by dotted path): the entries of every file are kept, fragments'
 /// first.
@@ -135,6 +135,9 @@ impl Sources {
             return super::overrides::set_error(arg, message.into());
         }
         let (file, span) = self.locate(path);
+        // A key the files leave at its default (and in no table they write) has no
+        // place of its own: point past the end of the scenario file, where it would go.
+        let span = span.or(Some(file.text.len()..file.text.len()));
         Diagnostic::at(&file.name, &file.text, span, message)
     }
 }
@@ -192,11 +195,27 @@ pub(super) struct Included {
     pub merged: String,
 }
 
-/// Reads the fragments `main` includes (paths relative to its folder), checks each on
-/// its own (so a type error points into the fragment), and merges them under `main`.
-pub(super) fn resolve(file: &str, source: &str, include: &[String]) -> Result<Included, Diagnostics> {
+/// Reads the fragments `main` includes (paths relative to its folder, and inside its
+/// folder tree unless `options` allow any file), checks each on its own (so a type
+/// error points into the fragment), and merges them under `main`. `budget`: the bytes
+/// the fragments may hold together.
+pub(super) fn resolve(
+    file: &str,
+    source: &str,
+    include: &[String],
+    options: LoadOptions,
+    mut budget: u64,
+) -> Result<Included, Diagnostics> {
     let main = SourceFile::new(file, source);
     let dir = Path::new(file).parent().map(Path::to_path_buf).unwrap_or_default();
+    // The folder tree includes are confined to, resolved as the includes are (symbolic
+    // links followed), so `parts/../../etc` and a link out of the tree are both seen.
+    let root = (if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir.as_path()
+    })
+    .canonicalize();
     let mut errors = Vec::new();
     let mut files = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
@@ -207,6 +226,14 @@ pub(super) fn resolve(file: &str, source: &str, include: &[String]) -> Result<In
         };
         let path = dir.join(name);
         let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+        let inside = root.as_ref().is_ok_and(|root| canonical.starts_with(root));
+        if !inside && !options.includes_anywhere {
+            errors.push(fail(
+                format!("`{name}` is outside the scenario's folder"),
+                "keep included files in the scenario file's folder or below it, or run with --allow-includes-anywhere if you trust the file",
+            ));
+            continue;
+        }
         if seen.contains(&canonical) || Path::new(file).canonicalize().is_ok_and(|m| m == canonical) {
             errors.push(fail(
                 format!("`{name}` is included twice"),
@@ -215,17 +242,23 @@ pub(super) fn resolve(file: &str, source: &str, include: &[String]) -> Result<In
             continue;
         }
         seen.push(canonical);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match super::source::read(&path, &mut budget) {
             Ok(text) => text,
-            Err(e) => {
-                errors.push(fail(
-                    format!("cannot read included file `{}`: {e}", path.display()),
-                    "include paths are relative to the scenario file's folder",
-                ));
+            Err(refusal) => {
+                let help = if refusal.message.starts_with("cannot read") {
+                    "include paths are relative to the scenario file's folder"
+                } else {
+                    refusal.help
+                };
+                errors.push(fail(format!("included file: {}", refusal.message), help));
                 continue;
             }
         };
         let fragment = SourceFile::new(&path.display().to_string(), &text);
+        if let Err(found) = super::source::check_plain_text(&fragment.name, &fragment.text) {
+            errors.extend(found.0);
+            continue;
+        }
         match check_fragment(&fragment) {
             Ok(()) => files.push(fragment),
             Err(found) => errors.extend(found.0),

@@ -9,6 +9,7 @@ pub mod diag;
 mod include;
 mod overrides;
 pub mod select;
+pub mod source;
 mod validate;
 pub mod workload;
 
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use diag::{Diagnostic, Diagnostics};
 use include::Sources;
+pub use source::{LoadOptions, MAX_SCENARIO_BYTES};
 
 use crate::time::SimDuration;
 
@@ -933,13 +935,15 @@ impl Threshold {
     /// The threshold in the unit of `metric` (its name says it: `_ms`, `_s`).
     pub fn in_unit_of(&self, metric: &str) -> Result<f64, String> {
         match self {
+            // A number that is not finite is refused with every other value of the file.
             Threshold::Number(n) => Ok(*n),
             Threshold::Text(text) => {
                 let text = text.trim();
                 if let Some(percent) = text.strip_suffix('%') {
-                    return (percent.trim().parse::<f64>())
+                    return (percent.trim().parse::<f64>().ok())
+                        .filter(|p| p.is_finite())
                         .map(|p| p / 100.0)
-                        .map_err(|_| format!("`{text}` is not a percentage"));
+                        .ok_or_else(|| format!("`{text}` is not a percentage"));
                 }
                 let duration = SimDuration::parse(text).map_err(|e| format!("`{text}`: {e}"))?;
                 let unit = metric.split('.').find_map(|part| {
@@ -1028,11 +1032,22 @@ impl Scenario {
     /// What a selector can name in this scenario: `nodes` (its [`Scenario::node_names`]),
     /// its groups and its regions.
     pub fn selectors<'a>(&'a self, nodes: &'a [String]) -> select::Universe<'a> {
-        select::Universe {
-            nodes,
-            groups: &self.groups,
-            regions: &self.regions,
+        select::Universe::new(nodes, &self.groups, &self.regions)
+    }
+
+    /// The scenario as TOML that loads back to itself: every default written out, and
+    /// nothing validation refuses to see beside another key (`viewers.join_at` and
+    /// `join_over` beside an arrival curve, which replaces them).
+    pub fn to_toml(&self) -> Result<String, String> {
+        if self.viewers.arrivals.is_empty() {
+            return toml::to_string(self).map_err(|e| e.to_string());
         }
+        let mut doc = toml_edit::ser::to_document(self).map_err(|e| e.to_string())?;
+        if let Some(viewers) = doc.get_mut("viewers").and_then(|v| v.as_table_like_mut()) {
+            viewers.remove("join_at");
+            viewers.remove("join_over");
+        }
+        Ok(doc.to_string())
     }
 
     /// The fault's id, or `fault-N` (1-based, in file order).
@@ -1051,26 +1066,51 @@ pub fn json_schema() -> String {
     serde_json::to_string_pretty(&schema).expect("a schema serialises")
 }
 
-/// Reads, overrides and validates a scenario file.
+/// Reads, overrides and validates a scenario file (includes confined to its folder).
 pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, Diagnostics> {
-    let file = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostics(vec![Diagnostic::at(
-            &file,
-            "",
-            None,
-            format!("cannot read scenario: {e}"),
-        )
-        .with_help("check the path; bundled scenarios are in scenarios/")])
-    })?;
-    load_str(&file, &source, overrides)
+    load_with(path, overrides, LoadOptions::default())
 }
 
-/// As [`load`], from text; `file` names it in diagnostics.
+/// As [`load`], with `options` saying what the file may include.
+pub fn load_with(path: &Path, overrides: &[String], options: LoadOptions) -> Result<Scenario, Diagnostics> {
+    let file = path.display().to_string();
+    let mut budget = MAX_SCENARIO_BYTES;
+    let source = source::read(path, &mut budget).map_err(|refusal| {
+        Diagnostics(vec![
+            Diagnostic::at(&file, "", None, refusal.message).with_help(refusal.help)
+        ])
+    })?;
+    let reading = Reading { options, budget };
+    load_text(&file, &source, overrides, reading)
+}
+
+/// As [`load`], from text; `file` names it in diagnostics (and its folder is where
+/// includes are found).
 pub fn load_str(file: &str, source: &str, overrides: &[String]) -> Result<Scenario, Diagnostics> {
-    let scenario = load_without_sweep_check(file, source, overrides)?;
+    let budget = MAX_SCENARIO_BYTES.saturating_sub(source.len() as u64);
+    let reading = Reading {
+        options: LoadOptions::default(),
+        budget,
+    };
+    load_text(file, source, overrides, reading)
+}
+
+/// What loading one scenario may still read: its options and the bytes left for includes.
+#[derive(Clone, Copy, Debug)]
+struct Reading {
+    options: LoadOptions,
+    budget: u64,
+}
+
+fn load_text(file: &str, source: &str, overrides: &[String], reading: Reading) -> Result<Scenario, Diagnostics> {
+    if source.len() as u64 > MAX_SCENARIO_BYTES {
+        let message = format!("the scenario is {} bytes, more than {MAX_SCENARIO_BYTES}", source.len());
+        return Err(Diagnostics(vec![Diagnostic::at(file, "", None, message)]));
+    }
+    source::check_plain_text(file, source)?;
+    let scenario = load_without_sweep_check(file, source, overrides, reading)?;
     if !scenario.sweep.is_empty() {
-        check_sweep(file, source, &scenario)?;
+        check_sweep(file, source, &scenario, reading)?;
     }
     Ok(scenario)
 }
@@ -1078,7 +1118,7 @@ pub fn load_str(file: &str, source: &str, overrides: &[String]) -> Result<Scenar
 /// Every `[sweep]` value must make a valid scenario on its own (on the file as
 /// written); an error names the value's place in the file. Combinations are checked
 /// when they run.
-fn check_sweep(file: &str, source: &str, scenario: &Scenario) -> Result<(), Diagnostics> {
+fn check_sweep(file: &str, source: &str, scenario: &Scenario, reading: Reading) -> Result<(), Diagnostics> {
     let doc = toml_edit::ImDocument::parse(source).ok();
     let place = |key: &str, i: Option<usize>| {
         let values = doc.as_ref()?.get("sweep")?.get(key)?;
@@ -1113,7 +1153,7 @@ fn check_sweep(file: &str, source: &str, scenario: &Scenario) -> Result<(), Diag
             };
             // Against the file alone: with the caller's overrides (a cell being run)
             // the key's other values would be judged on top of that cell.
-            if let Err(found) = load_without_sweep_check(file, source, &[format!("{key}={literal}")]) {
+            if let Err(found) = load_without_sweep_check(file, source, &[format!("{key}={literal}")], reading) {
                 for inner in found.0 {
                     let message = format!("sweep `{key}` = {literal}: {}", inner.message);
                     let mut d = Diagnostic::at(file, source, place(key, Some(i)), message);
@@ -1189,11 +1229,16 @@ impl Scenario {
     }
 }
 
-fn load_without_sweep_check(file: &str, source: &str, overrides: &[String]) -> Result<Scenario, Diagnostics> {
+fn load_without_sweep_check(
+    file: &str,
+    source: &str,
+    overrides: &[String],
+    reading: Reading,
+) -> Result<Scenario, Diagnostics> {
     let base: Scenario =
         toml::from_str(source).map_err(|e| Diagnostics(vec![validate::from_toml(file, source, &e)]))?;
     if !base.scenario.include.is_empty() {
-        return load_with_includes(file, source, &base.scenario.include, overrides);
+        return load_with_includes(file, source, &base.scenario.include, overrides, reading);
     }
     if overrides.is_empty() {
         let base = with_context_defaults(source, base);
@@ -1216,14 +1261,15 @@ fn load_with_includes(
     source: &str,
     include: &[String],
     overrides: &[String],
+    reading: Reading,
 ) -> Result<Scenario, Diagnostics> {
-    let included = include::resolve(file, source, include)?;
+    let included = include::resolve(file, source, include, reading.options, reading.budget)?;
     let merged_error = |e: toml::de::Error| {
         let mut d = Diagnostic::at(
             file,
             source,
             None,
-            format!("the merged scenario: {}", e.message().trim()),
+            format!("the merged scenario: {}", diag::parser_message(e.message(), "", None)),
         );
         d = d.with_help("each file is valid alone, but not together: check the keys the included files share");
         Diagnostics(vec![d])

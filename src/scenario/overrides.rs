@@ -237,7 +237,8 @@ pub(super) fn apply(file: &str, source: &str, base: &Scenario, overrides: &[Stri
         }
     }
     let mut doc: DocumentMut = source.parse().map_err(|e: toml_edit::TomlError| {
-        Diagnostics(vec![Diagnostic::at(file, source, e.span(), e.message().to_string())])
+        let message = super::diag::parser_message(e.message(), source, e.span());
+        Diagnostics(vec![Diagnostic::at(file, source, e.span(), message)])
     })?;
     let mut errors = Vec::new();
     let mut applied = Vec::new();
@@ -308,7 +309,8 @@ impl Edited {
     pub(super) fn explain(&self, file: &str, error: &toml::de::Error) -> Diagnostic {
         let span = error.span();
         if let (Some(span), Ok(doc)) = (span.clone(), ImDocument::parse(self.text.as_str())) {
-            for (segments, arg) in &self.overrides {
+            // The last `--set` of a key is the one whose value the text holds.
+            for (segments, arg) in self.overrides.iter().rev() {
                 let mut item = doc.as_item();
                 let mut found = true;
                 for segment in segments {
@@ -327,11 +329,13 @@ impl Edited {
                 }
                 let covers = item.span().is_some_and(|s| s.start <= span.start && span.end <= s.end);
                 if found && covers {
-                    return set_error(arg, format!("`{}`: {}", segments.join("."), error.message().trim()))
+                    let message = super::diag::parser_message(error.message(), &self.text, Some(span.clone()));
+                    return set_error(arg, format!("`{}`: {message}", segments.join(".")))
                         .with_help("give a value of the type this key takes (see README)");
                 }
             }
         }
-        Diagnostic::at(file, &self.text, span, error.message().trim())
+        let message = super::diag::parser_message(error.message(), &self.text, span.clone());
+        Diagnostic::at(file, &self.text, span, message)
     }
 }
