@@ -4,6 +4,7 @@
 //! text uses the bundled DejaVu Sans (`assets/fonts`), so no system font or library is
 //! needed.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Once;
 
@@ -470,6 +471,50 @@ fn dropped_frames<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &Plo
 /// Lines per node drawn in one load panel: beyond this many, the busiest by peak.
 const MAX_NODE_LINES: usize = 12;
 
+/// One node's line in a load panel: its rows (in the file's order) and their peak.
+struct NodeLine<'a> {
+    name: &'a str,
+    rows: Vec<&'a NodeRow>,
+    peak: f64,
+}
+
+/// The lines of one load panel: the nodes of `rows` in the file's order (spawn order),
+/// or, beyond [`MAX_NODE_LINES`], the busiest by peak `value` (ties by name) kept in
+/// that order; and whether every node is shown. One pass groups the rows by node, so a
+/// run with thousands of edges costs what its rows do, not rows × nodes.
+fn node_lines<'a>(rows: &[&'a NodeRow], value: &dyn Fn(&NodeRow) -> f64) -> (Vec<NodeLine<'a>>, bool) {
+    let mut line_of: HashMap<&str, usize> = HashMap::new();
+    let mut lines: Vec<NodeLine> = Vec::new();
+    for &row in rows {
+        let line = *line_of.entry(row.node.as_str()).or_insert_with(|| {
+            lines.push(NodeLine {
+                name: &row.node,
+                rows: Vec::new(),
+                peak: 0.0,
+            });
+            lines.len() - 1
+        });
+        let line = &mut lines[line];
+        line.rows.push(row);
+        line.peak = f64::max(line.peak, value(row));
+    }
+    let shown_all = lines.len() <= MAX_NODE_LINES;
+    if !shown_all {
+        let mut by_peak: Vec<usize> = (0..lines.len()).collect();
+        by_peak.sort_by(|&a, &b| {
+            let (a, b) = (&lines[a], &lines[b]);
+            b.peak.total_cmp(&a.peak).then(a.name.cmp(b.name))
+        });
+        let mut busiest = vec![false; lines.len()];
+        for &line in &by_peak[..MAX_NODE_LINES] {
+            busiest[line] = true;
+        }
+        let mut kept = busiest.iter();
+        lines.retain(|_| *kept.next().expect("one flag per line"));
+    }
+    (lines, shown_all)
+}
+
 /// One panel of the load plot: `value` of each node `keep` accepts, per 10 s bin.
 fn load_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -481,27 +526,8 @@ fn load_panel<DB: DrawingBackend>(
 ) -> DrawResult<DB> {
     let end = end_s(input);
     let rows: Vec<&NodeRow> = input.nodes.iter().filter(|n| keep(n)).collect();
-    // Nodes in the file's order (spawn order), then the busiest if there are many.
-    let mut names: Vec<&str> = Vec::new();
-    for row in &rows {
-        if !names.contains(&row.node.as_str()) {
-            names.push(&row.node);
-        }
-    }
-    let peak = |name: &str| {
-        rows.iter()
-            .filter(|n| n.node == name)
-            .map(|n| value(n))
-            .fold(0.0, f64::max)
-    };
-    let shown_all = names.len() <= MAX_NODE_LINES;
-    if !shown_all {
-        let mut by_peak = names.clone();
-        by_peak.sort_by(|a, b| peak(b).total_cmp(&peak(a)).then(a.cmp(b)));
-        by_peak.truncate(MAX_NODE_LINES);
-        names.retain(|name| by_peak.contains(name));
-    }
-    let top = names.iter().map(|name| peak(name)).fold(1.0, f64::max) * 1.1;
+    let (lines, shown_all) = node_lines(&rows, value);
+    let top = lines.iter().map(|line| line.peak).fold(1.0, f64::max) * 1.1;
     let caption = if shown_all {
         caption.to_string()
     } else {
@@ -523,23 +549,18 @@ fn load_panel<DB: DrawingBackend>(
         .draw()?;
     shade_faults(&mut chart, input.faults, end, top)?;
     // A node keeps its colour in every panel: picked by its place among all nodes.
-    let mut all: Vec<&str> = Vec::new();
+    let mut place_of: HashMap<&str, usize> = HashMap::new();
     for row in input.nodes {
-        if !all.contains(&row.node.as_str()) {
-            all.push(&row.node);
-        }
+        let next = place_of.len();
+        place_of.entry(row.node.as_str()).or_insert(next);
     }
-    for name in &names {
-        let i = all.iter().position(|n| n == name).unwrap_or(0);
+    for line in &lines {
+        let i = place_of.get(line.name).copied().unwrap_or(0);
         let colour = Palette99::pick(i).to_rgba();
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .filter(|n| n.node == *name)
-            .map(|n| (n.time_s as f64, value(n)))
-            .collect();
+        let points: Vec<(f64, f64)> = line.rows.iter().map(|n| (n.time_s as f64, value(n))).collect();
         chart
             .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
-            .label(*name)
+            .label(line.name)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
     }
     legend(&mut chart, SeriesLabelPosition::UpperRight)?;
@@ -607,4 +628,122 @@ pub fn write_all(dir: &Path, input: &PlotInput) -> Result<(), String> {
         root.present().map_err(|e| format!("plot {name}: {e}"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(time_s: u64, node: &str, connections: u64) -> NodeRow {
+        NodeRow {
+            time_s,
+            node: node.to_string(),
+            connections,
+            requests: 0,
+            refused: 0,
+            egress_mbps: connections as f64,
+        }
+    }
+
+    /// Rows by time then node, as `nodes.csv` holds them: node `k` of `peaks` has
+    /// `peaks[k]` connections in the second bin and one in the first.
+    fn rows_with_peaks(peaks: &[(&str, u64)]) -> Vec<NodeRow> {
+        let first = peaks.iter().map(|&(name, _)| row(0, name, 1));
+        let second = peaks.iter().map(|&(name, peak)| row(10, name, peak));
+        first.chain(second).collect()
+    }
+
+    fn connections(n: &NodeRow) -> f64 {
+        n.connections as f64
+    }
+
+    #[test]
+    fn few_nodes_are_all_drawn_in_the_files_order() {
+        let rows = rows_with_peaks(&[("edge-2", 5), ("edge-1", 9), ("lb-1", 0)]);
+        let refs: Vec<&NodeRow> = rows.iter().collect();
+        let (lines, shown_all) = node_lines(&refs, &connections);
+        assert!(shown_all);
+        let drawn: Vec<(&str, f64, Vec<u64>)> = (lines.iter())
+            .map(|l| (l.name, l.peak, l.rows.iter().map(|r| r.time_s).collect()))
+            .collect();
+        assert_eq!(
+            drawn,
+            [
+                ("edge-2", 5.0, vec![0, 10]),
+                ("edge-1", 9.0, vec![0, 10]),
+                ("lb-1", 1.0, vec![0, 10]),
+            ]
+        );
+    }
+
+    #[test]
+    fn many_nodes_keep_the_busiest_by_peak_then_name_in_the_files_order() {
+        // Fifteen nodes for twelve lines: the three quietest go. edge-13 and edge-3
+        // tie at the cut (peak 2): the name that sorts first (edge-13) stays.
+        let peaks: Vec<(String, u64)> = (1..=15)
+            .map(|k| {
+                let peak = match k {
+                    3 | 13 => 2,
+                    7 | 11 => 1,
+                    _ => 10 + k,
+                };
+                (format!("edge-{k}"), peak)
+            })
+            .collect();
+        let named: Vec<(&str, u64)> = peaks.iter().map(|(name, peak)| (name.as_str(), *peak)).collect();
+        let rows = rows_with_peaks(&named);
+        let refs: Vec<&NodeRow> = rows.iter().collect();
+        let (lines, shown_all) = node_lines(&refs, &connections);
+        assert!(!shown_all);
+        let names: Vec<&str> = lines.iter().map(|l| l.name).collect();
+        let expected = [1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 15].map(|k| format!("edge-{k}"));
+        assert_eq!(names, expected);
+        assert!(lines.iter().all(|l| l.rows.len() == 2), "each line has both bins");
+    }
+
+    #[test]
+    fn each_rows_value_is_read_once_whatever_the_node_count() {
+        // Sorting nodes by a peak rescanned over every row reads each row's value
+        // once per comparison: thousands of edges made that quadratic.
+        let names: Vec<String> = (1..=200).map(|k| format!("edge-{k}")).collect();
+        let named: Vec<(&str, u64)> = (names.iter().enumerate())
+            .map(|(k, name)| (name.as_str(), k as u64 % 17))
+            .collect();
+        let rows = rows_with_peaks(&named);
+        let refs: Vec<&NodeRow> = rows.iter().collect();
+        let reads = std::cell::Cell::new(0usize);
+        let counted = |n: &NodeRow| {
+            reads.set(reads.get() + 1);
+            n.connections as f64
+        };
+        let (lines, _) = node_lines(&refs, &counted);
+        assert_eq!(lines.len(), MAX_NODE_LINES);
+        assert_eq!(reads.get(), rows.len());
+    }
+
+    #[test]
+    fn the_load_plot_names_the_busiest_nodes_when_there_are_many() {
+        let names: Vec<String> = (1..=20).map(|k| format!("edge-{k}")).collect();
+        let named: Vec<(&str, u64)> = (names.iter().enumerate())
+            .map(|(k, name)| (name.as_str(), k as u64))
+            .collect();
+        let rows = rows_with_peaks(&named);
+        let input = PlotInput {
+            timeline: &[],
+            failovers: &[],
+            faults: &[],
+            dropped: [0; 3],
+            viewer_dropped: [0; 3],
+            nodes: &rows,
+            stalls_s: Vec::new(),
+        };
+        let svg = svg("node_load", &input).expect("the plot draws");
+        assert!(svg.contains("(the 12 busiest nodes)"));
+        // Each text element holds its words on a line of their own.
+        let texts: Vec<&str> = svg.lines().collect();
+        for k in 1..=20 {
+            let named = texts.contains(&format!("edge-{k}").as_str());
+            assert_eq!(named, k > 8, "edge-{k}");
+        }
+    }
 }
