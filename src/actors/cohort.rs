@@ -25,7 +25,7 @@ use smallvec::{smallvec, SmallVec};
 use crate::control::dns::{Answer, ResolverCache};
 use crate::control::player::{FetchError, Player, PlayerAction, PlayerConfig, PlayerEvent, PlaylistEntry};
 use crate::metrics::{ViewerRecord, ViewerState};
-use crate::sim::{prefetch, prefetch_all, Behavior, Ctx, Dest, Input, NodeId, SimRng};
+use crate::sim::{prefetch, prefetch_all, Behavior, Ctx, Dest, Input, NodeId, Places, SimRng};
 use crate::time::{SimDuration, SimTime};
 
 use super::{Deadline, Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES};
@@ -33,8 +33,12 @@ use super::{Deadline, Msg, Party, SharedRecorder, CONTROL_MESSAGE_BYTES};
 #[derive(Clone, Debug)]
 pub struct CohortConfig {
     /// Every edge, in ring order; a viewer's route `r` is edge `primary + r` (mod count).
-    pub edges: Vec<NodeId>,
-    pub edge_names: Vec<String>,
+    /// One list shared by every cohort (there is a cohort per edge: a copy each would
+    /// grow with the square of the edges).
+    pub edges: Rc<[NodeId]>,
+    pub edge_names: Rc<[String]>,
+    /// Each edge's place in `edges`, by node id: answers name their edge in one step.
+    pub edge_places: Rc<Places>,
     /// The viewers' primary edge (an index into `edges`).
     pub primary: usize,
     /// Routes per viewer: the primary edge and `routes − 1` backups.
@@ -314,7 +318,7 @@ impl Cohort {
         if !matches!(self.config.edge_choice, EdgeChoice::Balanced { .. }) {
             return;
         }
-        if let Some(edge) = self.config.edges.iter().position(|&e| e == from) {
+        if let Some(edge) = self.config.edge_places.get(from) {
             self.connect(slot, edge, now);
         }
     }
@@ -342,7 +346,7 @@ impl Cohort {
 
     fn resolved_slot(&mut self, slot: usize, id: u64, target: NodeId, ttl: SimDuration, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();
-        let Some(edge) = self.config.edges.iter().position(|&e| e == target) else {
+        let Some(edge) = self.config.edge_places.get(target) else {
             return;
         };
         let conn = self.viewers[slot]

@@ -22,7 +22,7 @@ use smallvec::SmallVec;
 
 use crate::control::dns::{FailoverRecord, RoundRobinRecord};
 use crate::control::health::{Health, HealthChecker, HealthConfig};
-use crate::sim::{Behavior, Ctx, Input, NodeId};
+use crate::sim::{Behavior, Ctx, Input, NodeId, Places};
 use crate::time::{SimDuration, SimTime};
 
 use super::{checker_from, impair, Deadline, Msg, Party, SharedRecorder, ViewerOrder, CONTROL_MESSAGE_BYTES};
@@ -37,6 +37,9 @@ pub enum Record {
 
 pub struct Dns {
     targets: Vec<NodeId>,
+    /// Each target's place in `targets`, by node id: the CDN's name health-checks every
+    /// edge, and each answer finds its target in one step.
+    target_places: Places,
     names: Vec<String>,
     health_config: HealthConfig,
     phases: Vec<SimDuration>,
@@ -87,6 +90,7 @@ impl Dns {
     ) -> Self {
         let n = targets.len();
         Dns {
+            target_places: Places::of(&targets),
             targets,
             names,
             health: checker_from(health_config, &phases, SimTime::ZERO),
@@ -260,7 +264,7 @@ impl Behavior for Dns {
                 from,
                 msg: Msg::ProbeAck { id, .. },
             } => {
-                if let Some(target) = self.targets.iter().position(|&t| t == from) {
+                if let Some(target) = self.target_places.get(from) {
                     self.health.handle_response(ctx.now(), target, id);
                 }
             }

@@ -28,7 +28,7 @@ use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::control::passive::{Outcome, Passive};
 use crate::control::vrrp::{Role, Vrrp};
 use crate::metrics::ALL_STREAMS;
-use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId, SimRng};
+use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId, Places, SimRng};
 use crate::time::{SimDuration, SimTime};
 
 use super::{checker_from, impair, part_of, Deadline, Msg, Party, SharedRecorder, ViewerOrder, CONTROL_MESSAGE_BYTES};
@@ -147,6 +147,9 @@ struct Pending {
 
 pub struct LoadBalancer {
     config: LbConfig,
+    /// Each edge's place in `config.edges`, by node id: a probe's answer names its
+    /// edge in one step, not a search through every edge.
+    edge_places: Places,
     vrrp: Vrrp,
     health: HealthChecker,
     balancer: Balancer,
@@ -187,6 +190,7 @@ impl LoadBalancer {
         let n = config.edges.len();
         let load = recorder.borrow_mut().register_load(&config.name);
         LoadBalancer {
+            edge_places: Places::of(&config.edges),
             vrrp: Vrrp::new(
                 config.priority,
                 config.advert_interval,
@@ -631,7 +635,7 @@ impl Behavior for LoadBalancer {
                 from,
                 msg: Msg::ProbeAck { id, .. },
             } => {
-                if let Some(target) = self.config.edges.iter().position(|&e| e == from) {
+                if let Some(target) = self.edge_places.get(from) {
                     self.health.handle_response(now, target, id);
                     self.pump_health(ctx);
                 }
@@ -640,7 +644,7 @@ impl Behavior for LoadBalancer {
                 from,
                 msg: Msg::PlaylistProbeAck { id, newest },
             } => {
-                if let Some(target) = self.config.edges.iter().position(|&e| e == from) {
+                if let Some(target) = self.edge_places.get(from) {
                     let newest = Some(newest);
                     let fresh = (self.config.playlist_check.as_mut())
                         .is_none_or(|check| check.handle_playlist(now, target, newest));

@@ -21,7 +21,7 @@
 //! later).
 
 use crate::control::alert::{AlertEngine, AlertEvent};
-use crate::sim::{Behavior, Ctx, Input, NodeId};
+use crate::sim::{Behavior, Ctx, Input, NodeId, Places};
 use crate::time::{SimDuration, SimTime};
 
 use super::{impair, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
@@ -71,8 +71,13 @@ pub struct ScrapeTargets {
 pub struct Monitor {
     origins: Vec<NodeId>,
     cohorts: Vec<NodeId>,
-    ingests: Vec<NodeId>,
     nodes: Vec<(NodeId, String)>,
+    /// Where a scrape answer's sender stands among the nodes, origins, cohorts and
+    /// ingests: a round brings one answer per edge and per cohort, each found in one step.
+    node_places: Places,
+    origin_places: Places,
+    cohort_places: Places,
+    ingest_places: Places,
     /// Per node: the last round it answered, and whether it is currently seen down.
     node_answered: Vec<u64>,
     node_down: Vec<bool>,
@@ -114,11 +119,15 @@ impl Monitor {
             nodes,
         } = targets;
         let (n_cohorts, n_ingests, n_nodes) = (cohorts.len(), ingests.len(), nodes.len());
+        let node_ids: Vec<NodeId> = nodes.iter().map(|&(id, _)| id).collect();
         Monitor {
+            node_places: Places::of(&node_ids),
+            origin_places: Places::of(&origins),
+            cohort_places: Places::of(&cohorts),
+            ingest_places: Places::of(&ingests),
             stale: vec![vec![(0, SimTime::ZERO); streams.max(1)]; origins.len()],
             origins,
             cohorts,
-            ingests,
             nodes,
             node_answered: vec![0; n_nodes],
             node_down: vec![false; n_nodes],
@@ -150,9 +159,7 @@ impl Monitor {
             MonitorMetric::StreamStale => {
                 let aged = |o: usize, stream: usize| {
                     let (stale_ns, reported_at) = self.stale[o][stream];
-                    let missed = (self.nodes.iter())
-                        .position(|&(id, _)| id == self.origins[o])
-                        .is_some_and(|i| self.missed(i));
+                    let missed = (self.node_places.get(self.origins[o])).is_some_and(|i| self.missed(i));
                     let unanswered = if missed {
                         now.saturating_since(reported_at).as_nanos()
                     } else {
@@ -303,17 +310,17 @@ impl Behavior for Monitor {
                 from,
                 msg: Msg::ScrapeReply { round, a, b },
             } => {
-                if let Some(i) = self.nodes.iter().position(|&(id, _)| id == from) {
+                if let Some(i) = self.node_places.get(from) {
                     self.node_answered[i] = self.node_answered[i].max(round);
                 }
-                if let Some(o) = self.origins.iter().position(|&id| id == from) {
+                if let Some(o) = self.origin_places.get(from) {
                     // `b` names the stream the staleness is for.
                     if let Some(slot) = self.stale[o].get_mut(b as usize) {
                         *slot = (a, ctx.now());
                     }
-                } else if let Some(i) = self.cohorts.iter().position(|&c| c == from) {
+                } else if let Some(i) = self.cohort_places.get(from) {
                     self.stalled[i] = (a, b);
-                } else if let Some(i) = self.ingests.iter().position(|&n| n == from) {
+                } else if let Some(i) = self.ingest_places.get(from) {
                     self.ingest_answered[i] = self.ingest_answered[i].max(round);
                     self.ingest_content_bad[i] = b != 0;
                 }

@@ -21,7 +21,7 @@ use crate::scenario::chaos::{concrete_faults, ConcreteFault};
 use crate::scenario::select::is_node_id;
 use crate::scenario::workload;
 use crate::scenario::{Fault, LinkCfg, Scenario};
-use crate::sim::{rng_for, Degradation, Dest, Kernel, KernelAction, LinkSpec, NodeId, Partition, Scheduled};
+use crate::sim::{rng_for, Degradation, Dest, Kernel, KernelAction, LinkSpec, NodeId, Partition, Places, Scheduled};
 use crate::time::{SimDuration, SimTime};
 
 use super::class;
@@ -620,6 +620,9 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
     } else {
         EdgeChoice::Assigned
     };
+    let shared_edges: std::rc::Rc<[NodeId]> = edge_ids.as_slice().into();
+    let shared_edge_names: std::rc::Rc<[String]> = edge_ids.iter().map(|&id| names[id as usize].clone()).collect();
+    let edge_places = std::rc::Rc::new(Places::of(&edge_ids));
     for (i, &id) in cohort_ids.iter().enumerate() {
         let name = &names[id as usize];
         let cohort_viewers = std::mem::take(&mut members[i]);
@@ -636,8 +639,9 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         };
         let cohort = Cohort::new(
             CohortConfig {
-                edges: edge_ids.clone(),
-                edge_names: edge_ids.iter().map(|&id| names[id as usize].clone()).collect(),
+                edges: shared_edges.clone(),
+                edge_names: shared_edge_names.clone(),
+                edge_places: edge_places.clone(),
                 primary: i,
                 routes: 1 + s.cdn.backup_edges as u8,
                 viewers: cohort_viewers,
@@ -703,8 +707,9 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, seed: u64, recorder: &Share
         .map(|a| MonitorMetric::by_name(&a.metric).expect("validated"))
         .collect();
     // Every infrastructure node, those spawned after the monitor included.
+    let cohort_places = Places::of(&cohort_ids);
     let mut nodes: Vec<(NodeId, String)> = (first_encoder_id..monitor_id)
-        .filter(|id| !cohort_ids.contains(id))
+        .filter(|&id| cohort_places.get(id).is_none())
         .map(|id| (id, names[id as usize].clone()))
         .collect();
     if manager_pair {

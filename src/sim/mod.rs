@@ -4,6 +4,7 @@
 
 pub mod kernel;
 pub mod net;
+pub mod places;
 pub mod prefetch;
 pub mod seed;
 pub mod trace;
@@ -13,6 +14,7 @@ pub use kernel::{
     SimError, WindowHook, KERNEL,
 };
 pub use net::{Degradation, Dest, LinkSpec, Network, NodeId, Partition};
+pub use places::Places;
 pub use prefetch::{prefetch, prefetch_all};
 pub use seed::{derive_key, rng_for, SimRng};
 pub use trace::{TraceDigest, TraceMsg, TraceRecord};
