@@ -2,6 +2,8 @@
 //! and the fault schedule on a kernel. Node ids follow a fixed order (encoders, ingest
 //! servers, manager, origin, edges, viewer cohorts), so names and ids are stable.
 
+use std::collections::{HashMap, HashSet};
+
 use rand::Rng;
 
 use crate::control::alert::{AlertEngine, Comparison, Rule};
@@ -113,8 +115,9 @@ fn place_planned_viewers(
             .map(|region| {
                 let members =
                     (universe.resolve::<crate::sim::SimRng>(&format!("region:{region}"), None)).unwrap_or_default();
+                let members: HashSet<&str> = members.iter().map(String::as_str).collect();
                 (0..edge_ids.len())
-                    .filter(|&edge| members.contains(edge_names[edge]))
+                    .filter(|&edge| members.contains(edge_names[edge].as_str()))
                     .collect()
             })
             .collect()
@@ -163,7 +166,14 @@ fn assign_shields(s: &Scenario, names: &[String], shield_ids: &[NodeId], edge_id
     let region_members: Vec<Vec<String>> = (s.regions.keys())
         .map(|name| (universe.resolve::<crate::sim::SimRng>(&format!("region:{name}"), None)).unwrap_or_default())
         .collect();
-    let region_of = |id: NodeId| region_members.iter().position(|m| m.contains(&names[id as usize]));
+    // Each node's first region, by name: looked up once per edge and shield.
+    let mut first_region: HashMap<&str, usize> = HashMap::new();
+    for (region, members) in region_members.iter().enumerate() {
+        for member in members {
+            first_region.entry(member.as_str()).or_insert(region);
+        }
+    }
+    let region_of = |id: NodeId| first_region.get(names[id as usize].as_str()).copied();
     let mut turns: std::collections::BTreeMap<Option<usize>, usize> = Default::default();
     (edge_ids.iter())
         .map(|&edge| {
@@ -184,6 +194,16 @@ fn assign_shields(s: &Scenario, names: &[String], shield_ids: &[NodeId], edge_id
         .collect()
 }
 
+/// Node ids by name (ids index `names`; a name listed twice keeps its first id, as a
+/// search from the front finds it), for looking up many names at once.
+fn ids_by_name(names: &[String]) -> HashMap<&str, NodeId> {
+    let mut id_of = HashMap::with_capacity(names.len());
+    for (id, name) in names.iter().enumerate() {
+        id_of.entry(name.as_str()).or_insert(id as NodeId);
+    }
+    id_of
+}
+
 /// Tells the network where each node runs (`[regions]`; a cohort runs where its
 /// viewers' primary edge does) and how far apart regions are.
 fn place_in_regions(
@@ -201,15 +221,18 @@ fn place_in_regions(
     let net = kernel.network_mut();
     let gap = &s.network.inter_region;
     net.set_inter_region(gap.latency.0, gap.jitter.0);
+    // Regions may list thousands of edges.
+    let id_of = ids_by_name(names);
     for (region, name) in s.regions.keys().enumerate() {
         let members = (universe.resolve::<crate::sim::SimRng>(&format!("region:{name}"), None)).unwrap_or_default();
         for member in &members {
-            if let Some(id) = names.iter().position(|n| n == member) {
-                net.set_region(id as NodeId, region as u16);
+            if let Some(&id) = id_of.get(member.as_str()) {
+                net.set_region(id, region as u16);
             }
         }
+        let members: HashSet<&str> = members.iter().map(String::as_str).collect();
         for (edge, &cohort) in edge_ids.iter().zip(cohort_ids) {
-            if members.contains(&names[*edge as usize]) {
+            if members.contains(names[*edge as usize].as_str()) {
                 net.set_region(cohort, region as u16);
             }
         }
@@ -873,7 +896,9 @@ fn schedule_fault(
     concrete: &ConcreteFault,
     at: SimTime,
 ) {
-    let node_id = |name: &String| names.iter().position(|x| x == name).map(|i| i as NodeId);
+    // A fault on `role:edge` names every edge.
+    let id_of = ids_by_name(names);
+    let node_id = |name: &String| id_of.get(name.as_str()).copied();
     let fault = &concrete.fault;
     let until = fault.duration.map(|d| at + d.0);
     if fault.kind == "net.partition" {

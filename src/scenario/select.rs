@@ -55,7 +55,11 @@ impl<'a> Universe<'a> {
         groups: &'a BTreeMap<String, Vec<String>>,
         regions: &'a BTreeMap<String, Vec<String>>,
     ) -> Universe<'a> {
-        let place = nodes.iter().enumerate().map(|(i, name)| (name.as_str(), i)).collect();
+        // The first place of a name, as a search from the front would find it.
+        let mut place = HashMap::with_capacity(nodes.len());
+        for (i, name) in nodes.iter().enumerate() {
+            place.entry(name.as_str()).or_insert(i);
+        }
         Universe {
             nodes,
             groups,

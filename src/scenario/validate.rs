@@ -1108,14 +1108,14 @@ pub(super) fn validate(sources: &Sources, s: Scenario) -> Result<Scenario, Diagn
         if counts_ok && !s.regions.is_empty() {
             let nodes = s.node_names();
             let universe = s.selectors(&nodes);
-            let placed: Vec<String> = (s.regions.keys())
+            // A set: regions may list thousands of edges.
+            let placed: std::collections::BTreeSet<String> = (s.regions.keys())
                 .flat_map(|r| {
                     universe
                         .resolve::<crate::sim::SimRng>(&format!("region:{r}"), None)
                         .unwrap_or_default()
                 })
                 .collect();
-            let placed: std::collections::BTreeSet<String> = placed.into_iter().collect();
             let edges_placed = (0..cdn.edges).any(|i| placed.contains(&Scenario::edge_name(i)));
             let unplaced: Vec<String> = (1..=cdn.shields)
                 .map(|i| format!("shield-{i}"))
