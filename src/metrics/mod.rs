@@ -319,10 +319,12 @@ pub struct Recorder {
     pub edge_requests_per_s: Vec<u64>,
     /// The edges' names, by edge index (as viewer switches name them).
     pub edge_names: Vec<String>,
-    /// Per (stream, edge load index): how fresh the edge's live edge was.
     /// Where viewer time and availability start counting (`scenario.warmup`).
     pub measure_from: SimTime,
-    pub edge_freshness: BTreeMap<(usize, usize), EdgeFreshness>,
+    /// Per stream, by edge load index: how fresh the edge's live edge was (`first` is
+    /// `None` for an edge that never listed the stream). A table, not a map: every
+    /// edge looks itself up once per segment.
+    pub edge_freshness: Vec<Vec<EdgeFreshness>>,
     /// Stalls viewers recovered from: (viewer, when playback resumed, how long it
     /// stalled), in order of recovery.
     pub stall_durations: Vec<(u32, SimTime, SimDuration)>,
@@ -374,7 +376,7 @@ impl Recorder {
             edge_requests_per_s: vec![0; bins],
             stall_durations: Vec::new(),
             measure_from: SimTime::ZERO,
-            edge_freshness: BTreeMap::new(),
+            edge_freshness: Vec::new(),
             edge_names: Vec::new(),
         }
     }
@@ -641,7 +643,14 @@ impl Recorder {
     pub fn edge_refreshed(&mut self, stream: usize, edge: usize, at: SimTime) {
         let stale_after = self.shape.segment.mul_f64(1.5);
         let measure_from = self.measure_from;
-        let fresh = self.edge_freshness.entry((stream, edge)).or_default();
+        if stream >= self.edge_freshness.len() {
+            self.edge_freshness.resize_with(stream + 1, Vec::new);
+        }
+        let by_edge = &mut self.edge_freshness[stream];
+        if edge >= by_edge.len() {
+            by_edge.resize(edge + 1, EdgeFreshness::default());
+        }
+        let fresh = &mut by_edge[edge];
         match fresh.first {
             None => fresh.first = Some(at),
             Some(_) => {

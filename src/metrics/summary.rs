@@ -868,7 +868,7 @@ pub fn edge_availability(rec: &Recorder) -> f64 {
     let stale_after = rec.shape.segment.mul_f64(1.5);
     let end = rec.shape.end;
     let (mut stale, mut span) = (SimDuration::ZERO, SimDuration::ZERO);
-    for fresh in rec.edge_freshness.values() {
+    for fresh in rec.edge_freshness.iter().flatten() {
         let Some(first) = fresh
             .first
             .map(|first| first.max(rec.measure_from))
