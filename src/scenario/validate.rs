@@ -21,6 +21,9 @@ use crate::time::SimDuration;
 const MAX_RANDOM_ARRIVALS: f64 = 100_000.0;
 /// Longest run (the timeline keeps a row per simulated second).
 const MAX_DURATION: SimDuration = SimDuration::from_secs(30 * 86_400);
+/// Most edges: a 30-minute run with this many (and 20 viewers) took 19 s and 544 MB
+/// where docs/performance.md ("Many edges") measured it; memory and work grow
+/// linearly with edges.
 const MAX_EDGES: u32 = 10_000;
 const MAX_INGEST_SERVERS: u32 = 64;
 /// Highest relative arrival rate: the curve's area over a 30-day run stays far inside
