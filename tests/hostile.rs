@@ -333,6 +333,30 @@ fn timings_that_would_never_end_are_refused() {
     }
 }
 
+#[test]
+fn a_sweep_too_large_to_check_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each value used to cost a load of the whole file: 9,000 of them, minutes.
+    let values: Vec<String> = (1..=9_000).map(|n| n.to_string()).collect();
+    let text = format!("{TINY}[sweep]\n\"viewers.count\" = [{}]\n", values.join(", "));
+    write(dir.path(), "t.toml", &text);
+    let output = failcast_within(dir.path(), &["validate", "t.toml"], Duration::from_secs(30));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("t.toml:7:1"),
+        "located at [sweep]: {}",
+        stderr(&output)
+    );
+    let cells = format!(
+        "{TINY}[sweep]\n\"viewers.count\" = [{}]\n\"viewers.player\" = [\"hls.js\", \"shaka\"]\n",
+        values[..6_000].join(", ")
+    );
+    write(dir.path(), "t.toml", &cells);
+    let output = failcast_within(dir.path(), &["validate", "t.toml"], Duration::from_secs(30));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("12000 combinations"), "{}", stderr(&output));
+}
+
 /// Runs failcast with its address space limited to `bytes` (`ulimit -v`).
 #[cfg(target_os = "linux")]
 fn with_address_space(bytes: u64) -> impl FnOnce(&mut Command) {

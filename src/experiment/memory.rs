@@ -9,8 +9,9 @@
 
 use crate::scenario::Scenario;
 
-/// The process itself: the runtime, the plot fonts and the report being rendered.
-const BASE_BYTES: u64 = 48 << 20;
+/// The process itself: the runtime, the plot fonts and the report being rendered
+/// (the smallest bundled scenarios peak at 12 to 14 MB).
+const BASE_BYTES: u64 = 16 << 20;
 /// A viewer with a player of its own (its player, timers, events, record and CSV row).
 const BYTES_PER_VIEWER: u64 = 2_600;
 /// A viewer in a squad (`viewers.squads` with joins on a grid): squads share a player.
@@ -255,7 +256,7 @@ mod tests {
         let big = estimate(&quickstart(&["viewers.count=10000000"]), false);
         let message = refusal_against(std::slice::from_ref(&big), 1, 4 << 30, "a test limit").unwrap();
         assert!(
-            message.starts_with("the run needs about 26.1 GB: viewers 26.0 GB"),
+            message.starts_with("the run needs about 26.0 GB: viewers 26.0 GB"),
             "{message}"
         );
         assert!(message.ends_with("more than a test limit allows (4.3 GB)"), "{message}");
