@@ -510,6 +510,12 @@ fn numbers_that_are_not_finite_are_refused_where_they_are() {
             stderr(&output)
         );
     }
+    // Found by tests/fuzz.rs: a nan inside a [sweep] value, with a --set, panicked.
+    let sweep = "[sweep]\n\"cdn.algorithm\" = [{ at = \"0s\", rate = nan }]\n";
+    write(dir.path(), "t.toml", &format!("{TINY}{sweep}"));
+    let output = failcast(dir.path(), &["validate", "t.toml", "--set", "viewers.count=3"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("t.toml:7:"), "{}", stderr(&output));
 }
 
 // ---- Terminal output ----

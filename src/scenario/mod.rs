@@ -102,8 +102,30 @@ pub struct Scenario {
     pub alerts: Vec<AlertCfg>,
     /// Experiment axes: a dotted key (as `--set` takes it) → the values to try. Every
     /// value is checked when the file loads; `failcast sweep` runs every combination.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "sweep_axes")]
     pub sweep: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+}
+
+/// The `[sweep]` table, refusing a value JSON cannot hold (a nan or inf float, read
+/// as null), which could then be written neither as a `--set` nor as TOML.
+fn sweep_axes<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<std::collections::BTreeMap<String, Vec<serde_json::Value>>, D::Error> {
+    fn has_null(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Null => true,
+            serde_json::Value::Array(items) => items.iter().any(has_null),
+            serde_json::Value::Object(map) => map.values().any(has_null),
+            _ => false,
+        }
+    }
+    let axes = std::collections::BTreeMap::<String, Vec<serde_json::Value>>::deserialize(deserializer)?;
+    match axes.iter().find(|(_, values)| values.iter().any(has_null)) {
+        Some((key, _)) => Err(serde::de::Error::custom(format!(
+            "sweep `{key}` holds a number that is not finite (nan or inf)"
+        ))),
+        None => Ok(axes),
+    }
 }
 
 /// Most combinations a `[sweep]` may have.

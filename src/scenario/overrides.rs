@@ -212,7 +212,10 @@ fn set_in_value(inline: &mut Value, segments: &[String], value: Value) -> bool {
 }
 
 pub(super) fn apply(file: &str, source: &str, base: &Scenario, overrides: &[String]) -> Result<Edited, Diagnostics> {
-    let schema = toml::Value::try_from(base).expect("a scenario always serialises");
+    let schema = toml::Value::try_from(base).map_err(|e| {
+        let message = format!("the scenario cannot take --set: it is not representable as TOML ({e})");
+        Diagnostics(vec![Diagnostic::at(file, source, Some(0..0), message)])
+    })?;
     let mut leaves = Vec::new();
     leaf_paths("", &schema, &mut leaves);
     // Optional `[random_faults]` keys the file leaves out (the table itself must be
