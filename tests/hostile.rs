@@ -443,10 +443,10 @@ fn only_small_regular_files_are_read() {
 #[test]
 fn includes_stay_in_the_scenario_folder_and_no_other_file_is_quoted() {
     let dir = tempfile::tempdir().unwrap();
-    let outside = write(dir.path(), "shared/topology.toml", "[cdn]\nedges = 6\n");
+    let outside = write(dir.path(), "common/topology.toml", "[cdn]\nedges = 6\n");
     let secret = write(dir.path(), "secrets/shadow", "root:TOPSECRET:19000::::::\n");
     let main =
-        "[scenario]\nname = \"m\"\nduration = \"1m\"\ninclude = [\"../shared/topology.toml\"]\n[viewers]\ncount = 10\n";
+        "[scenario]\nname = \"m\"\nduration = \"1m\"\ninclude = [\"../common/topology.toml\"]\n[viewers]\ncount = 10\n";
     write(dir.path(), "scenarios/main.toml", main);
     let output = failcast(dir.path(), &["validate", "scenarios/main.toml"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
@@ -467,7 +467,7 @@ fn includes_stay_in_the_scenario_folder_and_no_other_file_is_quoted() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(outside.exists());
     // A file that is not a scenario part is neither read nor quoted, even when allowed.
-    let leak = main.replace("../shared/topology.toml", "../secrets/shadow");
+    let leak = main.replace("../common/topology.toml", "../secrets/shadow");
     write(dir.path(), "scenarios/leak.toml", &leak);
     for extra in [None, Some("--allow-includes-anywhere")] {
         let mut args = vec!["validate", "scenarios/leak.toml"];
