@@ -1,5 +1,6 @@
 //! docs/scenarios.md documents every scenario key, fault setting, fault kind and the
 //! names a key accepts: a key added to the schema without a line in the reference fails here.
+//! docs/annotated-scenario.toml loads and spells out the defaults.
 //!
 //! Convention: a key appears in the reference as its backticked dotted path, e.g.
 //! `` `ingest.health.interval` ``; keys of arrays of tables without an index:
@@ -13,7 +14,7 @@ use failcast::control::balance::Algorithm;
 use failcast::control::player::PlayerConfig;
 use failcast::metrics::summary::METRICS;
 use failcast::scenario::chaos::{RandomFaults, RandomKind};
-use failcast::scenario::{load_str, Dur, Expect, Fault, Scenario, FAULT_KIND_SPECS};
+use failcast::scenario::{load, load_str, Dur, Expect, Fault, Scenario, FAULT_KIND_SPECS};
 use failcast::time::SimDuration;
 
 const MINIMAL: &str = "[scenario]\nname = \"t\"\nduration = \"1m\"\n";
@@ -225,4 +226,32 @@ fn the_schema_command_prints_a_json_schema_of_every_table() {
     let capacity = &schema["$defs"]["Ingest"]["properties"]["capacity"];
     assert_eq!(capacity["default"], 0);
     assert!(capacity["description"].as_str().unwrap().contains("transcoder"));
+}
+
+/// The annotated scenario the README points to is a valid scenario file, read the way
+/// `failcast run` reads one, and every table it spells out holds the defaults: it must
+/// equal a minimal file with its name and duration, plus its fault and expectation.
+#[test]
+fn the_annotated_scenario_loads_and_shows_the_defaults() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/annotated-scenario.toml");
+    let s = load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let minimal = load_str("t.toml", "[scenario]\nname = \"annotated\"\nduration = \"30m\"\n", &[])
+        .expect("the minimal scenario loads");
+    assert_eq!(s.scenario, minimal.scenario);
+    assert_eq!(s.encoders, minimal.encoders);
+    assert_eq!(s.managers, minimal.managers);
+    assert_eq!(s.ingest, minimal.ingest);
+    assert_eq!(s.dns, minimal.dns);
+    assert_eq!(s.cdn, minimal.cdn);
+    assert_eq!(s.lb, minimal.lb);
+    assert_eq!(s.viewers, minimal.viewers);
+    assert_eq!(s.network, minimal.network);
+    assert_eq!(s.monitor, minimal.monitor);
+    assert_eq!(s.alerts, minimal.alerts);
+    // The quickstart's fault and expectation.
+    assert_eq!(s.faults.len(), 1);
+    assert_eq!(s.faults[0].kind, "node.crash");
+    assert_eq!(s.faults[0].target, "ingest-1");
+    assert_eq!(s.expects.len(), 1);
+    assert_eq!(s.expects[0].metric, "failover_latency_ms.p99");
 }

@@ -227,28 +227,6 @@ fn binary_exits_1_when_an_expectation_fails() {
 }
 
 #[test]
-fn the_readme_scenario_reference_is_a_valid_scenario() {
-    let readme = std::fs::read_to_string(common::repo_path("README.md")).unwrap();
-    let section = readme
-        .split("## Scenarios")
-        .nth(1)
-        .expect("README has a Scenarios section");
-    let block = section
-        .split("```toml\n")
-        .nth(1)
-        .and_then(|rest| rest.split("```").next())
-        .expect("the Scenarios section shows a TOML example");
-    let s = load_str("README.md", block, &[]).unwrap_or_else(|e| panic!("{e}"));
-    // The reference spells out the defaults: it must equal a minimal file plus its fault and expectation.
-    let minimal = load_str("t.toml", "[scenario]\nname = \"quickstart\"\nduration = \"30m\"\n", &[]).unwrap();
-    assert_eq!(s.encoders, minimal.encoders);
-    assert_eq!(s.ingest, minimal.ingest);
-    assert_eq!(s.cdn, minimal.cdn);
-    assert_eq!(s.viewers, minimal.viewers);
-    assert_eq!(s.network, minimal.network);
-}
-
-#[test]
 fn overrides_reach_fault_and_expectation_entries() {
     let source = format!(
         "{MINIMAL}[[fault]]\nat = \"20s\"\nkind = \"node.crash\"\ntarget = \"ingest-1\"\n\
