@@ -3,8 +3,9 @@
 //! (AWS MediaLive user guide: input-loss threshold 1000 ms typical; black-video and
 //! audio-silence detection after a threshold). Liveness checks cannot see these: the
 //! server answers its probes all along. [`PlaylistCheck`] is the same idea one tier
-//! down: a server that answers with a live playlist that has stopped advancing (MODEL.md:
-//! "a playlist that stops advancing passes liveness checks; detect on content").
+//! down: a server that answers with a live playlist that has stopped advancing
+//! (docs/model.md, "What the model must get right": "a playlist that stops advancing
+//! passes liveness checks; detect on content").
 //!
 //! Calling contract (sans-IO): report every batch of frames with
 //! [`ContentCheck::handle_frames`]; ask [`ContentCheck::failure`] at any `now` (no

@@ -1,7 +1,7 @@
 //! Ingest redundancy policy: which pipeline is active, and when to switch.
 //!
 //! Active-passive: one active pipeline, standbys in preference order. When the active
-//! pipeline is reported down, the first healthy standby is promoted at once (MODEL.md:
+//! pipeline is reported down, the first healthy standby is promoted at once (docs/model.md:
 //! "active-passive ingest, heartbeat 1 s × 3: detect ~3 s, promote standby"). With
 //! failback `prefer-primary`, the primary is restored once it has been healthy for the
 //! error-clear hold (as AWS MediaLive's input failover does); with `none`, a recovered
@@ -197,7 +197,7 @@ struct Held {
 /// Segments are media ranges `[start, end)` in frames, so inputs need not cut them
 /// alike. The playlist's media only moves forward: a copy is published only if it
 /// starts at or after the end of what was published, so after a switch between
-/// misaligned inputs (MODEL.md: "seamless only if pipelines are frame-aligned") the
+/// misaligned inputs (docs/model.md: "seamless only if pipelines are frame-aligned") the
 /// copy that straddles the switch point is passed over and the media between is lost:
 /// a discontinuity. Between aligned inputs the switch is seamless.
 ///

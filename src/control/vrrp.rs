@@ -3,7 +3,7 @@
 //! Master_Down_Interval = 3 × advert_interval + Skew_Time, with
 //! Skew_Time = (256 − priority) × advert_interval / 256, becomes master (keepalived's
 //! defaults: 1 s adverts, so a backup of priority 100 takes over after ≈3.6 s;
-//! MODEL.md: "backup takes over after 3 missed + skew (≈3–4 s)").
+//! docs/model.md: "backup takes over after 3 missed + skew (≈3–4 s)").
 //!
 //! Calling contract (sans-IO): call [`Vrrp::handle_advert`] for every advertisement
 //! heard, [`Vrrp::handle_timeout`] when `now` reaches [`Vrrp::poll_timeout`]; send an
@@ -173,7 +173,7 @@ mod tests {
             at,
             SimTime::from_millis(10_001) + SimDuration::from_secs(3) + backup.skew_time()
         );
-        // ≈3.6 s after the last advert: "about 3 s" (MODEL.md: ≈3–4 s).
+        // ≈3.6 s after the last advert: "about 3 s" (docs/model.md: ≈3–4 s).
         let takeover_s = (at - SimTime::from_millis(10_001)).as_secs_f64();
         assert!((3.0..4.0).contains(&takeover_s), "{takeover_s}");
     }

@@ -1,7 +1,8 @@
 //! Scenario files: the TOML schema with its defaults, loading with `--set` overrides,
 //! and validation that reports every problem with file, line, column and a fix.
 //!
-//! Defaults come from ../shared/MODEL.md (OBS reconnect, hls.js, HLS authoring spec);
+//! Defaults are published ones (OBS reconnect, hls.js, HLS authoring spec), listed with
+//! their sources in docs/model.md, "Published facts and sources";
 //! every one can be overridden in the file or with `--set`.
 
 pub mod chaos;
@@ -449,7 +450,7 @@ pub struct DnsCfg {
     /// the Wild", PAM 2023); the encoder's resolver is one with this probability.
     pub violator_share: f64,
     /// How long a violating resolver keeps an answer at least (an assumption: the
-    /// measured amount of stretching is not in MODEL.md).
+    /// measured amount of stretching is not published; docs/model.md).
     pub stretched_ttl: Dur,
     /// A query unanswered this long fails the connection attempt (resolv.conf: 5 s).
     pub query_timeout: Dur,
