@@ -34,17 +34,7 @@ pub enum Command {
     /// Run one scenario and write its run folder (summary, CSVs, plots, report.html).
     Run(RunArgs),
     /// Check scenario files without running them.
-    Validate {
-        /// Scenario files.
-        #[arg(required = true)]
-        scenarios: Vec<PathBuf>,
-        /// Override a value by its dotted path, e.g. --set viewers.count=50.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
-        /// Let `include` name files outside the scenario file's folder tree.
-        #[arg(long)]
-        allow_includes_anywhere: bool,
-    },
+    Validate(ValidateArgs),
     /// Redraw plots/ and report.html of a run folder from its CSVs and summary.json.
     Report {
         /// A run folder written by `failcast run`.
@@ -62,59 +52,11 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Combine the folders of a sharded experiment (`--shard K/N`) into the aggregate
     /// an unsharded run writes.
-    Merge {
-        /// Experiment folders (one per shard).
-        #[arg(required = true)]
-        dirs: Vec<PathBuf>,
-        /// Where the merged experiment goes (default: the first folder).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// `check` experiments: also write JUnit XML here.
-        #[arg(long)]
-        junit: Option<PathBuf>,
-        /// `check` experiments: also write a Markdown summary here.
-        #[arg(long)]
-        markdown: Option<PathBuf>,
-        /// `check` experiments: store the metrics as a baseline file.
-        #[arg(long)]
-        save_baseline: Option<PathBuf>,
-    },
+    Merge(MergeArgs),
     /// Print the JSON Schema of scenario files (for editors and TOML language servers).
     Schema,
     /// Measure the simulation kernel against a bare binary-heap loop.
-    Bench {
-        /// Print one JSON object instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Repetitions per figure; medians are reported.
-        #[arg(long, default_value_t = 3)]
-        repeats: u32,
-        /// Also time the bundled reference day (24 simulated hours) and report its
-        /// speed and peak memory.
-        #[arg(long)]
-        day: bool,
-        /// Also measure runs/s of a batch with --jobs 1 and --jobs 2.
-        #[arg(long)]
-        jobs_scaling: bool,
-        /// Also measure how wall time grows with simulated time and with viewers, and
-        /// print the fitted exponents.
-        #[arg(long)]
-        scaling: bool,
-        /// Also run the bundled quickstart with this many viewers (and a quarter as
-        /// many) for 90 simulated seconds: wall time, peak memory, bytes per viewer,
-        /// and the wall time of a simulated hour at that pace.
-        #[arg(long, value_name = "VIEWERS", value_parser = clap::value_parser!(u32).range(4..))]
-        audience: Option<u32>,
-        /// Also run the bundled quickstart with this many viewers (and a quarter as
-        /// many) in squads (`viewers.squads`, joins on a 10 ms grid) for a whole
-        /// simulated hour: wall time, peak memory, bytes per viewer.
-        #[arg(long, value_name = "VIEWERS", value_parser = clap::value_parser!(u32).range(4..))]
-        squads: Option<u32>,
-        /// Internal: run one measurement (`day`, `audience=N`, `squads=N`) in this process and print
-        /// it as JSON, for a bench that wants the run's own peak memory.
-        #[arg(long, hide = true, value_name = "WHAT")]
-        measure: Option<String>,
-    },
+    Bench(BenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -243,4 +185,71 @@ pub struct SweepArgs {
     /// Experiment folder: records, sweep.csv, sweep.json, plots/sweep.{svg,png}.
     #[arg(long, default_value = "results/sweep")]
     pub out: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ValidateArgs {
+    /// Scenario files.
+    #[arg(required = true)]
+    pub scenarios: Vec<PathBuf>,
+    /// Override a value by its dotted path, e.g. --set viewers.count=50.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Let `include` name files outside the scenario file's folder tree.
+    #[arg(long)]
+    pub allow_includes_anywhere: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// Experiment folders (one per shard).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where the merged experiment goes (default: the first folder).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// `check` experiments: also write JUnit XML here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// `check` experiments: also write a Markdown summary here.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// `check` experiments: store the metrics as a baseline file.
+    #[arg(long)]
+    pub save_baseline: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Repetitions per figure; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeats: u32,
+    /// Also time the bundled reference day (24 simulated hours) and report its
+    /// speed and peak memory.
+    #[arg(long)]
+    pub day: bool,
+    /// Also measure runs/s of a batch with --jobs 1 and --jobs 2.
+    #[arg(long)]
+    pub jobs_scaling: bool,
+    /// Also measure how wall time grows with simulated time and with viewers, and
+    /// print the fitted exponents.
+    #[arg(long)]
+    pub scaling: bool,
+    /// Also run the bundled quickstart with this many viewers (and a quarter as
+    /// many) for 90 simulated seconds: wall time, peak memory, bytes per viewer,
+    /// and the wall time of a simulated hour at that pace.
+    #[arg(long, value_name = "VIEWERS", value_parser = clap::value_parser!(u32).range(4..))]
+    pub audience: Option<u32>,
+    /// Also run the bundled quickstart with this many viewers (and a quarter as
+    /// many) in squads (`viewers.squads`, joins on a 10 ms grid) for a whole
+    /// simulated hour: wall time, peak memory, bytes per viewer.
+    #[arg(long, value_name = "VIEWERS", value_parser = clap::value_parser!(u32).range(4..))]
+    pub squads: Option<u32>,
+    /// Internal: run one measurement (`day`, `audience=N`, `squads=N`) in this process and print
+    /// it as JSON, for a bench that wants the run's own peak memory.
+    #[arg(long, hide = true, value_name = "WHAT")]
+    pub measure: Option<String>,
 }

@@ -207,7 +207,7 @@ fn a_panicking_run_is_reported_and_the_rest_of_the_batch_completes() {
         .expectations
         .iter()
         .all(|e| !e.passed && e.worst_seed == Some(2)));
-    let xml = check::junit(&report, &plan);
+    let xml = failcast::report::check::junit(&report, &plan);
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let error = doc.descendants().find(|n| n.has_tag_name("error")).unwrap();
     assert_eq!(

@@ -9,12 +9,16 @@
 
 use std::collections::BTreeSet;
 
-use failcast::actors::monitor::MonitorMetric;
+use failcast::control::alert::MonitorMetric;
 use failcast::control::balance::Algorithm;
 use failcast::control::player::PlayerConfig;
 use failcast::metrics::summary::METRICS;
 use failcast::scenario::chaos::{RandomFaults, RandomKind};
-use failcast::scenario::{load, load_str, Dur, Expect, Fault, Scenario, FAULT_KIND_SPECS};
+use failcast::scenario::settings::{
+    AlertOp, Balancing, DispatchMode, Distribution, ExpectOp, FailbackSetting, LbCheck, OutputLocking, PassiveChecks,
+    PlayerPreset, Redundancy, SessionDistribution,
+};
+use failcast::scenario::{load, load_str, Dur, Expect, Fault, FaultKind, Scenario};
 use failcast::time::SimDuration;
 
 const MINIMAL: &str = "[scenario]\nname = \"t\"\nduration = \"1m\"\n";
@@ -156,8 +160,9 @@ fn every_fault_key_and_setting_is_documented() {
         .map(|key| format!("fault.{key}"))
         .collect();
     // Every setting a kind names is a key of its own.
-    for kind in FAULT_KIND_SPECS {
-        keys.extend((kind.required.iter().chain(kind.optional)).map(|key| format!("fault.{key}")));
+    for kind in FaultKind::ALL {
+        let spec = kind.spec();
+        keys.extend((spec.required.iter().chain(spec.optional)).map(|key| format!("fault.{key}")));
     }
     keys.sort();
     keys.dedup();
@@ -170,7 +175,7 @@ fn every_fault_key_and_setting_is_documented() {
 
 #[test]
 fn every_fault_kind_is_documented() {
-    let undocumented = missing(&reference(), FAULT_KIND_SPECS.iter().map(|kind| kind.name));
+    let undocumented = missing(&reference(), FaultKind::NAMES.iter().copied());
     assert!(
         undocumented.is_empty(),
         "docs/scenarios.md does not document these fault kinds: {undocumented:?}"
@@ -180,11 +185,23 @@ fn every_fault_kind_is_documented() {
 #[test]
 fn every_accepted_name_is_documented() {
     let doc = reference();
-    let lists: [(&str, &[&str]); 4] = [
+    let lists: [(&str, &[&str]); 16] = [
         ("viewers.player", PlayerConfig::PRESETS),
+        ("viewers.player", PlayerPreset::NAMES),
         ("cdn.algorithm", Algorithm::NAMES),
         ("alert.metric", MonitorMetric::NAMES),
+        ("alert.op", AlertOp::NAMES),
         ("expect.metric", METRICS),
+        ("expect.op", ExpectOp::NAMES),
+        ("ingest.redundancy", Redundancy::NAMES),
+        ("ingest.output_locking", OutputLocking::NAMES),
+        ("ingest.failback", FailbackSetting::NAMES),
+        ("cdn.balancing", Balancing::NAMES),
+        ("scenario.dispatch", DispatchMode::NAMES),
+        ("lb.check", LbCheck::NAMES),
+        ("lb.passive", PassiveChecks::NAMES),
+        ("random_faults.kind.interval_distribution", Distribution::NAMES),
+        ("viewers.session.distribution", SessionDistribution::NAMES),
     ];
     for (key, names) in lists {
         let undocumented = missing(&doc, names.iter().copied());

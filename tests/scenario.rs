@@ -118,7 +118,7 @@ fn several_errors_are_reported_at_once() {
     assert_eq!(d.0.len(), 4, "{d}");
     assert!(messages[0].contains("needs at least 2 servers"));
     assert!(messages[1].contains("unknown value `node.crsh`"));
-    let kinds: Vec<&str> = failcast::scenario::FAULT_KIND_SPECS.iter().map(|k| k.name).collect();
+    let kinds = failcast::scenario::FaultKind::NAMES;
     assert_eq!(
         d.0[1].help.as_deref(),
         Some(format!("did you mean `node.crash`? (one of: {})", kinds.join(", ")).as_str())
@@ -393,7 +393,9 @@ fn stream_counts_are_bounded() {
     )
     .unwrap();
     let s = load_str("t.toml", &format!("{MINIMAL}[encoders]\ncount = 3\n"), &[]).unwrap();
-    assert!(s.node_names().contains(&"encoder-3".to_string()));
+    assert!(failcast::scenario::NodeTable::of(&s)
+        .selectable()
+        .contains(&"encoder-3".to_string()));
 }
 
 #[test]

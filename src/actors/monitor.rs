@@ -25,37 +25,7 @@ use crate::sim::{Behavior, Ctx, Input, NodeId, Places};
 use crate::time::{SimDuration, SimTime};
 
 use super::{impair, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
-
-/// A metric the monitor can evaluate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MonitorMetric {
-    StreamStale,
-    ViewersStalledRatio,
-    IngestDown,
-    InputContentBad,
-    NodesDown,
-}
-
-impl MonitorMetric {
-    pub fn by_name(name: &str) -> Option<MonitorMetric> {
-        match name {
-            "stream_stale_s" => Some(MonitorMetric::StreamStale),
-            "viewers_stalled_ratio" => Some(MonitorMetric::ViewersStalledRatio),
-            "ingest_down" => Some(MonitorMetric::IngestDown),
-            "input_content_bad" => Some(MonitorMetric::InputContentBad),
-            "nodes_down" => Some(MonitorMetric::NodesDown),
-            _ => None,
-        }
-    }
-
-    pub const NAMES: &'static [&'static str] = &[
-        "stream_stale_s",
-        "viewers_stalled_ratio",
-        "ingest_down",
-        "input_content_bad",
-        "nodes_down",
-    ];
-}
+pub use crate::control::alert::MonitorMetric;
 
 /// The nodes a monitor scrapes.
 pub struct ScrapeTargets {

@@ -1,4 +1,4 @@
-//! The batch commands (`check`, `merge`): turn arguments into a plan, execute it,
+//! The batch commands (`check`, `compare`, `sweep`, `merge`): turn arguments into a plan, execute it,
 //! write the aggregates and map the outcome to an exit code.
 
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use failcast::folders::{self, write_atomic};
 use failcast::report::{compare_html, compare_plots, sweep_plots};
 use failcast::scenario;
 
-use crate::cli::{exit, BatchArgs, CheckArgs, CompareArgs, SweepArgs};
+use crate::cli::{exit, BatchArgs, CheckArgs, CompareArgs, MergeArgs, SweepArgs};
 
 /// Exit code of an experiment stopped by Ctrl-C (128 + SIGINT, as shells report it).
 const INTERRUPTED: i32 = 130;
@@ -455,8 +455,8 @@ fn finish_check(
     let statistic = plan.settings.statistic.as_deref().unwrap_or("all");
     let report: CheckReport = check::judge(plan, records, statistic, plan.settings.baseline.as_ref());
     let json = serde_json::to_string_pretty(&report).expect("a report serialises") + "\n";
-    let xml = check::junit(&report, plan);
-    let md = check::markdown(&report, plan);
+    let xml = failcast::report::check::junit(&report, plan);
+    let md = failcast::report::check::markdown(&report, plan);
     let mut writes = vec![
         (out.join("check.json"), json),
         (out.join("junit.xml"), xml.clone()),
@@ -482,7 +482,7 @@ fn finish_check(
             return code;
         }
     }
-    for line in check::text_lines(&report, plan) {
+    for line in failcast::report::check::text_lines(&report, plan) {
         say!("{line}");
     }
     let (checks, failures, errors) = (report.expectations(), report.failures(), report.failed_runs());
@@ -803,14 +803,8 @@ fn finish_sweep(plan: &Plan, records: &[&RunRecord], out: &Path) -> i32 {
     }
 }
 
-pub fn merge(
-    dirs: &[PathBuf],
-    out: Option<&Path>,
-    junit: Option<&Path>,
-    markdown: Option<&Path>,
-    save_baseline: Option<&Path>,
-) -> i32 {
-    let (plan, records) = match batch::merge(dirs) {
+pub fn merge(args: MergeArgs) -> i32 {
+    let (plan, records) = match batch::merge(&args.dirs) {
         Ok(merged) => merged,
         Err(error) => {
             tell!("error: {error}");
@@ -824,7 +818,7 @@ pub fn merge(
             return exit::INVALID;
         }
     };
-    let out = out.unwrap_or(&dirs[0]);
+    let out = args.out.as_deref().unwrap_or(&args.dirs[0]);
     // The merged folder is a complete experiment: manifest and every record. It is
     // locked like a batch's, and may only be empty or hold this same experiment.
     let _lock = match batch::prepare_merge_folder(&plan, out) {
@@ -845,7 +839,14 @@ pub fn merge(
     }
     let records: Vec<&RunRecord> = records.iter().collect();
     match plan.command.as_str() {
-        "check" => finish_check(&plan, &records, out, junit, markdown, save_baseline),
+        "check" => finish_check(
+            &plan,
+            &records,
+            out,
+            args.junit.as_deref(),
+            args.markdown.as_deref(),
+            args.save_baseline.as_deref(),
+        ),
         "compare" => finish_compare(&plan, &records, out),
         "sweep" => finish_sweep(&plan, &records, out),
         other => {

@@ -12,6 +12,22 @@ use std::collections::VecDeque;
 
 use crate::time::{SimDuration, SimTime};
 
+named_enum! {
+    /// A metric the monitor evaluates for alert rules, by the name `[[alert]]` gives it.
+    pub enum MonitorMetric {
+        /// Seconds since each stream's playlist last changed at the origin (the worst).
+        StreamStale = "stream_stale_s",
+        /// The share of started viewers stalled at the scrape.
+        ViewersStalledRatio = "viewers_stalled_ratio",
+        /// Ingest servers that did not answer the last scrape.
+        IngestDown = "ingest_down",
+        /// Ingest servers whose input is black, silent or lost.
+        InputContentBad = "input_content_bad",
+        /// Infrastructure nodes that missed their scrapes.
+        NodesDown = "nodes_down",
+    }
+}
+
 /// Which side of the threshold is bad.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Comparison {

@@ -4,6 +4,7 @@
 //! their run, and results kept by run index so every aggregate is the same whatever
 //! `--jobs` is.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -116,6 +117,16 @@ pub struct Plan {
     pub settings: Settings,
 }
 
+/// A stored result `--baseline` compares against (`--save-baseline` writes one).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Allowed relative change in the worse direction per metric (default 10%).
+    #[serde(default)]
+    pub tolerances: BTreeMap<String, f64>,
+    /// Scenario label → metric → mean.
+    pub scenarios: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
 /// How a command aggregates its runs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
@@ -124,7 +135,7 @@ pub struct Settings {
     pub statistic: Option<String>,
     /// `check`: the stored result regressions are measured against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<super::check::Baseline>,
+    pub baseline: Option<Baseline>,
     /// `sweep`: the axes (keys); each setup's overrides end with its cell's values.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub axes: Vec<String>,
@@ -592,7 +603,7 @@ fn remove_written(dir: &Path, earlier: &Plan) -> Result<(), BatchError> {
         remove_file(&dir.join(name))?;
     }
     let plots = dir.join(PLOTS_DIR);
-    for name in crate::report::experiment_plot_files() {
+    for name in crate::files::experiment_plot_files() {
         remove_file(&plots.join(name))?;
     }
     let _ = std::fs::remove_dir(&plots);

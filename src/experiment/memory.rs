@@ -80,7 +80,7 @@ pub fn estimate(s: &Scenario, trace: bool) -> MemoryEstimate {
         BYTES_PER_VIEWER
     };
     let edges = u64::from(s.cdn.edges);
-    let lb_devices = if s.cdn.balancing == "hardware" {
+    let lb_devices = if s.balancing() == Some(crate::scenario::settings::Balancing::Hardware) {
         u64::from(s.lb.devices)
     } else {
         0

@@ -8,10 +8,11 @@ use std::time::Instant;
 use crate::actors::{world, Msg};
 use crate::metrics::summary::{ledger, MeasureWindow, RunFacts};
 use crate::metrics::{
-    alert_rows, fault_rows, node_rows, outages, summarize, AlertRow, FailoverRow, FaultRow, NodeRow, Recorder, Summary,
-    TimelineRow, ViewerRecord,
+    alert_rows, fault_rows, node_rows, outages, summarize, AlertRow, FailoverRow, FaultRow, NodeRow, Recorder,
+    StallRow, Summary, TimelineRow, ViewerRecord,
 };
-use crate::report::tables::StallRow;
+use crate::plan::WorldPlan;
+use crate::scenario::settings::{DispatchMode, ExpectOp};
 use crate::scenario::{Expect, Scenario, Window};
 use crate::sim::trace::{first_divergence, Divergence};
 use crate::sim::{run_in_system, Dispatch, Kernel, SimError, TraceRecord};
@@ -48,16 +49,6 @@ pub struct RunOutput {
     pub verdicts: Vec<Verdict>,
 }
 
-/// The dispatch mode the scenario asks for (`scenario.dispatch`).
-pub fn scenario_dispatch(s: &Scenario) -> Dispatch {
-    match s.scenario.dispatch.as_str() {
-        "strict" => Dispatch::Strict,
-        _ => Dispatch::Window {
-            lookahead: world::network(s, 0).min_latency(),
-        },
-    }
-}
-
 /// Runs `s` with `seed`. `dispatch` overrides the scenario's mode (results are equal).
 /// A panic anywhere in the run (an actor's, or one while building the world or
 /// summarising) is an error, never an abort: `failcast run` names the seed to replay.
@@ -85,16 +76,22 @@ fn run_scenario_unguarded(
     dispatch: Option<Dispatch>,
     keep_records: bool,
 ) -> Result<RunOutput, SimError> {
-    let dispatch = dispatch.unwrap_or_else(|| scenario_dispatch(s));
+    let plan = WorldPlan::of(s, seed).map_err(|e| SimError::Unplannable { message: e.to_string() })?;
+    let dispatch = dispatch.unwrap_or(match plan.settings.dispatch {
+        DispatchMode::Strict => Dispatch::Strict,
+        DispatchMode::Window => Dispatch::Window {
+            lookahead: world::network(s, 0).min_latency(),
+        },
+    });
     let started = Instant::now();
     let (stats, recorder, node_names) = run_in_system(|| async {
         let recorder = Rc::new(RefCell::new(Recorder::new(
-            world::stream_shape(s),
-            world::fault_records(s, seed),
+            plan.stream_shape.clone(),
+            plan.fault_records(),
         )));
         let end = SimTime::ZERO + s.scenario.duration.0;
         let mut kernel: Kernel<Msg> = Kernel::new(world::network(s, seed), end, dispatch, keep_records);
-        world::build(&mut kernel, s, seed, &recorder);
+        world::build(&mut kernel, s, &plan, seed, &recorder);
         let names: Vec<String> = (0..kernel.next_id())
             .map(|id| kernel.network().name(id).to_string())
             .collect();
@@ -205,14 +202,15 @@ pub fn evaluate(s: &Scenario, summary: &Summary) -> Vec<Verdict> {
 /// Whether `measured` meets `expect`'s operator and threshold.
 pub fn holds(expect: &Expect, measured: f64) -> bool {
     let (low, high) = expect.bounds().unwrap_or((f64::NAN, f64::NAN));
-    match expect.op.as_str() {
-        "lt" => measured < low,
-        "le" => measured <= low,
-        "gt" => measured > low,
-        "ge" => measured >= low,
-        "eq" => measured == low,
-        "between" => (low..=high).contains(&measured),
-        _ => false,
+    match expect.op_kind() {
+        Some(ExpectOp::Lt) => measured < low,
+        Some(ExpectOp::Le) => measured <= low,
+        Some(ExpectOp::Gt) => measured > low,
+        Some(ExpectOp::Ge) => measured >= low,
+        Some(ExpectOp::Eq) => measured == low,
+        Some(ExpectOp::Between) => (low..=high).contains(&measured),
+        // Validation refuses any other operator; an unknown one never holds.
+        None => false,
     }
 }
 
@@ -270,16 +268,16 @@ pub fn check_determinism(s: &Scenario, seed: u64) -> Result<DeterminismReport, S
     a.wall_s = 0.0;
     b.wall_s = 0.0;
     if a != b {
-        differing.push(crate::report::SUMMARY_FILE);
+        differing.push(crate::files::SUMMARY_FILE);
     }
     if first.timeline != second.timeline {
-        differing.push(crate::report::TIMELINE_FILE);
+        differing.push(crate::files::TIMELINE_FILE);
     }
     if first.failovers != second.failovers {
-        differing.push(crate::report::FAILOVERS_FILE);
+        differing.push(crate::files::FAILOVERS_FILE);
     }
     if first.alerts != second.alerts {
-        differing.push(crate::report::ALERTS_FILE);
+        differing.push(crate::files::ALERTS_FILE);
     }
     let divergence = match (&first.records, &second.records) {
         (Some(x), Some(y)) => first_divergence(x, y),

@@ -9,13 +9,7 @@ use plotters::prelude::*;
 use super::plots::{palette, register_font, tick, DrawResult, SIZE};
 use crate::experiment::compare::Comparison;
 
-/// The comparison plots, by file name (without extension).
-pub const COMPARISON_PLOTS: &[&str] = &[
-    "failover_latency_cdf",
-    "failover_latency_box",
-    "frames_dropped_box",
-    "rebuffering_box",
-];
+pub use crate::files::COMPARISON_PLOTS;
 
 /// Log-axis CDF of every failover episode's latency, one line per setup.
 fn latency_cdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -> DrawResult<DB> {

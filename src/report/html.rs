@@ -8,6 +8,7 @@ use std::fmt::Write;
 
 use crate::report::plots;
 use crate::report::tables::RunTables;
+use crate::scenario::settings::Balancing;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -46,10 +47,10 @@ figure { margin: 0 0 1.5em; } figure svg { max-width: 100%; height: auto; }
 fn setup(w: &mut String, run: &RunTables) {
     let _ = writeln!(w, "<h2>Setup</h2>");
     if let Ok(s) = toml::from_str::<crate::scenario::Scenario>(&run.scenario_toml) {
-        let balancing = match s.cdn.balancing.as_str() {
-            "software" => format!("software ({})", s.cdn.algorithm),
-            "hardware" => format!("hardware load balancer × {}", s.lb.devices),
-            other => other.to_string(),
+        let balancing = match s.balancing() {
+            Some(Balancing::Software) => format!("software ({})", s.cdn.algorithm),
+            Some(Balancing::Hardware) => format!("hardware load balancer × {}", s.lb.devices),
+            Some(Balancing::RoundRobinDns) | None => s.cdn.balancing.clone(),
         };
         let rows = [
             (

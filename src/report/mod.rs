@@ -3,6 +3,7 @@
 //! into a temporary folder that replaces the final one in a single rename, so a reader
 //! never sees a half-written run and a failed write leaves no partial output.
 
+pub mod check;
 pub mod compare_html;
 pub mod compare_plots;
 pub mod html;
@@ -23,21 +24,7 @@ use crate::folders::{self, FolderError};
 use crate::metrics::viewer_rows;
 use tables::RunTables;
 
-pub const SUMMARY_FILE: &str = "summary.json";
-/// The scenario as it ran, overrides applied (rerun it with `failcast run`).
-pub const SCENARIO_FILE: &str = "scenario.toml";
-pub const TIMELINE_FILE: &str = "timeline.csv";
-pub const FAILOVERS_FILE: &str = "failovers.csv";
-pub const ALERTS_FILE: &str = "alerts.csv";
-pub const VIEWERS_FILE: &str = "viewers.csv";
-pub const NODES_FILE: &str = "nodes.csv";
-pub const PLOTS_DIR: &str = "plots";
-pub const REPORT_FILE: &str = "report.html";
-pub const FAULTS_FILE: &str = "faults.csv";
-pub const STALLS_FILE: &str = "stalls.csv";
-pub const EXPECTATIONS_FILE: &str = "expectations.csv";
-pub const EVENTS_FILE: &str = "events.csv";
-pub const TRACE_FILE: &str = "trace.json";
+pub use crate::files::*;
 
 /// The column names of `faults.csv`, `stalls.csv` and `expectations.csv`.
 pub const FAULT_COLUMNS: &[&str] = &[
@@ -144,15 +131,6 @@ pub const TIMELINE_COLUMNS: &[&str] = &[
     "viewers_stalled",
     "edge_requests",
 ];
-
-/// The plot files `compare` and `sweep` draw into an experiment folder's `plots/`
-/// (what starting an experiment over may remove there, and nothing else).
-pub fn experiment_plot_files() -> Vec<String> {
-    let names = compare_plots::COMPARISON_PLOTS.iter().chain([&sweep_plots::SWEEP_PLOT]);
-    names
-        .flat_map(|name| [format!("{name}.svg"), format!("{name}.png")])
-        .collect()
-}
 
 /// Draws a PNG with `draw` into a temporary file beside `path`, then renames it over
 /// `path`: a reader never sees half a picture, and a failure leaves no file behind.

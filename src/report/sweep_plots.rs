@@ -11,7 +11,7 @@ use crate::experiment::compare::fmt;
 use crate::experiment::sweep::Sweep;
 
 /// The plot's file name (without extension).
-pub const SWEEP_PLOT: &str = "sweep";
+pub use crate::files::SWEEP_PLOT;
 
 /// Viridis, sampled at five points and interpolated: readable in grey and by most
 /// colour-blind readers; low values dark.

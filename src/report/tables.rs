@@ -17,14 +17,7 @@ use super::{
     TIMELINE_FILE,
 };
 
-/// One row of `stalls.csv`: a stall a viewer recovered from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StallRow {
-    pub viewer: u32,
-    /// When playback resumed.
-    pub resumed_s: f64,
-    pub duration_s: f64,
-}
+pub use crate::metrics::StallRow;
 
 /// One row of `expectations.csv`: an `[[expect]]` and its verdict.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::select::{Universe, ROLES};
-use super::{Dur, Fault, Scenario};
+use super::settings::Distribution;
+use super::{Dur, Fault, FaultKind, Scenario};
 use crate::time::SimDuration;
 
 /// Seeded chaos: faults drawn over a window, at most `max_concurrent` at once.
@@ -88,9 +89,6 @@ fn exponential() -> String {
     "exponential".into()
 }
 
-/// Distribution names for intervals and durations.
-pub const DISTRIBUTIONS: &[&str] = &["exponential", "fixed", "uniform"];
-
 impl RandomKind {
     /// The fault this kind injects at `at` on `target` for `duration`.
     pub fn fault(&self, id: String, at: SimDuration, target: String, duration: SimDuration) -> Fault {
@@ -114,12 +112,14 @@ impl RandomKind {
     }
 }
 
-/// A draw from `distribution` with mean `mean` (at least 1 ms).
+/// A draw from the distribution named `distribution` with mean `mean` (at least
+/// 1 ms). Validation admits only [`Distribution::NAMES`]; any other name draws as
+/// the default, exponential.
 fn draw<R: Rng>(rng: &mut R, distribution: &str, mean: SimDuration) -> SimDuration {
-    let factor = match distribution {
-        "fixed" => 1.0,
-        "uniform" => 2.0 * rng.gen::<f64>(),
-        _ => -libm::log(1.0 - rng.gen::<f64>()),
+    let factor = match Distribution::by_name(distribution) {
+        Some(Distribution::Fixed) => 1.0,
+        Some(Distribution::Uniform) => 2.0 * rng.gen::<f64>(),
+        Some(Distribution::Exponential) | None => -libm::log(1.0 - rng.gen::<f64>()),
     };
     mean.mul_f64(factor).max(SimDuration::from_millis(1))
 }
@@ -146,7 +146,7 @@ fn role_of(node: &str) -> &'static str {
 /// ones in order of onset. `rng_for` gives the generator of a named
 /// seed stream. The scenario was validated, so every selector resolves.
 pub fn concrete_faults<R: Rng>(s: &Scenario, mut rng_for: impl FnMut(&str) -> R) -> Vec<ConcreteFault> {
-    let nodes = s.node_names();
+    let nodes = super::NodeTable::of(s).selectable();
     let universe = s.selectors(&nodes);
     let mut out: Vec<ConcreteFault> = Vec::new();
     for (i, fault) in s.faults.iter().enumerate() {
@@ -227,7 +227,7 @@ fn random_faults<R: Rng>(s: &Scenario, r: &RandomFaults, universe: &Universe<'_>
         };
         // A region outage draws a region (every node of it, none already down or
         // protected); other kinds draw one node within the blast radius.
-        let (target, targets) = if kind.kind == "region.outage" {
+        let (target, targets) = if FaultKind::by_name(&kind.kind) == Some(FaultKind::RegionOutage) {
             let regions: Vec<(&String, Vec<String>)> = (universe.regions.keys())
                 .filter(|name| kind.target.as_deref().is_none_or(|t| t == format!("region:{name}")))
                 .map(|name| {

@@ -133,6 +133,122 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
         .map(|(_, c)| c)
 }
 
+/// A diagnostic for a TOML syntax or type error, with a did-you-mean for unknown keys.
+pub fn from_toml(file: &str, source: &str, error: &toml::de::Error) -> Diagnostic {
+    let message = parser_message(error.message(), source, error.span());
+    let mut d = Diagnostic::at(file, source, error.span(), message.clone());
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (unknown, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        d = match did_you_mean(unknown, candidates.iter().copied()) {
+            Some(near) => d.with_help(format!("did you mean `{near}`?")),
+            None => d.with_help(format!("remove `{unknown}` or use one of the keys listed")),
+        };
+    } else if let Some(rest) = message.strip_prefix("missing field `") {
+        let key = rest.split('`').next().unwrap_or(rest);
+        d = d.with_help(missing_key_help(&table_of(source, error.span()), key));
+    } else if in_sweep_table(source, error.span()) {
+        d = d.with_help("[sweep] keys are dotted paths in quotes: \"ingest.health.interval\" = [\"1s\", \"2s\"]");
+    } else if message.contains("has no unit") || message.contains("unknown unit") {
+        d = d.with_help("durations are strings with a unit: \"500ms\", \"2s\", \"10m\", \"1h\"");
+    }
+    d
+}
+
+/// Whether byte range `span` lies in the `[sweep]` table.
+fn in_sweep_table(source: &str, span: Option<Range<usize>>) -> bool {
+    let Some(span) = span else { return false };
+    let before = &source[..span.start.min(source.len())];
+    let header = before.lines().rev().find(|line| line.trim_start().starts_with('['));
+    header.is_some_and(|line| line.trim() == "[sweep]")
+}
+
+/// The dotted name of the table an error's span stands in: `viewers.session` for
+/// `[viewers.session]`, `fault` for `[[fault]]`, the key of an inline table or of an
+/// array of them (`session = { … }` or `arrivals = [{ … }]` under `[viewers]`:
+/// `viewers.session`, `viewers.arrivals`); empty at the top.
+fn table_of(source: &str, span: Option<Range<usize>>) -> String {
+    let Some(span) = span else { return String::new() };
+    let start = span.start.min(source.len());
+    let line_start = source[..start].rfind('\n').map_or(0, |at| at + 1);
+    let line = source[line_start..].lines().next().unwrap_or("").trim();
+    let header_of = |line: &str| line.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+    if line.starts_with('[') {
+        return header_of(line);
+    }
+    let above = (source[..line_start].lines().rev())
+        .find(|line| line.trim_start().starts_with('['))
+        .map(header_of)
+        .unwrap_or_default();
+    // An inline table: the key before its `{`, or before the `[` of the array it is in.
+    let before = &source[..start];
+    let opening = if source[start..].starts_with('{') {
+        let mut depth = 0usize;
+        let unclosed = before.char_indices().rev().find(|&(_, c)| match c {
+            ']' => {
+                depth += 1;
+                false
+            }
+            '[' if depth == 0 => true,
+            '[' => {
+                depth -= 1;
+                false
+            }
+            _ => false,
+        });
+        match unclosed {
+            Some((at, _)) if !before[..at].trim_end().ends_with('\n') && before[..at].trim_end().ends_with('=') => at,
+            _ => start,
+        }
+    } else {
+        return above;
+    };
+    let inline = before[..opening]
+        .rsplit_once('=')
+        .map(|(key, _)| key.rsplit(['{', ',', '\n']).next().unwrap_or("").trim().to_string())
+        .filter(|key| !key.is_empty());
+    match (above.is_empty(), inline) {
+        (_, None) => above,
+        (true, Some(key)) => key,
+        (false, Some(key)) => format!("{above}.{key}"),
+    }
+}
+
+/// What to write for required key `key` of table `table`, with an example value.
+fn missing_key_help(table: &str, key: &str) -> String {
+    let example = match (table, key) {
+        ("scenario", "name") => "name = \"my-scenario\"",
+        ("scenario", "duration") => "duration = \"30m\"",
+        ("fault", "at") => "at = \"10m\"",
+        ("fault", "kind") => "kind = \"node.crash\"",
+        ("fault", "target") => "target = \"ingest-1\"",
+        ("expect", "metric") => "metric = \"failover_latency_ms.p99\"",
+        ("expect", "op") => "op = \"lt\"",
+        ("expect", "value") => "value = 15000",
+        ("alert", "name") => "name = \"stream-stale\"",
+        ("alert", "metric") => "metric = \"stream_stale_s\"",
+        ("alert", "op") => "op = \"gt\"",
+        ("alert", "threshold") => "threshold = 10",
+        ("viewers.session", "mean") => "mean = \"6m\"",
+        ("viewers.arrivals", "at") => "at = \"10m\"",
+        ("viewers.arrivals", "rate") => "rate = 1.0",
+        ("random_faults.kind", "kind") => "kind = \"node.crash\"",
+        ("random_faults.kind", "mttr") => "mttr = \"5m\"",
+        _ => "",
+    };
+    let place = match table {
+        "" => "the file".to_string(),
+        "fault" | "expect" | "alert" | "random_faults.kind" => format!("this [[{table}]] entry"),
+        "viewers.arrivals" => "each point of viewers.arrivals".to_string(),
+        _ => format!("[{table}]"),
+    };
+    if example.is_empty() {
+        format!("add `{key}` to {place}; docs/scenarios.md lists every key with its unit and range")
+    } else {
+        format!("add `{example}` to {place}; docs/scenarios.md lists every key with its unit and range")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -273,7 +273,7 @@ pub(super) fn resolve(
         let table: toml::Table = f
             .text
             .parse()
-            .map_err(|e: toml::de::Error| Diagnostics(vec![super::validate::from_toml(&f.name, &f.text, &e)]))?;
+            .map_err(|e: toml::de::Error| Diagnostics(vec![super::diag::from_toml(&f.name, &f.text, &e)]))?;
         merge(&mut merged, table, "");
     }
     // The merged document is complete: it includes nothing more.
@@ -303,7 +303,7 @@ fn check_fragment(fragment: &SourceFile) -> Result<(), Diagnostics> {
     let (name, text) = (&fragment.name, &fragment.text);
     let table: toml::Table = text
         .parse()
-        .map_err(|e: toml::de::Error| Diagnostics(vec![super::validate::from_toml(name, text, &e)]))?;
+        .map_err(|e: toml::de::Error| Diagnostics(vec![super::diag::from_toml(name, text, &e)]))?;
     let mut errors = Vec::new();
     for key in SCENARIO_ONLY {
         if table.contains_key(*key) {
@@ -323,7 +323,7 @@ fn check_fragment(fragment: &SourceFile) -> Result<(), Diagnostics> {
     let whole = format!("{text}\n[scenario]\nname = \"included\"\nduration = \"1m\"\n");
     match toml::from_str::<Scenario>(&whole) {
         Ok(_) => Ok(()),
-        Err(e) => Err(Diagnostics(vec![super::validate::from_toml(name, text, &e)])),
+        Err(e) => Err(Diagnostics(vec![super::diag::from_toml(name, text, &e)])),
     }
 }
 

@@ -6,6 +6,7 @@ use rand::Rng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::settings::SessionDistribution;
 use super::{Dur, Scenario};
 use crate::time::{SimDuration, SimTime};
 
@@ -38,9 +39,6 @@ fn exponential() -> String {
 fn one() -> f64 {
     1.0
 }
-
-/// Session length distributions.
-pub const SESSION_DISTRIBUTIONS: &[&str] = &["exponential", "lognormal", "fixed", "uniform"];
 
 /// One viewer's plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,17 +113,19 @@ pub fn snap_join(origin: SimTime, at: SimTime, step: SimDuration) -> SimTime {
 
 /// A session length drawn from `session` (at least 1 ms).
 fn session_length<R: Rng>(rng: &mut R, session: &Session) -> SimDuration {
-    let factor = match session.distribution.as_str() {
-        "fixed" => 1.0,
-        "uniform" => 2.0 * rng.gen::<f64>(),
-        "lognormal" => {
+    // Validation admits only the names of `SessionDistribution`; any other draws as
+    // the default, exponential.
+    let factor = match SessionDistribution::by_name(&session.distribution) {
+        Some(SessionDistribution::Fixed) => 1.0,
+        Some(SessionDistribution::Uniform) => 2.0 * rng.gen::<f64>(),
+        Some(SessionDistribution::Lognormal) => {
             // Box–Muller; μ = −σ²/2 keeps the mean. libm is the same everywhere.
             let (u1, u2) = (1.0 - rng.gen::<f64>(), rng.gen::<f64>());
             let normal = libm::sqrt(-2.0 * libm::log(u1)) * libm::cos(std::f64::consts::TAU * u2);
             let sigma = session.sigma;
             libm::exp(sigma * normal - sigma * sigma / 2.0)
         }
-        _ => -libm::log(1.0 - rng.gen::<f64>()),
+        Some(SessionDistribution::Exponential) | None => -libm::log(1.0 - rng.gen::<f64>()),
     };
     session.mean.0.mul_f64(factor).max(SimDuration::from_millis(1))
 }

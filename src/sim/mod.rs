@@ -2,17 +2,19 @@
 //! ([`net`]), seeded randomness ([`seed`]) and the event log ([`trace`]).
 //! Policy decisions live in `control/`, never here.
 
+mod event;
+mod host;
 pub mod kernel;
 pub mod net;
 pub mod places;
 pub mod prefetch;
+mod queue;
 pub mod seed;
 pub mod trace;
 
-pub use kernel::{
-    current_time, panic_text, run_in_system, Behavior, Ctx, Dispatch, Input, Kernel, KernelAction, RunStats, Scheduled,
-    SimError, WindowHook, KERNEL,
-};
+pub use event::{current_time, panic_text, Input, KernelAction, KERNEL, MAX_MICROSTEPS};
+pub use host::{Behavior, Ctx};
+pub use kernel::{run_in_system, Dispatch, Kernel, RunStats, Scheduled, SimError, WindowHook};
 pub use net::{Degradation, Dest, LinkSpec, Network, NodeId, Partition};
 pub use places::Places;
 pub use prefetch::{prefetch, prefetch_all};
