@@ -320,6 +320,9 @@ impl Behavior for Edge {
         }
     }
 
+    /// One arm per message an edge takes (segments, playlist and segment requests,
+    /// probes, capacity changes): a match over message kinds, longer than 150 lines,
+    /// kept whole so that what an edge answers to reads side by side.
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
         if super::answer_liveness_scrape(&input, ctx) {
             return;

@@ -446,6 +446,10 @@ impl TraceMsg for Msg {
         }
     }
 
+    /// The trace digest of a message: one arm per message kind, folding the fields
+    /// that make it what it is. Longer than 150 lines and kept whole: the arms are
+    /// alike, and a message whose fields are not all folded would be a hole in the
+    /// determinism check, which is easiest to see with every kind side by side.
     fn digest(&self) -> u64 {
         match *self {
             // Normal content adds nothing, so that runs without content faults keep

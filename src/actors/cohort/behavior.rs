@@ -38,6 +38,9 @@ impl Behavior for Cohort {
         }
     }
 
+    /// One arm per input a cohort takes (joins, departures, timers, replies, DNS
+    /// answers): a match over message kinds, longer than 150 lines, kept whole so that
+    /// how each reaches the viewer it is for reads side by side.
     fn handle(&mut self, input: Input<Msg>, ctx: &mut Ctx<'_, Msg>) {
         let now = ctx.now();
         match input {
