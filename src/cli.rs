@@ -142,9 +142,14 @@ pub struct CheckArgs {
     /// Also write a Markdown summary (for $GITHUB_STEP_SUMMARY) here.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
-    /// Fail on metrics worse than this stored result by more than their tolerance.
+    /// Fail on metrics worse than this stored result by more than their tolerance
+    /// (metrics better by more are reported as improved).
     #[arg(long)]
     pub baseline: Option<PathBuf>,
+    /// With --baseline: fail on metrics better than the baseline by more than their
+    /// tolerance too, so that a change which moves the figures updates it on purpose.
+    #[arg(long, requires = "baseline")]
+    pub fail_on_improvement: bool,
     /// Store this check's metrics as a baseline file.
     #[arg(long)]
     pub save_baseline: Option<PathBuf>,

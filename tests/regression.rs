@@ -1,5 +1,6 @@
 //! The project's own regression gate: `failcast check` over `scenarios/regression/` on
-//! three seeds, every expectation and the stored baseline (10% tolerance) must hold.
+//! three seeds, every expectation and the stored baseline (10% tolerance, both ways:
+//! `--fail-on-improvement`, so a bug that drops stalls or losses to 0 fails too) must hold.
 //! A model change that moves these figures must update the baseline on purpose:
 //! `failcast check scenarios/regression --seeds 3 --save-baseline scenarios/regression/baseline.json`.
 
@@ -15,6 +16,7 @@ fn the_regression_scenarios_pass_against_their_baseline() {
         .current_dir(common::repo_path(""))
         .args(["check", "scenarios/regression", "--seeds", "3", "--baseline"])
         .arg("scenarios/regression/baseline.json")
+        .arg("--fail-on-improvement")
         .arg("--junit")
         .arg(&junit)
         .arg("--out")

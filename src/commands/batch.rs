@@ -279,6 +279,7 @@ pub fn check(args: CheckArgs) -> i32 {
         Settings {
             statistic: Some(args.statistic.clone()),
             baseline,
+            fail_on_improvement: args.fail_on_improvement,
             ..Settings::default()
         },
     );

@@ -136,6 +136,9 @@ pub struct Settings {
     /// `check`: the stored result regressions are measured against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<Baseline>,
+    /// `check`: a metric better than the baseline by more than its tolerance fails too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fail_on_improvement: bool,
     /// `sweep`: the axes (keys); each setup's overrides end with its cell's values.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub axes: Vec<String>,

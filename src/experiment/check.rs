@@ -38,6 +38,10 @@ pub struct BaselineResult {
     pub tolerance: f64,
     pub absolute: f64,
     pub passed: bool,
+    /// Better than the baseline by more than the tolerance: the baseline is out of date
+    /// (a failure with `--fail-on-improvement`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub improved: bool,
     /// Why there is nothing to compare (the baseline has no entry for the scenario).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -197,7 +201,7 @@ pub fn judge(plan: &Plan, records: &[&RunRecord], stat: &str, baseline: Option<&
             let baseline = match baseline {
                 None => Vec::new(),
                 Some(b) => match b.scenarios.get(&setup.label) {
-                    Some(stored) => compare_to_baseline(b, stored, &means),
+                    Some(stored) => compare_to_baseline(b, stored, &means, plan.settings.fail_on_improvement),
                     None => vec![BaselineResult {
                         metric: "entry".into(),
                         baseline: 0.0,
@@ -205,6 +209,7 @@ pub fn judge(plan: &Plan, records: &[&RunRecord], stat: &str, baseline: Option<&
                         tolerance: 0.0,
                         absolute: 0.0,
                         passed: false,
+                        improved: false,
                         note: Some(format!(
                             "the baseline has no entry for `{}` (it has: {}); store one with --save-baseline",
                             setup.label,
@@ -230,10 +235,13 @@ pub fn judge(plan: &Plan, records: &[&RunRecord], stat: &str, baseline: Option<&
     }
 }
 
+/// Each stored metric against this check's mean: worse by more than its tolerance
+/// fails; better by more is `improved`, and fails too with `fail_on_improvement`.
 fn compare_to_baseline(
     b: &Baseline,
     stored: &BTreeMap<String, f64>,
     means: &BTreeMap<String, f64>,
+    fail_on_improvement: bool,
 ) -> Vec<BaselineResult> {
     (stored.iter())
         .map(|(metric, &was)| {
@@ -244,7 +252,9 @@ fn compare_to_baseline(
             let measured = means.get(metric).copied();
             let lacking = |v: f64| if higher_is_better { 1.0 - v } else { v };
             let allowed = (lacking(was).abs() * tolerance).max(ABSOLUTE_FLOOR);
-            let passed = measured.is_some_and(|now| lacking(now) - lacking(was) <= allowed);
+            let improved = measured.is_some_and(|now| lacking(was) - lacking(now) > allowed);
+            let passed = measured.is_some_and(|now| lacking(now) - lacking(was) <= allowed)
+                && !(improved && fail_on_improvement);
             BaselineResult {
                 metric: metric.clone(),
                 baseline: was,
@@ -252,6 +262,7 @@ fn compare_to_baseline(
                 tolerance,
                 absolute: ABSOLUTE_FLOOR,
                 passed,
+                improved,
                 note: None,
             }
         })
@@ -267,12 +278,65 @@ impl BaselineResult {
         if let Some(note) = &self.note {
             return note.clone();
         }
+        let improved = if self.improved {
+            "; improved beyond it: update the baseline with --save-baseline"
+        } else {
+            ""
+        };
         format!(
-            "{}: {} now, {} in the baseline (tolerance {:.1}% in the worse direction)",
+            "{}: {} now, {} in the baseline (tolerance {:.1}% in the worse direction){improved}",
             self.metric,
             number(self.measured),
             self.baseline,
             self.tolerance * 100.0
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judged(metric: &str, was: f64, now: f64, fail_on_improvement: bool) -> BaselineResult {
+        let baseline = Baseline::default();
+        let stored = BTreeMap::from([(metric.to_string(), was)]);
+        let means = BTreeMap::from([(metric.to_string(), now)]);
+        compare_to_baseline(&baseline, &stored, &means, fail_on_improvement).remove(0)
+    }
+
+    #[test]
+    fn a_baseline_is_two_sided_around_its_tolerance() {
+        // 10% of 100 stalls either way.
+        let verdicts = [
+            (109.0, true, false),
+            (111.0, false, false),
+            (91.0, true, false),
+            (89.0, true, true),
+        ];
+        for (now, passed, improved) in verdicts {
+            let result = judged("stall_count", 100.0, now, false);
+            assert_eq!((result.passed, result.improved), (passed, improved), "{now} stalls");
+        }
+        // Behind the flag an improvement beyond the tolerance fails, one within it does not.
+        assert!(!judged("stall_count", 100.0, 89.0, true).passed);
+        assert!(judged("stall_count", 100.0, 91.0, true).passed);
+        // A drop to zero is an improvement a one-sided gate would never see.
+        let dropped = judged("stall_count", 100.0, 0.0, true);
+        assert!(dropped.improved && !dropped.passed);
+        assert!(
+            dropped.describe().contains("update the baseline"),
+            "{}",
+            dropped.describe()
+        );
+    }
+
+    #[test]
+    fn for_a_share_the_tolerance_applies_to_what_is_missing() {
+        // 99.9% → 99.88% misses 0.12% instead of 0.1%: 20% worse, beyond 10%.
+        assert!(!judged("availability", 0.999, 0.9988, false).passed);
+        assert!(judged("availability", 0.999, 0.99891, false).passed);
+        // 99.9% → 99.92% misses 20% less: improved.
+        let better = judged("availability", 0.999, 0.9992, true);
+        assert!(better.improved && !better.passed);
     }
 }

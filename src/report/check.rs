@@ -154,8 +154,13 @@ pub fn markdown(report: &CheckReport, plan: &Plan) -> String {
                 ));
                 continue;
             }
+            let improved = if b.improved {
+                " (improved beyond it: update the baseline)"
+            } else {
+                ""
+            };
             md.push_str(&format!(
-                "| {mark} | {} | baseline `{}` ≤ {:.1}% worse than {} | {} | |\n",
+                "| {mark} | {} | baseline `{}` ≤ {:.1}% worse than {}{improved} | {} | |\n",
                 md_cell(&s.label),
                 b.metric,
                 b.tolerance * 100.0,
