@@ -106,10 +106,20 @@ mod tests {
             let mut now = 0u64;
             let mut admitted: u128 = 0;
             let largest = asks.iter().map(|&(_, bits)| u128::from(bits)).max().unwrap_or(0);
+            // (when, bits) of the last admitted response.
+            let mut last: Option<(u64, u64)> = None;
             for (step_ms, bits) in asks {
                 now += step_ms;
-                if bucket.try_take(SimTime::from_millis(now), bits) {
+                // Liveness: once any debt is repaid and a second's burst earned since the
+                // last admission, the bucket is full and must admit anything.
+                let refilled = last.is_none_or(|(at, taken)| {
+                    u128::from(now - at) * u128::from(rate) >= (u128::from(rate) + u128::from(taken)) * 1_000
+                });
+                let took = bucket.try_take(SimTime::from_millis(now), bits);
+                prop_assert!(took || !refilled, "a full bucket refused {bits} bits at {now} ms");
+                if took {
                     admitted += u128::from(bits);
+                    last = Some((now, bits));
                 }
                 let bound = u128::from(rate) + u128::from(rate) * u128::from(now) / 1_000 + largest;
                 prop_assert!(admitted <= bound, "{admitted} > {bound}");

@@ -254,14 +254,25 @@ mod tests {
             while let Some(due) = engine.poll_timeout() {
                 engine.handle_timeout(due);
             }
+            // Liveness: a breach seen at every sample for longer than `hold` (plus one
+            // sample interval, so a firing between samples also counts) fires.
+            let mut run = 0u64;
+            let mut longest = 0u64;
+            for &bad in &samples {
+                run = if bad { run + 1 } else { 0 };
+                longest = longest.max(run);
+            }
+            let must_fire = longest >= 2 && (longest - 1) * 5 >= hold + 5;
             let mut firing = false;
             let mut fired_at = Vec::new();
+            let mut fired = 0;
             for event in events(&mut engine) {
                 match event {
                     AlertEvent::Fired { since, at, .. } => {
                         prop_assert!(!firing);
                         prop_assert!(at - since >= SimDuration::from_secs(hold));
                         firing = true;
+                        fired += 1;
                         fired_at.push(at);
                     }
                     AlertEvent::Resolved { .. } => {
@@ -274,6 +285,8 @@ mod tests {
                     }
                 }
             }
+            prop_assert!(fired > 0 || !must_fire, "a breach of {longest} samples never fired (hold {hold} s)");
+            prop_assert!(fired_at.is_empty(), "firings never notified: {fired_at:?}");
         }
     }
 }

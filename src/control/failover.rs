@@ -608,6 +608,11 @@ mod tests {
             prop_assert!(published.windows(2).all(|w| w[0].1 <= w[1].0), "{published:?}");
             prop_assert_eq!(published.last().map(|p| p.1), sel.published_end());
             prop_assert!(sel.poll_timeout().is_none());
+            // Liveness: the furthest media any input delivered is published, or passed
+            // over only because a copy cut at another phase already covers its start.
+            let furthest = copies.iter().map(|&(start, _, _)| start + 60).max().unwrap();
+            let end = sel.published_end();
+            prop_assert!(end.is_some_and(|end| end + 60 > furthest), "published to {end:?}, media to {furthest}");
         }
     }
 

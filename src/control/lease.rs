@@ -196,7 +196,8 @@ mod tests {
 
     proptest! {
         /// Two clients, one store, arbitrary message delays and losses: the two are
-        /// never leaders at the same instant, and someone leads once messages flow.
+        /// never leaders at the same instant (checked on the exact instants each
+        /// reports), and someone leads once messages flow.
         #[test]
         fn never_two_leaders(
             delays in proptest::collection::vec((0u64..4_000, 0u64..4_000, any::<bool>()), 10..200),
@@ -208,6 +209,10 @@ mod tests {
             let mut step = 0usize;
             let mut now = SimTime::ZERO;
             let mut ever_leader = false;
+            // Each client's leadership as exact intervals, from its own change events:
+            // sampling `is_leader` every 100 ms would miss an overlap between samples.
+            let mut led: [Vec<(SimTime, SimTime)>; 2] = [Vec::new(), Vec::new()];
+            let mut since: [Option<SimTime>; 2] = [None, None];
             while now < SimTime::from_secs(300) {
                 now += SimDuration::from_millis(100);
                 for (c, client) in clients.iter_mut().enumerate() {
@@ -243,7 +248,28 @@ mod tests {
                 let leaders = clients.iter().filter(|c| c.is_leader(now)).count();
                 prop_assert!(leaders <= 1, "two leaders at {}", now);
                 ever_leader |= leaders == 1;
+                for (c, client) in clients.iter_mut().enumerate() {
+                    while let Some((leader, at)) = client.poll_change() {
+                        match (leader, since[c].take()) {
+                            (true, None) => since[c] = Some(at),
+                            (false, Some(from)) => led[c].push((from, at)),
+                            (leader, was) => prop_assert!(false, "client {c}: change to {leader} at {at} after {was:?}"),
+                        }
+                    }
+                }
             }
+            for c in 0..2 {
+                if let Some(from) = since[c] {
+                    led[c].push((from, now));
+                }
+            }
+            for &(a_from, a_to) in &led[0] {
+                for &(b_from, b_to) in &led[1] {
+                    prop_assert!(a_to <= b_from || b_to <= a_from, "leaders at once: {a_from}..{a_to} and {b_from}..{b_to}");
+                }
+            }
+            // A leader seen at a sample reported its change too.
+            prop_assert!(!ever_leader || !led[0].is_empty() || !led[1].is_empty());
             // Round trips are under the renew deadline: any request that gets through
             // makes someone leader.
             if delays.iter().any(|d| !d.2) {

@@ -312,5 +312,29 @@ mod tests {
                 prop_assert!(d.ejected() <= cap);
             }
         }
+
+        /// Liveness: whatever came before, a host that answers `consecutive_5xx`
+        /// failures in a row while nothing is ejected is ejected.
+        #[test]
+        fn five_failures_in_a_row_eject_a_host(n in 1usize..30, host in 0usize..30, before in proptest::collection::vec((0usize..30, any::<bool>()), 0..100)) {
+            let mut d = OutlierDetector::new(OutlierConfig::ENVOY, n, SimTime::ZERO);
+            let host = host % n;
+            let mut now = SimTime::ZERO;
+            for (i, (other, bad)) in before.into_iter().enumerate() {
+                now = SimTime::from_millis(i as u64 * 250);
+                d.handle_timeout(now);
+                d.handle_response(now, other % n, bad);
+            }
+            // Long enough for every ejection (30 s, doubled per repeat, at most 100 of them) to end.
+            now += SimDuration::from_secs(30 * 200);
+            d.handle_timeout(now);
+            prop_assume!(d.ejected() == 0);
+            d.handle_response(now, host, false);
+            for _ in 0..OutlierConfig::ENVOY.consecutive_5xx {
+                prop_assert!(!d.is_ejected(host));
+                d.handle_response(now, host, true);
+            }
+            prop_assert!(d.is_ejected(host));
+        }
     }
 }

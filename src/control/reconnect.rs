@@ -94,6 +94,14 @@ mod tests {
                 }
                 prop_assert!(delays.windows(2).all(|w| w[0] <= w[1]), "{delays:?}");
                 prop_assert!(delays.iter().all(|&d| d <= backoff.max_delay));
+                // Liveness, in closed form: the k-th delay is first × multiplier^(k−1),
+                // capped (to a nanosecond of rounding per step).
+                for (k, d) in delays.iter().enumerate() {
+                    let grown = first_ms as f64 * 1e6 * multiplier.powi(k as i32);
+                    let expected = grown.min(max_ms as f64 * 1e6);
+                    let got = d.as_nanos() as f64;
+                    prop_assert!((got - expected).abs() <= 1.0 + expected * 1e-9, "delay {k}: {got} ns, expected {expected}");
+                }
                 r.connected();
             }
         }
