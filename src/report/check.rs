@@ -1,24 +1,9 @@
 //! A `check` report for CI: JUnit XML, a Markdown step summary and terminal lines.
 
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
 use crate::experiment::batch::Plan;
 use crate::experiment::check::{number, CheckReport, ExpectationResult};
-
-fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 cannot carry most control characters at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => out.push('?'),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Why an expectation failed, for a JUnit failure message.
 fn failure_text(e: &ExpectationResult, seeds: usize) -> String {
@@ -37,69 +22,58 @@ fn failure_text(e: &ExpectationResult, seeds: usize) -> String {
     }
 }
 
-/// The report as JUnit XML: a test suite per scenario, a test case per expectation
-/// (and per baseline metric), an error per failed run. No timings: it is the same
-/// whatever machine or `--jobs` produced it.
+/// The report as JUnit XML (written by quick-junit, which escapes every string and
+/// keeps the counts consistent): a test suite per scenario, a test case per
+/// expectation (and per baseline metric), an error per failed run. No timings or
+/// timestamps: it is the same whatever machine or `--jobs` produced it.
 pub fn junit(report: &CheckReport, plan: &Plan) -> String {
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let tests: usize = report.expectations() + report.failed_runs();
-    xml.push_str(&format!(
-        "<testsuites name=\"failcast check\" tests=\"{tests}\" failures=\"{}\" errors=\"{}\">\n",
-        report.failures(),
-        report.failed_runs()
-    ));
+    let failed = |kind: NonSuccessKind, ty: &str, message: String, replay: &str| {
+        let mut status = TestCaseStatus::non_success(kind);
+        status
+            .set_type(ty)
+            .set_message(message)
+            .set_description(format!("replay: {replay}"));
+        status
+    };
+    let mut junit = Report::new("failcast check");
     for (k, s) in report.scenarios.iter().enumerate() {
         let setup = &plan.setups[k];
-        let failures =
-            s.expectations.iter().filter(|e| !e.passed).count() + s.baseline.iter().filter(|b| !b.passed).count();
-        xml.push_str(&format!(
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{}\">\n",
-            xml_escape(&s.label),
-            s.expectations.len() + s.baseline.len() + s.failed_runs.len(),
-            s.failed_runs.len()
-        ));
-        xml.push_str(&format!(
-            "    <properties><property name=\"file\" value=\"{}\"/><property name=\"seeds\" value=\"{}\"/></properties>\n",
-            xml_escape(&s.file),
-            s.seeds.len()
-        ));
-        let class = xml_escape(&format!("failcast.{}", s.label));
+        let mut suite = TestSuite::new(s.label.as_str());
+        suite.add_property(Property::new("file", s.file.as_str()));
+        suite.add_property(Property::new("seeds", s.seeds.len().to_string()));
+        let class = format!("failcast.{}", s.label);
+        let case = |name: String, status: TestCaseStatus| {
+            let mut case = TestCase::new(name, status);
+            case.set_classname(class.as_str());
+            case
+        };
         for e in &s.expectations {
-            let name = xml_escape(&format!("{} ({} of {} seeds)", e.name, e.statistic, s.seeds.len()));
-            if e.passed {
-                xml.push_str(&format!("    <testcase classname=\"{class}\" name=\"{name}\"/>\n"));
+            let name = format!("{} ({} of {} seeds)", e.name, e.statistic, s.seeds.len());
+            let status = if e.passed {
+                TestCaseStatus::success()
             } else {
                 let replay = e.worst_seed.map(|seed| setup.replay(seed)).unwrap_or_default();
-                xml.push_str(&format!(
-                    "    <testcase classname=\"{class}\" name=\"{name}\">\n      <failure message=\"{}\" type=\"expectation\">replay: {}</failure>\n    </testcase>\n",
-                    xml_escape(&failure_text(e, s.seeds.len())),
-                    xml_escape(&replay)
-                ));
-            }
+                let message = failure_text(e, s.seeds.len());
+                failed(NonSuccessKind::Failure, "expectation", message, &replay)
+            };
+            suite.add_test_case(case(name, status));
         }
         for b in &s.baseline {
-            let name = xml_escape(&format!("baseline {}", b.metric));
-            if b.passed {
-                xml.push_str(&format!("    <testcase classname=\"{class}\" name=\"{name}\"/>\n"));
+            let status = if b.passed {
+                TestCaseStatus::success()
             } else {
-                xml.push_str(&format!(
-                    "    <testcase classname=\"{class}\" name=\"{name}\">\n      <failure message=\"{}\" type=\"regression\">replay: {}</failure>\n    </testcase>\n",
-                    xml_escape(&b.describe()),
-                    xml_escape(&setup.replay(setup.first_seed))
-                ));
-            }
+                let replay = setup.replay(setup.first_seed);
+                failed(NonSuccessKind::Failure, "regression", b.describe(), &replay)
+            };
+            suite.add_test_case(case(format!("baseline {}", b.metric), status));
         }
         for (seed, error, replay) in &s.failed_runs {
-            xml.push_str(&format!(
-                "    <testcase classname=\"{class}\" name=\"run seed {seed}\">\n      <error message=\"{}\" type=\"internal\">replay: {}</error>\n    </testcase>\n",
-                xml_escape(error),
-                xml_escape(replay)
-            ));
+            let status = failed(NonSuccessKind::Error, "internal", error.clone(), replay);
+            suite.add_test_case(case(format!("run seed {seed}"), status));
         }
-        xml.push_str("  </testsuite>\n");
+        junit.add_test_suite(suite);
     }
-    xml.push_str("</testsuites>\n");
-    xml
+    junit.to_string().expect("a report of plain strings serialises")
 }
 
 fn md_cell(text: &str) -> String {
