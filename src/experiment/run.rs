@@ -84,14 +84,14 @@ fn run_scenario_unguarded(
         },
     });
     let started = Instant::now();
-    let (stats, recorder, node_names) = run_in_system(|| async {
+    let (stats, recorder, node_names) = run_in_system(move || async move {
         let recorder = Rc::new(RefCell::new(Recorder::new(
             plan.stream_shape.clone(),
             plan.fault_records(),
         )));
         let end = SimTime::ZERO + s.scenario.duration.0;
         let mut kernel: Kernel<Msg> = Kernel::new(world::network(s, seed), end, dispatch, keep_records);
-        world::build(&mut kernel, s, &plan, seed, &recorder);
+        world::build(&mut kernel, s, plan, seed, &recorder);
         let names: Vec<String> = (0..kernel.next_id())
             .map(|id| kernel.network().name(id).to_string())
             .collect();

@@ -58,10 +58,13 @@ pub fn network(s: &Scenario, seed: u64) -> crate::sim::Network {
 }
 
 /// Spawns every node of `plan` (made from `s` and `seed`) on `kernel` and schedules
-/// its faults.
-pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, plan: &WorldPlan, seed: u64, recorder: &SharedRecorder) {
+/// its faults. The plan is used up: each cohort takes its viewers from it, and
+/// nothing of it outlives the build (a large audience would hold them twice).
+pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, mut plan: WorldPlan, seed: u64, recorder: &SharedRecorder) {
     assert_eq!(kernel.next_id(), KERNEL + 1, "a world is built on a fresh kernel");
     recorder.borrow_mut().measure_from = SimTime::ZERO + s.scenario.warmup.0;
+    let members = std::mem::take(&mut plan.members);
+    let plan = &plan;
     let mut world = spawn::Spawner::new(kernel, s, plan, seed, recorder);
     world.encoders();
     world.ingest_servers();
@@ -69,7 +72,7 @@ pub fn build(kernel: &mut Kernel<Msg>, s: &Scenario, plan: &WorldPlan, seed: u64
     world.origins();
     world.shields_and_edges();
     let edge_choice = world.edge_choice();
-    world.cohorts(&edge_choice);
+    world.cohorts(&edge_choice, members);
     world.dns_failover();
     world.monitor();
     world.manager_pair();

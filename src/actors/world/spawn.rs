@@ -335,12 +335,13 @@ impl<'a> Spawner<'a> {
         }
     }
 
-    /// One cohort per edge: the viewers whose primary edge it is.
-    pub(super) fn cohorts(&mut self, edge_choice: &EdgeChoice) {
+    /// One cohort per edge: the viewers whose primary edge it is (`members`, the
+    /// plan's, each moved into its cohort).
+    pub(super) fn cohorts(&mut self, edge_choice: &EdgeChoice, mut members: Vec<Vec<u32>>) {
         let (s, plan) = (self.s, self.plan);
         let nodes = &plan.nodes;
         let mut slot_of_viewer = vec![0u32; s.viewers.count as usize];
-        for cohort in &plan.members {
+        for cohort in &members {
             for (slot, &viewer) in cohort.iter().enumerate() {
                 slot_of_viewer[viewer as usize] = slot as u32;
             }
@@ -356,7 +357,7 @@ impl<'a> Spawner<'a> {
         let shared_edge_names: Rc<[String]> = nodes.names_of(edges.iter().copied()).into();
         let edge_places = Rc::new(Places::of(&edges));
         for (i, id) in nodes.cohorts.clone().enumerate() {
-            let viewers = plan.members[i].clone();
+            let viewers = std::mem::take(&mut members[i]);
             let joins = match &plan.viewer_plan {
                 None => Joins::Uniform {
                     at: s.viewers.join_at.0,
