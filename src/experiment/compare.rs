@@ -301,6 +301,22 @@ mod tests {
         assert!((t_975(100_000) - 1.96).abs() < 1e-3);
     }
 
+    /// statrs computes the exact quantile; failcast keeps its own table and expansion
+    /// because statrs goes through the platform's `ln`/`exp` (libm differs by a last
+    /// bit between platforms), and compare.json must be the same bytes everywhere.
+    #[test]
+    fn t_quantiles_are_within_a_ten_thousandth_of_the_exact_ones() {
+        use statrs::distribution::{ContinuousCDF, StudentsT};
+        for df in (1..=200).chain([500, 1_000, 10_000]) {
+            let exact = StudentsT::new(0.0, 1.0, df as f64).unwrap().inverse_cdf(0.975);
+            assert!(
+                (t_975(df) - exact).abs() < 1e-4,
+                "df {df}: {} against {exact}",
+                t_975(df)
+            );
+        }
+    }
+
     #[test]
     fn stats_of_a_known_sample() {
         // Mean 5, sample sd sqrt(2.5) over 5 values: half-width t(4) × sd / sqrt(5).
