@@ -342,7 +342,7 @@ fn set_on_random_faults_of_a_scenario_without_them_says_what_to_add() {
     let d = load_str("t.toml", "[scenario]\nname = \"t\"\nduration = \"1h\"\n", &overrides).unwrap_err();
     assert_eq!(
         d.to_string(),
-        "error: `random_faults.mtbf`: this scenario has no [random_faults]\n  --> --set\n  |\n  | --set random_faults.mtbf=1h\n  = help: add a [random_faults] table with at least one [[random_faults.kind]] to the file\n\n1 error in scenario"
+        "error: `random_faults.mtbf`: this scenario has no [random_faults]\n--> --set\n |\n | --set random_faults.mtbf=1h\n |\n = help: add a [random_faults] table with at least one [[random_faults.kind]] to the file\n\n1 error in scenario"
     );
 }
 

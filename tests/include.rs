@@ -207,7 +207,7 @@ fn a_problem_with_a_value_set_on_the_command_line_is_blamed_on_the_set() {
         with_topology("[scenario]\nname = \"m\"\nduration = \"10m\"\ninclude = [\"parts/topology.toml\"]\n");
     let d = refused(&file, &["cdn.edges=0"]);
     assert_eq!(d.0[0].file, "--set", "{d}");
-    assert!(d.to_string().contains("  | --set cdn.edges=0"), "{d}");
+    assert!(d.to_string().contains(" | --set cdn.edges=0"), "{d}");
     let d = refused(&file, &["fault[0].target=edge-9"]);
     assert_eq!(d.0[0].file, "--set", "{d}");
     // Not an include: the same.

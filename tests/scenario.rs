@@ -38,8 +38,8 @@ fn unknown_key_suggests_the_right_one_with_exact_text() {
     let d = errors(&format!("{MINIMAL}[viewers]\ncoutn = 5\n"), &[]);
     assert_eq!(
         d.to_string(),
-        "error: unknown field `coutn`, expected one of `count`, `player`, `join_at`, `join_over`, `downlink_mbps`, `arrivals`, `session`, `regions`, `join_step`, `squads`\n  \
-         --> t.toml:5:1\n  |\n5 | coutn = 5\n  | ^\n  = help: did you mean `count`?\n\n1 error in scenario"
+        "error: unknown field `coutn`, expected one of `count`, `player`, `join_at`, `join_over`, `downlink_mbps`, `arrivals`, `session`, `regions`, `join_step`, `squads`\n \
+         --> t.toml:5:1\n  |\n5 | coutn = 5\n  | ^\n  |\n  = help: did you mean `count`?\n\n1 error in scenario"
     );
 }
 
@@ -103,8 +103,8 @@ fn impossible_topology_has_exact_text() {
     let d = errors(&format!("{MINIMAL}[ingest]\nservers = 1\n"), &[]);
     assert_eq!(
         d.to_string(),
-        "error: ingest.redundancy = \"active-passive\" needs at least 2 servers, not 1\n  --> t.toml:5:11\n  |\n\
-         5 | servers = 1\n  |           ^\n  = help: set ingest.servers = 2 or more\n\n1 error in scenario"
+        "error: ingest.redundancy = \"active-passive\" needs at least 2 servers, not 1\n --> t.toml:5:11\n  |\n\
+         5 | servers = 1\n  |           ^\n  |\n  = help: set ingest.servers = 2 or more\n\n1 error in scenario"
     );
 }
 

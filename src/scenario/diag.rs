@@ -1,8 +1,10 @@
 //! Diagnostics for scenario files: file, line and column, the offending line, and how to
-//! fix it, rendered like rustc's.
+//! fix it, rendered by annotate-snippets as rustc renders its own.
 
 use std::fmt;
 use std::ops::Range;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
 
 use crate::text::printable;
 
@@ -55,34 +57,50 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-// Everything a diagnostic shows may come from the file or the command line, so every
-// part is printed with its control characters escaped (a file must not be able to
-// drive the terminal that shows its errors).
+// Everything a diagnostic shows may come from the file or the command line: the
+// message, file name and help are escaped, the source line is drawn by
+// annotate-snippets (rustc's renderer) with control pictures, and the whole is
+// escaped once more, so a file cannot drive the terminal that shows its errors.
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", printable(&self.message))?;
+        let message = printable(&self.message);
         let file = printable(&self.file);
-        match (self.line, self.column) {
-            (Some(line), Some(column)) => writeln!(f, "  --> {file}:{line}:{column}")?,
-            _ => writeln!(f, "  --> {file}")?,
+        let mut group = Group::with_title(Level::ERROR.primary_title(message.as_ref()));
+        match (&self.source_line, self.line, self.column) {
+            (Some(text), Some(line), Some(column)) => {
+                let at: usize = text.chars().take(column.saturating_sub(1)).map(char::len_utf8).sum();
+                let width = text[at..].chars().next().map_or(0, char::len_utf8);
+                let snippet = Snippet::source(text.as_str())
+                    .line_start(line)
+                    .path(file.as_ref())
+                    .annotation(AnnotationKind::Primary.span(at..at + width));
+                group = group.element(snippet);
+            }
+            (Some(text), None, _) => {
+                // No place in a file (a `--set`): show what was given.
+                let snippet = Snippet::<annotate_snippets::Annotation<'_>>::source(printable(text).into_owned())
+                    .path(file.as_ref())
+                    .line_numbering(false)
+                    .fold(false);
+                group = group.element(snippet);
+            }
+            (_, line, column) => {
+                let origin = Origin::path(file.as_ref());
+                let origin = match (line, column) {
+                    (Some(line), Some(column)) => origin.line(line).char_column(column),
+                    _ => origin,
+                };
+                group = group.element(origin);
+            }
         }
-        if let (Some(text), Some(line), Some(column)) = (&self.source_line, self.line, self.column) {
-            let gutter = line.to_string().len();
-            // The caret stands under the same character once the line before it is escaped.
-            let before: String = text.chars().take(column.saturating_sub(1)).collect();
-            let caret = printable(&before).chars().count() + 1;
-            writeln!(f, "{:gutter$} |", "")?;
-            writeln!(f, "{line} | {}", printable(text))?;
-            writeln!(f, "{:gutter$} | {:>caret$}", "", "^")?;
-        } else if let (Some(text), None) = (&self.source_line, self.line) {
-            // No place in a file (a `--set`): show what was given.
-            writeln!(f, "  |")?;
-            writeln!(f, "  | {}", printable(text))?;
+        let help = self.help.as_deref().map(printable);
+        if let Some(help) = &help {
+            group = group.element(Level::HELP.message(help.as_ref()));
         }
-        if let Some(help) = &self.help {
-            writeln!(f, "  = help: {}", printable(help))?;
-        }
-        Ok(())
+        // annotate-snippets shows control characters of the source line as control
+        // pictures (`␛`), as rustc does; anything else unsafe it passed is escaped.
+        let rendered = Renderer::plain().render(&[group]);
+        writeln!(f, "{}", crate::text::printable_lines(&rendered))
     }
 }
 
@@ -262,18 +280,18 @@ mod tests {
     }
 
     #[test]
-    fn renders_like_rustc() {
+    fn renders_like_rustc_by_annotate_snippets() {
         let src = "[viewers]\ncount = -3\n";
         let d = Diagnostic::at("s.toml", src, Some(18..20), "viewers.count must be at least 1")
             .with_help("set a positive number of viewers");
         assert_eq!(
             d.to_string(),
-            "error: viewers.count must be at least 1\n  --> s.toml:2:9\n  |\n2 | count = -3\n  |         ^\n  = help: set a positive number of viewers\n"
+            "error: viewers.count must be at least 1\n --> s.toml:2:9\n  |\n2 | count = -3\n  |         ^\n  |\n  = help: set a positive number of viewers\n"
         );
     }
 
     #[test]
-    fn control_characters_are_shown_escaped_with_the_caret_still_under_its_place() {
+    fn control_characters_are_shown_as_pictures_with_the_caret_still_under_its_place() {
         let src = "[scenario]\nname = \"\u{1b}]0;x\u{7}\" # \u{1b}[2J\n";
         let d = Diagnostic::at("s\u{1b}.toml", src, Some(23..24), "bad \u{1b}[31m name").with_help("no \u{7} here");
         let text = d.to_string();
@@ -283,7 +301,7 @@ mod tests {
         );
         assert_eq!(
             text,
-            "error: bad \\u{1b}[31m name\n  --> s\\u{1b}.toml:2:13\n  |\n2 | name = \"\\u{1b}]0;x\\u{7}\" # \\u{1b}[2J\n  |                  ^\n  = help: no \\u{7} here\n"
+            "error: bad \\u{1b}[31m name\n --> s\\u{1b}.toml:2:13\n  |\n2 | name = \"␛]0;x␇\" # ␛[2J\n  |             ^\n  |\n  = help: no \\u{7} here\n"
         );
     }
 
