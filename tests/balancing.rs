@@ -273,6 +273,7 @@ fn a_playlist_check_takes_out_an_edge_that_answers_with_a_frozen_playlist() {
     // 6 s old by the first failing check; two more checks 2 s apart make three.
     let detect_s = fault.time_to_detect_s.unwrap();
     assert!((8.0..=10.1).contains(&detect_s), "{detect_s}");
+    // Least connections spreads the 200 viewers evenly: 50 on each of the 4 edges.
     let on_stale: Vec<&ViewerRecord> = content.viewers.iter().filter(|v| v.edge == "edge-2").collect();
     assert_eq!(on_stale.len(), 50);
     for v in &on_stale {
@@ -280,14 +281,18 @@ fn a_playlist_check_takes_out_an_edge_that_answers_with_a_frozen_playlist() {
         assert_eq!(v.route_switches, 1, "{v:?}");
         assert!(v.stall_time < SimDuration::from_secs(10), "{v:?}");
     }
-    for v in content.viewers.iter().filter(|v| v.edge != "edge-2") {
+    let elsewhere: Vec<&ViewerRecord> = content.viewers.iter().filter(|v| v.edge != "edge-2").collect();
+    assert_eq!(elsewhere.len(), 150);
+    for v in elsewhere {
         assert_eq!(v.stalls, 0, "{v:?}");
     }
 
     // A liveness check never sees it: edge-2's viewers starve for the whole cut.
     let liveness = stale_edge("liveness");
     assert_eq!(liveness.faults[0].detected_by, None);
-    for v in liveness.viewers.iter().filter(|v| v.edge == "edge-2") {
+    let starved: Vec<&ViewerRecord> = liveness.viewers.iter().filter(|v| v.edge == "edge-2").collect();
+    assert_eq!(starved.len(), 50);
+    for v in starved {
         assert_eq!(v.route_switches, 0, "{v:?}");
         assert!(v.stall_time > SimDuration::from_secs(160), "{v:?}");
     }
@@ -309,7 +314,10 @@ fn a_playlist_check_keeps_edges_in_while_any_stream_advances() {
     let out = run_scenario(&s, 1, None, false).unwrap();
     assert!(common::balances(&out.summary));
     assert_eq!(out.summary.viewer_request_errors, 0);
-    for v in out.viewers.iter().filter(|v| v.stream != 0) {
+    // Viewer v watches stream v mod 3: 60 of the 90 watch the other two.
+    let others: Vec<&ViewerRecord> = out.viewers.iter().filter(|v| v.stream != 0).collect();
+    assert_eq!(others.len(), 90 / 3 * 2);
+    for v in others {
         assert_eq!((v.stalls, v.route_switches), (0, 0), "{v:?}");
     }
 }

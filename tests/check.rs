@@ -289,14 +289,39 @@ fn exit_codes_junit_and_markdown() {
     );
     let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
     assert_eq!(cases.len(), 2);
+    // What the failing check reports is the worst seed's own measurement: the largest
+    // p99 (the operator is lt; the earliest seed on a tie) of the same runs made here.
+    // Each is 6 s to the first keyframe of the encoder's new connection (t0 + 606 s on
+    // its stream clock), plus t0 and that keyframe's trip to ingest-2: the derivation
+    // is pinned_regression_seed's in tests/failover.rs.
+    let scenario = common::scenario(
+        "scenarios/quickstart.toml",
+        &["scenario.duration=11m", "viewers.count=20", "expect[0].value=1000"],
+    );
+    let (worst, measured) = [1, 2]
+        .map(|seed| {
+            let out = failcast::experiment::run_scenario(&scenario, seed, None, false).unwrap();
+            (seed, out.summary.failover_latency_ms.p99.unwrap())
+        })
+        .into_iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        .unwrap();
     let failure = cases[0].children().find(|n| n.has_tag_name("failure")).unwrap();
     assert_eq!(
         failure.attribute("message"),
-        Some("measured 6067.473176 on seed 2, expected failover_latency_ms.p99 lt 1000 (every one of 2 seed(s) must pass)")
+        Some(format!(
+            "measured {measured} on seed {worst}, expected failover_latency_ms.p99 lt 1000 \
+             (every one of 2 seed(s) must pass)"
+        ))
+        .as_deref()
     );
     assert_eq!(
         failure.text(),
-        Some("replay: failcast run scenarios/quickstart.toml --seed 2 --set scenario.duration=11m --set viewers.count=20 --set 'expect[0].value=1000'")
+        Some(format!(
+            "replay: failcast run scenarios/quickstart.toml --seed {worst} --set scenario.duration=11m \
+             --set viewers.count=20 --set 'expect[0].value=1000'"
+        ))
+        .as_deref()
     );
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(
@@ -304,7 +329,9 @@ fn exit_codes_junit_and_markdown() {
         "{md}"
     );
     assert!(
-        md.contains("| ❌ | quickstart | failover_latency_ms.p99 lt 1000 | 6067.473176 |"),
+        md.contains(&format!(
+            "| ❌ | quickstart | failover_latency_ms.p99 lt 1000 | {measured} |"
+        )),
         "{md}"
     );
 

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use failcast::experiment::compare::Comparison;
+use failcast::experiment::compare::{Comparison, COMPARE_METRICS};
 
 fn compare(args: &[&str], out: &Path, jobs: &str) -> Output {
     Command::new(common::binary())
@@ -53,10 +53,23 @@ fn a_setup_compared_with_itself_differs_by_exactly_nothing_on_every_seed() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let c = read(tmp.path());
     assert_eq!(c.setups, ["quickstart", "same"]);
+    assert_eq!(c.seeds, 4);
+    let names: Vec<&str> = c.metrics.iter().map(|m| m.metric.as_str()).collect();
+    assert_eq!(names, COMPARE_METRICS);
+    let mut zero_diffs = 0;
     for m in &c.metrics {
         let (base, same) = (&m.setups[0], &m.setups[1]);
+        assert_eq!(base.values.len(), c.seeds as usize, "{}", m.metric);
         assert_eq!(base.values, same.values, "{}", m.metric);
+        // Paired over the seeds where the metric has a value (time_to_alert_s_max has
+        // none: the quickstart has no alert rules).
         let d = same.diff.as_ref().unwrap();
+        assert_eq!(
+            d.n,
+            base.values.iter().filter(|(_, v)| v.is_some()).count(),
+            "{}",
+            m.metric
+        );
         if d.n > 0 {
             assert_eq!(
                 (d.mean, d.ci_low, d.ci_high),
@@ -64,8 +77,11 @@ fn a_setup_compared_with_itself_differs_by_exactly_nothing_on_every_seed() {
                 "{}",
                 m.metric
             );
+            zero_diffs += 1;
         }
     }
+    // Every run fails over once, so all but the alert metric have a value on each seed.
+    assert_eq!(zero_diffs, COMPARE_METRICS.len() - 1);
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use failcast::experiment::bench::run_kernel;
-use failcast::experiment::{check_determinism, run_scenario, RunOutput};
+use failcast::experiment::{check_determinism, run_scenario, DeterminismReport, RunOutput};
 use failcast::sim::Dispatch;
 use failcast::time::SimDuration;
 
@@ -71,6 +71,80 @@ fn check_determinism_finds_no_difference() {
     let s = common::short_quickstart(&["viewers.count=50"]);
     let report = check_determinism(&s, 11).unwrap();
     assert!(report.deterministic(), "{:?}", report.describe_divergence());
+}
+
+#[test]
+fn check_determinism_names_the_first_event_where_a_planted_difference_begins() {
+    let out = run_scenario(&common::short_quickstart(&["viewers.count=20"]), 1, None, true).unwrap();
+    let same = DeterminismReport::between(&out, &out.clone());
+    assert!(same.deterministic(), "{:?}", same.describe_divergence());
+    assert_eq!(same.describe_divergence(), None);
+
+    let records = out.records.as_ref().expect("kept");
+    let id = |name: &str| out.node_names.iter().position(|n| n == name).unwrap() as u32;
+    let name = |id: u32| out.node_names[id as usize].as_str();
+    // The failover's promotion and the event after it, delivered the other way round:
+    // what iterating a HashMap or racing two threads would do to a run. A second,
+    // later difference must not hide the first.
+    let at = (records.iter())
+        .position(|r| r.kind == "promote" && r.src == id("manager-1") && r.dst == id("ingest-2"))
+        .expect("manager-1 promotes ingest-2");
+    let later = at + 1_000;
+    assert!(later < records.len(), "{} events", records.len());
+    let mut planted = out.clone();
+    let log = planted.records.as_mut().unwrap();
+    log.swap(at, at + 1);
+    log[later].payload ^= 1;
+    let report = DeterminismReport::between(&out, &planted);
+    assert!(!report.deterministic());
+    let d = report.divergence.as_ref().expect("the logs differ");
+    assert_eq!(
+        (d.index, d.first, d.second),
+        (at, Some(records[at]), Some(records[at + 1]))
+    );
+    let (promote, next) = (&records[at], &records[at + 1]);
+    assert_eq!(
+        report.describe_divergence().unwrap(),
+        format!(
+            "first diverging event is #{at}: run 1 had t={} promote from manager-1 to ingest-2 (seq {}); \
+             run 2 had t={} {} from {} to {} (seq {})",
+            promote.time,
+            promote.seq,
+            next.time,
+            next.kind,
+            name(next.src),
+            name(next.dst),
+            next.seq
+        )
+    );
+    // The digests agree (they were computed by the runs); only the logs tell.
+    assert_eq!(report.digests.0, report.digests.1);
+    assert!(report.differing_outputs.is_empty());
+
+    // A run that stopped one event short: the divergence is where its log ended.
+    let mut short = out.clone();
+    short.records.as_mut().unwrap().pop();
+    let report = DeterminismReport::between(&out, &short);
+    let last = records.len() - 1;
+    assert_eq!(report.divergence.as_ref().unwrap().index, last);
+    assert!(
+        report
+            .describe_divergence()
+            .unwrap()
+            .ends_with("; run 2 had no event (the log ended)"),
+        "{:?}",
+        report.describe_divergence()
+    );
+
+    // Outputs that differ are named, each by its file, and the digests are compared.
+    let mut other = out.clone();
+    other.summary.trace_digest = "0000000000000000".into();
+    other.failovers[0].switched_ms += 1.0;
+    let report = DeterminismReport::between(&out, &other);
+    assert!(!report.deterministic());
+    assert_eq!(report.divergence, None);
+    assert_eq!(report.differing_outputs, ["summary.json", "failovers.csv"]);
+    assert_ne!(report.digests.0, report.digests.1);
 }
 
 fn run_binary(out: &std::path::Path, seed: &str) -> std::process::Output {

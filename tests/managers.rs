@@ -89,22 +89,27 @@ fn a_partitioned_leader_cannot_move_the_address() {
     // manager-1 is cut off from everything at 540 s: it still leads for up to 10 s and
     // sees both ingest servers fail, but its promotion cannot reach them. Only the
     // real crash at 840 s fails over.
-    let out = run_scenario(
-        &pair(&[
-            "fault[0].kind=net.partition",
-            "fault[0].duration=60s",
-            "fault[1].at=14m",
-            "scenario.duration=15m",
-        ]),
-        4,
-        None,
-        false,
-    )
-    .unwrap();
+    let scenario = pair(&[
+        "fault[0].kind=net.partition",
+        "fault[0].duration=60s",
+        "fault[1].at=14m",
+        "scenario.duration=15m",
+    ]);
+    // Its checks declare a server down at most fall × interval + timeout after the cut;
+    // it leads until renew_deadline after its last granted renewal, sent at most
+    // retry_period before the cut. So it does want a switch while leading.
+    let (health, lease) = (&scenario.ingest.health, &scenario.managers);
+    let detected_within = health.interval.0 * u64::from(health.fall) + health.timeout.0;
+    assert!(detected_within < lease.renew_deadline.0 - lease.retry_period.0);
+    let out = run_scenario(&scenario, 4, None, false).unwrap();
     let faults: Vec<&str> = out.failovers.iter().map(|e| e.fault.as_str()).collect();
     assert_eq!(faults, ["primary-crash"]);
     assert_eq!(out.summary.frames_dropped.ingest, 240);
     assert_eq!(out.summary.split_brain_s, 0.0);
+    // The cut took effect: manager-1 lost the lease, and manager-2, leading since,
+    // fails the crash over (without the cut manager-1 leads throughout).
+    assert_eq!(out.summary.leader_changes, 2);
+    assert_eq!(out.failovers[0].detected_by, "manager-2 health check");
 }
 
 fn fault(id: &str, at_ms: u64, kind: &str, target: &str, for_ms: Option<u64>) -> Fault {
@@ -118,11 +123,17 @@ fn fault(id: &str, at_ms: u64, kind: &str, target: &str, for_ms: Option<u64>) ->
     }
 }
 
+/// How often the leader re-sends the promotion it wants (`RECONCILE_PERIOD` in
+/// src/actors/manager.rs), from 0 s on its timer.
+const RECONCILE_MS: f64 = 2_000.0;
+
 #[test]
 fn a_failback_redone_by_reconciliation_is_still_a_failback() {
-    // With prefer-primary the failback is decided at ~931.3 s; ingest-1 is cut off for a
-    // second then, so the promotion is lost and the reconciliation carries it out.
-    let mut s = common::scenario(
+    // With prefer-primary the failback is decided at ~931.3 s (ingest-1 back at 900 s,
+    // up after 2 answered probes, then held healthy for 30 s). ingest-1 is cut off for a
+    // second from 931.3 s, so the promotion sent at the decision is lost; the
+    // reconciliation carries it out, and the run without the cut shows the difference.
+    let clean = common::scenario(
         "scenarios/quickstart.toml",
         &[
             "scenario.duration=17m",
@@ -130,12 +141,36 @@ fn a_failback_redone_by_reconciliation_is_still_a_failback() {
             "ingest.failback=prefer-primary",
         ],
     );
-    s.faults
-        .push(fault("blip", 931_300, "net.partition", "ingest-1", Some(1_000)));
-    let out = run_scenario(&s, 1, None, false).unwrap();
+    let (cut_from, cut_for) = (931_300, 1_000);
+    let mut cut = clean.clone();
+    cut.faults
+        .push(fault("blip", cut_from, "net.partition", "ingest-1", Some(cut_for)));
+    let direct = run_scenario(&clean, 1, None, false).unwrap();
+    let out = run_scenario(&cut, 1, None, false).unwrap();
     let kinds: Vec<&str> = out.failovers.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["failover", "failback"]);
     assert_eq!(out.summary.failover_latency_ms.count, 1);
+    assert_eq!(
+        out.failovers[0], direct.failovers[0],
+        "the cut comes after the failover"
+    );
+    let (redone, direct) = (&out.failovers[1], &direct.failovers[1]);
+    // Decided at the same instant in both runs, inside the cut.
+    assert_eq!(redone.detected_ms, direct.detected_ms);
+    let (cut_from, cut_to) = (cut_from as f64, (cut_from + cut_for) as f64);
+    assert!(
+        (cut_from..cut_to).contains(&redone.detected_ms),
+        "{}",
+        redone.detected_ms
+    );
+    // The promotion crosses the control link (1 ms + jitter capped at 10 × 100 µs) and
+    // the address moves ingest.switch_delay (100 ms) later: at once without the cut,
+    // from the first reconciliation after the cut with it.
+    let direct_switch = direct.switched_ms - direct.detected_ms;
+    assert!((101.0..=102.0).contains(&direct_switch), "{direct_switch}");
+    let reconciliation = (cut_to / RECONCILE_MS).ceil() * RECONCILE_MS;
+    let redone_switch = redone.switched_ms - reconciliation;
+    assert!((101.0..=102.0).contains(&redone_switch), "{redone_switch}");
 }
 
 #[test]
@@ -152,6 +187,8 @@ fn a_new_leader_adopts_the_serving_server_instead_of_its_stale_view() {
     let out = run_scenario(&s, 1, None, false).unwrap();
     assert_eq!(out.summary.failovers, 1, "{:?}", out.failovers);
     assert_eq!(out.summary.frames_dropped.ingest, 240);
+    // manager-1's death did hand the lease over: the stale view was put to the test.
+    assert_eq!(out.summary.leader_changes, 2);
 }
 
 #[test]

@@ -272,8 +272,10 @@ fn every_bundled_scenario_validates_runs_and_meets_its_expectations() {
         .collect();
     files.sort();
     assert!(files.len() >= 2);
+    let (mut written, mut judged) = (0, 0);
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
+        written += text.matches("[[expect]]").count();
         assert!(
             text.starts_with('#'),
             "{} must open with a comment on the question it answers",
@@ -283,11 +285,17 @@ fn every_bundled_scenario_validates_runs_and_meets_its_expectations() {
         let scenario = failcast::scenario::load(&file, &overrides).unwrap_or_else(|e| panic!("{e}"));
         let out = failcast::experiment::run_scenario(&scenario, scenario.scenario.seed, None, false).unwrap();
         assert!(common::balances(&out.summary), "{}", file.display());
-        // Per viewer too: every owed frame was played or skipped.
+        // Per viewer too: every owed frame was played or skipped. Every bundled
+        // workload has all its viewers join and start within 16 minutes, so each one
+        // is checked.
+        let viewers = scenario.viewers.count as usize;
+        assert_eq!(out.viewers.len(), viewers, "{}", file.display());
+        let mut checked = 0;
         for (id, v) in out.viewers.iter().enumerate() {
             let (Some(first), Some(frontier)) = (v.first_index, v.frontier) else {
                 continue;
             };
+            checked += 1;
             let owed: u64 = out
                 .published
                 .iter()
@@ -301,10 +309,16 @@ fn every_bundled_scenario_validates_runs_and_meets_its_expectations() {
                 file.display()
             );
         }
-        for verdict in failcast::experiment::evaluate(&scenario, &out.summary) {
+        assert_eq!(checked, viewers, "{}: viewers with a range to check", file.display());
+        let verdicts = failcast::experiment::evaluate(&scenario, &out.summary);
+        assert_eq!(verdicts.len(), scenario.expects.len(), "{}", file.display());
+        for verdict in verdicts {
             assert!(verdict.passed, "{}: {:?}", file.display(), verdict);
+            judged += 1;
         }
     }
+    // Each file's own expectations at least (includes may add more) were judged.
+    assert!(written > 0 && judged >= written, "{judged} judged, {written} written");
 }
 
 #[test]

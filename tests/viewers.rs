@@ -16,6 +16,11 @@ fn owed(out: &RunOutput, stream: u32, first: u64, frontier: u64) -> u64 {
 }
 
 fn check_viewers(out: &RunOutput) {
+    // Every viewer of these runs joins in the first 15 s and watches to the end, so each
+    // has a range to check: a run whose viewers skipped the check would prove nothing.
+    let viewers = out.scenario.viewers.count as usize;
+    assert_eq!(out.viewers.len(), viewers);
+    let mut checked = 0;
     for (id, v) in out.viewers.iter().enumerate() {
         let (Some(first), Some(frontier)) = (v.first_index, v.frontier) else {
             continue;
@@ -24,7 +29,9 @@ fn check_viewers(out: &RunOutput) {
         let played_or_skipped = v.frames_played + v.frames_skipped;
         let upto = owed(out, v.stream, first, frontier);
         assert_eq!(played_or_skipped, upto, "viewer {id}: {v:?}");
+        checked += 1;
     }
+    assert_eq!(checked, viewers, "viewers with a range to check");
     let s = &out.summary;
     assert_eq!(
         s.viewer_frames_played,
@@ -80,6 +87,7 @@ fn live_latency_is_about_three_segments_behind() {
     // first frame was captured: a segment starts playing 4–8 s after its capture.
     let p50 = out.summary.live_latency_s_p50.unwrap();
     assert!((4.0..8.0).contains(&p50), "{p50}");
+    assert_eq!(out.viewers.len(), 200);
     for v in &out.viewers {
         assert!(v.latency_max.as_secs_f64() < 20.0, "{v:?}");
     }
@@ -94,7 +102,10 @@ fn encoder_stall(stall: &str) -> RunOutput {
         "fault[0].target=encoder-1",
         &duration,
     ]);
-    failcast::experiment::run_scenario(&scenario, 1, None, false).unwrap()
+    let out = failcast::experiment::run_scenario(&scenario, 1, None, false).unwrap();
+    // Claims about every viewer need viewers.
+    assert_eq!(out.viewers.len(), 200);
+    out
 }
 
 #[test]

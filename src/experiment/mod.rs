@@ -10,4 +10,4 @@ pub mod memory;
 pub mod run;
 pub mod sweep;
 
-pub use run::{check_determinism, evaluate, run_scenario, RunOutput, Verdict};
+pub use run::{check_determinism, evaluate, run_scenario, DeterminismReport, RunOutput, Verdict};

@@ -225,6 +225,39 @@ pub struct DeterminismReport {
 }
 
 impl DeterminismReport {
+    /// What differs between two runs meant to be identical (wall-clock time aside). Apart
+    /// from [`check_determinism`] so that a test can hand it two runs with a planted
+    /// difference and see it found.
+    pub fn between(first: &RunOutput, second: &RunOutput) -> DeterminismReport {
+        let mut differing = Vec::new();
+        let mut a = first.summary.clone();
+        let mut b = second.summary.clone();
+        a.wall_s = 0.0;
+        b.wall_s = 0.0;
+        if a != b {
+            differing.push(crate::files::SUMMARY_FILE);
+        }
+        if first.timeline != second.timeline {
+            differing.push(crate::files::TIMELINE_FILE);
+        }
+        if first.failovers != second.failovers {
+            differing.push(crate::files::FAILOVERS_FILE);
+        }
+        if first.alerts != second.alerts {
+            differing.push(crate::files::ALERTS_FILE);
+        }
+        let divergence = match (&first.records, &second.records) {
+            (Some(x), Some(y)) => first_divergence(x, y),
+            _ => None,
+        };
+        DeterminismReport {
+            digests: (first.summary.trace_digest.clone(), second.summary.trace_digest.clone()),
+            divergence,
+            differing_outputs: differing,
+            node_names: first.node_names.clone(),
+        }
+    }
+
     pub fn deterministic(&self) -> bool {
         self.digests.0 == self.digests.1 && self.divergence.is_none() && self.differing_outputs.is_empty()
     }
@@ -262,33 +295,7 @@ impl DeterminismReport {
 pub fn check_determinism(s: &Scenario, seed: u64) -> Result<DeterminismReport, SimError> {
     let first = run_scenario(s, seed, None, true)?;
     let second = run_scenario(s, seed, None, true)?;
-    let mut differing = Vec::new();
-    let mut a = first.summary.clone();
-    let mut b = second.summary.clone();
-    a.wall_s = 0.0;
-    b.wall_s = 0.0;
-    if a != b {
-        differing.push(crate::files::SUMMARY_FILE);
-    }
-    if first.timeline != second.timeline {
-        differing.push(crate::files::TIMELINE_FILE);
-    }
-    if first.failovers != second.failovers {
-        differing.push(crate::files::FAILOVERS_FILE);
-    }
-    if first.alerts != second.alerts {
-        differing.push(crate::files::ALERTS_FILE);
-    }
-    let divergence = match (&first.records, &second.records) {
-        (Some(x), Some(y)) => first_divergence(x, y),
-        _ => None,
-    };
-    Ok(DeterminismReport {
-        digests: (first.summary.trace_digest, second.summary.trace_digest),
-        divergence,
-        differing_outputs: differing,
-        node_names: first.node_names,
-    })
+    Ok(DeterminismReport::between(&first, &second))
 }
 
 #[cfg(test)]
