@@ -5,8 +5,8 @@
 mod common;
 
 use common::balances;
-use failcast::actors::world::place_streams;
 use failcast::experiment::{run_scenario, RunOutput};
+use failcast::plan::place_streams;
 
 fn multi_stream(overrides: &[&str]) -> RunOutput {
     let mut all = vec!["scenario.duration=14m", "viewers.count=300"];
@@ -118,7 +118,7 @@ fn multi_stream_runs_are_deterministic_across_dispatch_modes() {
 
 #[test]
 fn an_origin_crash_moves_its_streams_to_the_other_origin_and_nothing_moves_back() {
-    assert_eq!(failcast::actors::world::place_origins(6, 2), vec![0, 1, 0, 1, 0, 1]);
+    assert_eq!(failcast::plan::place_origins(6, 2), vec![0, 1, 0, 1, 0, 1]);
     let scenario = common::scenario("scenarios/origin-failover.toml", &["viewers.count=300"]);
     let out = run_scenario(&scenario, 1, None, false).unwrap();
     // origin-1 is down from 600 s to 900 s; only its three streams switch, once each:

@@ -18,7 +18,7 @@
 //!
 //! failcast's world uses the initial placement: each stream's primary and standby,
 //! and its remaining servers from the least loaded, are the order its active-passive
-//! policy fails over in (`actors::world::place_streams`).
+//! policy fails over in (`plan::place_streams`).
 
 use std::collections::VecDeque;
 

@@ -15,8 +15,6 @@ use crate::time::{SimDuration, SimTime};
 
 use super::{class, Msg, SharedRecorder};
 
-pub use crate::plan::{place_origins, place_streams, stream_shape};
-
 /// The seeded stream the manager's probe phases are drawn from (one draw per ingest
 /// server, in order); public so tests can compute probe instants exactly.
 pub const HEALTH_PHASE_STREAM: &str = "manager-1/health-phase";
