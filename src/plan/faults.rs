@@ -49,9 +49,18 @@ pub struct Degrade {
     pub outbound_only: bool,
 }
 
-/// What a fault does to each of its targets at its start, undone at its end.
+/// What a fault does at its start, undone at its end.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum FaultAction {
+    /// The targets cannot reach `other` (or only not one way): one cut for all of them.
+    Partition { one_way: bool },
+    /// The same change to each target on its own.
+    OnEachTarget(NodeFault),
+}
+
+/// What a fault does to one node at its start, undone at its end.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NodeFault {
     /// The node stops and loses its state; it restarts at the end (`node.crash`,
     /// `region.outage`).
     Crash,
@@ -76,10 +85,6 @@ pub enum FaultAction {
     /// The node's clock runs fast or slow by this many parts per million (`clock.skew`).
     ClockDrift {
         ppm: i64,
-    },
-    /// The targets cannot reach `other` (or one way only): one action for all targets.
-    Partition {
-        one_way: bool,
     },
 }
 
@@ -127,13 +132,15 @@ fn action_of(s: &Scenario, kind: FaultKind, fault: &Fault) -> Result<FaultAction
         key,
     };
     let or_zero = |d: Option<crate::scenario::Dur>| d.map_or(SimDuration::ZERO, |d| d.0);
-    Ok(match kind {
-        FaultKind::NodeCrash | FaultKind::RegionOutage => FaultAction::Crash,
-        FaultKind::NodePause => FaultAction::Pause,
-        FaultKind::NetPartition => FaultAction::Partition {
-            one_way: fault.one_way.unwrap_or(false),
-        },
-        FaultKind::NetDegrade => FaultAction::Degrade(Degrade {
+    let on_each = match kind {
+        FaultKind::NodeCrash | FaultKind::RegionOutage => NodeFault::Crash,
+        FaultKind::NodePause => NodeFault::Pause,
+        FaultKind::NetPartition => {
+            return Ok(FaultAction::Partition {
+                one_way: fault.one_way.unwrap_or(false),
+            })
+        }
+        FaultKind::NetDegrade => NodeFault::Degrade(Degrade {
             extra_latency: or_zero(fault.latency),
             extra_jitter: or_zero(fault.jitter),
             loss: fault.loss.unwrap_or(0.0),
@@ -141,7 +148,7 @@ fn action_of(s: &Scenario, kind: FaultKind, fault: &Fault) -> Result<FaultAction
             bandwidth_bps: fault.bandwidth_mbps.map_or(0, capacity_bps),
             outbound_only: false,
         }),
-        FaultKind::NodeSlow => FaultAction::Degrade(Degrade {
+        FaultKind::NodeSlow => NodeFault::Degrade(Degrade {
             extra_latency: fault.delay.ok_or(missing("delay"))?.0,
             extra_jitter: or_zero(fault.jitter),
             loss: 0.0,
@@ -149,14 +156,14 @@ fn action_of(s: &Scenario, kind: FaultKind, fault: &Fault) -> Result<FaultAction
             bandwidth_bps: 0,
             outbound_only: true,
         }),
-        FaultKind::EncoderBlack => FaultAction::Content(ContentFault::Black),
-        FaultKind::EncoderSilent => FaultAction::Content(ContentFault::Silent),
-        FaultKind::EncoderStall => FaultAction::Content(ContentFault::Stall),
-        FaultKind::CdnOverload => FaultAction::EdgeCapacity {
+        FaultKind::EncoderBlack => NodeFault::Content(ContentFault::Black),
+        FaultKind::EncoderSilent => NodeFault::Content(ContentFault::Silent),
+        FaultKind::EncoderStall => NodeFault::Content(ContentFault::Stall),
+        FaultKind::CdnOverload => NodeFault::EdgeCapacity {
             during_bps: capacity_bps(fault.capacity_mbps.ok_or(missing("capacity_mbps"))?),
             normal_bps: capacity_bps(s.cdn.edge_capacity_mbps),
         },
-        FaultKind::IngestOverload => FaultAction::StreamCapacity {
+        FaultKind::IngestOverload => NodeFault::StreamCapacity {
             during: fault.capacity_streams.ok_or(missing("capacity_streams"))?,
             normal: s.ingest.capacity,
         },
@@ -172,15 +179,16 @@ fn action_of(s: &Scenario, kind: FaultKind, fault: &Fault) -> Result<FaultAction
                 FaultKind::MonitorDelay => Impairment::MonitorDelay,
                 _ => Impairment::MonitorBlind,
             };
-            FaultAction::Impair {
+            NodeFault::Impair {
                 what,
                 delay: or_zero(fault.delay),
             }
         }
-        FaultKind::ClockSkew => FaultAction::ClockDrift {
+        FaultKind::ClockSkew => NodeFault::ClockDrift {
             ppm: (fault.drift.ok_or(missing("drift"))? * 1e6).round() as i64,
         },
-    })
+    };
+    Ok(FaultAction::OnEachTarget(on_each))
 }
 
 /// Every fault of the run of `s` with `seed`: the scenario's in file order, then the

@@ -18,7 +18,7 @@ use crate::scenario::{NodeTable, Scenario};
 use crate::sim::{rng_for, NodeId};
 use crate::time::{SimDuration, SimTime};
 
-pub use faults::{ContentFault, Degrade, FaultAction, FaultStart, Impairment, PlannedFault};
+pub use faults::{ContentFault, Degrade, FaultAction, FaultStart, Impairment, NodeFault, PlannedFault};
 pub use placement::{place_origins, place_streams};
 
 /// A scenario that cannot be planned: only one that skipped validation.

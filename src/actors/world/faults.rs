@@ -2,7 +2,7 @@
 //! start, undone at its end, as kernel actions or messages to the nodes. A fault that
 //! waits for an event is scheduled by the kernel's window hook once the event happens.
 
-use crate::plan::{ContentFault, FaultAction, FaultStart, Impairment, PlannedFault};
+use crate::plan::{ContentFault, FaultAction, FaultStart, Impairment, NodeFault, PlannedFault};
 use crate::sim::{Degradation, Kernel, KernelAction, NodeId, Partition, Scheduled};
 use crate::time::{SimDuration, SimTime};
 
@@ -95,36 +95,38 @@ pub(super) fn schedule_faults(
 /// run's faults and the target's place among its targets.
 fn schedule(sink: &mut impl FaultSink, fault: &PlannedFault, at: SimTime) {
     let until = fault.duration.map(|d| at + d);
-    if let FaultAction::Partition { one_way } = fault.action {
-        let id = (fault.index as u64) << 16;
-        let partition = Partition {
-            side_a: fault.targets.iter().map(|&(_, id)| id).collect(),
-            side_b: fault.other.iter().copied().collect(),
-            one_way,
-        };
-        sink.action(at, KernelAction::Partition { id, partition });
-        if let Some(until) = until {
-            sink.action(until, KernelAction::Heal { id });
+    match fault.action {
+        FaultAction::Partition { one_way } => {
+            let id = (fault.index as u64) << 16;
+            let partition = Partition {
+                side_a: fault.targets.iter().map(|&(_, id)| id).collect(),
+                side_b: fault.other.iter().copied().collect(),
+                one_way,
+            };
+            sink.action(at, KernelAction::Partition { id, partition });
+            if let Some(until) = until {
+                sink.action(until, KernelAction::Heal { id });
+            }
         }
-        return;
-    }
-    for (t, &(_, target)) in fault.targets.iter().enumerate() {
-        let id = (fault.index as u64) << 16 | t as u64;
-        apply(sink, fault.action, id, target, at, until);
+        FaultAction::OnEachTarget(change) => {
+            for (t, &(_, target)) in fault.targets.iter().enumerate() {
+                let id = (fault.index as u64) << 16 | t as u64;
+                apply(sink, change, id, target, at, until);
+            }
+        }
     }
 }
 
-/// Schedules `action` (any but a partition) on `target`; `id` names its network
-/// degradation.
-fn apply(sink: &mut impl FaultSink, action: FaultAction, id: u64, target: NodeId, at: SimTime, until: Option<SimTime>) {
+/// Schedules `change` on `target`; `id` names its network degradation.
+fn apply(sink: &mut impl FaultSink, change: NodeFault, id: u64, target: NodeId, at: SimTime, until: Option<SimTime>) {
     let mut both = |start: Msg, end: Msg| {
         sink.message(at, target, start);
         if let Some(until) = until {
             sink.message(until, target, end);
         }
     };
-    match action {
-        FaultAction::Content(what) => {
+    match change {
+        NodeFault::Content(what) => {
             let bits = match what {
                 ContentFault::Black => content::BLACK,
                 ContentFault::Silent => content::SILENT,
@@ -132,19 +134,19 @@ fn apply(sink: &mut impl FaultSink, action: FaultAction, id: u64, target: NodeId
             };
             both(Msg::SetContent { bits, on: true }, Msg::SetContent { bits, on: false });
         }
-        FaultAction::EdgeCapacity { during_bps, normal_bps } => {
+        NodeFault::EdgeCapacity { during_bps, normal_bps } => {
             both(
                 Msg::SetCapacity { bps: during_bps },
                 Msg::SetCapacity { bps: normal_bps },
             );
         }
-        FaultAction::StreamCapacity { during, normal } => {
+        NodeFault::StreamCapacity { during, normal } => {
             both(
                 Msg::SetStreamCapacity { streams: during },
                 Msg::SetStreamCapacity { streams: normal },
             );
         }
-        FaultAction::Impair { what, delay } => {
+        NodeFault::Impair { what, delay } => {
             let what = match what {
                 Impairment::DnsOutage => impair::DNS_OUTAGE,
                 Impairment::DnsStale => impair::DNS_STALE,
@@ -166,27 +168,27 @@ fn apply(sink: &mut impl FaultSink, action: FaultAction, id: u64, target: NodeId
                 },
             );
         }
-        FaultAction::ClockDrift { ppm } => {
+        NodeFault::ClockDrift { ppm } => {
             both(
                 Msg::SetClockDrift { drift_ppm: ppm },
                 Msg::SetClockDrift { drift_ppm: 0 },
             );
         }
-        FaultAction::Crash => actions(
+        NodeFault::Crash => actions(
             sink,
             at,
             until,
             KernelAction::Crash(target),
             KernelAction::Restart(target),
         ),
-        FaultAction::Pause => actions(
+        NodeFault::Pause => actions(
             sink,
             at,
             until,
             KernelAction::Pause(target),
             KernelAction::Resume(target),
         ),
-        FaultAction::Degrade(d) => {
+        NodeFault::Degrade(d) => {
             let degradation = Degradation {
                 node: target,
                 extra_latency: d.extra_latency,
@@ -204,7 +206,6 @@ fn apply(sink: &mut impl FaultSink, action: FaultAction, id: u64, target: NodeId
                 KernelAction::Restore { id },
             );
         }
-        FaultAction::Partition { .. } => unreachable!("a partition is scheduled once for all its targets"),
     }
 }
 
