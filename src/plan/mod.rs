@@ -78,12 +78,22 @@ impl WorldPlan {
             s.cdn.weights.clone()
         };
         let viewer_plan = workload::is_planned(s).then(|| workload::plan_viewers(s, |stream| rng_for(seed, stream)));
-        let members = placement::place_viewers(s, &nodes, viewer_plan.as_deref(), algorithm, &weights, seed);
+        // Resolved once: shields, viewers and the network are placed by the same regions.
+        let region_members = placement::region_members(s, &nodes);
+        let members = placement::place_viewers(
+            s,
+            &nodes,
+            &region_members,
+            viewer_plan.as_deref(),
+            algorithm,
+            &weights,
+            seed,
+        );
         Ok(WorldPlan {
             preferences: place_streams(s.encoders.count, s.ingest.servers),
             origin_of: place_origins(s.encoders.count, s.cdn.origins),
-            shield_of: placement::assign_shields(s, &nodes),
-            regions: placement::regions(s, &nodes),
+            shield_of: placement::assign_shields(&nodes, &region_members),
+            regions: placement::regions(&nodes, &region_members),
             alerts: alerts(s)?,
             faults: faults::plan_faults(s, seed, &nodes)?,
             stream_shape: stream_shape(s),

@@ -50,7 +50,7 @@ pub fn place_origins(streams: u32, origins: u32) -> Vec<usize> {
 }
 
 /// The members of each region, in region name order, by name.
-fn region_members(s: &Scenario, nodes: &NodeTable) -> Vec<Vec<String>> {
+pub(super) fn region_members(s: &Scenario, nodes: &NodeTable) -> Vec<Vec<String>> {
     if s.regions.is_empty() {
         return Vec::new();
     }
@@ -63,9 +63,9 @@ fn region_members(s: &Scenario, nodes: &NodeTable) -> Vec<Vec<String>> {
 
 /// Per region: its nodes' ids, then the cohorts of its edges (a cohort runs where its
 /// viewers' primary edge does).
-pub(super) fn regions(s: &Scenario, nodes: &NodeTable) -> Vec<Vec<NodeId>> {
+pub(super) fn regions(nodes: &NodeTable, region_members: &[Vec<String>]) -> Vec<Vec<NodeId>> {
     let id_of = nodes.ids_by_name();
-    (region_members(s, nodes).iter())
+    (region_members.iter())
         .map(|members| {
             let mut ids: Vec<NodeId> = members.iter().filter_map(|m| id_of.get(m.as_str()).copied()).collect();
             let names: HashSet<&str> = members.iter().map(String::as_str).collect();
@@ -82,15 +82,14 @@ pub(super) fn regions(s: &Scenario, nodes: &NodeTable) -> Vec<Vec<NodeId>> {
 /// Which shield feeds each edge (indices among the shields; empty without shields):
 /// round-robin, in id order, among the shields of the edge's region, or among all
 /// shields when its region has none (or there are no regions).
-pub(super) fn assign_shields(s: &Scenario, nodes: &NodeTable) -> Vec<usize> {
+pub(super) fn assign_shields(nodes: &NodeTable, region_members: &[Vec<String>]) -> Vec<usize> {
     let shields: Vec<NodeId> = nodes.shields.clone().collect();
     if shields.is_empty() {
         return Vec::new();
     }
     // Each node's first region, by name: looked up once per edge and shield.
-    let members = region_members(s, nodes);
     let mut first_region: HashMap<&str, usize> = HashMap::new();
-    for (region, members) in members.iter().enumerate() {
+    for (region, members) in region_members.iter().enumerate() {
         for member in members {
             first_region.entry(member.as_str()).or_insert(region);
         }
@@ -122,6 +121,7 @@ pub(super) fn assign_shields(s: &Scenario, nodes: &NodeTable) -> Vec<usize> {
 pub(super) fn place_viewers(
     s: &Scenario,
     nodes: &NodeTable,
+    region_members: &[Vec<String>],
     plan: Option<&[ViewerPlan]>,
     algorithm: Algorithm,
     weights: &[u64],
@@ -141,7 +141,7 @@ pub(super) fn place_viewers(
             }
             members
         }
-        Some(plan) => place_planned_viewers(s, nodes, plan, algorithm, weights, seed),
+        Some(plan) => place_planned_viewers(s, nodes, region_members, plan, algorithm, weights, seed),
     }
 }
 
@@ -152,6 +152,7 @@ pub(super) fn place_viewers(
 fn place_planned_viewers(
     s: &Scenario,
     nodes: &NodeTable,
+    region_members: &[Vec<String>],
     plan: &[ViewerPlan],
     algorithm: Algorithm,
     weights: &[u64],
@@ -162,7 +163,7 @@ fn place_planned_viewers(
     let pools: Vec<Vec<usize>> = if s.viewers.regions.is_empty() {
         vec![(0..edges).collect()]
     } else {
-        (region_members(s, nodes).iter())
+        (region_members.iter())
             .map(|members| {
                 let members: HashSet<&str> = members.iter().map(String::as_str).collect();
                 (nodes.edges.clone().enumerate())

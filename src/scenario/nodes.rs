@@ -51,8 +51,7 @@ impl NodeTable {
     /// (validation reports it), so a table can be built for any scenario whose counts
     /// are in range.
     pub fn of(s: &Scenario) -> NodeTable {
-        let redundancy = Redundancy::by_name(&s.ingest.redundancy);
-        let balancing = Balancing::by_name(&s.cdn.balancing);
+        let (redundancy, balancing) = (s.redundancy(), s.balancing());
         let mut next = KERNEL + 1;
         let encoders = take(&mut next, s.encoders.count);
         let ingest = take(&mut next, s.ingest.servers);
