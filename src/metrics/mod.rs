@@ -11,7 +11,9 @@ pub mod quantile;
 mod records;
 pub mod summary;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::time::{SimDuration, SimTime};
@@ -36,13 +38,8 @@ pub struct Recorder {
     pub episodes: Vec<Episode>,
     /// Detections of a node's failure: (node, the check that saw it, when).
     pub detections: Vec<(String, String, SimTime)>,
-    /// State changes faults can be triggered by, as they happen: (event, when it was
-    /// handled). `None` unless the scenario has triggered faults.
-    pub triggers: Option<Vec<(&'static str, SimTime)>>,
-    /// The instant being handled (the kernel's), for trigger times: the times events
-    /// carry can be earlier (a health check's probe deadline), and a trigger must fire
-    /// after it was seen, the same whatever the dispatch mode.
-    pub handling_time: Option<fn() -> SimTime>,
+    /// Who hears the milestones (`None`: nobody listens, as when no fault waits for one).
+    pub listener: Option<Rc<RefCell<dyn MilestoneListener>>>,
     pub alerts: Vec<AlertRecord>,
     pub content_failures: Vec<ContentFailure>,
     /// Manager leadership changes: (manager, leader?, when).
@@ -110,8 +107,7 @@ impl Recorder {
             faults,
             episodes: Vec::new(),
             detections: Vec::new(),
-            triggers: None,
-            handling_time: None,
+            listener: None,
             content_failures: Vec::new(),
             alerts: Vec::new(),
             leadership: Vec::new(),
@@ -329,7 +325,7 @@ impl Recorder {
             }
         }
         if completed {
-            self.note("failover.completed", at);
+            self.note(Milestone::FailoverCompleted, at);
         }
     }
 
@@ -346,7 +342,7 @@ impl Recorder {
             }
         }
         if completed {
-            self.note("failover.completed", at);
+            self.note(Milestone::FailoverCompleted, at);
         }
     }
 
@@ -361,7 +357,7 @@ impl Recorder {
             }
         }
         if completed {
-            self.note("failover.completed", at);
+            self.note(Milestone::FailoverCompleted, at);
         }
     }
 
@@ -371,19 +367,18 @@ impl Recorder {
     pub fn failover_started(&mut self, failback: bool, at: SimTime) {
         self.note(
             if failback {
-                "failback.started"
+                Milestone::FailbackStarted
             } else {
-                "failover.started"
+                Milestone::FailoverStarted
             },
             at,
         );
     }
 
-    /// A state change a fault may be triggered by.
-    fn note(&mut self, event: &'static str, at: SimTime) {
-        let now = self.handling_time.map_or(at, |clock| clock());
-        if let Some(triggers) = &mut self.triggers {
-            triggers.push((event, now));
+    /// A milestone a fault may be triggered by.
+    fn note(&mut self, milestone: Milestone, at: SimTime) {
+        if let Some(listener) = &self.listener {
+            listener.borrow_mut().reached(milestone, at);
         }
     }
 
@@ -467,7 +462,7 @@ impl Recorder {
     pub fn leadership(&mut self, manager: &str, leader: bool, at: SimTime) {
         self.leadership.push((manager.to_string(), leader, at));
         if leader {
-            self.note("leader.elected", at);
+            self.note(Milestone::LeaderElected, at);
         }
     }
 
@@ -510,7 +505,7 @@ impl Recorder {
 
     /// Alerts come from the one monitor, in its order.
     pub fn alert_fired(&mut self, rule: &str, since: SimTime, at: SimTime) {
-        self.note("alert.fired", at);
+        self.note(Milestone::AlertFired, at);
         self.alerts.push(AlertRecord {
             rule: rule.to_string(),
             since,
@@ -539,7 +534,7 @@ impl Recorder {
 
     /// `by` (a check, named with its node: `lb-1 health check`) saw `node` fail at `at`.
     pub fn detected(&mut self, node: &str, by: &str, at: SimTime) {
-        self.note("failure.detected", at);
+        self.note(Milestone::FailureDetected, at);
         self.detections.push((node.to_string(), by.to_string(), at));
     }
 
@@ -551,7 +546,7 @@ impl Recorder {
         self.switched(stream, from, to, false, (by, at), at);
         let episode = self.episodes.last_mut().expect("just pushed");
         episode.first_frame = Some(at);
-        self.note("failover.completed", at);
+        self.note(Milestone::FailoverCompleted, at);
     }
 
     /// The policy moved the stream from `from` to `to` (taking effect at `at`), acting on
@@ -597,7 +592,7 @@ impl Recorder {
             gap_frames: None,
         });
         if !failback {
-            self.note("failover.switched", at);
+            self.note(Milestone::FailoverSwitched, at);
         }
     }
 }

@@ -48,16 +48,25 @@ pub struct FaultRecord {
     pub end: Option<SimTime>,
 }
 
-/// Events a fault can be triggered by (`on`), in the order a failover goes through them.
-pub const TRIGGER_EVENTS: &[&str] = &[
-    "failure.detected",
-    "failover.started",
-    "failover.switched",
-    "failover.completed",
-    "failback.started",
-    "alert.fired",
-    "leader.elected",
-];
+named_enum! {
+    /// A point a failover or its surroundings reach that a fault can be triggered by
+    /// (`on`), in the order a failover goes through them.
+    pub enum Milestone {
+        FailureDetected = "failure.detected",
+        FailoverStarted = "failover.started",
+        FailoverSwitched = "failover.switched",
+        FailoverCompleted = "failover.completed",
+        FailbackStarted = "failback.started",
+        AlertFired = "alert.fired",
+        LeaderElected = "leader.elected",
+    }
+}
+
+/// Hears the milestones the recorder recognises, as it recognises them (the recorder
+/// knows when a failover completed; what to do about it is not its business).
+pub trait MilestoneListener: std::fmt::Debug {
+    fn reached(&mut self, milestone: Milestone, at: SimTime);
+}
 
 /// One switch between pipelines: fault onset → detected → switched → first frame on the
 /// new path (its ingest took the first keyframe) → first segment from it at the origin.

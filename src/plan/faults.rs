@@ -2,7 +2,7 @@
 //! `[random_faults]` draws with its targets as node ids, its start, its end and a typed
 //! [`FaultAction`], computed once for both the recorder and the scheduler.
 
-use crate::metrics::FaultRecord;
+use crate::metrics::{FaultRecord, Milestone};
 use crate::scenario::chaos::{concrete_faults, ConcreteFault};
 use crate::scenario::select::is_node_id;
 use crate::scenario::{Fault, FaultKind, NodeTable, Scenario};
@@ -94,7 +94,7 @@ pub enum FaultStart {
     At(SimTime),
     /// After the first `event` at or after `not_before`, by `after`.
     On {
-        event: String,
+        event: Milestone,
         not_before: SimTime,
         after: SimDuration,
     },
@@ -218,7 +218,10 @@ pub fn plan_faults(s: &Scenario, seed: u64, nodes: &NodeTable) -> Result<Vec<Pla
                 let start = match &fault.on {
                     None => FaultStart::At(at),
                     Some(event) => FaultStart::On {
-                        event: event.clone(),
+                        event: Milestone::by_name(event).ok_or_else(|| PlanError::UnknownName {
+                            what: "milestone",
+                            name: event.clone(),
+                        })?,
                         not_before: at,
                         after: fault.after.map_or(SimDuration::ZERO, |d| d.0),
                     },

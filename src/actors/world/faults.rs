@@ -2,6 +2,10 @@
 //! start, undone at its end, as kernel actions or messages to the nodes. A fault that
 //! waits for an event is scheduled by the kernel's window hook once the event happens.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::metrics::{Milestone, MilestoneListener};
 use crate::plan::{ContentFault, FaultAction, FaultStart, Impairment, NodeFault, PlannedFault};
 use crate::sim::{Degradation, Kernel, KernelAction, NodeId, Partition, Scheduled};
 use crate::time::{SimDuration, SimTime};
@@ -33,6 +37,19 @@ impl FaultSink for Vec<Scheduled<Msg>> {
     }
 }
 
+/// The milestones reached in the current window, each stamped with the instant the
+/// kernel was handling when it was reached: the times events carry can be earlier (a
+/// health check's probe deadline), and a trigger must fire after it was seen, the same
+/// whatever the dispatch mode.
+#[derive(Debug, Default)]
+struct Heard(Vec<(Milestone, SimTime)>);
+
+impl MilestoneListener for Heard {
+    fn reached(&mut self, milestone: Milestone, _at: SimTime) {
+        self.0.push((milestone, crate::sim::current_time()));
+    }
+}
+
 /// Schedules every fault of the plan: those with a start now, those waiting for an
 /// event through the kernel's window hook.
 pub(super) fn schedule_faults(
@@ -51,18 +68,13 @@ pub(super) fn schedule_faults(
     if waiting.is_empty() {
         return;
     }
-    {
-        let mut recorder = recorder.borrow_mut();
-        recorder.triggers = Some(Vec::new());
-        recorder.handling_time = Some(crate::sim::current_time);
-    }
+    let heard = Rc::new(RefCell::new(Heard::default()));
+    recorder.borrow_mut().listener = Some(heard.clone());
     let recorder = recorder.clone();
-    // A triggered fault starts `after` its event, and no sooner than a lookahead after
-    // it: the kernel hears of the event at the end of the window it happened in.
+    // A triggered fault starts `after` its milestone, and no sooner than a lookahead
+    // after it: the kernel hears of it at the end of the window it happened in.
     kernel.set_window_hook(Box::new(move || {
-        let mut events = (recorder.borrow_mut().triggers.as_mut())
-            .map(std::mem::take)
-            .unwrap_or_default();
+        let mut events = std::mem::take(&mut heard.borrow_mut().0);
         // In the order they happened: a window's actors are handled in no time order.
         events.sort_by_key(|&(_, at)| at);
         let mut scheduled: Vec<Scheduled<Msg>> = Vec::new();
@@ -76,7 +88,7 @@ pub(super) fn schedule_faults(
                 else {
                     continue;
                 };
-                if wanted != event || at < *not_before {
+                if *wanted != event || at < *not_before {
                     continue;
                 }
                 *fired = true;

@@ -377,8 +377,8 @@ pub(super) fn check_faults(c: &mut Checker<'_>, s: &Scenario, universe: &Univers
             );
         }
         match (&fault.on, fault.after) {
-            (Some(event), _) if !TRIGGER_EVENTS.contains(&event.as_str()) => {
-                c.one_of(&format!("{at}.on"), event, TRIGGER_EVENTS, &[]);
+            (Some(event), _) if Milestone::by_name(event).is_none() => {
+                c.one_of(&format!("{at}.on"), event, Milestone::NAMES, &[]);
             }
             (None, Some(_)) => c.error(
                 &format!("{at}.after"),

@@ -23,7 +23,7 @@ use crate::control::alert::MonitorMetric;
 use crate::control::balance::Algorithm;
 use crate::control::lease::LeaseConfig;
 use crate::metrics::summary::{METRICS, WINDOWED_METRICS};
-use crate::metrics::TRIGGER_EVENTS;
+use crate::metrics::Milestone;
 use crate::time::SimDuration;
 
 /// Most random-fault arrivals a scenario may draw (each is kept in memory).
