@@ -200,7 +200,7 @@ impl Encoder {
         {
             let mut recorder = self.recorder.borrow_mut();
             for frame in first..first + u64::from(count) {
-                recorder.frame_produced(self.config.stream as usize, self.capture_time(frame));
+                recorder.frame_produced(self.config.stream as usize, frame, self.capture_time(frame));
             }
         }
         let bytes = u64::from(count) * self.config.frame_bytes;

@@ -260,11 +260,15 @@ impl Recorder {
         self.produced_per_s.len()
     }
 
-    /// The next frame of `stream` was captured at `at`.
-    pub fn frame_produced(&mut self, stream: usize, at: SimTime) {
+    /// Frame `frame` of `stream` was captured at `at` (frames come in index order).
+    pub fn frame_produced(&mut self, stream: usize, frame: u64, at: SimTime) {
         let ledger = &mut self.streams[stream];
         ledger.stream_start.get_or_insert(at);
         ledger.frames_produced += 1;
+        match ledger.produced_ranges.last_mut() {
+            Some(last) if last.1 == frame => last.1 += 1,
+            _ => ledger.produced_ranges.push((frame, frame + 1)),
+        }
         self.produced_per_s[bin_of(at)] += 1;
     }
 

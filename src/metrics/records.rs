@@ -232,6 +232,10 @@ pub struct StreamShape {
 #[derive(Clone, Debug, Default)]
 pub struct StreamLedger {
     pub frames_produced: u64,
+    /// The frames the encoder captured, as index ranges `[first, end)` in order: one
+    /// range, or one more per restart (capture resumes at the stream clock's next
+    /// frame, so the indices of a crash's downtime were never produced).
+    pub produced_ranges: Vec<(u64, u64)>,
     pub segments: BTreeMap<u64, SegmentRecord>,
     /// Segments the packagers cut: index → (frames, when), whether or not they reached the origin.
     pub packaged: BTreeMap<u64, (u32, SimTime)>,

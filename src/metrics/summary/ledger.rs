@@ -76,6 +76,15 @@ pub(super) fn covered(ranges: &[(u64, u64)], from: u64, to: u64) -> u64 {
         .sum()
 }
 
+/// How much of `[from, to)` both sorted disjoint range lists cover.
+fn covered_in_both(a: &[(u64, u64)], b: &[(u64, u64)], from: u64, to: u64) -> u64 {
+    let start = a.partition_point(|&(_, end)| end <= from);
+    (a[start..].iter())
+        .take_while(|&&(first, _)| first < to)
+        .map(|&(first, end)| covered(b, first.max(from), end.min(to)))
+        .sum()
+}
+
 /// Settles the fate of every frame `stream` produced, against its own viewers.
 pub(super) fn stream_ledger(rec: &Recorder, stream: usize) -> Ledger {
     let end = rec.shape.end;
@@ -110,10 +119,11 @@ pub(super) fn stream_ledger(rec: &Recorder, stream: usize) -> Ledger {
     // From here on a live packager will still publish every frame (never media before
     // the published end, which only moves forward: a standby cutting at another phase
     // holds some); without one, nothing more comes.
-    let produced = own.frames_produced;
+    let produced_ranges = &own.produced_ranges;
+    let production_end = produced_ranges.last().map_or(0, |&(_, end)| end);
     let floor = (own.ingest_floor)
-        .map_or(produced, |floor| floor.max(own.published_end.unwrap_or(0)))
-        .min(produced);
+        .map_or(production_end, |floor| floor.max(own.published_end.unwrap_or(0)))
+        .min(production_end);
     let mut packaged_unpublished = 0u64;
     let mut cursor = 0u64;
     for (&first, &(end, at)) in &own.packaged_ranges {
@@ -150,16 +160,21 @@ pub(super) fn stream_ledger(rec: &Recorder, stream: usize) -> Ledger {
             ledger.unwatched += frames;
         }
     }
-    // Downstream counts come from the packagers, the origin and the players; the
-    // ingest stage is what is left of what the encoder produced, which can never be
-    // negative: if it would be, frames were counted twice downstream.
+    // Each stage counted where it happens: frames captured before the floor that
+    // reached no packager are lost at ingest; from the floor on, captured frames not
+    // yet published are still on their way through the live ingest. Neither is a
+    // remainder, so the ledger balancing is a check, not an identity.
+    let reached_packager = merged_ranges(
+        (own.packaged_ranges.iter())
+            .map(|(&first, &(end, _))| (first, end))
+            .chain(published_ranges.iter().copied()),
+    );
+    let captured = |from: u64, to: u64| covered(produced_ranges, from, to);
+    ledger.dropped.ingest = captured(0, floor) - covered_in_both(produced_ranges, &reached_packager, 0, floor);
+    ledger.in_flight +=
+        captured(floor, u64::MAX) - covered_in_both(produced_ranges, &published_ranges, floor, u64::MAX);
     let downstream = published + packaged_unpublished;
     ledger.overcounted += downstream.saturating_sub(ledger.produced);
-    let unpackaged = ledger.produced.saturating_sub(downstream);
-    let tail = (produced - floor) - covered(&published_ranges, floor, produced);
-    let ingest_in_flight = tail.min(unpackaged);
-    ledger.in_flight += ingest_in_flight;
-    ledger.dropped.ingest = unpackaged - ingest_in_flight;
     ledger.dropped.total = ledger.dropped.ingest + ledger.dropped.distribution + ledger.dropped.player;
     ledger
 }

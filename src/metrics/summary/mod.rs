@@ -419,8 +419,8 @@ mod tests {
     #[test]
     fn ledger_attributes_every_frame_to_one_stage() {
         let mut rec = recorder(20);
-        for _ in 0..600 {
-            rec.frame_produced(0, SimTime::ZERO);
+        for frame in 0..600 {
+            rec.frame_produced(0, frame, SimTime::ZERO);
         }
         // Segments 0..=3 published; 4 lost at ingest; 5 lost on the way to the origin; 6 never reached an edge;
         // 7 reached an edge but the viewer jumped over it; 8 played; 9 still buffered.
@@ -451,6 +451,58 @@ mod tests {
     }
 
     #[test]
+    fn frames_an_encoder_never_captured_are_not_lost_anywhere() {
+        // Captured 0..60, down for a segment, then 120..180 on the stream clock.
+        let mut rec = recorder(20);
+        for frame in (0..60).chain(120..180) {
+            rec.frame_produced(0, frame, SimTime::ZERO);
+        }
+        rec.streams[0].segments.insert(0, segment(0, 2, true, Some(3)));
+        rec.streams[0].segments.insert(2, segment(2, 6, true, Some(7)));
+        rec.streams[0].ingest_floor = Some(180);
+        rec.viewers[0] = ViewerRecord {
+            first_index: Some(0),
+            frontier: Some(3),
+            ..ViewerRecord::default()
+        };
+        let l = ledger(&rec);
+        assert_eq!((l.produced, l.played, l.dropped.total, l.in_flight), (120, 120, 0, 0));
+        assert!(l.balances(), "{l:?}");
+        // Half of the second capture never reached a packager (lost at ingest), the
+        // other half never reached the origin (lost in distribution); no packager is
+        // left to send more.
+        rec.streams[0].segments.remove(&2);
+        rec.segment_packaged(0, 2, 150, 30, SimTime::from_secs(6));
+        rec.streams[0].ingest_floor = None;
+        let l = ledger(&rec);
+        assert_eq!((l.dropped.ingest, l.dropped.distribution), (30, 30));
+        assert!(l.balances(), "{l:?}");
+    }
+
+    #[test]
+    fn frames_a_stage_miscounts_are_not_passed_off_as_lost_at_ingest() {
+        let mut rec = recorder(20);
+        for frame in 0..120 {
+            rec.frame_produced(0, frame, SimTime::ZERO);
+        }
+        rec.streams[0].segments.insert(0, segment(0, 2, true, Some(3)));
+        rec.streams[0].segments.insert(1, segment(1, 4, true, Some(5)));
+        rec.viewers[0] = ViewerRecord {
+            first_index: Some(0),
+            frontier: Some(2),
+            ..ViewerRecord::default()
+        };
+        assert!(ledger(&rec).balances());
+        // The origin wrongly takes half of segment 1 for media it already had: 30
+        // frames vanish from the published count. Every frame reached a packager, so
+        // none is lost at ingest, and the ledger no longer balances.
+        rec.streams[0].segments.get_mut(&1).unwrap().overlap_frames = 30;
+        let l = ledger(&rec);
+        assert_eq!((l.played, l.dropped.ingest), (90, 0));
+        assert!(!l.balances(), "{l:?}");
+    }
+
+    #[test]
     fn each_stream_settles_its_own_frames_against_its_own_viewers() {
         let mut rec = Recorder::new(
             StreamShape {
@@ -461,8 +513,8 @@ mod tests {
             Vec::new(),
         );
         for stream in 0..2 {
-            for _ in 0..120 {
-                rec.frame_produced(stream, SimTime::ZERO);
+            for frame in 0..120 {
+                rec.frame_produced(stream, frame, SimTime::ZERO);
             }
         }
         // Stream 0: segments 0 and 1 played by its viewer. Stream 1: segment 0 played,
@@ -582,8 +634,8 @@ mod tests {
     #[test]
     fn frames_counted_twice_downstream_break_the_ledger() {
         let mut rec = recorder(20);
-        for _ in 0..60 {
-            rec.frame_produced(0, SimTime::ZERO);
+        for frame in 0..60 {
+            rec.frame_produced(0, frame, SimTime::ZERO);
         }
         rec.streams[0].segments.insert(0, segment(0, 2, true, Some(3)));
         assert!(ledger(&rec).balances());
