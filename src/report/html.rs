@@ -1,30 +1,18 @@
 //! `report.html`: one self-contained page per run (inline SVG plots and CSS, no
 //! script, nothing fetched from the network) with the scenario and its fault
 //! timeline, headline numbers, the `[[expect]]` verdicts, the plots, and the tables
-//! of failover episodes and alerts. Every string that comes from a scenario is
-//! escaped.
+//! of failover episodes and alerts. Pages are `maud` templates: every spliced string
+//! is escaped unless it is marked as markup (`PreEscaped`), which only failcast's own
+//! CSS and plots are.
 
-use std::fmt::Write;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::report::plots;
 use crate::report::tables::RunTables;
 use crate::scenario::settings::Balancing;
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// A line break between elements: the pages keep one element per line, for diffs.
+pub(super) const NL: &str = "\n";
 
 fn opt(value: Option<f64>, unit: &str, scale: f64, decimals: usize) -> String {
     value.map_or("–".into(), |v| format!("{:.*} {unit}", decimals, v * scale))
@@ -43,101 +31,106 @@ th { background: #f3f3f3; }
 figure { margin: 0 0 1.5em; } figure svg { max-width: 100%; height: auto; }
 ";
 
-/// The system the run simulated, in one table, and the whole scenario file folded.
-fn setup(w: &mut String, run: &RunTables) {
-    let _ = writeln!(w, "<h2>Setup</h2>");
-    if let Ok(s) = toml::from_str::<crate::scenario::Scenario>(&run.scenario_toml) {
-        let balancing = match s.balancing() {
-            Some(Balancing::Software) => format!("software ({})", s.cdn.algorithm),
-            Some(Balancing::Hardware) => format!("hardware load balancer × {}", s.lb.devices),
-            Some(Balancing::RoundRobinDns) | None => s.cdn.balancing.clone(),
-        };
-        let rows = [
-            (
-                "streams",
-                format!(
-                    "{} (one encoder each, {} kbit/s)",
-                    s.encoders.count, s.encoders.bitrate_kbps
-                ),
-            ),
-            (
-                "ingest",
-                format!("{} × {} servers", s.ingest.redundancy, s.ingest.servers),
-            ),
-            ("managers", s.managers.count.to_string()),
-            (
-                "CDN",
-                format!("{} origin(s), {} edges, {}", s.cdn.origins, s.cdn.edges, balancing),
-            ),
-            ("viewers", {
-                // Both change the model: a reader must see them next to the figures.
-                let step = s.viewers.join_step.0;
-                let mut viewers = format!("{} ({})", s.viewers.count, s.viewers.player);
-                match (s.viewers.squads, step.is_zero()) {
-                    (true, _) => viewers += &format!(", in squads, joins on a {step} grid"),
-                    (false, false) => viewers += &format!(", joins on a {step} grid"),
-                    (false, true) => {}
-                }
-                viewers
-            }),
-            (
-                "run",
-                format!(
-                    "{} simulated, seed {}",
-                    String::from(s.scenario.duration),
-                    run.summary.seed
-                ),
-            ),
-        ];
-        let _ = writeln!(w, "<table>");
-        for (key, value) in rows {
-            let _ = writeln!(w, "<tr><th>{}</th><td>{}</td></tr>", escape(key), escape(&value));
+/// A whole page: `title` in the head, `body` after a line break.
+pub(super) fn page(title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE) (NL)
+        html lang="en" {
+            head { meta charset="utf-8"; title { (title) } style { (PreEscaped(STYLE)) } }
+            body { (NL) (body) }
         }
-        let _ = writeln!(w, "</table>");
+        (NL)
     }
-    let _ = writeln!(
-        w,
-        "<details><summary>scenario.toml (as run)</summary><pre>{}</pre></details>",
-        escape(&run.scenario_toml)
-    );
+    .into_string()
+}
+
+/// A table: its header row, then `rows`, one per line.
+pub(super) fn table(header: &[&str], rows: impl IntoIterator<Item = Markup>) -> Markup {
+    html! {
+        table {
+            tr { @for h in header { th { (h) } } } (NL)
+            @for row in rows { (row) (NL) }
+        }
+        (NL)
+    }
+}
+
+/// The system the run simulated, in one table, and the whole scenario file folded.
+fn setup(run: &RunTables) -> Markup {
+    let rows = toml::from_str::<crate::scenario::Scenario>(&run.scenario_toml)
+        .ok()
+        .map(|s| setup_rows(&s, run.summary.seed));
+    html! {
+        h2 { "Setup" } (NL)
+        @if let Some(rows) = rows {
+            table { (NL)
+                @for (key, value) in rows { tr { th { (key) } td { (value) } } (NL) }
+            }
+            (NL)
+        }
+        details { summary { "scenario.toml (as run)" } pre { (run.scenario_toml) } } (NL)
+    }
+}
+
+fn setup_rows(s: &crate::scenario::Scenario, seed: u64) -> [(&'static str, String); 6] {
+    let balancing = match s.balancing() {
+        Some(Balancing::Software) => format!("software ({})", s.cdn.algorithm),
+        Some(Balancing::Hardware) => format!("hardware load balancer × {}", s.lb.devices),
+        Some(Balancing::RoundRobinDns) | None => s.cdn.balancing.clone(),
+    };
+    // Both change the model: a reader must see them next to the figures.
+    let step = s.viewers.join_step.0;
+    let mut viewers = format!("{} ({})", s.viewers.count, s.viewers.player);
+    match (s.viewers.squads, step.is_zero()) {
+        (true, _) => viewers += &format!(", in squads, joins on a {step} grid"),
+        (false, false) => viewers += &format!(", joins on a {step} grid"),
+        (false, true) => {}
+    }
+    [
+        (
+            "streams",
+            format!(
+                "{} (one encoder each, {} kbit/s)",
+                s.encoders.count, s.encoders.bitrate_kbps
+            ),
+        ),
+        (
+            "ingest",
+            format!("{} × {} servers", s.ingest.redundancy, s.ingest.servers),
+        ),
+        ("managers", s.managers.count.to_string()),
+        (
+            "CDN",
+            format!("{} origin(s), {} edges, {}", s.cdn.origins, s.cdn.edges, balancing),
+        ),
+        ("viewers", viewers),
+        (
+            "run",
+            format!("{} simulated, seed {seed}", String::from(s.scenario.duration)),
+        ),
+    ]
 }
 
 /// The page for `run`.
 pub fn report(run: &RunTables) -> Result<String, String> {
-    let mut page = String::new();
-    let w = &mut page;
-    title_and_cards(w, run);
-    setup(w, run);
-    faults(w, run);
-    expectations(w, run);
-    plot_figures(w, run)?;
-    failover_episodes(w, run);
-    alerts(w, run);
-    let _ = writeln!(
-        w,
-        "<p class=\"sub\">Generated by failcast {}. Definitions: docs/metrics.md.</p></body></html>",
-        env!("CARGO_PKG_VERSION")
-    );
-    Ok(page)
+    let s = &run.summary;
+    let figures = plot_figures(run)?;
+    let body = html! {
+        (title_and_cards(run))
+        (setup(run))
+        (faults(run))
+        (expectations(run))
+        (figures)
+        (failover_episodes(run))
+        (alerts(run))
+        p.sub { "Generated by failcast " (env!("CARGO_PKG_VERSION")) ". Definitions: docs/metrics.md." }
+    };
+    Ok(page(&format!("failcast: {} (seed {})", s.scenario, s.seed), body))
 }
 
 /// The title, the scenario's description and the headline figures as cards.
-fn title_and_cards(w: &mut String, run: &RunTables) {
+fn title_and_cards(run: &RunTables) -> Markup {
     let s = &run.summary;
-    let _ = write!(
-        w,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>failcast: {name} (seed {seed})</title><style>{STYLE}</style></head><body>\n\
-         <h1>{name}</h1><p class=\"sub\">seed {seed} · {dur:.0} s simulated · trace {digest}</p>\n",
-        name = escape(&s.scenario),
-        seed = s.seed,
-        dur = s.sim_duration_s,
-        digest = escape(&s.trace_digest),
-    );
-    if !s.description.is_empty() {
-        let _ = writeln!(w, "<p>{}</p>", escape(&s.description));
-    }
-
     let cards = [
         ("failover latency (max)", opt(s.failover_latency_ms.max, "s", 1e-3, 2)),
         ("failovers", s.failovers.to_string()),
@@ -151,163 +144,151 @@ fn title_and_cards(w: &mut String, run: &RunTables) {
         ("viewers", format!("{} ({} started)", s.viewers, s.viewers_started)),
         ("alerts fired", s.alerts_fired.to_string()),
     ];
-    let _ = writeln!(w, "<div class=\"cards\">");
-    for (key, value) in cards {
-        let _ = writeln!(
-            w,
-            "<div class=\"card\"><div class=\"v\">{}</div><div class=\"k\">{}</div></div>",
-            escape(&value),
-            escape(key)
-        );
+    html! {
+        h1 { (s.scenario) }
+        p.sub { "seed " (s.seed) " · " (format!("{:.0}", s.sim_duration_s)) " s simulated · trace " (s.trace_digest) } (NL)
+        @if !s.description.is_empty() { p { (s.description) } (NL) }
+        div.cards { (NL)
+            @for (key, value) in cards { div.card { div.v { (value) } div.k { (key) } } (NL) }
+        }
+        (NL)
     }
-    let _ = writeln!(w, "</div>");
 }
 
 /// Every fault with its detection, alert and what viewers saw of it.
-fn faults(w: &mut String, run: &RunTables) {
-    let _ = writeln!(w, "<h2>Faults</h2>");
-    if run.faults.is_empty() {
-        let _ = writeln!(w, "<p>No faults were injected.</p>");
-    } else {
-        let _ = writeln!(
-            w,
-            "<table><tr><th>id</th><th>kind</th><th>target</th><th>from (s)</th><th>until (s)</th>\
-             <th>detected after (s)</th><th>detected by</th><th>alerted after (s)</th>\
-             <th>viewers stalled → moved → playing again</th><th>moved to</th><th>recovery p50 (s)</th></tr>"
-        );
-        for f in &run.faults {
-            let _ = writeln!(
-                w,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td><td>{} → {} → {}</td><td>{}</td><td>{}</td></tr>",
-                escape(&f.id),
-                escape(&f.kind),
-                escape(&f.target),
-                f.start_s,
-                f.end_s.map_or("never ends".into(), |e| format!("{e:.3}")),
-                opt(f.time_to_detect_s, "", 1.0, 3),
-                f.detected_by.as_deref().map_or("–".into(), escape),
-                opt(f.time_to_alert_s, "", 1.0, 1),
-                f.viewers_affected,
-                f.viewers_switched,
-                f.viewers_recovered,
-                escape(&f.switched_to),
-                opt(f.recovery_ms_p50, "", 1e-3, 1),
-            );
-        }
-        let _ = writeln!(w, "</table>");
+fn faults(run: &RunTables) -> Markup {
+    const HEADER: &[&str] = &[
+        "id",
+        "kind",
+        "target",
+        "from (s)",
+        "until (s)",
+        "detected after (s)",
+        "detected by",
+        "alerted after (s)",
+        "viewers stalled → moved → playing again",
+        "moved to",
+        "recovery p50 (s)",
+    ];
+    let rows = run.faults.iter().map(|f| {
+        html! { tr {
+            td { (f.id) } td { (f.kind) } td { (f.target) }
+            td { (format!("{:.3}", f.start_s)) }
+            td { (f.end_s.map_or("never ends".into(), |e| format!("{e:.3}"))) }
+            td { (opt(f.time_to_detect_s, "", 1.0, 3)) }
+            td { (f.detected_by.as_deref().unwrap_or("–")) }
+            td { (opt(f.time_to_alert_s, "", 1.0, 1)) }
+            td { (f.viewers_affected) " → " (f.viewers_switched) " → " (f.viewers_recovered) }
+            td { (f.switched_to) }
+            td { (opt(f.recovery_ms_p50, "", 1e-3, 1)) }
+        } }
+    });
+    html! {
+        h2 { "Faults" } (NL)
+        @if run.faults.is_empty() { p { "No faults were injected." } (NL) } @else { (table(HEADER, rows)) }
     }
 }
 
 /// Every `[[expect]]` and its verdict.
-fn expectations(w: &mut String, run: &RunTables) {
-    let _ = writeln!(w, "<h2>Expectations</h2>");
-    if run.verdicts.is_empty() {
-        let _ = writeln!(w, "<p>The scenario states no expectations.</p>");
-    } else {
-        let _ = writeln!(
-            w,
-            "<table><tr><th>verdict</th><th>metric</th><th>expected</th><th>measured</th></tr>"
-        );
-        for v in &run.verdicts {
-            let (class, word) = if v.passed { ("pass", "pass") } else { ("fail", "FAIL") };
-            let _ = writeln!(
-                w,
-                "<tr><td class=\"{class}\">{word}</td><td>{}{}</td><td>{} {}</td><td>{}</td></tr>",
-                escape(&v.metric),
-                if v.during.is_empty() {
-                    String::new()
-                } else {
-                    format!(" during {}", escape(&v.during))
-                },
-                escape(&v.op),
-                escape(&v.value),
-                v.measured.map_or("no value".into(), |m| m.to_string()),
-            );
+fn expectations(run: &RunTables) -> Markup {
+    let rows = run.verdicts.iter().map(|v| {
+        let (class, word) = if v.passed { ("pass", "pass") } else { ("fail", "FAIL") };
+        html! { tr {
+            td class=(class) { (word) }
+            td { (v.metric) @if !v.during.is_empty() { " during " (v.during) } }
+            td { (v.op) " " (v.value) }
+            td { (v.measured.map_or("no value".into(), |m| m.to_string())) }
+        } }
+    });
+    html! {
+        h2 { "Expectations" } (NL)
+        @if run.verdicts.is_empty() {
+            p { "The scenario states no expectations." } (NL)
+        } @else {
+            (table(&["verdict", "metric", "expected", "measured"], rows))
         }
-        let _ = writeln!(w, "</table>");
     }
 }
 
 /// Every plot, inline.
-fn plot_figures(w: &mut String, run: &RunTables) -> Result<(), String> {
-    let _ = writeln!(w, "<h2>Plots</h2>");
+fn plot_figures(run: &RunTables) -> Result<Markup, String> {
     let input = run.plot_input();
+    let mut svgs = Vec::with_capacity(plots::PLOTS.len());
     for name in plots::PLOTS {
         let svg = plots::svg(name, &input)?;
         // The XML prolog has no place inside an HTML document.
-        let svg = svg.find("<svg").map_or(svg.as_str(), |at| &svg[at..]);
-        let _ = writeln!(w, "<figure id=\"plot-{name}\">{svg}</figure>");
+        let at = svg.find("<svg").unwrap_or(0);
+        svgs.push((name, svg[at..].to_string()));
     }
-    Ok(())
+    Ok(html! {
+        h2 { "Plots" } (NL)
+        // Drawn by failcast's plotters: markup already, with the scenario's text escaped
+        // by the SVG backend.
+        @for (name, svg) in svgs { figure id={ "plot-" (name) } { (PreEscaped(svg)) } (NL) }
+    })
 }
 
 /// Every failover and failback, step by step.
-fn failover_episodes(w: &mut String, run: &RunTables) {
-    let _ = writeln!(w, "<h2>Failover episodes</h2>");
-    if run.failovers.is_empty() {
-        let _ = writeln!(w, "<p>No failover or failback took place.</p>");
-    } else {
-        let _ = writeln!(
-            w,
-            "<table><tr><th>#</th><th>kind</th><th>fault</th><th>from → to</th><th>onset (s)</th>\
-             <th>detect (s)</th><th>detected by</th><th>switch (s)</th><th>first frame (s)</th>\
-             <th>latency (s)</th><th>viewers stalled → playing again</th><th>recovery p50 (s)</th></tr>"
-        );
-        for e in &run.failovers {
-            let _ = writeln!(
-                w,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{:.3}</td><td>+{:.3}</td>\
-                 <td>{}</td><td>+{:.3}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td></tr>",
-                e.episode,
-                if run.summary.streams > 1 {
-                    escape(&format!("{} ({})", e.kind, e.stream))
-                } else {
-                    escape(&e.kind)
-                },
-                escape(&e.fault),
-                escape(&e.from),
-                escape(&e.to),
-                e.onset_ms / 1e3,
-                (e.detected_ms - e.onset_ms) / 1e3,
-                escape(&e.detected_by),
-                (e.switched_ms - e.onset_ms) / 1e3,
-                e.first_frame_ms
-                    .map_or("–".into(), |f| format!("+{:.3}", (f - e.onset_ms) / 1e3)),
-                opt(e.failover_latency_ms, "", 1e-3, 3),
-                e.viewers_affected,
-                e.viewers_recovered,
-                opt(e.recovery_ms_p50, "", 1e-3, 1),
-            );
-        }
-        let _ = writeln!(w, "</table>");
+fn failover_episodes(run: &RunTables) -> Markup {
+    const HEADER: &[&str] = &[
+        "#",
+        "kind",
+        "fault",
+        "from → to",
+        "onset (s)",
+        "detect (s)",
+        "detected by",
+        "switch (s)",
+        "first frame (s)",
+        "latency (s)",
+        "viewers stalled → playing again",
+        "recovery p50 (s)",
+    ];
+    let rows = run.failovers.iter().map(|e| {
+        let since_onset = |ms: f64| format!("+{:.3}", (ms - e.onset_ms) / 1e3);
+        html! { tr {
+            td { (e.episode) }
+            td { (e.kind) @if run.summary.streams > 1 { " (" (e.stream) ")" } }
+            td { (e.fault) }
+            td { (e.from) " → " (e.to) }
+            td { (format!("{:.3}", e.onset_ms / 1e3)) }
+            td { (since_onset(e.detected_ms)) }
+            td { (e.detected_by) }
+            td { (since_onset(e.switched_ms)) }
+            td { (e.first_frame_ms.map_or("–".into(), since_onset)) }
+            td { (opt(e.failover_latency_ms, "", 1e-3, 3)) }
+            td { (e.viewers_affected) " → " (e.viewers_recovered) }
+            td { (opt(e.recovery_ms_p50, "", 1e-3, 1)) }
+        } }
+    });
+    html! {
+        h2 { "Failover episodes" } (NL)
+        @if run.failovers.is_empty() { p { "No failover or failback took place." } (NL) } @else { (table(HEADER, rows)) }
     }
 }
 
 /// Every alert that fired.
-fn alerts(w: &mut String, run: &RunTables) {
-    let _ = writeln!(w, "<h2>Alerts</h2>");
-    if run.alerts.is_empty() {
-        let _ = writeln!(w, "<p>No alert fired.</p>");
-    } else {
-        let _ = writeln!(
-            w,
-            "<table><tr><th>#</th><th>rule</th><th>condition since (s)</th><th>fired (s)</th>\
-             <th>notified (s)</th><th>resolved (s)</th></tr>"
-        );
-        for a in &run.alerts {
-            let _ = writeln!(
-                w,
-                "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>",
-                a.alert,
-                escape(&a.rule),
-                a.condition_since_ms / 1e3,
-                a.fired_ms / 1e3,
-                opt(a.notified_ms, "", 1e-3, 1),
-                opt(a.resolved_ms, "", 1e-3, 1),
-            );
-        }
-        let _ = writeln!(w, "</table>");
+fn alerts(run: &RunTables) -> Markup {
+    const HEADER: &[&str] = &[
+        "#",
+        "rule",
+        "condition since (s)",
+        "fired (s)",
+        "notified (s)",
+        "resolved (s)",
+    ];
+    let rows = run.alerts.iter().map(|a| {
+        html! { tr {
+            td { (a.alert) } td { (a.rule) }
+            td { (format!("{:.1}", a.condition_since_ms / 1e3)) }
+            td { (format!("{:.1}", a.fired_ms / 1e3)) }
+            td { (opt(a.notified_ms, "", 1e-3, 1)) }
+            td { (opt(a.resolved_ms, "", 1e-3, 1)) }
+        } }
+    });
+    html! {
+        h2 { "Alerts" } (NL)
+        @if run.alerts.is_empty() { p { "No alert fired." } (NL) } @else { (table(HEADER, rows)) }
     }
 }
 
@@ -316,10 +297,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_markup_and_quotes() {
+    fn spliced_text_is_escaped_and_markup_is_not() {
+        let text = r#"<script>alert("x")</script> & 'y'"#;
+        let page = page(text, html! { p { (text) } (PreEscaped("<b>ok</b>")) });
+        let escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; 'y'";
         assert_eq!(
-            escape(r#"<script>alert("x")</script> & 'y'"#),
-            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+            page,
+            format!(
+                "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escaped}</title>\
+                 <style>{STYLE}</style></head><body>\n<p>{escaped}</p><b>ok</b></body></html>\n"
+            )
         );
     }
 }
