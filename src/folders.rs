@@ -2,8 +2,8 @@
 //! what it wrote: a run folder is recognised by the marker file written into it, an
 //! experiment folder by its manifest, and an experiment folder is locked (an OS
 //! advisory lock) while a batch writes it. Files are replaced atomically, and what an
-//! interrupted writer left (`.NAME.tmp-PID`, `.NAME.old-PID`) is cleaned up by the
-//! next command that writes there.
+//! interrupted writer left (`.NAME.tmp-PID-XXXXXX` files, `.NAME.tmp-PID` and
+//! `.NAME.old-PID` folders) is cleaned up by the next command that writes there.
 
 use std::fs;
 use std::io::{self, Write};
@@ -146,18 +146,37 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, renamed over it.
-/// On failure (a full disk) the temporary file is removed and `path` is as it was.
+/// A new temporary file beside `path`, `.NAME.tmp-PID-XXXXXX` + `suffix`: created
+/// exclusively under a fresh random name (tempfile), so it never opens a file or
+/// follows a link someone left there, and removed when dropped unpersisted. The PID
+/// lets the next writer tell a dead writer's leftover from a live one's.
+pub fn temporary_beside(path: &Path, suffix: &str) -> io::Result<tempfile::NamedTempFile> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}.tmp-{}-", std::process::id()))
+        .suffix(suffix)
+        .rand_bytes(6)
+        .tempfile_in(parent)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, synced, renamed
+/// over it. On failure (a full disk) the temporary file is removed and `path` is as it
+/// was.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)?;
     }
-    let tmp = sibling(path, "tmp");
-    let result = write_synced(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let mut tmp = temporary_beside(path, "")?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// Removes what an interrupted writer of `path` left beside it: `.NAME.tmp-PID` and
@@ -202,35 +221,40 @@ pub fn clean_leftovers(path: &Path, exclusive: bool) {
 }
 
 /// Removes every temporary file an interrupted writer left in `dir` (not below it):
-/// `.NAME.tmp-PID`. For folders only one writer can be in (an experiment's, locked).
+/// `.NAME.tmp-PID-XXXXXX`. For folders only one writer can be in (an experiment's, locked).
 pub fn clean_temporary_files(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        // `.NAME.tmp-PID`, or `.NAME.tmp-PID.png` for a picture (its encoder needs the
-        // extension).
-        let temporary = name.starts_with('.')
-            && (name.rsplit_once(".tmp-")).is_some_and(|(_, pid)| is_pid(pid.strip_suffix(".png").unwrap_or(pid)));
+        let temporary =
+            name.starts_with('.') && (name.rsplit_once(".tmp-")).is_some_and(|(_, rest)| pid_of(rest).is_some());
         if temporary && entry.file_type().is_ok_and(|t| t.is_file()) {
             let _ = fs::remove_file(entry.path());
         }
     }
 }
 
-fn is_pid(text: &str) -> bool {
-    !text.is_empty() && text.len() <= 10 && text.bytes().all(|b| b.is_ascii_digit())
+/// The PID at the start of what follows `tmp-` or `old-` in a leftover's name: `PID`
+/// (a staging folder), `PID-XXXXXX` (a temporary file), or `PID-XXXXXX.png` (a picture,
+/// whose encoder needs the extension).
+fn pid_of(rest: &str) -> Option<u32> {
+    let rest = rest.strip_suffix(".png").unwrap_or(rest);
+    let (pid, random) = rest.split_once('-').unwrap_or((rest, ""));
+    let random_ok = random.is_empty() || (random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let pid_ok = !pid.is_empty() && pid.len() <= 10 && pid.bytes().all(|b| b.is_ascii_digit());
+    if pid_ok && random_ok {
+        pid.parse().ok()
+    } else {
+        None
+    }
 }
 
-/// The PID in `.NAME.tmp-PID` or `.NAME.old-PID` (`prefix` is `.NAME.`).
+/// The PID in a leftover beside `.NAME` (`prefix` is `.NAME.`).
 fn leftover_pid(file_name: &str, prefix: &str) -> Option<u32> {
     let rest = file_name.strip_prefix(prefix)?;
-    let pid = rest.strip_prefix("tmp-").or_else(|| rest.strip_prefix("old-"))?;
-    if !is_pid(pid) {
-        return None;
-    }
-    pid.parse().ok()
+    pid_of(rest.strip_prefix("tmp-").or_else(|| rest.strip_prefix("old-"))?)
 }
 
 /// Whether process `pid` may still be writing. This process's own PID is never a
@@ -461,20 +485,60 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("check.json");
         write_atomic(&path, b"old").unwrap();
-        // A folder where the temporary file would go makes the write fail.
-        fs::create_dir(sibling(&path, "tmp")).unwrap();
-        assert!(write_atomic(&path, b"new").is_err());
-        assert_eq!(fs::read(&path).unwrap(), b"old");
-        fs::remove_dir(sibling(&path, "tmp")).unwrap();
-        fs::write(dir.path().join(".seed-1.json.tmp-123"), "").unwrap();
-        fs::write(dir.path().join(".notes.tmp-x"), "mine").unwrap();
+        write_atomic(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        // A folder in the way (with something in it) makes the rename fail.
+        let blocked = dir.path().join("blocked");
+        fs::create_dir(&blocked).unwrap();
+        fs::write(blocked.join("inside"), "x").unwrap();
+        assert!(write_atomic(&blocked, b"new").is_err());
+        assert_eq!(fs::read(blocked.join("inside")).unwrap(), b"x");
+        let names = |dir: &Path| {
+            let mut names: Vec<_> = (fs::read_dir(dir).unwrap())
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(dir.path()), ["blocked", "check.json"]);
+        // What a killed writer left goes; what is only named alike stays.
+        for leftover in [
+            ".seed-1.json.tmp-123-a1B2c3",
+            ".plot.png.tmp-9-zzzzzz.png",
+            ".old.json.tmp-123",
+        ] {
+            fs::write(dir.path().join(leftover), "").unwrap();
+        }
+        for mine in [".notes.tmp-x", ".notes.tmp-12-toolong", ".notes.tmp-12-abc"] {
+            fs::write(dir.path().join(mine), "mine").unwrap();
+        }
         clean_temporary_files(dir.path());
-        let mut names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        assert_eq!(names, [".notes.tmp-x", "check.json"]);
+        assert_eq!(
+            names(dir.path()),
+            [
+                ".notes.tmp-12-abc",
+                ".notes.tmp-12-toolong",
+                ".notes.tmp-x",
+                "blocked",
+                "check.json"
+            ]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_atomic_write_never_follows_a_link_left_where_a_temporary_file_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let precious = dir.path().join("precious.txt");
+        fs::write(&precious, "a user's data").unwrap();
+        let path = dir.path().join("check.json");
+        // A link where a predictable scheme (`.NAME.tmp-PID`, as failcast once used)
+        // would put its temporary file, and so open the user's file through it.
+        let pid = std::process::id();
+        std::os::unix::fs::symlink(&precious, dir.path().join(format!(".check.json.tmp-{pid}"))).unwrap();
+        write_atomic(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(fs::read_to_string(&precious).unwrap(), "a user's data");
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub mod trace;
 
 use std::fs;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -142,19 +142,14 @@ pub(crate) fn write_png_atomic(
 ) -> Result<(), String> {
     use plotters::prelude::IntoDrawingArea;
     // The encoder picks the format by the extension, so the temporary name keeps it.
-    let mut tmp = folders::sibling(path, "tmp").into_os_string();
-    tmp.push(".png");
-    let tmp = PathBuf::from(tmp);
-    let drawn = (|| {
-        let root = plotters::prelude::BitMapBackend::new(&tmp, plots::SIZE).into_drawing_area();
-        draw(&root)?;
-        root.present().map_err(|e| format!("{}: {e}", path.display()))
-    })()
-    .and_then(|()| fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display())));
-    if drawn.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    drawn
+    let tmp = folders::temporary_beside(path, ".png").map_err(|e| format!("{}: {e}", path.display()))?;
+    let root = plotters::prelude::BitMapBackend::new(tmp.path(), plots::SIZE).into_drawing_area();
+    draw(&root)?;
+    root.present().map_err(|e| format!("{}: {e}", path.display()))?;
+    drop(root);
+    tmp.persist(path)
+        .map_err(|e| format!("{}: {}", path.display(), e.error))?;
+    Ok(())
 }
 
 /// The bytes of `summary.json`: pretty JSON, keys in a fixed order, newline-terminated.
