@@ -96,11 +96,12 @@ fn run_scenario_unguarded(
             .map(|id| kernel.network().name(id).to_string())
             .collect();
         let stats = kernel.run().await?;
-        let recorder = recorder.borrow().clone();
         Ok::<_, SimError>((stats, recorder, names))
     })?;
     let wall_s = started.elapsed().as_secs_f64();
-    let mut recorder = recorder;
+    // The actors held the recorder; with the system gone, it is the run's alone. Taken,
+    // not cloned: a copy made while the world still stood was the run's peak memory.
+    let mut recorder = Rc::try_unwrap(recorder).map_or_else(|shared| shared.borrow().clone(), RefCell::into_inner);
     // Cohorts book a stall when they next hear from the viewer, not when it ended:
     // list them by when they ended.
     (recorder.stall_durations).sort_unstable_by_key(|&(viewer, resumed, stalled)| (resumed, viewer, stalled));
