@@ -20,8 +20,10 @@ const BYTES_PER_SQUAD_VIEWER: u64 = 1_200;
 const BYTES_PER_EDGE: u64 = 64 << 10;
 /// One node's load in one 10 s bin of `nodes.csv`: the recorder's counters and the row.
 const BYTES_PER_NODE_BIN: u64 = 200;
-/// One simulated second in the per-second tables (timeline, requests, viewer states).
-const BYTES_PER_SECOND: u64 = 256;
+/// One simulated second in the per-second tables (timeline, requests, viewer states),
+/// and in the plots of them the report inlines as SVG (a day of them is megabytes; the
+/// report is written after the run, so it can be the peak of a long one).
+const BYTES_PER_SECOND: u64 = 400;
 /// One segment of one stream in the frame ledger (published, packaged, its ranges).
 const BYTES_PER_SEGMENT: u64 = 320;
 /// One event of the log `--trace` keeps, with its `events.csv` row and trace entry.
