@@ -11,6 +11,7 @@ pub const COMPARE_METRICS: &[&str] = &[
     "failover_latency_ms.p50",
     "failover_latency_ms.max",
     "failovers",
+    "failovers_unrecovered",
     "time_to_detect_s_max",
     "time_to_alert_s_max",
     "frames_dropped.total",
@@ -48,8 +49,12 @@ pub fn t_975(df: usize) -> f64 {
         + (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / (384.0 * n * n * n)
 }
 
+/// Fewer values than this give no confidence interval ("too few runs"): from two, the
+/// t interval's half-width rests on one degree of freedom (12.7 standard errors).
+pub const MIN_RUNS_FOR_INTERVAL: usize = 3;
+
 /// A sample's summary: mean, p50, p95 and the 95% confidence interval of the mean
-/// (`None` with fewer than two values).
+/// (`None` with fewer than [`MIN_RUNS_FOR_INTERVAL`] values).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     pub n: usize,
@@ -65,7 +70,7 @@ impl Stats {
         let n = values.len();
         let mean = statistic("mean", values);
         let (ci_low, ci_high) = match (mean, n) {
-            (Some(mean), n) if n >= 2 => {
+            (Some(mean), n) if n >= MIN_RUNS_FOR_INTERVAL => {
                 let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64;
                 let half = t_975(n - 1) * (var / n as f64).sqrt();
                 (Some(mean - half), Some(mean + half))
@@ -109,6 +114,13 @@ pub struct Comparison {
     pub metrics: Vec<MetricComparison>,
     /// Every failover episode's latency per setup, pooled over seeds (for CDFs).
     pub failover_latencies_ms: Vec<Vec<f64>>,
+    /// Per setup: failovers that never recovered, pooled over seeds (they have no
+    /// latency, so a CDF of the latencies ends at recovered ÷ all).
+    #[serde(default)]
+    pub failovers_unrecovered: Vec<u64>,
+    /// Per setup: runs that finished (a failed run has no figures).
+    #[serde(default)]
+    pub runs_done: Vec<usize>,
     /// Runs that failed: (setup, seed, error).
     pub failed_runs: Vec<(String, u64, String)>,
 }
@@ -162,6 +174,16 @@ pub fn compare(plan: &Plan, records: &[&RunRecord]) -> Comparison {
                 .collect()
         })
         .collect();
+    let done = |k: usize| runs(k).iter().filter(|r| r.summary().is_some());
+    let failovers_unrecovered = (0..plan.setups.len())
+        .map(|k| {
+            done(k)
+                .filter_map(|r| r.summary())
+                .map(|s| s.failovers_unrecovered)
+                .sum()
+        })
+        .collect();
+    let runs_done = (0..plan.setups.len()).map(|k| done(k).count()).collect();
     let failed_runs = (records.iter())
         .filter_map(|r| match &r.outcome {
             super::batch::Outcome::Failed { error } => {
@@ -175,6 +197,8 @@ pub fn compare(plan: &Plan, records: &[&RunRecord]) -> Comparison {
         seeds: plan.seeds,
         metrics,
         failover_latencies_ms,
+        failovers_unrecovered,
+        runs_done,
         failed_runs,
     }
 }
@@ -231,7 +255,30 @@ pub fn fmt(value: Option<f64>) -> String {
     }
 }
 
-/// The terminal table: per metric, a line per setup.
+/// A confidence interval for tables: `[low, high]`, "too few runs" under
+/// [`MIN_RUNS_FOR_INTERVAL`] values, `missing` with none.
+pub fn interval_text(stats: &Stats, signed: bool, missing: &str) -> String {
+    match (stats.mean, stats.ci_low, stats.ci_high) {
+        (Some(mean), Some(l), Some(h)) => {
+            let sign = if signed && mean > 0.0 { "+" } else { "" };
+            let mean = if signed {
+                format!("{sign}{} ", fmt(Some(mean)))
+            } else {
+                String::new()
+            };
+            format!("{mean}[{}, {}]", fmt(Some(l)), fmt(Some(h)))
+        }
+        (Some(mean), _, _) if signed => {
+            let sign = if mean > 0.0 { "+" } else { "" };
+            format!("{sign}{} (too few runs)", fmt(Some(mean)))
+        }
+        (Some(_), _, _) => "too few runs".into(),
+        _ => missing.into(),
+    }
+}
+
+/// The terminal table: per metric, a line per setup, with how many runs each figure
+/// covers (`2/3`: two of the setup's three finished runs had a value).
 pub fn text_table(c: &Comparison) -> Vec<String> {
     let width = (c.setups.iter().map(|s| s.len() + 2))
         .chain(c.metrics.iter().map(|m| m.metric.len()))
@@ -240,37 +287,24 @@ pub fn text_table(c: &Comparison) -> Vec<String> {
     let mut lines = Vec::new();
     for m in &c.metrics {
         lines.push(format!(
-            "{:<width$}  {:>10} {:>10} {:>10} {:>23}  {:>24}",
-            m.metric, "mean", "p50", "p95", "95% CI", "vs first (paired, 95% CI)"
+            "{:<width$}  {:>5} {:>10} {:>10} {:>10} {:>23}  {:>26}",
+            m.metric, "runs", "mean", "p50", "p95", "95% CI", "vs first (paired, 95% CI)"
         ));
-        for s in &m.setups {
-            let ci = match (s.stats.ci_low, s.stats.ci_high) {
-                (Some(l), Some(h)) => format!("[{}, {}]", fmt(Some(l)), fmt(Some(h))),
-                _ => "-".into(),
-            };
-            let diff = match &s.diff {
-                None => String::new(),
-                Some(d) => match (d.mean, d.ci_low, d.ci_high) {
-                    (Some(mean), Some(l), Some(h)) => {
-                        format!(
-                            "{}{} [{}, {}]",
-                            if mean > 0.0 { "+" } else { "" },
-                            fmt(Some(mean)),
-                            fmt(Some(l)),
-                            fmt(Some(h))
-                        )
-                    }
-                    (Some(mean), _, _) => fmt(Some(mean)),
-                    _ => "-".into(),
-                },
-            };
+        for (k, s) in m.setups.iter().enumerate() {
+            let runs = format!(
+                "{}/{}",
+                s.stats.n,
+                c.runs_done.get(k).copied().unwrap_or(s.values.len())
+            );
+            let diff = s.diff.as_ref().map_or(String::new(), |d| interval_text(d, true, "-"));
             lines.push(format!(
-                "  {:<w2$}  {:>10} {:>10} {:>10} {:>23}  {:>24}",
+                "  {:<w2$}  {:>5} {:>10} {:>10} {:>10} {:>23}  {:>26}",
                 s.setup,
+                runs,
                 fmt(s.stats.mean),
                 fmt(s.stats.p50),
                 fmt(s.stats.p95),
-                ci,
+                interval_text(&s.stats, false, "-"),
                 diff,
                 w2 = width - 2
             ));
@@ -318,6 +352,35 @@ mod tests {
     }
 
     #[test]
+    fn the_terminal_table_says_how_many_runs_each_figure_covers() {
+        let values = vec![(1, Some(1.0)), (2, None), (3, Some(2.0))];
+        let present = [1.0, 2.0];
+        let c = Comparison {
+            setups: vec!["dns".into()],
+            seeds: 3,
+            metrics: vec![MetricComparison {
+                metric: "failover_latency_ms.p50".into(),
+                setups: vec![SetupFigures {
+                    setup: "dns".into(),
+                    values,
+                    stats: Stats::of(&present),
+                    diff: None,
+                }],
+            }],
+            failover_latencies_ms: vec![present.to_vec()],
+            failovers_unrecovered: vec![1],
+            runs_done: vec![3],
+            failed_runs: Vec::new(),
+        };
+        let lines = text_table(&c);
+        assert!(lines[0].contains("runs"), "{lines:?}");
+        assert!(
+            lines[1].contains(" 2/3 ") && lines[1].contains("too few runs"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
     fn stats_of_a_known_sample() {
         // Mean 5, sample sd sqrt(2.5) over 5 values: half-width t(4) × sd / sqrt(5).
         let s = Stats::of(&[3.0, 4.0, 5.0, 6.0, 7.0]);
@@ -326,5 +389,9 @@ mod tests {
         assert!((s.ci_low.unwrap() - (5.0 - half)).abs() < 1e-12);
         assert!((s.ci_high.unwrap() - (5.0 + half)).abs() < 1e-12);
         assert_eq!(Stats::of(&[1.0]).ci_low, None);
+        let two = Stats::of(&[1.0, 2.0]);
+        assert_eq!((two.mean, two.ci_low, two.ci_high), (Some(1.5), None, None));
+        assert_eq!(interval_text(&two, false, "-"), "too few runs");
+        assert_eq!(interval_text(&Stats::of(&[]), false, "-"), "-");
     }
 }

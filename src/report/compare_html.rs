@@ -7,7 +7,7 @@ use maud::{html, PreEscaped};
 use super::compare_plots::{self, COMPARISON_PLOTS};
 use super::html::{page, table, NL};
 use crate::experiment::batch::Plan;
-use crate::experiment::compare::{fmt, Comparison, SetupFigures};
+use crate::experiment::compare::{fmt, interval_text, Comparison, SetupFigures};
 
 pub fn comparison_html(c: &Comparison, plan: &Plan) -> Result<String, String> {
     let n = c.setups.len();
@@ -51,29 +51,20 @@ pub fn comparison_html(c: &Comparison, plan: &Plan) -> Result<String, String> {
                     "95% CI of the mean",
                     &format!("paired difference to {} (95% CI)", c.setups[0]),
                 ],
-                m.setups.iter().map(metric_row),
+                m.setups.iter().enumerate().map(|(k, s)| metric_row(s, c.runs_done.get(k).copied())),
             ))
         }
     };
     Ok(page(&format!("failcast: comparison of {n} setups"), body))
 }
 
-/// One setup's figures for one metric.
-fn metric_row(s: &SetupFigures) -> maud::Markup {
-    let ci = match (s.stats.ci_low, s.stats.ci_high) {
-        (Some(l), Some(h)) => format!("[{}, {}]", fmt(Some(l)), fmt(Some(h))),
-        _ => "–".into(),
-    };
-    let diff = match &s.diff {
-        None => String::new(),
-        Some(d) => match (d.mean, d.ci_low, d.ci_high) {
-            (Some(mean), Some(l), Some(h)) => format!("{} [{}, {}]", fmt(Some(mean)), fmt(Some(l)), fmt(Some(h))),
-            (Some(mean), _, _) => fmt(Some(mean)),
-            _ => "–".into(),
-        },
-    };
+/// One setup's figures for one metric, with how many of its `runs` finished runs
+/// had a value.
+fn metric_row(s: &SetupFigures, runs: Option<usize>) -> maud::Markup {
+    let runs = runs.unwrap_or(s.values.len());
+    let diff = s.diff.as_ref().map_or(String::new(), |d| interval_text(d, true, "–"));
     html! { tr {
-        td { (s.setup) } td { (s.stats.n) } td { (fmt(s.stats.mean)) } td { (fmt(s.stats.p50)) }
-        td { (fmt(s.stats.p95)) } td { (ci) } td { (diff) }
+        td { (s.setup) } td { (s.stats.n) " of " (runs) } td { (fmt(s.stats.mean)) } td { (fmt(s.stats.p50)) }
+        td { (fmt(s.stats.p95)) } td { (interval_text(&s.stats, false, "–")) } td { (diff) }
     } }
 }

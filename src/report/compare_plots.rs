@@ -11,7 +11,9 @@ use crate::experiment::compare::Comparison;
 
 pub use crate::files::COMPARISON_PLOTS;
 
-/// Log-axis CDF of every failover episode's latency, one line per setup.
+/// Log-axis CDF of every failover episode's latency, one line per setup. A failover
+/// that never recovered has no latency but counts in the whole: the curve ends at
+/// the share that recovered (right-censored), and the legend says how many did not.
 fn latency_cdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     let all: Vec<f64> = c
@@ -29,7 +31,7 @@ fn latency_cdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison
     };
     let mut chart = ChartBuilder::on(root)
         .caption(
-            format!("Failover latency (CDF of every failover, {} seeds per setup)", c.seeds),
+            "Failover latency (CDF over every failover; unrecovered ones keep it below 1)",
             ("sans-serif", 22),
         )
         .margin(15)
@@ -47,20 +49,25 @@ fn latency_cdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison
     for (k, latencies) in c.failover_latencies_ms.iter().enumerate() {
         let mut sorted: Vec<f64> = latencies.iter().map(|ms| (ms / 1000.0).max(0.01)).collect();
         sorted.sort_by(f64::total_cmp);
-        if sorted.is_empty() {
+        let unrecovered = c.failovers_unrecovered.get(k).copied().unwrap_or(0);
+        if sorted.is_empty() && unrecovered == 0 {
             continue;
         }
-        let n = sorted.len() as f64;
-        let mut steps = vec![(low, 0.0)];
-        for (i, &s) in sorted.iter().enumerate() {
-            steps.push((s, i as f64 / n));
-            steps.push((s, (i + 1) as f64 / n));
-        }
-        steps.push((high, 1.0));
+        let steps = censored_cdf(&sorted, unrecovered, low, high);
         let color = palette(k);
+        let runs = c.runs_done.get(k).copied().unwrap_or(0);
+        let label = match unrecovered {
+            0 => format!("{}: {} failovers, {runs} runs", c.setups[k], sorted.len()),
+            _ => format!(
+                "{}: {} of {} failovers recovered, {runs} runs",
+                c.setups[k],
+                sorted.len(),
+                sorted.len() as u64 + unrecovered
+            ),
+        };
         chart
             .draw_series(LineSeries::new(steps, color.stroke_width(2)))?
-            .label(format!("{} ({} failovers)", c.setups[k], sorted.len()))
+            .label(label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
     }
     chart
@@ -71,6 +78,19 @@ fn latency_cdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Comparison
         .label_font(("sans-serif", 14))
         .draw()?;
     Ok(())
+}
+
+/// The steps of the empirical CDF of `sorted` latencies from `low` to `high`, out of
+/// them and `unrecovered` failovers that have none: it ends at the share recovered.
+fn censored_cdf(sorted: &[f64], unrecovered: u64, low: f64, high: f64) -> Vec<(f64, f64)> {
+    let all = sorted.len() as f64 + unrecovered as f64;
+    let mut steps = vec![(low, 0.0)];
+    for (i, &s) in sorted.iter().enumerate() {
+        steps.push((s, i as f64 / all));
+        steps.push((s, (i + 1) as f64 / all));
+    }
+    steps.push((high, sorted.len() as f64 / all));
+    steps
 }
 
 /// A box per setup: the box spans the quartiles, a line marks the median, whiskers
@@ -206,4 +226,28 @@ pub fn write_all(dir: &Path, c: &Comparison) -> Result<(), String> {
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cdf_with_unrecovered_failovers_ends_at_the_share_recovered() {
+        let steps = censored_cdf(&[1.0, 2.0], 1, 0.5, 10.0);
+        assert_eq!(
+            steps,
+            [
+                (0.5, 0.0),
+                (1.0, 0.0),
+                (1.0, 1.0 / 3.0),
+                (2.0, 1.0 / 3.0),
+                (2.0, 2.0 / 3.0),
+                (10.0, 2.0 / 3.0)
+            ]
+        );
+        assert_eq!(censored_cdf(&[1.0], 0, 0.5, 10.0).last(), Some(&(10.0, 1.0)));
+        // Nothing recovered: flat at zero, not left out.
+        assert_eq!(censored_cdf(&[], 2, 0.5, 10.0), [(0.5, 0.0), (10.0, 0.0)]);
+    }
 }
