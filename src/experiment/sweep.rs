@@ -15,6 +15,9 @@ pub struct Cell {
     pub metrics: Vec<(String, Stats)>,
     /// The heatmap's figure: `statistic` of `metric` across the cell's seeds.
     pub heat: Option<f64>,
+    /// How many of the cell's runs had a value of `metric` (the heat is over these).
+    #[serde(default)]
+    pub heat_runs: usize,
     /// Runs of this cell that failed: (seed, error).
     pub failed_runs: Vec<(u64, String)>,
 }
@@ -70,6 +73,7 @@ pub fn sweep(plan: &Plan, records: &[&RunRecord], metric: &str, stat: &str) -> S
                     .collect(),
                 metrics,
                 heat: statistic(stat, &values_of(metric)),
+                heat_runs: values_of(metric).len(),
                 failed_runs,
             }
         })

@@ -32,6 +32,15 @@ fn viridis(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
+/// A cell's figure, with its count when fewer runs than the title's seeds had a value.
+fn cell_text(s: &Sweep, cell: &crate::experiment::sweep::Cell, value: f64) -> String {
+    if (cell.heat_runs as u64) < s.seeds {
+        format!("{} ({} of {})", fmt(Some(value)), cell.heat_runs, s.seeds)
+    } else {
+        fmt(Some(value))
+    }
+}
+
 fn title(s: &Sweep) -> String {
     format!("{} of {} over {} seed(s) per cell", s.statistic, s.metric, s.seeds)
 }
@@ -78,7 +87,7 @@ fn heatmap<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Sweep) -> Draw
         };
         let (x, y) = (x as f64, y as f64);
         let (fill, text) = match cell.heat {
-            Some(v) => (viridis(norm(v)), fmt(Some(v))),
+            Some(v) => (viridis(norm(v)), cell_text(s, cell, v)),
             None => (RGBColor(220, 220, 220), "no value".to_string()),
         };
         chart.draw_series(std::iter::once(Rectangle::new(
@@ -136,6 +145,12 @@ fn bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Sweep) -> DrawRes
                 [(x - 0.3, 0.0), (x + 0.3, v)],
                 palette(0).filled(),
             )))?;
+            // Each bar says its figure, and its count when short of the title's seeds.
+            let style = TextStyle::from(("sans-serif", 14).into_font()).pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Bottom,
+            ));
+            chart.draw_series(std::iter::once(Text::new(cell_text(s, cell, v), (x, v), style)))?;
         }
     }
     Ok(())
@@ -169,4 +184,30 @@ pub fn write(dir: &Path, s: &Sweep) -> Result<bool, String> {
         draw(root, s).map_err(|e| format!("plot {SWEEP_PLOT}: {e}"))
     })?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::sweep::Cell;
+
+    #[test]
+    fn a_cell_short_of_the_seeds_says_how_many_runs_it_covers() {
+        let cell = |heat_runs| Cell {
+            values: vec!["10s".into()],
+            metrics: Vec::new(),
+            heat: Some(88_067.0),
+            heat_runs,
+            failed_runs: Vec::new(),
+        };
+        let sweep = Sweep {
+            axes: vec!["dns.ttl".into()],
+            seeds: 3,
+            metric: "failover_latency_ms.max".into(),
+            statistic: "mean".into(),
+            cells: vec![cell(2), cell(3)],
+        };
+        assert_eq!(cell_text(&sweep, &sweep.cells[0], 88_067.0), "88067 (2 of 3)");
+        assert_eq!(cell_text(&sweep, &sweep.cells[1], 88_067.0), "88067");
+    }
 }
