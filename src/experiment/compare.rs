@@ -174,16 +174,11 @@ pub fn compare(plan: &Plan, records: &[&RunRecord]) -> Comparison {
                 .collect()
         })
         .collect();
-    let done = |k: usize| runs(k).iter().filter(|r| r.summary().is_some());
+    let summaries = |k: usize| runs(k).iter().filter_map(|r| r.summary());
     let failovers_unrecovered = (0..plan.setups.len())
-        .map(|k| {
-            done(k)
-                .filter_map(|r| r.summary())
-                .map(|s| s.failovers_unrecovered)
-                .sum()
-        })
+        .map(|k| summaries(k).map(|s| s.failovers_unrecovered).sum())
         .collect();
-    let runs_done = (0..plan.setups.len()).map(|k| done(k).count()).collect();
+    let runs_done = (0..plan.setups.len()).map(|k| summaries(k).count()).collect();
     let failed_runs = (records.iter())
         .filter_map(|r| match &r.outcome {
             super::batch::Outcome::Failed { error } => {
@@ -221,6 +216,12 @@ pub struct ComparisonRow {
 }
 
 impl Comparison {
+    /// How many of setup `k`'s runs finished (all of `figures`' seeds for a
+    /// comparison.json written before the count was kept).
+    pub fn runs_done(&self, k: usize, figures: &SetupFigures) -> usize {
+        self.runs_done.get(k).copied().unwrap_or(figures.values.len())
+    }
+
     pub fn rows(&self) -> Vec<ComparisonRow> {
         (self.metrics.iter())
             .flat_map(|m| {
@@ -258,22 +259,17 @@ pub fn fmt(value: Option<f64>) -> String {
 /// A confidence interval for tables: `[low, high]`, "too few runs" under
 /// [`MIN_RUNS_FOR_INTERVAL`] values, `missing` with none.
 pub fn interval_text(stats: &Stats, signed: bool, missing: &str) -> String {
-    match (stats.mean, stats.ci_low, stats.ci_high) {
-        (Some(mean), Some(l), Some(h)) => {
-            let sign = if signed && mean > 0.0 { "+" } else { "" };
-            let mean = if signed {
-                format!("{sign}{} ", fmt(Some(mean)))
-            } else {
-                String::new()
-            };
-            format!("{mean}[{}, {}]", fmt(Some(l)), fmt(Some(h)))
-        }
-        (Some(mean), _, _) if signed => {
-            let sign = if mean > 0.0 { "+" } else { "" };
-            format!("{sign}{} (too few runs)", fmt(Some(mean)))
-        }
-        (Some(_), _, _) => "too few runs".into(),
-        _ => missing.into(),
+    let Some(mean) = stats.mean else {
+        return missing.into();
+    };
+    let lead = match signed {
+        true => format!("{}{} ", if mean > 0.0 { "+" } else { "" }, fmt(Some(mean))),
+        false => String::new(),
+    };
+    match (stats.ci_low, stats.ci_high, signed) {
+        (Some(l), Some(h), _) => format!("{lead}[{}, {}]", fmt(Some(l)), fmt(Some(h))),
+        (_, _, true) => format!("{lead}(too few runs)"),
+        (_, _, false) => "too few runs".into(),
     }
 }
 
@@ -291,11 +287,7 @@ pub fn text_table(c: &Comparison) -> Vec<String> {
             m.metric, "runs", "mean", "p50", "p95", "95% CI", "vs first (paired, 95% CI)"
         ));
         for (k, s) in m.setups.iter().enumerate() {
-            let runs = format!(
-                "{}/{}",
-                s.stats.n,
-                c.runs_done.get(k).copied().unwrap_or(s.values.len())
-            );
+            let runs = format!("{}/{}", s.stats.n, c.runs_done(k, s));
             let diff = s.diff.as_ref().map_or(String::new(), |d| interval_text(d, true, "-"));
             lines.push(format!(
                 "  {:<w2$}  {:>5} {:>10} {:>10} {:>10} {:>23}  {:>26}",

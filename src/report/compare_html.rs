@@ -51,7 +51,7 @@ pub fn comparison_html(c: &Comparison, plan: &Plan) -> Result<String, String> {
                     "95% CI of the mean",
                     &format!("paired difference to {} (95% CI)", c.setups[0]),
                 ],
-                m.setups.iter().enumerate().map(|(k, s)| metric_row(s, c.runs_done.get(k).copied())),
+                m.setups.iter().enumerate().map(|(k, s)| metric_row(s, c.runs_done(k, s))),
             ))
         }
     };
@@ -60,8 +60,7 @@ pub fn comparison_html(c: &Comparison, plan: &Plan) -> Result<String, String> {
 
 /// One setup's figures for one metric, with how many of its `runs` finished runs
 /// had a value.
-fn metric_row(s: &SetupFigures, runs: Option<usize>) -> maud::Markup {
-    let runs = runs.unwrap_or(s.values.len());
+fn metric_row(s: &SetupFigures, runs: usize) -> maud::Markup {
     let diff = s.diff.as_ref().map_or(String::new(), |d| interval_text(d, true, "–"));
     html! { tr {
         td { (s.setup) } td { (s.stats.n) " of " (runs) } td { (fmt(s.stats.mean)) } td { (fmt(s.stats.p50)) }
