@@ -136,13 +136,13 @@ fn a_fault_ends_even_for_a_node_that_is_down_or_cut_off_when_it_ends() {
 
 #[test]
 fn a_slow_clock_on_the_leader_breaks_the_lease_guarantee() {
-    // Half speed: the 10 s renew deadline lasts 20 s of true time after the last
-    // granted request; the store frees the lease 15 s after it granted it, and
-    // manager-2 asks every 2 s. Both lead for 20 − 15 − (up to 2) s: about 3 s.
+    // Half speed: cut off, manager-1 stops (2 + 10) / 0.5 = 24 s after its last
+    // renewal; manager-2 wins 15 to 23.8 s after it (docs/model.md): both lead for
+    // 0.2 to 9 s.
     let short = ["viewers.count=20"];
     let skewed = run("scenarios/clock-skew.toml", &short);
     let overlap = skewed.summary.split_brain_s;
-    assert!((2.0..=5.0).contains(&overlap), "{overlap}");
+    assert!(overlap > 0.2 && overlap < 9.0, "{overlap}");
     let mut fine = short.to_vec();
     fine.push("fault[0].drift=0.0001");
     assert_eq!(run("scenarios/clock-skew.toml", &fine).summary.split_brain_s, 0.0);

@@ -39,8 +39,8 @@ fn a_partitioned_leader_steps_down_before_the_standby_takes_over() {
     };
     for seed in [1, 2, 3] {
         let out = run_scenario(&scenario, seed, None, false).unwrap();
-        // Cut off from the store, manager-1 stops leading at its renew deadline, before
-        // the store lets the lease lapse: no instant with two leaders.
+        // Cut off from the store, manager-1 stops leading 12 s after its last renewal;
+        // manager-2 cannot win before 15 s after it: no instant with two leaders.
         assert_eq!(out.summary.split_brain_s, 0.0, "seed {seed}");
         assert_eq!(out.summary.leader_changes, 2, "seed {seed}");
         // manager-2, now leading, handles the ingest crash at 600 s.
@@ -74,14 +74,15 @@ fn split_brain_is_the_exact_overlap_of_leaderships() {
 #[test]
 fn an_ingest_crash_during_the_hand_over_waits_for_the_new_leader_and_is_recorded() {
     // manager-1 dies at 540 s; ingest-1 at 542 s. manager-2's policy sees the failure
-    // while still standby and hands the switch over when it takes the lease (~553 s).
+    // while still standby and hands the switch over when it takes the lease, 13 to
+    // 23.8 s after the crash (tests/leader_election.rs): 553 to 563.8 s.
     let out = run_scenario(&pair(&["fault[1].at=542s", "scenario.duration=15m"]), 1, None, false).unwrap();
     assert_eq!(out.summary.failovers, 1);
     let e = &out.failovers[0];
     assert_eq!(e.fault, "primary-crash");
     let latency = e.failover_latency_ms.unwrap();
-    assert!((10_000.0..20_000.0).contains(&latency), "{latency}");
-    assert!(e.switched_ms >= 553_000.0, "{}", e.switched_ms);
+    assert!((11_000.0..24_000.0).contains(&latency), "{latency}");
+    assert!((553_000.0..563_800.0).contains(&e.switched_ms), "{}", e.switched_ms);
 }
 
 #[test]

@@ -1,19 +1,24 @@
-//! The lease store actor (`lease-1`): the arbiter of manager leadership, wrapping
-//! `control::lease::LeaseStore`. Requests from managers it does not know are ignored.
+//! The lease store actor (`lease-1`): the Kubernetes Lease object the manager pair
+//! elects its leader through, wrapping `control::lease::LeaseObject`. It answers reads
+//! and compare-and-swap writes and judges nothing itself. Calls from nodes that are not
+//! managers are ignored.
 
-use crate::control::lease::LeaseStore;
+use crate::control::lease::{Identity, LeaseObject};
 use crate::sim::{Behavior, Ctx, Input, NodeId};
 
 use super::{Msg, CONTROL_MESSAGE_BYTES};
 
 pub struct LeaseStoreNode {
     managers: Vec<NodeId>,
-    store: LeaseStore,
+    object: LeaseObject,
 }
 
 impl LeaseStoreNode {
-    pub fn new(managers: Vec<NodeId>, store: LeaseStore) -> Self {
-        LeaseStoreNode { managers, store }
+    pub fn new(managers: Vec<NodeId>) -> Self {
+        LeaseStoreNode {
+            managers,
+            object: LeaseObject::default(),
+        }
     }
 }
 
@@ -26,15 +31,18 @@ impl Behavior for LeaseStoreNode {
         }
         if let Input::Msg {
             from,
-            msg: Msg::LeaseRequest { id },
+            msg: Msg::LeaseCall { id, incarnation, call },
         } = input
         {
             let Some(client) = self.managers.iter().position(|&m| m == from) else {
                 return;
             };
-            if self.store.handle_acquire(ctx.now(), client) {
-                ctx.send(from, Msg::LeaseGrant { id }, CONTROL_MESSAGE_BYTES);
-            }
+            let caller = Identity {
+                client: client as u32,
+                incarnation,
+            };
+            let answer = self.object.handle_call(caller, call);
+            ctx.send(from, Msg::LeaseAnswer { id, answer }, CONTROL_MESSAGE_BYTES);
         }
     }
 }

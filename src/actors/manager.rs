@@ -11,9 +11,10 @@
 //! policy warm, and on becoming leader re-asserts the ingest address its policy wants.
 //!
 //! The lease client counts on the manager's own clock (`control::clock`): a
-//! `clock.skew` fault makes it run fast or slow, and a slow clock keeps a leader
-//! leading after the store has let its lease lapse (the split brain lease timing
-//! assumes away). Everything else the manager does runs on true time.
+//! `clock.skew` fault makes it run fast or slow, and a slow clock keeps a cut-off
+//! leader leading after the other manager has judged the lease expired (the split
+//! brain lease timing assumes away). Everything else the manager does runs on true
+//! time.
 //!
 //! A crash loses the checker's volatile state; on restart the manager probes afresh
 //! from `now`. The failover policy's choice of active pipeline is treated as persisted
@@ -22,9 +23,9 @@
 use crate::control::clock::LocalClock;
 use crate::control::failover::{ActivePassive, Failback, SwitchReason};
 use crate::control::health::{Health, HealthChecker, HealthConfig};
-use crate::control::lease::{LeaseClient, LeaseConfig};
+use crate::control::lease::{Identity, LeaseClient, LeaseConfig};
 use crate::control::placement::{Move, Placement};
-use crate::sim::{Behavior, Ctx, Input, NodeId};
+use crate::sim::{Behavior, Ctx, Input, NodeId, SimRng};
 use crate::time::{SimDuration, SimTime};
 
 use super::{checker_from, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
@@ -33,9 +34,8 @@ use super::{checker_from, Deadline, Msg, SharedRecorder, CONTROL_MESSAGE_BYTES};
 pub struct ManagerConfig {
     /// This manager's name (`manager-1`, …).
     pub name: String,
-    /// With redundant managers: the lease timing, the store to ask, and when to ask
-    /// first (staggered, so the election at start has a deterministic winner).
-    pub lease: Option<(LeaseConfig, NodeId, SimTime)>,
+    /// With redundant managers: how this one takes part in the election.
+    pub lease: Option<LeaseSetup>,
     pub targets: Vec<NodeId>,
     pub names: Vec<String>,
     pub health: HealthConfig,
@@ -46,6 +46,26 @@ pub struct ManagerConfig {
     /// With several origins: the targets from this index on are the origins, and each
     /// stream's origin as first placed (`place_origins`).
     pub origins: Option<(usize, Vec<usize>)>,
+}
+
+/// A pair member's part in the leader election.
+pub struct LeaseSetup {
+    pub config: LeaseConfig,
+    /// The lease store.
+    pub store: NodeId,
+    /// This manager's index in the pair.
+    pub client: u32,
+    /// When it first tries (staggered, so the election at start has a deterministic
+    /// winner).
+    pub first_try: SimTime,
+    /// The draws for its retry jitter.
+    pub rng: SimRng,
+}
+
+/// A pair member's lease client and the generator its jitter draws from.
+struct Election {
+    client: LeaseClient,
+    rng: SimRng,
 }
 
 /// Streams placed on origins, re-placed when one fails (`control::placement`, no
@@ -96,7 +116,7 @@ pub struct Manager {
     /// Per stream, in stream order; empty with active-active ingest (nothing to steer).
     streams: Vec<Steered>,
     next_reconcile: SimTime,
-    lease: Option<LeaseClient>,
+    lease: Option<Election>,
     /// This manager's own clock, which its lease client counts on (`clock.skew`).
     clock: LocalClock,
     health: HealthChecker,
@@ -145,7 +165,17 @@ impl Manager {
             origins,
             streams,
             next_reconcile: SimTime::ZERO + RECONCILE_PERIOD,
-            lease: config.lease.map(|(lease, _, first)| LeaseClient::new(lease, first)),
+            lease: config.lease.as_ref().map(|setup| Election {
+                client: LeaseClient::new(
+                    setup.config,
+                    Identity {
+                        client: setup.client,
+                        incarnation: 0,
+                    },
+                    setup.first_try,
+                ),
+                rng: setup.rng.clone(),
+            }),
             clock: LocalClock::default(),
             health: checker_from(config.health, &config.phases, SimTime::ZERO),
             config,
@@ -161,17 +191,20 @@ impl Manager {
     /// Without a lease the manager is always the leader.
     fn is_leader(&self, now: SimTime) -> bool {
         let local = self.clock.local(now);
-        self.lease.as_ref().is_none_or(|lease| lease.is_leader(local))
+        self.lease.as_ref().is_none_or(|lease| lease.client.is_leader(local))
     }
 
     /// Lease requests and leadership changes. A new leader re-asserts the ingest
     /// address its policy wants for each stream: the previous leader may have died
     /// mid-switch.
     fn pump_lease(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        let Some(lease) = &mut self.lease else { return };
-        let store = self.config.lease.expect("a lease client has a store").1;
-        while let Some(id) = lease.poll_request(self.clock.local(ctx.now())) {
-            ctx.send(store, Msg::LeaseRequest { id }, CONTROL_MESSAGE_BYTES);
+        let (Some(Election { client: lease, .. }), Some(setup)) = (&mut self.lease, &self.config.lease) else {
+            return;
+        };
+        let incarnation = lease.identity().incarnation;
+        while let Some((id, call)) = lease.poll_call() {
+            let call = Msg::LeaseCall { id, incarnation, call };
+            ctx.send(setup.store, call, CONTROL_MESSAGE_BYTES);
         }
         while let Some((leader, at)) = lease.poll_change() {
             let at = self.clock.real(at);
@@ -367,7 +400,7 @@ impl Manager {
             self.next_reconcile = now + RECONCILE_PERIOD;
         }
         let policy_timeout = self.streams.iter().filter_map(|s| s.policy.poll_timeout()).min();
-        let lease_timeout = (self.lease.as_ref()).map(|lease| self.clock.real(lease.poll_timeout()));
+        let lease_timeout = (self.lease.as_ref()).map(|lease| self.clock.real(lease.client.poll_timeout()));
         let reconcile = (!self.streams.is_empty() || self.origins.is_some()).then_some(self.next_reconcile);
         let next = [self.health.poll_timeout(), policy_timeout, lease_timeout, reconcile]
             .into_iter()
@@ -395,10 +428,16 @@ impl Behavior for Manager {
                 return;
             }
             Input::Restart => {
-                self.lease = self
-                    .config
-                    .lease
-                    .map(|(lease, _, _)| LeaseClient::new(lease, self.clock.local(ctx.now())));
+                // A restarted manager runs the election afresh under a new identity.
+                if let Some(lease) = &mut self.lease {
+                    let identity = lease.client.identity();
+                    let again = Identity {
+                        incarnation: identity.incarnation + 1,
+                        ..identity
+                    };
+                    let config = self.config.lease.as_ref().expect("an election has a setup").config;
+                    lease.client = LeaseClient::new(config, again, self.clock.local(ctx.now()));
+                }
                 self.health = checker_from(self.config.health, &self.config.phases, ctx.now());
                 self.detected_at.fill(None);
                 self.room_of.fill(u32::MAX);
@@ -424,7 +463,7 @@ impl Behavior for Manager {
             Input::Timer(Msg::ControlTimer) => {
                 if self.timer.fire(ctx.now()) {
                     if let Some(lease) = &mut self.lease {
-                        lease.handle_timeout(self.clock.local(ctx.now()));
+                        lease.client.handle_timeout(self.clock.local(ctx.now()), &mut lease.rng);
                     }
                     self.health.handle_timeout(ctx.now());
                     for steered in &mut self.streams {
@@ -437,11 +476,12 @@ impl Behavior for Manager {
                 ..
             } => self.clock.set_drift_ppm(ctx.now(), drift_ppm),
             Input::Msg {
-                msg: Msg::LeaseGrant { id },
+                msg: Msg::LeaseAnswer { id, answer },
                 ..
             } => {
                 if let Some(lease) = &mut self.lease {
-                    lease.handle_grant(self.clock.local(ctx.now()), id);
+                    let now = self.clock.local(ctx.now());
+                    lease.client.handle_answer(now, id, answer, &mut lease.rng);
                 }
             }
             Input::Msg {

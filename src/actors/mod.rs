@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use crate::control::failover::SwitchReason;
 use crate::control::health::{HealthChecker, HealthConfig};
+use crate::control::lease::{LeaseAnswer, LeaseCall};
 use crate::control::player::PlaylistEntry;
 pub use crate::metrics::Party;
 use crate::metrics::Recorder;
@@ -205,12 +206,16 @@ pub enum Msg {
         stream: u32,
         origin: NodeId,
     },
-    /// Manager → lease store: acquire or renew (request `id`); store → manager: granted.
-    LeaseRequest {
+    /// Manager → lease store: request `id` on the Lease object, from the manager's
+    /// election run `incarnation`; store → manager: the answer to request `id`.
+    LeaseCall {
         id: u64,
+        incarnation: u32,
+        call: LeaseCall,
     },
-    LeaseGrant {
+    LeaseAnswer {
         id: u64,
+        answer: LeaseAnswer,
     },
     /// Monitor: time to evaluate rules and scrape again.
     ScrapeTick,
@@ -407,13 +412,13 @@ impl TraceMsg for Msg {
             Msg::Ack { .. } => "ack",
             Msg::DnsQuery { .. } => "dns-query",
             Msg::ScrapeTick => "scrape-tick",
-            Msg::LeaseRequest { .. } => "lease-request",
+            Msg::LeaseCall { .. } => "lease-call",
             Msg::Promote { .. } => "promote",
             Msg::SetStreamCapacity { .. } => "set-stream-capacity",
             Msg::Impair { .. } => "impair",
             Msg::SetClockDrift { .. } => "set-clock-drift",
             Msg::SetOrigin { .. } => "set-origin",
-            Msg::LeaseGrant { .. } => "lease-grant",
+            Msg::LeaseAnswer { .. } => "lease-answer",
             Msg::Scrape { .. } => "scrape",
             Msg::ScrapeReply { .. } => "scrape-reply",
             Msg::DnsAnswer { .. } => "dns-answer",
@@ -477,7 +482,22 @@ impl TraceMsg for Msg {
             Msg::DnsQuery { id, name, .. } => mix_stream(&[id], name),
             Msg::DnsAnswer { id, target, ttl_ns, .. } => mix(&[id, u64::from(target), ttl_ns]),
             Msg::Scrape { round } => mix(&[round]),
-            Msg::LeaseRequest { id } | Msg::LeaseGrant { id } => mix(&[id]),
+            Msg::LeaseCall { id, incarnation, call } => match call {
+                LeaseCall::Get => mix(&[id, u64::from(incarnation)]),
+                LeaseCall::Update {
+                    expected_version,
+                    duration,
+                } => mix(&[id, u64::from(incarnation), expected_version, duration.as_nanos()]),
+            },
+            Msg::LeaseAnswer { id, answer } => match answer {
+                LeaseAnswer::Record(record) => {
+                    let holder = record
+                        .holder
+                        .map_or(0, |h| 1 + (u64::from(h.client) << 32 | u64::from(h.incarnation)));
+                    mix(&[id, holder, record.duration.as_nanos(), record.version])
+                }
+                LeaseAnswer::Conflict => mix(&[id, u64::MAX]),
+            },
             Msg::Promote {
                 stream,
                 detected_ns,

@@ -9,7 +9,7 @@ use crate::control::alert::AlertEngine;
 use crate::control::content::{ContentConfig, PlaylistCheck};
 use crate::control::dns::{FailoverRecord, ResolverCache, RoundRobinRecord};
 use crate::control::failover::{Failback, InputSelector};
-use crate::control::lease::{LeaseConfig, LeaseStore};
+use crate::control::lease::LeaseConfig;
 use crate::control::passive::{NginxPassive, OutlierConfig, OutlierDetector, Passive};
 use crate::control::player::PlayerConfig;
 use crate::control::reconnect::Backoff;
@@ -30,7 +30,7 @@ use super::super::encoder::{Encoder, EncoderConfig, UplinkTarget};
 use super::super::ingest::{Ingest, IngestConfig};
 use super::super::lb::{LbConfig, LoadBalancer};
 use super::super::lease::LeaseStoreNode;
-use super::super::manager::{Manager, ManagerConfig};
+use super::super::manager::{LeaseSetup, Manager, ManagerConfig};
 use super::super::monitor::{Monitor, ScrapeTargets};
 use super::super::origin::{Inputs, Origin, OriginMedia, OriginStream};
 use super::super::shield::Shield;
@@ -190,7 +190,13 @@ impl<'a> Spawner<'a> {
             name: format!("manager-{}", index + 1),
             lease: nodes.lease.map(|store| {
                 let first_ask = SimDuration::from_nanos(lease.retry_period.as_nanos() / 2 * u64::from(index));
-                (lease, store, SimTime::ZERO + first_ask)
+                LeaseSetup {
+                    config: lease,
+                    store,
+                    client: index,
+                    first_try: SimTime::ZERO + first_ask,
+                    rng: rng_for(self.seed, &format!("manager-{}/lease", index + 1)),
+                }
             }),
             names: nodes.names_of(targets.iter().copied()),
             targets,
@@ -231,10 +237,7 @@ impl<'a> Spawner<'a> {
         };
         let manager = self.manager(1);
         self.spawn(second, class::MANAGER, manager);
-        let store = LeaseStoreNode::new(
-            vec![nodes.manager, second],
-            LeaseStore::new(self.lease_config().duration),
-        );
+        let store = LeaseStoreNode::new(vec![nodes.manager, second]);
         self.spawn(lease, class::LEASE, store);
     }
 
