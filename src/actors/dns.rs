@@ -1,5 +1,7 @@
-//! The authoritative DNS actor: health-checks its targets like Route 53 health checkers
-//! (`control::health`) and answers queries with the current target and TTL. `dns-1`
+//! The authoritative DNS actor: health-checks its targets like Route 53's checkers,
+//! from `dns.health.checkers` uncoordinated checkers whose verdicts
+//! `control::quorum::HealthQuorum` combines (a probe's id carries its checker), and
+//! answers queries with the current target and TTL. `dns-1`
 //! keeps a `control::dns::FailoverRecord` for each stream's ingest name, over that
 //! stream's servers in order of preference (one health check per server, shared by
 //! the records, as Route 53 health checks are): a flip of a record is the switch of a
@@ -21,11 +23,12 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use crate::control::dns::{FailoverRecord, RoundRobinRecord};
-use crate::control::health::{Health, HealthChecker, HealthConfig};
+use crate::control::health::{Health, HealthConfig};
+use crate::control::quorum::HealthQuorum;
 use crate::sim::{Behavior, Ctx, Input, NodeId, Places};
 use crate::time::{SimDuration, SimTime};
 
-use super::{checker_from, impair, Deadline, Msg, Party, SharedRecorder, ViewerOrder, CONTROL_MESSAGE_BYTES};
+use super::{first_checks, impair, Deadline, Msg, Party, SharedRecorder, ViewerOrder, CONTROL_MESSAGE_BYTES};
 
 /// What the names answer with.
 pub enum Record {
@@ -35,15 +38,31 @@ pub enum Record {
     RoundRobin(RoundRobinRecord),
 }
 
+/// How the server's checkers probe: one checker's settings, each checker's probe
+/// phase per target, and the share of checkers that must see a target healthy.
+pub struct Checks {
+    pub config: HealthConfig,
+    pub phases: Vec<Vec<SimDuration>>,
+    pub healthy_above: f64,
+}
+
+impl Checks {
+    fn quorum(&self, now: SimTime) -> HealthQuorum {
+        let first: Vec<Vec<SimTime>> = (self.phases.iter())
+            .map(|phases| first_checks(&self.config, phases, now))
+            .collect();
+        HealthQuorum::new(self.config, &first, self.healthy_above)
+    }
+}
+
 pub struct Dns {
     targets: Vec<NodeId>,
     /// Each target's place in `targets`, by node id: the CDN's name health-checks every
     /// edge, and each answer finds its target in one step.
     target_places: Places,
     names: Vec<String>,
-    health_config: HealthConfig,
-    phases: Vec<SimDuration>,
-    health: HealthChecker,
+    checks: Checks,
+    health: HealthQuorum,
     record: Record,
     detected_at: Vec<Option<SimTime>>,
     /// How this server's health checks are named in records (`dns-1 health check`).
@@ -83,8 +102,7 @@ impl Dns {
         name: &str,
         targets: Vec<NodeId>,
         names: Vec<String>,
-        health_config: HealthConfig,
-        phases: Vec<SimDuration>,
+        checks: Checks,
         record: Record,
         recorder: SharedRecorder,
     ) -> Self {
@@ -93,9 +111,8 @@ impl Dns {
             target_places: Places::of(&targets),
             targets,
             names,
-            health: checker_from(health_config, &phases, SimTime::ZERO),
-            health_config,
-            phases,
+            health: checks.quorum(SimTime::ZERO),
+            checks,
             record,
             detected_at: vec![None; n],
             check_name: format!("{name} health check"),
@@ -210,8 +227,11 @@ impl Dns {
     }
 
     fn pump(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        while let Some(probe) = self.health.poll_probe() {
-            let probe_msg = Msg::Probe { id: probe.probe_id };
+        let checkers = self.health.checkers() as u64;
+        while let Some((checker, probe)) = self.health.poll_probe() {
+            // Each checker numbers its probes; the id on the wire says whose it is.
+            let id = probe.probe_id * checkers + checker as u64;
+            let probe_msg = Msg::Probe { id };
             ctx.send(self.targets[probe.target], probe_msg, CONTROL_MESSAGE_BYTES);
         }
         while let Some(event) = self.health.poll_event() {
@@ -243,7 +263,7 @@ impl Behavior for Dns {
             Input::Start => {}
             // The record is configuration and survives; the checkers start afresh.
             Input::Restart => {
-                self.health = checker_from(self.health_config, &self.phases, ctx.now());
+                self.health = self.checks.quorum(ctx.now());
                 // The new checker reports only changes from "all up": a member left
                 // marked down would never come back. (A failover record keeps its state;
                 // a primary that recovers while it is marked down is then not seen until
@@ -265,7 +285,9 @@ impl Behavior for Dns {
                 msg: Msg::ProbeAck { id, .. },
             } => {
                 if let Some(target) = self.target_places.get(from) {
-                    self.health.handle_response(ctx.now(), target, id);
+                    let checkers = self.health.checkers() as u64;
+                    let (checker, probe_id) = ((id % checkers) as usize, id / checkers);
+                    self.health.handle_response(ctx.now(), checker, target, probe_id);
                 }
             }
             Input::Msg {

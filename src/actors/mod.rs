@@ -50,16 +50,20 @@ pub fn answer_liveness_scrape(input: &Input<Msg>, ctx: &mut Ctx<'_, Msg>) -> boo
 /// A health checker whose first probes go out at the first instants ≥ `now` on each
 /// target's phase (used at start and after a restart, which loses the checker's state).
 pub fn checker_from(health: HealthConfig, phases: &[SimDuration], now: SimTime) -> HealthChecker {
+    HealthChecker::new(health, &first_checks(&health, phases, now))
+}
+
+/// When each target is first probed from `now` on: the first instant on its phase.
+pub fn first_checks(health: &HealthConfig, phases: &[SimDuration], now: SimTime) -> Vec<SimTime> {
     let interval = health.interval.as_nanos();
-    let first_checks: Vec<SimTime> = phases
+    phases
         .iter()
         .map(|phase| {
             let phase = phase.as_nanos() % interval;
             let base = now.as_nanos().saturating_sub(phase).div_ceil(interval) * interval;
             SimTime::from_nanos(base + phase)
         })
-        .collect();
-    HealthChecker::new(health, &first_checks)
+        .collect()
 }
 
 /// The one pending timer of a state machine driven through its `poll_timeout`: re-armed

@@ -5,8 +5,9 @@
 //! zone serves every member); and a resolver cache that keeps an answer for its TTL, or
 //! longer if the resolver is one of the TTL violators.
 //!
-//! Published behaviour (docs/model.md, "CDN, DNS and load balancing"): Route 53 health checks every 30 s (fast:
-//! 10 s) with failure threshold 3, record TTL ≤ 60 s recommended (Route 53 developer
+//! Published behaviour (docs/model.md, "CDN, DNS and load balancing"): Route 53 health
+//! checks every 30 s (fast: 10 s) with failure threshold 3 from several checkers
+//! (`control::quorum`), record TTL ≤ 60 s recommended (Route 53 developer
 //! guide); when every target is unhealthy Route 53 answers as if all were healthy, i.e.
 //! with the primary. About 8.7% of resolvers stretch TTLs ("TTL Violation of DNS
 //! Resolvers in the Wild", PAM 2023). Long-lived connections never re-resolve until

@@ -17,5 +17,6 @@ pub mod lease;
 pub mod passive;
 pub mod placement;
 pub mod player;
+pub mod quorum;
 pub mod reconnect;
 pub mod vrrp;

@@ -424,6 +424,47 @@ impl Default for HealthCfg {
     }
 }
 
+/// Route 53 health checks (`dns.health`): each of `checkers` checker regions probes on
+/// its own schedule and applies the thresholds itself; the endpoint is healthy while
+/// more than `healthy_above` of the checkers report it healthy (`control::quorum`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsHealthCfg {
+    pub interval: Dur,
+    pub timeout: Dur,
+    pub fall: u32,
+    pub rise: u32,
+    /// Checker regions probing each endpoint (Route 53: all 8 when none are named).
+    pub checkers: u32,
+    /// Healthy while more than this share of the checkers say so (Route 53: 0.18).
+    pub healthy_above: f64,
+}
+
+impl DnsHealthCfg {
+    /// One checker's settings.
+    pub fn to_config(&self) -> crate::control::health::HealthConfig {
+        crate::control::health::HealthConfig {
+            interval: self.interval.0,
+            timeout: self.timeout.0,
+            fall: self.fall,
+            rise: self.rise,
+        }
+    }
+}
+
+impl Default for DnsHealthCfg {
+    fn default() -> Self {
+        DnsHealthCfg {
+            interval: dur("30s"),
+            timeout: dur("4s"),
+            fall: 3,
+            rise: 3,
+            checkers: crate::control::quorum::ROUTE53_CHECKERS,
+            healthy_above: crate::control::quorum::ROUTE53_HEALTHY_ABOVE,
+        }
+    }
+}
+
 /// Stream managers: one, or an active/standby pair elected by lease (timing from
 /// Kubernetes client-go leader election).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -452,8 +493,9 @@ impl Default for Managers {
 pub struct DnsCfg {
     /// Record TTL; Route 53 recommends at most 60 s.
     pub ttl: Dur,
-    /// Route 53 health checks: every 30 s, failure threshold 3 both ways, 4 s to answer.
-    pub health: HealthCfg,
+    /// Route 53 health checks: every 30 s, failure threshold 3 both ways, 4 s to answer,
+    /// from 8 checker regions, healthy while more than 18% of them say so.
+    pub health: DnsHealthCfg,
     /// Share of resolvers that stretch TTLs (≈8.7%, "TTL Violation of DNS Resolvers in
     /// the Wild", PAM 2023); the encoder's resolver is one with this probability.
     pub violator_share: f64,
@@ -471,12 +513,7 @@ impl Default for DnsCfg {
     fn default() -> Self {
         DnsCfg {
             ttl: dur("60s"),
-            health: HealthCfg {
-                interval: dur("30s"),
-                timeout: dur("4s"),
-                fall: 3,
-                rise: 3,
-            },
+            health: DnsHealthCfg::default(),
             violator_share: 0.087,
             stretched_ttl: dur("10m"),
             query_timeout: dur("5s"),

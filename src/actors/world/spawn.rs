@@ -24,7 +24,7 @@ use crate::sim::{rng_for, Dest, Kernel, NodeId, Places};
 use crate::time::{SimDuration, SimTime};
 
 use super::super::cohort::{Cohort, CohortConfig, EdgeChoice, Joins};
-use super::super::dns::{Dns, Record};
+use super::super::dns::{Checks, Dns, Record};
 use super::super::edge::{Edge, EdgeConfig, ShieldFeed};
 use super::super::encoder::{Encoder, EncoderConfig, UplinkTarget};
 use super::super::ingest::{Ingest, IngestConfig};
@@ -402,16 +402,15 @@ impl<'a> Spawner<'a> {
     pub(super) fn dns_failover(&mut self) {
         let (s, plan) = (self.s, self.plan);
         let Some(id) = plan.nodes.dns else { return };
-        let health = s.dns.health.to_config();
         let servers: Vec<NodeId> = plan.nodes.ingest.clone().collect();
-        let phases = probe_phases(self.seed, "dns-1/health-phase", servers.len(), health.interval);
+        let checks = self.route53_checks("dns-1", servers.len());
         let record = Record::Failover(
             (plan.preferences.iter())
                 .map(|members| (FailoverRecord::new(members.len(), s.dns.ttl.0), members.clone()))
                 .collect(),
         );
         let names = plan.nodes.names_of(servers.iter().copied());
-        let dns = Dns::new("dns-1", servers, names, health, phases, record, self.recorder.clone());
+        let dns = Dns::new("dns-1", servers, names, checks, record, self.recorder.clone());
         self.spawn(id, class::DNS, dns);
     }
 
@@ -444,16 +443,37 @@ impl<'a> Spawner<'a> {
         self.spawn(nodes.monitor, class::MONITOR, monitor);
     }
 
+    /// The Route 53 checkers of DNS server `name` over `targets` targets: each checker
+    /// probes each target at a phase drawn from the seed. The first checker keeps the
+    /// stream a lone checker always drew from.
+    fn route53_checks(&self, name: &str, targets: usize) -> Checks {
+        let health = &self.s.dns.health;
+        let config = health.to_config();
+        let phases = (0..health.checkers)
+            .map(|c| {
+                let stream = match c {
+                    0 => format!("{name}/health-phase"),
+                    c => format!("{name}/health-phase/checker-{}", c + 1),
+                };
+                probe_phases(self.seed, &stream, targets, config.interval)
+            })
+            .collect();
+        Checks {
+            config,
+            phases,
+            healthy_above: health.healthy_above,
+        }
+    }
+
     /// `cdn-dns`, the round-robin record of the CDN name.
     pub(super) fn cdn_dns(&mut self) {
         let (s, plan) = (self.s, self.plan);
         let Some(id) = plan.nodes.cdn_dns else { return };
-        let health = s.dns.health.to_config();
         let edges: Vec<NodeId> = plan.nodes.edges.clone().collect();
-        let phases = probe_phases(self.seed, "cdn-dns/health-phase", edges.len(), health.interval);
+        let checks = self.route53_checks("cdn-dns", edges.len());
         let record = Record::RoundRobin(RoundRobinRecord::new(edges.len(), s.dns.ttl.0, s.dns.health_checked));
         let names = plan.nodes.names_of(edges.iter().copied());
-        let dns = Dns::new("cdn-dns", edges, names, health, phases, record, self.recorder.clone());
+        let dns = Dns::new("cdn-dns", edges, names, checks, record, self.recorder.clone());
         self.spawn(id, class::DNS, dns);
     }
 

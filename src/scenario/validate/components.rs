@@ -250,6 +250,26 @@ fn check_dns(c: &mut Checker<'_>, s: &Scenario) {
                 "Route 53 checks every 30 s with threshold 3",
             );
         }
+        if !(1..=MAX_DNS_CHECKERS).contains(&d.health.checkers) {
+            c.error(
+                "dns.health.checkers",
+                format!(
+                    "dns.health.checkers = {} is outside 1 … {MAX_DNS_CHECKERS}",
+                    d.health.checkers
+                ),
+                "Route 53 checks from 8 regions when none are named; 1 is a single checker",
+            );
+        }
+        if !(0.0..1.0).contains(&d.health.healthy_above) {
+            c.error(
+                "dns.health.healthy_above",
+                format!(
+                    "dns.health.healthy_above = {} is outside [0, 1): no endpoint could be healthy",
+                    d.health.healthy_above
+                ),
+                "Route 53 counts an endpoint healthy while more than 0.18 of its checkers say so",
+            );
+        }
         if d.ttl.0.is_zero() {
             c.error(
                 "dns.ttl",

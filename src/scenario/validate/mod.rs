@@ -45,6 +45,8 @@ const MIN_HEALTH_INTERVAL: SimDuration = SimDuration::from_millis(10);
 /// Shortest DNS health-check interval: Route 53's fast health checks (Route 53 API
 /// Reference, `HealthCheckConfig.RequestInterval`: 10 or 30 s, 30 by default).
 const MIN_DNS_HEALTH_INTERVAL: SimDuration = SimDuration::from_secs(10);
+/// Route 53 has 8 checker regions; more than this many checkers is a typo.
+const MAX_DNS_CHECKERS: u32 = 64;
 /// Shortest first reconnect delay, and most attempts: OBS Studio's settings allow a
 /// retry delay of 1 to 30 s and 1 to 10000 retries (obs-studio
 /// `frontend/forms/OBSBasicSettings.ui`, `reconnectRetryDelay`, `reconnectMaxRetries`).
