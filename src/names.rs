@@ -55,3 +55,13 @@ macro_rules! named_enum {
         }
     };
 }
+
+/// A stream as every output and log line names it: `stream-1` for index 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamName(pub usize);
+
+impl std::fmt::Display for StreamName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "stream-{}", self.0 + 1)
+    }
+}

@@ -25,6 +25,7 @@ use smallvec::SmallVec;
 use crate::control::dns::{FailoverRecord, RoundRobinRecord};
 use crate::control::health::{Health, HealthConfig};
 use crate::control::quorum::HealthQuorum;
+use crate::names::StreamName;
 use crate::sim::{Behavior, Ctx, Input, NodeId, Places};
 use crate::time::{SimDuration, SimTime};
 
@@ -211,7 +212,7 @@ impl Dns {
                 continue;
             }
             let (from, to) = (&self.names[before], &self.names[after]);
-            tracing::info!(stream, %from, %to, "DNS record flipped");
+            tracing::info!(stream = %StreamName(stream), %from, %to, "DNS record flipped");
             // Back to a healthy primary is a failback; "back" to the primary because
             // every target is down (Route 53 answers as if all were healthy) is not.
             let failback = after_member == 0 && record.is_healthy(0);

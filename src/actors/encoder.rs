@@ -7,6 +7,7 @@
 
 use crate::control::dns::{Answer, ResolverCache};
 use crate::control::reconnect::{Backoff, Reconnector};
+use crate::names::StreamName;
 use crate::sim::{Behavior, Ctx, Dest, Input, NodeId};
 use crate::time::{SimDuration, SimTime};
 
@@ -75,6 +76,11 @@ pub struct Encoder {
 }
 
 impl Encoder {
+    /// This encoder's stream, as log lines name it.
+    fn stream_name(&self) -> StreamName {
+        StreamName(self.config.stream as usize)
+    }
+
     pub fn new(config: EncoderConfig, targets: Vec<UplinkTarget>, recorder: SharedRecorder) -> Self {
         let uplinks = targets
             .into_iter()
@@ -147,16 +153,17 @@ impl Encoder {
     }
 
     fn connection_failed(&mut self, uplink: usize, ctx: &mut Ctx<'_, Msg>) {
+        let stream = self.stream_name();
         let link = &mut self.uplinks[uplink];
         match link.reconnector.failed() {
             Some(delay) => {
-                tracing::debug!(uplink, %delay, "encoder connection lost; reconnecting after backoff");
+                tracing::debug!(%stream, uplink, %delay, "encoder connection lost; reconnecting after backoff");
                 link.session = Session::WaitingToRetry;
                 let retry = Msg::RetryConnect { uplink: uplink as u32 };
                 ctx.timer_at(ctx.now() + delay, retry);
             }
             None => {
-                tracing::warn!(uplink, "encoder gave up reconnecting");
+                tracing::warn!(%stream, uplink, "encoder gave up reconnecting");
                 link.session = Session::GaveUp;
             }
         }
@@ -332,7 +339,7 @@ impl Behavior for Encoder {
                     if link.session == Session::Connected {
                         let silent_until = link.last_ack + self.config.ack_timeout;
                         if silent_until <= ctx.now() {
-                            tracing::debug!(uplink, "no acknowledgement; the connection is broken");
+                            tracing::debug!(stream = %self.stream_name(), uplink, "no acknowledgement; the connection is broken");
                             self.connection_failed(uplink, ctx);
                         } else {
                             ctx.timer_at(silent_until, Msg::AckCheck { conn });

@@ -14,6 +14,7 @@
 
 use crate::control::content::{ContentCheck, ContentConfig};
 use crate::control::failover::SwitchReason;
+use crate::names::StreamName;
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId};
 use crate::time::{SimDuration, SimTime};
 
@@ -166,7 +167,7 @@ impl Ingest {
         };
         if lane.content_reported != Some(at) {
             lane.content_reported = Some(at);
-            tracing::info!(ingest = %self.name, stream, fault = fault.name(), %at, "content check failed");
+            tracing::info!(ingest = %self.name, stream = %StreamName(stream), fault = fault.name(), %at, "content check failed");
             self.recorder
                 .borrow_mut()
                 .content_failed(&self.name, stream, fault.name(), at);

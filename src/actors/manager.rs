@@ -25,6 +25,7 @@ use crate::control::failover::{ActivePassive, Failback, SwitchReason};
 use crate::control::health::{Health, HealthChecker, HealthConfig};
 use crate::control::lease::{Identity, LeaseClient, LeaseConfig};
 use crate::control::placement::{Move, Placement};
+use crate::names::StreamName;
 use crate::sim::{Behavior, Ctx, Input, NodeId, SimRng};
 use crate::time::{SimDuration, SimTime};
 
@@ -268,7 +269,7 @@ impl Manager {
         let now = ctx.now();
         for (stream, from, to) in moved {
             let names = &self.config.names;
-            tracing::info!(stream, from = %names[from], to = %names[to], "origin switch");
+            tracing::info!(stream = %StreamName(stream), from = %names[from], to = %names[to], "origin switch");
             if !leader {
                 continue;
             }
@@ -362,7 +363,7 @@ impl Manager {
                     steered.unsent_switch = Some((detected, reason));
                     continue;
                 }
-                tracing::info!(stream, from = %names[from], to = %names[to], reason = ?switch.reason, "ingest switch");
+                tracing::info!(stream = %StreamName(stream), from = %names[from], to = %names[to], reason = ?switch.reason, "ingest switch");
                 // The promoted server takes the address itself: a manager cut off from
                 // it cannot move it. The server records the episode once it holds it.
                 steered.last_switch = (detected.as_nanos(), reason);

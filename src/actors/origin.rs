@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::control::failover::InputSelector;
 use crate::metrics::SegmentRecord;
+use crate::names::StreamName;
 use crate::sim::{Behavior, Ctx, Input, NodeId};
 use crate::time::{SimDuration, SimTime};
 
@@ -164,7 +165,7 @@ impl Origin {
             }
             for (from, to) in switches {
                 let (from, to) = (&self.names[from as usize], &self.names[to as usize]);
-                tracing::info!(stream, %from, %to, "origin input switch");
+                tracing::info!(stream = %StreamName(stream), %from, %to, "origin input switch");
                 let by = format!("{} input selector", self.names[ctx.me() as usize]);
                 self.recorder
                     .borrow_mut()

@@ -3,6 +3,7 @@
 //! chrome://tracing): faults, stream outages, failover phases and alerts as spans on
 //! their own tracks.
 
+use crate::names::StreamName;
 use serde::Serialize;
 use serde_json::json;
 
@@ -73,7 +74,7 @@ pub fn trace_json(run: &RunOutput) -> String {
     ];
     for &(stream, from, to) in &run.outages_s {
         let label = if run.summary.streams > 1 {
-            format!("stream-{} not playable", stream + 1)
+            format!("{} not playable", StreamName(stream as usize))
         } else {
             "stream not playable".to_string()
         };

@@ -2,6 +2,7 @@
 //! per-second timeline.
 
 use super::*;
+use crate::names::StreamName;
 
 /// One row of `stalls.csv`: a stall a viewer recovered from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -63,7 +64,7 @@ pub(super) fn viewer_row(id: usize, v: &ViewerRecord) -> ViewerRow {
     ViewerRow {
         viewer: id.to_string(),
         edge: v.edge.clone(),
-        stream: format!("stream-{}", v.stream + 1),
+        stream: StreamName(v.stream as usize).to_string(),
         joined_s: v.joined_at.map(SimTime::as_secs_f64),
         startup_ms: v.startup.map(SimDuration::as_millis_f64),
         stalls: f64::from(v.stalls),
@@ -517,7 +518,7 @@ pub fn failover_rows(rec: &Recorder) -> Vec<FailoverRow> {
             stream: if e.stream == ALL_STREAMS {
                 "all".to_string()
             } else {
-                format!("stream-{}", e.stream + 1)
+                StreamName(e.stream).to_string()
             },
             kind: if e.failback { "failback" } else { "failover" }.to_string(),
             fault: e.fault.clone().unwrap_or_default(),
