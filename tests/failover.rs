@@ -87,6 +87,31 @@ fn quickstart_failover_is_detect_switch_reconnect_and_keyframe() {
 }
 
 #[test]
+fn stalls_are_counted_by_duration_band_and_the_bands_add_up() {
+    let out = run_scenario(&common::short_quickstart(&[]), 1, None, false).unwrap();
+    let s = &out.summary;
+    let bands = s.stall_count_by_duration;
+    assert_eq!(bands.total(), s.stall_count);
+    // Recounted from stalls.csv and the stalls still under way at the end.
+    let mut expected = [0u64; 3];
+    let unfinished = (out.viewers.iter())
+        .filter_map(|v| v.stalled_at_end)
+        .map(|at| s.sim_duration_s - at.as_secs_f64());
+    for duration_s in out.stalls.iter().map(|r| r.duration_s).chain(unfinished) {
+        expected[usize::from(duration_s >= 0.1) + usize::from(duration_s >= 1.0)] += 1;
+    }
+    assert_eq!([bands.under_100ms, bands.from_100ms_to_1s, bands.from_1s], expected);
+    // The crash outlasts every viewer's buffer: each has a long stall.
+    assert!(bands.from_1s >= s.viewers, "{bands:?}");
+    let json = serde_json::to_value(s).unwrap();
+    assert_eq!(json["stall_count_by_duration"]["1s_and_over"], bands.from_1s);
+    assert_eq!(
+        s.metric("stall_count_by_duration.under_100ms"),
+        Some(bands.under_100ms as f64)
+    );
+}
+
+#[test]
 fn no_fault_means_no_loss_no_stall_and_full_availability() {
     let mut scenario = common::short_quickstart(&[]);
     scenario.faults.clear();

@@ -21,7 +21,7 @@ use crate::time::{SimDuration, SimTime};
 pub use records::*;
 pub use summary::{
     alert_rows, alert_scores, fault_rows, node_rows, outages, summarize, viewer_rows, AlertRow, FailoverRow, FaultRow,
-    NodeRow, StallRow, Summary, TimelineRow, ViewerRow,
+    NodeRow, StallBand, StallBands, StallRow, Summary, TimelineRow, ViewerRow,
 };
 
 /// Everything measured during one run.

@@ -68,11 +68,12 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
     }
     let _ = writeln!(
         out,
-        "viewers   {} ({} started, startup p50 {}); {} stalls, {:.1} s stalled in all; rebuffering {:.3}%",
+        "viewers   {} ({} started, startup p50 {}); {} stalls ({}), {:.1} s stalled in all; rebuffering {:.3}%",
         s.viewers,
         s.viewers_started,
         secs(s.startup_ms_p50),
         s.stall_count,
+        stall_bands(&s.stall_count_by_duration),
         s.stall_s_total,
         s.rebuffer_ratio * 100.0
     );
@@ -92,4 +93,12 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
     }
     let _ = write!(out, "stream    availability {:.4}%", s.availability * 100.0);
     out
+}
+
+/// Stalls by duration band, as the headline and the report's card say it.
+pub fn stall_bands(bands: &crate::metrics::StallBands) -> String {
+    format!(
+        "{} under 0.1 s, {} of 0.1-1 s, {} of 1 s or more",
+        bands.under_100ms, bands.from_100ms_to_1s, bands.from_1s
+    )
 }

@@ -56,6 +56,57 @@ pub struct FramesDropped {
 }
 
 /// Failover latency (fault onset → first frame on the new path) over episodes.
+/// How long a stall lasted, in the bands the headline and `summary.json` count: under
+/// 0.1 s (a wait a viewer may not notice), 0.1 s to 1 s, and 1 s or more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StallBand {
+    Under100Ms,
+    From100MsTo1S,
+    From1S,
+}
+
+impl StallBand {
+    pub fn of(stalled: SimDuration) -> StallBand {
+        if stalled < SimDuration::from_millis(100) {
+            StallBand::Under100Ms
+        } else if stalled < SimDuration::from_secs(1) {
+            StallBand::From100MsTo1S
+        } else {
+            StallBand::From1S
+        }
+    }
+}
+
+/// Stalls counted by [`StallBand`]; a stall still under way at the end of the run
+/// counts by how long it had lasted. The three add up to `stall_count`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StallBands {
+    pub under_100ms: u64,
+    #[serde(rename = "100ms_to_1s")]
+    pub from_100ms_to_1s: u64,
+    #[serde(rename = "1s_and_over")]
+    pub from_1s: u64,
+}
+
+impl StallBands {
+    /// The stalls that began once measuring did (those `stall_count` counts).
+    fn of(rec: &Recorder) -> StallBands {
+        let mut bands = StallBands::default();
+        for (began, ended) in stall_intervals(rec).filter(|&(began, _)| began >= rec.measure_from) {
+            match StallBand::of(ended - began) {
+                StallBand::Under100Ms => bands.under_100ms += 1,
+                StallBand::From100MsTo1S => bands.from_100ms_to_1s += 1,
+                StallBand::From1S => bands.from_1s += 1,
+            }
+        }
+        bands
+    }
+
+    pub fn total(&self) -> u64 {
+        self.under_100ms + self.from_100ms_to_1s + self.from_1s
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencyStats {
     pub count: u64,
@@ -99,6 +150,10 @@ pub struct Summary {
     pub leader_changes: u64,
     pub stall_s_total: f64,
     pub stall_count: u64,
+    /// `stall_count` by how long each stall lasted: most stalls of a live player are
+    /// short waits for a segment, and the few long ones are what viewers notice.
+    #[serde(default)]
+    pub stall_count_by_duration: StallBands,
     pub rebuffer_ratio: f64,
     pub availability: f64,
     /// Share of time each edge held a fresh copy of each stream (see
@@ -213,6 +268,7 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         leader_changes: rec.leadership.iter().filter(|l| l.1).count() as u64,
         stall_s_total: stall_time.as_secs_f64(),
         stall_count: rec.viewers.iter().map(|v| u64::from(v.stalls)).sum(),
+        stall_count_by_duration: StallBands::of(rec),
         rebuffer_ratio: if watched > 0.0 {
             stall_time.as_secs_f64() / watched
         } else {

@@ -21,6 +21,9 @@ pub enum MeasureWindow {
 /// The metrics `[[expect]]` can measure during a window.
 pub const WINDOWED_METRICS: &[&str] = &[
     "stall_count",
+    "stall_count_by_duration.under_100ms",
+    "stall_count_by_duration.100ms_to_1s",
+    "stall_count_by_duration.1s_and_over",
     "stall_s_total",
     "failovers",
     "failover_latency_ms.count",
@@ -56,18 +59,28 @@ pub(super) fn window_span(rec: &Recorder, window: &MeasureWindow) -> Option<(Sim
     }
 }
 
-/// `metric` ([`WINDOWED_METRICS`]) over `[from, to)`.
-pub fn windowed_metric(rec: &Recorder, metric: &str, from: SimTime, to: SimTime) -> Option<f64> {
-    let within = |t: SimTime| from <= t && t < to;
-    let overlap = |a: SimTime, b: SimTime| b.min(to).saturating_since(a.max(from));
-    // Every stall as an interval: those that ended, and those still under way.
-    let stalls = (rec.stall_durations.iter())
+/// Every stall as an interval `(began, ended)`: those that ended, and those still under
+/// way at the end of the run (ended then).
+pub(super) fn stall_intervals(rec: &Recorder) -> impl Iterator<Item = (SimTime, SimTime)> + '_ {
+    (rec.stall_durations.iter())
         .map(|&(_, resumed, stalled)| (resumed - stalled, resumed))
         .chain(
             rec.viewers
                 .iter()
                 .filter_map(|v| v.stalled_at_end.map(|at| (at, rec.shape.end))),
-        );
+        )
+}
+
+/// `metric` ([`WINDOWED_METRICS`]) over `[from, to)`.
+pub fn windowed_metric(rec: &Recorder, metric: &str, from: SimTime, to: SimTime) -> Option<f64> {
+    let within = |t: SimTime| from <= t && t < to;
+    let overlap = |a: SimTime, b: SimTime| b.min(to).saturating_since(a.max(from));
+    let stalls = stall_intervals(rec);
+    let band = |band: StallBand| {
+        (stall_intervals(rec))
+            .filter(|&(start, end)| within(start) && StallBand::of(end - start) == band)
+            .count() as f64
+    };
     let failovers = || {
         (failover_rows(rec).into_iter())
             .filter(|r| r.kind == "failover" && within(SimTime::from_nanos((r.onset_ms * 1e6).round() as u64)))
@@ -80,6 +93,9 @@ pub fn windowed_metric(rec: &Recorder, metric: &str, from: SimTime, to: SimTime)
     };
     Some(match metric {
         "stall_count" => stalls.filter(|&(start, _)| within(start)).count() as f64,
+        "stall_count_by_duration.under_100ms" => band(StallBand::Under100Ms),
+        "stall_count_by_duration.100ms_to_1s" => band(StallBand::From100MsTo1S),
+        "stall_count_by_duration.1s_and_over" => band(StallBand::From1S),
         "stall_s_total" => stalls
             .fold(SimDuration::ZERO, |total, (start, end)| total + overlap(start, end))
             .as_secs_f64(),
@@ -132,6 +148,9 @@ pub const METRICS: &[&str] = &[
     "leader_changes",
     "stall_s_total",
     "stall_count",
+    "stall_count_by_duration.under_100ms",
+    "stall_count_by_duration.100ms_to_1s",
+    "stall_count_by_duration.1s_and_over",
     "rebuffer_ratio",
     "availability",
     "edge_availability",
