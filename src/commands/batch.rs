@@ -609,6 +609,9 @@ fn finish_compare(plan: &Plan, records: &[&RunRecord], out: &Path) -> i32 {
     for line in compare::text_table(&c) {
         say!("{line}");
     }
+    for line in compare::verdict(&c) {
+        say!("verdict   {line}");
+    }
     for (setup, seed, error) in &c.failed_runs {
         let replay = plan
             .setups

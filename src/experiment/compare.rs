@@ -1,10 +1,11 @@
 //! `failcast compare`: setups run on the same seeds (so workload and fault draws are
-//! paired), each metric summarised per setup (mean, p50, p95, 95% confidence interval
-//! of the mean) and the paired difference to the first setup with its interval.
+//! paired), each metric summarised per setup (mean, p50, p95, 95% bootstrap confidence
+//! interval of the mean) and the paired difference to the first setup with its interval.
 
 use serde::{Deserialize, Serialize};
 
 use super::batch::{statistic, Plan, RunRecord};
+use crate::metrics::quantile::nearest_rank;
 
 /// Metrics compared, in table order (per run, from its summary).
 pub const COMPARE_METRICS: &[&str] = &[
@@ -24,37 +25,40 @@ pub const COMPARE_METRICS: &[&str] = &[
     "discontinuities",
 ];
 
-/// Two-sided 97.5% quantiles of Student's t for 1 … 30 degrees of freedom.
-const T_975: [f64; 30] = [
-    12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281, 2.2010, 2.1788, 2.1604, 2.1448,
-    2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860, 2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484,
-    2.0452, 2.0423,
-];
+/// Resamples drawn for a bootstrap interval.
+const BOOTSTRAP_RESAMPLES: usize = 2_000;
 
-/// Student's t quantile for a two-sided 95% interval: the table up to 30 degrees of
-/// freedom, then the Cornish–Fisher expansion around the normal quantile (within
-/// 1e-4 of the exact value there). Plain arithmetic: the same bits on every platform.
-pub fn t_975(df: usize) -> f64 {
-    if df == 0 {
-        return f64::NAN;
+/// The bootstrap's generator seed: fixed, so the same values always give the same
+/// interval, in any process.
+const BOOTSTRAP_SEED: u64 = 0x00b0_0757_2a9d;
+
+/// The 95% bootstrap percentile interval of the mean of `values` (Efron and
+/// Tibshirani, "An Introduction to the Bootstrap", 1993, ch. 13): the 2.5th and 97.5th
+/// percentiles (nearest rank) of the means of 2,000 samples drawn from `values` with
+/// replacement. Every resampled mean lies between the smallest and the largest value,
+/// so the interval never leaves the range the metric can take: a proportion stays in
+/// [0, 1], a latency stays positive, where a t interval does not.
+pub fn bootstrap_interval(values: &[f64]) -> Option<(f64, f64)> {
+    use rand::{Rng, SeedableRng};
+    let n = values.len();
+    if n == 0 {
+        return None;
     }
-    if df <= T_975.len() {
-        return T_975[df - 1];
-    }
-    let z = 1.959_963_984_540_054_f64;
-    let n = df as f64;
-    let (z3, z5, z7) = (z * z * z, z.powi(5), z.powi(7));
-    z + (z3 + z) / (4.0 * n)
-        + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * n * n)
-        + (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / (384.0 * n * n * n)
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(BOOTSTRAP_SEED);
+    let mut means: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| (0..n).map(|_| values[rng.gen_range(0..n)]).sum::<f64>() / n as f64)
+        .collect();
+    means.sort_by(f64::total_cmp);
+    Some((nearest_rank(&means, 0.025)?, nearest_rank(&means, 0.975)?))
 }
 
-/// Fewer values than this give no confidence interval ("too few runs"): from two, the
-/// t interval's half-width rests on one degree of freedom (12.7 standard errors).
+/// Fewer values than this give no confidence interval ("too few runs"): two values
+/// resample to only three distinct means.
 pub const MIN_RUNS_FOR_INTERVAL: usize = 3;
 
-/// A sample's summary: mean, p50, p95 and the 95% confidence interval of the mean
-/// (`None` with fewer than [`MIN_RUNS_FOR_INTERVAL`] values).
+/// A sample's summary: mean, p50, p95 and the 95% bootstrap confidence interval of the
+/// mean ([`bootstrap_interval`]; `None` with fewer than [`MIN_RUNS_FOR_INTERVAL`]
+/// values).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     pub n: usize,
@@ -69,14 +73,10 @@ impl Stats {
     pub fn of(values: &[f64]) -> Stats {
         let n = values.len();
         let mean = statistic("mean", values);
-        let (ci_low, ci_high) = match (mean, n) {
-            (Some(mean), n) if n >= MIN_RUNS_FOR_INTERVAL => {
-                let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64;
-                let half = t_975(n - 1) * (var / n as f64).sqrt();
-                (Some(mean - half), Some(mean + half))
-            }
-            _ => (None, None),
-        };
+        let interval = (n >= MIN_RUNS_FOR_INTERVAL)
+            .then(|| bootstrap_interval(values))
+            .flatten();
+        let (ci_low, ci_high) = (interval.map(|i| i.0), interval.map(|i| i.1));
         Stats {
             n,
             mean,
@@ -273,6 +273,72 @@ pub fn interval_text(stats: &Stats, signed: bool, missing: &str) -> String {
     }
 }
 
+/// Whether a lower value of `metric` is better (`None`: neither, as a count of
+/// failovers, which follows the faults).
+fn lower_is_better(metric: &str) -> Option<bool> {
+    match metric {
+        "availability" => Some(false),
+        "failovers" => None,
+        _ => Some(true),
+    }
+}
+
+/// What an architect can act on, setup by setup against the first: the metrics whose
+/// paired difference has a 95% interval that excludes zero (better or worse), and the
+/// failovers that never recovered. One line per finding; the comparison page leads
+/// with them and the terminal prints them after the table.
+pub fn verdict(c: &Comparison) -> Vec<String> {
+    let first = c.setups.first().map_or("", String::as_str);
+    let mut lines = Vec::new();
+    for (k, setup) in c.setups.iter().enumerate() {
+        let unrecovered = c.failovers_unrecovered.get(k).copied().unwrap_or(0);
+        if unrecovered > 0 {
+            let all = unrecovered + c.failover_latencies_ms.get(k).map_or(0, Vec::len) as u64;
+            lines.push(format!(
+                "{setup}: {unrecovered} of {all} failovers never recovered (no first frame on the new path before the run ended)"
+            ));
+        }
+        if k == 0 {
+            continue;
+        }
+        let mut differs = Vec::new();
+        for m in &c.metrics {
+            let Some(d) = m.setups.get(k).and_then(|s| s.diff.as_ref()) else {
+                continue;
+            };
+            let (Some(mean), Some(low), Some(high)) = (d.mean, d.ci_low, d.ci_high) else {
+                continue;
+            };
+            if low <= 0.0 && high >= 0.0 {
+                continue;
+            }
+            let direction = if mean > 0.0 { "higher" } else { "lower" };
+            let judgement = match lower_is_better(&m.metric) {
+                Some(lower_better) if lower_better == (mean < 0.0) => ", better",
+                Some(_) => ", worse",
+                None => "",
+            };
+            differs.push(format!(
+                "{setup} against {first}: {} {direction} by {} (95% CI [{}, {}], {} paired runs{judgement})",
+                m.metric,
+                fmt(Some(mean.abs())),
+                fmt(Some(low)),
+                fmt(Some(high)),
+                d.n
+            ));
+        }
+        if differs.is_empty() {
+            let runs = c.runs_done.get(k).copied().unwrap_or(0);
+            lines.push(format!(
+                "{setup}: no metric differs from {first} with a 95% interval that excludes zero ({runs} runs)"
+            ));
+        } else {
+            lines.extend(differs);
+        }
+    }
+    lines
+}
+
 /// The terminal table: per metric, a line per setup, with how many runs each figure
 /// covers (`2/3`: two of the setup's three finished runs had a value).
 pub fn text_table(c: &Comparison) -> Vec<String> {
@@ -310,37 +376,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn t_quantiles_match_tables_and_join_smoothly() {
-        assert_eq!(t_975(1), 12.7062);
-        assert_eq!(t_975(30), 2.0423);
-        // The expansion at 30 agrees with the table, and tends to the normal quantile.
-        let at_30 = {
-            let z = 1.959_963_984_540_054_f64;
-            let n = 30.0;
-            z + (z.powi(3) + z) / (4.0 * n)
-                + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * n * n)
-                + (3.0 * z.powi(7) + 19.0 * z.powi(5) + 17.0 * z.powi(3) - 15.0 * z) / (384.0 * n * n * n)
-        };
-        assert!((at_30 - 2.0423).abs() < 1e-4, "{at_30}");
-        assert!((t_975(40) - 2.0211).abs() < 1e-4);
-        assert!((t_975(120) - 1.9799).abs() < 1e-4);
-        assert!((t_975(100_000) - 1.96).abs() < 1e-3);
+    fn the_bootstrap_interval_of_two_point_samples_is_exact() {
+        // Four values, two 0 and two 1: a resampled mean is Binomial(4, ½) / 4, and 0
+        // and 1 each have probability 1/16 > 2.5%: the interval is [0, 1].
+        assert_eq!(bootstrap_interval(&[0.0, 0.0, 1.0, 1.0]), Some((0.0, 1.0)));
+        // Ten, five of each: P(mean ≤ 0.1) = 11/1024 < 2.5% < P(mean ≤ 0.2) = 56/1024.
+        let ten: Vec<f64> = (0..10).map(|i| f64::from(i % 2)).collect();
+        assert_eq!(bootstrap_interval(&ten), Some((0.2, 0.8)));
+        assert_eq!(bootstrap_interval(&[7.0; 5]), Some((7.0, 7.0)));
+        assert_eq!(bootstrap_interval(&[]), None);
     }
 
-    /// statrs computes the exact quantile; failcast keeps its own table and expansion
-    /// because statrs goes through the platform's `ln`/`exp` (libm differs by a last
-    /// bit between platforms), and compare.json must be the same bytes everywhere.
     #[test]
-    fn t_quantiles_are_within_a_ten_thousandth_of_the_exact_ones() {
-        use statrs::distribution::{ContinuousCDF, StudentsT};
-        for df in (1..=200).chain([500, 1_000, 10_000]) {
-            let exact = StudentsT::new(0.0, 1.0, df as f64).unwrap().inverse_cdf(0.975);
-            assert!(
-                (t_975(df) - exact).abs() < 1e-4,
-                "df {df}: {} against {exact}",
-                t_975(df)
-            );
-        }
+    fn intervals_stay_within_what_the_metric_can_take() {
+        // An availability near 1 and a latency with one huge value: a t interval gave
+        // [0.675, 1.085] and a negative latency here.
+        let availability = [0.9, 1.0, 1.0, 1.0];
+        let s = Stats::of(&availability);
+        assert!(s.ci_low.unwrap() >= 0.9 && s.ci_high.unwrap() <= 1.0, "{s:?}");
+        let latency = [900.0, 1_000.0, 1_100.0, 704_892.0];
+        let s = Stats::of(&latency);
+        assert!(s.ci_low.unwrap() >= 900.0 && s.ci_high.unwrap() <= 704_892.0, "{s:?}");
+        // The mean lies inside.
+        assert!(s.ci_low.unwrap() <= s.mean.unwrap() && s.mean.unwrap() <= s.ci_high.unwrap());
     }
 
     #[test]
@@ -372,14 +430,64 @@ mod tests {
         );
     }
 
+    fn figures(setup: &str, values: &[f64], diff: Option<&[f64]>) -> SetupFigures {
+        SetupFigures {
+            setup: setup.into(),
+            values: values.iter().enumerate().map(|(i, &v)| (i as u64 + 1, Some(v))).collect(),
+            stats: Stats::of(values),
+            diff: diff.map(Stats::of),
+        }
+    }
+
+    #[test]
+    fn the_verdict_names_differences_that_exclude_zero_and_unrecovered_failovers() {
+        let metric = |name: &str, first: &[f64], second: &[f64], diff: &[f64]| MetricComparison {
+            metric: name.into(),
+            setups: vec![figures("aa", first, None), figures("dns", second, Some(diff))],
+        };
+        let c = Comparison {
+            setups: vec!["aa".into(), "dns".into()],
+            seeds: 4,
+            metrics: vec![
+                // Every paired difference positive: the interval excludes zero.
+                metric("failover_latency_ms.p50", &[1.0; 4], &[90.0, 91.0, 89.0, 90.0], &[89.0, 90.0, 88.0, 89.0]),
+                // Differences of both signs: it does not.
+                metric("stall_count", &[5.0; 4], &[4.0, 6.0, 5.0, 5.0], &[-1.0, 1.0, 0.0, 0.0]),
+                metric("availability", &[1.0; 4], &[0.9; 4], &[-0.1; 4]),
+            ],
+            failover_latencies_ms: vec![vec![1.0; 4], vec![90.0; 3]],
+            failovers_unrecovered: vec![0, 1],
+            runs_done: vec![4, 4],
+            failed_runs: Vec::new(),
+        };
+        let lines = verdict(&c);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(
+            lines[0],
+            "dns: 1 of 4 failovers never recovered (no first frame on the new path before the run ended)"
+        );
+        assert_eq!(
+            lines[1],
+            "dns against aa: failover_latency_ms.p50 higher by 89.00 (95% CI [88.25, 89.75], 4 paired runs, worse)"
+        );
+        assert_eq!(
+            lines[2],
+            "dns against aa: availability lower by 0.1000 (95% CI [-0.1000, -0.1000], 4 paired runs, worse)"
+        );
+    }
+
     #[test]
     fn stats_of_a_known_sample() {
-        // Mean 5, sample sd sqrt(2.5) over 5 values: half-width t(4) × sd / sqrt(5).
         let s = Stats::of(&[3.0, 4.0, 5.0, 6.0, 7.0]);
         assert_eq!((s.n, s.mean, s.p50, s.p95), (5, Some(5.0), Some(5.0), Some(7.0)));
-        let half = 2.7764 * (2.5f64 / 5.0).sqrt();
-        assert!((s.ci_low.unwrap() - (5.0 - half)).abs() < 1e-12);
-        assert!((s.ci_high.unwrap() - (5.0 + half)).abs() < 1e-12);
+        // The bootstrap's own interval, symmetric about 5 for a symmetric sample up to
+        // resampling noise, and narrower than the sample's range.
+        let (low, high) = (s.ci_low.unwrap(), s.ci_high.unwrap());
+        assert_eq!((low, high), bootstrap_interval(&[3.0, 4.0, 5.0, 6.0, 7.0]).unwrap());
+        assert!(
+            low > 3.0 && high < 7.0 && ((5.0 - low) - (high - 5.0)).abs() <= 0.4,
+            "{low} {high}"
+        );
         assert_eq!(Stats::of(&[1.0]).ci_low, None);
         let two = Stats::of(&[1.0, 2.0]);
         assert_eq!((two.mean, two.ci_low, two.ci_high), (Some(1.5), None, None));

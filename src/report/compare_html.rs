@@ -1,5 +1,6 @@
-//! `comparison.html`: one self-contained page (inline SVG and CSS, no script) with
-//! the setups compared, a table per metric (mean, p50, p95, 95% CI, paired
+//! `comparison.html`: one self-contained page (inline SVG and CSS, no script) that
+//! leads with the verdict (`compare::verdict`), then the setups compared, a table per
+//! metric (mean, p50, p95, 95% CI, paired
 //! difference to the first setup) and the comparison plots.
 
 use maud::{html, PreEscaped};
@@ -7,7 +8,7 @@ use maud::{html, PreEscaped};
 use super::compare_plots::{self, COMPARISON_PLOTS};
 use super::html::{page, table, NL};
 use crate::experiment::batch::Plan;
-use crate::experiment::compare::{fmt, interval_text, Comparison, SetupFigures};
+use crate::experiment::compare::{fmt, interval_text, verdict, Comparison, SetupFigures};
 
 pub fn comparison_html(c: &Comparison, plan: &Plan) -> Result<String, String> {
     let n = c.setups.len();
@@ -31,6 +32,8 @@ pub fn comparison_html(c: &Comparison, plan: &Plan) -> Result<String, String> {
              differences are to the first setup, seed by seed."
         }
         (NL)
+        h2 { "Verdict" }
+        ul.verdict { @for line in verdict(c) { li { (line) } } } (NL)
         h2 { "Setups" } (table(&["setup", "file", "overrides", "seeds"], setups))
         @if !c.failed_runs.is_empty() {
             h2.fail { "Failed runs" } (table(&["setup", "seed", "error"], failed))
