@@ -69,7 +69,7 @@ fn window_dispatch_equals_strict_dispatch_on_the_bench_workload() {
 #[test]
 fn check_determinism_finds_no_difference() {
     let s = common::short_quickstart(&["viewers.count=50"]);
-    let report = check_determinism(&s, 11).unwrap();
+    let (report, _) = check_determinism(&s, 11).unwrap();
     assert!(report.deterministic(), "{:?}", report.describe_divergence());
 }
 
@@ -193,5 +193,27 @@ fn check_determinism_flag_exits_zero() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("deterministic"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("deterministic"), "{stdout}");
+    assert!(stdout.contains("wrote     nothing"), "{stdout}");
+}
+
+#[test]
+fn check_determinism_with_out_writes_the_first_run_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("checked");
+    let output = Command::new(common::binary())
+        .args(["run", "--check-determinism", "scenarios/quickstart.toml"])
+        .args(["--set", "scenario.duration=11m", "--set", "viewers.count=20", "--out"])
+        .arg(&out)
+        .current_dir(common::repo_path(""))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let wrote = stdout.lines().last().unwrap_or_default();
+    assert!(wrote.starts_with("wrote") && wrote.contains("checked/{summary.json"), "{stdout}");
+    for file in ["summary.json", "report.html", "events.csv", "trace.json"] {
+        assert!(out.join(file).is_file(), "{file} missing: {stdout}");
+    }
 }

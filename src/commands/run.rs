@@ -1,8 +1,9 @@
 //! `failcast run`, `validate` and `report`: one scenario, one run folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use failcast::experiment;
+use failcast::scenario::Scenario;
 use failcast::{folders, report, scenario};
 
 use super::{folder_error, shown};
@@ -85,35 +86,7 @@ pub fn run(args: RunArgs) -> i32 {
     }
     allocator::set_out_of_memory_note(format!("replay: {replay} --no-memory-check"));
     if args.check_determinism {
-        return match experiment::check_determinism(&s, seed) {
-            Ok(report) if report.deterministic() => {
-                say!(
-                    "seed {seed} · {} · deterministic: both runs gave trace {}",
-                    s.scenario.name,
-                    report.digests.0
-                );
-                exit::OK
-            }
-            Ok(report) => {
-                tell!(
-                    "seed {seed} · {} · NOT deterministic: traces {} vs {}",
-                    s.scenario.name,
-                    report.digests.0,
-                    report.digests.1
-                );
-                if let Some(sentence) = report.describe_divergence() {
-                    tell!("{sentence}");
-                }
-                if !report.differing_outputs.is_empty() {
-                    tell!("outputs that differ: {}", report.differing_outputs.join(", "));
-                }
-                exit::FAILED
-            }
-            Err(error) => {
-                tell!("error: {error}");
-                exit::INTERNAL
-            }
-        };
+        return check_determinism(&s, seed, args.out.as_deref());
     }
     let out = args.out.unwrap_or_else(|| {
         PathBuf::from("results")
@@ -165,6 +138,59 @@ pub fn run(args: RunArgs) -> i32 {
         if !v.passed {
             code = exit::FAILED;
         }
+    }
+    code
+}
+
+/// `run --check-determinism`: two runs, compared; with `out`, the first run's outputs
+/// (event log and trace included) are written there, and the last line says where.
+fn check_determinism(s: &Scenario, seed: u64, out: Option<&Path>) -> i32 {
+    // Refused before the runs, as a plain run's folder is.
+    if let Some(out) = out {
+        if let Err(error) = folders::check_run_target(out) {
+            return folder_error(&error);
+        }
+    }
+    let (report, first) = match experiment::check_determinism(s, seed) {
+        Ok(both) => both,
+        Err(error) => {
+            tell!("error: {error}");
+            return exit::INTERNAL;
+        }
+    };
+    let code = if report.deterministic() {
+        say!(
+            "seed {seed} · {} · deterministic: both runs gave trace {}",
+            s.scenario.name,
+            report.digests.0
+        );
+        exit::OK
+    } else {
+        tell!(
+            "seed {seed} · {} · NOT deterministic: traces {} vs {}",
+            s.scenario.name,
+            report.digests.0,
+            report.digests.1
+        );
+        if let Some(sentence) = report.describe_divergence() {
+            tell!("{sentence}");
+        }
+        if !report.differing_outputs.is_empty() {
+            tell!("outputs that differ: {}", report.differing_outputs.join(", "));
+        }
+        exit::FAILED
+    };
+    match out {
+        Some(out) => {
+            if let Err(error) = report::write_run(out, &first) {
+                return folder_error(&error);
+            }
+            say!(
+                "wrote     {}/{{summary.json, scenario.toml, report.html, plots/, *.csv, events.csv, trace.json}} (the first run)",
+                shown(out)
+            );
+        }
+        None => say!("wrote     nothing (--out DIR keeps the first run's outputs)"),
     }
     code
 }

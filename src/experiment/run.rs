@@ -292,11 +292,12 @@ impl DeterminismReport {
     }
 }
 
-/// Runs `s` twice with the same seed and compares event logs and outputs.
-pub fn check_determinism(s: &Scenario, seed: u64) -> Result<DeterminismReport, SimError> {
+/// Runs `s` twice with the same seed and compares event logs and outputs; returns the
+/// comparison and the first run (its event log kept), for the caller to write.
+pub fn check_determinism(s: &Scenario, seed: u64) -> Result<(DeterminismReport, RunOutput), SimError> {
     let first = run_scenario(s, seed, None, true)?;
     let second = run_scenario(s, seed, None, true)?;
-    Ok(DeterminismReport::between(&first, &second))
+    Ok((DeterminismReport::between(&first, &second), first))
 }
 
 #[cfg(test)]
