@@ -61,6 +61,19 @@ fn active_active_latency_is_the_input_loss_threshold_plus_transit() {
 }
 
 #[test]
+fn active_active_latency_waits_for_the_next_segment_boundary() {
+    // Segments end every 2 s from 0: the selector sees ingest-1's copy missing only at
+    // the next boundary, waits the 1 s threshold, and publishes ingest-2's copy.
+    for (crash_ms, wait_ms) in [(600_500u64, 1_500.0), (601_000, 1_000.0), (601_900, 100.0)] {
+        let at = format!("fault[0].at={crash_ms}ms");
+        let out = run_scenario(&short("scenarios/active-active.toml", &[&at]), 1, None, false).unwrap();
+        let latency = out.failovers[0].failover_latency_ms.unwrap();
+        let transit = latency - wait_ms - 1_000.0;
+        assert!((0.0..100.0).contains(&transit), "crash at {crash_ms} ms: latency {latency} ms");
+    }
+}
+
+#[test]
 fn losing_both_pipelines_is_accounted_and_recovers_when_one_returns() {
     let mut scenario = short("scenarios/active-active.toml", &[]);
     let mut second = scenario.faults[0].clone();
