@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -93,8 +94,21 @@ fn censored_cdf(sorted: &[f64], unrecovered: u64, low: f64, high: f64) -> Vec<(f
     steps
 }
 
+/// Values spanning at least this ratio (largest over smallest, all positive) are drawn
+/// on a log axis: on a linear one the small setups' boxes flatten into the axis.
+const LOG_AXIS_FROM_RATIO: f64 = 100.0;
+
+/// Whether `values` span decades: all positive and the largest at least
+/// [`LOG_AXIS_FROM_RATIO`] times the smallest.
+pub fn spans_decades(values: &[f64]) -> bool {
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = values.iter().copied().fold(0.0, f64::max);
+    low > 0.0 && high / low >= LOG_AXIS_FROM_RATIO
+}
+
 /// A box per setup: the box spans the quartiles, a line marks the median, whiskers
-/// reach the smallest and largest values (every run is inside them).
+/// reach the smallest and largest values (every run is inside them). Values spanning
+/// decades get a log axis ([`spans_decades`]).
 fn boxes<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     c: &Comparison,
@@ -105,32 +119,60 @@ fn boxes<DB: DrawingBackend>(
     root.fill(&WHITE)?;
     let all: Vec<f64> = samples.iter().flatten().copied().collect();
     let high = all.iter().copied().fold(0.0, f64::max);
-    let low = all.iter().copied().fold(f64::INFINITY, f64::min).min(0.0);
-    let span = if high > low { high - low } else { 1.0 };
     let n = c.setups.len();
     let labels = c.setups.clone();
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(-0.5..n as f64 - 0.5, low - span * 0.02..high + span * 0.08)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n)
-        .x_label_formatter(&|x: &f64| {
-            let i = x.round();
-            if (x - i).abs() < 1e-9 && i >= 0.0 {
-                labels.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .y_label_formatter(&|y: &f64| tick(*y))
-        .y_desc(unit)
-        .label_style(("sans-serif", 13))
-        .draw()?;
+    let x_label = move |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-9 && i >= 0.0 {
+            labels.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    let builder = || {
+        let mut builder = ChartBuilder::on(root);
+        builder
+            .caption(title, ("sans-serif", 22))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(70);
+        builder
+    };
+    if spans_decades(&all) {
+        let low = all.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut chart = builder().build_cartesian_2d(-0.5..n as f64 - 0.5, (low / 1.25..high * 1.25).log_scale())?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&|y: &f64| super::plots::log_tick(*y))
+            .y_desc(format!("{unit} (log scale)"))
+            .label_style(("sans-serif", 13))
+            .draw()?;
+        draw_boxes(&mut chart, samples)
+    } else {
+        let low = all.iter().copied().fold(f64::INFINITY, f64::min).min(0.0);
+        let span = if high > low { high - low } else { 1.0 };
+        let mut chart = builder().build_cartesian_2d(-0.5..n as f64 - 0.5, low - span * 0.02..high + span * 0.08)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&|y: &f64| tick(*y))
+            .y_desc(unit)
+            .label_style(("sans-serif", 13))
+            .draw()?;
+        draw_boxes(&mut chart, samples)
+    }
+}
+
+/// The boxes themselves, on either axis.
+fn draw_boxes<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
+    samples: &[Vec<f64>],
+) -> DrawResult<DB> {
     for (k, sample) in samples.iter().enumerate() {
         let mut sorted = sample.clone();
         sorted.sort_by(f64::total_cmp);
@@ -249,5 +291,33 @@ mod tests {
         assert_eq!(censored_cdf(&[1.0], 0, 0.5, 10.0).last(), Some(&(10.0, 1.0)));
         // Nothing recovered: flat at zero, not left out.
         assert_eq!(censored_cdf(&[], 2, 0.5, 10.0), [(0.5, 0.0), (10.0, 0.0)]);
+    }
+
+    #[test]
+    fn box_plots_of_values_spanning_decades_get_a_log_axis() {
+        assert!(spans_decades(&[1.05, 6.06, 178.0]));
+        assert!(!spans_decades(&[1.05, 6.06, 88.0]), "under a factor of 100");
+        assert!(!spans_decades(&[0.0, 6.06, 178.0]), "zero has no logarithm");
+        assert!(!spans_decades(&[]));
+        let comparison = |latencies: Vec<Vec<f64>>| Comparison {
+            setups: vec!["aa".into(), "dns".into()],
+            seeds: 2,
+            metrics: Vec::new(),
+            failovers_unrecovered: vec![0; latencies.len()],
+            runs_done: vec![2, 2],
+            failover_latencies_ms: latencies,
+            failed_runs: Vec::new(),
+        };
+        let wide = svg(
+            "failover_latency_box",
+            &comparison(vec![vec![1_050.0, 1_060.0], vec![88_000.0, 178_000.0]]),
+        );
+        assert!(wide.unwrap().contains("seconds (log scale)"));
+        let narrow = svg(
+            "failover_latency_box",
+            &comparison(vec![vec![5_000.0, 6_000.0], vec![8_000.0, 9_000.0]]),
+        );
+        let narrow = narrow.unwrap();
+        assert!(narrow.contains("seconds") && !narrow.contains("log scale"));
     }
 }
