@@ -212,7 +212,10 @@ fn check_determinism_with_out_writes_the_first_run_and_says_so() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let wrote = stdout.lines().last().unwrap_or_default();
-    assert!(wrote.starts_with("wrote") && wrote.contains("checked/{summary.json"), "{stdout}");
+    assert!(
+        wrote.starts_with("wrote") && wrote.contains("checked/{summary.json"),
+        "{stdout}"
+    );
     for file in ["summary.json", "report.html", "events.csv", "trace.json"] {
         assert!(out.join(file).is_file(), "{file} missing: {stdout}");
     }

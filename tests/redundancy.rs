@@ -69,7 +69,10 @@ fn active_active_latency_waits_for_the_next_segment_boundary() {
         let out = run_scenario(&short("scenarios/active-active.toml", &[&at]), 1, None, false).unwrap();
         let latency = out.failovers[0].failover_latency_ms.unwrap();
         let transit = latency - wait_ms - 1_000.0;
-        assert!((0.0..100.0).contains(&transit), "crash at {crash_ms} ms: latency {latency} ms");
+        assert!(
+            (0.0..100.0).contains(&transit),
+            "crash at {crash_ms} ms: latency {latency} ms"
+        );
     }
 }
 

@@ -433,7 +433,11 @@ mod tests {
     fn figures(setup: &str, values: &[f64], diff: Option<&[f64]>) -> SetupFigures {
         SetupFigures {
             setup: setup.into(),
-            values: values.iter().enumerate().map(|(i, &v)| (i as u64 + 1, Some(v))).collect(),
+            values: values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (i as u64 + 1, Some(v)))
+                .collect(),
             stats: Stats::of(values),
             diff: diff.map(Stats::of),
         }
@@ -450,7 +454,12 @@ mod tests {
             seeds: 4,
             metrics: vec![
                 // Every paired difference positive: the interval excludes zero.
-                metric("failover_latency_ms.p50", &[1.0; 4], &[90.0, 91.0, 89.0, 90.0], &[89.0, 90.0, 88.0, 89.0]),
+                metric(
+                    "failover_latency_ms.p50",
+                    &[1.0; 4],
+                    &[90.0, 91.0, 89.0, 90.0],
+                    &[89.0, 90.0, 88.0, 89.0],
+                ),
                 // Differences of both signs: it does not.
                 metric("stall_count", &[5.0; 4], &[4.0, 6.0, 5.0, 5.0], &[-1.0, 1.0, 0.0, 0.0]),
                 metric("availability", &[1.0; 4], &[0.9; 4], &[-0.1; 4]),
