@@ -155,6 +155,7 @@ impl Render for RunPage<'_> {
 /// The title, the scenario's description and the headline figures as cards.
 fn title_and_cards(run: &RunTables) -> Markup {
     let s = &run.summary;
+    let stalls = format!("stalls: {}", super::text::stall_bands(&s.stall_count_by_duration));
     let cards = [
         ("failover latency (max)", opt(s.failover_latency_ms.max, "s", 1e-3, 2)),
         ("failovers", s.failovers.to_string()),
@@ -162,14 +163,7 @@ fn title_and_cards(run: &RunTables) -> Markup {
         ("edge availability", format!("{:.4} %", s.edge_availability * 100.0)),
         ("frames dropped", s.frames_dropped.total.to_string()),
         ("rebuffering", format!("{:.3} %", s.rebuffer_ratio * 100.0)),
-        (
-            "stalls",
-            format!(
-                "{} ({})",
-                s.stall_count,
-                super::text::stall_bands(&s.stall_count_by_duration)
-            ),
-        ),
+        (stalls.as_str(), s.stall_count.to_string()),
         ("startup (p50)", opt(s.startup_ms_p50, "s", 1e-3, 2)),
         ("live latency (p50)", opt(s.live_latency_s_p50, "s", 1.0, 2)),
         ("viewers", format!("{} ({} started)", s.viewers, s.viewers_started)),
