@@ -146,6 +146,30 @@ fn legend<'a, DB: DrawingBackend + 'a>(
         .draw()
 }
 
+/// Width of the legend column beside a panel with many series.
+const SIDE_LEGEND_WIDTH: u32 = 140;
+
+/// One entry of a side legend: a filled box (a shaded window) or a line sample.
+enum Swatch {
+    Box(RGBAColor),
+    Line(RGBAColor),
+}
+
+/// A legend drawn in its own column beside a chart, so that however many series a
+/// panel has, the legend covers none of them and never spills past the plot.
+fn side_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entries: &[(String, Swatch)]) -> DrawResult<DB> {
+    let (top, row) = (40, 15);
+    for (i, (label, swatch)) in entries.iter().enumerate() {
+        let y = top + row * i as i32;
+        match swatch {
+            Swatch::Box(colour) => area.draw(&Rectangle::new([(4, y - 5), (22, y + 5)], colour.filled()))?,
+            Swatch::Line(colour) => area.draw(&PathElement::new([(4, y), (22, y)], colour.stroke_width(2)))?,
+        }
+        area.draw(&Text::new(label.as_str(), (28, y - 6), ("sans-serif", 12).into_font()))?;
+    }
+    Ok(())
+}
+
 fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     let (upper, lower) = root.split_vertically(300);
@@ -248,13 +272,24 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
     Ok(())
 }
 
-/// One bar of the latency plot: its label, its phases (detect, switch, first frame) in
-/// seconds, and whether its new path never delivered.
+/// One bar of the latency plot: its label (in full, and short for a crowded plot),
+/// its phases in seconds (an episode's detect, switch, first frame; a fault's first
+/// failed request, viewers moved, playing again), whether its new path never
+/// delivered, and whether it is a fault's bar.
 struct LatencyBar {
     label: String,
+    short: String,
     parts: [f64; 3],
     never: bool,
+    fault: bool,
 }
+
+/// Beyond this many bars the axis names them short (`#3`, or the fault's id): the
+/// report's tables give the rest.
+const FULL_BAR_LABELS_UP_TO: usize = 3;
+
+/// Width of a character of the axis labels (13 px sans-serif), for fitting them.
+const LABEL_CHAR_PX: f64 = 7.5;
 
 /// The bars: every failover episode, then every fault that viewers answered by moving
 /// (a dead edge) and no episode did: their players' first failed request (the
@@ -275,8 +310,10 @@ fn latency_bars(input: &PlotInput) -> Vec<LatencyBar> {
             };
             LatencyBar {
                 label: format!("#{}{stream} {} → {}{kind}", e.episode, e.from, e.to),
+                short: format!("#{}", e.episode),
                 parts: [detect.max(0.0), switch.max(0.0), recover.max(0.0)],
                 never: e.first_frame_ms.is_none(),
+                fault: false,
             }
         })
         .collect();
@@ -290,8 +327,10 @@ fn latency_bars(input: &PlotInput) -> Vec<LatencyBar> {
         let back = f.recovery_ms_p50.map_or(moved, |r| (r / 1000.0).max(moved));
         bars.push(LatencyBar {
             label: format!("{}: {} viewers leave {}", f.id, f.viewers_switched, f.target),
+            short: f.id.clone(),
             parts: [detect, moved - detect, back - moved],
             never: f.recovery_ms_p50.is_none(),
+            fault: true,
         });
     }
     bars
@@ -300,8 +339,19 @@ fn latency_bars(input: &PlotInput) -> Vec<LatencyBar> {
 fn failover_latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     let bars = latency_bars(input);
-    let top = bars.iter().map(|b| b.parts.iter().sum::<f64>()).fold(1.0, f64::max) * 1.15;
+    // Headroom above the tallest bar for the legend.
+    let top = bars.iter().map(|b| b.parts.iter().sum::<f64>()).fold(1.0, f64::max) * 1.5;
     let n = bars.len().max(1);
+    let crowded = bars.len() > FULL_BAR_LABELS_UP_TO;
+    // Name every k-th bar, k as small as keeps the widest short label off its neighbours.
+    let px_per_bar = f64::from(SIZE.0 - 90) / n as f64;
+    let widest = bars.iter().map(|b| b.short.chars().count()).max().unwrap_or(0) as f64;
+    let every = ((widest * LABEL_CHAR_PX + 8.0) / px_per_bar).ceil().max(1.0) as usize;
+    let x_desc = if crowded {
+        "failover episode (#, as in failovers.csv) or fault id (its bar: medians of first failed request, viewers moved, playing again)"
+    } else {
+        "episode (a fault's bar: medians of first failed request, viewers moved, playing again)"
+    };
     let mut chart = ChartBuilder::on(root)
         .caption("Failover latency by phase (onset → first frame)", ("sans-serif", 22))
         .margin(15)
@@ -315,9 +365,13 @@ fn failover_latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &P
         .x_labels(n)
         .x_label_formatter(&|x: &f64| {
             let i = x.round().max(0.0) as usize;
-            bars.get(i).map_or(String::new(), |b| b.label.clone())
+            match bars.get(i) {
+                Some(b) if !crowded => b.label.clone(),
+                Some(b) if i.is_multiple_of(every) => b.short.clone(),
+                _ => String::new(),
+            }
         })
-        .x_desc("episode (a fault's bar: detected, viewers moved, playing again; medians)")
+        .x_desc(x_desc)
         .y_desc("seconds")
         .label_style(("sans-serif", 13))
         .draw()?;
@@ -329,21 +383,38 @@ fn failover_latency<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &P
         ))?;
         return Ok(());
     }
+    // A fault's bar has phases of its own, in paler colours and with its own legend.
     let colours = [DETECT, SWITCH, RECOVER];
-    let names = ["detect", "switch", "first frame"];
-    for phase in 0..3 {
-        let rects = bars.iter().enumerate().map(|(i, b)| {
-            let below: f64 = b.parts[..phase].iter().sum();
-            let x = i as f64;
-            Rectangle::new(
-                [(x - 0.25, below), (x + 0.25, below + b.parts[phase])],
-                colours[phase].filled(),
-            )
-        });
-        chart
-            .draw_series(rects)?
-            .label(names[phase])
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], colours[phase].filled()));
+    let kinds = [
+        (false, ["detect", "switch", "first frame"], 1.0),
+        (
+            true,
+            [
+                "fault: first failed request",
+                "fault: viewers moved",
+                "fault: playing again",
+            ],
+            0.45,
+        ),
+    ];
+    for (fault, names, strength) in kinds {
+        if !bars.iter().any(|b| b.fault == fault) {
+            continue;
+        }
+        for phase in 0..3 {
+            let colour = colours[phase].mix(strength);
+            let rects = (bars.iter().enumerate())
+                .filter(|(_, b)| b.fault == fault)
+                .map(|(i, b)| {
+                    let below: f64 = b.parts[..phase].iter().sum();
+                    let x = i as f64;
+                    Rectangle::new([(x - 0.3, below), (x + 0.3, below + b.parts[phase])], colour.filled())
+                });
+            chart
+                .draw_series(rects)?
+                .label(names[phase])
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], colour.filled()));
+        }
     }
     // A bar whose new path never delivered has no first-frame phase: say so.
     let never = bars.iter().enumerate().filter(|(_, b)| b.never);
@@ -533,7 +604,8 @@ fn load_panel<DB: DrawingBackend>(
     } else {
         format!("{caption} (the {MAX_NODE_LINES} busiest nodes)")
     };
-    let mut chart = ChartBuilder::on(area)
+    let (plot_area, legend_area) = area.split_horizontally(SIZE.0 - SIDE_LEGEND_WIDTH);
+    let mut chart = ChartBuilder::on(&plot_area)
         .caption(caption, ("sans-serif", 18))
         .margin(10)
         .x_label_area_size(35)
@@ -554,17 +626,18 @@ fn load_panel<DB: DrawingBackend>(
         let next = place_of.len();
         place_of.entry(row.node.as_str()).or_insert(next);
     }
+    let mut entries = Vec::with_capacity(lines.len() + 1);
+    if !input.faults.is_empty() {
+        entries.push(("fault window".to_string(), Swatch::Box(FAULT_SHADE.to_rgba())));
+    }
     for line in &lines {
         let i = place_of.get(line.name).copied().unwrap_or(0);
         let colour = Palette99::pick(i).to_rgba();
         let points: Vec<(f64, f64)> = line.rows.iter().map(|n| (n.time_s as f64, value(n))).collect();
-        chart
-            .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
-            .label(line.name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+        chart.draw_series(LineSeries::new(points, colour.stroke_width(2)))?;
+        entries.push((line.name.to_string(), Swatch::Line(colour)));
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
-    Ok(())
+    side_legend(&legend_area, &entries)
 }
 
 /// Load per node over time: the connections of the nodes viewers reach (edges, load
