@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::batch::{statistic, Plan, RunRecord};
 use crate::metrics::quantile::nearest_rank;
+use crate::metrics::units::human;
 
 /// Metrics compared, in table order (per run, from its summary).
 pub const COMPARE_METRICS: &[&str] = &[
@@ -243,31 +244,19 @@ impl Comparison {
     }
 }
 
-/// A number for tables: 4 significant digits, `-` for none.
-pub fn fmt(value: Option<f64>) -> String {
-    match value {
-        None => "-".into(),
-        Some(0.0) => "0".into(),
-        Some(v) if v.abs() >= 1000.0 => format!("{v:.0}"),
-        Some(v) => {
-            let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 8) as usize;
-            format!("{v:.digits$}")
-        }
-    }
-}
-
-/// A confidence interval for tables: `[low, high]`, "too few runs" under
-/// [`MIN_RUNS_FOR_INTERVAL`] values, `missing` with none.
-pub fn interval_text(stats: &Stats, signed: bool, missing: &str) -> String {
+/// A confidence interval of `metric` for tables, in the unit a person reads it in:
+/// `[low, high]`, "too few runs" under [`MIN_RUNS_FOR_INTERVAL`] values, `missing`
+/// with none.
+pub fn interval_text(metric: &str, stats: &Stats, signed: bool, missing: &str) -> String {
     let Some(mean) = stats.mean else {
         return missing.into();
     };
     let lead = match signed {
-        true => format!("{}{} ", if mean > 0.0 { "+" } else { "" }, fmt(Some(mean))),
+        true => format!("{}{} ", if mean > 0.0 { "+" } else { "" }, human(metric, Some(mean))),
         false => String::new(),
     };
     match (stats.ci_low, stats.ci_high, signed) {
-        (Some(l), Some(h), _) => format!("{lead}[{}, {}]", fmt(Some(l)), fmt(Some(h))),
+        (Some(l), Some(h), _) => format!("{lead}[{}, {}]", human(metric, Some(l)), human(metric, Some(h))),
         (_, _, true) => format!("{lead}(too few runs)"),
         (_, _, false) => "too few runs".into(),
     }
@@ -321,9 +310,9 @@ pub fn verdict(c: &Comparison) -> Vec<String> {
             differs.push(format!(
                 "{setup} against {first}: {} {direction} by {} (95% CI [{}, {}], {} paired runs{judgement})",
                 m.metric,
-                fmt(Some(mean.abs())),
-                fmt(Some(low)),
-                fmt(Some(high)),
+                human(&m.metric, Some(mean.abs())),
+                human(&m.metric, Some(low)),
+                human(&m.metric, Some(high)),
                 d.n
             ));
         }
@@ -354,15 +343,15 @@ pub fn text_table(c: &Comparison) -> Vec<String> {
         ));
         for (k, s) in m.setups.iter().enumerate() {
             let runs = format!("{}/{}", s.stats.n, c.runs_done(k, s));
-            let diff = s.diff.as_ref().map_or(String::new(), |d| interval_text(d, true, "-"));
+            let diff = (s.diff.as_ref()).map_or(String::new(), |d| interval_text(&m.metric, d, true, "-"));
             lines.push(format!(
                 "  {:<w2$}  {:>5} {:>10} {:>10} {:>10} {:>23}  {:>26}",
                 s.setup,
                 runs,
-                fmt(s.stats.mean),
-                fmt(s.stats.p50),
-                fmt(s.stats.p95),
-                interval_text(&s.stats, false, "-"),
+                human(&m.metric, s.stats.mean),
+                human(&m.metric, s.stats.p50),
+                human(&m.metric, s.stats.p95),
+                interval_text(&m.metric, &s.stats, false, "-"),
                 diff,
                 w2 = width - 2
             ));
@@ -456,9 +445,9 @@ mod tests {
                 // Every paired difference positive: the interval excludes zero.
                 metric(
                     "failover_latency_ms.p50",
-                    &[1.0; 4],
-                    &[90.0, 91.0, 89.0, 90.0],
-                    &[89.0, 90.0, 88.0, 89.0],
+                    &[1_000.0; 4],
+                    &[90_000.0, 91_000.0, 89_000.0, 90_000.0],
+                    &[89_000.0, 90_000.0, 88_000.0, 89_000.0],
                 ),
                 // Differences of both signs: it does not.
                 metric("stall_count", &[5.0; 4], &[4.0, 6.0, 5.0, 5.0], &[-1.0, 1.0, 0.0, 0.0]),
@@ -477,11 +466,11 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            "dns against aa: failover_latency_ms.p50 higher by 89.00 (95% CI [88.25, 89.75], 4 paired runs, worse)"
+            "dns against aa: failover_latency_ms.p50 higher by 89 s (95% CI [88.25 s, 89.75 s], 4 paired runs, worse)"
         );
         assert_eq!(
             lines[2],
-            "dns against aa: availability lower by 0.1000 (95% CI [-0.1000, -0.1000], 4 paired runs, worse)"
+            "dns against aa: availability lower by 10 % (95% CI [-10 %, -10 %], 4 paired runs, worse)"
         );
     }
 
@@ -500,7 +489,7 @@ mod tests {
         assert_eq!(Stats::of(&[1.0]).ci_low, None);
         let two = Stats::of(&[1.0, 2.0]);
         assert_eq!((two.mean, two.ci_low, two.ci_high), (Some(1.5), None, None));
-        assert_eq!(interval_text(&two, false, "-"), "too few runs");
-        assert_eq!(interval_text(&Stats::of(&[]), false, "-"), "-");
+        assert_eq!(interval_text("stall_count", &two, false, "-"), "too few runs");
+        assert_eq!(interval_text("stall_count", &Stats::of(&[]), false, "-"), "-");
     }
 }

@@ -153,7 +153,7 @@ impl Sweep {
             lines.push(format!(
                 "{}  {} ({with_value})",
                 values.join("  "),
-                super::compare::fmt(cell.heat)
+                crate::metrics::units::human(&self.metric, cell.heat)
             ));
         }
         lines

@@ -10,6 +10,7 @@
 pub mod quantile;
 mod records;
 pub mod summary;
+pub mod units;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

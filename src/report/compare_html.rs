@@ -8,7 +8,8 @@ use maud::{html, PreEscaped};
 use super::compare_plots::{self, COMPARISON_PLOTS};
 use super::html::{page, table, NL};
 use crate::experiment::batch::Plan;
-use crate::experiment::compare::{fmt, interval_text, verdict, Comparison, SetupFigures};
+use crate::experiment::compare::{interval_text, verdict, Comparison, SetupFigures};
+use crate::metrics::units::human;
 
 pub fn comparison_html(c: &Comparison, plan: &Plan) -> Result<String, String> {
     let n = c.setups.len();
@@ -54,19 +55,20 @@ pub fn comparison_html(c: &Comparison, plan: &Plan) -> Result<String, String> {
                     "95% CI of the mean",
                     &format!("paired difference to {} (95% CI)", c.setups[0]),
                 ],
-                m.setups.iter().enumerate().map(|(k, s)| metric_row(s, c.runs_done(k, s))),
+                m.setups.iter().enumerate().map(|(k, s)| metric_row(&m.metric, s, c.runs_done(k, s))),
             ))
         }
     };
     Ok(page(&format!("failcast: comparison of {n} setups"), body))
 }
 
-/// One setup's figures for one metric, with how many of its `runs` finished runs
-/// had a value.
-fn metric_row(s: &SetupFigures, runs: usize) -> maud::Markup {
-    let diff = s.diff.as_ref().map_or(String::new(), |d| interval_text(d, true, "–"));
+/// One setup's figures for `metric`, in the unit a person reads it in, with how many
+/// of its `runs` finished runs had a value.
+fn metric_row(metric: &str, s: &SetupFigures, runs: usize) -> maud::Markup {
+    let diff = (s.diff.as_ref()).map_or(String::new(), |d| interval_text(metric, d, true, "–"));
     html! { tr {
-        td { (s.setup) } td { (s.stats.n) " of " (runs) } td { (fmt(s.stats.mean)) } td { (fmt(s.stats.p50)) }
-        td { (fmt(s.stats.p95)) } td { (interval_text(&s.stats, false, "–")) } td { (diff) }
+        td { (s.setup) } td { (s.stats.n) " of " (runs) } td { (human(metric, s.stats.mean)) }
+        td { (human(metric, s.stats.p50)) } td { (human(metric, s.stats.p95)) }
+        td { (interval_text(metric, &s.stats, false, "–")) } td { (diff) }
     } }
 }

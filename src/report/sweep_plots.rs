@@ -7,8 +7,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::plots::{palette, register_font, tick, DrawResult, SIZE};
-use crate::experiment::compare::fmt;
 use crate::experiment::sweep::Sweep;
+use crate::metrics::units::human;
 
 /// The plot's file name (without extension).
 pub use crate::files::SWEEP_PLOT;
@@ -35,9 +35,9 @@ fn viridis(t: f64) -> RGBColor {
 /// A cell's figure, with its count when fewer runs than the title's seeds had a value.
 fn cell_text(s: &Sweep, cell: &crate::experiment::sweep::Cell, value: f64) -> String {
     if (cell.heat_runs as u64) < s.seeds {
-        format!("{} ({} of {})", fmt(Some(value)), cell.heat_runs, s.seeds)
+        format!("{} ({} of {})", human(&s.metric, Some(value)), cell.heat_runs, s.seeds)
     } else {
-        fmt(Some(value))
+        human(&s.metric, Some(value))
     }
 }
 
@@ -207,7 +207,7 @@ mod tests {
             statistic: "mean".into(),
             cells: vec![cell(2), cell(3)],
         };
-        assert_eq!(cell_text(&sweep, &sweep.cells[0], 88_067.0), "88067 (2 of 3)");
-        assert_eq!(cell_text(&sweep, &sweep.cells[1], 88_067.0), "88067");
+        assert_eq!(cell_text(&sweep, &sweep.cells[0], 88_067.0), "88.07 s (2 of 3)");
+        assert_eq!(cell_text(&sweep, &sweep.cells[1], 88_067.0), "88.07 s");
     }
 }
