@@ -208,3 +208,35 @@ fn a_promotion_cut_short_by_a_crash_is_redone_and_recorded() {
     assert!(e.switched_ms - e.detected_ms > 1_000.0, "{e:?}");
     assert!(balances(&out.summary));
 }
+
+#[test]
+fn a_leader_crashed_after_its_renewal_deadline_stopped_leading_at_the_deadline() {
+    // Cut from lease-1 at 300 s, manager-1 stops leading 12 s after its last renewal
+    // (≈ 310 s), but it is paused from 303 s, so no timer reports it before the crash
+    // at 320 s. The leadership still ends at the deadline, before manager-2 wins
+    // (≥ 15 s after that renewal): no split brain.
+    let mut scenario = pair(&[]);
+    let mut cut = fault("cut", 300_000, "net.partition", "manager-1", Some(60_000));
+    cut.other = Some("lease-1".into());
+    scenario.faults = vec![
+        cut,
+        fault("pause", 303_000, "node.pause", "manager-1", Some(30_000)),
+        fault("crash", 320_000, "node.crash", "manager-1", Some(20_000)),
+    ];
+    let out = run_scenario(&scenario, 1, None, false).unwrap();
+    assert_eq!(out.summary.split_brain_s, 0.0);
+}
+
+#[test]
+fn an_answer_held_past_the_renewal_deadline_does_not_renew() {
+    // lease-1 is paused 300-312 s: the renewal sent at 300 s gives up at 305 s and the
+    // poll ends at 310 s. manager-1 is paused 304-330 s, so the store's answer (sent
+    // at 312 s) reaches it at 330 s, after its deadline: it must not lead again.
+    let mut scenario = pair(&[]);
+    scenario.faults = vec![
+        fault("store-pause", 300_000, "node.pause", "lease-1", Some(12_000)),
+        fault("leader-pause", 304_000, "node.pause", "manager-1", Some(26_000)),
+    ];
+    let out = run_scenario(&scenario, 1, None, false).unwrap();
+    assert_eq!(out.summary.split_brain_s, 0.0);
+}

@@ -42,7 +42,12 @@ impl Behavior for LeaseStoreNode {
                 incarnation,
             };
             let answer = self.object.handle_call(caller, call);
-            ctx.send(from, Msg::LeaseAnswer { id, answer }, CONTROL_MESSAGE_BYTES);
+            let answer = Msg::LeaseAnswer {
+                id,
+                incarnation,
+                answer,
+            };
+            ctx.send(from, answer, CONTROL_MESSAGE_BYTES);
         }
     }
 }

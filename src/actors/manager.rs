@@ -421,6 +421,17 @@ impl Behavior for Manager {
         match input {
             Input::Start => {}
             Input::Crash => {
+                // A leadership that ended before the crash, on a deadline no timer has
+                // reported yet, ends when it did; one still on ends now.
+                let local = self.clock.local(ctx.now());
+                if let Some(lease) = &mut self.lease {
+                    lease.client.handle_timeout(local, &mut lease.rng);
+                    while lease.client.poll_call().is_some() {}
+                    while let Some((leader, at)) = lease.client.poll_change() {
+                        let at = self.clock.real(at);
+                        self.recorder.borrow_mut().leadership(&self.config.name, leader, at);
+                    }
+                }
                 if self.is_leader(ctx.now()) {
                     self.recorder
                         .borrow_mut()
@@ -477,10 +488,21 @@ impl Behavior for Manager {
                 ..
             } => self.clock.set_drift_ppm(ctx.now(), drift_ppm),
             Input::Msg {
-                msg: Msg::LeaseAnswer { id, answer },
+                msg:
+                    Msg::LeaseAnswer {
+                        id,
+                        incarnation,
+                        answer,
+                    },
                 ..
             } => {
-                if let Some(lease) = &mut self.lease {
+                // An answer to an earlier run's request (before a restart or a step
+                // down) belongs to no request of this run.
+                if let Some(lease) = self
+                    .lease
+                    .as_mut()
+                    .filter(|l| l.client.identity().incarnation == incarnation)
+                {
                     let now = self.clock.local(ctx.now());
                     lease.client.handle_answer(now, id, answer, &mut lease.rng);
                 }

@@ -211,7 +211,8 @@ pub enum Msg {
         origin: NodeId,
     },
     /// Manager → lease store: request `id` on the Lease object, from the manager's
-    /// election run `incarnation`; store → manager: the answer to request `id`.
+    /// election run `incarnation`; store → manager: the answer to request `id` of that
+    /// run (every run numbers its requests from 0, so the run tells them apart).
     LeaseCall {
         id: u64,
         incarnation: u32,
@@ -219,6 +220,7 @@ pub enum Msg {
     },
     LeaseAnswer {
         id: u64,
+        incarnation: u32,
         answer: LeaseAnswer,
     },
     /// Monitor: time to evaluate rules and scrape again.
@@ -493,14 +495,19 @@ impl TraceMsg for Msg {
                     duration,
                 } => mix(&[id, u64::from(incarnation), expected_version, duration.as_nanos()]),
             },
-            Msg::LeaseAnswer { id, answer } => match answer {
+            Msg::LeaseAnswer {
+                id,
+                incarnation,
+                answer,
+            } => match answer {
                 LeaseAnswer::Record(record) => {
                     let holder = record
                         .holder
                         .map_or(0, |h| 1 + (u64::from(h.client) << 32 | u64::from(h.incarnation)));
-                    mix(&[id, holder, record.duration.as_nanos(), record.version])
+                    let run = u64::from(incarnation);
+                    mix(&[id, run, holder, record.duration.as_nanos(), record.version])
                 }
-                LeaseAnswer::Conflict => mix(&[id, u64::MAX]),
+                LeaseAnswer::Conflict => mix(&[id, u64::from(incarnation), u64::MAX]),
             },
             Msg::Promote {
                 stream,

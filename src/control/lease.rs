@@ -264,6 +264,9 @@ impl LeaseClient {
 
     /// The store answered request `id` (answers to requests given up on are ignored).
     pub fn handle_answer(&mut self, now: SimTime, id: u64, answer: LeaseAnswer, rng: &mut impl Rng) {
+        // What fell due before this answer came happened first: a request given up on,
+        // or a renewal deadline passed, is not saved by a late answer.
+        self.handle_timeout(now, rng);
         let Some(call) = self.in_flight.filter(|c| c.id == id) else {
             return;
         };
@@ -485,6 +488,24 @@ mod tests {
         assert_eq!(client.poll_change(), Some((false, secs(6.0 + 2.0 + 10.0))));
         assert!(!client.is_leader(secs(18.0)));
         assert_eq!(client.identity().incarnation, 1, "it runs again as someone new");
+    }
+
+    #[test]
+    fn an_answer_after_the_request_was_given_up_on_does_not_renew() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut object = LeaseObject::default();
+        let mut client = LeaseClient::new(K8S, ME, SimTime::ZERO);
+        drive(&mut client, &mut object, secs(1.0), |_| true);
+        assert!(client.is_leader(secs(1.0)));
+        // The renewal at 2 s goes out; its answer is held until 30 s, past the request
+        // timeout (7 s) and the poll's deadline (12 s).
+        client.handle_timeout(secs(2.0), &mut rng);
+        let (id, call) = client.poll_call().expect("a renewal");
+        let answer = object.handle_call(ME, call);
+        client.handle_answer(secs(30.0), id, answer, &mut rng);
+        assert!(!client.is_leader(secs(30.0)));
+        assert_eq!(client.poll_change(), Some((true, SimTime::ZERO)));
+        assert_eq!(client.poll_change(), Some((false, secs(12.0))));
     }
 
     #[test]
