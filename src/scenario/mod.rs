@@ -441,14 +441,16 @@ pub struct DnsHealthCfg {
 }
 
 impl DnsHealthCfg {
-    /// One checker's settings.
+    /// One checker's settings: those of any other health check.
     pub fn to_config(&self) -> crate::control::health::HealthConfig {
-        crate::control::health::HealthConfig {
-            interval: self.interval.0,
-            timeout: self.timeout.0,
-            fall: self.fall,
-            rise: self.rise,
+        let (interval, timeout, fall, rise) = (self.interval, self.timeout, self.fall, self.rise);
+        HealthCfg {
+            interval,
+            timeout,
+            fall,
+            rise,
         }
+        .to_config()
     }
 }
 
