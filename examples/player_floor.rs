@@ -76,10 +76,7 @@ fn main() {
         }
         // The live edge: a segment every `segment_s`, already ten behind at the start.
         while published * segment_s * 1000 <= ms + 10 * segment_s * 1000 {
-            playlist.push(PlaylistEntry {
-                index: published,
-                duration: segment,
-            });
+            playlist.push(PlaylistEntry::media(published, segment));
             if playlist.len() > PLAYLIST_WINDOW {
                 playlist.remove(0);
             }
@@ -107,10 +104,7 @@ fn main() {
                     if player.segment_request() != Some(req) {
                         continue;
                     }
-                    let entry = PlaylistEntry {
-                        index,
-                        duration: segment,
-                    };
+                    let entry = PlaylistEntry::media(index, segment);
                     player.handle_segment_arriving(now, req, entry, now + SimDuration::from_millis(transfer_ms));
                 }
             }

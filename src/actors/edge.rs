@@ -201,7 +201,7 @@ impl Edge {
             return false;
         }
         let duration = SimDuration::from_nanos(u64::from(frames) * 1_000_000_000 / u64::from(self.config.fps));
-        cached.held.push_back((PlaylistEntry { index, duration }, frames));
+        cached.held.push_back((PlaylistEntry::media(index, duration), frames));
         while cached.held.len() > 2 * self.config.playlist_window {
             cached.held.pop_front();
         }

@@ -161,6 +161,9 @@ pub struct ViewerRecord {
     pub request_errors: u32,
     /// Moves from one route (edge) to another, and when the first one happened.
     pub route_switches: u32,
+    /// Fatal player errors (media3's stuck playlist or behind-live-window), each
+    /// followed by the host preparing the player again.
+    pub fatal_errors: u32,
     pub first_switch_at: Option<SimTime>,
     /// Every move to another edge: when, and to which (an index into
     /// [`Recorder::edge_names`]).

@@ -84,6 +84,13 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
             s.viewer_request_errors, s.viewer_route_switches
         );
     }
+    if s.viewer_fatal_errors > 0 {
+        let _ = writeln!(
+            out,
+            "players   {} stopped on a fatal error (stuck playlist, behind the live window) and were prepared again",
+            s.viewer_fatal_errors
+        );
+    }
     if s.split_brain_s > 0.0 {
         let _ = writeln!(
             out,

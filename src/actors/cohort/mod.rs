@@ -395,10 +395,10 @@ impl Cohort {
     }
 
     fn segment_entry(&self, index: u64, frames: u32) -> PlaylistEntry {
-        PlaylistEntry {
+        PlaylistEntry::media(
             index,
-            duration: SimDuration::from_nanos(u64::from(frames) * 1_000_000_000 / u64::from(self.config.fps)),
-        }
+            SimDuration::from_nanos(u64::from(frames) * 1_000_000_000 / u64::from(self.config.fps)),
+        )
     }
 
     fn set_state(&mut self, slot: usize, at: SimTime, to: ViewerState) {
@@ -489,6 +489,10 @@ impl Cohort {
                             self.queries.remove(&id);
                         }
                     }
+                }
+                PlayerEvent::Failed { at, error, until } => {
+                    self.records[slot].fatal_errors += 1;
+                    tracing::debug!(?error, ?at, ?until, "player stopped on a fatal error");
                 }
                 PlayerEvent::RouteSwitched { at, to, .. } => {
                     let edge = (self.config.primary + usize::from(to)) % self.config.edges.len();

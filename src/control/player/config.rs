@@ -98,6 +98,18 @@ pub struct PlayerConfig {
     pub switch_on: SwitchOn,
     /// How long a route the player switched away from is avoided (zero: not at all).
     pub route_exclusion: SimDuration,
+    /// Added to the target latency per stall, up to one target duration, when playback
+    /// re-syncs to the live edge (hls.js `liveSyncOnStallIncrease`).
+    pub stall_latency_increase: SimDuration,
+    /// A playlist unchanged for more than this many target durations, while the loader
+    /// waits on it, is a fatal error (media3 `PlaylistStuckException`).
+    pub playlist_stuck_after: Option<f64>,
+    /// Falling behind the playlist window is a fatal error (media3
+    /// `BehindLiveWindowException`) rather than a jump to the live edge.
+    pub behind_window_fatal: bool,
+    /// After a fatal error, the host application prepares the player again this much
+    /// later (the longest playlist retry delay, as for a playlist that cannot be loaded).
+    pub fatal_recovery: SimDuration,
 }
 
 impl PlayerConfig {
@@ -113,7 +125,10 @@ impl PlayerConfig {
     /// not retried (`error-helper.ts` `retryForHttpStatus`); it, and retries running out,
     /// move the player to the next pathway (redundant stream), and the failed one sits
     /// in the penalty box for 5 min (`content-steering-controller.ts`
-    /// `PATHWAY_PENALTY_DURATION_MS`).
+    /// `PATHWAY_PENALTY_DURATION_MS`). Live edge (`latency-controller.ts`): each stall
+    /// adds `liveSyncOnStallIncrease` = 1 s to the target latency, up to a target
+    /// duration; nothing catches up (`maxLiveSyncPlaybackRate` 1,
+    /// `liveMaxLatencyDurationCount` Infinity), so latency a stall added is kept.
     pub const HLS_JS: PlayerConfig = PlayerConfig {
         hold_back_segments: 3,
         start_buffer: SimDuration::ZERO,
@@ -145,13 +160,18 @@ impl PlayerConfig {
         },
         switch_on: SwitchOn::ClientErrorOrExhausted,
         route_exclusion: SimDuration::from_secs(300),
+        stall_latency_increase: SimDuration::from_secs(1),
+        playlist_stuck_after: None,
+        behind_window_fatal: false,
+        fatal_recovery: SimDuration::from_secs(8),
     };
 
     /// Shaka Player (`lib/util/player_configuration.js`, `lib/net/backoff.js`,
     /// `lib/hls/hls_parser.js`): starts `liveSegmentsDelay = 3` target durations behind
     /// live, `bufferingGoal` 10 s, `rebufferingGoal` 0; `retryParameters` 2 attempts,
     /// 1 s base delay ×2 with ±50% fuzz, connection timeout 10 s, request timeout 30 s;
-    /// each retry goes to the request's next URI.
+    /// each retry goes to the request's next URI. Live edge: `streaming.liveSync.enabled`
+    /// is false, so nothing catches up and stalls do not move the target.
     pub const SHAKA: PlayerConfig = PlayerConfig {
         hold_back_segments: 3,
         start_buffer: SimDuration::ZERO,
@@ -161,6 +181,10 @@ impl PlayerConfig {
         segment_retry: Self::SHAKA_RETRY,
         switch_on: SwitchOn::EveryRetry,
         route_exclusion: SimDuration::ZERO,
+        stall_latency_increase: SimDuration::ZERO,
+        playlist_stuck_after: None,
+        behind_window_fatal: false,
+        fatal_recovery: SimDuration::from_secs(60),
     };
 
     const SHAKA_RETRY: RetryPolicy = RetryPolicy {
@@ -181,7 +205,12 @@ impl PlayerConfig {
     /// 3 retries, `min((errorCount − 1) × 1 s, 5 s)` apart; on 403/404/410/416/500/503
     /// the location is excluded for 5 min when there is another location (DASH base
     /// URLs, content steering; a plain HLS stream has one). `DefaultHttpDataSource`:
-    /// 8 s connect and read timeouts.
+    /// 8 s connect and read timeouts. Live edge (`DefaultHlsPlaylistTracker`,
+    /// `HlsChunkSource`): a playlist unchanged for more than 3.5 target durations
+    /// (`DEFAULT_PLAYLIST_STUCK_TARGET_DURATION_COEFFICIENT`) while the loader waits on
+    /// it throws `PlaylistStuckException`, and a next segment that left the window
+    /// throws `BehindLiveWindowException`; both stop the player. Speed control is off
+    /// for a playlist without `PROGRAM-DATE-TIME` and `HOLD-BACK` (`HlsMediaSource`).
     pub const EXOPLAYER: PlayerConfig = PlayerConfig {
         hold_back_segments: 3,
         start_buffer: SimDuration::from_secs(1),
@@ -191,6 +220,10 @@ impl PlayerConfig {
         segment_retry: Self::EXOPLAYER_RETRY,
         switch_on: SwitchOn::HttpErrorOrExhausted,
         route_exclusion: SimDuration::from_secs(300),
+        stall_latency_increase: SimDuration::ZERO,
+        playlist_stuck_after: Some(3.5),
+        behind_window_fatal: true,
+        fatal_recovery: SimDuration::from_secs(5),
     };
 
     const EXOPLAYER_RETRY: RetryPolicy = RetryPolicy {

@@ -24,6 +24,8 @@
 
 mod config;
 #[cfg(test)]
+mod live_edge_tests;
+#[cfg(test)]
 mod tests;
 
 pub use config::*;
@@ -39,6 +41,32 @@ use crate::time::{SimDuration, SimTime};
 pub struct PlaylistEntry {
     pub index: u64,
     pub duration: SimDuration,
+    /// An `EXT-X-GAP` entry (draft-pantos-hls-rfc8216bis §4.4.4.7): it holds no media
+    /// and is never requested.
+    pub gap: bool,
+}
+
+impl PlaylistEntry {
+    /// A segment with media.
+    pub fn media(index: u64, duration: SimDuration) -> Self {
+        PlaylistEntry {
+            index,
+            duration,
+            gap: false,
+        }
+    }
+}
+
+/// An error the player cannot recover from by itself: it stops, drops what it had
+/// buffered, and its host application prepares it again
+/// ([`PlayerConfig::fatal_recovery`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FatalError {
+    /// media3's `PlaylistStuckException`: the playlist has not changed for
+    /// [`PlayerConfig::playlist_stuck_after`] target durations while the loader waits on it.
+    PlaylistStuck,
+    /// media3's `BehindLiveWindowException`: the next segment left the playlist window.
+    BehindLiveWindow,
 }
 
 /// Why a request failed.
@@ -86,6 +114,12 @@ pub enum PlayerEvent {
     },
     /// The player moved from route `from` to route `to`.
     RouteSwitched { at: SimTime, from: u8, to: u8 },
+    /// The player stopped on a fatal error; its host prepares it again at `until`.
+    Failed {
+        at: SimTime,
+        error: FatalError,
+        until: SimTime,
+    },
 }
 
 /// Where the player is in its life.
@@ -154,6 +188,12 @@ pub struct Player {
     /// byte will have come (the driver timed the transfer).
     arriving: Option<(u32, PlaylistEntry, SimTime)>,
     stall_started: Option<SimTime>,
+    /// Stalls since the player joined (hls.js's `stallCount`).
+    stalls: u32,
+    /// When the playlist last gained a segment (media3's `lastSnapshotChangeMs`).
+    playlist_changed_at: SimTime,
+    /// Stopped on a fatal error until its host prepares it again then.
+    halted_until: Option<SimTime>,
     /// Requests and experiences not yet polled: the player's I/O takes them after every
     /// call, so a few fit in place and a large audience touches no heap for them.
     actions: SmallVec<[PlayerAction; 2]>,
@@ -193,6 +233,9 @@ impl Player {
             playing: None,
             arriving: None,
             stall_started: None,
+            stalls: 0,
+            playlist_changed_at: SimTime::ZERO,
+            halted_until: None,
             actions: SmallVec::new(),
             events: SmallVec::new(),
         }
@@ -267,8 +310,10 @@ impl Player {
         });
     }
 
-    /// A playlist arrived in answer to `req`; `entries` are in index order (missing
-    /// indices are gaps that will never be filled).
+    /// A playlist arrived in answer to `req`; `entries` are in index order. Indices
+    /// between two entries were never published (a packager splices lost input out,
+    /// RFC 8216 §6.2.1's contiguous media sequence numbers) or never reached this
+    /// server; the player passes over them, as it passes over `EXT-X-GAP` entries.
     pub fn handle_playlist(&mut self, now: SimTime, req: u32, entries: &[PlaylistEntry]) {
         self.advance(now);
         if self.playlist.in_flight != Some(req) {
@@ -289,18 +334,26 @@ impl Player {
             SimDuration::from_nanos(self.target_duration.as_nanos() / 2)
         };
         self.reload_at = Some((started + wait).max(now));
+        if changed || self.latest.is_none() {
+            self.playlist_changed_at = now;
+        }
         let (Some(first), Some(latest)) = (entries.first(), newest) else {
             return;
         };
         self.window_first = first.index;
         self.latest = Some(latest);
         self.holes.clear();
-        for pair in entries.windows(2) {
-            self.holes.extend(pair[0].index + 1..pair[1].index);
+        let mut previous: Option<u64> = None;
+        for entry in entries {
+            if let Some(previous) = previous {
+                self.holes.extend(previous + 1..entry.index);
+            }
+            if entry.gap {
+                self.holes.push(entry.index);
+            }
+            previous = Some(entry.index);
         }
-        let live_start = (latest + 1)
-            .saturating_sub(u64::from(self.config.hold_back_segments))
-            .max(first.index);
+        let live_start = self.live_start(entries);
         match self.next_index {
             None => {
                 self.next_index = Some(live_start);
@@ -313,10 +366,73 @@ impl Player {
                     to: live_start,
                 });
                 self.next_index = Some(live_start);
+                if self.config.behind_window_fatal {
+                    self.halt(now, FatalError::BehindLiveWindow);
+                    return;
+                }
             }
             Some(_) => {}
         }
+        if let Some(coefficient) = self.config.playlist_stuck_after {
+            let stuck_after = self.target_duration.mul_f64(coefficient);
+            if !changed && now - self.playlist_changed_at > stuck_after && self.waits_on_playlist() {
+                self.halt(now, FatalError::PlaylistStuck);
+                return;
+            }
+        }
         self.maybe_load(now);
+    }
+
+    /// The segment playback (re)starts at, from the newest end of the playlist: the one
+    /// holding the instant `target latency` before its end (hls.js `liveSyncPosition`,
+    /// Shaka's `liveSegmentsDelay` and media3's default offset, all three target
+    /// durations). hls.js adds `liveSyncOnStallIncrease` per stall, up to one target
+    /// duration (`latency-controller.ts`, `get targetLatency`).
+    fn live_start(&self, entries: &[PlaylistEntry]) -> u64 {
+        let increase = (self.config.stall_latency_increase * u64::from(self.stalls)).min(self.target_duration);
+        let target = self.target_duration * u64::from(self.config.hold_back_segments) + increase;
+        let mut from_end = SimDuration::ZERO;
+        for entry in entries.iter().rev() {
+            from_end += entry.duration;
+            if from_end >= target {
+                return entry.index;
+            }
+        }
+        entries.first().map_or(0, |e| e.index)
+    }
+
+    /// Whether the segment loader has loaded everything listed and waits for the
+    /// playlist to grow (media3 `HlsChunkSource`: `nextChunkStuckOnPlaylistUrl`).
+    fn waits_on_playlist(&self) -> bool {
+        self.loading.is_none()
+            && self.buffered < self.config.max_buffer
+            && self
+                .next_to_load()
+                .is_some_and(|(next, _)| self.latest.is_some_and(|latest| next > latest))
+    }
+
+    /// Stops on a fatal error: requests are abandoned and what was buffered and not yet
+    /// played is dropped, to be fetched again once the host has prepared the player
+    /// again (media3 releases its media periods on a playback error; `prepare()`
+    /// resumes at the playback position, after loading the playlist afresh). The segment
+    /// playing plays out: failcast plays whole segments.
+    fn halt(&mut self, now: SimTime, error: FatalError) {
+        let until = now + self.config.fatal_recovery;
+        self.events.push(PlayerEvent::Failed { at: now, error, until });
+        if let Some(unplayed) = self.buffer.first().map(|e| e.index).or(self.loading) {
+            self.next_index = Some(unplayed);
+        }
+        self.buffer.clear();
+        self.buffered = SimDuration::ZERO;
+        self.loading = None;
+        self.arriving = None;
+        self.segment = Loader::default();
+        self.segment_retry_at = None;
+        self.segment_switches = 0;
+        self.playlist = Loader::default();
+        self.latest = None;
+        self.reload_at = Some(until);
+        self.halted_until = Some(until);
     }
 
     /// The first byte of the answer to `req` arrived: from now on only the load
@@ -525,7 +641,7 @@ impl Player {
     }
 
     fn maybe_load(&mut self, now: SimTime) {
-        if self.loading.is_some() || self.buffered >= self.config.max_buffer {
+        if self.loading.is_some() || self.buffered >= self.config.max_buffer || self.halted_until.is_some() {
             return;
         }
         let (Some(hole_start), Some((next, requestable))) = (self.next_index, self.next_to_load()) else {
@@ -623,6 +739,7 @@ impl Player {
                     self.playing = None;
                     if self.buffer.is_empty() {
                         self.phase = Phase::Stalled;
+                        self.stalls = self.stalls.saturating_add(1);
                         self.stall_started = Some(ends_at);
                         self.events.push(PlayerEvent::Stalled { at: ends_at });
                     } else {
@@ -653,6 +770,7 @@ impl Player {
             self.fail(now, Kind::Segment, FetchError::Timeout, rng);
         }
         if self.playlist.in_flight.is_none() && self.reload_at.is_some_and(|at| at <= now) {
+            self.halted_until = None;
             self.request_playlist(now);
         }
         if self.segment_retry_at.is_some_and(|at| at <= now) {

@@ -7,14 +7,11 @@ use rand_chacha::ChaCha8Rng;
 const SEG: SimDuration = SimDuration::from_secs(2);
 
 fn entries(indices: &[u64]) -> Vec<PlaylistEntry> {
-    indices
-        .iter()
-        .map(|&index| PlaylistEntry { index, duration: SEG })
-        .collect()
+    indices.iter().map(|&index| PlaylistEntry::media(index, SEG)).collect()
 }
 
 fn seg(index: u64) -> PlaylistEntry {
-    PlaylistEntry { index, duration: SEG }
+    PlaylistEntry::media(index, SEG)
 }
 
 fn t(ms: u64) -> SimTime {
@@ -221,16 +218,7 @@ fn exoplayer_waits_for_its_start_buffer() {
     let half = SimDuration::from_millis(500);
     let mut p = Player::new(PlayerConfig::EXOPLAYER, half, 1);
     p.handle_join(t(0));
-    let listed = [
-        PlaylistEntry {
-            index: 0,
-            duration: half,
-        },
-        PlaylistEntry {
-            index: 1,
-            duration: half,
-        },
-    ];
+    let listed = [PlaylistEntry::media(0, half), PlaylistEntry::media(1, half)];
     p.handle_playlist(t(0), 0, &listed);
     let (req, _, _) = segment_req(&drain(&mut p).0);
     p.handle_segment_loaded(t(50), req, listed[0]);

@@ -169,6 +169,9 @@ pub struct Summary {
     pub startup_ms_max: Option<f64>,
     pub viewer_request_errors: u64,
     pub viewer_route_switches: u64,
+    /// Fatal player errors, summed over viewers.
+    #[serde(default)]
+    pub viewer_fatal_errors: u64,
     pub content_failures: u64,
     pub viewer_frames_played: u64,
     pub viewer_frames_skipped: u64,
@@ -283,6 +286,7 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         startup_ms_max: startups.last().copied(),
         viewer_request_errors: rec.viewers.iter().map(|v| u64::from(v.request_errors)).sum(),
         viewer_route_switches: rec.viewers.iter().map(|v| u64::from(v.route_switches)).sum(),
+        viewer_fatal_errors: rec.viewers.iter().map(|v| u64::from(v.fatal_errors)).sum(),
         content_failures: rec.content_failures.len() as u64,
         viewer_frames_played: rec.viewers.iter().map(|v| v.frames_played).sum(),
         viewer_frames_skipped: rec.viewers.iter().map(|v| v.frames_skipped).sum(),
