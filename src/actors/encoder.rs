@@ -223,6 +223,7 @@ impl Encoder {
                 first,
                 count,
                 content: self.content & (content::BLACK | content::SILENT),
+                stream_start: self.stream_start.expect("a capturing encoder has started its stream"),
             };
             ctx.send(link.dest.expect("connected uplinks have a destination"), frames, bytes);
         }

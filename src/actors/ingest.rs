@@ -15,10 +15,11 @@
 use crate::control::content::{ContentCheck, ContentConfig};
 use crate::control::failover::SwitchReason;
 use crate::names::StreamName;
+use crate::scenario::settings::InputLossAction;
 use crate::sim::{Behavior, Ctx, Input, KernelAction, NodeId};
 use crate::time::{SimDuration, SimTime};
 
-use super::{content, Msg, SegmentInfo, SharedRecorder, CONTROL_MESSAGE_BYTES};
+use super::{content, Deadline, Fill, Msg, SegmentInfo, SharedRecorder, CONTROL_MESSAGE_BYTES};
 
 #[derive(Clone, Debug)]
 pub struct IngestConfig {
@@ -44,6 +45,12 @@ pub struct IngestConfig {
     /// Cut segments from each session's first keyframe (`ingest.output_locking =
     /// "none"`) rather than on the stream clock.
     pub unlocked: bool,
+    /// What the server publishes for a slot whose input never came.
+    pub input_loss_action: InputLossAction,
+    pub fps: u32,
+    /// Streams have a floating address that one server holds at a time; otherwise
+    /// every server that published a stream packages it (active-active, DNS).
+    pub active_passive: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -84,6 +91,15 @@ struct Lane {
     /// When the session took a packaging slot (the server's connection count then):
     /// the latest connected are the first starved when the server is over capacity.
     slot: u64,
+    /// The stream clock (when its frame 0 was captured), as the frames carry it.
+    stream_start: Option<SimTime>,
+    /// How long after its capture the latest frame arrived: the delay at which the
+    /// server's output runs behind the stream clock.
+    input_delay: SimDuration,
+    /// The last slot this server published for the stream, media or filler, since it
+    /// last started or took the stream: the slots after it are filled once their
+    /// input is late by the loss threshold.
+    published_through: Option<u64>,
 }
 
 impl Lane {
@@ -116,6 +132,8 @@ pub struct Ingest {
     lanes: Vec<Lane>,
     /// This server's row in `nodes.csv`.
     load: usize,
+    /// When the next slot of a stream it fills is due.
+    fill_timer: Deadline,
     /// Streams it can package now (0: unlimited); an overload fault lowers it.
     capacity: u32,
     connections: u64,
@@ -140,6 +158,9 @@ impl Ingest {
                 content: ContentCheck::new(config.content),
                 content_reported: None,
                 slot: 0,
+                stream_start: None,
+                input_delay: SimDuration::ZERO,
+                published_through: None,
             })
             .collect();
         Ingest {
@@ -149,6 +170,7 @@ impl Ingest {
             name,
             recorder,
             lanes,
+            fill_timer: Deadline::default(),
             config,
         }
     }
@@ -186,6 +208,8 @@ impl Ingest {
     }
 
     fn publish(&mut self, ctx: &mut Ctx<'_, Msg>, stream: usize, segment: OpenSegment) {
+        let lane = &mut self.lanes[stream];
+        lane.published_through = Some(lane.published_through.map_or(segment.index, |p| p.max(segment.index)));
         let info = SegmentInfo {
             index: segment.index,
             first_frame: segment.first_frame,
@@ -194,6 +218,7 @@ impl Ingest {
             pipeline: ctx.me(),
             stream: stream as u32,
             phase: segment.phase as u32,
+            fill: None,
         };
         let bytes = u64::from(segment.received) * self.config.frame_bytes;
         {
@@ -205,6 +230,87 @@ impl Ingest {
             }
         }
         ctx.send(self.lanes[stream].origin, Msg::Segment(info), bytes);
+    }
+
+    /// Whether this server fills `stream`'s slots that get no input: it fills
+    /// (`ingest.input_loss_action`), has published the stream since it started or took
+    /// it, knows its clock, and holds its address where streams have one.
+    fn fills(&self, stream: usize) -> bool {
+        let lane = &self.lanes[stream];
+        self.config.input_loss_action != InputLossAction::Splice
+            && lane.published_through.is_some()
+            && lane.stream_start.is_some()
+            && (lane.holds_vip || !self.config.active_passive)
+    }
+
+    /// When the slot after the last one `stream` published is filled if no input has
+    /// come for it: one frame after its last frame would have arrived (its end on the
+    /// stream clock, plus the input's delay). MediaLive's input-loss handling starts
+    /// as soon as an expected frame is missing, and its output keeps its schedule
+    /// (AWS MediaLive user guide, "Handling loss of video input").
+    fn fill_due(&self, stream: usize) -> Option<SimTime> {
+        let lane = &self.lanes[stream];
+        let (start, last) = (lane.stream_start?, lane.published_through?);
+        let end_frame = (last + 2) * self.config.frames_per_segment + lane.phase;
+        Some(start + self.frames_to_time(end_frame) + lane.input_delay)
+    }
+
+    /// When frame `frame` is captured, from the stream's start.
+    fn frames_to_time(&self, frame: u64) -> SimDuration {
+        SimDuration::from_nanos(frame * 1_000_000_000 / u64::from(self.config.fps))
+    }
+
+    /// Publishes what stands in for every slot due by now, and arms the timer for the
+    /// next one.
+    fn fill_due_slots(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let now = ctx.now();
+        for stream in 0..self.lanes.len() {
+            while self.fills(stream) && self.fill_due(stream).is_some_and(|due| due <= now) {
+                let lane = &mut self.lanes[stream];
+                let slot = lane.published_through.expect("a filling lane has published") + 1;
+                match lane.open {
+                    // Input stopped inside the slot: what came goes out as it is.
+                    Some(open) if open.index == slot => {
+                        lane.open = None;
+                        self.publish(ctx, stream, open);
+                    }
+                    _ => self.publish_filler(ctx, stream, slot),
+                }
+            }
+        }
+        self.arm_fill_timer(ctx);
+    }
+
+    fn arm_fill_timer(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let next = (0..self.lanes.len())
+            .filter(|&stream| self.fills(stream))
+            .filter_map(|stream| self.fill_due(stream))
+            .min();
+        self.fill_timer.arm(next, ctx, Msg::FillTimer);
+    }
+
+    /// A slate segment or an `EXT-X-GAP` entry for `slot` of `stream`.
+    fn publish_filler(&mut self, ctx: &mut Ctx<'_, Msg>, stream: usize, slot: u64) {
+        let per = self.config.frames_per_segment;
+        let lane = &mut self.lanes[stream];
+        lane.published_through = Some(slot);
+        let fill = match self.config.input_loss_action {
+            InputLossAction::Gap => Fill::Gap,
+            InputLossAction::Slate | InputLossAction::Splice => Fill::Slate,
+        };
+        let info = SegmentInfo {
+            index: slot,
+            first_frame: slot * per + lane.phase,
+            frames: per as u32,
+            missing: 0,
+            pipeline: ctx.me(),
+            stream: stream as u32,
+            phase: lane.phase as u32,
+            fill: Some(fill),
+        };
+        let bytes = info.wire_bytes(self.config.frame_bytes);
+        self.recorder.borrow_mut().node_load(self.load, ctx.now(), bytes, false);
+        ctx.send(lane.origin, Msg::Segment(info), bytes);
     }
 
     fn receive(&mut self, ctx: &mut Ctx<'_, Msg>, stream: usize, first: u64, count: u32) {
@@ -225,6 +331,11 @@ impl Ingest {
             let lane = &mut self.lanes[stream];
             let phase = lane.phase;
             let index = (frame - phase) / per_segment;
+            let filling = self.config.input_loss_action != InputLossAction::Splice;
+            if filling && lane.published_through.is_some_and(|last| index <= last) {
+                // Its slot went out already, as filler: too late.
+                continue;
+            }
             if lane.open.is_some_and(|open| open.index != index) {
                 let done = lane.open.take().expect("checked");
                 self.publish(ctx, stream, done);
@@ -290,8 +401,11 @@ impl Behavior for Ingest {
                     lane.reset();
                     lane.promotion = None;
                     lane.content.reset();
+                    lane.published_through = None;
                 }
+                self.fill_timer.clear();
             }
+            Input::Timer(Msg::FillTimer) if self.fill_timer.fire(now) => self.fill_due_slots(ctx),
             Input::Vip { vip, held, other } => {
                 let Some(stream) = self.config.vips.iter().position(|&v| v == vip) else {
                     return;
@@ -303,6 +417,7 @@ impl Behavior for Ingest {
                     // reach the new holder, and its packaging slot is free.
                     lane.content.reset();
                     lane.reset();
+                    lane.published_through = None;
                 }
                 if let (true, Some((by, detected, reason))) = (held, lane.promotion.take()) {
                     let failback = reason == SwitchReason::Failback;
@@ -388,6 +503,7 @@ impl Behavior for Ingest {
                     first,
                     count,
                     content: carried,
+                    stream_start,
                 } => {
                     let stream = self.stream_of(from);
                     let live = stream.filter(|&k| {
@@ -402,6 +518,10 @@ impl Behavior for Ingest {
                     if let Some(session) = &mut self.lanes[stream].session {
                         session.last_heard = now;
                     }
+                    let captured = stream_start + self.frames_to_time(first + u64::from(count) - 1);
+                    let lane = &mut self.lanes[stream];
+                    lane.stream_start = Some(stream_start);
+                    lane.input_delay = now.saturating_since(captured);
                     let (black, silent) = (carried & content::BLACK != 0, carried & content::SILENT != 0);
                     // A gap that ends now may have crossed the loss threshold: judge it
                     // before these frames close it.
@@ -410,6 +530,9 @@ impl Behavior for Ingest {
                     self.content_failed(stream, now);
                     if self.starved() & 1 << stream == 0 {
                         self.receive(ctx, stream, first, count);
+                        if self.fills(stream) && !self.fill_timer.is_armed() {
+                            self.arm_fill_timer(ctx);
+                        }
                     } else {
                         // No slot: the frames are lost, the open segment with them.
                         let lane = &mut self.lanes[stream];
@@ -444,7 +567,11 @@ impl Behavior for Ingest {
             Input::Finish => {
                 for (stream, lane) in self.lanes.iter().enumerate() {
                     if lane.session.is_some() {
-                        let floor = lane.floor(self.config.gop_frames);
+                        // Slots that went out as filler will never carry media.
+                        let filled = (lane.published_through)
+                            .filter(|_| self.config.input_loss_action != InputLossAction::Splice)
+                            .map_or(0, |last| (last + 1) * self.config.frames_per_segment + lane.phase);
+                        let floor = lane.floor(self.config.gop_frames).max(filled);
                         self.recorder.borrow_mut().set_ingest_floor(stream, floor);
                     }
                 }

@@ -96,7 +96,13 @@ impl Deadline {
     pub fn clear(&mut self) {
         self.0 = None;
     }
+
+    pub fn is_armed(&self) -> bool {
+        self.0.is_some()
+    }
 }
+
+pub use crate::metrics::Fill;
 
 /// A packaged segment, as it travels from ingest to origin to edge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +121,21 @@ pub struct SegmentInfo {
     /// (frames; 0 when servers cut on the stream clock): segment `index` covers
     /// frames `[index × per + phase, (index + 1) × per + phase)`.
     pub phase: u32,
+    /// What a packager whose input was lost published in place of media
+    /// (`ingest.input_loss_action`); `None` for media. A filler's `frames` is the
+    /// nominal count it stands in for: none of them is content.
+    pub fill: Option<Fill>,
+}
+
+impl SegmentInfo {
+    /// Bytes that carry it from server to server: an `EXT-X-GAP` entry is a playlist
+    /// line.
+    pub fn wire_bytes(&self, frame_bytes: u64) -> u64 {
+        match self.fill {
+            Some(Fill::Gap) => CONTROL_MESSAGE_BYTES,
+            Some(Fill::Slate) | None => u64::from(self.frames) * frame_bytes,
+        }
+    }
 }
 
 /// Every message of the streaming world.
@@ -129,6 +150,9 @@ pub enum Msg {
         count: u32,
         /// What the frames carry: [`content::BLACK`], [`content::SILENT`] bits.
         content: u8,
+        /// When frame 0 was captured: the stream clock that frames' timestamps carry,
+        /// which a packager keeps its segment schedule by while input is lost.
+        stream_start: SimTime,
     },
     /// Kernel → encoder: a content fault (`content` bits) starts (`on`) or ends.
     SetContent {
@@ -241,6 +265,9 @@ pub enum Msg {
     },
     /// Origin: the input selector's deadline.
     SelectorTimer,
+    /// Ingest: a segment slot's end has passed by the input-loss threshold; fill the
+    /// slots of streams whose input is lost (`ingest.input_loss_action`).
+    FillTimer,
     /// Edge → origin: push segments to me directly (`on`: my shield has gone quiet),
     /// or stop (`on = false`: it feeds me again).
     DirectFeed {
@@ -432,6 +459,7 @@ impl TraceMsg for Msg {
             Msg::AckCheck { .. } => "ack-check",
             Msg::RetryConnect { .. } => "retry-connect",
             Msg::SelectorTimer => "selector-timer",
+            Msg::FillTimer => "fill-timer",
             Msg::ConnectTimeout { .. } => "connect-timeout",
             Msg::Probe { .. } => "probe",
             Msg::PlaylistProbe { .. } => "playlist-probe",
@@ -465,17 +493,20 @@ impl TraceMsg for Msg {
         match *self {
             // Normal content adds nothing, so that runs without content faults keep
             // their digests.
+            // The stream start is the same in every frame of a stream: it adds nothing.
             Msg::Frames {
                 conn,
                 first,
                 count,
                 content: 0,
+                ..
             } => mix(&[conn, first, u64::from(count)]),
             Msg::Frames {
                 conn,
                 first,
                 count,
                 content,
+                ..
             } => mix(&[conn, first, u64::from(count), u64::from(content)]),
             Msg::SetContent { bits, on } => mix(&[u64::from(bits), u64::from(on)]),
             Msg::ConnectTimeout { attempt: conn }
@@ -544,7 +575,7 @@ impl TraceMsg for Msg {
                 room,
             } => mix(&[id, holds, starved, u64::from(room)]),
             // A phase of 0 adds nothing, so runs of aligned servers keep their digests.
-            Msg::Segment(s) if s.phase == 0 => mix_stream(
+            Msg::Segment(s) if s.phase == 0 && s.fill.is_none() => mix_stream(
                 &[
                     s.index,
                     s.first_frame,
@@ -562,6 +593,7 @@ impl TraceMsg for Msg {
                     u64::from(s.missing),
                     u64::from(s.pipeline),
                     u64::from(s.phase),
+                    s.fill.map_or(0, |fill| 1 + fill as u64),
                 ],
                 s.stream,
             ),
@@ -630,6 +662,7 @@ impl TraceMsg for Msg {
             Msg::CaptureTick
             | Msg::ControlTimer
             | Msg::SelectorTimer
+            | Msg::FillTimer
             | Msg::ScrapeTick
             | Msg::VrrpTimer
             | Msg::PlaceTimer

@@ -117,6 +117,11 @@ impl Origin {
         }
         own.published_end = Some(end);
         own.last_published_at = Some(ctx.now());
+        if let Some(fill) = info.fill {
+            self.recorder.borrow_mut().filler_published(stream, info.index, fill);
+            self.push(ctx, info);
+            return;
+        }
         self.recorder.borrow_mut().segment_published(
             stream,
             info.index,
@@ -135,7 +140,12 @@ impl Origin {
                 overlap_frames: 0,
             },
         );
-        let bytes = u64::from(info.frames) * self.media.frame_bytes;
+        self.push(ctx, info);
+    }
+
+    /// Sends a published segment (or filler) to every shield or edge it feeds.
+    fn push(&mut self, ctx: &mut Ctx<'_, Msg>, info: SegmentInfo) {
+        let bytes = info.wire_bytes(self.media.frame_bytes);
         let pushed = bytes * (self.edges.len() + self.direct.len()) as u64;
         {
             let mut recorder = self.recorder.borrow_mut();

@@ -48,7 +48,7 @@ impl Behavior for Shield {
             ..
         } = input
         {
-            let bytes = u64::from(info.frames) * self.frame_bytes;
+            let bytes = info.wire_bytes(self.frame_bytes);
             {
                 let mut recorder = self.recorder.borrow_mut();
                 recorder.node_load(self.load, ctx.now(), bytes * self.edges.len() as u64, false);

@@ -21,6 +21,8 @@ pub const COMPARE_METRICS: &[&str] = &[
     "stall_count",
     "stall_s_total",
     "rebuffer_ratio",
+    "viewer_slate_s",
+    "viewer_fatal_errors",
     "availability",
     "startup_ms_p50",
     "discontinuities",

@@ -412,6 +412,11 @@ impl Recorder {
     }
 
     /// Segment `index` of `stream` reached an edge at `at`.
+    /// An origin published `fill` for slot `index` of `stream` (the first one counts).
+    pub fn filler_published(&mut self, stream: usize, index: u64, fill: Fill) {
+        self.streams[stream].fillers.entry(index).or_insert(fill);
+    }
+
     pub fn segment_at_edge(&mut self, stream: usize, index: u64, at: SimTime) {
         if let Some(segment) = self.streams[stream].segments.get_mut(&index) {
             segment.first_edge_at = Some(segment.first_edge_at.map_or(at, |t| t.min(at)));

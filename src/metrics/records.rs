@@ -161,6 +161,8 @@ pub struct ViewerRecord {
     pub request_errors: u32,
     /// Moves from one route (edge) to another, and when the first one happened.
     pub route_switches: u32,
+    /// Time spent watching slate segments (after the warmup).
+    pub slate_time: SimDuration,
     /// Fatal player errors (media3's stuck playlist or behind-live-window), each
     /// followed by the host preparing the player again.
     pub fatal_errors: u32,
@@ -235,6 +237,10 @@ pub struct StreamShape {
 #[derive(Clone, Debug, Default)]
 pub struct StreamLedger {
     pub frames_produced: u64,
+    /// What the origins published in place of lost input, by slot: slate segments and
+    /// `EXT-X-GAP` entries (`ingest.input_loss_action`). Not media: no frame of the
+    /// ledger is in them.
+    pub fillers: BTreeMap<u64, Fill>,
     /// The frames the encoder captured, as index ranges `[first, end)` in order: one
     /// range, or one more per restart (capture resumes at the stream clock's next
     /// frame, so the indices of a crash's downtime were never produced).
@@ -251,6 +257,15 @@ pub struct StreamLedger {
     pub ingest_floor: Option<u64>,
     /// When frame 0 was captured.
     pub stream_start: Option<SimTime>,
+}
+
+/// What stands in for lost input in a packager's output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fill {
+    /// Slate (or black) frames: a whole segment that shows no content.
+    Slate,
+    /// An `EXT-X-GAP` entry: listed with its duration, holding no media.
+    Gap,
 }
 
 /// How fresh one edge's copy of one stream was: stale once no segment arrived for 1.5

@@ -84,6 +84,16 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
             s.viewer_request_errors, s.viewer_route_switches
         );
     }
+    if s.slate_segments > 0 || s.gap_segments > 0 {
+        let _ = writeln!(
+            out,
+            "fill      {} slate segment(s), {} EXT-X-GAP entr{} in place of lost input; {:.1} s of slate watched in all",
+            s.slate_segments,
+            s.gap_segments,
+            if s.gap_segments == 1 { "y" } else { "ies" },
+            s.viewer_slate_s
+        );
+    }
     if s.viewer_fatal_errors > 0 {
         let _ = writeln!(
             out,

@@ -318,6 +318,11 @@ pub struct Ingest {
     /// publisher session from its first keyframe, so a server that restarted or
     /// reconnected mid-segment is misaligned and a switch to it costs a discontinuity).
     pub output_locking: String,
+    /// What a running server publishes for a stream whose input is lost (no frames
+    /// for `input_loss` past a segment's end): `splice` (nothing; the media is
+    /// spliced out), `slate` (slate segments on schedule) or `gap` (`EXT-X-GAP`
+    /// entries on schedule). A server that is down publishes nothing either way.
+    pub input_loss_action: String,
 }
 
 impl Default for Ingest {
@@ -335,6 +340,7 @@ impl Default for Ingest {
             failback_hold: dur("30s"),
             capacity: 0,
             output_locking: "epoch".into(),
+            input_loss_action: "splice".into(),
         }
     }
 }

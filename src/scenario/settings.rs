@@ -29,6 +29,23 @@ named_enum! {
 }
 
 named_enum! {
+    /// What a running packager publishes while its input is lost
+    /// (`ingest.input_loss_action`).
+    pub enum InputLossAction {
+        /// Nothing: the playlist stops growing and resumes with the next segment, marked
+        /// `EXT-X-DISCONTINUITY`, the lost media spliced out (nginx-rtmp
+        /// `hls_continuous`, on by default; MediaLive `inputLossAction = PAUSE_OUTPUT`).
+        Splice = "splice",
+        /// Slate segments on the usual schedule: the output never stops, but shows
+        /// no content (MediaLive `inputLossAction = EMIT_OUTPUT`).
+        Slate = "slate",
+        /// `EXT-X-GAP` entries on the usual schedule: the playlist keeps growing with
+        /// segments that hold no media (draft-pantos-hls-rfc8216bis §6.2.1).
+        Gap = "gap",
+    }
+}
+
+named_enum! {
     /// Whether a stream returns to its primary once it is healthy (`ingest.failback`).
     pub enum FailbackSetting {
         None = "none",
@@ -168,6 +185,7 @@ pub fn parse<T>(
 pub struct Settings {
     pub redundancy: Redundancy,
     pub output_locking: OutputLocking,
+    pub input_loss_action: InputLossAction,
     pub failback: FailbackSetting,
     pub balancing: Balancing,
     pub dispatch: DispatchMode,
@@ -191,6 +209,12 @@ impl Settings {
                 &s.ingest.output_locking,
                 OutputLocking::by_name,
                 OutputLocking::NAMES,
+            )?,
+            input_loss_action: parse(
+                "ingest.input_loss_action",
+                &s.ingest.input_loss_action,
+                InputLossAction::by_name,
+                InputLossAction::NAMES,
             )?,
             failback: parse(
                 "ingest.failback",

@@ -29,7 +29,7 @@ use smallvec::{smallvec, SmallVec};
 
 use crate::control::dns::{Answer, ResolverCache};
 use crate::control::player::{FetchError, Player, PlayerAction, PlayerConfig, PlayerEvent, PlaylistEntry};
-use crate::metrics::{ViewerRecord, ViewerState};
+use crate::metrics::{Fill, ViewerRecord, ViewerState};
 use crate::sim::{prefetch, prefetch_all, Behavior, Ctx, Dest, Input, NodeId, Places, SimRng};
 use crate::time::{SimDuration, SimTime};
 
@@ -425,8 +425,14 @@ impl Cohort {
                     self.records[slot].startup = Some(startup);
                     self.set_state(slot, at, ViewerState::Playing);
                 }
-                PlayerEvent::SegmentStarted { index, at, .. } => {
+                PlayerEvent::SegmentStarted { index, at, duration } => {
                     let mut recorder = self.recorder.borrow_mut();
+                    if recorder.streams[stream as usize].fillers.get(&index) == Some(&Fill::Slate) {
+                        if at >= self.config.measure_from {
+                            self.records[slot].slate_time += duration;
+                        }
+                        continue;
+                    }
                     recorder.segment_played(stream as usize, index, at);
                     // The segment's own frame count: its duration went through whole
                     // nanoseconds and would lose a frame on the way back.

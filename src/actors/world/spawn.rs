@@ -157,6 +157,9 @@ impl<'a> Spawner<'a> {
             },
             capacity_streams: s.ingest.capacity,
             unlocked: plan.settings.output_locking == OutputLocking::None,
+            input_loss_action: plan.settings.input_loss_action,
+            fps: self.fps,
+            active_passive: plan.settings.redundancy == Redundancy::ActivePassive,
         };
         for (server, id) in nodes.ingest.clone().enumerate() {
             let lanes = (plan.preferences.iter().zip(&plan.origin_of))

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::quantile::nearest_rank;
-use super::{Recorder, ViewerRecord, ALL_STREAMS, NODE_BIN_S};
+use super::{Fill, Recorder, ViewerRecord, ALL_STREAMS, NODE_BIN_S};
 use crate::time::{SimDuration, SimTime};
 
 /// Facts about the run that the recorder does not hold.
@@ -172,6 +172,16 @@ pub struct Summary {
     /// Fatal player errors, summed over viewers.
     #[serde(default)]
     pub viewer_fatal_errors: u64,
+    /// Seconds of slate watched, summed over viewers (`ingest.input_loss_action =
+    /// "slate"`): time the player was not stalled but showed no content.
+    #[serde(default)]
+    pub viewer_slate_s: f64,
+    /// Slate segments and `EXT-X-GAP` entries the origins published in place of
+    /// lost input, over every stream.
+    #[serde(default)]
+    pub slate_segments: u64,
+    #[serde(default)]
+    pub gap_segments: u64,
     pub content_failures: u64,
     pub viewer_frames_played: u64,
     pub viewer_frames_skipped: u64,
@@ -287,6 +297,9 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         viewer_request_errors: rec.viewers.iter().map(|v| u64::from(v.request_errors)).sum(),
         viewer_route_switches: rec.viewers.iter().map(|v| u64::from(v.route_switches)).sum(),
         viewer_fatal_errors: rec.viewers.iter().map(|v| u64::from(v.fatal_errors)).sum(),
+        viewer_slate_s: rec.viewers.iter().map(|v| v.slate_time.as_secs_f64()).sum(),
+        slate_segments: fillers(rec, Fill::Slate),
+        gap_segments: fillers(rec, Fill::Gap),
         content_failures: rec.content_failures.len() as u64,
         viewer_frames_played: rec.viewers.iter().map(|v| v.frames_played).sum(),
         viewer_frames_skipped: rec.viewers.iter().map(|v| v.frames_skipped).sum(),
@@ -318,6 +331,13 @@ impl Summary {
         let json = serde_json::to_value(self).expect("a summary always serialises");
         path.split('.').try_fold(&json, |value, key| value.get(key))?.as_f64()
     }
+}
+
+/// How many of `fill` the origins published, over every stream.
+fn fillers(rec: &Recorder, fill: Fill) -> u64 {
+    (rec.streams.iter())
+        .map(|stream| stream.fillers.values().filter(|&&f| f == fill).count() as u64)
+        .sum()
 }
 
 #[cfg(test)]

@@ -169,6 +169,12 @@ pub(super) fn check_ingest(c: &mut Checker<'_>, s: &Scenario) {
         &[],
     );
     c.one_of("ingest.output_locking", &i.output_locking, OutputLocking::NAMES, &[]);
+    c.one_of(
+        "ingest.input_loss_action",
+        &i.input_loss_action,
+        InputLossAction::NAMES,
+        &[],
+    );
     check_dns(c, s);
     if i.input_loss.0 < SimDuration::from_millis(100) {
         c.error(

@@ -15,8 +15,8 @@ use super::diag::{did_you_mean, Diagnostic, Diagnostics};
 use super::include::Sources;
 use super::select::Universe;
 use super::settings::{
-    AlertOp, Balancing, DispatchMode, Distribution, ExpectOp, FailbackSetting, LbCheck, OutputLocking, PassiveChecks,
-    PlayerPreset, Redundancy, SessionDistribution,
+    AlertOp, Balancing, DispatchMode, Distribution, ExpectOp, FailbackSetting, InputLossAction, LbCheck, OutputLocking,
+    PassiveChecks, PlayerPreset, Redundancy, SessionDistribution,
 };
 use super::{Fault, FaultKind, NodeTable, Scenario};
 use crate::control::alert::MonitorMetric;

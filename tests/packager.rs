@@ -1,0 +1,155 @@
+//! What a packager publishes while its input is lost (`ingest.input_loss_action`):
+//! nothing (the lost media spliced out), slate segments, or `EXT-X-GAP` entries, and
+//! what each does to viewers and to the origin's input selection.
+
+mod common;
+
+use common::balances;
+use failcast::experiment::{run_scenario, RunOutput};
+use failcast::scenario::{self, Scenario};
+
+const VIEWERS: u64 = 100;
+
+/// The encoder sends nothing from 10 min for 1 min, keeping its connection.
+fn stalled_encoder(action: &str, player: &str) -> RunOutput {
+    let action = format!("ingest.input_loss_action={action}");
+    let player = format!("viewers.player={player}");
+    let count = format!("viewers.count={VIEWERS}");
+    let s = common::scenario(
+        "scenarios/stalled-encoder.toml",
+        &["scenario.duration=12m", &count, &action, &player],
+    );
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    assert!(balances(&out.summary), "{action}");
+    out
+}
+
+/// Slots between the first and last media segment that carry no media.
+fn slots_without_media(out: &RunOutput) -> u64 {
+    let indices: Vec<u64> = out.published.iter().map(|&(_, index, _)| index).collect();
+    let (first, last) = (indices.iter().min().unwrap(), indices.iter().max().unwrap());
+    last - first + 1 - indices.len() as u64
+}
+
+#[test]
+fn slate_keeps_viewers_playing_through_an_encoder_stall_and_shows_them_slate() {
+    let splice = stalled_encoder("splice", "hls.js");
+    let slate = stalled_encoder("slate", "hls.js");
+    let (s, sl) = (&splice.summary, &slate.summary);
+    // Spliced: 33 slots never published (the one the stall began in, the minute, and
+    // the wait for the encoder to reconnect once the server dropped it, then for a
+    // keyframe), and every viewer stalls.
+    assert_eq!(slots_without_media(&splice), 33);
+    assert_eq!((s.slate_segments, s.gap_segments), (0, 0));
+    assert!(s.stall_count >= VIEWERS && s.stall_s_total > 55.0 * VIEWERS as f64);
+    // Slate: every slot without media went out as slate, on schedule, so nobody stalls
+    // and every viewer watched every slate segment.
+    assert_eq!(sl.slate_segments, slots_without_media(&slate));
+    assert!(sl.slate_segments > 0);
+    assert_eq!(sl.stall_count, 0);
+    assert_eq!(sl.viewer_slate_s, sl.slate_segments as f64 * 2.0 * VIEWERS as f64);
+    // The content is as lost as before, but for the 59 frames received in the slot the
+    // stall began in: the slate packager publishes them once that slot's input is
+    // late, where the splicing one loses them with the connection it drops.
+    assert_eq!(sl.frames_dropped.ingest + 59, s.frames_dropped.ingest);
+    // Slate is not content: the stream counts as unavailable meanwhile.
+    assert!(sl.availability < 0.95, "{}", sl.availability);
+}
+
+#[test]
+fn gap_entries_keep_the_playlist_moving_so_media3_does_not_call_it_stuck() {
+    let splice = stalled_encoder("splice", "exoplayer");
+    let gap = stalled_encoder("gap", "exoplayer");
+    // A playlist frozen for a minute: media3 throws PlaylistStuckException past 7 s,
+    // its host prepares it again 5 s later, and it gets stuck again, about every 12 s.
+    assert_eq!(splice.summary.viewer_fatal_errors, 5 * VIEWERS);
+    // EXT-X-GAP entries on schedule: the playlist never stops growing. Viewers still
+    // wait for media, as they do for a splice, but no player errs.
+    assert_eq!(gap.summary.viewer_fatal_errors, 0);
+    assert_eq!(gap.summary.gap_segments, slots_without_media(&gap));
+    assert!(gap.summary.gap_segments > 0);
+    assert!(gap.summary.stall_count >= VIEWERS);
+    assert_eq!(gap.summary.viewer_slate_s, 0.0);
+    // hls.js never calls a playlist stuck.
+    assert_eq!(stalled_encoder("splice", "hls.js").summary.viewer_fatal_errors, 0);
+}
+
+/// Active-active, with the encoder's uplink to ingest-1 cut for 30 s at 10 min:
+/// ingest-1 is up, its input is lost.
+fn uplink_cut(action: &str) -> RunOutput {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("uplink-cut.toml");
+    std::fs::write(
+        &path,
+        r#"
+[scenario]
+name = "uplink-cut"
+duration = "12m"
+seed = 1
+
+[ingest]
+redundancy = "active-active"
+servers = 2
+
+[cdn]
+edges = 2
+
+[viewers]
+count = 50
+
+[[fault]]
+id = "uplink-cut"
+at = "10m"
+kind = "net.partition"
+target = "ingest-1"
+other = "encoder-1"
+duration = "30s"
+"#,
+    )
+    .unwrap();
+    let overrides = [format!("ingest.input_loss_action={action}")];
+    let s: Scenario = scenario::load(&path, &overrides).unwrap_or_else(|e| panic!("{e}"));
+    run_scenario(&s, 1, None, false).unwrap()
+}
+
+#[test]
+fn slate_from_a_live_pipeline_hides_its_input_loss_from_the_origin() {
+    // Spliced: ingest-1 goes quiet and the origin's selector moves to ingest-2 after
+    // its input-loss threshold; nobody notices.
+    let splice = uplink_cut("splice");
+    assert_eq!(splice.failovers.len(), 1);
+    assert_eq!(splice.summary.frames_dropped.total, 0);
+    assert_eq!(splice.summary.slate_segments, 0);
+    // Slate: ingest-1 keeps delivering, filler and all, so the origin never switches
+    // ("MediaPackage doesn't consider filler frames to be lost content, and therefore
+    // doesn't switch"): viewers watch slate while ingest-2 had every frame.
+    let slate = uplink_cut("slate");
+    assert!(slate.failovers.is_empty());
+    // 22 slots (44 s): the 30 s cut, then the encoder's reconnection to ingest-1 and
+    // the wait for its next keyframe.
+    assert_eq!(slate.summary.slate_segments, 22);
+    assert_eq!(slate.summary.stall_count, 0);
+    assert_eq!(
+        slate.summary.viewer_slate_s,
+        slate.summary.slate_segments as f64 * 2.0 * 50.0
+    );
+    assert!(slate.summary.frames_dropped.distribution > 0);
+    assert!(balances(&slate.summary));
+}
+
+#[test]
+fn a_crashed_packager_fills_nothing() {
+    // The quickstart crashes ingest-1: nothing is left to publish slate, and the
+    // standby has not published the stream when it takes over.
+    let run = |action: &str| {
+        let setting = format!("ingest.input_loss_action={action}");
+        run_scenario(&common::short_quickstart(&[&setting]), 1, None, false)
+            .unwrap()
+            .summary
+    };
+    let (splice, slate) = (run("splice"), run("slate"));
+    assert_eq!(slate.slate_segments, 0);
+    assert_eq!(slate.stall_count, splice.stall_count);
+    assert_eq!(slate.frames_dropped, splice.frames_dropped);
+    assert_eq!(slate.failover_latency_ms.max, splice.failover_latency_ms.max);
+}
