@@ -153,3 +153,31 @@ fn a_crashed_packager_fills_nothing() {
     assert_eq!(slate.frames_dropped, splice.frames_dropped);
     assert_eq!(slate.failover_latency_ms.max, splice.failover_latency_ms.max);
 }
+
+#[test]
+fn shaka_viewers_are_stranded_by_a_splice_and_spared_by_gap_entries() {
+    // An ingest failover splices 8 s out: every Shaka viewer's wall-clock live window
+    // empties and it never loads another segment; hls.js viewers play on.
+    let run = |player: &str| {
+        let setting = format!("viewers.player={player}");
+        run_scenario(&common::short_quickstart(&[&setting]), 1, None, false)
+            .unwrap()
+            .summary
+    };
+    let (shaka, hls) = (run("shaka"), run("hls.js"));
+    assert_eq!(shaka.viewers_stranded, shaka.viewers);
+    assert_eq!(hls.viewers_stranded, 0);
+    // Stranded at the failover (10 min), they stall to the end of the 12 min run.
+    assert!(
+        shaka.stall_s_total > 100.0 * shaka.viewers as f64,
+        "{}",
+        shaka.stall_s_total
+    );
+    assert!(balances(&shaka));
+    // A live packager that lists EXT-X-GAP entries (or slate) keeps the timeline.
+    for action in ["gap", "slate"] {
+        let out = stalled_encoder(action, "shaka");
+        assert_eq!(out.summary.viewers_stranded, 0, "{action}");
+    }
+    assert_eq!(stalled_encoder("splice", "shaka").summary.viewers_stranded, VIEWERS);
+}

@@ -15,7 +15,7 @@ use crate::time::{SimDuration, SimTime};
 
 use smallvec::SmallVec;
 
-use super::{part_of, Fill, Msg, Party, SharedRecorder, ViewerOrder, CONTROL_MESSAGE_BYTES};
+use super::{part_of, Fill, Msg, Party, SegmentInfo, SharedRecorder, ViewerOrder, CONTROL_MESSAGE_BYTES};
 
 #[derive(Clone, Copy, Debug)]
 pub struct EdgeConfig {
@@ -193,7 +193,8 @@ impl Edge {
 
     /// Lists a new segment; `false` for a late or repeated copy (a live playlist only
     /// grows, so it is not listed again).
-    fn store(&mut self, stream: usize, index: u64, frames: u32, gap: bool) -> bool {
+    fn store(&mut self, stream: usize, info: &SegmentInfo) -> bool {
+        let (index, frames) = (info.index, info.frames);
         let Some(cached) = self.streams.get_mut(stream) else {
             return false;
         };
@@ -201,13 +202,12 @@ impl Edge {
             return false;
         }
         let duration = SimDuration::from_nanos(u64::from(frames) * 1_000_000_000 / u64::from(self.config.fps));
-        cached.held.push_back((
-            PlaylistEntry {
-                gap,
-                ..PlaylistEntry::media(index, duration)
-            },
-            frames,
-        ));
+        let entry = PlaylistEntry {
+            gap: info.fill == Some(Fill::Gap),
+            spliced: SimDuration::from_nanos(info.spliced_frames * 1_000_000_000 / u64::from(self.config.fps)),
+            ..PlaylistEntry::media(index, duration)
+        };
+        cached.held.push_back((entry, frames));
         while cached.held.len() > 2 * self.config.playlist_window {
             cached.held.pop_front();
         }
@@ -349,7 +349,7 @@ impl Behavior for Edge {
                 self.recorder
                     .borrow_mut()
                     .segment_at_edge(stream, info.index, ctx.now());
-                if self.store(stream, info.index, info.frames, info.fill == Some(Fill::Gap)) {
+                if self.store(stream, &info) {
                     (self.recorder.borrow_mut()).edge_refreshed(stream, self.config.index, ctx.now());
                 }
             }

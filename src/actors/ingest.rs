@@ -219,6 +219,7 @@ impl Ingest {
             stream: stream as u32,
             phase: segment.phase as u32,
             fill: None,
+            spliced_frames: 0,
         };
         let bytes = u64::from(segment.received) * self.config.frame_bytes;
         {
@@ -307,6 +308,7 @@ impl Ingest {
             stream: stream as u32,
             phase: lane.phase as u32,
             fill: Some(fill),
+            spliced_frames: 0,
         };
         let bytes = info.wire_bytes(self.config.frame_bytes);
         self.recorder.borrow_mut().node_load(self.load, ctx.now(), bytes, false);

@@ -125,6 +125,11 @@ pub struct SegmentInfo {
     /// (`ingest.input_loss_action`); `None` for media. A filler's `frames` is the
     /// nominal count it stands in for: none of them is content.
     pub fill: Option<Fill>,
+    /// Set by the origin: the media (frames, whole segment slots) it never published
+    /// right before this segment, spliced out of the stream's timeline (an
+    /// `EXT-X-DISCONTINUITY` after lost input). Follows from the indices, so it adds
+    /// nothing to the digest.
+    pub spliced_frames: u64,
 }
 
 impl SegmentInfo {
@@ -574,7 +579,8 @@ impl TraceMsg for Msg {
                 starved,
                 room,
             } => mix(&[id, holds, starved, u64::from(room)]),
-            // A phase of 0 adds nothing, so runs of aligned servers keep their digests.
+            // A phase of 0 adds nothing, so runs of aligned servers keep their digests;
+            // media adds no fill word.
             Msg::Segment(s) if s.phase == 0 && s.fill.is_none() => mix_stream(
                 &[
                     s.index,
@@ -582,6 +588,17 @@ impl TraceMsg for Msg {
                     u64::from(s.frames),
                     u64::from(s.missing),
                     u64::from(s.pipeline),
+                ],
+                s.stream,
+            ),
+            Msg::Segment(s) if s.fill.is_none() => mix_stream(
+                &[
+                    s.index,
+                    s.first_frame,
+                    u64::from(s.frames),
+                    u64::from(s.missing),
+                    u64::from(s.pipeline),
+                    u64::from(s.phase),
                 ],
                 s.stream,
             ),
@@ -593,7 +610,7 @@ impl TraceMsg for Msg {
                     u64::from(s.missing),
                     u64::from(s.pipeline),
                     u64::from(s.phase),
-                    s.fill.map_or(0, |fill| 1 + fill as u64),
+                    1 + s.fill.map_or(0, |fill| fill as u64),
                 ],
                 s.stream,
             ),

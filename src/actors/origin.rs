@@ -41,6 +41,9 @@ pub struct OriginStream {
     /// Where the published media ends (frames, nominal).
     published_end: Option<u64>,
     last_published_at: Option<SimTime>,
+    /// The last segment slot published, media or filler; unlike `published_end`, kept
+    /// when the stream comes back after an absence, as the edges' playlists are.
+    last_index: Option<u64>,
     /// Copies waiting for the selector: (start frame, input) → segment.
     held: BTreeMap<(u64, usize), SegmentInfo>,
     /// When the last copy of the stream arrived: a stream that comes back after an
@@ -54,6 +57,7 @@ impl OriginStream {
             inputs,
             published_end: None,
             last_published_at: None,
+            last_index: None,
             held: BTreeMap::new(),
             last_copy_at: None,
         }
@@ -106,7 +110,7 @@ impl Origin {
         (start, start + media.frames_per_segment)
     }
 
-    fn publish(&mut self, ctx: &mut Ctx<'_, Msg>, info: SegmentInfo) {
+    fn publish(&mut self, ctx: &mut Ctx<'_, Msg>, mut info: SegmentInfo) {
         let stream = info.stream as usize;
         let (start, end) = Self::span(self.media, &info);
         let own = &mut self.streams[stream];
@@ -117,6 +121,9 @@ impl Origin {
         }
         own.published_end = Some(end);
         own.last_published_at = Some(ctx.now());
+        let skipped_slots = own.last_index.map_or(0, |last| info.index.saturating_sub(last + 1));
+        info.spliced_frames = skipped_slots * self.media.frames_per_segment;
+        own.last_index = Some(own.last_index.map_or(info.index, |last| last.max(info.index)));
         if let Some(fill) = info.fill {
             self.recorder.borrow_mut().filler_published(stream, info.index, fill);
             self.push(ctx, info);

@@ -23,6 +23,7 @@ pub const COMPARE_METRICS: &[&str] = &[
     "rebuffer_ratio",
     "viewer_slate_s",
     "viewer_fatal_errors",
+    "viewers_stranded",
     "availability",
     "startup_ms_p50",
     "discontinuities",

@@ -166,6 +166,8 @@ pub struct ViewerRecord {
     /// Fatal player errors (media3's stuck playlist or behind-live-window), each
     /// followed by the host preparing the player again.
     pub fatal_errors: u32,
+    /// When its player stopped for good (Shaka's live window emptied after a splice).
+    pub stranded_at: Option<SimTime>,
     pub first_switch_at: Option<SimTime>,
     /// Every move to another edge: when, and to which (an index into
     /// [`Recorder::edge_names`]).

@@ -97,8 +97,15 @@ pub fn run_summary(s: &Summary, failovers: &[FailoverRow]) -> String {
     if s.viewer_fatal_errors > 0 {
         let _ = writeln!(
             out,
-            "players   {} stopped on a fatal error (stuck playlist, behind the live window) and were prepared again",
+            "players   {} fatal error(s) (a stuck playlist, or behind the live window); each player was prepared again",
             s.viewer_fatal_errors
+        );
+    }
+    if s.viewers_stranded > 0 {
+        let _ = writeln!(
+            out,
+            "FINDING   {} viewer(s) stranded for good: Shaka's wall-clock live window emptied after media was spliced out of the playlist",
+            s.viewers_stranded
         );
     }
     if s.split_brain_s > 0.0 {

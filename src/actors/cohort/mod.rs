@@ -497,7 +497,11 @@ impl Cohort {
                     }
                 }
                 PlayerEvent::Failed { at, error, until } => {
-                    self.records[slot].fatal_errors += 1;
+                    let record = &mut self.records[slot];
+                    match until {
+                        Some(_) => record.fatal_errors += 1,
+                        None => record.stranded_at = Some(at),
+                    }
                     tracing::debug!(?error, ?at, ?until, "player stopped on a fatal error");
                 }
                 PlayerEvent::RouteSwitched { at, to, .. } => {

@@ -110,6 +110,10 @@ pub struct PlayerConfig {
     /// After a fatal error, the host application prepares the player again this much
     /// later (the longest playlist retry delay, as for a playlist that cannot be loaded).
     pub fatal_recovery: SimDuration,
+    /// The live edge runs on the wall clock once the start is locked (Shaka's HLS
+    /// `PresentationTimeline`): media spliced out of the playlist empties the window
+    /// (`FatalError::LiveWindowEmptied`).
+    pub wall_clock_live_edge: bool,
 }
 
 impl PlayerConfig {
@@ -164,6 +168,7 @@ impl PlayerConfig {
         playlist_stuck_after: None,
         behind_window_fatal: false,
         fatal_recovery: SimDuration::from_secs(8),
+        wall_clock_live_edge: false,
     };
 
     /// Shaka Player (`lib/util/player_configuration.js`, `lib/net/backoff.js`,
@@ -171,7 +176,9 @@ impl PlayerConfig {
     /// live, `bufferingGoal` 10 s, `rebufferingGoal` 0; `retryParameters` 2 attempts,
     /// 1 s base delay ×2 with ±50% fuzz, connection timeout 10 s, request timeout 30 s;
     /// each retry goes to the request's next URI. Live edge: `streaming.liveSync.enabled`
-    /// is false, so nothing catches up and stalls do not move the target.
+    /// is false, so nothing catches up and stalls do not move the target; the edge
+    /// runs on the wall clock, so a splice of a target duration or more empties the
+    /// live window for good (see `Player::follow_wall_clock`).
     pub const SHAKA: PlayerConfig = PlayerConfig {
         hold_back_segments: 3,
         start_buffer: SimDuration::ZERO,
@@ -185,6 +192,7 @@ impl PlayerConfig {
         playlist_stuck_after: None,
         behind_window_fatal: false,
         fatal_recovery: SimDuration::from_secs(60),
+        wall_clock_live_edge: true,
     };
 
     const SHAKA_RETRY: RetryPolicy = RetryPolicy {
@@ -224,6 +232,7 @@ impl PlayerConfig {
         playlist_stuck_after: Some(3.5),
         behind_window_fatal: true,
         fatal_recovery: SimDuration::from_secs(5),
+        wall_clock_live_edge: false,
     };
 
     const EXOPLAYER_RETRY: RetryPolicy = RetryPolicy {

@@ -171,7 +171,7 @@ fn exoplayer_stops_on_a_playlist_stuck_for_more_than_3_5_target_durations() {
         Some(PlayerEvent::Failed {
             at: t(7_015),
             error: FatalError::PlaylistStuck,
-            until: t(12_015)
+            until: Some(t(12_015))
         })
     );
     // Halted: no request until the host prepares it again, then a playlist load.
@@ -240,7 +240,7 @@ fn exoplayer_behind_the_window_stops_and_restarts_at_the_live_edge() {
             PlayerEvent::Failed {
                 at: t(2_020),
                 error: FatalError::BehindLiveWindow,
-                until: t(7_020)
+                until: Some(t(7_020))
             }
         ]
     );
@@ -253,4 +253,75 @@ fn exoplayer_behind_the_window_stops_and_restarts_at_the_live_edge() {
         Some(27),
         "{actions:?} {events:?}"
     );
+}
+
+fn spliced(index: u64, lost: SimDuration) -> PlaylistEntry {
+    PlaylistEntry {
+        spliced: lost,
+        ..PlaylistEntry::media(index, SEG)
+    }
+}
+
+/// A player of `config` that joined `0..=3`, loaded 1 to 3, then reloaded a playlist
+/// where 4..=7 were spliced out before 8.
+fn across_a_splice(config: PlayerConfig, lost: SimDuration) -> (Vec<PlayerAction>, Vec<PlayerEvent>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let (mut p, mut req, mut index) = joined(config, &listed(&[0, 1, 2, 3]));
+    for at in [100, 200, 300] {
+        p.handle_segment_loaded(t(at), req, PlaylistEntry::media(index, SEG));
+        if let Some(&(r, i)) = requests(&drain(&mut p).0).1.first() {
+            (req, index) = (r, i);
+        }
+    }
+    p.handle_timeout(t(2_010), &mut rng);
+    let (playlist, _) = requests(&drain(&mut p).0);
+    let mut after = listed(&[2, 3]);
+    after.push(spliced(8, lost));
+    p.handle_playlist(t(2_020), playlist.expect("a reload"), &after);
+    drain(&mut p)
+}
+
+#[test]
+fn shaka_empties_its_live_window_after_a_splice_of_a_target_duration() {
+    let (actions, events) = across_a_splice(PlayerConfig::SHAKA, SimDuration::from_secs(8));
+    assert!(requests(&actions).1.is_empty(), "nothing is fetched again");
+    assert_eq!(
+        events,
+        [PlayerEvent::Failed {
+            at: t(2_020),
+            error: FatalError::LiveWindowEmptied,
+            until: None
+        }]
+    );
+    // Under a target duration the window survives (the cut-off Shaka showed near one
+    // segment duration).
+    let (actions, events) = across_a_splice(PlayerConfig::SHAKA, SimDuration::from_millis(1_999));
+    assert_eq!(requests(&actions).1.first().map(|r| r.1), Some(8));
+    assert!(!events.iter().any(|e| matches!(e, PlayerEvent::Failed { .. })));
+}
+
+#[test]
+fn hls_js_and_media3_play_on_across_a_splice() {
+    for config in [PlayerConfig::HLS_JS, PlayerConfig::EXOPLAYER] {
+        let (actions, events) = across_a_splice(config, SimDuration::from_secs(8));
+        assert_eq!(requests(&actions).1.first().map(|r| r.1), Some(8));
+        assert!(!events.iter().any(|e| matches!(e, PlayerEvent::Failed { .. })));
+    }
+}
+
+#[test]
+fn a_splice_before_shaka_joined_does_not_count() {
+    let entries = [
+        PlaylistEntry::media(0, SEG),
+        spliced(5, SimDuration::from_secs(8)),
+        PlaylistEntry::media(6, SEG),
+        PlaylistEntry::media(7, SEG),
+    ];
+    let mut p = Player::new(PlayerConfig::SHAKA, SEG, 1);
+    p.handle_join(t(0));
+    drain(&mut p);
+    p.handle_playlist(t(10), 0, &entries);
+    let (actions, events) = drain(&mut p);
+    assert_eq!(requests(&actions).1.first().map(|r| r.1), Some(5));
+    assert!(events.is_empty());
 }

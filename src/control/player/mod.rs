@@ -44,6 +44,10 @@ pub struct PlaylistEntry {
     /// An `EXT-X-GAP` entry (draft-pantos-hls-rfc8216bis §4.4.4.7): it holds no media
     /// and is never requested.
     pub gap: bool,
+    /// Media the packager spliced out right before this entry (lost input, closed up
+    /// with an `EXT-X-DISCONTINUITY`): the playlist's timeline falls this much behind
+    /// the wall clock.
+    pub spliced: SimDuration,
 }
 
 impl PlaylistEntry {
@@ -53,6 +57,7 @@ impl PlaylistEntry {
             index,
             duration,
             gap: false,
+            spliced: SimDuration::ZERO,
         }
     }
 }
@@ -67,6 +72,12 @@ pub enum FatalError {
     PlaylistStuck,
     /// media3's `BehindLiveWindowException`: the next segment left the playlist window.
     BehindLiveWindow,
+    /// Shaka's live window ran empty: its live edge runs on the wall clock once its
+    /// start is locked, so a splice leaves it ahead of the media, each update evicts
+    /// segments by that edge until none is left, and no new one ever qualifies again
+    /// ([`PlayerConfig::wall_clock_live_edge`]). Shaka raises no error: nothing
+    /// prepares it again, and it stalls for good once its buffer is played.
+    LiveWindowEmptied,
 }
 
 /// Why a request failed.
@@ -114,11 +125,12 @@ pub enum PlayerEvent {
     },
     /// The player moved from route `from` to route `to`.
     RouteSwitched { at: SimTime, from: u8, to: u8 },
-    /// The player stopped on a fatal error; its host prepares it again at `until`.
+    /// The player stopped on a fatal error; its host prepares it again at `until`
+    /// (`None`: never).
     Failed {
         at: SimTime,
         error: FatalError,
-        until: SimTime,
+        until: Option<SimTime>,
     },
 }
 
@@ -194,6 +206,12 @@ pub struct Player {
     playlist_changed_at: SimTime,
     /// Stopped on a fatal error until its host prepares it again then.
     halted_until: Option<SimTime>,
+    /// Wall-clock live edge (Shaka): the newest segment when the start was locked
+    /// (the first playlist), the media spliced out of the playlist since, and whether
+    /// that emptied the live window for good.
+    locked_newest: Option<u64>,
+    lag: SimDuration,
+    window_emptied: bool,
     /// Requests and experiences not yet polled: the player's I/O takes them after every
     /// call, so a few fit in place and a large audience touches no heap for them.
     actions: SmallVec<[PlayerAction; 2]>,
@@ -236,6 +254,9 @@ impl Player {
             stalls: 0,
             playlist_changed_at: SimTime::ZERO,
             halted_until: None,
+            locked_newest: None,
+            lag: SimDuration::ZERO,
+            window_emptied: false,
             actions: SmallVec::new(),
             events: SmallVec::new(),
         }
@@ -353,6 +374,9 @@ impl Player {
             }
             previous = Some(entry.index);
         }
+        if self.config.wall_clock_live_edge {
+            self.follow_wall_clock(now, entries);
+        }
         let live_start = self.live_start(entries);
         match self.next_index {
             None => {
@@ -401,6 +425,33 @@ impl Player {
         entries.first().map_or(0, |e| e.index)
     }
 
+    /// Shaka: adds the media spliced out of the playlist since the start was locked to
+    /// how far the wall-clock live edge runs ahead of the media. From one target
+    /// duration on, each playlist update evicts segments that end before the live
+    /// edge less the playlist's span, and the span is measured on what is left, so the
+    /// window empties (`lib/media/presentation_timeline.js` `getLiveEdge_`,
+    /// `getSegmentAvailabilityStart`; `lib/hls/hls_parser.js` `lockStartTime` and
+    /// `mergeAndEvict` at shaka-player 35b290e; observed in Chromium for 2, 4, 8 and
+    /// 60 s splices; upstream issue #6019).
+    fn follow_wall_clock(&mut self, now: SimTime, entries: &[PlaylistEntry]) {
+        let Some(newest) = entries.last().map(|e| e.index) else {
+            return;
+        };
+        let counted = *self.locked_newest.get_or_insert(newest);
+        for entry in entries.iter().filter(|e| e.index > counted) {
+            self.lag += entry.spliced;
+        }
+        self.locked_newest = Some(counted.max(newest));
+        if !self.window_emptied && self.lag >= self.target_duration {
+            self.window_emptied = true;
+            self.events.push(PlayerEvent::Failed {
+                at: now,
+                error: FatalError::LiveWindowEmptied,
+                until: None,
+            });
+        }
+    }
+
     /// Whether the segment loader has loaded everything listed and waits for the
     /// playlist to grow (media3 `HlsChunkSource`: `nextChunkStuckOnPlaylistUrl`).
     fn waits_on_playlist(&self) -> bool {
@@ -418,7 +469,11 @@ impl Player {
     /// playing plays out: failcast plays whole segments.
     fn halt(&mut self, now: SimTime, error: FatalError) {
         let until = now + self.config.fatal_recovery;
-        self.events.push(PlayerEvent::Failed { at: now, error, until });
+        self.events.push(PlayerEvent::Failed {
+            at: now,
+            error,
+            until: Some(until),
+        });
         if let Some(unplayed) = self.buffer.first().map(|e| e.index).or(self.loading) {
             self.next_index = Some(unplayed);
         }
@@ -641,7 +696,11 @@ impl Player {
     }
 
     fn maybe_load(&mut self, now: SimTime) {
-        if self.loading.is_some() || self.buffered >= self.config.max_buffer || self.halted_until.is_some() {
+        if self.loading.is_some()
+            || self.buffered >= self.config.max_buffer
+            || self.halted_until.is_some()
+            || self.window_emptied
+        {
             return;
         }
         let (Some(hole_start), Some((next, requestable))) = (self.next_index, self.next_to_load()) else {

@@ -169,9 +169,14 @@ pub struct Summary {
     pub startup_ms_max: Option<f64>,
     pub viewer_request_errors: u64,
     pub viewer_route_switches: u64,
-    /// Fatal player errors, summed over viewers.
+    /// Fatal player errors after which the host prepared the player again (media3),
+    /// summed over viewers.
     #[serde(default)]
     pub viewer_fatal_errors: u64,
+    /// Viewers whose player stopped for good: Shaka's live window emptied after a
+    /// splice.
+    #[serde(default)]
+    pub viewers_stranded: u64,
     /// Seconds of slate watched, summed over viewers (`ingest.input_loss_action =
     /// "slate"`): time the player was not stalled but showed no content.
     #[serde(default)]
@@ -297,6 +302,7 @@ pub fn summarize(rec: &Recorder, facts: &RunFacts) -> (Summary, Vec<TimelineRow>
         viewer_request_errors: rec.viewers.iter().map(|v| u64::from(v.request_errors)).sum(),
         viewer_route_switches: rec.viewers.iter().map(|v| u64::from(v.route_switches)).sum(),
         viewer_fatal_errors: rec.viewers.iter().map(|v| u64::from(v.fatal_errors)).sum(),
+        viewers_stranded: rec.viewers.iter().filter(|v| v.stranded_at.is_some()).count() as u64,
         viewer_slate_s: rec.viewers.iter().map(|v| v.slate_time.as_secs_f64()).sum(),
         slate_segments: fillers(rec, Fill::Slate),
         gap_segments: fillers(rec, Fill::Gap),
