@@ -99,7 +99,10 @@ fn setup_rows(s: &crate::scenario::Scenario, seed: u64) -> [(&'static str, Strin
         ),
         (
             "ingest",
-            format!("{} × {} servers", s.ingest.redundancy, s.ingest.servers),
+            format!(
+                "{} × {} servers; lost input: {}",
+                s.ingest.redundancy, s.ingest.servers, s.ingest.input_loss_action
+            ),
         ),
         ("managers", s.managers.count.to_string()),
         (
@@ -156,7 +159,7 @@ impl Render for RunPage<'_> {
 fn title_and_cards(run: &RunTables) -> Markup {
     let s = &run.summary;
     let stalls = format!("stalls: {}", super::text::stall_bands(&s.stall_count_by_duration));
-    let cards = [
+    let mut cards = vec![
         ("failover latency (max)", opt(s.failover_latency_ms.max, "s", 1e-3, 2)),
         ("failovers", s.failovers.to_string()),
         ("availability", format!("{:.4} %", s.availability * 100.0)),
@@ -169,6 +172,16 @@ fn title_and_cards(run: &RunTables) -> Markup {
         ("viewers", format!("{} ({} started)", s.viewers, s.viewers_started)),
         ("alerts fired", s.alerts_fired.to_string()),
     ];
+    // Only where they happened: most runs have none.
+    if s.viewer_slate_s > 0.0 {
+        cards.push(("slate watched (viewer-seconds)", format!("{:.0} s", s.viewer_slate_s)));
+    }
+    if s.viewer_fatal_errors > 0 {
+        cards.push(("player fatal errors", s.viewer_fatal_errors.to_string()));
+    }
+    if s.viewers_stranded > 0 {
+        cards.push(("viewers stranded for good", s.viewers_stranded.to_string()));
+    }
     html! {
         h1 { (s.scenario) }
         p.sub { "seed " (s.seed) " · " (format!("{:.0}", s.sim_duration_s)) " s simulated · trace " (s.trace_digest) } (NL)
