@@ -77,6 +77,11 @@ fn gap_entries_keep_the_playlist_moving_so_media3_does_not_call_it_stuck() {
 /// Active-active, with the encoder's uplink to ingest-1 cut for 30 s at 10 min:
 /// ingest-1 is up, its input is lost.
 fn uplink_cut(action: &str) -> RunOutput {
+    uplink_cut_with(action, "", &[])
+}
+
+/// [`uplink_cut`] with more of a scenario file and more overrides.
+fn uplink_cut_with(action: &str, more: &str, settings: &[&str]) -> RunOutput {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("uplink-cut.toml");
     std::fs::write(
@@ -104,10 +109,13 @@ kind = "net.partition"
 target = "ingest-1"
 other = "encoder-1"
 duration = "30s"
-"#,
+"#
+        .to_string()
+            + more,
     )
     .unwrap();
-    let overrides = [format!("ingest.input_loss_action={action}")];
+    let mut overrides = vec![format!("ingest.input_loss_action={action}")];
+    overrides.extend(settings.iter().map(|s| s.to_string()));
     let s: Scenario = scenario::load(&path, &overrides).unwrap_or_else(|e| panic!("{e}"));
     run_scenario(&s, 1, None, false).unwrap()
 }
@@ -180,4 +188,37 @@ fn shaka_viewers_are_stranded_by_a_splice_and_spared_by_gap_entries() {
         assert_eq!(out.summary.viewers_stranded, 0, "{action}");
     }
     assert_eq!(stalled_encoder("splice", "shaka").summary.viewers_stranded, VIEWERS);
+}
+
+#[test]
+fn a_pause_does_not_stop_a_server_filling() {
+    // ingest-1 pauses for 300 ms at 5 min: its fill timer comes late, and must still
+    // count; the cut at 10 min is filled as without the pause.
+    let pause = r#"
+[[fault]]
+id = "pause"
+at = "5m"
+kind = "node.pause"
+target = "ingest-1"
+duration = "300ms"
+"#;
+    let paused = uplink_cut_with("slate", pause, &[]);
+    assert_eq!(paused.summary.slate_segments, 22);
+    assert!(paused.failovers.is_empty());
+}
+
+#[test]
+fn jitter_within_the_fill_margin_never_fills() {
+    // 10 ms mean jitter (capped at 100 ms) on the encoder's uplinks and no input lost
+    // before the cut: every segment goes out whole, and only the cut is filled.
+    let jittery = uplink_cut_with("slate", "", &["network.encoder_ingest.jitter=10ms"]);
+    assert_eq!(jittery.summary.slate_segments, 22);
+    assert_eq!(
+        jittery.summary.frames_dropped.total,
+        jittery.summary.frames_dropped.distribution
+    );
+    let segments_short = (jittery.published.iter())
+        .filter(|&&(_, index, frames)| frames < 60 && index < 290)
+        .count();
+    assert_eq!(segments_short, 0);
 }

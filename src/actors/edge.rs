@@ -202,9 +202,15 @@ impl Edge {
             return false;
         }
         let duration = SimDuration::from_nanos(u64::from(frames) * 1_000_000_000 / u64::from(self.config.fps));
+        // What the origin spliced out, as far as this playlist missed it too: after a
+        // stream came back to an origin, the segments another origin published
+        // meanwhile are listed here.
+        let nominal = u64::from(info.frames + info.missing);
+        let unlisted = cached.held.back().map_or(0, |(last, _)| index - last.index - 1);
+        let spliced_frames = info.spliced_frames.min(unlisted * nominal);
         let entry = PlaylistEntry {
             gap: info.fill == Some(Fill::Gap),
-            spliced: SimDuration::from_nanos(info.spliced_frames * 1_000_000_000 / u64::from(self.config.fps)),
+            spliced: SimDuration::from_nanos(spliced_frames * 1_000_000_000 / u64::from(self.config.fps)),
             ..PlaylistEntry::media(index, duration)
         };
         cached.held.push_back((entry, frames));

@@ -98,7 +98,7 @@ struct Lane {
     input_delay: SimDuration,
     /// The last slot this server published for the stream, media or filler, since it
     /// last started or took the stream: the slots after it are filled once their
-    /// input is late by the loss threshold.
+    /// input is overdue by [`FILL_MARGIN`].
     published_through: Option<u64>,
 }
 
@@ -123,6 +123,13 @@ impl Lane {
         }
     }
 }
+
+/// How late a slot's frames may be before the server fills it: MediaLive's input-loss
+/// threshold cannot be set below 100 ms (AWS MediaLive user guide, automatic input
+/// failover), so input jitter within that never counts as loss. It stays well under
+/// the origin's own input-loss threshold (`ingest.input_loss`, 1 s), so an
+/// active-active origin sees a filling pipeline as delivering.
+const FILL_MARGIN: SimDuration = SimDuration::from_millis(100);
 
 pub struct Ingest {
     config: IngestConfig,
@@ -235,25 +242,27 @@ impl Ingest {
 
     /// Whether this server fills `stream`'s slots that get no input: it fills
     /// (`ingest.input_loss_action`), has published the stream since it started or took
-    /// it, knows its clock, and holds its address where streams have one.
+    /// it, has a transcoder slot for it, knows its clock, and holds its address where
+    /// streams have one.
     fn fills(&self, stream: usize) -> bool {
         let lane = &self.lanes[stream];
         self.config.input_loss_action != InputLossAction::Splice
             && lane.published_through.is_some()
+            && self.starved() & 1 << stream == 0
             && lane.stream_start.is_some()
             && (lane.holds_vip || !self.config.active_passive)
     }
 
     /// When the slot after the last one `stream` published is filled if no input has
-    /// come for it: one frame after its last frame would have arrived (its end on the
-    /// stream clock, plus the input's delay). MediaLive's input-loss handling starts
-    /// as soon as an expected frame is missing, and its output keeps its schedule
+    /// come for it: [`FILL_MARGIN`] after its last frame would have arrived (its end on
+    /// the stream clock, plus the input's delay). MediaLive's input-loss handling
+    /// starts once expected frames are missing, and its output keeps its schedule
     /// (AWS MediaLive user guide, "Handling loss of video input").
     fn fill_due(&self, stream: usize) -> Option<SimTime> {
         let lane = &self.lanes[stream];
         let (start, last) = (lane.stream_start?, lane.published_through?);
         let end_frame = (last + 2) * self.config.frames_per_segment + lane.phase;
-        Some(start + self.frames_to_time(end_frame) + lane.input_delay)
+        Some(start + self.frames_to_time(end_frame) + lane.input_delay + FILL_MARGIN)
     }
 
     /// When frame `frame` is captured, from the stream's start.
@@ -282,11 +291,24 @@ impl Ingest {
         self.arm_fill_timer(ctx);
     }
 
-    fn arm_fill_timer(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        let next = (0..self.lanes.len())
+    /// Arms the timer for the next slot due, unless one is armed no later.
+    fn arm_fill_timer_if_sooner(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let armed = self.fill_timer.at();
+        let next = self.next_fill_due();
+        if next.is_some_and(|next| armed.is_none_or(|armed| next < armed)) {
+            self.fill_timer.arm(next, ctx, Msg::FillTimer);
+        }
+    }
+
+    fn next_fill_due(&self) -> Option<SimTime> {
+        (0..self.lanes.len())
             .filter(|&stream| self.fills(stream))
             .filter_map(|stream| self.fill_due(stream))
-            .min();
+            .min()
+    }
+
+    fn arm_fill_timer(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let next = self.next_fill_due();
         self.fill_timer.arm(next, ctx, Msg::FillTimer);
     }
 
@@ -317,9 +339,15 @@ impl Ingest {
 
     fn receive(&mut self, ctx: &mut Ctx<'_, Msg>, stream: usize, first: u64, count: u32) {
         let per_segment = self.config.frames_per_segment;
+        let filling = self.config.input_loss_action != InputLossAction::Splice;
         for frame in first..first + u64::from(count) {
             let lane = &mut self.lanes[stream];
             lane.last_received = Some(frame);
+            let slot = frame.saturating_sub(lane.phase) / per_segment;
+            if filling && lane.published_through.is_some_and(|last| slot <= last) {
+                // Its slot went out already, as filler: too late (and no first frame).
+                continue;
+            }
             if lane.waiting_for_keyframe {
                 if frame % self.config.gop_frames != 0 {
                     continue;
@@ -333,11 +361,6 @@ impl Ingest {
             let lane = &mut self.lanes[stream];
             let phase = lane.phase;
             let index = (frame - phase) / per_segment;
-            let filling = self.config.input_loss_action != InputLossAction::Splice;
-            if filling && lane.published_through.is_some_and(|last| index <= last) {
-                // Its slot went out already, as filler: too late.
-                continue;
-            }
             if lane.open.is_some_and(|open| open.index != index) {
                 let done = lane.open.take().expect("checked");
                 self.publish(ctx, stream, done);
@@ -407,7 +430,11 @@ impl Behavior for Ingest {
                 }
                 self.fill_timer.clear();
             }
-            Input::Timer(Msg::FillTimer) if self.fill_timer.fire(now) => self.fill_due_slots(ctx),
+            // Late too (a paused server gets its timers when it resumes).
+            Input::Timer(Msg::FillTimer) if self.fill_timer.due(now) => {
+                self.fill_timer.clear();
+                self.fill_due_slots(ctx);
+            }
             Input::Vip { vip, held, other } => {
                 let Some(stream) = self.config.vips.iter().position(|&v| v == vip) else {
                     return;
@@ -532,8 +559,8 @@ impl Behavior for Ingest {
                     self.content_failed(stream, now);
                     if self.starved() & 1 << stream == 0 {
                         self.receive(ctx, stream, first, count);
-                        if self.fills(stream) && !self.fill_timer.is_armed() {
-                            self.arm_fill_timer(ctx);
+                        if self.fills(stream) {
+                            self.arm_fill_timer_if_sooner(ctx);
                         }
                     } else {
                         // No slot: the frames are lost, the open segment with them.

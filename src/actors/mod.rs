@@ -97,8 +97,14 @@ impl Deadline {
         self.0 = None;
     }
 
-    pub fn is_armed(&self) -> bool {
-        self.0.is_some()
+    /// The instant armed, if any.
+    pub fn at(&self) -> Option<SimTime> {
+        self.0
+    }
+
+    /// Whether the armed instant has come (a timer delivered late still is).
+    pub fn due(&self, now: SimTime) -> bool {
+        self.0.is_some_and(|at| at <= now)
     }
 }
 
@@ -270,7 +276,7 @@ pub enum Msg {
     },
     /// Origin: the input selector's deadline.
     SelectorTimer,
-    /// Ingest: a segment slot's end has passed by the input-loss threshold; fill the
+    /// Ingest: a segment slot's frames are overdue by the fill margin; fill the
     /// slots of streams whose input is lost (`ingest.input_loss_action`).
     FillTimer,
     /// Edge → origin: push segments to me directly (`on`: my shield has gone quiet),

@@ -42,7 +42,8 @@ pub struct OriginStream {
     published_end: Option<u64>,
     last_published_at: Option<SimTime>,
     /// The last segment slot published, media or filler; unlike `published_end`, kept
-    /// when the stream comes back after an absence, as the edges' playlists are.
+    /// when the stream comes back after an absence: a gap since then was spliced out
+    /// unless another origin published it, which the edges, who list both, tell.
     last_index: Option<u64>,
     /// Copies waiting for the selector: (start frame, input) → segment.
     held: BTreeMap<(u64, usize), SegmentInfo>,

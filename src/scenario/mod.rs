@@ -319,7 +319,7 @@ pub struct Ingest {
     /// reconnected mid-segment is misaligned and a switch to it costs a discontinuity).
     pub output_locking: String,
     /// What a running server publishes for a stream whose input is lost (no frames
-    /// for `input_loss` past a segment's end): `splice` (nothing; the media is
+    /// 100 ms after its last frame was due): `splice` (nothing; the media is
     /// spliced out), `slate` (slate segments on schedule) or `gap` (`EXT-X-GAP`
     /// entries on schedule). A server that is down publishes nothing either way.
     pub input_loss_action: String,

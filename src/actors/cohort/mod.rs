@@ -499,7 +499,8 @@ impl Cohort {
                 PlayerEvent::Failed { at, error, until } => {
                     let record = &mut self.records[slot];
                     match until {
-                        Some(_) => record.fatal_errors += 1,
+                        Some(_) if at >= self.config.measure_from => record.fatal_errors += 1,
+                        Some(_) => {}
                         None => record.stranded_at = Some(at),
                     }
                     tracing::debug!(?error, ?at, ?until, "player stopped on a fatal error");

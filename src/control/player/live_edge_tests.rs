@@ -325,3 +325,74 @@ fn a_splice_before_shaka_joined_does_not_count() {
     assert_eq!(requests(&actions).1.first().map(|r| r.1), Some(5));
     assert!(events.is_empty());
 }
+
+#[test]
+fn exoplayer_behind_the_window_drops_its_buffer_and_resumes_at_the_live_edge() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    // Loaded 0 and 1, playing 0 from 100 ms to 2.1 s; its next (2) leaves a window
+    // of 20..=29 at the reload, 2 s after the first request.
+    let (mut p, req, _) = joined(PlayerConfig::EXOPLAYER, &listed(&[0, 1]));
+    p.handle_segment_loaded(t(100), req, PlaylistEntry::media(0, SEG));
+    let (_, segments) = requests(&drain(&mut p).0);
+    p.handle_segment_loaded(t(200), segments[0].0, PlaylistEntry::media(1, SEG));
+    drain(&mut p);
+    p.handle_timeout(t(2_010), &mut rng);
+    let (playlist, _) = requests(&drain(&mut p).0);
+    let window: Vec<u64> = (20..30).collect();
+    p.handle_playlist(t(2_020), playlist.expect("a reload"), &listed(&window));
+    let (_, events) = drain(&mut p);
+    // Segment 1, buffered, goes with the seek: skipped once, from 1 to the live edge.
+    assert_eq!(
+        events,
+        [
+            PlayerEvent::Skipped {
+                at: t(2_020),
+                from: 1,
+                to: 27
+            },
+            PlayerEvent::Failed {
+                at: t(2_020),
+                error: FatalError::BehindLiveWindow,
+                until: Some(t(7_020))
+            }
+        ]
+    );
+    assert_eq!(p.frontier(), Some(27));
+    p.handle_timeout(t(7_020), &mut rng);
+    let (playlist, _) = requests(&drain(&mut p).0);
+    p.handle_playlist(t(7_030), playlist.expect("prepared again"), &listed(&window));
+    let (actions, events) = drain(&mut p);
+    assert_eq!(requests(&actions).1.first().map(|r| r.1), Some(27));
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, PlayerEvent::Skipped { .. } | PlayerEvent::Failed { .. })));
+}
+
+#[test]
+fn a_stranded_shaka_player_never_jumps_again() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let (mut p, req, _) = joined(PlayerConfig::SHAKA, &listed(&[0, 1, 2, 3]));
+    p.handle_segment_loaded(t(100), req, PlaylistEntry::media(1, SEG));
+    drain(&mut p);
+    p.handle_timeout(t(2_010), &mut rng);
+    let (playlist, _) = requests(&drain(&mut p).0);
+    let mut after = listed(&[2, 3]);
+    after.push(spliced(8, SimDuration::from_secs(8)));
+    p.handle_playlist(t(2_020), playlist.expect("a reload"), &after);
+    drain(&mut p);
+    let frontier = p.frontier();
+    // The window moves far past it: no re-sync, no load, the frontier stays.
+    for (k, second) in (3..=40u64).enumerate() {
+        let now = t(second * 1_000 + 10);
+        p.handle_timeout(now, &mut rng);
+        let (actions, events) = drain(&mut p);
+        assert!(requests(&actions).1.is_empty());
+        assert!(!events.iter().any(|e| matches!(e, PlayerEvent::Skipped { .. })));
+        if let (Some(req), _) = requests(&actions) {
+            let newest = 9 + k as u64;
+            p.handle_playlist(now, req, &listed(&(newest - 5..=newest).collect::<Vec<_>>()));
+            assert!(!drain(&mut p).1.iter().any(|e| matches!(e, PlayerEvent::Skipped { .. })));
+        }
+    }
+    assert_eq!(p.frontier(), frontier);
+}

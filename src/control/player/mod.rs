@@ -383,24 +383,32 @@ impl Player {
                 self.next_index = Some(live_start);
                 self.first_index = Some(live_start);
             }
-            Some(next) if next < first.index && self.loading.is_none() => {
+            // A stranded Shaka player's window holds nothing to re-sync to.
+            Some(next) if next < first.index && self.loading.is_none() && !self.window_emptied => {
+                if self.config.behind_window_fatal {
+                    // The host seeks to the default position: what was buffered goes too.
+                    let from = self.buffer.first().map_or(next, |e| e.index);
+                    self.events.push(PlayerEvent::Skipped {
+                        at: now,
+                        from,
+                        to: live_start,
+                    });
+                    self.halt(now, FatalError::BehindLiveWindow, Some(live_start));
+                    return;
+                }
                 self.events.push(PlayerEvent::Skipped {
                     at: now,
                     from: next,
                     to: live_start,
                 });
                 self.next_index = Some(live_start);
-                if self.config.behind_window_fatal {
-                    self.halt(now, FatalError::BehindLiveWindow);
-                    return;
-                }
             }
             Some(_) => {}
         }
         if let Some(coefficient) = self.config.playlist_stuck_after {
             let stuck_after = self.target_duration.mul_f64(coefficient);
             if !changed && now - self.playlist_changed_at > stuck_after && self.waits_on_playlist() {
-                self.halt(now, FatalError::PlaylistStuck);
+                self.halt(now, FatalError::PlaylistStuck, None);
                 return;
             }
         }
@@ -444,6 +452,13 @@ impl Player {
         self.locked_newest = Some(counted.max(newest));
         if !self.window_emptied && self.lag >= self.target_duration {
             self.window_emptied = true;
+            // The segment on its way had left the index too: nothing retries it.
+            if let Some(loading) = self.loading.take() {
+                self.next_index = Some(loading);
+            }
+            self.segment = Loader::default();
+            self.segment_retry_at = None;
+            self.arriving = None;
             self.events.push(PlayerEvent::Failed {
                 at: now,
                 error: FatalError::LiveWindowEmptied,
@@ -465,17 +480,18 @@ impl Player {
     /// Stops on a fatal error: requests are abandoned and what was buffered and not yet
     /// played is dropped, to be fetched again once the host has prepared the player
     /// again (media3 releases its media periods on a playback error; `prepare()`
-    /// resumes at the playback position, after loading the playlist afresh). The segment
-    /// playing plays out: failcast plays whole segments.
-    fn halt(&mut self, now: SimTime, error: FatalError) {
+    /// resumes at the playback position, after loading the playlist afresh), or at
+    /// `resume` where the host seeks elsewhere. The segment playing plays out: failcast
+    /// plays whole segments.
+    fn halt(&mut self, now: SimTime, error: FatalError, resume: Option<u64>) {
         let until = now + self.config.fatal_recovery;
         self.events.push(PlayerEvent::Failed {
             at: now,
             error,
             until: Some(until),
         });
-        if let Some(unplayed) = self.buffer.first().map(|e| e.index).or(self.loading) {
-            self.next_index = Some(unplayed);
+        if let Some(resume) = resume.or(self.buffer.first().map(|e| e.index)).or(self.loading) {
+            self.next_index = Some(resume);
         }
         self.buffer.clear();
         self.buffered = SimDuration::ZERO;
