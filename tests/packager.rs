@@ -222,3 +222,24 @@ fn jitter_within_the_fill_margin_never_fills() {
         .count();
     assert_eq!(segments_short, 0);
 }
+
+#[test]
+fn an_origin_failover_splices_what_no_origin_published() {
+    // origin-1 dies at 10 min: its streams move to origin-2, which cannot know what
+    // came before; the edges list what they missed as spliced, so the Shaka viewers
+    // of those streams (half of them) are stranded, the rest play on.
+    let s = common::scenario(
+        "scenarios/origin-failover.toml",
+        &["scenario.duration=12m", "viewers.count=120", "viewers.player=shaka"],
+    );
+    let out = run_scenario(&s, 1, None, false).unwrap();
+    assert_eq!(out.summary.viewers_stranded, 60);
+    let stranded_streams: std::collections::BTreeSet<u32> = (out.viewers.iter())
+        .filter(|v| v.stranded_at.is_some())
+        .map(|v| v.stream)
+        .collect();
+    let moved: std::collections::BTreeSet<u32> = (out.failovers.iter())
+        .filter_map(|e| e.stream.strip_prefix("stream-")?.parse::<u32>().ok().map(|k| k - 1))
+        .collect();
+    assert_eq!(stranded_streams, moved);
+}

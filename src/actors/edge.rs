@@ -202,12 +202,13 @@ impl Edge {
             return false;
         }
         let duration = SimDuration::from_nanos(u64::from(frames) * 1_000_000_000 / u64::from(self.config.fps));
-        // What the origin spliced out, as far as this playlist missed it too: after a
-        // stream came back to an origin, the segments another origin published
-        // meanwhile are listed here.
+        // What the origin spliced out, as far as this playlist missed it too (after a
+        // stream came back to an origin, what another origin published meanwhile is
+        // listed here); all this playlist missed when the origin cannot know (its
+        // first segment of the stream, after the stream moved to it).
         let nominal = u64::from(info.frames + info.missing);
-        let unlisted = cached.held.back().map_or(0, |(last, _)| index - last.index - 1);
-        let spliced_frames = info.spliced_frames.min(unlisted * nominal);
+        let unlisted = cached.held.back().map_or(0, |(last, _)| index - last.index - 1) * nominal;
+        let spliced_frames = info.spliced_frames.map_or(unlisted, |claimed| claimed.min(unlisted));
         let entry = PlaylistEntry {
             gap: info.fill == Some(Fill::Gap),
             spliced: SimDuration::from_nanos(spliced_frames * 1_000_000_000 / u64::from(self.config.fps)),

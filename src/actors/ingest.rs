@@ -226,7 +226,7 @@ impl Ingest {
             stream: stream as u32,
             phase: segment.phase as u32,
             fill: None,
-            spliced_frames: 0,
+            spliced_frames: None,
         };
         let bytes = u64::from(segment.received) * self.config.frame_bytes;
         {
@@ -330,7 +330,7 @@ impl Ingest {
             stream: stream as u32,
             phase: lane.phase as u32,
             fill: Some(fill),
-            spliced_frames: 0,
+            spliced_frames: None,
         };
         let bytes = info.wire_bytes(self.config.frame_bytes);
         self.recorder.borrow_mut().node_load(self.load, ctx.now(), bytes, false);

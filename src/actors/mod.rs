@@ -133,9 +133,10 @@ pub struct SegmentInfo {
     pub fill: Option<Fill>,
     /// Set by the origin: the media (frames, whole segment slots) it never published
     /// right before this segment, spliced out of the stream's timeline (an
-    /// `EXT-X-DISCONTINUITY` after lost input). Follows from the indices, so it adds
-    /// nothing to the digest.
-    pub spliced_frames: u64,
+    /// `EXT-X-DISCONTINUITY` after lost input); `None` for an origin's first segment
+    /// of the stream, which cannot know. Follows from the indices, so it adds nothing
+    /// to the digest.
+    pub spliced_frames: Option<u64>,
 }
 
 impl SegmentInfo {

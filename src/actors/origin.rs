@@ -122,8 +122,8 @@ impl Origin {
         }
         own.published_end = Some(end);
         own.last_published_at = Some(ctx.now());
-        let skipped_slots = own.last_index.map_or(0, |last| info.index.saturating_sub(last + 1));
-        info.spliced_frames = skipped_slots * self.media.frames_per_segment;
+        info.spliced_frames =
+            (own.last_index).map(|last| info.index.saturating_sub(last + 1) * self.media.frames_per_segment);
         own.last_index = Some(own.last_index.map_or(info.index, |last| last.max(info.index)));
         if let Some(fill) = info.fill {
             self.recorder.borrow_mut().filler_published(stream, info.index, fill);
