@@ -245,12 +245,17 @@ impl Ingest {
     /// it, has a transcoder slot for it, knows its clock, and holds its address where
     /// streams have one.
     fn fills(&self, stream: usize) -> bool {
+        self.fills_unless(stream, || self.starved())
+    }
+
+    /// [`Ingest::fills`], with the starved streams computed (once) only if needed.
+    fn fills_unless(&self, stream: usize, starved: impl FnOnce() -> u64) -> bool {
         let lane = &self.lanes[stream];
         self.config.input_loss_action != InputLossAction::Splice
             && lane.published_through.is_some()
-            && self.starved() & 1 << stream == 0
             && lane.stream_start.is_some()
             && (lane.holds_vip || !self.config.active_passive)
+            && starved() & 1 << stream == 0
     }
 
     /// When the slot after the last one `stream` published is filled if no input has
@@ -301,8 +306,9 @@ impl Ingest {
     }
 
     fn next_fill_due(&self) -> Option<SimTime> {
+        let starved = std::cell::OnceCell::new();
         (0..self.lanes.len())
-            .filter(|&stream| self.fills(stream))
+            .filter(|&stream| self.fills_unless(stream, || *starved.get_or_init(|| self.starved())))
             .filter_map(|stream| self.fill_due(stream))
             .min()
     }

@@ -588,39 +588,22 @@ impl TraceMsg for Msg {
             } => mix(&[id, holds, starved, u64::from(room)]),
             // A phase of 0 adds nothing, so runs of aligned servers keep their digests;
             // media adds no fill word.
-            Msg::Segment(s) if s.phase == 0 && s.fill.is_none() => mix_stream(
-                &[
+            Msg::Segment(s) => {
+                let mut words: smallvec::SmallVec<[u64; 7]> = smallvec::smallvec![
                     s.index,
                     s.first_frame,
                     u64::from(s.frames),
                     u64::from(s.missing),
                     u64::from(s.pipeline),
-                ],
-                s.stream,
-            ),
-            Msg::Segment(s) if s.fill.is_none() => mix_stream(
-                &[
-                    s.index,
-                    s.first_frame,
-                    u64::from(s.frames),
-                    u64::from(s.missing),
-                    u64::from(s.pipeline),
-                    u64::from(s.phase),
-                ],
-                s.stream,
-            ),
-            Msg::Segment(s) => mix_stream(
-                &[
-                    s.index,
-                    s.first_frame,
-                    u64::from(s.frames),
-                    u64::from(s.missing),
-                    u64::from(s.pipeline),
-                    u64::from(s.phase),
-                    1 + s.fill.map_or(0, |fill| fill as u64),
-                ],
-                s.stream,
-            ),
+                ];
+                if s.phase != 0 || s.fill.is_some() {
+                    words.push(u64::from(s.phase));
+                }
+                if let Some(fill) = s.fill {
+                    words.push(1 + fill as u64);
+                }
+                mix_stream(&words, s.stream)
+            }
             Msg::ViewerJoin { viewer } | Msg::ViewerTimer { viewer, .. } => mix(&[u64::from(viewer)]),
             Msg::ViewerLeave { viewer } => mix(&[u64::from(viewer), 0x4c45]),
             Msg::ConnectionClosed { client, viewer } => mix(&[u64::from(client), u64::from(viewer)]),

@@ -217,6 +217,37 @@ fn hls_js_never_calls_a_stale_playlist_stuck() {
     }
 }
 
+/// What an ExoPlayer whose next segment (1) left a window of 20..=29 at 2.02 s
+/// reports: the skip to the live edge, and the fatal error its host recovers from at
+/// 7.02 s.
+fn left_behind_at_2_020() -> [PlayerEvent; 2] {
+    [
+        PlayerEvent::Skipped {
+            at: t(2_020),
+            from: 1,
+            to: 27,
+        },
+        PlayerEvent::Failed {
+            at: t(2_020),
+            error: FatalError::BehindLiveWindow,
+            until: Some(t(7_020)),
+        },
+    ]
+}
+
+/// The first segment a halted player asks for once its host prepared it again at
+/// 7.02 s and the playlist `window` came back.
+fn first_load_after_prepare(p: &mut Player, rng: &mut ChaCha8Rng, window: &[u64]) -> Option<u64> {
+    p.handle_timeout(t(7_020), rng);
+    let (playlist, _) = requests(&drain(p).0);
+    p.handle_playlist(t(7_030), playlist.expect("prepared again"), &listed(window));
+    let (actions, events) = drain(p);
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, PlayerEvent::Skipped { .. } | PlayerEvent::Failed { .. })));
+    requests(&actions).1.first().map(|r| r.1)
+}
+
 #[test]
 fn exoplayer_behind_the_window_stops_and_restarts_at_the_live_edge() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
@@ -229,30 +260,8 @@ fn exoplayer_behind_the_window_stops_and_restarts_at_the_live_edge() {
     p.handle_playlist(t(2_020), playlist.expect("a reload"), &listed(&window));
     let (actions, events) = drain(&mut p);
     assert!(requests(&actions).1.is_empty());
-    assert_eq!(
-        events,
-        [
-            PlayerEvent::Skipped {
-                at: t(2_020),
-                from: 1,
-                to: 27
-            },
-            PlayerEvent::Failed {
-                at: t(2_020),
-                error: FatalError::BehindLiveWindow,
-                until: Some(t(7_020))
-            }
-        ]
-    );
-    p.handle_timeout(t(7_020), &mut rng);
-    let (playlist, _) = requests(&drain(&mut p).0);
-    p.handle_playlist(t(7_030), playlist.expect("prepared again"), &listed(&window));
-    let (actions, events) = drain(&mut p);
-    assert_eq!(
-        requests(&actions).1.first().map(|r| r.1),
-        Some(27),
-        "{actions:?} {events:?}"
-    );
+    assert_eq!(events, left_behind_at_2_020());
+    assert_eq!(first_load_after_prepare(&mut p, &mut rng, &window), Some(27));
 }
 
 fn spliced(index: u64, lost: SimDuration) -> PlaylistEntry {
@@ -342,30 +351,9 @@ fn exoplayer_behind_the_window_drops_its_buffer_and_resumes_at_the_live_edge() {
     p.handle_playlist(t(2_020), playlist.expect("a reload"), &listed(&window));
     let (_, events) = drain(&mut p);
     // Segment 1, buffered, goes with the seek: skipped once, from 1 to the live edge.
-    assert_eq!(
-        events,
-        [
-            PlayerEvent::Skipped {
-                at: t(2_020),
-                from: 1,
-                to: 27
-            },
-            PlayerEvent::Failed {
-                at: t(2_020),
-                error: FatalError::BehindLiveWindow,
-                until: Some(t(7_020))
-            }
-        ]
-    );
+    assert_eq!(events, left_behind_at_2_020());
     assert_eq!(p.frontier(), Some(27));
-    p.handle_timeout(t(7_020), &mut rng);
-    let (playlist, _) = requests(&drain(&mut p).0);
-    p.handle_playlist(t(7_030), playlist.expect("prepared again"), &listed(&window));
-    let (actions, events) = drain(&mut p);
-    assert_eq!(requests(&actions).1.first().map(|r| r.1), Some(27));
-    assert!(!events
-        .iter()
-        .any(|e| matches!(e, PlayerEvent::Skipped { .. } | PlayerEvent::Failed { .. })));
+    assert_eq!(first_load_after_prepare(&mut p, &mut rng, &window), Some(27));
 }
 
 #[test]
